@@ -1,0 +1,42 @@
+# Every target sets itself up: a fresh clone needs only the system packages
+# that `check-system` names (see README).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test lint bench check-system clean
+
+check-system:
+	@missing=""; \
+	command -v $(PYTHON) >/dev/null || missing="$$missing python3"; \
+	command -v gcc >/dev/null || missing="$$missing gcc"; \
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || missing="$$missing python3>=3.11"; \
+	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
+	$(PYTHON) -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null || missing="$$missing python3-dev"; \
+	{ [ -f /usr/include/gmp.h ] || ls /usr/include/*/gmp.h >/dev/null 2>&1; } || missing="$$missing libgmp-dev"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Missing system packages:$$missing"; \
+	  echo "On Debian/Ubuntu: sudo apt-get install$$missing" | sed 's/python3>=3.11/python3/'; \
+	  exit 1; \
+	fi
+
+$(STAMP): pyproject.toml | check-system
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check p2pcommunity tests benchmarks
+	$(VENV)/bin/ruff format --check p2pcommunity tests benchmarks
+	$(VENV)/bin/mypy p2pcommunity
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_local.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,3 @@
+"""p2pcommunity: invite-only communities with no central server."""
+
+__version__ = "0.1.0"

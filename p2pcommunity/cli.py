@@ -1,0 +1,255 @@
+"""`p2pcommunity-node`: the command-line contract of shared/CLI.md.
+
+The parser is built from one table of commands so that `--data-dir` and
+`--json` work before and after every subcommand and every command has
+`--help`. With no node running for the data dir, a command opens the store
+itself, does its work and exits (the offline, in-process node of
+ARCHITECTURE §1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from p2pcommunity import __version__
+from p2pcommunity.sync.errors import DomainError, Invalid
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("p2pcommunity"))
+
+
+def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default: Any = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--data-dir", type=Path, default=default, help="data directory")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="machine-readable output",
+    )
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # usage errors exit 2, as CLI.md says
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="p2pcommunity-node", description="p2pcommunity node and CLI")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _common(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def command(name: str, help_text: str, parent: Any = sub) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = parent.add_parser(name, help=help_text, description=help_text)
+        _common(p, suppress=True)
+        return p
+
+    def group(name: str, help_text: str) -> Any:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _common(p, suppress=True)
+        return p.add_subparsers(dest="action", required=True, parser_class=_Parser)
+
+    p = command("init", "create the device identity if missing")
+    p.add_argument("--name")
+    command("whoami", "show this device's peer id and name")
+
+    g = group("profile", "your profile in every community")
+    p = command("set", "set your name and bio", g)
+    p.add_argument("--name")
+    p.add_argument("--bio")
+
+    g = group("identity", "export or import the device key")
+    p = command("export", "write the key, sealed with a passphrase", g)
+    p.add_argument("file", type=Path)
+    p.add_argument("--passphrase-file", type=Path)
+    p = command("import", "restore a key into an empty data dir", g)
+    p.add_argument("file", type=Path)
+    p.add_argument("--passphrase-file", type=Path)
+
+    g = group("community", "create and manage communities")
+    p = command("create", "create a community you own", g)
+    p.add_argument("name")
+    p.add_argument("--description", default="")
+    command("list", "list your communities", g)
+    p = command("show", "show a community", g)
+    p.add_argument("community")
+    p = command("set", "rename or describe a community (admins)", g)
+    p.add_argument("community")
+    p.add_argument("--name")
+    p.add_argument("--description")
+
+    p = command("leave", "stop syncing a community and delete its local data")
+    p.add_argument("community")
+
+    g = group("channel", "channels of a community")
+    p = command("create", "create a channel (admins)", g)
+    p.add_argument("community")
+    p.add_argument("name")
+    p.add_argument("--topic", default="")
+    p = command("rename", "rename a channel (admins)", g)
+    p.add_argument("community")
+    p.add_argument("channel")
+    p.add_argument("name")
+    p = command("archive", "make a channel read-only (admins)", g)
+    p.add_argument("community")
+    p.add_argument("channel")
+    p = command("list", "list channels", g)
+    p.add_argument("community")
+
+    p = command("post", "post to a channel")
+    p.add_argument("community")
+    p.add_argument("channel")
+    p.add_argument("text")
+    p.add_argument("--reply-to")
+    p = command("edit", "edit your post")
+    p.add_argument("community")
+    p.add_argument("post")
+    p.add_argument("text")
+    p = command("delete", "delete your post")
+    p.add_argument("community")
+    p.add_argument("post")
+    p = command("react", "toggle a reaction")
+    p.add_argument("community")
+    p.add_argument("post")
+    p.add_argument("emoji")
+    p = command("read", "print the newest posts of a channel, oldest first")
+    p.add_argument("community")
+    p.add_argument("channel")
+    p.add_argument("--limit", type=int, default=50)
+    p = command("search", "full-text search in a community")
+    p.add_argument("community")
+    p.add_argument("query")
+    p.add_argument("--limit", type=int, default=50)
+
+    g = group("member", "members of a community")
+    p = command("add", "admit a key directly (admins)", g)
+    p.add_argument("community")
+    p.add_argument("peer")
+    p = command("list", "list members", g)
+    p.add_argument("community")
+
+    g = group("role", "roles")
+    p = command("set", "set a member's role (admins)", g)
+    p.add_argument("community")
+    p.add_argument("peer")
+    p.add_argument("role", choices=["admin", "moderator", "member"])
+
+    p = command("block", "hide a peer's posts on this device only")
+    p.add_argument("peer")
+    p = command("unblock", "undo block")
+    p.add_argument("peer")
+
+    p = command("export", "write a community as .automerge files, its log and signatures")
+    p.add_argument("community")
+    p.add_argument("dir", type=Path)
+    p = command("import", "load an export, verifying every signature")
+    p.add_argument("dir", type=Path)
+    return parser
+
+
+Handler = Callable[[argparse.Namespace, Any], dict[str, Any]]
+
+
+def _human(command: str, result: dict[str, Any]) -> str:
+    """Short, readable output; --json gives the full document."""
+    if "posts" in result:
+        lines = []
+        for post in result["posts"]:
+            name = post["author_name"] or post["author"][-8:]
+            marks = " (edited)" if post["edited"] else ""
+            reacts = "  " + " ".join(
+                f"{emoji}{len(who)}" for emoji, who in post["reactions"].items()
+            ) if post["reactions"] else ""
+            lines.append(f"[{post['time']}] {name}: {post['text']}{marks}{reacts}  #{post['id'][:8]}")
+        return "\n".join(lines)
+    for key in ("community_id", "channel_id", "post_id", "invite"):
+        if key in result:
+            return str(result[key])
+    if "rules_version" in result:
+        return str(result["rules_version"])
+    if "communities" in result:
+        return "\n".join(
+            f"{c['id'][:12]}  {c['name']}  ({c['role'] or 'not a member'}, {c['members']} members)"
+            for c in result["communities"]
+        )
+    if "channels" in result and "id" not in result:
+        return "\n".join(
+            f"{c['id'][:12]}  #{c['name']}{'  (archived)' if c['archived'] else ''}  {c['topic']}"
+            for c in result["channels"]
+        )
+    if "members" in result and isinstance(result["members"], list):
+        return "\n".join(
+            f"{m['peer_id']}  {m['name'] or '-'}  {m['role']}  {m['status']}"
+            for m in result["members"]
+        )
+    if "peer_id" in result:
+        lines = [result["peer_id"]]
+        if result.get("name"):
+            lines.append(f"name: {result['name']}")
+        lines += result.get("addrs", [])
+        return "\n".join(lines)
+    if command == "community show" or "owner" in result:
+        channels = ", ".join("#" + c["name"] for c in result["channels"])
+        lines = [
+            f"{result['name']}  ({result['id']})",
+            result["description"],
+            f"owner: {result['owner']}",
+            f"your role: {result['role'] or 'not a member'}",
+            f"members: {result['members']}",
+            f"channels: {channels}",
+        ]
+        if result.get("rules"):
+            lines.append(f"rules (v{result['rules_version']}):\n{result['rules']}")
+        return "\n".join(line for line in lines if line)
+    return ""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    data_dir: Path = args.data_dir or default_data_dir()
+    command = args.command + (f" {args.action}" if getattr(args, "action", None) else "")
+    try:
+        from p2pcommunity.offline import run_offline
+
+        result = run_offline(data_dir, command, args)
+    except DomainError as exc:
+        return _fail(args.json, str(exc), exc.code)
+    except OSError as exc:
+        return _fail(args.json, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), "invalid")
+    if args.json:
+        json.dump(result, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        text = _human(command, result)
+        if text:
+            print(text)
+    return EXIT_OK
+
+
+def _fail(as_json: bool, message: str, code: str) -> int:
+    if as_json:
+        sys.stderr.write(json.dumps({"error": message, "code": code}) + "\n")
+    else:
+        sys.stderr.write(f"error: {message}\n")
+    return EXIT_ERROR
+
+
+__all__ = ["Invalid", "build_parser", "main"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

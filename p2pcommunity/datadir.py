@@ -1,0 +1,94 @@
+"""The data dir: one writer at a time, created owner-only.
+
+A node, or an offline CLI command, holds an exclusive `flock` on
+`node.lock` for as long as it has the store open (ARCHITECTURE §1): two
+writers would make one Automerge actor produce two conflicting changes.
+The kernel drops the lock when the process dies, so a crash never leaves a
+stale lock behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from pathlib import Path
+from types import TracebackType
+
+from p2pcommunity.identity import DeviceIdentity, ensure_data_dir, load_identity
+from p2pcommunity.sync.errors import DomainError
+from p2pcommunity.sync.service import Service
+from p2pcommunity.sync.store import Store
+
+LOCK_FILE = "node.lock"
+STORE_FILE = "store.sqlite3"
+
+
+class DataDirLocked(DomainError):
+    code = "locked"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class DataDir:
+    """An opened data dir: lock, identity, store, service. Use as a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock_fd: int | None = None
+        self.store: Store | None = None
+        self.service: Service | None = None
+
+    def lock(self) -> None:
+        ensure_data_dir(self.path)
+        fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise DataDirLocked(
+                f"another p2pcommunity node is using {self.path}; stop it or use another --data-dir"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def open(self, identity: DeviceIdentity) -> Service:
+        old_umask = os.umask(0o077)
+        try:
+            self.store = Store(self.path / STORE_FILE)
+        finally:
+            os.umask(old_umask)
+        self.service = Service(self.store, identity.signing_key, now_ms)
+        return self.service
+
+    def identity(self, passphrase: str | None) -> DeviceIdentity | None:
+        return load_identity(self.path, passphrase)
+
+    def close(self) -> None:
+        if self.service is not None:
+            self.service.close()
+            self.service = None
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        self.unlock()
+
+    def __enter__(self) -> DataDir:
+        self.lock()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,111 @@
+"""Length-prefixed frames over a `PeerStream`.
+
+A frame is a 4-byte big-endian payload length, then the payload. The
+reader checks the length against a limit *before* buffering anything, so a
+peer cannot make us allocate more than `max_size` by announcing a huge
+frame. `receive_some` may return part of a frame or several frames at once,
+so reading goes through a `FrameReader` that keeps the bytes it has read
+past the current frame; use one reader per stream for the stream's whole
+life. What the peer got wrong (an oversized length, EOF inside a frame) is
+a `RemoteProtocolError`: the caller drops that peer (STYLE.md, h11).
+"""
+
+from __future__ import annotations
+
+import struct
+
+from p2pcommunity.net.stream import PeerStream
+from p2pcommunity.sync.errors import RemoteProtocolError
+
+MAX_FRAME_SIZE = 1024 * 1024
+HEADER_SIZE = 4
+_HEADER = struct.Struct(">I")
+_RECEIVE_SIZE = 64 * 1024
+
+
+def encode_frame(payload: bytes, max_size: int = MAX_FRAME_SIZE) -> bytes:
+    """The bytes of one frame; refuses (ValueError) a payload we would refuse to read."""
+    if len(payload) > max_size:
+        raise ValueError(f"frame payload of {len(payload)} bytes exceeds the limit {max_size}")
+    return _HEADER.pack(len(payload)) + payload
+
+
+async def write_frame(stream: PeerStream, payload: bytes, max_size: int = MAX_FRAME_SIZE) -> None:
+    await stream.send_all(encode_frame(payload, max_size))
+
+
+class FrameReader:
+    """Reads frames from one stream, keeping what it read past the last frame."""
+
+    def __init__(self, stream: PeerStream, max_size: int = MAX_FRAME_SIZE) -> None:
+        if not 0 <= max_size <= 0xFFFFFFFF:
+            raise ValueError(f"max_size {max_size} out of range")
+        self.stream = stream
+        self.max_size = max_size
+        self._buffer = bytearray()
+
+    async def read_frame(self) -> bytes | None:
+        """The next payload, or None on a clean EOF between frames."""
+        if not await self._fill(HEADER_SIZE, at_boundary=True):
+            return None
+        (length,) = _HEADER.unpack_from(self._buffer)
+        if length > self.max_size:
+            raise RemoteProtocolError(
+                f"peer {self.stream.remote_peer_id} announced a frame of {length} bytes; "
+                f"the limit is {self.max_size}"
+            )
+        await self._fill(HEADER_SIZE + length, at_boundary=False)
+        payload = bytes(self._buffer[HEADER_SIZE : HEADER_SIZE + length])
+        del self._buffer[: HEADER_SIZE + length]
+        return payload
+
+    async def _fill(self, needed: int, *, at_boundary: bool) -> bool:
+        """Buffer at least `needed` bytes; False on EOF with an empty buffer at a boundary."""
+        while len(self._buffer) < needed:
+            data = await self.stream.receive_some(max(_RECEIVE_SIZE, needed - len(self._buffer)))
+            if not data:
+                if at_boundary and not self._buffer:
+                    return False
+                raise RemoteProtocolError(
+                    f"peer {self.stream.remote_peer_id} closed the stream inside a frame "
+                    f"({len(self._buffer)} of {needed} bytes received)"
+                )
+            self._buffer += data
+        return True
+
+
+async def read_frame(stream: PeerStream, max_size: int = MAX_FRAME_SIZE) -> bytes | None:
+    """Read one frame with no read-ahead: safe to mix with other reads of `stream`.
+
+    It asks for exactly the bytes the frame still lacks, so it never
+    consumes the start of the next frame. To read many frames, a
+    `FrameReader` makes fewer, larger reads.
+    """
+    header = await _read_exactly(stream, HEADER_SIZE, at_boundary=True)
+    if header is None:
+        return None
+    (length,) = _HEADER.unpack(header)
+    if length > max_size:
+        raise RemoteProtocolError(
+            f"peer {stream.remote_peer_id} announced a frame of {length} bytes; "
+            f"the limit is {max_size}"
+        )
+    payload = await _read_exactly(stream, length, at_boundary=False)
+    assert payload is not None
+    return payload
+
+
+async def _read_exactly(stream: PeerStream, size: int, *, at_boundary: bool) -> bytes | None:
+    buffer = bytearray()
+    while len(buffer) < size:
+        data = await stream.receive_some(size - len(buffer))
+        if not data:
+            if at_boundary and not buffer:
+                return None
+            raise RemoteProtocolError(
+                f"peer {stream.remote_peer_id} closed the stream inside a frame "
+                f"({len(buffer)} of {size} bytes of a {'header' if at_boundary else 'payload'} "
+                "received)"
+            )
+        buffer += data
+    return bytes(buffer)

@@ -1,0 +1,225 @@
+"""One community on this device: its log, its member documents, their storage.
+
+Everything that changes a community's stored data passes through here, local
+writes and remote batches alike, so the rules of ARCHITECTURE §5.2-5.3 are
+enforced in one place: verify first, then apply in memory, then store the
+changes and their read-model rows in one SQLite transaction. If anything
+fails after Automerge has been touched, the in-memory document is dropped
+and reloaded from SQLite, which holds only what was committed.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nacl.signing import SigningKey
+
+from p2pcommunity.sync.apply import SignedChange, VerifiedBatch, apply_to_document, verify_batch
+from p2pcommunity.sync.crypto import CHANGE_TAG, sign
+from p2pcommunity.sync.errors import Rejected
+from p2pcommunity.sync.log import CommunityLog, CommunityState, SignedOp, make_genesis, make_op
+from p2pcommunity.sync.memberdoc import SEGMENT_MAX_CHANGES, CommittedChange, DocRef, SegmentDoc
+from p2pcommunity.sync.readmodel import project_new_entries
+from p2pcommunity.sync.store import Store
+
+DOC_CACHE_SIZE = 64
+# Replaying more changes than this on load is worth a fresh snapshot.
+SNAPSHOT_AFTER_REPLAYED = 500
+
+
+@dataclass(frozen=True)
+class AppliedBatch:
+    ref: DocRef
+    applied: int
+    duplicates: int
+
+
+class Community:
+    def __init__(self, store: Store, log: CommunityLog) -> None:
+        self.store = store
+        self.log = log
+        self.id = log.community_id
+        self._docs: OrderedDict[bytes, SegmentDoc] = OrderedDict()
+
+    # -- opening ---------------------------------------------------------------
+
+    @classmethod
+    def load(cls, store: Store, community_id: bytes) -> Community:
+        log = CommunityLog(community_id)
+        for data, signature in store.ops(community_id):
+            log.add(SignedOp(data, signature), trusted=True)
+        return cls(store, log)
+
+    @classmethod
+    def create(
+        cls, store: Store, key: SigningKey, name: str, description: str, now_ms: int
+    ) -> Community:
+        genesis = make_genesis(key, name, description, now_ms)
+        log = CommunityLog.from_genesis(genesis)
+        community = cls(store, log)
+        with store.transaction():
+            store.add_community(community.id, now_ms)
+            community._store_op(genesis)
+            community.append_op(key, "channel_create", {"name": "general", "topic": ""}, now_ms)
+        return community
+
+    @property
+    def state(self) -> CommunityState:
+        return self.log.state()
+
+    # -- the log ---------------------------------------------------------------
+
+    def _store_op(self, op: SignedOp) -> None:
+        self.store.insert_op(self.id, op.hash, op.data, op.signature)
+
+    def append_op(
+        self, key: SigningKey, op_type: str, body: dict[str, Any], now_ms: int
+    ) -> SignedOp:
+        """Sign and add an op of ours; `Rejected('forbidden')` if our role does not allow it."""
+        op = make_op(key, self.id, self.log.heads(), op_type, body, now_ms)
+        self.log.add(op)
+        with self.store.transaction():
+            self._store_op(op)
+        return op
+
+    def receive_ops(self, ops: Sequence[SignedOp]) -> list[bytes]:
+        """Verify and store ops from a peer; returns the hashes newly added to the log."""
+        added: list[bytes] = []
+        for op in ops:
+            added.extend(self.log.add(op))
+        if added:
+            with self.store.transaction():
+                for op_hash in added:
+                    self._store_op(self.log.get(op_hash))
+        return added
+
+    # -- member documents ------------------------------------------------------
+
+    def _cache(self, segment: SegmentDoc) -> SegmentDoc:
+        self._docs[segment.ref.doc_id] = segment
+        self._docs.move_to_end(segment.ref.doc_id)
+        while len(self._docs) > DOC_CACHE_SIZE:
+            self._docs.popitem(last=False)
+        return segment
+
+    def forget(self, doc_id: bytes) -> None:
+        self._docs.pop(doc_id, None)
+
+    def segment(self, ref: DocRef) -> SegmentDoc:
+        """The segment in memory, loaded from its snapshot plus later changes."""
+        cached = self._docs.get(ref.doc_id)
+        if cached is not None:
+            self._docs.move_to_end(ref.doc_id)
+            return cached
+        row = self.store.doc(ref.doc_id)
+        if row is None or row.snapshot is None:
+            segment = SegmentDoc.new(ref)
+            after = 0
+        else:
+            segment = SegmentDoc.load(ref, row.snapshot)
+            after = row.snapshot_seq
+        later = self.store.changes_after(ref.doc_id, after)
+        if later:
+            apply_to_document(segment, [data for _, _, data, _ in later], later[-1][1])
+            if len(later) >= SNAPSHOT_AFTER_REPLAYED:
+                with self.store.transaction():
+                    self.store.set_snapshot(ref.doc_id, segment.save(), later[-1][0])
+        return self._cache(segment)
+
+    def current_ref(self, owner: bytes) -> DocRef:
+        """The segment a member writes to now: the last one, or the next when it is full."""
+        docs = self.store.docs_of(self.id, owner)
+        if not docs:
+            return DocRef(self.id, owner, 0)
+        last = docs[-1]
+        if last.max_seq >= SEGMENT_MAX_CHANGES:
+            return DocRef(self.id, owner, last.segment + 1)
+        return DocRef(self.id, owner, last.segment)
+
+    def write(
+        self,
+        key: SigningKey,
+        now_ms: int,
+        make_change: Callable[[SegmentDoc], CommittedChange],
+    ) -> CommittedChange:
+        """Make, sign and store one change of our own member document."""
+        owner = bytes(key.verify_key)
+        ref = self.current_ref(owner)
+        segment = self.segment(ref)
+        if ref.segment > 0 and not self.store.doc(ref.doc_id):
+            self._snapshot_previous(owner, ref.segment - 1)
+        try:
+            change = make_change(segment)
+            signature = sign(key, CHANGE_TAG, ref.doc_id, change.hash)
+            with self.store.transaction():
+                self.store.ensure_doc(ref.doc_id, self.id, owner, ref.segment)
+                self.store.insert_changes(
+                    ref.doc_id, [(change.seq, change.hash, change.raw_bytes, signature)]
+                )
+                self._project(segment, now_ms)
+        except BaseException:
+            self.forget(ref.doc_id)  # memory may be ahead of what was committed
+            raise
+        return change
+
+    def _snapshot_previous(self, owner: bytes, segment_no: int) -> None:
+        ref = DocRef(self.id, owner, segment_no)
+        row = self.store.doc(ref.doc_id)
+        if row is not None and row.snapshot_seq < row.max_seq:
+            with self.store.transaction():
+                self.store.set_snapshot(ref.doc_id, self.segment(ref).save(), row.max_seq)
+        self.forget(ref.doc_id)
+
+    def _project(self, segment: SegmentDoc, now_ms: int) -> None:
+        row = self.store.doc(segment.ref.doc_id)
+        assert row is not None
+        project_new_entries(self.store, segment, row.journal_pos, now_ms)
+
+    def receive_changes(
+        self,
+        ref: DocRef,
+        items: Sequence[SignedChange],
+        now_ms: int,
+        writers: frozenset[bytes] | None = None,
+    ) -> AppliedBatch:
+        """Verify, apply and store a batch for one segment; `Rejected` changes nothing."""
+        if ref.community_id != self.id:
+            raise Rejected("wrong_community")
+        if not self.state.is_member(ref.owner):
+            raise Rejected("not_member", "document of a key that is not a member")
+        row = self.store.doc(ref.doc_id)
+        known = row.max_seq if row is not None else 0
+        batch: VerifiedBatch = verify_batch(
+            ref, items, known, lambda seq: self.store.change_hash(ref.doc_id, seq), writers
+        )
+        if not batch.changes:
+            return AppliedBatch(ref, 0, batch.duplicates)
+        segment = self.segment(ref)
+        try:
+            raws = [c.parsed.raw_bytes for c in batch.changes]
+            apply_to_document(segment, raws, batch.changes[-1].parsed.hash)
+            with self.store.transaction():
+                self.store.ensure_doc(ref.doc_id, self.id, ref.owner, ref.segment)
+                self.store.insert_changes(
+                    ref.doc_id,
+                    [
+                        (c.parsed.seq, c.parsed.hash, c.parsed.raw_bytes, c.signature)
+                        for c in batch.changes
+                    ],
+                )
+                self._project(segment, now_ms)
+        except BaseException:
+            self.forget(ref.doc_id)
+            raise
+        return AppliedBatch(ref, len(batch.changes), batch.duplicates)
+
+    def save_snapshots(self) -> None:
+        """Snapshot cached documents so the next start replays little."""
+        for doc_id, segment in list(self._docs.items()):
+            row = self.store.doc(doc_id)
+            if row is not None and row.max_seq > row.snapshot_seq:
+                with self.store.transaction():
+                    self.store.set_snapshot(doc_id, segment.save(), row.max_seq)

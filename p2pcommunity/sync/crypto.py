@@ -1,0 +1,53 @@
+"""Signatures over (domain tag, context id, hash), and canonical CBOR.
+
+Every signature in the system goes through `sign`/`verify` so that a
+signature made for one purpose (an op of community X) can never be replayed
+as another (a change of document Y): the tag and the context id are part of
+the signed message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import cbor2
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+
+OP_TAG = b"p2pcommunity/op/v1\x00"
+CHANGE_TAG = b"p2pcommunity/change/v1\x00"
+INVITE_TAG = b"p2pcommunity/invite/v1\x00"
+
+PUBLIC_KEY_SIZE = 32
+SIGNATURE_SIZE = 64
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def signed_message(tag: bytes, context_id: bytes, digest: bytes) -> bytes:
+    return tag + context_id + digest
+
+
+def sign(key: SigningKey, tag: bytes, context_id: bytes, digest: bytes) -> bytes:
+    signature: bytes = key.sign(signed_message(tag, context_id, digest)).signature
+    return signature
+
+
+def verify(
+    public_key: bytes, signature: bytes, tag: bytes, context_id: bytes, digest: bytes
+) -> bool:
+    if len(public_key) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
+        return False
+    try:
+        VerifyKey(public_key).verify(signed_message(tag, context_id, digest), signature)
+    except (BadSignatureError, ValueError, TypeError):
+        return False
+    return True
+
+
+def canonical_cbor(value: Any) -> bytes:
+    """Deterministic CBOR (RFC 8949 §4.2): the same value always hashes the same."""
+    return cbor2.dumps(value, canonical=True)

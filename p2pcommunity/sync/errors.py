@@ -1,0 +1,48 @@
+"""Errors of the domain layer.
+
+As in h11, what a peer did wrong (`RemoteProtocolError`, `Rejected`) is kept
+apart from what our own caller did wrong (`DomainError` and its codes): the
+network layer drops a peer on the first kind, the CLI and control API report
+the second to the user with the code of CLI.md.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A request the user or a client made that cannot be done; nothing changed."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class Invalid(DomainError):
+    code = "invalid"
+
+
+class Exists(DomainError):
+    code = "exists"
+
+
+class RemoteProtocolError(Exception):
+    """A peer sent something malformed or unauthorised: log, drop that peer."""
+
+
+class Rejected(RemoteProtocolError):
+    """A change or op that fails verification; `reason` is a short stable label."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason

@@ -1,0 +1,600 @@
+"""The community log: signed ops in a hash DAG, and the deterministic fold over it.
+
+ARCHITECTURE §4: an op counts only if its author held the needed role in the
+state of its causal past, and concurrent conflicts resolve by fixed rules.
+What each op type means lives in the table of `log_ops.py`; this module holds
+the bytes, the DAG and the fold, and never names an op type. It is shaped by
+four decisions.
+
+0. Bytes to `Op`: `decode_op` is the only way in, and nothing but `Rejected`
+   ever leaves it. It reads CBOR with `log_ops.decode_canonical`, which
+   accepts one encoding per value, so an op has one encoding and one hash.
+   Only version 1 is interpreted: an op with a higher "v" is checked at the
+   envelope (v, c, a, p, signature) and kept, forwarded and used as a DAG
+   node, but its type, body and time mean nothing here and no role is
+   required of its author.
+
+1. One total order. `ops_in_order` is Kahn's topological sort that, among the
+   ops whose parents are all out, takes the smallest hash first. Two facts
+   make it cheap and let everything else lean on it:
+   (a) Restricted to a down-closed set S (an op's ancestors), the order is
+       Kahn's order of S alone. An op of S has all its parents in S, so
+       emitting an op outside S never makes an op of S ready; the S-ops that
+       are ready change only when an S-op is emitted, and each time the one
+       emitted next is the smallest ready S-op, exactly as in the run over S.
+   (b) Adding a sink x (its parents all present, no children) leaves the
+       relative order of the others unchanged, by (a) with S = the old set.
+       x becomes ready just after its last parent p; at every later step t
+       the run with x picks x if x's hash is below that of the op the old
+       run picked at t (the smallest of the old ready set, to which x is the
+       only addition), and otherwise picks the same op. So x goes right
+       before the first op after p with a larger hash (`_place`). In the
+       usual case (x's parents are recent) that scan is short.
+   Hence the state of an op's causal past is the fold of its ancestors in
+   the global order, and any subset of them can be ordered by the global
+   positions (`_ranked`).
+
+2. Validity is a pure function of an op and its causal past, so it is
+   checked once, in `add`, and an invalid op is refused rather than stored
+   (pass 1). A check does not fold the whole past (O(n) per op, O(n²) per
+   load): each op names what it touches (a member's role, the channel list)
+   and the check folds only the ancestors touching the same thing. Ancestry
+   is one int bitset per op (bit i = the op inserted i-th), OR-ed from the
+   parents: n²/8 bytes in all, 12 MB at 10,000 ops, fine up to some tens of
+   thousands; past that, compaction (a later step) has to cut the history.
+
+3. Concurrent revocation is settled in `state()`, globally, because it is not
+   a property of one op's past. Pass 2: an op lowering A to role r (a
+   `Revocation`) drops every op of A needing more than r that is concurrent
+   with it (neither is the other's ancestor) — "a removal wins over
+   concurrent ops of the removed". Every pass-1 revocation counts, including
+   one that pass 2 drops: two admins concurrently demoting each other both
+   lose their op and both stay admins. The owner can be revoked by no one,
+   so an owner always wins. Then the fold runs in the global order over the
+   surviving v1 ops, and re-checks each author's role in the running state:
+   that is how a drop cascades (an admin promoted by a dropped op does not
+   act as admin in the result).
+"""
+
+from __future__ import annotations
+
+import enum
+import heapq
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+import nacl.utils
+from nacl.signing import SigningKey
+
+from p2pcommunity.sync.crypto import OP_TAG, canonical_cbor, sha256, sign, verify
+from p2pcommunity.sync.errors import Invalid, Rejected
+from p2pcommunity.sync.log_ops import (
+    CHANNELS,
+    GENESIS,
+    HASH_SIZE,
+    MAX_OP_SIZE,
+    NONCE_SIZE,
+    OP_RULES,
+    OP_VERSION,
+    Channel,
+    CommunityState,
+    Member,
+    Op,
+    Revocation,
+    Role,
+    SignedOp,
+    StateBuilder,
+    Touch,
+    decode_canonical,
+    member_touch,
+)
+
+__all__ = [
+    "MAX_BUFFERED_OPS",
+    "MAX_OP_SIZE",
+    "OP_VERSION",
+    "AddResult",
+    "AddStatus",
+    "Channel",
+    "CommunityLog",
+    "CommunityState",
+    "Member",
+    "Op",
+    "Role",
+    "SignedOp",
+    "decode_op",
+    "make_genesis",
+    "make_op",
+]
+
+MAX_BUFFERED_OPS = 10_000
+
+_MALFORMED = "malformed_op"
+_MAX_MS = (1 << 63) - 1
+_V1_KEYS = frozenset({"v", "c", "a", "p", "t", "b", "ms"})
+
+
+# --- envelope ---------------------------------------------------------------
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int  # bool is an int subclass and is not a number here
+
+
+def _hash32(value: Any, what: str) -> bytes:
+    if not isinstance(value, bytes) or len(value) != HASH_SIZE:
+        raise Rejected(_MALFORMED, f"{what} must be {HASH_SIZE} bytes")
+    return value
+
+
+def decode_op(
+    data: bytes, signature: bytes, community_id: bytes | None, verify_signature: bool = True
+) -> Op:
+    """Check an op's bytes and signature; raises only `Rejected`.
+
+    `community_id` None accepts an op of any community (its "c", or its own
+    hash for a genesis). The body of a v1 op is validated against its type
+    here, since that needs nothing but the op; what needs its causal past is
+    checked by `CommunityLog.add`.
+    """
+    if not isinstance(data, bytes) or not isinstance(signature, bytes):
+        raise Rejected(_MALFORMED, "op and signature must be bytes")
+    if len(data) > MAX_OP_SIZE:
+        raise Rejected("oversize_op", f"{len(data)} > {MAX_OP_SIZE} bytes")
+    record = decode_canonical(data)
+    if not isinstance(record, dict):
+        raise Rejected(_MALFORMED, "op is not a map")
+    for key in ("v", "a", "p"):
+        if key not in record:
+            raise Rejected(_MALFORMED, f"missing {key!r}")
+    version = record["v"]
+    if not _is_int(version) or version < 1:
+        raise Rejected(_MALFORMED, "'v' must be a positive integer")
+    author = _hash32(record["a"], "'a'")  # an Ed25519 public key is 32 bytes too
+    raw_parents = record["p"]
+    if not isinstance(raw_parents, list):
+        raise Rejected(_MALFORMED, "'p' must be a list")
+    parents = tuple(_hash32(p, "a parent") for p in raw_parents)
+    if any(a >= b for a, b in pairwise(parents)):
+        raise Rejected(_MALFORMED, "parents must be sorted and distinct")
+    if version == OP_VERSION:
+        if not _V1_KEYS.issuperset(record):
+            raise Rejected(_MALFORMED, "unknown field in a version 1 op")
+        for key in ("t", "b", "ms"):
+            if key not in record:
+                raise Rejected(_MALFORMED, f"missing {key!r}")
+    op_hash = sha256(data)
+    if parents:
+        if "c" not in record:
+            raise Rejected(_MALFORMED, "missing 'c'")
+        op_community: bytes = _hash32(record["c"], "'c'")
+    else:
+        if "c" in record:
+            raise Rejected(_MALFORMED, "a genesis op names no community")
+        if version != OP_VERSION:
+            raise Rejected("unsupported_version", f"genesis of version {version}")
+        op_community = op_hash
+    if community_id is not None and op_community != community_id:
+        raise Rejected("wrong_community")
+
+    op_type: Any = record.get("t")
+    body: Any = record.get("b")
+    ms: Any = record.get("ms")
+    if version == OP_VERSION:
+        if not isinstance(op_type, str):
+            raise Rejected(_MALFORMED, "'t' must be a string")
+        if not isinstance(body, dict):
+            raise Rejected(_MALFORMED, "'b' must be a map")
+        if not _is_int(ms) or not 0 <= ms <= _MAX_MS:
+            raise Rejected(_MALFORMED, "'ms' must be a non-negative 64-bit integer")
+        if (op_type == GENESIS) != (not parents):
+            raise Rejected(_MALFORMED, "genesis, and only genesis, has no parents")
+        rule = OP_RULES.get(op_type)
+        if rule is None:
+            raise Rejected("invalid_op", f"unknown op type {op_type!r}")
+        rule.validate(body)
+    else:
+        op_type = op_type if isinstance(op_type, str) else ""
+        body = body if isinstance(body, dict) else {}
+        ms = ms if _is_int(ms) else 0
+
+    if verify_signature and not verify(author, signature, OP_TAG, op_community, op_hash):
+        raise Rejected("bad_signature")
+    return Op(
+        hash=op_hash,
+        version=version,
+        community_id=op_community,
+        author=author,
+        parents=parents,
+        type=op_type,
+        body=body,
+        ms=ms,
+        signed=SignedOp(data, signature),
+    )
+
+
+def _seal(key: SigningKey, record: dict[str, Any], community_id: bytes | None) -> SignedOp:
+    data = canonical_cbor(record)
+    op_hash = sha256(data)
+    signed = SignedOp(data, sign(key, OP_TAG, community_id or op_hash, op_hash))
+    try:
+        decode_op(signed.data, signed.signature, community_id, verify_signature=False)
+    except Rejected as e:
+        # Our caller's mistake, not a peer's: report it as a domain error.
+        raise Invalid(f"cannot make this op: {e}") from e
+    return signed
+
+
+def make_genesis(
+    key: SigningKey, name: str, description: str, ms: int, *, nonce: bytes | None = None
+) -> SignedOp:
+    """The first op of a new community; its hash is the community id."""
+    body = {
+        "name": name,
+        "description": description,
+        "nonce": nacl.utils.random(NONCE_SIZE) if nonce is None else nonce,
+    }
+    record = {
+        "v": OP_VERSION,
+        "a": bytes(key.verify_key),
+        "p": [],
+        "t": GENESIS,
+        "b": body,
+        "ms": ms,
+    }
+    return _seal(key, record, None)
+
+
+def make_op(
+    key: SigningKey,
+    community_id: bytes,
+    parents: Any,
+    op_type: str,
+    body: Mapping[str, Any],
+    ms: int,
+    *,
+    version: int = OP_VERSION,
+) -> SignedOp:
+    """Sign a new op; `parents` (usually `CommunityLog.heads()`) are sorted here."""
+    record = {
+        "v": version,
+        "c": community_id,
+        "a": bytes(key.verify_key),
+        "p": sorted(set(parents)),
+        "t": op_type,
+        "b": dict(body),
+        "ms": ms,
+    }
+    return _seal(key, record, community_id)
+
+
+class AddStatus(enum.Enum):
+    ADDED = "added"
+    DUPLICATE = "duplicate"  # already in the log
+    BUFFERED = "buffered"  # waiting for parents (now or already before)
+
+
+@dataclass(frozen=True)
+class AddResult:
+    status: AddStatus
+    # Ops this call put into the DAG, in insertion order: the op itself, then
+    # the buffered ops it unblocked.
+    added: tuple[bytes, ...] = ()
+    # Buffered ops refused once their parents arrived, with why; a buffered op
+    # waiting on a refused one is refused with "parent_rejected".
+    dropped: tuple[tuple[bytes, Rejected], ...] = ()
+
+    def __iter__(self) -> Iterator[bytes]:
+        """The hashes newly in the DAG: `added.extend(log.add(op))` reads naturally."""
+        return iter(self.added)
+
+
+@dataclass
+class _Node:
+    op: Op
+    ancestors: int
+    parents: tuple[int, ...]
+    required: Role | None  # what pass 2 may take away; None for genesis and v>1
+    revocation: Revocation | None
+
+
+def _bits(mask: int) -> list[int]:
+    """The set bits of `mask`, lowest first; costs O(width) per bit, for sparse masks."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
+
+
+@dataclass
+class _PastFold:
+    """The last fold of one touch key's ops, kept to be extended by the next check."""
+
+    included: int  # bitset of the ops folded
+    last: int | None  # the one of them last in the global order
+    state: StateBuilder
+
+
+class _PastView:
+    """Pass-1 state of one op's causal past, folded lazily per touched key."""
+
+    def __init__(self, log: CommunityLog, ancestors: int) -> None:
+        self._log = log
+        self._ancestors = ancestors
+
+    def _fold(self, touch: Touch) -> StateBuilder:
+        return self._log._past_fold(touch, self._ancestors & self._log._touch_mask.get(touch, 0))
+
+    def role_of(self, key: bytes) -> Role | None:
+        return self._fold(member_touch(key)).role_of(key)
+
+    def channel_named(self, name: str) -> bytes | None:
+        return self._fold(CHANNELS).channel_names.get(name)
+
+    def has_channel(self, channel_id: bytes) -> bool:
+        return channel_id in self._fold(CHANNELS).channels
+
+
+class CommunityLog:
+    """All ops of one community we hold, plus those still waiting for parents.
+
+    Not thread-safe; pure computation, no I/O.
+    """
+
+    def __init__(self, community_id: bytes) -> None:
+        self.community_id = community_id
+        self._nodes: list[_Node] = []
+        self._index: dict[bytes, int] = {}
+        self._heads: set[bytes] = set()
+        self._order: list[int] = []
+        self._position: dict[int, int] | None = {}
+        self._touch_mask: dict[Touch, int] = {}  # touch key -> bitset of the ops touching it
+        self._past_folds: dict[Touch, _PastFold] = {}
+        self._by_author: dict[bytes, list[int]] = {}
+        self._revocations: list[int] = []
+        self._buffer: dict[bytes, Op] = {}
+        self._waiting: dict[bytes, set[bytes]] = {}  # missing parent -> buffered children
+        self._state: CommunityState | None = None
+
+    @classmethod
+    def from_genesis(cls, genesis: SignedOp) -> CommunityLog:
+        """A new log holding `genesis`, whose hash is the community id."""
+        op = decode_op(genesis.data, genesis.signature, None)
+        if not op.is_genesis:
+            raise Rejected("malformed_op", "not a genesis op")
+        log = cls(op.hash)
+        log.add(genesis, trusted=True)  # just verified
+        return log
+
+    # --- reading ------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def has(self, op_hash: bytes) -> bool:
+        return op_hash in self._index
+
+    def get(self, op_hash: bytes) -> SignedOp:
+        """Raises KeyError for an op not in the DAG (buffered ops are not in it)."""
+        return self._nodes[self._index[op_hash]].op.signed
+
+    def op(self, op_hash: bytes) -> Op:
+        return self._nodes[self._index[op_hash]].op
+
+    def heads(self) -> list[bytes]:
+        """The ops no other op names as a parent, sorted: the parents of a new op."""
+        return sorted(self._heads)
+
+    def ops_in_order(self) -> list[SignedOp]:
+        return [self._nodes[i].op.signed for i in self._order]
+
+    def missing(self) -> list[bytes]:
+        """Parents that buffered ops wait for and that we do not hold at all."""
+        return sorted(h for h in self._waiting if h not in self._buffer)
+
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def state(self) -> CommunityState:
+        if self._state is None:
+            self._state = self._fold()
+        return self._state
+
+    # --- adding -------------------------------------------------------------
+
+    def add(self, signed: SignedOp, *, trusted: bool = False) -> AddResult:
+        """Verify and insert an op, or buffer it until its parents arrive.
+
+        Raises `Rejected` (and changes nothing) for an op that fails decoding,
+        whose author lacked the role in its causal past ("forbidden"), or that
+        is invalid there ("invalid_op"). `trusted` skips the signature check,
+        for ops reloaded from our own store.
+        """
+        op = decode_op(signed.data, signed.signature, self.community_id, not trusted)
+        if op.hash in self._index:
+            return AddResult(AddStatus.DUPLICATE)
+        if op.hash in self._buffer:
+            return AddResult(AddStatus.BUFFERED)
+        absent = [p for p in op.parents if p not in self._index]
+        if absent:
+            if len(self._buffer) >= MAX_BUFFERED_OPS:
+                raise Rejected("buffer_full", f"{MAX_BUFFERED_OPS} ops wait for parents")
+            self._buffer[op.hash] = op
+            for parent in absent:
+                self._waiting.setdefault(parent, set()).add(op.hash)
+            return AddResult(AddStatus.BUFFERED)
+        self._insert(op)
+        added, dropped = self._release(op.hash)
+        return AddResult(AddStatus.ADDED, (op.hash, *added), tuple(dropped))
+
+    def _release(self, op_hash: bytes) -> tuple[list[bytes], list[tuple[bytes, Rejected]]]:
+        added: list[bytes] = []
+        dropped: list[tuple[bytes, Rejected]] = []
+        ready: list[bytes] = []
+
+        def unblock(parent: bytes) -> None:
+            for child in self._waiting.pop(parent, ()):
+                if all(p in self._index for p in self._buffer[child].parents):
+                    heapq.heappush(ready, child)
+
+        unblock(op_hash)
+        while ready:  # smallest hash first, so the outcome does not depend on set order
+            child = heapq.heappop(ready)
+            op = self._buffer.pop(child)
+            try:
+                self._insert(op)
+            except Rejected as e:
+                dropped.append((child, e))
+                self._drop_waiting_on(child, dropped)
+                continue
+            added.append(child)
+            unblock(child)
+        return added, dropped
+
+    def _drop_waiting_on(self, refused: bytes, dropped: list[tuple[bytes, Rejected]]) -> None:
+        # An op is refused by its causal past alone, so whatever waits on it can never enter.
+        stack = [refused]
+        while stack:
+            for child in sorted(self._waiting.pop(stack.pop(), ())):
+                op = self._buffer.pop(child, None)
+                if op is None:
+                    continue
+                for parent in op.parents:
+                    waiting = self._waiting.get(parent)
+                    if waiting is not None:
+                        waiting.discard(child)
+                        if not waiting:
+                            del self._waiting[parent]
+                dropped.append((child, Rejected("parent_rejected", child.hex())))
+                stack.append(child)
+
+    def _insert(self, op: Op) -> None:
+        parents = tuple(self._index[p] for p in op.parents)
+        ancestors = 0
+        for p in parents:
+            ancestors |= self._nodes[p].ancestors | (1 << p)
+        required: Role | None = None
+        revocation: Revocation | None = None
+        touches: tuple[Touch, ...] = ()
+        if op.version == OP_VERSION:
+            rule = OP_RULES[op.type]
+            view = _PastView(self, ancestors)
+            required = rule.required
+            if required is not None:
+                role = view.role_of(op.author)
+                if role is None or role < required:
+                    have = "no role" if role is None else role.name.lower()
+                    raise Rejected("forbidden", f"{op.type} needs {required.name.lower()}, {have}")
+            rule.check(view, op)
+            revocation = rule.revokes(view, op)
+            touches = rule.touches(op)
+
+        index = len(self._nodes)
+        self._nodes.append(_Node(op, ancestors, parents, required, revocation))
+        self._index[op.hash] = index
+        self._heads.difference_update(op.parents)
+        self._heads.add(op.hash)
+        for touch in touches:
+            self._touch_mask[touch] = self._touch_mask.get(touch, 0) | 1 << index
+        self._by_author.setdefault(op.author, []).append(index)
+        if revocation is not None:
+            self._revocations.append(index)
+        self._place(index)
+        self._state = None
+
+    # --- order --------------------------------------------------------------
+
+    def _place(self, index: int) -> None:
+        """Insert a new sink into the Kahn order (see the module docstring, 1b)."""
+        order, nodes = self._order, self._nodes
+        parents = set(nodes[index].parents)
+        start = len(order)
+        if parents:
+            while order[start - 1] not in parents:
+                start -= 1
+        else:
+            start = 0
+        new_hash = nodes[index].op.hash
+        t = start
+        while t < len(order) and nodes[order[t]].op.hash < new_hash:
+            t += 1
+        order.insert(t, index)
+        if t == len(order) - 1 and self._position is not None:
+            self._position[index] = t
+        else:
+            self._position = None
+
+    def _ranked(self, indices: list[int]) -> list[int]:
+        """`indices` in the global order (equal to their order in any down-closed subset)."""
+        nodes = self._nodes
+        # Usually one is an ancestor of the next (a member's role changes one
+        # after another); then insertion order is the order, no positions needed.
+        if all(nodes[b].ancestors >> a & 1 for a, b in pairwise(indices)):
+            return indices
+        if self._position is None:
+            self._position = {i: t for t, i in enumerate(self._order)}
+        position = self._position
+        return sorted(indices, key=position.__getitem__)
+
+    def _past_fold(self, touch: Touch, wanted: int) -> StateBuilder:
+        """Fold the ops in `wanted` (all touching `touch`, a down-closed set's share).
+
+        Checks come one after another down a mostly linear history, so the set
+        usually is the previous one plus ops that all come after it; then the
+        previous fold is copied and extended instead of redone (a channel check
+        would otherwise refold every channel op, O(c²) over a load).
+        """
+        cached = self._past_folds.get(touch)
+        if cached is not None and cached.included == wanted:
+            return cached.state
+        nodes = self._nodes
+        if cached is not None and cached.included & ~wanted == 0:
+            extra = self._ranked(_bits(wanted & ~cached.included))
+            last = cached.last
+            if last is None or all(nodes[i].ancestors >> last & 1 for i in extra):
+                state = cached.state.copy()
+            else:
+                state, extra = StateBuilder(self.community_id), self._ranked(_bits(wanted))
+        else:
+            state, extra = StateBuilder(self.community_id), self._ranked(_bits(wanted))
+        for i in extra:
+            OP_RULES[nodes[i].op.type].apply(state, nodes[i].op)
+        last = extra[-1] if extra else (cached.last if cached is not None else None)
+        self._past_folds[touch] = _PastFold(wanted, last, state)
+        return state
+
+    # --- fold ---------------------------------------------------------------
+
+    def _revoked(self) -> set[int]:
+        """Pass 2: ops dropped because they are concurrent with their author's demotion."""
+        dropped: set[int] = set()
+        for r in self._revocations:
+            revoker = self._nodes[r]
+            assert revoker.revocation is not None
+            target, kept = revoker.revocation
+            for j in self._by_author.get(target, ()):
+                needed = self._nodes[j].required
+                if j == r or needed is None or (kept is not None and needed <= kept):
+                    continue
+                if revoker.ancestors >> j & 1 or self._nodes[j].ancestors >> r & 1:
+                    continue
+                dropped.add(j)
+        return dropped
+
+    def _fold(self) -> CommunityState:
+        dropped = self._revoked()
+        state = StateBuilder(self.community_id)
+        for i in self._order:
+            node = self._nodes[i]
+            if node.op.version != OP_VERSION or i in dropped:
+                continue
+            if node.required is not None:
+                role = state.role_of(node.op.author)
+                if role is None or role < node.required:
+                    continue
+            OP_RULES[node.op.type].apply(state, node.op)
+        return state.freeze()

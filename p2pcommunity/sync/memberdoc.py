@@ -1,0 +1,308 @@
+"""Member documents: one member's content as a chain of Automerge segments.
+
+Only one member writes a member document, so Automerge's concurrent-merge
+semantics inside a post buy nothing; what it gives us is a signed,
+hash-chained, standard, replicable change log. The layout is therefore
+chosen for write cost (each Automerge op costs ~30 µs in this binding): a
+post is one map entry whose value is a small CBOR record, plus one journal
+entry. The journal is an append-only list of what each change touched, so a
+peer that applies new changes updates its read models in O(new changes)
+instead of rescanning the document.
+
+Segment documents roll over every SEGMENT_MAX_CHANGES changes because
+transactions get slower as a document grows; a segment's id is derived from
+(community, member, segment number), so nobody can plant a document under
+someone else's name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import cbor2
+from automerge.core import ROOT, Document, ObjType, ScalarType
+
+from p2pcommunity.sync.crypto import canonical_cbor
+
+SCHEMA_VERSION = 1
+SEGMENT_MAX_CHANGES = 2000
+MAX_POST_CHARS = 8000
+SEGMENT_DOMAIN = b"p2pcommunity/segment/v1\x00"
+
+# Root keys of a segment document.
+POSTS, EDITS, DELETED, REACTIONS, PROFILE, ADDRS, JOURNAL = (
+    "posts",
+    "edits",
+    "deleted",
+    "reactions",
+    "profile",
+    "addrs",
+    "journal",
+)
+_MAPS = (POSTS, EDITS, DELETED, REACTIONS, PROFILE)
+
+
+def segment_doc_id(community_id: bytes, owner: bytes, segment: int) -> bytes:
+    return hashlib.sha256(
+        SEGMENT_DOMAIN + community_id + owner + segment.to_bytes(4, "big")
+    ).digest()
+
+
+def post_id_for(author: bytes, local_id: str) -> str:
+    """Global post id: bound to its author, so no one can claim another's id."""
+    return hashlib.blake2b(author + local_id.encode(), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class DocRef:
+    community_id: bytes
+    owner: bytes
+    segment: int
+
+    @property
+    def doc_id(self) -> bytes:
+        return segment_doc_id(self.community_id, self.owner, self.segment)
+
+
+@dataclass(frozen=True)
+class PostRecord:
+    local_id: str
+    channel_id: bytes
+    text: str
+    reply_to: str | None
+    mentions: tuple[bytes, ...]
+    author_ms: int
+
+
+@dataclass(frozen=True)
+class EditRecord:
+    post_id: str
+    text: str
+    ms: int
+
+
+@dataclass(frozen=True)
+class CommittedChange:
+    """A local change just made: what is signed, stored and sent."""
+
+    seq: int
+    hash: bytes
+    raw_bytes: bytes
+
+
+# Journal entries: "<kind>:<key>"
+J_POST, J_EDIT, J_DELETE, J_REACT, J_PROFILE, J_ADDRS = "p", "e", "d", "r", "profile", "addrs"
+
+
+class SegmentDoc:
+    """One segment of a member document, held in memory while it is used."""
+
+    def __init__(self, ref: DocRef, doc: Document) -> None:
+        self.ref = ref
+        self.doc = doc
+        self._objs: dict[str, bytes] = {}
+        self.refresh()
+
+    @classmethod
+    def new(cls, ref: DocRef) -> SegmentDoc:
+        return cls(ref, Document(actor_id=ref.owner))
+
+    @classmethod
+    def load(cls, ref: DocRef, saved: bytes) -> SegmentDoc:
+        doc = Document.load(saved)
+        doc.set_actor(ref.owner)
+        return cls(ref, doc)
+
+    def refresh(self) -> None:
+        for key in (*_MAPS, JOURNAL):
+            got = self.doc.get(ROOT, key)
+            if got is not None and isinstance(got[0], ObjType):
+                self._objs[key] = got[1]
+
+    @property
+    def initialised(self) -> bool:
+        return JOURNAL in self._objs
+
+    def heads(self) -> list[bytes]:
+        return self.doc.get_heads()
+
+    # -- writes (the owner's device only) -------------------------------------
+
+    def _commit(self, touched: list[str], write: Any) -> CommittedChange:
+        first = not self.initialised
+        with self.doc.transaction() as tx:
+            if first:
+                tx.put(ROOT, "schema", ScalarType.Uint, SCHEMA_VERSION)
+                for key in _MAPS:
+                    self._objs[key] = tx.put_object(ROOT, key, ObjType.Map)
+                self._objs[JOURNAL] = tx.put_object(ROOT, JOURNAL, ObjType.List)
+            write(tx)
+            journal = self._objs[JOURNAL]
+            start = tx.length(journal)
+            for i, entry in enumerate(touched):
+                tx.insert(journal, start + i, ScalarType.Str, entry)
+        change = self.doc.get_last_local_change()
+        assert change is not None
+        return CommittedChange(change.seq, change.hash, change.raw_bytes)
+
+    def write_post(self, post: PostRecord) -> CommittedChange:
+        body = canonical_cbor(
+            {
+                "ch": post.channel_id,
+                "text": post.text,
+                "re": post.reply_to,
+                "mn": list(post.mentions),
+                "ms": post.author_ms,
+            }
+        )
+
+        def write(tx: Any) -> None:
+            tx.put(self._objs[POSTS], post.local_id, ScalarType.Bytes, body)
+
+        return self._commit([f"{J_POST}:{post.local_id}"], write)
+
+    def write_edit(self, post_id: str, text: str, ms: int) -> CommittedChange:
+        body = canonical_cbor({"text": text, "ms": ms})
+
+        def write(tx: Any) -> None:
+            tx.put(self._objs[EDITS], post_id, ScalarType.Bytes, body)
+
+        return self._commit([f"{J_EDIT}:{post_id}"], write)
+
+    def write_delete(self, post_id: str, ms: int) -> CommittedChange:
+        def write(tx: Any) -> None:
+            tx.put(self._objs[DELETED], post_id, ScalarType.Int, ms)
+
+        return self._commit([f"{J_DELETE}:{post_id}"], write)
+
+    def write_reaction(self, post_id: str, emoji: str, on: bool) -> CommittedChange:
+        key = f"{post_id}/{emoji}"
+
+        def write(tx: Any) -> None:
+            tx.put(self._objs[REACTIONS], key, ScalarType.Boolean, on)
+
+        return self._commit([f"{J_REACT}:{key}"], write)
+
+    def write_profile(self, name: str | None, bio: str | None, ms: int) -> CommittedChange:
+        def write(tx: Any) -> None:
+            profile = self._objs[PROFILE]
+            if name is not None:
+                tx.put(profile, "name", ScalarType.Str, name)
+            if bio is not None:
+                tx.put(profile, "bio", ScalarType.Str, bio)
+            tx.put(profile, "ms", ScalarType.Int, ms)
+
+        return self._commit([J_PROFILE], write)
+
+    def write_addrs(self, addrs: list[str]) -> CommittedChange:
+        body = canonical_cbor(addrs)
+
+        def write(tx: Any) -> None:
+            tx.put(ROOT, ADDRS, ScalarType.Bytes, body)
+
+        return self._commit([J_ADDRS], write)
+
+    # -- reads (any peer; contents come from a member and are validated) -------
+
+    def journal_length(self) -> int:
+        journal = self._objs.get(JOURNAL)
+        return 0 if journal is None else self.doc.length(journal)
+
+    def journal_since(self, position: int) -> list[str]:
+        journal = self._objs.get(JOURNAL)
+        if journal is None:
+            return []
+        entries = []
+        for i in range(position, self.doc.length(journal)):
+            got = self.doc.get(journal, i)
+            if got is not None and not isinstance(got[0], ObjType) and isinstance(got[0][1], str):
+                entries.append(got[0][1])
+        return entries
+
+    def _scalar(self, map_key: str, key: str) -> Any:
+        obj = self._objs.get(map_key)
+        if obj is None:
+            return None
+        got = self.doc.get(obj, key)
+        if got is None or isinstance(got[0], ObjType):
+            return None
+        return got[0][1]
+
+    def read_post(self, local_id: str) -> PostRecord | None:
+        raw = self._scalar(POSTS, local_id)
+        if not isinstance(raw, bytes):
+            return None
+        try:
+            value = cbor2.loads(raw)
+            channel, text, reply, mentions, ms = (
+                value["ch"],
+                value["text"],
+                value["re"],
+                value["mn"],
+                value["ms"],
+            )
+        except Exception:  # content from a peer: any shape is possible
+            return None
+        if not (
+            isinstance(channel, bytes)
+            and len(channel) == 32
+            and isinstance(text, str)
+            and len(text) <= MAX_POST_CHARS
+            and (reply is None or isinstance(reply, str) and len(reply) <= 64)
+            and isinstance(mentions, list)
+            and all(isinstance(m, bytes) and len(m) == 32 for m in mentions)
+            and isinstance(ms, int)
+            and 0 <= ms < 2**53
+        ):
+            return None
+        return PostRecord(local_id, channel, text, reply, tuple(mentions), ms)
+
+    def read_edit(self, post_id: str) -> EditRecord | None:
+        raw = self._scalar(EDITS, post_id)
+        if not isinstance(raw, bytes):
+            return None
+        try:
+            value = cbor2.loads(raw)
+            text, ms = value["text"], value["ms"]
+        except Exception:
+            return None
+        if not (isinstance(text, str) and len(text) <= MAX_POST_CHARS and isinstance(ms, int)):
+            return None
+        return EditRecord(post_id, text, ms)
+
+    def read_deleted(self, post_id: str) -> bool:
+        return isinstance(self._scalar(DELETED, post_id), int)
+
+    def read_reaction(self, key: str) -> bool | None:
+        value = self._scalar(REACTIONS, key)
+        return value if isinstance(value, bool) else None
+
+    def read_profile(self) -> dict[str, str]:
+        profile: dict[str, str] = {}
+        for key in ("name", "bio"):
+            value = self._scalar(PROFILE, key)
+            if isinstance(value, str):
+                profile[key] = value[:1024]
+        return profile
+
+    def read_addrs(self) -> list[str]:
+        got = self.doc.get(ROOT, ADDRS)
+        if got is None or isinstance(got[0], ObjType) or not isinstance(got[0][1], bytes):
+            return []
+        try:
+            value = cbor2.loads(got[0][1])
+        except Exception:
+            return []
+        if not isinstance(value, list):
+            return []
+        return [a for a in value if isinstance(a, str) and len(a) < 512][:16]
+
+    def save(self) -> bytes:
+        return self.doc.save()
+
+
+def new_local_id() -> str:
+    return os.urandom(8).hex()

@@ -1,0 +1,456 @@
+"""The domain API behind the CLI and the control API.
+
+Each method is one user command of CLI.md: it resolves what the user typed
+(ids, unique prefixes, names), checks what the user may do, performs the
+change through `Community`, and returns the JSON shape CLI.md documents.
+A refused command raises a `DomainError` with the documented code and has
+changed nothing. Time is passed in (`clock`), never read here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from nacl.signing import SigningKey
+
+from p2pcommunity.sync.community import Community
+from p2pcommunity.sync.errors import Forbidden, Invalid, NotFound, Rejected
+from p2pcommunity.sync.log import CommunityState, Role
+from p2pcommunity.sync.memberdoc import (
+    MAX_POST_CHARS,
+    PostRecord,
+    new_local_id,
+    post_id_for,
+)
+from p2pcommunity.sync.peerid import peer_id_from_public_key, public_key_from_peer_id
+from p2pcommunity.sync.readmodel import MAX_EMOJI_CHARS
+from p2pcommunity.sync.store import PostRow, Store
+
+# A post dated further ahead than this is shown at the time we first saw it.
+FUTURE_TOLERANCE_MS = 5 * 60 * 1000
+MAX_READ_LIMIT = 1000
+NAME_KEY = "display_name"
+
+
+def iso_ms(ms: int) -> str:
+    return (
+        datetime.fromtimestamp(ms / 1000, tz=UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def _role_name(role: Role | None) -> str | None:
+    return None if role is None else role.name.lower()
+
+
+class Service:
+    def __init__(self, store: Store, key: SigningKey, clock: Callable[[], int]) -> None:
+        self.store = store
+        self.key = key
+        self.me = bytes(key.verify_key)
+        self.clock = clock
+        self._communities: dict[bytes, Community] = {}
+        # Called with (community, kind) after every local change; the node uses it
+        # to push the change to connected peers at once.
+        self.on_local_change: Callable[[Community, str], None] = lambda community, kind: None
+
+    def close(self) -> None:
+        for community in self._communities.values():
+            community.save_snapshots()
+
+    # -- resolving what the user typed -----------------------------------------
+
+    def community(self, ref: str) -> Community:
+        ids = self.store.community_ids()
+        wanted = ref.strip().lower()
+        matches = [cid for cid in ids if cid.hex() == wanted]
+        if not matches and len(wanted) >= 6:
+            matches = [cid for cid in ids if cid.hex().startswith(wanted)]
+        if not matches:
+            matches = [cid for cid in ids if self._open(cid).state.name == ref]
+        if not matches:
+            raise NotFound(f"no community {ref!r}")
+        if len(matches) > 1:
+            raise Invalid(f"{ref!r} names more than one community; use its id")
+        return self._open(matches[0])
+
+    def _open(self, community_id: bytes) -> Community:
+        community = self._communities.get(community_id)
+        if community is None:
+            community = Community.load(self.store, community_id)
+            self._communities[community_id] = community
+        return community
+
+    def communities(self) -> list[Community]:
+        return [self._open(cid) for cid in self.store.community_ids()]
+
+    @staticmethod
+    def channel_id(state: CommunityState, ref: str) -> bytes:
+        wanted = ref.strip().lower()
+        for channel_id, channel in state.channels.items():
+            if channel_id.hex() == wanted or channel.name == ref.lstrip("#"):
+                return channel_id
+        prefixed = [
+            cid for cid in state.channels if len(wanted) >= 6 and cid.hex().startswith(wanted)
+        ]
+        if len(prefixed) == 1:
+            return prefixed[0]
+        raise NotFound(f"no channel {ref!r}")
+
+    def post_row(self, community: Community, ref: str) -> PostRow:
+        wanted = ref.strip().lower()
+        row = self.store.post(wanted)
+        if row is None and len(wanted) >= 6:
+            found = self.store.posts_by_prefix(community.id, wanted)
+            if len(found) == 1:
+                row = self.store.post(found[0])
+        if row is None or row.community_id != community.id or row.deleted:
+            raise NotFound(f"no post {ref!r}")
+        return row
+
+    @staticmethod
+    def peer_key(peer: str) -> bytes:
+        return public_key_from_peer_id(peer.strip())
+
+    # -- identity and profile --------------------------------------------------
+
+    def display_name(self) -> str:
+        raw = self.store.get_meta(NAME_KEY)
+        return raw.decode() if raw else ""
+
+    def whoami(self, addrs: list[str] | None = None) -> dict[str, Any]:
+        return {
+            "peer_id": peer_id_from_public_key(self.me),
+            "name": self.display_name(),
+            "addrs": addrs or [],
+        }
+
+    def set_display_name(self, name: str) -> None:
+        name = _clean_name(name, "display name")
+        with self.store.transaction():
+            self.store.set_meta(NAME_KEY, name.encode())
+
+    def profile_set(self, name: str | None, bio: str | None) -> dict[str, Any]:
+        if name is not None:
+            self.set_display_name(name)
+        if bio is not None and len(bio) > 1024:
+            raise Invalid("bio longer than 1024 characters")
+        for community in self.communities():
+            if community.state.is_member(self.me):
+                self._write_profile(community, name, bio)
+        return {}
+
+    def _write_profile(self, community: Community, name: str | None, bio: str | None) -> None:
+        now = self.clock()
+        community.write(self.key, now, lambda seg: seg.write_profile(name, bio, now))
+        self.on_local_change(community, "doc")
+
+    # -- communities -----------------------------------------------------------
+
+    def community_create(self, name: str, description: str = "") -> dict[str, Any]:
+        name = _clean_name(name, "community name")
+        if len(description) > 1024:
+            raise Invalid("description longer than 1024 characters")
+        community = Community.create(self.store, self.key, name, description, self.clock())
+        self._communities[community.id] = community
+        if self.display_name():
+            self._write_profile(community, self.display_name(), None)
+        return {"community_id": community.id.hex()}
+
+    def community_list(self) -> dict[str, Any]:
+        rows = []
+        for community in self.communities():
+            state = community.state
+            rows.append(
+                {
+                    "id": community.id.hex(),
+                    "name": state.name,
+                    "role": _role_name(state.role_of(self.me)),
+                    "members": len(state.members),
+                    "channels": len(state.channels),
+                }
+            )
+        return {"communities": rows}
+
+    def community_show(self, ref: str) -> dict[str, Any]:
+        community = self.community(ref)
+        state = community.state
+        return {
+            "id": community.id.hex(),
+            "name": state.name,
+            "description": state.description,
+            "owner": peer_id_from_public_key(state.owner),
+            "role": _role_name(state.role_of(self.me)),
+            "rules": getattr(state, "rules", ""),
+            "rules_version": getattr(state, "rules_version", 0),
+            "channels": self.channel_list(ref)["channels"],
+            "members": len(state.members),
+            "nodes": [],
+        }
+
+    def community_set(self, ref: str, name: str | None, description: str | None) -> dict[str, Any]:
+        community = self.community(ref)
+        body: dict[str, Any] = {}
+        if name is not None:
+            body["name"] = _clean_name(name, "community name")
+        if description is not None:
+            if len(description) > 1024:
+                raise Invalid("description longer than 1024 characters")
+            body["description"] = description
+        if not body:
+            raise Invalid("nothing to set: give --name or --description")
+        self._append(community, "community_set", body)
+        return {}
+
+    def leave(self, ref: str) -> dict[str, Any]:
+        community = self.community(ref)
+        self.store.delete_community(community.id)
+        self._communities.pop(community.id, None)
+        return {}
+
+    def _append(self, community: Community, op_type: str, body: dict[str, Any]) -> bytes:
+        try:
+            op = community.append_op(self.key, op_type, body, self.clock())
+        except Rejected as exc:
+            if exc.reason == "forbidden":
+                raise Forbidden(f"your role does not allow {op_type.replace('_', ' ')}") from exc
+            raise Invalid(str(exc)) from exc
+        self.on_local_change(community, "log")
+        return op.hash
+
+    def _require_role(self, community: Community, role: Role, action: str) -> None:
+        held = community.state.role_of(self.me)
+        if held is None or held < role:
+            raise Forbidden(f"only {role.name.lower()}s and above may {action}")
+
+    # -- channels --------------------------------------------------------------
+
+    def channel_create(self, ref: str, name: str, topic: str = "") -> dict[str, Any]:
+        community = self.community(ref)
+        name = _clean_name(name.lstrip("#"), "channel name")
+        self._require_role(community, Role.ADMIN, "create channels")
+        if community.state.channel_by_name(name) is not None:
+            raise Invalid(f"a channel named {name!r} exists", code="exists")
+        op_hash = self._append(community, "channel_create", {"name": name, "topic": topic})
+        return {"channel_id": op_hash.hex()}
+
+    def channel_rename(self, ref: str, channel: str, name: str) -> dict[str, Any]:
+        community = self.community(ref)
+        channel_id = self.channel_id(community.state, channel)
+        name = _clean_name(name.lstrip("#"), "channel name")
+        self._require_role(community, Role.ADMIN, "rename channels")
+        if community.state.channel_by_name(name) is not None:
+            raise Invalid(f"a channel named {name!r} exists", code="exists")
+        self._append(community, "channel_rename", {"channel": channel_id, "name": name})
+        return {}
+
+    def channel_archive(self, ref: str, channel: str) -> dict[str, Any]:
+        community = self.community(ref)
+        channel_id = self.channel_id(community.state, channel)
+        self._require_role(community, Role.ADMIN, "archive channels")
+        self._append(community, "channel_archive", {"channel": channel_id})
+        return {}
+
+    def channel_list(self, ref: str) -> dict[str, Any]:
+        state = self.community(ref).state
+        channels = sorted(state.channels.values(), key=lambda c: (c.created_ms, c.id))
+        return {
+            "channels": [
+                {"id": c.id.hex(), "name": c.name, "topic": c.topic, "archived": c.archived}
+                for c in channels
+            ]
+        }
+
+    # -- posts -----------------------------------------------------------------
+
+    def _require_member(self, community: Community) -> None:
+        if not community.state.is_member(self.me):
+            raise Forbidden("you are not a member of this community")
+
+    def post(
+        self, ref: str, channel: str, text: str, reply_to: str | None = None
+    ) -> dict[str, Any]:
+        community = self.community(ref)
+        state = community.state
+        channel_id = self.channel_id(state, channel)
+        self._require_member(community)
+        if state.channels[channel_id].archived:
+            raise Forbidden(f"#{state.channels[channel_id].name} is archived (read-only)")
+        text = _clean_text(text)
+        parent = self.post_row(community, reply_to).id if reply_to else None
+        mentions = _mentions(text, state)
+        local_id = new_local_id()
+        now = self.clock()
+        record = PostRecord(local_id, channel_id, text, parent, mentions, now)
+        community.write(self.key, now, lambda seg: seg.write_post(record))
+        self.on_local_change(community, "doc")
+        return {"post_id": post_id_for(self.me, local_id)}
+
+    def _own_post(self, community: Community, ref: str) -> PostRow:
+        row = self.post_row(community, ref)
+        if row.author != self.me:
+            raise Forbidden("you can only change your own posts")
+        return row
+
+    def edit(self, ref: str, post: str, text: str) -> dict[str, Any]:
+        community = self.community(ref)
+        self._require_member(community)
+        row = self._own_post(community, post)
+        text = _clean_text(text)
+        now = self.clock()
+        community.write(self.key, now, lambda seg: seg.write_edit(row.id, text, now))
+        self.on_local_change(community, "doc")
+        return {}
+
+    def delete(self, ref: str, post: str) -> dict[str, Any]:
+        community = self.community(ref)
+        self._require_member(community)
+        row = self._own_post(community, post)
+        now = self.clock()
+        community.write(self.key, now, lambda seg: seg.write_delete(row.id, now))
+        self.on_local_change(community, "doc")
+        return {}
+
+    def react(self, ref: str, post: str, emoji: str) -> dict[str, Any]:
+        community = self.community(ref)
+        self._require_member(community)
+        row = self.post_row(community, post)
+        emoji = emoji.strip()
+        if not emoji or len(emoji) > MAX_EMOJI_CHARS or "/" in emoji:
+            raise Invalid(f"not a reaction: {emoji!r}")
+        mine = self.store.reactions([row.id]).get(row.id, {}).get(emoji, [])
+        on = self.me not in mine
+        community.write(self.key, self.clock(), lambda seg: seg.write_reaction(row.id, emoji, on))
+        self.on_local_change(community, "doc")
+        return {"reacted": on}
+
+    def read(self, ref: str, channel: str, limit: int = 50) -> dict[str, Any]:
+        community = self.community(ref)
+        channel_id = self.channel_id(community.state, channel)
+        if not 0 < limit <= MAX_READ_LIMIT:
+            raise Invalid(f"--limit must be between 1 and {MAX_READ_LIMIT}")
+        rows = self.store.timeline(community.id, channel_id, limit, self.store.blocked())
+        return {"posts": self._post_json(community, rows)}
+
+    def _post_json(self, community: Community, rows: list[PostRow]) -> list[dict[str, Any]]:
+        names = self.store.profiles(community.id)
+        reactions = self.store.reactions([r.id for r in rows])
+        out = []
+        for row in rows:
+            shown_ms = row.author_ms
+            if row.author_ms > row.first_seen_ms + FUTURE_TOLERANCE_MS:
+                shown_ms = row.first_seen_ms
+            out.append(
+                {
+                    "id": row.id,
+                    "author": peer_id_from_public_key(row.author),
+                    "author_name": (names.get(row.author) or (None, None))[0] or "",
+                    "time": iso_ms(shown_ms),
+                    "text": row.text,
+                    "reply_to": row.reply_to,
+                    "reactions": {
+                        emoji: [peer_id_from_public_key(k) for k in keys]
+                        for emoji, keys in reactions.get(row.id, {}).items()
+                    },
+                    "edited": row.edited,
+                }
+            )
+        return out
+
+    def search(self, ref: str, query: str, limit: int = 50) -> dict[str, Any]:
+        community = self.community(ref)
+        quoted = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
+        if not quoted:
+            raise Invalid("empty search")
+        rows = self.store.search(community.id, quoted, limit)
+        return {"posts": self._post_json(community, rows)}
+
+    # -- members ---------------------------------------------------------------
+
+    def member_add(self, ref: str, peer: str) -> dict[str, Any]:
+        community = self.community(ref)
+        key = self.peer_key(peer)
+        self._require_role(community, Role.ADMIN, "add members")
+        if community.state.is_member(key):
+            raise Invalid(f"{peer} is already a member", code="exists")
+        self._append(community, "member_add", {"member": key})
+        return {}
+
+    def role_set(self, ref: str, peer: str, role: str) -> dict[str, Any]:
+        community = self.community(ref)
+        key = self.peer_key(peer)
+        if role not in ("admin", "moderator", "member"):
+            raise Invalid("role must be admin, moderator or member")
+        self._require_role(community, Role.ADMIN, "set roles")
+        state = community.state
+        if not state.is_member(key):
+            raise NotFound(f"{peer} is not a member")
+        if key == state.owner:
+            raise Forbidden("the owner's role cannot change")
+        self._append(community, "role_set", {"member": key, "role": role})
+        return {}
+
+    def member_list(self, ref: str, online: frozenset[bytes] = frozenset()) -> dict[str, Any]:
+        community = self.community(ref)
+        state = community.state
+        names = self.store.profiles(community.id)
+        members = sorted(state.members.values(), key=lambda m: (-m.role, m.joined_ms, m.key))
+        return {
+            "members": [
+                {
+                    "peer_id": peer_id_from_public_key(m.key),
+                    "name": (names.get(m.key) or (None, None))[0] or "",
+                    "role": _role_name(m.role),
+                    "status": "online" if m.key in online else "offline",
+                }
+                for m in members
+            ]
+        }
+
+    # -- local-only ------------------------------------------------------------
+
+    def block(self, peer: str) -> dict[str, Any]:
+        key = self.peer_key(peer)
+        if key == self.me:
+            raise Invalid("you cannot block yourself")
+        with self.store.transaction():
+            self.store.block(key)
+        return {}
+
+    def unblock(self, peer: str) -> dict[str, Any]:
+        key = self.peer_key(peer)
+        with self.store.transaction():
+            self.store.unblock(key)
+        return {}
+
+
+def _clean_name(name: str, what: str) -> str:
+    name = name.strip()
+    if not 1 <= len(name) <= 64:
+        raise Invalid(f"{what} must be 1 to 64 characters")
+    return name
+
+
+def _clean_text(text: str) -> str:
+    if not text.strip():
+        raise Invalid("empty post")
+    if len(text) > MAX_POST_CHARS:
+        raise Invalid(f"post longer than {MAX_POST_CHARS} characters")
+    return text
+
+
+def _mentions(text: str, state: CommunityState) -> tuple[bytes, ...]:
+    """@peerid mentions of current members, in order of appearance, once each."""
+    found: list[bytes] = []
+    for word in text.split():
+        if word.startswith("@") and len(word) > 40:
+            try:
+                key = public_key_from_peer_id(word[1:].rstrip(".,:;!?"))
+            except Exception:
+                continue
+            if state.is_member(key) and key not in found:
+                found.append(key)
+    return tuple(found)
