@@ -91,7 +91,9 @@ def import_community(service: Service, directory: Path) -> dict[str, Any]:
         raise Invalid(f"verification failed, nothing imported: {exc}") from exc
 
     existed = community_id in store.community_ids()
-    community = service._open(community_id) if existed else Community(store, CommunityLog(community_id))
+    community = (
+        service._open(community_id) if existed else Community(store, CommunityLog(community_id))
+    )
     now = service.clock()
     try:
         with store.transaction():

@@ -170,10 +170,14 @@ def _human(command: str, result: dict[str, Any]) -> str:
         for post in result["posts"]:
             name = post["author_name"] or post["author"][-8:]
             marks = " (edited)" if post["edited"] else ""
-            reacts = "  " + " ".join(
-                f"{emoji}{len(who)}" for emoji, who in post["reactions"].items()
-            ) if post["reactions"] else ""
-            lines.append(f"[{post['time']}] {name}: {post['text']}{marks}{reacts}  #{post['id'][:8]}")
+            reacts = (
+                "  " + " ".join(f"{emoji}{len(who)}" for emoji, who in post["reactions"].items())
+                if post["reactions"]
+                else ""
+            )
+            lines.append(
+                f"[{post['time']}] {name}: {post['text']}{marks}{reacts}  #{post['id'][:8]}"
+            )
         return "\n".join(lines)
     for key in ("community_id", "channel_id", "post_id", "invite"):
         if key in result:
@@ -229,7 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DomainError as exc:
         return _fail(args.json, str(exc), exc.code)
     except OSError as exc:
-        return _fail(args.json, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), "invalid")
+        return _fail(
+            args.json, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), "invalid"
+        )
     if args.json:
         json.dump(result, sys.stdout)
         sys.stdout.write("\n")

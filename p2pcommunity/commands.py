@@ -22,9 +22,13 @@ COMMANDS: dict[str, Command] = {
     "community create": lambda s, p: s.community_create(p["name"], p.get("description") or ""),
     "community list": lambda s, p: s.community_list(),
     "community show": lambda s, p: s.community_show(p["community"]),
-    "community set": lambda s, p: s.community_set(p["community"], p.get("name"), p.get("description")),
+    "community set": lambda s, p: s.community_set(
+        p["community"], p.get("name"), p.get("description")
+    ),
     "leave": lambda s, p: s.leave(p["community"]),
-    "channel create": lambda s, p: s.channel_create(p["community"], p["name"], p.get("topic") or ""),
+    "channel create": lambda s, p: s.channel_create(
+        p["community"], p["name"], p.get("topic") or ""
+    ),
     "channel rename": lambda s, p: s.channel_rename(p["community"], p["channel"], p["name"]),
     "channel archive": lambda s, p: s.channel_archive(p["community"], p["channel"]),
     "channel list": lambda s, p: s.channel_list(p["community"]),

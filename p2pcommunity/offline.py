@@ -46,7 +46,9 @@ def run_offline(data_dir: Path, command: str, args: argparse.Namespace) -> dict[
         if command == "identity import":
             secret = _passphrase(args, "Passphrase of the exported key: ")
             if secret is None:
-                raise Invalid("give the passphrase with --passphrase-file or P2PCOMMUNITY_PASSPHRASE")
+                raise Invalid(
+                    "give the passphrase with --passphrase-file or P2PCOMMUNITY_PASSPHRASE"
+                )
             identity = import_identity(data_dir, args.file, secret)
             return {"peer_id": identity.peer_id}
         passphrase = passphrase_from_env_or_file(getattr(args, "passphrase_file", None))
@@ -56,9 +58,10 @@ def run_offline(data_dir: Path, command: str, args: argparse.Namespace) -> dict[
             if args.name:
                 service.set_display_name(args.name)
             return service.whoami()
-        identity = opened.identity(passphrase)
-        if identity is None:
+        found = opened.identity(passphrase)
+        if found is None:
             raise NotFound(f"no identity in {data_dir}: run `p2pcommunity-node init` first")
+        identity = found
         if command == "identity export":
             secret = _passphrase(args, "Passphrase to seal the exported key: ")
             if not secret:

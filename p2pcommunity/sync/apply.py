@@ -66,15 +66,15 @@ def verify_batch(
     writers = allowed_authors if allowed_authors is not None else frozenset({ref.owner})
     doc_id = ref.doc_id
     parsed: list[VerifiedChange] = []
-    for item in items:
-        change = parse_change(item.data)
+    for signed in items:
+        change = parse_change(signed.data)
         if change.actor not in writers:
             raise Rejected("wrong_owner", f"actor {change.actor.hex()[:16]} may not write this doc")
         if change.other_actors:
             raise Rejected("wrong_owner", "a member document has a single writer")
-        if not verify(change.actor, item.signature, CHANGE_TAG, doc_id, change.hash):
+        if not verify(change.actor, signed.signature, CHANGE_TAG, doc_id, change.hash):
             raise Rejected("bad_signature", f"change seq {change.seq}")
-        parsed.append(VerifiedChange(change, item.signature))
+        parsed.append(VerifiedChange(change, signed.signature))
     parsed.sort(key=lambda c: c.parsed.seq)
 
     fresh: list[VerifiedChange] = []

@@ -552,19 +552,18 @@ class CommunityLog:
         if cached is not None and cached.included == wanted:
             return cached.state
         nodes = self._nodes
+        state: StateBuilder | None = None
         if cached is not None and cached.included & ~wanted == 0:
             extra = self._ranked(_bits(wanted & ~cached.included))
             last = cached.last
             if last is None or all(nodes[i].ancestors >> last & 1 for i in extra):
                 state = cached.state.copy()
-            else:
-                state, extra = StateBuilder(self.community_id), self._ranked(_bits(wanted))
-        else:
+        if state is None:
             state, extra = StateBuilder(self.community_id), self._ranked(_bits(wanted))
         for i in extra:
             OP_RULES[nodes[i].op.type].apply(state, nodes[i].op)
-        last = extra[-1] if extra else (cached.last if cached is not None else None)
-        self._past_folds[touch] = _PastFold(wanted, last, state)
+        if extra:
+            self._past_folds[touch] = _PastFold(wanted, extra[-1], state)
         return state
 
     # --- fold ---------------------------------------------------------------

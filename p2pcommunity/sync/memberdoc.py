@@ -251,7 +251,7 @@ class SegmentDoc:
             and len(channel) == 32
             and isinstance(text, str)
             and len(text) <= MAX_POST_CHARS
-            and (reply is None or isinstance(reply, str) and len(reply) <= 64)
+            and (reply is None or (isinstance(reply, str) and len(reply) <= 64))
             and isinstance(mentions, list)
             and all(isinstance(m, bytes) and len(m) == 32 for m in mentions)
             and isinstance(ms, int)

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from p2pcommunity.sync.errors import DomainError
 
@@ -146,8 +147,22 @@ _POST_COLUMNS = (
 )
 
 
-def _post(row: tuple[object, ...]) -> PostRow:
-    return PostRow(*row[:10], bool(row[10]), bool(row[11]), row[12])  # type: ignore[arg-type]
+def _post(row: tuple[Any, ...]) -> PostRow:
+    return PostRow(
+        row[0],
+        bytes(row[1]),
+        bytes(row[2]),
+        bytes(row[3]),
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        bytes(row[8]),
+        row[9],
+        bool(row[10]),
+        bool(row[11]),
+        row[12],
+    )
 
 
 class Store:

@@ -66,7 +66,9 @@ def test_community_lifecycle_and_json_shapes(cli: Cli) -> None:
     assert {"id": channel_id, "name": "seeds", "topic": "swaps", "archived": False} in channels
     cli("channel", "rename", "Growers", "seeds", "seed-swap")
     cli("channel", "archive", "Growers", channel_id)
-    archived = [c for c in cli.json("channel", "list", "Growers")["channels"] if c["id"] == channel_id]
+    archived = [
+        c for c in cli.json("channel", "list", "Growers")["channels"] if c["id"] == channel_id
+    ]
     assert archived[0]["name"] == "seed-swap" and archived[0]["archived"] is True
 
     cli("leave", "Growers")
@@ -149,7 +151,10 @@ def test_roles_and_member_list(make_cli: Any) -> None:
     alice("member", "add", community_id, bob_id)
     alice("role", "set", community_id, bob_id, "moderator")
     members = alice.json("member", "list", community_id)["members"]
-    assert [(m["role"], m["status"]) for m in members] == [("owner", "offline"), ("moderator", "offline")]
+    assert [(m["role"], m["status"]) for m in members] == [
+        ("owner", "offline"),
+        ("moderator", "offline"),
+    ]
     assert members[1]["peer_id"] == bob_id
     usage = alice("role", "set", community_id, bob_id, "king", check=False)
     assert usage.code == 2
@@ -183,7 +188,9 @@ def test_identity_export_import(make_cli: Any, tmp_path: Path) -> None:
     alice("identity", "export", str(key_file), "--passphrase-file", str(secret))
     restored("identity", "import", str(key_file), "--passphrase-file", str(secret))
     assert restored.json("whoami")["peer_id"] == alice.json("whoami")["peer_id"]
-    again = restored("--json", "identity", "import", str(key_file), "--passphrase-file", str(secret), check=False)
+    again = restored(
+        "--json", "identity", "import", str(key_file), "--passphrase-file", str(secret), check=False
+    )
     assert again.code == 1 and again.error()["code"] == "exists"
 
 

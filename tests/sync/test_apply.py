@@ -16,7 +16,9 @@ from p2pcommunity.sync.memberdoc import DocRef, PostRecord, SegmentDoc
 COMMUNITY = bytes(32)
 
 
-def _chain(key: SigningKey, count: int, ref: DocRef | None = None) -> tuple[DocRef, list[SignedChange]]:
+def _chain(
+    key: SigningKey, count: int, ref: DocRef | None = None
+) -> tuple[DocRef, list[SignedChange]]:
     owner = bytes(key.verify_key)
     ref = ref or DocRef(COMMUNITY, owner, 0)
     segment = SegmentDoc.new(ref)
@@ -39,7 +41,9 @@ def test_a_valid_chain_verifies_and_applies() -> None:
     batch = verify_batch(ref, list(reversed(items)), 0, _none)
     assert [c.parsed.seq for c in batch.changes] == [1, 2, 3, 4, 5]
     target = SegmentDoc.new(ref)
-    apply_to_document(target, [c.parsed.raw_bytes for c in batch.changes], batch.changes[-1].parsed.hash)
+    apply_to_document(
+        target, [c.parsed.raw_bytes for c in batch.changes], batch.changes[-1].parsed.hash
+    )
     assert target.journal_length() == 5
 
 
