@@ -38,7 +38,8 @@ four decisions.
    checked once, in `add`, and an invalid op is refused rather than stored
    (pass 1). A check does not fold the whole past (O(n) per op, O(n²) per
    load): each op names what it touches (a member's role, the channel list)
-   and the check folds only the ancestors touching the same thing. Ancestry
+   and the check folds only the ancestors touching the same thing, extending
+   the previous such fold when the history is linear (`_past_fold`). Ancestry
    is one int bitset per op (bit i = the op inserted i-th), OR-ed from the
    parents: n²/8 bytes in all, 12 MB at 10,000 ops, fine up to some tens of
    thousands; past that, compaction (a later step) has to cut the history.
@@ -442,7 +443,7 @@ class CommunityLog:
                     heapq.heappush(ready, child)
 
         unblock(op_hash)
-        while ready:  # smallest hash first, so the outcome does not depend on set order
+        while ready:  # smallest hash first: `added` does not depend on set iteration order
             child = heapq.heappop(ready)
             op = self._buffer.pop(child)
             try:

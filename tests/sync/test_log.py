@@ -112,6 +112,14 @@ def test_genesis_round_trip() -> None:
     assert make_genesis(OWNER, "Birders", "", 1).hash != make_genesis(OWNER, "Birders", "", 1).hash
 
 
+def test_from_genesis_needs_a_genesis() -> None:
+    log = new_log()
+    op = make_op(OWNER, log.community_id, log.heads(), "member_add", {"member": pk(ALICE)}, 5)
+    assert op.hash == sha256(op.data)
+    with pytest.raises(Rejected, match="malformed_op"):
+        CommunityLog.from_genesis(op)
+
+
 def test_op_round_trip() -> None:
     log = new_log()
     parents = log.heads()
