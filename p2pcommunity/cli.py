@@ -152,6 +152,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("unblock", "undo block")
     p.add_argument("peer")
 
+    p = command("run", "run the node until SIGINT or SIGTERM")
+    p.add_argument("--listen", action="append", metavar="MULTIADDR")
+    p.add_argument("--no-listen", action="store_true", help="dial out only")
+    p.add_argument("--bootstrap", action="append", default=[], metavar="MULTIADDR")
+    p.add_argument("--relay", action="store_true", help="serve circuit relay v2")
+    p.add_argument("--metrics", metavar="HOST:PORT")
+    p.add_argument("--config", type=Path, metavar="FILE")
+    p.add_argument("--passphrase-file", type=Path)
+    command("status", "connected peers and sync state per community")
+    p = command("join", "take up a community: an invite code, or an id with --bootstrap")
+    p.add_argument("community", metavar="INVITE_CODE|COMMUNITY")
+    p.add_argument("--bootstrap", action="append", default=[], metavar="MULTIADDR")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS")
+    p.add_argument("--passphrase-file", type=Path)
+
     p = command("export", "write a community as .automerge files, its log and signatures")
     p.add_argument("community")
     p.add_argument("dir", type=Path)
@@ -224,18 +239,20 @@ def _human(command: str, result: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    data_dir: Path = args.data_dir or default_data_dir()
+    data_dir: Path = (args.data_dir or default_data_dir()).absolute()
     command = args.command + (f" {args.action}" if getattr(args, "action", None) else "")
     try:
-        from p2pcommunity.offline import run_offline
-
-        result = run_offline(data_dir, command, args)
+        if command == "run":
+            return _run(data_dir, args)
+        result = _dispatch(data_dir, command, args)
     except DomainError as exc:
         return _fail(args.json, str(exc), exc.code)
     except OSError as exc:
         return _fail(
             args.json, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), "invalid"
         )
+    except KeyboardInterrupt:
+        return _fail(args.json, "interrupted", "invalid")
     if args.json:
         json.dump(result, sys.stdout)
         sys.stdout.write("\n")
@@ -244,6 +261,65 @@ def main(argv: Sequence[str] | None = None) -> int:
         if text:
             print(text)
     return EXIT_OK
+
+
+def _identity_loader(args: argparse.Namespace, create: bool) -> Callable[[Any], Any]:
+    from p2pcommunity.identity import create_identity, passphrase_from_env_or_file
+    from p2pcommunity.sync.errors import NotFound
+
+    def load(opened: Any) -> Any:
+        passphrase = passphrase_from_env_or_file(getattr(args, "passphrase_file", None))
+        identity = opened.identity(passphrase)
+        if identity is None:
+            if not create:
+                raise NotFound(f"no identity in {opened.path}: run `p2pcommunity-node init` first")
+            identity = create_identity(opened.path, passphrase)
+        return identity
+
+    return load
+
+
+def _dispatch(data_dir: Path, command: str, args: argparse.Namespace) -> dict[str, Any]:
+    from p2pcommunity.control.client import ControlClient
+    from p2pcommunity.offline import params_of, run_offline
+
+    params = params_of(args)
+    client = None
+    if command not in ("identity export", "identity import"):
+        client = ControlClient.connect(data_dir, timeout=10.0)
+    if client is not None:
+        with client:
+            timeout = float(params.get("timeout") or 30.0) + 10.0 if command == "join" else 120.0
+            result: dict[str, Any] = client.call(command, params, timeout=timeout)
+            return result
+    if command == "join":
+        from p2pcommunity.runtime import join_in_process
+
+        return join_in_process(
+            data_dir,
+            _identity_loader(args, create=False),
+            args.community,
+            args.bootstrap,
+            args.timeout,
+        )
+    return run_offline(data_dir, command, args)
+
+
+def _run(data_dir: Path, args: argparse.Namespace) -> int:
+    import logging
+
+    from p2pcommunity.runtime import run_node
+
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for flag in ("relay", "metrics", "config"):
+        if getattr(args, flag):
+            raise Invalid(f"--{flag} is not available in this version yet")
+    listen = [] if args.no_listen else (args.listen or ["/ip4/0.0.0.0/tcp/0"])
+    return run_node(data_dir, _identity_loader(args, create=True), listen, args.bootstrap)
 
 
 def _fail(as_json: bool, message: str, code: str) -> int:

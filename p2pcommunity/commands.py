@@ -41,6 +41,7 @@ COMMANDS: dict[str, Command] = {
     "member add": lambda s, p: s.member_add(p["community"], p["peer"]),
     "member list": lambda s, p: s.member_list(p["community"]),
     "role set": lambda s, p: s.role_set(p["community"], p["peer"], p["role"]),
+    "status": lambda s, p: s.status([], []),
     "block": lambda s, p: s.block(p["peer"]),
     "unblock": lambda s, p: s.unblock(p["peer"]),
 }

@@ -86,14 +86,20 @@ class Community:
         return op
 
     def receive_ops(self, ops: Sequence[SignedOp]) -> list[bytes]:
-        """Verify and store ops from a peer; returns the hashes newly added to the log."""
+        """Verify and store ops from a peer; returns the hashes newly added to the log.
+
+        A refused op raises `Rejected`; the ops accepted before it are valid on
+        their own and are stored all the same, so memory and SQLite agree.
+        """
         added: list[bytes] = []
-        for op in ops:
-            added.extend(self.log.add(op))
-        if added:
-            with self.store.transaction():
-                for op_hash in added:
-                    self._store_op(self.log.get(op_hash))
+        try:
+            for op in ops:
+                added.extend(self.log.add(op))
+        finally:
+            if added:
+                with self.store.transaction():
+                    for op_hash in added:
+                        self._store_op(self.log.get(op_hash))
         return added
 
     # -- member documents ------------------------------------------------------

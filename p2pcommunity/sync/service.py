@@ -410,6 +410,65 @@ class Service:
             ]
         }
 
+    # -- the node's needs ------------------------------------------------------
+
+    def take_up(self, community_id: bytes) -> Community:
+        """Start holding a community we only know the id of; its log arrives by sync."""
+        if community_id not in self.store.community_ids():
+            with self.store.transaction():
+                self.store.add_community(community_id, self.clock())
+        return self._open(community_id)
+
+    def after_join(self, community: Community) -> None:
+        if self.display_name():
+            self._write_profile(community, self.display_name(), None)
+
+    def publish_addrs(self, addrs: list[str]) -> None:
+        """Write our listen addresses into our member documents when they changed."""
+        wanted = "\n".join(addrs)
+        for community in self.communities():
+            if not community.state.is_member(self.me):
+                continue
+            if self.store.member_addrs(community.id).get(self.me) == wanted:
+                continue
+            community.write(self.key, self.clock(), lambda seg: seg.write_addrs(addrs))
+            self.on_local_change(community, "doc")
+
+    def member_addrs(self) -> dict[str, list[str]]:
+        """peer id -> addresses that current members published, over all communities."""
+        found: dict[str, list[str]] = {}
+        for community in self.communities():
+            state = community.state
+            for member, addrs in self.store.member_addrs(community.id).items():
+                if member != self.me and state.is_member(member) and addrs:
+                    found.setdefault(peer_id_from_public_key(member), []).extend(addrs.split("\n"))
+        return found
+
+    def mark_synced(self, community_id: bytes) -> None:
+        with self.store.transaction():
+            self.store.set_meta(f"last_sync:{community_id.hex()}", str(self.clock()).encode())
+
+    def status(self, addrs: list[str], online: list[bytes]) -> dict[str, Any]:
+        communities = []
+        for community in self.communities():
+            raw = self.store.get_meta(f"last_sync:{community.id.hex()}")
+            members = community.state.members
+            communities.append(
+                {
+                    "id": community.id.hex(),
+                    "name": community.state.name,
+                    "members_online": sum(1 for key in online if key in members),
+                    "documents": len(self.store.docs_of(community.id)),
+                    "last_sync": iso_ms(int(raw)) if raw else None,
+                }
+            )
+        return {
+            "peer_id": peer_id_from_public_key(self.me),
+            "addrs": addrs,
+            "peers": [peer_id_from_public_key(key) for key in online],
+            "communities": communities,
+        }
+
     # -- local-only ------------------------------------------------------------
 
     def block(self, peer: str) -> dict[str, Any]:

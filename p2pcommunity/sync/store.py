@@ -527,6 +527,14 @@ class Store:
                 (community_id, member, addrs, segment),
             )
 
+    def member_addrs(self, community_id: bytes) -> dict[bytes, str]:
+        return {
+            bytes(m): a
+            for m, a in self.db.execute(
+                "SELECT member, addrs FROM addrs WHERE community_id=?", (community_id,)
+            )
+        }
+
     # -- local-only state ------------------------------------------------------
 
     def block(self, peer: bytes) -> None:

@@ -1,0 +1,204 @@
+"""The running node: libp2p host, sync sessions, the control API, one trio loop.
+
+The node is glue. Each sync stream gets a `SessionRunner` that moves frames
+between the stream and a sans-I/O `SyncSession`; everything the session
+decides is in sync/. A runner is the only task that touches its session, so
+incoming frames and "something changed, push it" pokes are serialised
+through one channel. A session that misbehaves (a `RemoteProtocolError`) or
+crashes is closed and logged; the node and its other sessions go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from p2pcommunity.identity import DeviceIdentity
+from p2pcommunity.net.framing import FrameReader, write_frame
+from p2pcommunity.net.host import NodeHost
+from p2pcommunity.net.stream import PeerStream
+from p2pcommunity.sync.community import Community
+from p2pcommunity.sync.errors import RemoteProtocolError
+from p2pcommunity.sync.peerid import public_key_from_peer_id
+from p2pcommunity.sync.protocol import (
+    CaughtUp,
+    ChangesApplied,
+    OpsAdded,
+    Refused,
+    Step,
+    SyncSession,
+)
+from p2pcommunity.sync.service import Service
+
+log = logging.getLogger(__name__)
+
+SYNC_PROTOCOL = "/p2pcommunity/sync/1.0.0"
+# Frames read ahead of the session before the reader waits: back-pressure.
+READ_AHEAD = 16
+
+Clock = Callable[[], int]
+
+
+@dataclass(eq=False)
+class SessionRunner:
+    """Moves frames between one stream and one SyncSession."""
+
+    node: Node
+    stream: PeerStream
+    session: SyncSession
+    community_id: bytes
+    peer_id: str
+    initiator: bool
+    caught_up: trio.Event = field(default_factory=trio.Event)
+    finished: trio.Event = field(default_factory=trio.Event)
+    refused: str | None = None
+    _poke_pending: bool = False
+
+    def __post_init__(self) -> None:
+        self._send, self._receive = trio.open_memory_channel[bytes | None](math.inf)
+        self._read_slots = trio.Semaphore(READ_AHEAD)
+
+    def poke(self) -> None:
+        """Ask the session to push what its peer lacks; coalesced."""
+        if not self._poke_pending and not self.finished.is_set():
+            self._poke_pending = True
+            self._send.send_nowait(None)
+
+    async def run(self, first: Step | None = None) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._read_loop)
+                if first is not None and await self._emit(first):
+                    nursery.cancel_scope.cancel()
+                    return
+                async for item in self._receive:
+                    now = self.node.clock()
+                    if item is None:
+                        self._poke_pending = False
+                        step = self.session.local_changed(now)
+                    else:
+                        self._read_slots.release()
+                        if item == b"":  # the reader's end-of-stream marker
+                            break
+                        step = self.session.receive(item, now)
+                    if await self._emit(step):
+                        break
+                nursery.cancel_scope.cancel()
+        except RemoteProtocolError as exc:
+            log.warning("sync with %s closed: %s", self.peer_id, exc)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            log.info("sync stream with %s broke: %s", self.peer_id, exc)
+        except Exception:
+            log.exception("sync session with %s crashed; closing it", self.peer_id)
+        finally:
+            self.finished.set()
+            self.node._forget(self)
+            with trio.CancelScope(shield=True):
+                await self.stream.close()
+
+    async def _read_loop(self) -> None:
+        reader = FrameReader(self.stream)
+        while True:
+            await self._read_slots.acquire()
+            frame = await reader.read_frame()
+            self._send.send_nowait(frame if frame is not None else b"")
+            if frame is None:
+                return
+
+    async def _emit(self, step: Step) -> bool:
+        """Send the step's frames, react to its events; True when the session ended."""
+        for frame in step.frames:
+            await write_frame(self.stream, frame)
+        for event in step.events:
+            if isinstance(event, OpsAdded | ChangesApplied):
+                self.node._on_remote_change(self.community_id, origin=self)
+            elif isinstance(event, CaughtUp):
+                self.node._on_caught_up(self.community_id)
+                self.caught_up.set()
+            elif isinstance(event, Refused):
+                self.refused = event.reason
+                log.warning("%s refused to sync: %s", self.peer_id, event.reason)
+        return step.close
+
+
+class Node:
+    def __init__(self, identity: DeviceIdentity, service: Service, host: NodeHost, clock: Clock):
+        self.identity = identity
+        self.service = service
+        self.host = host
+        self.clock = clock
+        self.runners: set[SessionRunner] = set()
+        self.nursery: trio.Nursery | None = None
+        self.notify: Callable[[str, dict[str, Any]], None] = lambda method, params: None
+        service.on_local_change = self._on_local_change
+
+    # -- sessions --------------------------------------------------------------
+
+    def sessions_of(self, community_id: bytes) -> list[SessionRunner]:
+        return [r for r in self.runners if r.community_id == community_id]
+
+    def has_session(self, peer_id: str, community_id: bytes) -> bool:
+        return any(r.peer_id == peer_id and r.community_id == community_id for r in self.runners)
+
+    def _forget(self, runner: SessionRunner) -> None:
+        self.runners.discard(runner)
+
+    def _community(self, community_id: bytes) -> Community | None:
+        if community_id not in self.service.store.community_ids():
+            return None
+        return self.service._open(community_id)
+
+    async def handle_sync_stream(self, stream: PeerStream) -> None:
+        """Responder side: the peer names the community in its hello."""
+        peer_key = public_key_from_peer_id(stream.remote_peer_id)
+        reader = FrameReader(stream)
+        first = await reader.read_frame()
+        if first is None:
+            return
+        session = SyncSession.responder(self._community, self.identity.public_key, peer_key)
+        step = session.receive(first, self.clock())
+        runner = SessionRunner(
+            self, stream, session, session.community_id, stream.remote_peer_id, initiator=False
+        )
+        self.runners.add(runner)
+        await runner.run(step)
+
+    async def open_session(
+        self, peer_id: str, addrs: list[str], community: Community
+    ) -> SessionRunner:
+        """Initiator side: dial, open a stream, start a runner in the node's nursery."""
+        assert self.nursery is not None
+        stream = await self.host.open_stream(peer_id, addrs, SYNC_PROTOCOL)
+        session = SyncSession(
+            community,
+            community.id,
+            self.identity.public_key,
+            public_key_from_peer_id(peer_id),
+            initiator=True,
+        )
+        runner = SessionRunner(self, stream, session, community.id, peer_id, initiator=True)
+        self.runners.add(runner)
+        self.nursery.start_soon(runner.run, session.start(self.clock()))
+        return runner
+
+    # -- change propagation ----------------------------------------------------
+
+    def _on_local_change(self, community: Community, kind: str) -> None:
+        for runner in self.sessions_of(community.id):
+            runner.poke()
+        self.notify("community_changed", {"community_id": community.id.hex(), "kind": kind})
+
+    def _on_remote_change(self, community_id: bytes, origin: SessionRunner) -> None:
+        for runner in self.sessions_of(community_id):
+            if runner is not origin:
+                runner.poke()
+        self.notify("community_changed", {"community_id": community_id.hex(), "kind": "remote"})
+
+    def _on_caught_up(self, community_id: bytes) -> None:
+        self.service.mark_synced(community_id)
+        self.notify("sync_progress", {"community_id": community_id.hex(), "caught_up": True})

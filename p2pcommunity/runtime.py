@@ -1,0 +1,301 @@
+"""The node process: `run`, and the in-process node that an offline `join` uses.
+
+`run` holds the data dir lock for its whole life, serves the control API so
+the CLI and the app act through it, keeps sync sessions with the peers it
+knows of, and on SIGINT/SIGTERM saves snapshots and exits 0. Everything it
+reports as saved is already committed to SQLite (ARCHITECTURE §5.8), so a
+kill loses nothing either; the snapshots only make the next start faster.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from p2pcommunity import archive
+from p2pcommunity.commands import execute
+from p2pcommunity.control.server import ControlServer, serve_control
+from p2pcommunity.datadir import DataDir, now_ms
+from p2pcommunity.identity import DeviceIdentity
+from p2pcommunity.net.dial import backoff_delays
+from p2pcommunity.net.host import running_host
+from p2pcommunity.net.node import SYNC_PROTOCOL, Node, SessionRunner
+from p2pcommunity.sync.errors import DomainError, Invalid, NotFound
+from p2pcommunity.sync.peerid import peer_id_from_public_key, public_key_from_peer_id
+
+log = logging.getLogger(__name__)
+
+DIAL_INTERVAL_S = 5.0
+DIAL_TIMEOUT_S = 5.0
+DEFAULT_JOIN_TIMEOUT_S = 30.0
+
+
+class NetworkError(DomainError):
+    code = "network"
+
+
+class TimeoutFailure(DomainError):
+    code = "timeout"
+
+
+def peer_of(multiaddr: str) -> str:
+    """The peer id at the end of a `/p2p/<id>` multiaddr."""
+    parts = multiaddr.rstrip("/").split("/")
+    if len(parts) < 3 or parts[-2] != "p2p":
+        raise Invalid(f"{multiaddr!r} does not end in /p2p/<peer id>")
+    public_key_from_peer_id(parts[-1])
+    return parts[-1]
+
+
+class Dialer:
+    """Keeps a session open with every peer we know for every shared community."""
+
+    def __init__(self, node: Node, bootstrap: list[str]) -> None:
+        self.node = node
+        self.bootstrap = bootstrap
+        self._failures: dict[str, int] = {}
+        self._next_try: dict[str, float] = {}
+
+    def targets(self) -> dict[str, list[str]]:
+        """peer id -> addresses, from bootstrap flags and members' published addresses."""
+        found: dict[str, list[str]] = {}
+        for addr in self.bootstrap:
+            found.setdefault(peer_of(addr), []).append(addr)
+        for peer, addrs in self.node.service.member_addrs().items():
+            found.setdefault(peer, []).extend(a for a in addrs if a not in found.get(peer, []))
+        found.pop(self.node.identity.peer_id, None)
+        return found
+
+    async def run(self) -> None:
+        while True:
+            await self.dial_round()
+            await trio.sleep(DIAL_INTERVAL_S)
+
+    async def dial_round(self) -> None:
+        now = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            for peer, addrs in self.targets().items():
+                if self._next_try.get(peer, 0) > now:
+                    continue
+                nursery.start_soon(self._sync_with, peer, addrs)
+
+    async def _sync_with(self, peer: str, addrs: list[str]) -> None:
+        node = self.node
+        for community in node.service.communities():
+            if node.has_session(peer, community.id):
+                continue
+            try:
+                with trio.fail_after(DIAL_TIMEOUT_S):
+                    await node.open_session(peer, addrs, community)
+            except Exception as exc:  # unreachable peers are normal
+                failures = self._failures.get(peer, 0) + 1
+                self._failures[peer] = failures
+                delay = backoff_delays(min(failures, 8), DIAL_INTERVAL_S, 300.0, lambda: 1.0)[-1]
+                self._next_try[peer] = trio.current_time() + delay
+                log.info("cannot reach %s (%s); next try in %.0f s", peer, exc, delay)
+                return
+            self._failures.pop(peer, None)
+
+
+class NodeControl:
+    """Answers control API requests with the same commands the offline CLI runs."""
+
+    def __init__(self, node: Node, dialer: Dialer) -> None:
+        self.node = node
+        self.dialer = dialer
+
+    async def handle(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        node, service = self.node, self.node.service
+        if method in ("whoami", "init"):
+            if params.get("name"):
+                service.set_display_name(params["name"])
+            return service.whoami(node.host.listen_addrs())
+        if method == "status":
+            return service.status(node.host.listen_addrs(), self._online())
+        if method == "member list":
+            return service.member_list(params["community"], frozenset(self._online()))
+        if method == "join":
+            return await join(
+                node,
+                params["community"],
+                params.get("bootstrap") or [],
+                float(params.get("timeout") or DEFAULT_JOIN_TIMEOUT_S),
+            )
+        if method == "export":
+            return archive.export_community(service, params["community"], Path(params["dir"]))
+        if method == "import":
+            result = archive.import_community(service, Path(params["dir"]))
+            node._on_local_change(service.community(result["community_id"]), "import")
+            return result
+        if method == "leave":
+            community = service.community(params["community"])
+            for runner in node.sessions_of(community.id):
+                await runner.stream.close()
+            return service.leave(params["community"])
+        return execute(service, method, params)
+
+    def _online(self) -> list[bytes]:
+        return [public_key_from_peer_id(p) for p in self.node.host.connected_peers()]
+
+
+async def join(
+    node: Node, community_ref: str, bootstrap: list[str], timeout: float
+) -> dict[str, Any]:
+    """Take up a community we were admitted to: sync its log and documents from a peer."""
+    service = node.service
+    try:
+        community_id = bytes.fromhex(community_ref.strip())
+    except ValueError:
+        community_id = b""
+    if len(community_id) != 32:
+        raise Invalid("join needs the full community id (64 hex characters) or an invite code")
+    if not bootstrap:
+        raise Invalid("join COMMUNITY needs --bootstrap MULTIADDR")
+    peers = [(peer_of(addr), addr) for addr in bootstrap]
+    created = community_id not in service.store.community_ids()
+    community = service.take_up(community_id)
+    runners: list[SessionRunner] = []
+    try:
+        with trio.move_on_after(timeout) as scope:
+            for peer, addr in peers:
+                try:
+                    runners.append(await node.open_session(peer, [addr], community))
+                except Exception as exc:
+                    log.warning("cannot reach %s: %s", addr, exc)
+            if not runners:
+                raise NetworkError(f"could not reach any of {', '.join(bootstrap)}")
+            async with trio.open_nursery() as nursery:
+                for runner in runners:
+                    nursery.start_soon(_wait_either, runner, nursery.cancel_scope)
+        done = [r for r in runners if r.caught_up.is_set()]
+        if not done:
+            refused = [r.refused for r in runners if r.refused]
+            if refused:
+                raise DomainError(f"refused by the peer: {refused[0]}", code="forbidden")
+            if scope.cancelled_caught:
+                raise TimeoutFailure(f"no peer finished syncing within {timeout:g} s")
+            raise NetworkError("the peer closed the connection before the sync finished")
+        if not community.state.is_member(service.me):
+            raise DomainError("the community log does not list this key as a member", "forbidden")
+    except BaseException:
+        if created:
+            for runner in runners:
+                await runner.stream.close()
+            service.leave(community_id.hex())
+        raise
+    service.after_join(community)
+    return {"community_id": community_id.hex()}
+
+
+async def _wait_either(runner: SessionRunner, scope: trio.CancelScope) -> None:
+    async with trio.open_nursery() as nursery:
+
+        async def caught() -> None:
+            await runner.caught_up.wait()
+            scope.cancel()
+
+        nursery.start_soon(caught)
+        await runner.finished.wait()
+        nursery.cancel_scope.cancel()
+
+
+async def _serve(
+    data_dir: Path,
+    opened: DataDir,
+    identity: DeviceIdentity,
+    listen: list[str],
+    bootstrap: list[str],
+    on_ready: Callable[[Node, ControlServer | None], None],
+    control: bool,
+    body: Callable[[Node], Any] | None = None,
+) -> Any:
+    service = opened.service
+    assert service is not None
+    async with running_host(identity, listen) as host:
+        node = Node(identity, service, host, now_ms)
+        host.set_stream_handler(SYNC_PROTOCOL, node.handle_sync_stream)
+        dialer = Dialer(node, bootstrap)
+        async with trio.open_nursery() as nursery:
+            node.nursery = nursery
+            server: ControlServer | None = None
+            if control:
+                server = await nursery.start(
+                    serve_control, data_dir, NodeControl(node, dialer).handle
+                )
+                node.notify = server.broadcast
+            service.publish_addrs(host.listen_addrs())
+            on_ready(node, server)
+            if body is not None:
+                result = await body(node)
+                nursery.cancel_scope.cancel()
+                return result
+            nursery.start_soon(dialer.run)
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for signum in signals:
+                    log.info("received %s; stopping", signal.Signals(signum).name)
+                    break
+            nursery.cancel_scope.cancel()
+    return None
+
+
+def run_node(
+    data_dir: Path,
+    identity_loader: Callable[[DataDir], DeviceIdentity],
+    listen: list[str],
+    bootstrap: list[str],
+) -> int:
+    for addr in bootstrap:
+        peer_of(addr)
+    with DataDir(data_dir) as opened:
+        identity = identity_loader(opened)
+        opened.open(identity)
+
+        def ready(node: Node, server: ControlServer | None) -> None:
+            for addr in node.host.listen_addrs():
+                sys.stdout.write(addr + "\n")
+            sys.stdout.flush()
+            log.info("node %s running on %s", identity.peer_id, data_dir)
+
+        _trio_run(_serve, data_dir, opened, identity, listen, bootstrap, ready, True)
+    return 0
+
+
+def _trio_run(*args: Any) -> Any:
+    """trio.run, re-raising a lone exception out of the nurseries' exception groups."""
+    try:
+        return trio.run(*args)
+    except BaseExceptionGroup as group:
+        exc: BaseException = group
+        while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+            exc = exc.exceptions[0]
+        raise exc from None
+
+
+def join_in_process(
+    data_dir: Path,
+    identity_loader: Callable[[DataDir], DeviceIdentity],
+    community: str,
+    bootstrap: list[str],
+    timeout: float,
+) -> dict[str, Any]:
+    """`join` with no node running: network in-process until synced, then exit."""
+    with DataDir(data_dir) as opened:
+        identity = identity_loader(opened)
+        opened.open(identity)
+
+        async def body(node: Node) -> dict[str, Any]:
+            return await join(node, community, bootstrap, timeout)
+
+        result: dict[str, Any] = _trio_run(
+            _serve, data_dir, opened, identity, [], bootstrap, lambda n, s: None, False, body
+        )
+        return result
+
+
+__all__ = ["NotFound", "join_in_process", "peer_id_from_public_key", "run_node"]

@@ -1,0 +1,74 @@
+"""Running `p2pcommunity-node run` subprocesses for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.e2e.conftest import NODE, Cli
+
+LOOPBACK = "/ip4/127.0.0.1/tcp/0"
+
+
+@dataclass
+class RunningNode:
+    cli: Cli
+    proc: subprocess.Popen[str]
+    addrs: list[str] = field(default_factory=list)
+
+    @property
+    def addr(self) -> str:
+        return self.addrs[0]
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        if self.proc.stderr:
+            self.proc.stderr.close()
+        return self.proc.returncode
+
+
+def start_node(cli: Cli, *extra: str, timeout: float = 30.0) -> RunningNode:
+    log = open(Path(str(cli.data_dir) + ".log"), "w")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(
+        [*NODE, "--data-dir", str(cli.data_dir), "run", "--listen", LOOPBACK, *extra],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        env=os.environ.copy(),
+    )
+    log.close()
+    node = RunningNode(cli, proc)
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        node.stop()
+        raise AssertionError(f"node exited: {Path(str(cli.data_dir) + '.log').read_text()}")
+    node.addrs.append(line.strip())
+    # The control socket comes up before the addresses are printed.
+    while time.monotonic() < deadline and cli("whoami", check=False).code != 0:
+        time.sleep(0.05)
+    return node
+
+
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(interval)
