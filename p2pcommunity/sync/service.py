@@ -144,6 +144,11 @@ class Service:
         return {}
 
     def _write_profile(self, community: Community, name: str | None, bio: str | None) -> None:
+        # Every segment starts with an empty profile map and the newest segment's
+        # profile wins, so each write carries the whole profile, not just a change.
+        held_name, held_bio = self.store.profiles(community.id).get(self.me) or (None, None)
+        name = name if name is not None else held_name
+        bio = bio if bio is not None else held_bio
         now = self.clock()
         community.write(self.key, now, lambda seg: seg.write_profile(name, bio, now))
         self.on_local_change(community, "doc")

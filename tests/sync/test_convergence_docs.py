@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
@@ -199,12 +199,27 @@ actions = st.lists(
 )
 
 
+# Found by this test: post in segment 0, edit in segment 1, delete in segment 2;
+# the deletion arriving first, then the edit, lost the edit (pending_updates).
+_EDIT_THEN_DELETE_LATER = (
+    [(0, "post", 0)] * 9
+    + [(0, "edit", 0)]
+    + [(1, "post", 0)] * 4
+    + [(2, "post", 0)] * 7
+    + [(0, "post", 0), (0, "delete", 0), (1, "post", 0)]
+)
+
+
+# Shrinking a failure here takes minutes (each example replays many stores): skip
+# it so a failure is reported within pytest's timeout; the example is printed whole.
 @settings(
     max_examples=25,
     deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(steps=actions, seed=st.integers(0, 2**32 - 1))
+@example(steps=_EDIT_THEN_DELETE_LATER, seed=0)
 def test_member_documents_converge_in_any_delivery_order(
     steps: list[tuple[int, str, int]], seed: int
 ) -> None:

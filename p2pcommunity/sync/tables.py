@@ -1,0 +1,286 @@
+"""The read-model tables: posts, reactions, profiles, addresses, search.
+
+Kept apart from store.py, which owns the replicated data (ops, changes);
+everything here can be rebuilt from that data. The rules for out-of-order
+arrival live here too: a member's later segment is later in time, so a
+value from a lower segment never overwrites one from a higher segment, and
+an edit or deletion that arrives before its post waits in pending_updates.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PostRow:
+    id: str
+    community_id: bytes
+    channel_id: bytes
+    author: bytes
+    local_id: str
+    segment: int
+    text: str
+    reply_to: str | None
+    mentions: bytes
+    author_ms: int
+    edited: bool
+    deleted: bool
+    first_seen_ms: int
+
+
+_POST_COLUMNS = (
+    "id, community_id, channel_id, author, local_id, segment, text, reply_to, mentions, "
+    "author_ms, edited, deleted, first_seen_ms"
+)
+
+
+def _post(row: tuple[Any, ...]) -> PostRow:
+    return PostRow(
+        row[0],
+        bytes(row[1]),
+        bytes(row[2]),
+        bytes(row[3]),
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        bytes(row[8]),
+        row[9],
+        bool(row[10]),
+        bool(row[11]),
+        row[12],
+    )
+
+
+class ReadModelTables:
+    db: sqlite3.Connection
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError
+
+    # -- read models -----------------------------------------------------------
+
+    def upsert_post(self, row: PostRow) -> None:
+        old = self.db.execute("SELECT rowid FROM posts WHERE id=?", (row.id,)).fetchone()
+        if old is not None:
+            return  # a post's original record never changes; edits go through set_post_text
+        cursor = self.db.execute(
+            f"INSERT INTO posts ({_POST_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                row.id,
+                row.community_id,
+                row.channel_id,
+                row.author,
+                row.local_id,
+                row.segment,
+                row.text,
+                row.reply_to,
+                row.mentions,
+                row.author_ms,
+                int(row.edited),
+                int(row.deleted),
+                row.first_seen_ms,
+            ),
+        )
+        del cursor  # indexed for search later, in bulk: see index_pending_search
+        pending = self.db.execute(
+            "SELECT text, text_segment, deleted FROM pending_updates WHERE post_id=? AND author=?",
+            (row.id, row.author),
+        ).fetchone()
+        if pending is not None:
+            self.db.execute(
+                "DELETE FROM pending_updates WHERE post_id=? AND author=?", (row.id, row.author)
+            )
+            text, text_segment, deleted = pending
+            if text is not None:
+                self.edit_post(row.id, row.author, text, text_segment)
+            if deleted:
+                self.delete_post(row.id, row.author, text_segment)
+
+    def post(self, post_id: str) -> PostRow | None:
+        row = self.db.execute(
+            f"SELECT {_POST_COLUMNS} FROM posts WHERE id=?", (post_id,)
+        ).fetchone()
+        return None if row is None else _post(row)
+
+    def posts_by_prefix(self, community_id: bytes, prefix: str) -> list[str]:
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT id FROM posts WHERE community_id=? AND id >= ? AND id < ? LIMIT 2",
+                (community_id, prefix, prefix + "\x7f"),
+            )
+        ]
+
+    def edit_post(self, post_id: str, author: bytes, text: str, segment: int) -> None:
+        """Latest edit wins: a later segment of the single writer is later in time."""
+        row = self.db.execute(
+            "SELECT rowid, edit_segment, deleted FROM posts WHERE id=? AND author=?",
+            (post_id, author),
+        ).fetchone()
+        if row is None:
+            self._remember_edit(post_id, author, text, segment)
+            return
+        if row[1] > segment:
+            return
+        rowid, _, deleted = row
+        self.db.execute(
+            "UPDATE posts SET text=?, edited=1, edit_segment=? WHERE rowid=?",
+            (text, segment, rowid),
+        )
+        if not deleted and rowid <= self._search_indexed_upto():
+            self.db.execute("DELETE FROM posts_fts WHERE rowid=?", (rowid,))
+            self.db.execute("INSERT INTO posts_fts (rowid, text) VALUES (?, ?)", (rowid, text))
+
+    def _remember_edit(self, post_id: str, author: bytes, text: str, segment: int) -> None:
+        """An edit whose post (in an earlier segment) has not arrived yet; the latest wins."""
+        self.db.execute(
+            "INSERT INTO pending_updates (post_id, author, text, text_segment) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (post_id, author) DO UPDATE SET text=excluded.text, "
+            "text_segment=excluded.text_segment WHERE excluded.text_segment >= text_segment",
+            (post_id, author, text, segment),
+        )
+
+    def _remember_delete(self, post_id: str, author: bytes) -> None:
+        """A deletion whose post has not arrived yet; deletion is final."""
+        self.db.execute(
+            "INSERT INTO pending_updates (post_id, author, deleted) VALUES (?, ?, 1) "
+            "ON CONFLICT (post_id, author) DO UPDATE SET deleted=1",
+            (post_id, author),
+        )
+
+    def delete_post(self, post_id: str, author: bytes, segment: int) -> None:
+        row = self.db.execute(
+            "SELECT rowid, deleted FROM posts WHERE id=? AND author=?", (post_id, author)
+        ).fetchone()
+        if row is None:
+            self._remember_delete(post_id, author)
+            return
+        if row[1]:
+            return
+        self.db.execute("UPDATE posts SET deleted=1 WHERE rowid=?", (row[0],))
+        if row[0] <= self._search_indexed_upto():
+            self.db.execute("DELETE FROM posts_fts WHERE rowid=?", (row[0],))
+
+    def set_reaction(
+        self, post_id: str, reactor: bytes, emoji: str, on: bool, segment: int
+    ) -> None:
+        """A later segment of the reactor wins; an earlier one arriving late changes nothing."""
+        held = self.db.execute(
+            "SELECT segment FROM reactions WHERE post_id=? AND reactor=? AND emoji=?",
+            (post_id, reactor, emoji),
+        ).fetchone()
+        if held is None or held[0] <= segment:
+            self.db.execute(
+                "INSERT OR REPLACE INTO reactions VALUES (?, ?, ?, ?, ?)",
+                (post_id, reactor, emoji, segment, int(on)),
+            )
+
+    def reactions(self, post_ids: Sequence[str]) -> dict[str, dict[str, list[bytes]]]:
+        result: dict[str, dict[str, list[bytes]]] = {}
+        if not post_ids:
+            return result
+        marks = ",".join("?" * len(post_ids))
+        for post_id, reactor, emoji in self.db.execute(
+            f"SELECT post_id, reactor, emoji FROM reactions WHERE post_id IN ({marks}) "
+            "AND active=1 ORDER BY post_id, emoji, reactor",
+            tuple(post_ids),
+        ):
+            result.setdefault(post_id, {}).setdefault(emoji, []).append(bytes(reactor))
+        return result
+
+    def timeline(
+        self,
+        community_id: bytes,
+        channel_id: bytes,
+        limit: int,
+        hidden_authors: Sequence[bytes] = (),
+    ) -> list[PostRow]:
+        """The newest `limit` visible posts of a channel, oldest first."""
+        marks = ",".join("?" * len(hidden_authors))
+        exclude = f"AND author NOT IN ({marks})" if hidden_authors else ""
+        rows = self.db.execute(
+            f"SELECT {_POST_COLUMNS} FROM posts WHERE community_id=? AND channel_id=? "
+            f"AND deleted=0 {exclude} ORDER BY author_ms DESC, id DESC LIMIT ?",
+            (community_id, channel_id, *hidden_authors, limit),
+        ).fetchall()
+        return [_post(r) for r in reversed(rows)]
+
+    def _search_indexed_upto(self) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key='search_indexed_upto'").fetchone()
+        return int(row[0]) if row else 0
+
+    def index_pending_search(self) -> int:
+        """Index posts added since the last call; returns how many.
+
+        Writing the FTS index per post more than doubled the pages each post
+        commits (benchmarks/RESULTS.md), so new posts are indexed in bulk,
+        before a search and when the node is idle.
+        """
+        upto = self._search_indexed_upto()
+        top = self.db.execute("SELECT COALESCE(MAX(rowid), 0) FROM posts").fetchone()[0]
+        if top <= upto:
+            return 0
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO posts_fts (rowid, text) "
+                "SELECT rowid, text FROM posts WHERE rowid > ? AND deleted=0",
+                (upto,),
+            )
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('search_indexed_upto', ?)", (str(top),))
+        return cursor.rowcount
+
+    def search(self, community_id: bytes, query: str, limit: int = 50) -> list[PostRow]:
+        self.index_pending_search()
+        rows = self.db.execute(
+            f"SELECT {', '.join('p.' + c.strip() for c in _POST_COLUMNS.split(','))} "
+            "FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid "
+            "WHERE posts_fts MATCH ? AND p.community_id=? AND p.deleted=0 "
+            "ORDER BY rank LIMIT ?",
+            (query, community_id, limit),
+        ).fetchall()
+        return [_post(r) for r in rows]
+
+    def set_profile(
+        self, community_id: bytes, member: bytes, profile: dict[str, str], segment: int
+    ) -> None:
+        held = self.db.execute(
+            "SELECT segment FROM profiles WHERE community_id=? AND member=?", (community_id, member)
+        ).fetchone()
+        if held is not None and held[0] > segment:
+            return
+        self.db.execute(
+            "INSERT OR REPLACE INTO profiles VALUES (?, ?, ?, ?, ?)",
+            (community_id, member, profile.get("name"), profile.get("bio"), segment),
+        )
+
+    def profiles(self, community_id: bytes) -> dict[bytes, tuple[str | None, str | None]]:
+        return {
+            bytes(m): (n, b)
+            for m, n, b in self.db.execute(
+                "SELECT member, name, bio FROM profiles WHERE community_id=?", (community_id,)
+            )
+        }
+
+    def set_addrs(self, community_id: bytes, member: bytes, addrs: str, segment: int) -> None:
+        held = self.db.execute(
+            "SELECT segment FROM addrs WHERE community_id=? AND member=?", (community_id, member)
+        ).fetchone()
+        if held is None or held[0] <= segment:
+            self.db.execute(
+                "INSERT OR REPLACE INTO addrs VALUES (?, ?, ?, ?)",
+                (community_id, member, addrs, segment),
+            )
+
+    def member_addrs(self, community_id: bytes) -> dict[bytes, str]:
+        return {
+            bytes(m): a
+            for m, a in self.db.execute(
+                "SELECT member, addrs FROM addrs WHERE community_id=?", (community_id,)
+            )
+        }

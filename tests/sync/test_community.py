@@ -1,0 +1,212 @@
+"""Attacks on a community's stored data: each is rejected and leaves SQLite unchanged."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from automerge.core import ROOT, Document, ScalarType
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from nacl.signing import SigningKey
+
+from p2pcommunity.sync import memberdoc
+from p2pcommunity.sync.apply import SignedChange, apply_to_document
+from p2pcommunity.sync.crypto import CHANGE_TAG, sign
+from p2pcommunity.sync.errors import Rejected
+from p2pcommunity.sync.log import SignedOp, make_op
+from p2pcommunity.sync.memberdoc import DocRef
+from p2pcommunity.sync.peerid import peer_id_from_public_key
+from p2pcommunity.sync.service import Service
+from p2pcommunity.sync.store import Store
+
+_clock = itertools.count(1_700_000_000_000, 1000)
+
+
+def clock() -> int:
+    return next(_clock)
+
+
+def _service(tmp_path: Path, name: str, key: SigningKey | None = None) -> Service:
+    return Service(Store(tmp_path / f"{name}.sqlite3"), key or SigningKey.generate(), clock)
+
+
+def _dump(store: Store) -> list[Any]:
+    db = sqlite3.connect(store.path)
+    try:
+        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return [(n, sorted(db.execute(f"SELECT * FROM {n}").fetchall())) for n in sorted(names)]
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> dict[str, Any]:
+    """Owner and a member each with their own store; the owner's store is the victim."""
+    owner = _service(tmp_path, "owner")
+    member = _service(tmp_path, "member")
+    community_id = bytes.fromhex(owner.community_create("Club")["community_id"])
+    owner.member_add(community_id.hex(), peer_id_from_public_key(member.me))
+    community = owner.community(community_id.hex())
+    # The member holds the same log: copy the ops over.
+    member.take_up(community_id).receive_ops(community.log.ops_in_order())
+    return {"owner": owner, "member": member, "cid": community_id, "community": community}
+
+
+def _member_changes(world: dict[str, Any], count: int) -> tuple[DocRef, list[SignedChange]]:
+    member: Service = world["member"]
+    for i in range(count):
+        member.post(world["cid"].hex(), "general", f"post {i}")
+    ref = DocRef(world["cid"], member.me, 0)
+    rows = member.store.changes_after(ref.doc_id, 0)
+    return ref, [SignedChange(data, sig) for _, _, data, sig in rows]
+
+
+def _attack(world: dict[str, Any], ref: DocRef, items: list[SignedChange], reason: str) -> None:
+    owner: Service = world["owner"]
+    before = _dump(owner.store)
+    with pytest.raises(Rejected) as err:
+        world["community"].receive_changes(ref, items, clock())
+    assert err.value.reason == reason
+    assert _dump(owner.store) == before
+
+
+def test_valid_changes_are_stored_and_read(world: dict[str, Any]) -> None:
+    ref, items = _member_changes(world, 3)
+    world["community"].receive_changes(ref, items, clock())
+    texts = [p["text"] for p in world["owner"].read(world["cid"].hex(), "general")["posts"]]
+    assert texts == ["post 0", "post 1", "post 2"]
+
+
+def test_bad_signature(world: dict[str, Any]) -> None:
+    ref, items = _member_changes(world, 2)
+    items[1] = SignedChange(items[1].data, bytes(64))
+    _attack(world, ref, items, "bad_signature")
+
+
+def test_wrong_owner_for_the_document(world: dict[str, Any]) -> None:
+    ref, items = _member_changes(world, 1)
+    owners_doc = DocRef(world["cid"], world["owner"].me, 0)
+    _attack(world, owners_doc, items, "wrong_owner")
+
+
+def test_document_of_a_non_member(world: dict[str, Any], tmp_path: Path) -> None:
+    stranger = SigningKey.generate()
+    ref = DocRef(world["cid"], bytes(stranger.verify_key), 0)
+    seg = memberdoc.SegmentDoc.new(ref)
+    change = seg.write_profile("x", None, 1)
+    item = SignedChange(change.raw_bytes, sign(stranger, CHANGE_TAG, ref.doc_id, change.hash))
+    _attack(world, ref, [item], "not_member")
+
+
+def test_seq_gap(world: dict[str, Any]) -> None:
+    ref, items = _member_changes(world, 3)
+    _attack(world, ref, [items[0], items[2]], "seq_gap")
+
+
+def test_equivocation_against_stored_history(world: dict[str, Any]) -> None:
+    ref, items = _member_changes(world, 2)
+    community = world["community"]
+    community.receive_changes(ref, items, clock())
+    # The member's key signs a different seq-2 change: a forked device.
+    first = world["member"].store.changes_after(ref.doc_id, 0, 1)[0]
+    seg = memberdoc.SegmentDoc(ref, Document(actor_id=ref.owner))
+    apply_to_document(seg, [first[2]], first[1])
+    forked = seg.write_profile("fork", None, 5)
+    assert forked.seq == 2
+    member_key: SigningKey = world["member"].key
+    bad = SignedChange(forked.raw_bytes, sign(member_key, CHANGE_TAG, ref.doc_id, forked.hash))
+    _attack(world, ref, [bad], "equivocation")
+
+
+def test_oversize_change(world: dict[str, Any]) -> None:
+    member_key: SigningKey = world["member"].key
+    ref = DocRef(world["cid"], world["member"].me, 0)
+    doc = Document(actor_id=ref.owner)
+    with doc.transaction() as tx:
+        tx.put(ROOT, "blob", ScalarType.Str, "x" * (300 * 1024))
+    change = doc.get_last_local_change()
+    assert change is not None
+    item = SignedChange(change.raw_bytes, sign(member_key, CHANGE_TAG, ref.doc_id, change.hash))
+    _attack(world, ref, [item], "oversize_change")
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_truncated_or_random_chunk_bytes(world: dict[str, Any], data: st.DataObject) -> None:
+    ref, items = _member_changes(world, 1) if "items" not in world else world["items"]
+    world["items"] = (ref, items)
+    raw = items[0].data
+    choice = data.draw(st.sampled_from(["truncate", "random", "flip"]))
+    if choice == "truncate":
+        mangled = raw[: data.draw(st.integers(0, len(raw) - 1))]
+    elif choice == "random":
+        mangled = data.draw(st.binary(max_size=400))
+    else:
+        i = data.draw(st.integers(0, len(raw) - 1))
+        mangled = raw[:i] + bytes([raw[i] ^ (1 << data.draw(st.integers(0, 7)))]) + raw[i + 1 :]
+    before = _dump(world["owner"].store)
+    with pytest.raises(Rejected):
+        world["community"].receive_changes(
+            ref, [SignedChange(mangled, items[0].signature)], clock()
+        )
+    assert _dump(world["owner"].store) == before
+
+
+def test_non_admin_governance_op(world: dict[str, Any]) -> None:
+    member: Service = world["member"]
+    community = world["community"]
+    op = make_op(
+        member.key,
+        world["cid"],
+        community.log.heads(),
+        "channel_create",
+        {"name": "mine", "topic": ""},
+        clock(),
+    )
+    before = _dump(world["owner"].store)
+    with pytest.raises(Rejected) as err:
+        community.receive_ops([op])
+    assert err.value.reason == "forbidden"
+    assert _dump(world["owner"].store) == before
+    assert len(community.state.channels) == 1
+
+
+@pytest.mark.parametrize("data", [b"", b"\xa1", b"\xff" * 40, b"not cbor at all"])
+def test_malformed_cbor_op(world: dict[str, Any], data: bytes) -> None:
+    before = _dump(world["owner"].store)
+    with pytest.raises(Rejected) as err:
+        world["community"].receive_ops([SignedOp(data, bytes(64))])
+    assert err.value.reason in {"malformed_op", "bad_signature"}
+    assert _dump(world["owner"].store) == before
+
+
+def test_profile_survives_segment_rollover(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("p2pcommunity.sync.community.SEGMENT_MAX_CHANGES", 3)
+    service = _service(tmp_path, "solo")
+    service.set_display_name("ann")
+    cid = service.community_create("Solo")["community_id"]
+    for i in range(5):
+        service.post(cid, "general", f"p{i}")
+    service.profile_set(None, "gardener")
+    members = service.member_list(cid)["members"]
+    assert members[0]["name"] == "ann"
+    assert service.store.profiles(bytes.fromhex(cid))[service.me] == ("ann", "gardener")
+    assert len(service.store.docs_of(bytes.fromhex(cid))) >= 2
+
+
+def test_search_finds_posts_and_forgets_deleted_and_edited_text(tmp_path: Path) -> None:
+    service = _service(tmp_path, "solo")
+    cid = service.community_create("Solo")["community_id"]
+    kept = service.post(cid, "general", "tomatoes need sun")["post_id"]
+    gone = service.post(cid, "general", "tomatoes in shade")["post_id"]
+    assert {p["id"] for p in service.search(cid, "tomatoes")["posts"]} == {kept, gone}
+    service.delete(cid, gone)
+    service.edit(cid, kept, "peppers need sun")
+    assert service.search(cid, "tomatoes")["posts"] == []
+    assert [p["id"] for p in service.search(cid, "peppers")["posts"]] == [kept]
