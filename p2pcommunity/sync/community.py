@@ -43,6 +43,8 @@ class Community:
         self.log = log
         self.id = log.community_id
         self._docs: OrderedDict[bytes, SegmentDoc] = OrderedDict()
+        # owner -> (segment, max seq) of the segment our device writes to
+        self._writing: dict[bytes, tuple[int, int]] = {}
 
     # -- opening ---------------------------------------------------------------
 
@@ -137,13 +139,15 @@ class Community:
 
     def current_ref(self, owner: bytes) -> DocRef:
         """The segment a member writes to now: the last one, or the next when it is full."""
-        docs = self.store.docs_of(self.id, owner)
-        if not docs:
-            return DocRef(self.id, owner, 0)
-        last = docs[-1]
-        if last.max_seq >= SEGMENT_MAX_CHANGES:
-            return DocRef(self.id, owner, last.segment + 1)
-        return DocRef(self.id, owner, last.segment)
+        held = self._writing.get(owner)
+        if held is None:
+            docs = self.store.docs_of(self.id, owner)
+            held = (docs[-1].segment, docs[-1].max_seq) if docs else (0, 0)
+            self._writing[owner] = held
+        segment_no, max_seq = held
+        if max_seq >= SEGMENT_MAX_CHANGES:
+            return DocRef(self.id, owner, segment_no + 1)
+        return DocRef(self.id, owner, segment_no)
 
     def write(
         self,
@@ -151,24 +155,32 @@ class Community:
         now_ms: int,
         make_change: Callable[[SegmentDoc], CommittedChange],
     ) -> CommittedChange:
-        """Make, sign and store one change of our own member document."""
+        """Make, sign and store one change of our own member document.
+
+        This is the hot path of posting: it reads nothing back from SQLite that
+        the in-memory segment already knows (seq, journal position).
+        """
         owner = bytes(key.verify_key)
         ref = self.current_ref(owner)
-        segment = self.segment(ref)
-        if ref.segment > 0 and not self.store.doc(ref.doc_id):
+        if ref.segment > self._writing[owner][0]:
             self._snapshot_previous(owner, ref.segment - 1)
+        segment = self.segment(ref)
+        position = segment.journal_length()
         try:
             change = make_change(segment)
             signature = sign(key, CHANGE_TAG, ref.doc_id, change.hash)
             with self.store.transaction():
-                self.store.ensure_doc(ref.doc_id, self.id, owner, ref.segment)
+                if change.seq == 1:
+                    self.store.ensure_doc(ref.doc_id, self.id, owner, ref.segment)
                 self.store.insert_changes(
                     ref.doc_id, [(change.seq, change.hash, change.raw_bytes, signature)]
                 )
-                self._project(segment, now_ms)
+                project_new_entries(self.store, segment, position, now_ms)
         except BaseException:
             self.forget(ref.doc_id)  # memory may be ahead of what was committed
+            self._writing.pop(owner, None)
             raise
+        self._writing[owner] = (ref.segment, change.seq)
         return change
 
     def _snapshot_previous(self, owner: bytes, segment_no: int) -> None:
@@ -204,6 +216,7 @@ class Community:
         if not batch.changes:
             return AppliedBatch(ref, 0, batch.duplicates)
         segment = self.segment(ref)
+        self._writing.pop(ref.owner, None)  # our own documents can arrive back from a peer
         try:
             raws = [c.parsed.raw_bytes for c in batch.changes]
             apply_to_document(segment, raws, batch.changes[-1].parsed.hash)

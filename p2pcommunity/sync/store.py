@@ -260,10 +260,8 @@ class Store(ReadModelTables):
             "INSERT INTO changes VALUES (?, ?, ?, ?, ?)",
             [(doc_id, seq, h, data, sig) for seq, h, data, sig in changes],
         )
-        self.db.execute(
-            "UPDATE docs SET max_seq=(SELECT MAX(seq) FROM changes WHERE doc_id=?) WHERE doc_id=?",
-            (doc_id, doc_id),
-        )
+        # Callers insert verified chains in seq order, so the last seq is the highest.
+        self.db.execute("UPDATE docs SET max_seq=? WHERE doc_id=?", (changes[-1][0], doc_id))
 
     def changes_after(
         self, doc_id: bytes, seq: int, limit: int = -1

@@ -123,14 +123,27 @@ class HarnessNode:
     async def connect(
         self, other: HarnessNode, cid: bytes, *, wait: bool = True, timeout: float = 20.0
     ) -> SessionRunner:
-        """Open a sync session from this node to `other`; by default wait until caught up."""
+        """Open a sync session from this node to `other`.
+
+        By default wait until both ends caught up (and so have recorded it), so
+        that the stores are quiet afterwards.
+        """
         with trio.fail_after(timeout):
             runner = await self.node.open_session(
                 other.peer_id, other.addrs, self.service.take_up(cid)
             )
             if wait:
                 await wait_caught_up(runner)
+                while not (remote := other.session_with(self, cid)):
+                    await trio.sleep(POLL_S)
+                await wait_caught_up(remote)
         return runner
+
+    def session_with(self, other: HarnessNode, cid: bytes) -> SessionRunner | None:
+        for runner in self.node.sessions_of(cid):
+            if runner.peer_id == other.peer_id:
+                return runner
+        return None
 
 
 async def wait_caught_up(runner: SessionRunner) -> None:

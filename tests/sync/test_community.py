@@ -88,7 +88,7 @@ def test_bad_signature(world: dict[str, Any]) -> None:
 
 
 def test_wrong_owner_for_the_document(world: dict[str, Any]) -> None:
-    ref, items = _member_changes(world, 1)
+    _, items = _member_changes(world, 1)
     owners_doc = DocRef(world["cid"], world["owner"].me, 0)
     _attack(world, owners_doc, items, "wrong_owner")
 

@@ -1,0 +1,361 @@
+"""Real nodes in one process syncing over loopback libp2p (TCP + Noise + Yamux).
+
+Topologies (a line, a partition that heals) and hostile peers: raw hosts
+that speak the sync protocol badly, with a member's key or a stranger's.
+No timing thresholds: every wait is bounded only to fail instead of hang.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Awaitable, Callable, Sequence
+
+import trio
+from automerge.core import ROOT, Document, ScalarType
+
+from p2pcommunity.datadir import now_ms
+from p2pcommunity.identity import DeviceIdentity
+from p2pcommunity.net.framing import FrameReader, write_frame
+from p2pcommunity.net.host import running_host
+from p2pcommunity.net.node import SYNC_PROTOCOL
+from p2pcommunity.net.stream import PeerStream
+from p2pcommunity.sync.apply import SignedChange
+from p2pcommunity.sync.chunks import parse_change
+from p2pcommunity.sync.crypto import CHANGE_TAG, canonical_cbor, sign
+from p2pcommunity.sync.errors import RemoteProtocolError
+from p2pcommunity.sync.memberdoc import DocRef, PostRecord, SegmentDoc, new_local_id
+from p2pcommunity.sync.protocol_frames import (
+    ChangesFrame,
+    DocSummary,
+    Frame,
+    HeadsFrame,
+    HelloFrame,
+    OpsFrame,
+    RefusedFrame,
+    SummaryFrame,
+    decode_frame,
+    encode_frame,
+)
+from tests.net.harness import (
+    LOOPBACK,
+    HarnessNode,
+    close_session,
+    cluster,
+    snapshot,
+    wait_all,
+    wait_until,
+)
+
+TEST_TIMEOUT = 90
+
+
+def run(body: Callable[[], Awaitable[None]]) -> None:
+    async def main() -> None:
+        with trio.fail_after(TEST_TIMEOUT):
+            await body()
+
+    trio.run(main)
+
+
+# --- topologies -----------------------------------------------------------------
+
+
+def test_posts_cross_a_line_of_three_both_ways() -> None:
+    async def body() -> None:
+        async with cluster(3) as (a, b, c):
+            cid = a.create_community(members=[b, c])
+            await b.connect(a, cid)  # B joins from A
+            await c.connect(b, cid)  # C joins from B; A and C never connect
+            assert not a.node.has_session(c.peer_id, cid)
+            assert c.host.peer_id not in a.host.connected_peers()
+
+            from_a = a.post(cid, "from A")
+            from_c = c.post(cid, "from C")
+            await wait_all((a, b, c), lambda n: len(n.read(cid)) == 2)
+            for n in (a, b, c):
+                assert {p["id"] for p in n.read(cid)} == {from_a, from_c}
+            assert a.replicated(cid) == b.replicated(cid) == c.replicated(cid)
+            assert c.host.peer_id not in a.host.connected_peers()
+
+    run(body)
+
+
+def test_a_partition_heals_into_identical_replicas() -> None:
+    async def body() -> None:
+        async with cluster(5) as nodes:
+            n0, n1, n2, n3, n4 = nodes
+            cid = n0.create_community(members=nodes[1:])
+            n0.service.role_set(cid.hex(), n3.peer_id, "admin")
+            # Everyone takes the community up from the owner, then those sessions close.
+            for member in nodes[1:]:
+                runner = await member.connect(n0, cid)
+                await close_session(runner, n0)
+            assert not any(n.node.runners for n in nodes)
+
+            group_a, group_b = [n0, n1, n2], [n3, n4]
+            await n1.connect(n0, cid)
+            await n2.connect(n1, cid)
+            await n4.connect(n3, cid)
+
+            a_posts = [n0.post(cid, "a0 hello"), n1.post(cid, "a1 hi"), n2.post(cid, "a2 yo")]
+            n0.post(cid, "a0 again")
+            channel = n3.service.channel_create(cid.hex(), "garden")["channel_id"]
+            n3.post(cid, "b3 in general")
+            n3.post(cid, "b3 first in garden", channel="garden")
+            n4.post(cid, "b4 in general")
+            await wait_all(group_a, lambda n: len(n.read(cid)) == 4)
+            await wait_all(group_b, lambda n: len(n.read(cid, channel)) == 1)
+            await wait_all(group_b, lambda n: len(n.read(cid)) == 2)
+            n4.service.react(cid.hex(), n4.read(cid, channel)[0]["id"], "🌱")
+            n2.service.react(cid.hex(), a_posts[0], "👍")
+            n1.service.react(cid.hex(), a_posts[0], "👍")
+            n4.post(cid, "b4 in garden", channel="garden")
+            await wait_all(group_a, lambda n: len(n.read(cid)[0]["reactions"].get("👍", [])) == 2)
+            await wait_all(group_b, lambda n: len(n.read(cid, channel)) == 2)
+            # The partition held: neither side has seen the other's writes.
+            assert all(len(n.read(cid)) == 4 and n.read(cid, channel) == [] for n in group_a)
+            assert all(len(n.read(cid)) == 2 for n in group_b)
+            assert n0.replicated(cid) == n1.replicated(cid) == n2.replicated(cid)
+            assert n3.replicated(cid) == n4.replicated(cid)
+
+            await n2.connect(n3, cid)  # heal
+
+            def converged() -> bool:
+                first = n0.replicated(cid)
+                return len(n0.read(cid)) == 6 and all(n.replicated(cid) == first for n in nodes)
+
+            await wait_until(converged)
+            final = n0.replicated(cid)
+            assert len(final["channels"]) == 2
+            assert [p["text"] for p in n4.read(cid, channel)] == [
+                "b3 first in garden",
+                "b4 in garden",
+            ]
+            reactions = {p["text"]: p["reactions"] for p in n4.read(cid)}
+            assert sorted(reactions["a0 hello"]["👍"]) == sorted([n1.peer_id, n2.peer_id])
+            assert n0.read(cid, channel)[0]["reactions"] == {"🌱": [n4.peer_id]}
+            assert all(n.community(cid).state == n0.community(cid).state for n in nodes)
+            assert n0.community(cid).state.channels[bytes.fromhex(channel)].name == "garden"
+
+    run(body)
+
+
+# --- hostile peers ----------------------------------------------------------------
+
+
+async def read_until_closed(stream: PeerStream, timeout: float = 15.0) -> list[Frame]:
+    """Every frame the peer sends until it closes or resets the stream."""
+    frames: list[Frame] = []
+    reader = FrameReader(stream)
+    with trio.fail_after(timeout):
+        try:
+            while (frame := await reader.read_frame()) is not None:
+                frames.append(decode_frame(frame))
+        except (trio.BrokenResourceError, RemoteProtocolError):
+            pass
+    return frames
+
+
+def own_changes(
+    cid: bytes, key: DeviceIdentity, texts: Sequence[str], channel: bytes
+) -> list[SignedChange]:
+    """Valid signed changes seq 1.. of `key`'s segment 0, made as the member's device would."""
+    ref = DocRef(cid, key.public_key, 0)
+    segment = SegmentDoc.new(ref)
+    out = []
+    for text in texts:
+        record = PostRecord(new_local_id(), channel, text, None, (), now_ms())
+        change = segment.write_post(record)
+        signature = sign(key.signing_key, CHANGE_TAG, ref.doc_id, change.hash)
+        out.append(SignedChange(change.raw_bytes, signature))
+    return out
+
+
+def rogue_first_change(cid: bytes, key: DeviceIdentity) -> SignedChange:
+    """Another seq 1 of `key`'s segment 0, straight from Automerge, validly signed."""
+    ref = DocRef(cid, key.public_key, 0)
+    doc = Document(actor_id=key.public_key)
+    with doc.transaction() as tx:
+        tx.put(ROOT, "schema", ScalarType.Uint, 1)
+        tx.put(ROOT, "rogue", ScalarType.Str, "the other history")
+    change = doc.get_last_local_change()
+    assert change is not None and change.seq == 1
+    return SignedChange(
+        change.raw_bytes, sign(key.signing_key, CHANGE_TAG, ref.doc_id, change.hash)
+    )
+
+
+def test_hostile_peers_are_cut_off_store_nothing_and_the_node_keeps_serving() -> None:
+    mallory = DeviceIdentity.generate()  # a member who runs a modified client
+    stranger = DeviceIdentity.generate()  # not a member
+
+    async def body() -> None:
+        async with (
+            cluster(2) as (victim, honest),
+            running_host(mallory, LOOPBACK) as mallory_host,
+            running_host(stranger, LOOPBACK) as stranger_host,
+        ):
+            cid = victim.create_community(members=[honest])
+            victim.service.member_add(cid.hex(), mallory.peer_id)
+            await honest.connect(victim, cid)
+            general = victim.service.channel_id(victim.community(cid).state, "general")
+            first, second = own_changes(cid, mallory, ["m1", "m2"], general)
+            rogue = rogue_first_change(cid, mallory)
+            hello = encode_frame(HelloFrame(cid, ()))
+
+            def changes(*items: SignedChange) -> bytes:
+                return encode_frame(ChangesFrame(mallory.public_key, 0, items))
+
+            async def honest_post_syncs(text: str) -> None:
+                honest.post(cid, text)
+                await wait_until(lambda: text in victim.texts(cid))
+                victim.post(cid, text + " (echo)")
+                await wait_until(lambda: text + " (echo)" in honest.texts(cid))
+
+            async def hostile(host_of: str, payloads: list[bytes], why: str) -> list[Frame]:
+                """Open a sync stream, send raw bytes, read until the victim cuts us off."""
+                host = mallory_host if host_of == "mallory" else stranger_host
+                before = snapshot(victim.path)
+                stream = await host.open_stream(victim.peer_id, victim.addrs, SYNC_PROTOCOL)
+                try:
+                    for payload in payloads:
+                        try:
+                            await stream.send_all(payload)
+                        except trio.BrokenResourceError:
+                            break  # already cut off
+                    frames = await read_until_closed(stream)
+                finally:
+                    await stream.close()
+                await wait_until(lambda: not _serving(victim, host.peer_id), 10)
+                assert snapshot(victim.path) == before, why
+                assert not any(isinstance(f, ChangesFrame) for f in frames), why
+                await honest_post_syncs(f"still serving after {why}")
+                return frames
+
+            def framed(payload: bytes) -> bytes:
+                return struct.pack(">I", len(payload)) + payload
+
+            garbage = [
+                b"not cbor at all",
+                canonical_cbor([1, 2, 3]),
+                canonical_cbor({"t": "nope"}),
+                canonical_cbor({"t": "heads", "heads": [b"short"]}),
+                encode_frame(HelloFrame(cid, ())),  # a second hello
+                encode_frame(SummaryFrame((), last=True))[:-1],  # truncated CBOR
+            ]
+            for junk in garbage:
+                await hostile("mallory", [framed(hello), framed(junk)], f"garbage {junk[:12]!r}")
+            # As the very first frame, too (the hello is read outside the session runner).
+            await hostile("mallory", [framed(b"\xff\x00garbage")], "garbage instead of a hello")
+
+            # An oversize frame: the length prefix announces more than 1 MiB.
+            big = struct.pack(">I", 2 * 1024 * 1024) + bytes(4096)
+            await hostile("mallory", [framed(hello), big], "an oversize frame after hello")
+            await hostile("mallory", [big], "an oversize first frame")
+
+            # A forged change: a valid frame, the signature of another key / of nothing.
+            wrong_key = DeviceIdentity.generate().signing_key
+            ref = DocRef(cid, mallory.public_key, 0)
+            forged_by_other = SignedChange(
+                first.data,
+                sign(wrong_key, CHANGE_TAG, ref.doc_id, _hash_of(first.data)),
+            )
+            for forged, why in (
+                (forged_by_other, "another key"),
+                (SignedChange(first.data, bytes(64)), "zeros"),
+            ):
+                await hostile(
+                    "mallory", [framed(hello), framed(changes(forged))], f"forged by {why}"
+                )
+            # Two validly signed changes at the same seq, in one batch.
+            await hostile(
+                "mallory", [framed(hello), framed(changes(first, rogue))], "an equivocating batch"
+            )
+            # Mallory's honest first change is accepted (it is a member) ...
+            before = len(victim.read(cid))
+            stream = await mallory_host.open_stream(victim.peer_id, victim.addrs, SYNC_PROTOCOL)
+            try:
+                await stream.send_all(framed(hello) + framed(changes(first)))
+                await wait_until(lambda: "m1" in victim.texts(cid))
+            finally:
+                await stream.close()
+            await wait_until(lambda: not _serving(victim, mallory.peer_id), 10)
+            assert len(victim.read(cid)) == before + 1
+            # ... then another seq 1, by change and by summary, is an equivocation.
+            await hostile("mallory", [framed(hello), framed(changes(rogue))], "equivocation")
+            await hostile("mallory", [framed(hello), framed(changes(rogue, second))], "fork")
+            summary = SummaryFrame(
+                (_doc_summary(mallory.public_key, 1, _hash_of(rogue.data)),), last=True
+            )
+            await hostile(
+                "mallory", [framed(hello), framed(encode_frame(summary))], "equivocating summary"
+            )
+            assert "m2" not in victim.texts(cid)
+
+            # A stranger with a perfectly formed hello, then changes: one refusal, nothing else.
+            frames = await hostile(
+                "stranger", [framed(hello), framed(changes(second))], "a stranger's changes"
+            )
+            assert frames == [RefusedFrame("not_member")]
+            frames = await hostile("stranger", [framed(b"garbage")], "a stranger's garbage")
+            assert frames == []
+            assert [p["text"] for p in victim.read(cid)].count("m1") == 1
+            assert victim.replicated(cid) == honest.replicated(cid)
+
+    run(body)
+
+
+def test_a_non_member_is_refused_once_and_gets_no_ops_or_changes() -> None:
+    stranger = DeviceIdentity.generate()
+
+    async def body() -> None:
+        async with cluster(2) as (owner, outsider), running_host(stranger, LOOPBACK) as raw:
+            cid = owner.create_community()
+            owner.post(cid, "members only")
+            before = snapshot(owner.path)
+
+            # A real node: its session is refused and its store stays empty.
+            runner = await outsider.connect(owner, cid, wait=False)
+            with trio.fail_after(15):
+                await runner.finished.wait()
+            assert runner.refused == "not_member" and not runner.caught_up.is_set()
+            community = outsider.community(cid)
+            assert len(community.log) == 0
+            assert outsider.store.docs_of(cid) == []
+            assert outsider.read(cid) == []
+
+            # A raw host sees every byte: exactly one `refused` frame, then the stream ends,
+            # even with the owner's heads in its hello and a request for more.
+            stream = await raw.open_stream(owner.peer_id, owner.addrs, SYNC_PROTOCOL)
+            try:
+                heads = tuple(owner.community(cid).log.heads())
+                await write_frame(stream, encode_frame(HelloFrame(cid, heads)))
+                try:
+                    await write_frame(stream, encode_frame(HeadsFrame(())))
+                    await write_frame(stream, encode_frame(SummaryFrame((), last=True)))
+                except trio.BrokenResourceError:
+                    pass
+                frames = await read_until_closed(stream)
+            finally:
+                await stream.close()
+            assert frames == [RefusedFrame("not_member")]
+            assert not any(isinstance(f, OpsFrame | ChangesFrame) for f in frames)
+            await wait_until(lambda: not _serving(owner, raw.peer_id), 10)
+            assert snapshot(owner.path) == before
+
+    run(body)
+
+
+# --- helpers ----------------------------------------------------------------------
+
+
+def _serving(node: HarnessNode, peer_id: str) -> bool:
+    return any(r.peer_id == peer_id for r in node.node.runners)
+
+
+def _hash_of(raw_change: bytes) -> bytes:
+    return parse_change(raw_change).hash
+
+
+def _doc_summary(owner: bytes, max_seq: int, head: bytes) -> DocSummary:
+    return DocSummary(owner, 0, max_seq, head)
