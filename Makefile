@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint bench check-system clean
+.PHONY: test lint bench node check-system clean
 
 check-system:
 	@missing=""; \
@@ -37,6 +37,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_local.py
+	@if [ -f benchmarks/bench_sync.py ]; then $(PY) benchmarks/bench_sync.py; fi
+
+# A headless node on the default data dir (creates the identity on first run).
+node: $(STAMP)
+	$(VENV)/bin/p2pcommunity-node run $(NODE_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -75,6 +75,8 @@ class Dialer:
     async def run(self) -> None:
         while True:
             await self.dial_round()
+            # Idle time: catch the search index up with posts that arrived.
+            self.node.service.store.index_pending_search()
             await trio.sleep(DIAL_INTERVAL_S)
 
     async def dial_round(self) -> None:
