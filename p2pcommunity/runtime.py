@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -51,6 +52,21 @@ def peer_of(multiaddr: str) -> str:
         raise Invalid(f"{multiaddr!r} does not end in /p2p/<peer id>")
     public_key_from_peer_id(parts[-1])
     return parts[-1]
+
+
+def publishable(addrs: list[str]) -> list[str]:
+    """Listen addresses as others can dial them: a wildcard becomes this host's addresses."""
+    out: list[str] = []
+    for addr in addrs:
+        if addr.startswith("/ip4/0.0.0.0/"):
+            try:
+                hosts = socket.gethostbyname_ex(socket.gethostname())[2]
+            except OSError:
+                hosts = []
+            out += [addr.replace("/ip4/0.0.0.0/", f"/ip4/{ip}/", 1) for ip in hosts]
+        elif not addr.startswith("/ip6/::/"):
+            out.append(addr)
+    return list(dict.fromkeys(out))
 
 
 class Dialer:
@@ -231,7 +247,7 @@ async def _serve(
                     serve_control, data_dir, NodeControl(node, dialer).handle
                 )
                 node.notify = server.broadcast
-            service.publish_addrs(host.listen_addrs())
+            service.publish_addrs(publishable(host.listen_addrs()))
             on_ready(node, server)
             if body is not None:
                 result = await body(node)

@@ -183,6 +183,7 @@ class Node:
         )
         runner = SessionRunner(self, stream, session, community.id, peer_id, initiator=True)
         self.runners.add(runner)
+        self.service.store.remember_peer(public_key_from_peer_id(peer_id), addrs, self.clock())
         self.nursery.start_soon(runner.run, session.start(self.clock()))
         return runner
 

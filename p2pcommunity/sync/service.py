@@ -440,14 +440,23 @@ class Service:
             self.on_local_change(community, "doc")
 
     def member_addrs(self) -> dict[str, list[str]]:
-        """peer id -> addresses that current members published, over all communities."""
+        """peer id -> where to reach current members: last-known, then published addresses.
+
+        Only current members of a community we hold: a removed member's old
+        addresses are never dialed again.
+        """
         found: dict[str, list[str]] = {}
+        known = self.store.known_peers()
         for community in self.communities():
             state = community.state
-            for member, addrs in self.store.member_addrs(community.id).items():
-                if member != self.me and state.is_member(member) and addrs:
-                    found.setdefault(peer_id_from_public_key(member), []).extend(addrs.split("\n"))
-        return found
+            published = self.store.member_addrs(community.id)
+            for member in state.members:
+                if member == self.me:
+                    continue
+                addrs = known.get(member, []) + (published.get(member) or "").split("\n")
+                bucket = found.setdefault(peer_id_from_public_key(member), [])
+                bucket.extend(a for a in addrs if a and a not in bucket)
+        return {peer: addrs for peer, addrs in found.items() if addrs}
 
     def mark_synced(self, community_id: bytes) -> None:
         with self.store.transaction():

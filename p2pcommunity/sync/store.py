@@ -104,6 +104,11 @@ CREATE TABLE pending_updates (
     PRIMARY KEY (post_id, author)
 ) WITHOUT ROWID;
 CREATE TABLE blocked (peer BLOB PRIMARY KEY);
+CREATE TABLE known_peers (
+    peer BLOB PRIMARY KEY,
+    addrs TEXT NOT NULL,
+    last_seen_ms INTEGER NOT NULL
+);
 CREATE VIRTUAL TABLE posts_fts USING fts5 (text);
 """
 
@@ -291,6 +296,21 @@ class Store(ReadModelTables):
             "WHERE doc_id=?",
             (keep_seq, doc_id),
         )
+
+    def remember_peer(self, peer: bytes, addrs: Sequence[str], now_ms: int) -> None:
+        """Last-known addresses of a peer we synced with: tried again after a restart."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO known_peers VALUES (?, ?, ?)",
+                (peer, "\n".join(addrs), now_ms),
+            )
+
+    def known_peers(self) -> dict[bytes, list[str]]:
+        return {
+            bytes(p): a.split("\n")
+            for p, a in self.db.execute("SELECT peer, addrs FROM known_peers")
+            if a
+        }
 
     # -- local-only state ------------------------------------------------------
 
