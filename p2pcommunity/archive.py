@@ -92,7 +92,9 @@ def import_community(service: Service, directory: Path) -> dict[str, Any]:
 
     existed = community_id in store.community_ids()
     community = (
-        service._open(community_id) if existed else Community(store, CommunityLog(community_id))
+        service.open_community(community_id)
+        if existed
+        else Community(store, CommunityLog(community_id))
     )
     now = service.clock()
     try:
@@ -103,9 +105,9 @@ def import_community(service: Service, directory: Path) -> dict[str, Any]:
             for ref, items in pending:
                 community.receive_changes(ref, items, now)
     except Rejected as exc:
-        service._communities.pop(community_id, None)
+        service.drop_cached(community_id)
         raise Invalid(f"verification failed, nothing imported: {exc}") from exc
-    service._communities[community_id] = community
+    service.adopt(community)
     return {"community_id": community_id.hex()}
 
 

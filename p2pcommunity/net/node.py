@@ -151,7 +151,7 @@ class Node:
     def _community(self, community_id: bytes) -> Community | None:
         if community_id not in self.service.store.community_ids():
             return None
-        return self.service._open(community_id)
+        return self.service.open_community(community_id)
 
     async def handle_sync_stream(self, stream: PeerStream) -> None:
         """Responder side: the peer names the community in its hello."""

@@ -70,22 +70,30 @@ class Service:
         if not matches and len(wanted) >= 6:
             matches = [cid for cid in ids if cid.hex().startswith(wanted)]
         if not matches:
-            matches = [cid for cid in ids if self._open(cid).state.name == ref]
+            matches = [cid for cid in ids if self.open_community(cid).state.name == ref]
         if not matches:
             raise NotFound(f"no community {ref!r}")
         if len(matches) > 1:
             raise Invalid(f"{ref!r} names more than one community; use its id")
-        return self._open(matches[0])
+        return self.open_community(matches[0])
 
-    def _open(self, community_id: bytes) -> Community:
+    def open_community(self, community_id: bytes) -> Community:
         community = self._communities.get(community_id)
         if community is None:
             community = Community.load(self.store, community_id)
             self._communities[community_id] = community
         return community
 
+    def adopt(self, community: Community) -> None:
+        """Hold `community` as the one object for its id (after an import built it)."""
+        self._communities[community.id] = community
+
+    def drop_cached(self, community_id: bytes) -> None:
+        """Forget the in-memory community so the next use reloads it from SQLite."""
+        self._communities.pop(community_id, None)
+
     def communities(self) -> list[Community]:
-        return [self._open(cid) for cid in self.store.community_ids()]
+        return [self.open_community(cid) for cid in self.store.community_ids()]
 
     @staticmethod
     def channel_id(state: CommunityState, ref: str) -> bytes:
@@ -422,7 +430,7 @@ class Service:
         if community_id not in self.store.community_ids():
             with self.store.transaction():
                 self.store.add_community(community_id, self.clock())
-        return self._open(community_id)
+        return self.open_community(community_id)
 
     def after_join(self, community: Community) -> None:
         if self.display_name():

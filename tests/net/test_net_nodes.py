@@ -143,16 +143,47 @@ def test_a_partition_heals_into_identical_replicas() -> None:
 # --- hostile peers ----------------------------------------------------------------
 
 
-async def read_until_closed(stream: PeerStream, timeout: float = 15.0) -> list[Frame]:
+async def read_until_closed(reader: FrameReader, timeout: float = 15.0) -> list[Frame]:
     """Every frame the peer sends until it closes or resets the stream."""
     frames: list[Frame] = []
-    reader = FrameReader(stream)
     with trio.fail_after(timeout):
         try:
             while (frame := await reader.read_frame()) is not None:
                 frames.append(decode_frame(frame))
         except (trio.BrokenResourceError, RemoteProtocolError):
             pass
+    return frames
+
+
+def framed(payload: bytes) -> bytes:
+    """A frame on the wire, without the size check of `framing.encode_frame`."""
+    return struct.pack(">I", len(payload)) + payload
+
+
+async def speak(host: NodeHost, victim: HarnessNode, first: bytes, then: Sequence[bytes]) -> list[Frame]:
+    """Open a sync stream, send `first`; once the victim answers, send `then`; read to the end.
+
+    Waiting for the answer keeps `then` out of the victim's first read (see
+    `test_frames_pipelined_behind_the_hello_are_not_lost`).
+    """
+    stream = await host.open_stream(victim.peer_id, victim.addrs, SYNC_PROTOCOL)
+    reader = FrameReader(stream)
+    frames: list[Frame] = []
+    try:
+        await stream.send_all(first)
+        if then:
+            with trio.fail_after(15):
+                answer = await reader.read_frame()
+            if answer is not None:
+                frames.append(decode_frame(answer))
+                for payload in then:
+                    try:
+                        await stream.send_all(payload)
+                    except trio.BrokenResourceError:
+                        break  # already cut off
+        frames += await read_until_closed(reader)
+    finally:
+        await stream.close()
     return frames
 
 
@@ -212,28 +243,17 @@ def test_hostile_peers_are_cut_off_store_nothing_and_the_node_keeps_serving() ->
                 victim.post(cid, text + " (echo)")
                 await wait_until(lambda: text + " (echo)" in honest.texts(cid))
 
-            async def hostile(host_of: str, payloads: list[bytes], why: str) -> list[Frame]:
-                """Open a sync stream, send raw bytes, read until the victim cuts us off."""
-                host = mallory_host if host_of == "mallory" else stranger_host
+            async def hostile(
+                host: NodeHost, first: bytes, then: Sequence[bytes], why: str
+            ) -> list[Frame]:
+                """An attack: the victim cuts the stream, stores nothing, serves on."""
                 before = snapshot(victim.path)
-                stream = await host.open_stream(victim.peer_id, victim.addrs, SYNC_PROTOCOL)
-                try:
-                    for payload in payloads:
-                        try:
-                            await stream.send_all(payload)
-                        except trio.BrokenResourceError:
-                            break  # already cut off
-                    frames = await read_until_closed(stream)
-                finally:
-                    await stream.close()
+                frames = await speak(host, victim, first, then)
                 await wait_until(lambda: not _serving(victim, host.peer_id), 10)
                 assert snapshot(victim.path) == before, why
                 assert not any(isinstance(f, ChangesFrame) for f in frames), why
                 await honest_post_syncs(f"still serving after {why}")
                 return frames
-
-            def framed(payload: bytes) -> bytes:
-                return struct.pack(">I", len(payload)) + payload
 
             garbage = [
                 b"not cbor at all",
