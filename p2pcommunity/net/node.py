@@ -19,7 +19,7 @@ from typing import Any
 import trio
 
 from p2pcommunity.identity import DeviceIdentity
-from p2pcommunity.net.framing import FrameReader, write_frame
+from p2pcommunity.net.framing import FrameReader, read_frame, write_frame
 from p2pcommunity.net.host import NodeHost
 from p2pcommunity.net.stream import PeerStream
 from p2pcommunity.sync.community import Community
@@ -70,45 +70,60 @@ class SessionRunner:
             self._send.send_nowait(None)
 
     async def run(self, first: Step | None = None) -> None:
+        # Errors are caught inside each task, never let out of the nursery: a
+        # peer's garbage must end this session with a log line, not as an
+        # exception group that looks like a crash.
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._read_loop)
-                if first is not None and await self._emit(first):
-                    nursery.cancel_scope.cancel()
-                    return
-                async for item in self._receive:
-                    now = self.node.clock()
-                    if item is None:
-                        self._poke_pending = False
-                        step = self.session.local_changed(now)
-                    else:
-                        self._read_slots.release()
-                        if item == b"":  # the reader's end-of-stream marker
-                            break
-                        step = self.session.receive(item, now)
-                    if await self._emit(step):
-                        break
+                await self._guarded(self._process, first)
                 nursery.cancel_scope.cancel()
-        except RemoteProtocolError as exc:
-            log.warning("sync with %s closed: %s", self.peer_id, exc)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            log.info("sync stream with %s broke: %s", self.peer_id, exc)
-        except Exception:
-            log.exception("sync session with %s crashed; closing it", self.peer_id)
         finally:
             self.finished.set()
             self.node._forget(self)
             with trio.CancelScope(shield=True):
                 await self.stream.close()
 
+    async def _guarded(self, work: Callable[..., Any], *args: Any) -> None:
+        try:
+            await work(*args)
+        except RemoteProtocolError as exc:
+            log.warning("sync with %s closed: %s", self.peer_id, exc)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            log.info("sync stream with %s broke: %s", self.peer_id, exc)
+        except Exception:
+            log.exception("sync session with %s crashed; closing it", self.peer_id)
+
+    async def _process(self, first: Step | None) -> None:
+        if first is not None and await self._emit(first):
+            return
+        async for item in self._receive:
+            now = self.node.clock()
+            if item is None:
+                self._poke_pending = False
+                step = self.session.local_changed(now)
+            else:
+                self._read_slots.release()
+                if item == b"":  # the reader's end-of-stream marker
+                    return
+                step = self.session.receive(item, now)
+            if await self._emit(step):
+                return
+
     async def _read_loop(self) -> None:
+        try:
+            await self._guarded(self._read_frames)
+        finally:
+            self._send.send_nowait(b"")  # end of stream, clean or not: stop the session
+
+    async def _read_frames(self) -> None:
         reader = FrameReader(self.stream)
         while True:
             await self._read_slots.acquire()
             frame = await reader.read_frame()
-            self._send.send_nowait(frame if frame is not None else b"")
             if frame is None:
                 return
+            self._send.send_nowait(frame)
 
     async def _emit(self, step: Step) -> bool:
         """Send the step's frames, react to its events; True when the session ended."""
@@ -156,12 +171,16 @@ class Node:
     async def handle_sync_stream(self, stream: PeerStream) -> None:
         """Responder side: the peer names the community in its hello."""
         peer_key = public_key_from_peer_id(stream.remote_peer_id)
-        reader = FrameReader(stream)
-        first = await reader.read_frame()
-        if first is None:
-            return
         session = SyncSession.responder(self._community, self.identity.public_key, peer_key)
-        step = session.receive(first, self.clock())
+        try:
+            # read_frame takes exactly one frame's bytes; the runner's reader gets the rest.
+            first = await read_frame(stream)
+            if first is None:
+                return
+            step = session.receive(first, self.clock())
+        except RemoteProtocolError as exc:
+            log.warning("sync with %s closed: %s", stream.remote_peer_id, exc)
+            return
         runner = SessionRunner(
             self, stream, session, session.community_id, stream.remote_peer_id, initiator=False
         )
