@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint bench node check-system clean
+.PHONY: test lint bench node run check-system clean
 
 check-system:
 	@missing=""; \
@@ -15,6 +15,10 @@ check-system:
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	$(PYTHON) -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null || missing="$$missing python3-dev"; \
 	{ [ -f /usr/include/gmp.h ] || ls /usr/include/*/gmp.h >/dev/null 2>&1; } || missing="$$missing libgmp-dev"; \
+	for lib in libEGL.so.1:libegl1 libGL.so.1:libgl1 libxkbcommon.so.0:libxkbcommon0 \
+	           libfontconfig.so.1:libfontconfig1 libxcb-cursor.so.0:libxcb-cursor0 libdbus-1.so.3:libdbus-1-3; do \
+	  ldconfig -p 2>/dev/null | grep -q "$${lib%%:*}" || missing="$$missing $${lib##*:}"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Missing system packages:$$missing"; \
 	  echo "On Debian/Ubuntu: sudo apt-get install$$missing" | sed 's/python3>=3.11/python3/'; \
@@ -28,7 +32,7 @@ $(STAMP): pyproject.toml | check-system
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check p2pcommunity tests benchmarks
@@ -38,6 +42,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_local.py
 	@if [ -f benchmarks/bench_sync.py ]; then $(PY) benchmarks/bench_sync.py; fi
+
+# The desktop app on the default data dir (starts its node if none runs).
+run: $(STAMP)
+	$(VENV)/bin/p2pcommunity $(APP_ARGS)
 
 # A headless node on the default data dir (creates the identity on first run).
 node: $(STAMP)
