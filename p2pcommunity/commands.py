@@ -36,7 +36,11 @@ COMMANDS: dict[str, Command] = {
     "edit": lambda s, p: s.edit(p["community"], p["post"], p["text"]),
     "delete": lambda s, p: s.delete(p["community"], p["post"]),
     "react": lambda s, p: s.react(p["community"], p["post"], p["emoji"]),
-    "read": lambda s, p: s.read(p["community"], p["channel"], int(p.get("limit") or 50)),
+    "read": lambda s, p: s.read(
+        p["community"], p["channel"], int(p.get("limit") or 50), p.get("before")
+    ),
+    "thread": lambda s, p: s.thread(p["community"], p["post"]),
+    "mark read": lambda s, p: s.mark_read(p["community"], p["channel"]),
     "search": lambda s, p: s.search(p["community"], p["query"], int(p.get("limit") or 50)),
     "member add": lambda s, p: s.member_add(p["community"], p["peer"]),
     "member list": lambda s, p: s.member_list(p["community"]),

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import cbor2
 from nacl.signing import SigningKey
 
 from p2pcommunity.sync.community import Community
@@ -268,11 +269,19 @@ class Service:
         return {}
 
     def channel_list(self, ref: str) -> dict[str, Any]:
-        state = self.community(ref).state
+        community = self.community(ref)
+        state = community.state
         channels = sorted(state.channels.values(), key=lambda c: (c.created_ms, c.id))
+        unread = self.store.unread_counts(community.id, self.me)
         return {
             "channels": [
-                {"id": c.id.hex(), "name": c.name, "topic": c.topic, "archived": c.archived}
+                {
+                    "id": c.id.hex(),
+                    "name": c.name,
+                    "topic": c.topic,
+                    "archived": c.archived,
+                    "unread": unread.get(c.id, 0),
+                }
                 for c in channels
             ]
         }
@@ -340,17 +349,39 @@ class Service:
         self.on_local_change(community, "doc")
         return {"reacted": on}
 
-    def read(self, ref: str, channel: str, limit: int = 50) -> dict[str, Any]:
+    def read(
+        self, ref: str, channel: str, limit: int = 50, before: str | None = None
+    ) -> dict[str, Any]:
+        """The newest `limit` posts (older than post `before` when paging back), oldest first."""
         community = self.community(ref)
         channel_id = self.channel_id(community.state, channel)
         if not 0 < limit <= MAX_READ_LIMIT:
             raise Invalid(f"--limit must be between 1 and {MAX_READ_LIMIT}")
-        rows = self.store.timeline(community.id, channel_id, limit, self.store.blocked())
+        cursor = None
+        if before:
+            anchor = self.post_row(community, before)
+            cursor = (anchor.author_ms, anchor.id)
+        rows = self.store.timeline(community.id, channel_id, limit, self.store.blocked(), cursor)
         return {"posts": self._post_json(community, rows)}
+
+    def thread(self, ref: str, post: str) -> dict[str, Any]:
+        """A post and its replies, oldest first."""
+        community = self.community(ref)
+        root = self.post_row(community, post)
+        blocked = set(self.store.blocked())
+        rows = [r for r in [root, *self.store.replies(root.id)] if r.author not in blocked]
+        return {"posts": self._post_json(community, rows)}
+
+    def mark_read(self, ref: str, channel: str) -> dict[str, Any]:
+        community = self.community(ref)
+        self.store.mark_read(community.id, self.channel_id(community.state, channel), self.clock())
+        return {}
 
     def _post_json(self, community: Community, rows: list[PostRow]) -> list[dict[str, Any]]:
         names = self.store.profiles(community.id)
         reactions = self.store.reactions([r.id for r in rows])
+        replies = self.store.reply_counts([r.id for r in rows])
+        mentions_me = self.me
         out = []
         for row in rows:
             shown_ms = row.author_ms
@@ -369,6 +400,8 @@ class Service:
                         for emoji, keys in reactions.get(row.id, {}).items()
                     },
                     "edited": row.edited,
+                    "replies": replies.get(row.id, 0),
+                    "mentions_me": mentions_me in _decode_mentions(row.mentions),
                 }
             )
         return out
@@ -506,6 +539,14 @@ class Service:
         with self.store.transaction():
             self.store.unblock(key)
         return {}
+
+
+def _decode_mentions(raw: bytes) -> list[bytes]:
+    try:
+        value = cbor2.loads(raw)
+    except Exception:
+        return []
+    return [m for m in value if isinstance(m, bytes)] if isinstance(value, list) else []
 
 
 def _clean_name(name: str, what: str) -> str:

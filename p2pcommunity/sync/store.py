@@ -104,6 +104,13 @@ CREATE TABLE pending_updates (
     PRIMARY KEY (post_id, author)
 ) WITHOUT ROWID;
 CREATE TABLE blocked (peer BLOB PRIMARY KEY);
+CREATE TABLE read_markers (
+    community_id BLOB NOT NULL,
+    channel_id BLOB NOT NULL,
+    last_read_ms INTEGER NOT NULL,
+    PRIMARY KEY (community_id, channel_id)
+) WITHOUT ROWID;
+CREATE INDEX posts_replies ON posts (reply_to) WHERE reply_to IS NOT NULL;
 CREATE TABLE known_peers (
     peer BLOB PRIMARY KEY,
     addrs TEXT NOT NULL,

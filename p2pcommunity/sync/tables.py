@@ -200,16 +200,58 @@ class ReadModelTables:
         channel_id: bytes,
         limit: int,
         hidden_authors: Sequence[bytes] = (),
+        before: tuple[int, str] | None = None,
     ) -> list[PostRow]:
-        """The newest `limit` visible posts of a channel, oldest first."""
+        """The newest `limit` visible posts of a channel older than `before`, oldest first."""
         marks = ",".join("?" * len(hidden_authors))
         exclude = f"AND author NOT IN ({marks})" if hidden_authors else ""
+        page = "AND (author_ms, id) < (?, ?)" if before else ""
         rows = self.db.execute(
             f"SELECT {_POST_COLUMNS} FROM posts WHERE community_id=? AND channel_id=? "
-            f"AND deleted=0 {exclude} ORDER BY author_ms DESC, id DESC LIMIT ?",
-            (community_id, channel_id, *hidden_authors, limit),
+            f"AND deleted=0 {exclude} {page} ORDER BY author_ms DESC, id DESC LIMIT ?",
+            (community_id, channel_id, *hidden_authors, *(before or ()), limit),
         ).fetchall()
         return [_post(r) for r in reversed(rows)]
+
+    def replies(self, post_id: str) -> list[PostRow]:
+        rows = self.db.execute(
+            f"SELECT {_POST_COLUMNS} FROM posts WHERE reply_to=? AND deleted=0 "
+            "ORDER BY author_ms, id LIMIT 1000",
+            (post_id,),
+        ).fetchall()
+        return [_post(r) for r in rows]
+
+    def reply_counts(self, post_ids: Sequence[str]) -> dict[str, int]:
+        if not post_ids:
+            return {}
+        marks = ",".join("?" * len(post_ids))
+        return dict(
+            self.db.execute(
+                f"SELECT reply_to, COUNT(*) FROM posts WHERE reply_to IN ({marks}) AND deleted=0 "
+                "GROUP BY reply_to",
+                tuple(post_ids),
+            ).fetchall()
+        )
+
+    def mark_read(self, community_id: bytes, channel_id: bytes, now_ms: int) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO read_markers VALUES (?, ?, ?)",
+                (community_id, channel_id, now_ms),
+            )
+
+    def unread_counts(self, community_id: bytes, me: bytes) -> dict[bytes, int]:
+        """Posts by others first seen after the channel was last read (local only)."""
+        return {
+            bytes(channel): count
+            for channel, count in self.db.execute(
+                "SELECT p.channel_id, COUNT(*) FROM posts p LEFT JOIN read_markers m "
+                "ON m.community_id = p.community_id AND m.channel_id = p.channel_id "
+                "WHERE p.community_id=? AND p.deleted=0 AND p.author != ? "
+                "AND p.first_seen_ms > COALESCE(m.last_read_ms, 0) GROUP BY p.channel_id",
+                (community_id, me),
+            )
+        }
 
     def _search_indexed_upto(self) -> int:
         row = self.db.execute("SELECT value FROM meta WHERE key='search_indexed_upto'").fetchone()

@@ -63,7 +63,13 @@ def test_community_lifecycle_and_json_shapes(cli: Cli) -> None:
 
     channel_id = cli.json("channel", "create", "Growers", "seeds", "--topic", "swaps")["channel_id"]
     channels = cli.json("channel", "list", "Growers")["channels"]
-    assert {"id": channel_id, "name": "seeds", "topic": "swaps", "archived": False} in channels
+    assert {
+        "id": channel_id,
+        "name": "seeds",
+        "topic": "swaps",
+        "archived": False,
+        "unread": 0,
+    } in channels
     cli("channel", "rename", "Growers", "seeds", "seed-swap")
     cli("channel", "archive", "Growers", channel_id)
     archived = [

@@ -210,3 +210,28 @@ def test_search_finds_posts_and_forgets_deleted_and_edited_text(tmp_path: Path) 
     service.edit(cid, kept, "peppers need sun")
     assert service.search(cid, "tomatoes")["posts"] == []
     assert [p["id"] for p in service.search(cid, "peppers")["posts"]] == [kept]
+
+
+def test_paging_threads_and_unread_counts(tmp_path: Path) -> None:
+    alice = _service(tmp_path, "alice")
+    bob = _service(tmp_path, "bob")
+    cid = alice.community_create("Club")["community_id"]
+    alice.member_add(cid, peer_id_from_public_key(bob.me))
+    ids = [alice.post(cid, "general", f"p{i}")["post_id"] for i in range(7)]
+    page = alice.read(cid, "general", 3)["posts"]
+    assert [p["id"] for p in page] == ids[4:]
+    older = alice.read(cid, "general", 3, before=page[0]["id"])["posts"]
+    assert [p["id"] for p in older] == ids[1:4]
+    reply = alice.post(cid, "general", "re", reply_to=ids[0])["post_id"]
+    assert [p["id"] for p in alice.thread(cid, ids[0])["posts"]] == [ids[0], reply]
+    assert alice.read(cid, "general", 50)["posts"][0]["replies"] == 1
+    # Bob receives Alice's posts: they are unread for him until he marks the channel read.
+    community = bob.take_up(bytes.fromhex(cid))
+    community.receive_ops(alice.community(cid).log.ops_in_order())
+    ref = DocRef(bytes.fromhex(cid), alice.me, 0)
+    rows = alice.store.changes_after(ref.doc_id, 0)
+    community.receive_changes(ref, [SignedChange(d, s) for _, _, d, s in rows], clock())
+    assert bob.channel_list(cid)["channels"][0]["unread"] == 8
+    assert alice.channel_list(cid)["channels"][0]["unread"] == 0  # one's own posts
+    bob.mark_read(cid, "general")
+    assert bob.channel_list(cid)["channels"][0]["unread"] == 0
