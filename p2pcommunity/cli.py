@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("--limit", type=int, default=50)
 
-    g = group("member", "members of a community")
+    g = g_member = group("member", "members of a community")
     p = command("add", "admit a key directly (admins)", g)
     p.add_argument("community")
     p.add_argument("peer")
@@ -146,6 +146,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("community")
     p.add_argument("peer")
     p.add_argument("role", choices=["admin", "moderator", "member"])
+
+    p = command("remove", "remove a member (admins)", g_member)
+    p.add_argument("community")
+    p.add_argument("peer")
+
+    g = group("rules", "community rules")
+    p = command("set", "set the rules (admins); bumps the rules version", g)
+    p.add_argument("community")
+    p.add_argument("text", nargs="?")
+    p.add_argument("--file", type=Path)
+
+    g = group("invite", "invites (admins)")
+    p = command("create", "create an invite code", g)
+    p.add_argument("community")
+    p.add_argument("--expires", default="7d", metavar="DURATION")
+    p.add_argument("--uses", type=int, default=1)
+    p.add_argument("--role", choices=["member", "moderator"], default="member")
+    p = command("list", "list invites", g)
+    p.add_argument("community")
+    p = command("revoke", "revoke an invite", g)
+    p.add_argument("community")
+    p.add_argument("invite_id")
+
+    p = command("hide", "hide a post for everyone (moderators)")
+    p.add_argument("community")
+    p.add_argument("post")
+    p.add_argument("--reason")
+    p = command("unhide", "undo hide (moderators)")
+    p.add_argument("community")
+    p.add_argument("post")
+    p = command("timeout", "keep a member from posting for a while (moderators)")
+    p.add_argument("community")
+    p.add_argument("peer")
+    p.add_argument("duration", metavar="DURATION")
+    p = command("untimeout", "end a timeout (moderators)")
+    p.add_argument("community")
+    p.add_argument("peer")
+    p = command("report", "report a post to the moderators (sealed)")
+    p.add_argument("community")
+    p.add_argument("post")
+    p.add_argument("reason")
+    p = command("reports", "read reports (moderators)")
+    p.add_argument("community")
+
+    g = group("node", "always-on nodes of a community (admins)")
+    p = command("add", "list an always-on node", g)
+    p.add_argument("community")
+    p.add_argument("peer")
+    p.add_argument("multiaddr")
+    p = command("remove", "unlist a node", g)
+    p.add_argument("community")
+    p.add_argument("peer")
 
     p = command("block", "hide a peer's posts on this device only")
     p.add_argument("peer")
@@ -180,6 +232,19 @@ Handler = Callable[[argparse.Namespace, Any], dict[str, Any]]
 
 def _human(command: str, result: dict[str, Any]) -> str:
     """Short, readable output; --json gives the full document."""
+    if command == "community show":
+        channels = ", ".join("#" + c["name"] for c in result["channels"])
+        lines = [
+            f"{result['name']}  ({result['id']})",
+            result["description"],
+            f"owner: {result['owner']}",
+            f"your role: {result['role'] or 'not a member'}",
+            f"members: {result['members']}",
+            f"channels: {channels}",
+        ]
+        if result.get("rules"):
+            lines.append(f"rules (v{result['rules_version']}):\n{result['rules']}")
+        return "\n".join(line for line in lines if line)
     if "posts" in result:
         lines = []
         for post in result["posts"]:
@@ -194,11 +259,27 @@ def _human(command: str, result: dict[str, Any]) -> str:
                 f"[{post['time']}] {name}: {post['text']}{marks}{reacts}  #{post['id'][:8]}"
             )
         return "\n".join(lines)
+    if "community_id" in result and result.get("rules"):
+        return (
+            f"{result['community_id']}\n\nRules (version {result['rules_version']}, "
+            f"acknowledged):\n{result['rules']}"
+        )
     for key in ("community_id", "channel_id", "post_id", "invite"):
         if key in result:
             return str(result[key])
     if "rules_version" in result:
         return str(result["rules_version"])
+    if "invites" in result:
+        return "\n".join(
+            f"{i['invite_id'][:12]}  {i['role']}  expires {i['expires']}  "
+            f"{i['uses_left']} uses left{'  REVOKED' if i['revoked'] else ''}"
+            for i in result["invites"]
+        )
+    if "reports" in result:
+        return "\n".join(
+            f"[{r['time']}] #{r['post'][:8]} by {r['reporter']}: {r['reason']}"
+            for r in result["reports"]
+        )
     if "communities" in result:
         return "\n".join(
             f"{c['id'][:12]}  {c['name']}  ({c['role'] or 'not a member'}, {c['members']} members)"
@@ -220,19 +301,6 @@ def _human(command: str, result: dict[str, Any]) -> str:
             lines.append(f"name: {result['name']}")
         lines += result.get("addrs", [])
         return "\n".join(lines)
-    if command == "community show" or "owner" in result:
-        channels = ", ".join("#" + c["name"] for c in result["channels"])
-        lines = [
-            f"{result['name']}  ({result['id']})",
-            result["description"],
-            f"owner: {result['owner']}",
-            f"your role: {result['role'] or 'not a member'}",
-            f"members: {result['members']}",
-            f"channels: {channels}",
-        ]
-        if result.get("rules"):
-            lines.append(f"rules (v{result['rules_version']}):\n{result['rules']}")
-        return "\n".join(line for line in lines if line)
     return ""
 
 
@@ -254,6 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail(args.json, "interrupted", "invalid")
     if args.json:
+        if command == "join":  # CLI.md's shape exactly; the rules are for people
+            result = {"community_id": result["community_id"]}
         json.dump(result, sys.stdout)
         sys.stdout.write("\n")
     else:
@@ -284,6 +354,12 @@ def _dispatch(data_dir: Path, command: str, args: argparse.Namespace) -> dict[st
     from p2pcommunity.offline import params_of, run_offline
 
     params = params_of(args)
+    if command == "rules set":
+        if (args.text is None) == (args.file is None):
+            raise Invalid("rules set needs TEXT or --file F (one of them)")
+        if args.file is not None:
+            params["text"] = args.file.read_text(encoding="utf-8")
+        params.pop("file", None)
     client = None
     if command not in ("identity export", "identity import"):
         client = ControlClient.connect(data_dir, timeout=10.0)
@@ -302,7 +378,7 @@ def _dispatch(data_dir: Path, command: str, args: argparse.Namespace) -> dict[st
             args.bootstrap,
             args.timeout,
         )
-    return run_offline(data_dir, command, args)
+    return run_offline(data_dir, command, args, params)
 
 
 def _run(data_dir: Path, args: argparse.Namespace) -> int:

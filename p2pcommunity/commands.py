@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from p2pcommunity.sync.errors import NotFound
+from p2pcommunity.sync.errors import Invalid, NotFound
 from p2pcommunity.sync.service import Service
 
 Params = dict[str, Any]
@@ -46,9 +46,38 @@ COMMANDS: dict[str, Command] = {
     "member list": lambda s, p: s.member_list(p["community"]),
     "role set": lambda s, p: s.role_set(p["community"], p["peer"], p["role"]),
     "status": lambda s, p: s.status([], []),
+    "invite create": lambda s, p: s.invite_create(
+        p["community"],
+        p.get("expires") or "7d",
+        int(p.get("uses") or 1),
+        p.get("role") or "member",
+        p.get("addrs"),
+    ),
+    "invite list": lambda s, p: s.invite_list(p["community"]),
+    "invite revoke": lambda s, p: s.invite_revoke(p["community"], p["invite_id"]),
+    "rules set": lambda s, p: s.rules_set(p["community"], _rules_text(p)),
+    "member remove": lambda s, p: s.member_remove(p["community"], p["peer"]),
+    "timeout": lambda s, p: s.timeout(p["community"], p["peer"], p["duration"]),
+    "untimeout": lambda s, p: s.untimeout(p["community"], p["peer"]),
+    "hide": lambda s, p: s.hide(p["community"], p["post"], p.get("reason")),
+    "unhide": lambda s, p: s.unhide(p["community"], p["post"]),
+    "report": lambda s, p: s.report(p["community"], p["post"], p["reason"]),
+    "reports": lambda s, p: s.reports(p["community"]),
+    "node add": lambda s, p: s.node_add(p["community"], p["peer"], p["multiaddr"]),
+    "node remove": lambda s, p: s.node_remove(p["community"], p["peer"]),
     "block": lambda s, p: s.block(p["peer"]),
     "unblock": lambda s, p: s.unblock(p["peer"]),
 }
+
+
+def _rules_text(params: Params) -> str:
+    """`rules set` takes TEXT or --file F; the CLI reads the file before sending."""
+    text = params.get("text")
+    if text is None and params.get("file"):
+        raise Invalid("the rules file must be read by the client; send its text")
+    if not isinstance(text, str):
+        raise Invalid("rules set needs TEXT or --file F")
+    return text
 
 
 def execute(service: Service, command: str, params: Params) -> dict[str, Any]:

@@ -41,7 +41,9 @@ def _passphrase(args: argparse.Namespace, prompt: str) -> str | None:
     return found
 
 
-def run_offline(data_dir: Path, command: str, args: argparse.Namespace) -> dict[str, Any]:
+def run_offline(
+    data_dir: Path, command: str, args: argparse.Namespace, params: dict[str, Any] | None = None
+) -> dict[str, Any]:
     with DataDir(data_dir) as opened:
         if command == "identity import":
             secret = _passphrase(args, "Passphrase of the exported key: ")
@@ -73,4 +75,4 @@ def run_offline(data_dir: Path, command: str, args: argparse.Namespace) -> dict[
             return archive.export_community(service, args.community, args.dir)
         if command == "import":
             return archive.import_community(service, args.dir)
-        return execute(service, command, params_of(args))
+        return execute(service, command, params if params is not None else params_of(args))

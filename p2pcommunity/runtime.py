@@ -27,7 +27,10 @@ from p2pcommunity.identity import DeviceIdentity
 from p2pcommunity.net.dial import backoff_delays
 from p2pcommunity.net.host import running_host
 from p2pcommunity.net.node import SYNC_PROTOCOL, Node, SessionRunner
-from p2pcommunity.sync.errors import DomainError, Invalid, NotFound
+from p2pcommunity.sync.errors import DomainError, Invalid, NotFound, Rejected
+from p2pcommunity.sync.invite import PREFIX as INVITE_PREFIX
+from p2pcommunity.sync.invite import InviteCode, encode_presented, invite_proof
+from p2pcommunity.sync.log import decode_op
 from p2pcommunity.sync.peerid import peer_id_from_public_key, public_key_from_peer_id
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 DIAL_INTERVAL_S = 5.0
 DIAL_TIMEOUT_S = 5.0
 DEFAULT_JOIN_TIMEOUT_S = 30.0
+JOIN_ACK_TIMEOUT_S = 5.0
 
 
 class NetworkError(DomainError):
@@ -138,6 +142,8 @@ class NodeControl:
             return service.status(node.host.listen_addrs(), self._online())
         if method == "member list":
             return service.member_list(params["community"], frozenset(self._online()))
+        if method == "invite create":
+            params = {**params, "addrs": publishable(node.host.listen_addrs())}
         if method == "join":
             return await join(
                 node,
@@ -165,25 +171,42 @@ class NodeControl:
 async def join(
     node: Node, community_ref: str, bootstrap: list[str], timeout: float
 ) -> dict[str, Any]:
-    """Take up a community we were admitted to: sync its log and documents from a peer."""
+    """Take up a community: with an invite code, or an id we were added to directly.
+
+    Syncs the log and documents from the first peer that admits us; with an
+    invite, then signs our join op and acknowledges the rules, and pushes both
+    before returning.
+    """
     service = node.service
-    try:
-        community_id = bytes.fromhex(community_ref.strip())
-    except ValueError:
-        community_id = b""
-    if len(community_id) != 32:
-        raise Invalid("join needs the full community id (64 hex characters) or an invite code")
+    code: InviteCode | None = None
+    presented: bytes | None = None
+    if community_ref.strip().startswith(INVITE_PREFIX):
+        code = InviteCode.decode(community_ref)
+        community_id = code.community_id
+        bootstrap = [*bootstrap, *code.addrs]
+        _check_invite_locally(code, node.clock())
+        proof = invite_proof(code.invite_key, community_id, service.me, code.invite_op.hash)
+        presented = encode_presented(code.invite_op, proof)
+    else:
+        try:
+            community_id = bytes.fromhex(community_ref.strip())
+        except ValueError:
+            community_id = b""
+        if len(community_id) != 32:
+            raise Invalid("join needs an invite code, or a community id (64 hex characters)")
     if not bootstrap:
         raise Invalid("join COMMUNITY needs --bootstrap MULTIADDR")
-    peers = [(peer_of(addr), addr) for addr in bootstrap]
+    peers = list(dict.fromkeys((peer_of(addr), addr) for addr in bootstrap))
     created = community_id not in service.store.community_ids()
     community = service.take_up(community_id)
     runners: list[SessionRunner] = []
     try:
         with trio.move_on_after(timeout) as scope:
             for peer, addr in peers:
+                if peer == node.identity.peer_id:
+                    continue
                 try:
-                    runners.append(await node.open_session(peer, [addr], community))
+                    runners.append(await node.open_session(peer, [addr], community, presented))
                 except Exception as exc:
                     log.warning("cannot reach %s: %s", addr, exc)
             if not runners:
@@ -195,10 +218,13 @@ async def join(
         if not done:
             refused = [r.refused for r in runners if r.refused]
             if refused:
-                raise DomainError(f"refused by the peer: {refused[0]}", code="forbidden")
+                code_name = refused[0] if refused[0] in _REFUSAL_CODES else "forbidden"
+                raise DomainError(f"refused by the peer: {refused[0]}", code=code_name)
             if scope.cancelled_caught:
                 raise TimeoutFailure(f"no peer finished syncing within {timeout:g} s")
             raise NetworkError("the peer closed the connection before the sync finished")
+        if code is not None:
+            service.accept_invite(community, code)
         if not community.state.is_member(service.me):
             raise DomainError("the community log does not list this key as a member", "forbidden")
     except BaseException:
@@ -208,7 +234,34 @@ async def join(
             service.leave(community_id.hex())
         raise
     service.after_join(community)
-    return {"community_id": community_id.hex()}
+    mine = community.log.heads()
+    for runner in runners:
+        if not runner.finished.is_set():
+            await runner.flush()
+            # The process may exit next: our join must be stored by the peer, not in flight.
+            for head in mine:
+                await runner.wait_acknowledged(head, JOIN_ACK_TIMEOUT_S)
+    state = community.state
+    return {
+        "community_id": community_id.hex(),
+        "rules": state.rules,
+        "rules_version": state.rules_version,
+    }
+
+
+_REFUSAL_CODES = {"expired", "revoked", "used_up", "not_found"}
+
+
+def _check_invite_locally(code: InviteCode, now_ms: int) -> None:
+    """What the joiner can tell alone: a damaged or expired invite fails before dialing."""
+    try:
+        op = decode_op(code.invite_op.data, code.invite_op.signature, code.community_id)
+    except Rejected as exc:
+        raise Invalid(f"the invite in this code is damaged: {exc}") from exc
+    if op.type != "invite_create":
+        raise Invalid("this code carries no invite")
+    if int(op.body["expires_ms"]) < now_ms:
+        raise DomainError("this invite has expired", "expired")
 
 
 async def _wait_either(runner: SessionRunner, scope: trio.CancelScope) -> None:

@@ -24,6 +24,8 @@ from p2pcommunity.net.host import NodeHost
 from p2pcommunity.net.stream import PeerStream
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.errors import RemoteProtocolError
+from p2pcommunity.sync.invite import decode_presented
+from p2pcommunity.sync.log import check_invite_admission
 from p2pcommunity.sync.peerid import public_key_from_peer_id
 from p2pcommunity.sync.protocol import (
     CaughtUp,
@@ -62,6 +64,25 @@ class SessionRunner:
     def __post_init__(self) -> None:
         self._send, self._receive = trio.open_memory_channel[bytes | None](math.inf)
         self._read_slots = trio.Semaphore(READ_AHEAD)
+        self._flushed: list[trio.Event] = []
+
+    async def flush(self) -> None:
+        """Push what the peer lacks now and return once it is written to the stream."""
+        done = trio.Event()
+        self._flushed.append(done)
+        self._send.send_nowait(None)
+        self._poke_pending = True
+        with trio.move_on_after(10):
+            await done.wait()
+
+    async def wait_acknowledged(self, op_hash: bytes, timeout: float) -> bool:
+        """Until the peer announces heads that include `op_hash` (bounded)."""
+        with trio.move_on_after(timeout):
+            while not self.finished.is_set():
+                if self.session.peer_acknowledged(op_hash):
+                    return True
+                await trio.sleep(0.02)
+        return False
 
     def poke(self) -> None:
         """Ask the session to push what its peer lacks; coalesced."""
@@ -80,6 +101,8 @@ class SessionRunner:
                 nursery.cancel_scope.cancel()
         finally:
             self.finished.set()
+            for event in self._flushed:
+                event.set()
             self.node._forget(self)
             with trio.CancelScope(shield=True):
                 await self.stream.close()
@@ -101,7 +124,14 @@ class SessionRunner:
             now = self.node.clock()
             if item is None:
                 self._poke_pending = False
+                waiting, self._flushed = self._flushed, []
                 step = self.session.local_changed(now)
+                ended = await self._emit(step)
+                for event in waiting:
+                    event.set()
+                if ended:
+                    return
+                continue
             else:
                 self._read_slots.release()
                 if item == b"":  # the reader's end-of-stream marker
@@ -171,7 +201,9 @@ class Node:
     async def handle_sync_stream(self, stream: PeerStream) -> None:
         """Responder side: the peer names the community in its hello."""
         peer_key = public_key_from_peer_id(stream.remote_peer_id)
-        session = SyncSession.responder(self._community, self.identity.public_key, peer_key)
+        session = SyncSession.responder(
+            self._community, self.identity.public_key, peer_key, check_invite=self._check_invite
+        )
         try:
             # read_frame takes exactly one frame's bytes; the runner's reader gets the rest.
             first = await read_frame(stream)
@@ -187,8 +219,25 @@ class Node:
         self.runners.add(runner)
         await runner.run(step)
 
+    def _check_invite(self, community: Community, peer_key: bytes, presented: bytes) -> str | None:
+        """Admit a joiner that proves an invite, even one we have not synced yet:
+        the invite op travels in the code and is checked like any op."""
+        decoded = decode_presented(presented)
+        if decoded is None:
+            return "bad_proof"
+        invite_op, proof = decoded
+        if not community.log.has(invite_op.hash):
+            try:
+                community.receive_ops([invite_op])
+            except RemoteProtocolError as exc:
+                log.info("invite op from %s not accepted: %s", peer_key.hex()[:12], exc)
+                return "not_found"
+        return check_invite_admission(
+            community.state, invite_op.hash, peer_key, proof, self.clock()
+        )
+
     async def open_session(
-        self, peer_id: str, addrs: list[str], community: Community
+        self, peer_id: str, addrs: list[str], community: Community, invite: bytes | None = None
     ) -> SessionRunner:
         """Initiator side: dial, open a stream, start a runner in the node's nursery."""
         assert self.nursery is not None
@@ -199,6 +248,7 @@ class Node:
             self.identity.public_key,
             public_key_from_peer_id(peer_id),
             initiator=True,
+            invite=invite,
         )
         runner = SessionRunner(self, stream, session, community.id, peer_id, initiator=True)
         self.runners.add(runner)

@@ -23,7 +23,7 @@ from p2pcommunity.sync.errors import Rejected
 from p2pcommunity.sync.log import CommunityLog, CommunityState, SignedOp, make_genesis, make_op
 from p2pcommunity.sync.memberdoc import SEGMENT_MAX_CHANGES, CommittedChange, DocRef, SegmentDoc
 from p2pcommunity.sync.readmodel import project_new_entries
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.store import Store, Visibility
 
 DOC_CACHE_SIZE = 64
 # Replaying more changes than this on load is worth a fresh snapshot.
@@ -85,6 +85,8 @@ class Community:
         self.log.add(op)
         with self.store.transaction():
             self._store_op(op)
+        if op_type == "member_remove":
+            self.enforce_removals(now_ms)
         return op
 
     def receive_ops(self, ops: Sequence[SignedOp]) -> list[bytes]:
@@ -102,6 +104,8 @@ class Community:
                 with self.store.transaction():
                     for op_hash in added:
                         self._store_op(self.log.get(op_hash))
+                if any(self.log.op(h).type == "member_remove" for h in added):
+                    self.enforce_removals(max(self.log.op(h).ms for h in added))
         return added
 
     # -- member documents ------------------------------------------------------
@@ -206,13 +210,16 @@ class Community:
         """Verify, apply and store a batch for one segment; `Rejected` changes nothing."""
         if ref.community_id != self.id:
             raise Rejected("wrong_community")
-        if not self.state.is_member(ref.owner):
+        allowed = self.allowed_seq(ref.owner, ref.segment)
+        if allowed is None and not self.state.is_member(ref.owner):
             raise Rejected("not_member", "document of a key that is not a member")
         row = self.store.doc(ref.doc_id)
         known = row.max_seq if row is not None else 0
         batch: VerifiedBatch = verify_batch(
             ref, items, known, lambda seq: self.store.change_hash(ref.doc_id, seq), writers
         )
+        if allowed is not None and batch.changes and batch.changes[-1].parsed.seq > allowed:
+            raise Rejected("removed", "changes of a removed member beyond its recorded heads")
         if not batch.changes:
             return AppliedBatch(ref, 0, batch.duplicates)
         segment = self.segment(ref)
@@ -234,6 +241,72 @@ class Community:
             self.forget(ref.doc_id)
             raise
         return AppliedBatch(ref, len(batch.changes), batch.duplicates)
+
+    # -- moderation --------------------------------------------------------------
+
+    def journal_length_at(self, ref: DocRef, seq: int) -> int:
+        """How many journal entries the segment had at change `seq` (0 if unknown)."""
+        if seq <= 0:
+            return 0
+        head = self.store.change_hash(ref.doc_id, seq)
+        if head is None:
+            return 0
+        segment = self.segment(ref)
+        journal = segment.journal_object()
+        if journal is None:
+            return 0
+        try:
+            return segment.doc.length(journal, [head])
+        except Exception:  # heads unknown to the document: treat as nothing within
+            return 0
+
+    def visibility(self, now_ms: int) -> Visibility:
+        state = self.state
+        timeouts = []
+        for member in state.members.values():
+            until = member.timeout_until_ms
+            if until is None or until <= now_ms:
+                continue
+            within = tuple(
+                (segment, self.journal_length_at(DocRef(self.id, member.key, segment), seq))
+                for segment, seq in sorted(member.timeout_heads.items())
+            )
+            timeouts.append((member.key, until, within))
+        return Visibility(frozenset(state.hidden), tuple(timeouts))
+
+    def allowed_seq(self, owner: bytes, segment: int) -> int | None:
+        """The highest seq a removed member's segment may hold; None if not removed."""
+        member = self.state.members.get(owner)
+        if member is None or member.status != "removed":
+            return None
+        return member.removed_heads.get(segment, 0)
+
+    def enforce_removals(self, now_ms: int) -> list[bytes]:
+        """Cut removed members' documents back to the heads their removal recorded.
+
+        A node may have applied changes that a removal made after them
+        invalidates (ARCHITECTURE §5.6): truncate those segments, then rebuild
+        that member's read-model rows from what remains.
+        """
+        rebuilt = []
+        for member in self.state.members.values():
+            if member.status != "removed":
+                continue
+            rows = self.store.docs_of(self.id, member.key)
+            excess = [r for r in rows if r.max_seq > member.removed_heads.get(r.segment, 0)]
+            if not excess:
+                continue
+            with self.store.transaction():
+                for row in excess:
+                    self.store.truncate_doc(row.doc_id, member.removed_heads.get(row.segment, 0))
+                    self.forget(row.doc_id)
+                self.store.clear_member_rows(self.id, member.key)
+                for row in self.store.docs_of(self.id, member.key):
+                    self.store.set_journal_pos(row.doc_id, 0)
+                    segment = self.segment(DocRef(self.id, member.key, row.segment))
+                    project_new_entries(self.store, segment, 0, now_ms)
+            rebuilt.append(member.key)
+        return rebuilt
 
     def save_snapshots(self) -> None:
         """Snapshot cached documents so the next start replays little."""

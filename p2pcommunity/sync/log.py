@@ -2,11 +2,11 @@
 
 ARCHITECTURE §4: an op counts only if its author held the needed role in the
 state of its causal past, and concurrent conflicts resolve by fixed rules.
-What each op type means lives in the table of `log_ops.py`; this module holds
+What each op type means lives in the table of `log_rules.py`; this module holds
 the bytes, the DAG and the fold, and never names an op type. It is shaped by
 four decisions.
 
-0. Bytes to `Op`: `decode_op` is the only way in, and nothing but `Rejected`
+0. Bytes to `Op`: `decode_op` (in `log_envelope`) is the only way in, and nothing but `Rejected`
    ever leaves it. It reads CBOR with `log_ops.decode_canonical`, which
    accepts one encoding per value, so an op has one encoding and one hash.
    Only version 1 is interpreted: an op with a higher "v" is checked at the
@@ -44,51 +44,49 @@ four decisions.
    parents: n²/8 bytes in all, 12 MB at 10,000 ops, fine up to some tens of
    thousands; past that, compaction (a later step) has to cut the history.
 
+   A join's check needs its invite's ops too: a rule's `links` make the
+   fold of one touch key (the joiner) include the ops of another (the invite).
+
 3. Concurrent revocation is settled in `state()`, globally, because it is not
    a property of one op's past. Pass 2: an op lowering A to role r (a
    `Revocation`) drops every op of A needing more than r that is concurrent
-   with it (neither is the other's ancestor) — "a removal wins over
-   concurrent ops of the removed". Every pass-1 revocation counts, including
-   one that pass 2 drops: two admins concurrently demoting each other both
-   lose their op and both stay admins. The owner can be revoked by no one,
-   so an owner always wins. Then the fold runs in the global order over the
-   surviving v1 ops, and re-checks each author's role in the running state:
-   that is how a drop cascades (an admin promoted by a dropped op does not
-   act as admin in the result).
+   with it (neither is the other's ancestor); a removal (r None) drops every
+   op of A concurrent with it — "a removal wins over concurrent ops of the
+   removed". Every pass-1 revocation counts, including one that pass 2
+   drops: two admins concurrently demoting each other both lose their op and
+   both stay admins. The owner can be revoked by no one, so an owner always
+   wins. Then the fold runs in the global order over the surviving v1 ops,
+   and re-checks each author's role in the running state: that is how a drop
+   cascades (an admin promoted by a dropped op does not act as admin in the
+   result). A `final` op (a removal) is exempt from both: once valid in its
+   causal past it stands (see `log_governance`).
 """
 
 from __future__ import annotations
 
 import enum
 import heapq
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
 
-import nacl.utils
-from nacl.signing import SigningKey
-
-from p2pcommunity.sync.crypto import OP_TAG, canonical_cbor, sha256, sign, verify
-from p2pcommunity.sync.errors import Invalid, Rejected
-from p2pcommunity.sync.log_ops import (
+from p2pcommunity.sync.errors import Rejected
+from p2pcommunity.sync.log_envelope import decode_op, make_genesis, make_op
+from p2pcommunity.sync.log_governance import check_invite_admission, invite_proof
+from p2pcommunity.sync.log_ops import MAX_OP_SIZE, OP_VERSION, Op, Role, SignedOp
+from p2pcommunity.sync.log_rules import OP_RULES
+from p2pcommunity.sync.log_state import (
     CHANNELS,
-    GENESIS,
-    HASH_SIZE,
-    MAX_OP_SIZE,
-    NONCE_SIZE,
-    OP_RULES,
-    OP_VERSION,
+    NODES,
+    RULES,
     Channel,
     CommunityState,
+    Invite,
     Member,
-    Op,
     Revocation,
-    Role,
-    SignedOp,
     StateBuilder,
     Touch,
-    decode_canonical,
+    invite_touch,
     member_touch,
 )
 
@@ -101,174 +99,19 @@ __all__ = [
     "Channel",
     "CommunityLog",
     "CommunityState",
+    "Invite",
     "Member",
     "Op",
     "Role",
     "SignedOp",
+    "check_invite_admission",
     "decode_op",
+    "invite_proof",
     "make_genesis",
     "make_op",
 ]
 
 MAX_BUFFERED_OPS = 10_000
-
-_MALFORMED = "malformed_op"
-_MAX_MS = (1 << 63) - 1
-_V1_KEYS = frozenset({"v", "c", "a", "p", "t", "b", "ms"})
-
-
-# --- envelope ---------------------------------------------------------------
-
-
-def _is_int(value: Any) -> bool:
-    return type(value) is int  # bool is an int subclass and is not a number here
-
-
-def _hash32(value: Any, what: str) -> bytes:
-    if not isinstance(value, bytes) or len(value) != HASH_SIZE:
-        raise Rejected(_MALFORMED, f"{what} must be {HASH_SIZE} bytes")
-    return value
-
-
-def decode_op(
-    data: bytes, signature: bytes, community_id: bytes | None, verify_signature: bool = True
-) -> Op:
-    """Check an op's bytes and signature; raises only `Rejected`.
-
-    `community_id` None accepts an op of any community (its "c", or its own
-    hash for a genesis). The body of a v1 op is validated against its type
-    here, since that needs nothing but the op; what needs its causal past is
-    checked by `CommunityLog.add`.
-    """
-    if not isinstance(data, bytes) or not isinstance(signature, bytes):
-        raise Rejected(_MALFORMED, "op and signature must be bytes")
-    if len(data) > MAX_OP_SIZE:
-        raise Rejected("oversize_op", f"{len(data)} > {MAX_OP_SIZE} bytes")
-    record = decode_canonical(data)
-    if not isinstance(record, dict):
-        raise Rejected(_MALFORMED, "op is not a map")
-    for key in ("v", "a", "p"):
-        if key not in record:
-            raise Rejected(_MALFORMED, f"missing {key!r}")
-    version = record["v"]
-    if not _is_int(version) or version < 1:
-        raise Rejected(_MALFORMED, "'v' must be a positive integer")
-    author = _hash32(record["a"], "'a'")  # an Ed25519 public key is 32 bytes too
-    raw_parents = record["p"]
-    if not isinstance(raw_parents, list):
-        raise Rejected(_MALFORMED, "'p' must be a list")
-    parents = tuple(_hash32(p, "a parent") for p in raw_parents)
-    if any(a >= b for a, b in pairwise(parents)):
-        raise Rejected(_MALFORMED, "parents must be sorted and distinct")
-    if version == OP_VERSION:
-        if not _V1_KEYS.issuperset(record):
-            raise Rejected(_MALFORMED, "unknown field in a version 1 op")
-        for key in ("t", "b", "ms"):
-            if key not in record:
-                raise Rejected(_MALFORMED, f"missing {key!r}")
-    op_hash = sha256(data)
-    if parents:
-        if "c" not in record:
-            raise Rejected(_MALFORMED, "missing 'c'")
-        op_community: bytes = _hash32(record["c"], "'c'")
-    else:
-        if "c" in record:
-            raise Rejected(_MALFORMED, "a genesis op names no community")
-        if version != OP_VERSION:
-            raise Rejected("unsupported_version", f"genesis of version {version}")
-        op_community = op_hash
-    if community_id is not None and op_community != community_id:
-        raise Rejected("wrong_community")
-
-    op_type: Any = record.get("t")
-    body: Any = record.get("b")
-    ms: Any = record.get("ms")
-    if version == OP_VERSION:
-        if not isinstance(op_type, str):
-            raise Rejected(_MALFORMED, "'t' must be a string")
-        if not isinstance(body, dict):
-            raise Rejected(_MALFORMED, "'b' must be a map")
-        if not _is_int(ms) or not 0 <= ms <= _MAX_MS:
-            raise Rejected(_MALFORMED, "'ms' must be a non-negative 64-bit integer")
-        if (op_type == GENESIS) != (not parents):
-            raise Rejected(_MALFORMED, "genesis, and only genesis, has no parents")
-        rule = OP_RULES.get(op_type)
-        if rule is None:
-            raise Rejected("invalid_op", f"unknown op type {op_type!r}")
-        rule.validate(body)
-    else:
-        op_type = op_type if isinstance(op_type, str) else ""
-        body = body if isinstance(body, dict) else {}
-        ms = ms if _is_int(ms) else 0
-
-    if verify_signature and not verify(author, signature, OP_TAG, op_community, op_hash):
-        raise Rejected("bad_signature")
-    return Op(
-        hash=op_hash,
-        version=version,
-        community_id=op_community,
-        author=author,
-        parents=parents,
-        type=op_type,
-        body=body,
-        ms=ms,
-        signed=SignedOp(data, signature),
-    )
-
-
-def _seal(key: SigningKey, record: dict[str, Any], community_id: bytes | None) -> SignedOp:
-    data = canonical_cbor(record)
-    op_hash = sha256(data)
-    signed = SignedOp(data, sign(key, OP_TAG, community_id or op_hash, op_hash))
-    try:
-        decode_op(signed.data, signed.signature, community_id, verify_signature=False)
-    except Rejected as e:
-        # Our caller's mistake, not a peer's: report it as a domain error.
-        raise Invalid(f"cannot make this op: {e}") from e
-    return signed
-
-
-def make_genesis(
-    key: SigningKey, name: str, description: str, ms: int, *, nonce: bytes | None = None
-) -> SignedOp:
-    """The first op of a new community; its hash is the community id."""
-    body = {
-        "name": name,
-        "description": description,
-        "nonce": nacl.utils.random(NONCE_SIZE) if nonce is None else nonce,
-    }
-    record = {
-        "v": OP_VERSION,
-        "a": bytes(key.verify_key),
-        "p": [],
-        "t": GENESIS,
-        "b": body,
-        "ms": ms,
-    }
-    return _seal(key, record, None)
-
-
-def make_op(
-    key: SigningKey,
-    community_id: bytes,
-    parents: Any,
-    op_type: str,
-    body: Mapping[str, Any],
-    ms: int,
-    *,
-    version: int = OP_VERSION,
-) -> SignedOp:
-    """Sign a new op; `parents` (usually `CommunityLog.heads()`) are sorted here."""
-    record = {
-        "v": version,
-        "c": community_id,
-        "a": bytes(key.verify_key),
-        "p": sorted(set(parents)),
-        "t": op_type,
-        "b": dict(body),
-        "ms": ms,
-    }
-    return _seal(key, record, community_id)
 
 
 class AddStatus(enum.Enum):
@@ -297,7 +140,8 @@ class _Node:
     op: Op
     ancestors: int
     parents: tuple[int, ...]
-    required: Role | None  # what pass 2 may take away; None for genesis and v>1
+    required: Role | None  # what pass 2 may take away; None: genesis, join, v>1
+    final: bool
     revocation: Revocation | None
 
 
@@ -328,10 +172,26 @@ class _PastView:
         self._ancestors = ancestors
 
     def _fold(self, touch: Touch) -> StateBuilder:
-        return self._log._past_fold(touch, self._ancestors & self._log._touch_mask.get(touch, 0))
+        masks = self._log._touch_mask
+        mask = masks.get(touch, 0)
+        for linked in self._log._links.get(touch, ()):
+            mask |= masks.get(linked, 0)
+        return self._log._past_fold(touch, self._ancestors & mask)
 
     def role_of(self, key: bytes) -> Role | None:
         return self._fold(member_touch(key)).role_of(key)
+
+    def member(self, key: bytes) -> Member | None:
+        return self._fold(member_touch(key)).members.get(key)
+
+    def invite(self, invite_id: bytes) -> Invite | None:
+        return self._fold(invite_touch(invite_id)).invites.get(invite_id)
+
+    def rules_version(self) -> int:
+        return self._fold(RULES).rules_version
+
+    def has_node(self, peer: bytes) -> bool:
+        return peer in self._fold(NODES).nodes
 
     def channel_named(self, name: str) -> bytes | None:
         return self._fold(CHANNELS).channel_names.get(name)
@@ -354,6 +214,7 @@ class CommunityLog:
         self._order: list[int] = []
         self._position: dict[int, int] | None = {}
         self._touch_mask: dict[Touch, int] = {}  # touch key -> bitset of the ops touching it
+        self._links: dict[Touch, set[Touch]] = {}  # touch key -> keys its folds include
         self._past_folds: dict[Touch, _PastFold] = {}
         self._by_author: dict[bytes, list[int]] = {}
         self._revocations: list[int] = []
@@ -481,6 +342,7 @@ class CommunityLog:
         required: Role | None = None
         revocation: Revocation | None = None
         touches: tuple[Touch, ...] = ()
+        final = False
         if op.version == OP_VERSION:
             rule = OP_RULES[op.type]
             view = _PastView(self, ancestors)
@@ -492,10 +354,12 @@ class CommunityLog:
                     raise Rejected("forbidden", f"{op.type} needs {required.name.lower()}, {have}")
             rule.check(view, op)
             revocation = rule.revokes(view, op)
-            touches = rule.touches(op)
+            touches, final = rule.touches(op), rule.final
+            for touch, linked in rule.links(op):
+                self._links.setdefault(touch, set()).add(linked)
 
         index = len(self._nodes)
-        self._nodes.append(_Node(op, ancestors, parents, required, revocation))
+        self._nodes.append(_Node(op, ancestors, parents, required, final, revocation))
         self._index[op.hash] = index
         self._heads.difference_update(op.parents)
         self._heads.add(op.hash)
@@ -577,8 +441,10 @@ class CommunityLog:
             assert revoker.revocation is not None
             target, kept = revoker.revocation
             for j in self._by_author.get(target, ()):
-                needed = self._nodes[j].required
-                if j == r or needed is None or (kept is not None and needed <= kept):
+                needed, final = self._nodes[j].required, self._nodes[j].final
+                if j == r or final or self._nodes[j].op.version != OP_VERSION:
+                    continue
+                if kept is not None and (needed is None or needed <= kept):
                     continue
                 if revoker.ancestors >> j & 1 or self._nodes[j].ancestors >> r & 1:
                     continue
@@ -592,7 +458,7 @@ class CommunityLog:
             node = self._nodes[i]
             if node.op.version != OP_VERSION or i in dropped:
                 continue
-            if node.required is not None:
+            if node.required is not None and not node.final:
                 role = state.role_of(node.op.author)
                 if role is None or role < node.required:
                     continue

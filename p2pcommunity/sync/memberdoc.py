@@ -33,7 +33,7 @@ MAX_POST_CHARS = 8000
 SEGMENT_DOMAIN = b"p2pcommunity/segment/v1\x00"
 
 # Root keys of a segment document.
-POSTS, EDITS, DELETED, REACTIONS, PROFILE, ADDRS, JOURNAL = (
+POSTS, EDITS, DELETED, REACTIONS, PROFILE, ADDRS, JOURNAL, REPORTS = (
     "posts",
     "edits",
     "deleted",
@@ -41,6 +41,7 @@ POSTS, EDITS, DELETED, REACTIONS, PROFILE, ADDRS, JOURNAL = (
     "profile",
     "addrs",
     "journal",
+    "reports",
 )
 _MAPS = (POSTS, EDITS, DELETED, REACTIONS, PROFILE)
 
@@ -94,7 +95,15 @@ class CommittedChange:
 
 
 # Journal entries: "<kind>:<key>"
-J_POST, J_EDIT, J_DELETE, J_REACT, J_PROFILE, J_ADDRS = "p", "e", "d", "r", "profile", "addrs"
+J_POST, J_EDIT, J_DELETE, J_REACT, J_PROFILE, J_ADDRS, J_REPORT = (
+    "p",
+    "e",
+    "d",
+    "r",
+    "profile",
+    "addrs",
+    "report",
+)
 
 
 class SegmentDoc:
@@ -117,7 +126,7 @@ class SegmentDoc:
         return cls(ref, doc)
 
     def refresh(self) -> None:
-        for key in (*_MAPS, JOURNAL):
+        for key in (*_MAPS, JOURNAL, REPORTS):
             got = self.doc.get(ROOT, key)
             if got is not None and isinstance(got[0], ObjType):
                 self._objs[key] = got[1]
@@ -197,6 +206,21 @@ class SegmentDoc:
 
         return self._commit([J_PROFILE], write)
 
+    def write_report(self, report_id: str, body: bytes) -> CommittedChange:
+        """A sealed report (see reports.py); the map appears with the first report."""
+
+        def write(tx: Any) -> None:
+            reports = self._objs.get(REPORTS)
+            if reports is None:
+                reports = self._objs[REPORTS] = tx.put_object(ROOT, REPORTS, ObjType.Map)
+            tx.put(reports, report_id, ScalarType.Bytes, body)
+
+        return self._commit([f"{J_REPORT}:{report_id}"], write)
+
+    def read_report(self, report_id: str) -> bytes | None:
+        value = self._scalar(REPORTS, report_id)
+        return value if isinstance(value, bytes) and len(value) <= 64 * 1024 else None
+
     def write_addrs(self, addrs: list[str]) -> CommittedChange:
         body = canonical_cbor(addrs)
 
@@ -206,6 +230,9 @@ class SegmentDoc:
         return self._commit([J_ADDRS], write)
 
     # -- reads (any peer; contents come from a member and are validated) -------
+
+    def journal_object(self) -> bytes | None:
+        return self._objs.get(JOURNAL)
 
     def journal_length(self) -> int:
         journal = self._objs.get(JOURNAL)

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from p2pcommunity.sync.apply import MAX_BATCH_CHANGES, SignedChange
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.errors import Rejected, RemoteProtocolError
-from p2pcommunity.sync.log import SignedOp, decode_op
+from p2pcommunity.sync.log import CommunityState, SignedOp, decode_op
 from p2pcommunity.sync.memberdoc import DocRef
 from p2pcommunity.sync.protocol_frames import (
     BATCH_BYTES,
@@ -81,8 +81,9 @@ __all__ = [
 
 # Finds the community a hello asks for; None when we do not hold it.
 CommunityLookup = Callable[[bytes], Community | None]
-# Decides whether `invite` (opaque bytes from the hello) admits `peer_key` to `community`.
-InviteCheck = Callable[[Community, bytes, bytes], bool]
+# Decides whether `invite` (opaque bytes from the hello) admits `peer_key` to `community`:
+# None admits, a string is the refusal reason sent to the peer ("expired", "revoked", ...).
+InviteCheck = Callable[[Community, bytes, bytes], str | None]
 
 NOT_MEMBER = "not_member"
 UNKNOWN_COMMUNITY = "unknown_community"
@@ -195,6 +196,7 @@ class SyncSession:
         self._peer_ops: set[bytes] = set()  # closed under ancestry, all in our log
         self._peer_heads_unknown: set[bytes] = set()  # its latest heads we do not hold
         self._peer_seq: dict[DocKey, int] = {}
+        self._peer_announced: tuple[bytes, ...] = ()
         self._peer_summary_done = False
         self._behind: set[DocKey] = set()  # docs where the peer said it has more than us
         self._sent_heads: tuple[bytes, ...] | None = None
@@ -304,8 +306,9 @@ class SyncSession:
         if hello.version != PROTOCOL_VERSION:
             return self._refuse(UNSUPPORTED_VERSION, out)
         self._peer_invite = hello.invite
-        if not self._admitted():
-            return self._refuse(NOT_MEMBER, out)
+        refusal = self._refusal()
+        if refusal is not None:
+            return self._refuse(refusal, out)
         self._state = State.OPEN
         self._learn_peer_heads(hello.heads)
         self._push(out)
@@ -346,9 +349,15 @@ class SyncSession:
         ref = DocRef(self.community_id, frame.owner, frame.segment)
         # No log yet, or not a member here: a race with a removal, or a joiner that
         # has no genesis yet. Nothing to verify against; skip (Community would refuse).
-        if len(community.log) == 0 or not community.state.is_member(frame.owner):
+        if len(community.log) == 0 or frame.owner not in community.state.members:
             return self._check_caught_up(out)
-        result = community.receive_changes(ref, frame.changes, now_ms)
+        try:
+            result = community.receive_changes(ref, frame.changes, now_ms)
+        except Rejected as exc:
+            if exc.reason != "removed":
+                raise
+            # An honest peer that has not seen the removal yet: skip, don't drop it.
+            return self._check_caught_up(out)
         if result.applied:
             out.events.append(ChangesApplied(ref, result.applied))
             row = community.store.doc(ref.doc_id)
@@ -370,10 +379,16 @@ class SyncSession:
         all_heads = tuple(community.log.heads())
         if all_heads != self._admission_checked_at:  # membership changes only with the log
             self._admission_checked_at = all_heads
-            if self._admitted():
+            refusal = self._refusal()
+            if refusal is None:
                 self._serving = True
             elif self._serving or not self.initiator:
-                return self._refuse(NOT_MEMBER, out)  # removed mid-session
+                removed = community.state.members.get(self.peer_key)
+                if self._serving and removed is not None and removed.status == "removed":
+                    # A member removed mid-session gets the log up to its removal:
+                    # that is how its own node learns it may no longer post.
+                    self._push_ops(out)
+                return self._refuse(refusal, out)
         heads = all_heads[:MAX_HEADS]
         if heads != self._sent_heads:
             out.send(HeadsFrame(heads))
@@ -412,11 +427,12 @@ class SyncSession:
         store, state = community.store, community.state
         docs = []
         for row in store.docs_of(self.community_id):
-            if row.max_seq < 1 or not state.is_member(row.owner):
+            servable = _servable_seq(state, row.owner, row.segment, row.max_seq)
+            if servable < 1:
                 continue
-            head = store.change_hash(row.doc_id, row.max_seq)
+            head = store.change_hash(row.doc_id, servable)
             if head is not None:
-                docs.append(DocSummary(row.owner, row.segment, row.max_seq, head))
+                docs.append(DocSummary(row.owner, row.segment, servable, head))
         for start in range(0, len(docs), MAX_SUMMARY_DOCS):
             chunk = tuple(docs[start : start + MAX_SUMMARY_DOCS])
             out.send(SummaryFrame(chunk, last=start + MAX_SUMMARY_DOCS >= len(docs)))
@@ -430,10 +446,11 @@ class SyncSession:
         for row in store.docs_of(self.community_id):
             key = (row.owner, row.segment)
             sent = self._peer_seq.get(key, 0)
-            if row.max_seq <= sent or not state.is_member(row.owner):
+            limit = _servable_seq(state, row.owner, row.segment, row.max_seq)
+            if limit <= sent:
                 continue
-            while sent < row.max_seq:
-                rows = store.changes_after(row.doc_id, sent, MAX_BATCH_CHANGES)
+            while sent < limit:
+                rows = store.changes_after(row.doc_id, sent, min(MAX_BATCH_CHANGES, limit - sent))
                 if not rows:
                     break
                 pending: list[SignedChange] = []
@@ -456,28 +473,48 @@ class SyncSession:
             raise LocalProtocolError("no community")
         return self.community
 
-    def _admitted(self) -> bool:
-        """The peer may get our community's data: a member, or holding an accepted invite."""
+    def _refusal(self) -> str | None:
+        """None when the peer may get our community's data (a member, or an accepted
+        invite); otherwise the reason to refuse it."""
         community = self.community
         if community is None or len(community.log) == 0:
-            return False
+            return UNKNOWN_COMMUNITY
         if community.state.is_member(self.peer_key):
-            return True
-        return (
-            self._peer_invite is not None
-            and self._check_invite is not None
-            and self._check_invite(community, self.peer_key, self._peer_invite)
-        )
+            return None
+        if self._peer_invite is None or self._check_invite is None:
+            return NOT_MEMBER
+        return self._check_invite(community, self.peer_key, self._peer_invite)
 
     def _learn_peer_heads(self, heads: tuple[bytes, ...]) -> None:
         log = self._community().log
         # The peer's log only grows: its latest heads cover all it held before.
+        self._peer_announced = heads
         self._peer_heads_unknown = set()
         for head in heads:
             if log.has(head):
                 self._mark_peer_has(head)
             else:
                 self._peer_heads_unknown.add(head)
+
+    def peer_acknowledged(self, op_hash: bytes) -> bool:
+        """The peer's own announced heads include `op_hash`: it stored the op.
+
+        Unlike what we merely sent, this survives the stream being cut right
+        after: a joiner waits for it before exiting.
+        """
+        if self.community is None:
+            return False
+        log = self.community.log
+        stack = [h for h in self._peer_announced if log.has(h)]
+        seen: set[bytes] = set()
+        while stack:
+            current = stack.pop()
+            if current == op_hash:
+                return True
+            if current not in seen:
+                seen.add(current)
+                stack.extend(log.op(current).parents)
+        return False
 
     def _mark_peer_has(self, op_hash: bytes) -> None:
         """The peer holds this op, hence all its ancestors."""
@@ -517,3 +554,14 @@ class SyncSession:
     def _close(self, out: _Out) -> None:
         out.close = True
         self._state = State.CLOSED
+
+
+def _servable_seq(state: CommunityState, owner: bytes, segment: int, max_seq: int) -> int:
+    """How much of a document we serve: all of a member's, a removed member's up to
+    the heads its removal recorded, nothing of anyone else's."""
+    if state.is_member(owner):
+        return max_seq
+    member = state.members.get(owner)
+    if member is None or member.status != "removed":
+        return 0
+    return min(max_seq, member.removed_heads.get(segment, 0))

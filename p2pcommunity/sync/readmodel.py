@@ -18,6 +18,7 @@ from p2pcommunity.sync.memberdoc import (
     J_POST,
     J_PROFILE,
     J_REACT,
+    J_REPORT,
     SegmentDoc,
     post_id_for,
 )
@@ -30,7 +31,7 @@ def project_new_entries(store: Store, segment: SegmentDoc, position: int, now_ms
     """Apply journal entries from `position` on; returns the new position."""
     ref = segment.ref
     entries = segment.journal_since(position)
-    for entry in entries:
+    for index, entry in enumerate(entries, start=position):
         kind, _, key = entry.partition(":")
         if kind == J_POST:
             post = segment.read_post(key)
@@ -50,6 +51,7 @@ def project_new_entries(store: Store, segment: SegmentDoc, position: int, now_ms
                         edited=False,
                         deleted=False,
                         first_seen_ms=now_ms,
+                        journal_index=index,
                     )
                 )
         elif kind == J_EDIT:
@@ -64,6 +66,10 @@ def project_new_entries(store: Store, segment: SegmentDoc, position: int, now_ms
             on = segment.read_reaction(key)
             if on is not None and post_id and 0 < len(emoji) <= MAX_EMOJI_CHARS:
                 store.set_reaction(post_id, ref.owner, emoji, on, ref.segment)
+        elif kind == J_REPORT:
+            body = segment.read_report(key)
+            if body is not None:
+                store.add_report(ref.community_id, ref.owner, key, body)
         elif entry == J_PROFILE:
             store.set_profile(ref.community_id, ref.owner, segment.read_profile(), ref.segment)
         elif entry == J_ADDRS:

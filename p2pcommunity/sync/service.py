@@ -18,7 +18,8 @@ from nacl.signing import SigningKey
 
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.errors import Forbidden, Invalid, NotFound, Rejected
-from p2pcommunity.sync.log import CommunityState, Role
+from p2pcommunity.sync.governance import Governance
+from p2pcommunity.sync.log import CommunityState, Member, Role
 from p2pcommunity.sync.memberdoc import (
     MAX_POST_CHARS,
     PostRecord,
@@ -47,7 +48,7 @@ def _role_name(role: Role | None) -> str | None:
     return None if role is None else role.name.lower()
 
 
-class Service:
+class Service(Governance):
     def __init__(self, store: Store, key: SigningKey, clock: Callable[[], int]) -> None:
         self.store = store
         self.key = key
@@ -183,7 +184,7 @@ class Service:
                     "id": community.id.hex(),
                     "name": state.name,
                     "role": _role_name(state.role_of(self.me)),
-                    "members": len(state.members),
+                    "members": sum(1 for key in state.members if state.is_member(key)),
                     "channels": len(state.channels),
                 }
             )
@@ -198,11 +199,14 @@ class Service:
             "description": state.description,
             "owner": peer_id_from_public_key(state.owner),
             "role": _role_name(state.role_of(self.me)),
-            "rules": getattr(state, "rules", ""),
-            "rules_version": getattr(state, "rules_version", 0),
+            "rules": state.rules,
+            "rules_version": state.rules_version,
             "channels": self.channel_list(ref)["channels"],
-            "members": len(state.members),
-            "nodes": [],
+            "members": sum(1 for key in state.members if state.is_member(key)),
+            "nodes": [
+                {"peer_id": peer_id_from_public_key(key), "addr": addr}
+                for key, addr in sorted(state.nodes.items())
+            ],
         }
 
     def community_set(self, ref: str, name: str | None, description: str | None) -> dict[str, Any]:
@@ -292,6 +296,16 @@ class Service:
         if not community.state.is_member(self.me):
             raise Forbidden("you are not a member of this community")
 
+    def _require_not_timed_out(self, community: Community) -> None:
+        member = community.state.members.get(self.me)
+        until = member.timeout_until_ms if member is not None else None
+        if until is not None and until > self.clock():
+            raise Forbidden(f"you are timed out until {iso_ms(until)}")
+
+    def _write_report(self, community: Community, report_id: str, body: bytes) -> None:
+        community.write(self.key, self.clock(), lambda seg: seg.write_report(report_id, body))
+        self.on_local_change(community, "doc")
+
     def post(
         self, ref: str, channel: str, text: str, reply_to: str | None = None
     ) -> dict[str, Any]:
@@ -301,6 +315,7 @@ class Service:
         self._require_member(community)
         if state.channels[channel_id].archived:
             raise Forbidden(f"#{state.channels[channel_id].name} is archived (read-only)")
+        self._require_not_timed_out(community)
         text = _clean_text(text)
         parent = self.post_row(community, reply_to).id if reply_to else None
         mentions = _mentions(text, state)
@@ -321,6 +336,7 @@ class Service:
         community = self.community(ref)
         self._require_member(community)
         row = self._own_post(community, post)
+        self._require_not_timed_out(community)
         text = _clean_text(text)
         now = self.clock()
         community.write(self.key, now, lambda seg: seg.write_edit(row.id, text, now))
@@ -361,7 +377,14 @@ class Service:
         if before:
             anchor = self.post_row(community, before)
             cursor = (anchor.author_ms, anchor.id)
-        rows = self.store.timeline(community.id, channel_id, limit, self.store.blocked(), cursor)
+        rows = self.store.timeline(
+            community.id,
+            channel_id,
+            limit,
+            self.store.blocked(),
+            cursor,
+            community.visibility(self.clock()),
+        )
         return {"posts": self._post_json(community, rows)}
 
     def thread(self, ref: str, post: str) -> dict[str, Any]:
@@ -370,6 +393,7 @@ class Service:
         root = self.post_row(community, post)
         blocked = set(self.store.blocked())
         rows = [r for r in [root, *self.store.replies(root.id)] if r.author not in blocked]
+        rows = self.store.visible(rows, community.visibility(self.clock()))
         return {"posts": self._post_json(community, rows)}
 
     def mark_read(self, ref: str, channel: str) -> dict[str, Any]:
@@ -411,7 +435,11 @@ class Service:
         quoted = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
         if not quoted:
             raise Invalid("empty search")
-        rows = self.store.search(community.id, quoted, limit)
+        blocked = set(self.store.blocked())
+        rows = [
+            r for r in self.store.search(community.id, quoted, limit) if r.author not in blocked
+        ]
+        rows = self.store.visible(rows, community.visibility(self.clock()))
         return {"posts": self._post_json(community, rows)}
 
     # -- members ---------------------------------------------------------------
@@ -443,14 +471,26 @@ class Service:
         community = self.community(ref)
         state = community.state
         names = self.store.profiles(community.id)
-        members = sorted(state.members.values(), key=lambda m: (-m.role, m.joined_ms, m.key))
+        now = self.clock()
+
+        def status(member: Member) -> str:
+            if member.status == "removed":
+                return "removed"
+            if member.timeout_until_ms is not None and member.timeout_until_ms > now:
+                return "timed_out"
+            return "online" if member.key in online else "offline"
+
+        members = sorted(
+            state.members.values(),
+            key=lambda m: (m.status == "removed", -(state.role_of(m.key) or 0), m.joined_ms, m.key),
+        )
         return {
             "members": [
                 {
                     "peer_id": peer_id_from_public_key(m.key),
                     "name": (names.get(m.key) or (None, None))[0] or "",
-                    "role": _role_name(m.role),
-                    "status": "online" if m.key in online else "offline",
+                    "role": _role_name(state.role_of(m.key) or m.role),
+                    "status": status(m),
                 }
                 for m in members
             ]
@@ -492,7 +532,7 @@ class Service:
             state = community.state
             published = self.store.member_addrs(community.id)
             for member in state.members:
-                if member == self.me:
+                if member == self.me or not state.is_member(member):
                     continue
                 addrs = known.get(member, []) + (published.get(member) or "").split("\n")
                 bucket = found.setdefault(peer_id_from_public_key(member), [])

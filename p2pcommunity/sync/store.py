@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from p2pcommunity.sync.errors import DomainError
-from p2pcommunity.sync.tables import PostRow, ReadModelTables
+from p2pcommunity.sync.tables import PostRow, ReadModelTables, Visibility
 
 SCHEMA_VERSION = 1
 
@@ -69,7 +69,8 @@ CREATE TABLE posts (
     edited INTEGER NOT NULL DEFAULT 0,
     edit_segment INTEGER NOT NULL DEFAULT -1,
     deleted INTEGER NOT NULL DEFAULT 0,
-    first_seen_ms INTEGER NOT NULL
+    first_seen_ms INTEGER NOT NULL,
+    journal_index INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX posts_timeline ON posts (community_id, channel_id, deleted, author_ms, id);
 CREATE TABLE reactions (
@@ -102,6 +103,13 @@ CREATE TABLE pending_updates (
     text_segment INTEGER NOT NULL DEFAULT -1,
     deleted INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (post_id, author)
+) WITHOUT ROWID;
+CREATE TABLE reports (
+    community_id BLOB NOT NULL,
+    reporter BLOB NOT NULL,
+    report_id TEXT NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (community_id, reporter, report_id)
 ) WITHOUT ROWID;
 CREATE TABLE blocked (peer BLOB PRIMARY KEY);
 CREATE TABLE read_markers (
@@ -210,7 +218,7 @@ class Store(ReadModelTables):
                 "(SELECT owner FROM docs WHERE community_id=?)",
                 (community_id,),
             )
-            for table in ("posts", "profiles", "addrs", "ops"):
+            for table in ("posts", "profiles", "addrs", "ops", "reports"):
                 db.execute(f"DELETE FROM {table} WHERE community_id=?", (community_id,))
             db.execute("DELETE FROM docs WHERE community_id=?", (community_id,))
             db.execute("DELETE FROM communities WHERE id=?", (community_id,))
@@ -312,6 +320,29 @@ class Store(ReadModelTables):
                 (peer, "\n".join(addrs), now_ms),
             )
 
+    def recently_seen_peers(self, since_ms: int) -> dict[bytes, list[str]]:
+        return {
+            bytes(p): a.split("\n")
+            for p, a in self.db.execute(
+                "SELECT peer, addrs FROM known_peers WHERE last_seen_ms >= ?", (since_ms,)
+            )
+            if a
+        }
+
+    def add_report(self, community_id: bytes, reporter: bytes, report_id: str, body: bytes) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO reports VALUES (?, ?, ?, ?)",
+            (community_id, reporter, report_id, body),
+        )
+
+    def reports(self, community_id: bytes) -> list[tuple[bytes, bytes]]:
+        return [
+            (bytes(r), bytes(b))
+            for r, b in self.db.execute(
+                "SELECT reporter, body FROM reports WHERE community_id=?", (community_id,)
+            )
+        ]
+
     def known_peers(self) -> dict[bytes, list[str]]:
         return {
             bytes(p): a.split("\n")
@@ -331,4 +362,4 @@ class Store(ReadModelTables):
         return [bytes(r[0]) for r in self.db.execute("SELECT peer FROM blocked ORDER BY peer")]
 
 
-__all__ = ["DocRow", "PostRow", "Store", "StoreError"]
+__all__ = ["DocRow", "PostRow", "Store", "StoreError", "Visibility"]

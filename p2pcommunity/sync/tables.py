@@ -31,11 +31,38 @@ class PostRow:
     edited: bool
     deleted: bool
     first_seen_ms: int
+    journal_index: int = 0
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What moderation hides from reads: hidden posts, and posts of timed-out members
+    dated before the timeout's end that lie outside the heads it recorded.
+
+    `timeouts` holds (author, until_ms, {segment: journal entries within the heads}).
+    """
+
+    hidden: frozenset[str] = frozenset()
+    timeouts: tuple[tuple[bytes, int, tuple[tuple[int, int], ...]], ...] = ()
+
+    def sql(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        args: list[Any] = []
+        if self.hidden:
+            clauses.append(f"id NOT IN ({','.join('?' * len(self.hidden))})")
+            args += sorted(self.hidden)
+        for author, until_ms, within in self.timeouts:
+            inside = " OR ".join("(segment = ? AND journal_index < ?)" for _ in within) or "0"
+            clauses.append(f"NOT (author = ? AND author_ms < ? AND NOT ({inside}))")
+            args += [author, until_ms]
+            for segment, limit in within:
+                args += [segment, limit]
+        return "".join(f" AND {c}" for c in clauses), args
 
 
 _POST_COLUMNS = (
     "id, community_id, channel_id, author, local_id, segment, text, reply_to, mentions, "
-    "author_ms, edited, deleted, first_seen_ms"
+    "author_ms, edited, deleted, first_seen_ms, journal_index"
 )
 
 
@@ -54,6 +81,7 @@ def _post(row: tuple[Any, ...]) -> PostRow:
         bool(row[10]),
         bool(row[11]),
         row[12],
+        row[13],
     )
 
 
@@ -70,7 +98,7 @@ class ReadModelTables:
         if old is not None:
             return  # a post's original record never changes; edits go through set_post_text
         cursor = self.db.execute(
-            f"INSERT INTO posts ({_POST_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO posts ({_POST_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 row.id,
                 row.community_id,
@@ -85,6 +113,7 @@ class ReadModelTables:
                 int(row.edited),
                 int(row.deleted),
                 row.first_seen_ms,
+                row.journal_index,
             ),
         )
         del cursor  # indexed for search later, in bulk: see index_pending_search
@@ -201,17 +230,57 @@ class ReadModelTables:
         limit: int,
         hidden_authors: Sequence[bytes] = (),
         before: tuple[int, str] | None = None,
+        visibility: Visibility = Visibility(),
     ) -> list[PostRow]:
         """The newest `limit` visible posts of a channel older than `before`, oldest first."""
         marks = ",".join("?" * len(hidden_authors))
         exclude = f"AND author NOT IN ({marks})" if hidden_authors else ""
         page = "AND (author_ms, id) < (?, ?)" if before else ""
+        moderated, moderated_args = visibility.sql()
         rows = self.db.execute(
             f"SELECT {_POST_COLUMNS} FROM posts WHERE community_id=? AND channel_id=? "
-            f"AND deleted=0 {exclude} {page} ORDER BY author_ms DESC, id DESC LIMIT ?",
-            (community_id, channel_id, *hidden_authors, *(before or ()), limit),
+            f"AND deleted=0 {exclude} {page}{moderated} ORDER BY author_ms DESC, id DESC LIMIT ?",
+            (community_id, channel_id, *hidden_authors, *(before or ()), *moderated_args, limit),
         ).fetchall()
         return [_post(r) for r in reversed(rows)]
+
+    def visible(self, rows: Sequence[PostRow], visibility: Visibility) -> list[PostRow]:
+        """`rows` minus what `visibility` hides (for reads not done by timeline)."""
+        if not rows or (not visibility.hidden and not visibility.timeouts):
+            return list(rows)
+        moderated, args = visibility.sql()
+        marks = ",".join("?" * len(rows))
+        keep = {
+            r[0]
+            for r in self.db.execute(
+                f"SELECT id FROM posts WHERE id IN ({marks}){moderated}",
+                (*[r.id for r in rows], *args),
+            )
+        }
+        return [r for r in rows if r.id in keep]
+
+    def clear_member_rows(self, community_id: bytes, member: bytes) -> None:
+        """Drop every read-model row a member's documents produced, to rebuild them."""
+        rowids = self.db.execute(
+            "SELECT rowid FROM posts WHERE community_id=? AND author=?", (community_id, member)
+        ).fetchall()
+        self.db.executemany("DELETE FROM posts_fts WHERE rowid=?", rowids)
+        self.db.execute(
+            "DELETE FROM posts WHERE community_id=? AND author=?", (community_id, member)
+        )
+        self.db.execute(
+            "DELETE FROM reactions WHERE reactor=? AND post_id IN "
+            "(SELECT id FROM posts WHERE community_id=?)",
+            (member, community_id),
+        )
+        self.db.execute("DELETE FROM pending_updates WHERE author=?", (member,))
+        for table in ("profiles", "addrs"):
+            self.db.execute(
+                f"DELETE FROM {table} WHERE community_id=? AND member=?", (community_id, member)
+            )
+        self.db.execute(
+            "DELETE FROM reports WHERE community_id=? AND reporter=?", (community_id, member)
+        )
 
     def replies(self, post_id: str) -> list[PostRow]:
         rows = self.db.execute(

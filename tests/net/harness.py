@@ -187,11 +187,18 @@ async def wait_all(
 
 
 async def start_node(
-    stack: AsyncExitStack, name: str, identity: DeviceIdentity | None = None
+    stack: AsyncExitStack,
+    name: str,
+    identity: DeviceIdentity | None = None,
+    directory: Path | None = None,
 ) -> HarnessNode:
-    """One node whose resources `stack` releases; its `Node.nursery` is set by `cluster`."""
+    """One node whose resources `stack` releases; its `Node.nursery` is set by `cluster`.
+
+    Its store is `directory`/store.sqlite3 (kept), or in a fresh temp dir (removed).
+    """
     identity = identity or DeviceIdentity.generate()
-    directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"p2pc-{name}-")))
+    if directory is None:
+        directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"p2pc-{name}-")))
     path = directory / "store.sqlite3"
     store = Store(path)
     stack.callback(store.close)
@@ -204,14 +211,17 @@ async def start_node(
 
 @asynccontextmanager
 async def cluster(
-    n: int, identities: Sequence[DeviceIdentity | None] = ()
+    n: int,
+    identities: Sequence[DeviceIdentity | None] = (),
+    dirs: Sequence[Path | None] = (),
 ) -> AsyncIterator[list[HarnessNode]]:
     """`n` running nodes; leaving the block stops their sessions, hosts and stores."""
     async with AsyncExitStack() as stack:
         nodes = []
         for i in range(n):
             identity = identities[i] if i < len(identities) else None
-            nodes.append(await start_node(stack, f"n{i}", identity))
+            directory = dirs[i] if i < len(dirs) else None
+            nodes.append(await start_node(stack, f"n{i}", identity, directory))
         async with trio.open_nursery() as nursery:
             for h in nodes:
                 h.node.nursery = nursery

@@ -336,9 +336,9 @@ def test_invite_hook_admits_and_membership_is_rechecked_when_the_log_changes(
     accepted = {"yes": True}
     seen: list[tuple[bytes, bytes]] = []
 
-    def check(community: Community, peer_key: bytes, invite: bytes) -> bool:
+    def check(community: Community, peer_key: bytes, invite: bytes) -> str | None:
         seen.append((peer_key, invite))
-        return accepted["yes"]
+        return None if accepted["yes"] else "revoked"
 
     # Without a callable an invite admits no one.
     no_hook = SyncSession.responder(owner.lookup, owner.pk, guest.pk)
@@ -361,7 +361,7 @@ def test_invite_hook_admits_and_membership_is_rechecked_when_the_log_changes(
     accepted["yes"] = False  # say the invite was revoked
     sent = len(link.b.sent)
     owner.service.channel_create(cid.hex(), "after")  # the log changes: check again
-    assert [decode_frame(f) for f in link.b.sent[sent:]] == [RefusedFrame("not_member")]
+    assert [decode_frame(f) for f in link.b.sent[sent:]] == [RefusedFrame("revoked")]
     assert link.b.closed
     pump([link])
     assert len(guest.ops(cid)) == len(owner.ops(cid)) - 1  # the new op never left

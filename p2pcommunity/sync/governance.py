@@ -1,0 +1,286 @@
+"""The membership and moderation commands of the service (issue 4 of CLI.md).
+
+A mixin of `Service`, kept in its own module so each file stays one idea:
+service.py is content (posts, channels, profiles), this is authority
+(invites, joins, removal, timeouts, hiding, rules, reports, listed nodes).
+Every command here ends in a signed log op whose validity every peer checks
+again in the fold; the checks here only give the user a clear error early.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from nacl.signing import SigningKey
+
+from p2pcommunity.sync.errors import DomainError, Forbidden, Invalid, NotFound
+from p2pcommunity.sync.invite import InviteCode, invite_proof
+from p2pcommunity.sync.log import Role
+from p2pcommunity.sync.peerid import peer_id_from_public_key
+from p2pcommunity.sync.reports import open_reports, seal_report
+
+if TYPE_CHECKING:
+    from p2pcommunity.sync.community import Community
+    from p2pcommunity.sync.store import PostRow, Store
+
+DURATION = re.compile(r"^(\d{1,6})([smhdw])$")
+_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+MAX_INVITE_USES = 1000
+MAX_REASON_CHARS = 512
+MAX_RULES_CHARS = 16 * 1024
+RECENTLY_ONLINE_MS = 3 * 86_400_000
+MAX_INVITE_ADDRS = 16
+
+
+def parse_duration(text: str) -> int:
+    """'30m', '12h', '7d' -> milliseconds."""
+    match = DURATION.match(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise Invalid(f"not a duration: {text!r} (use e.g. 30m, 12h, 7d)")
+    return int(match.group(1)) * _UNIT_MS[match.group(2)]
+
+
+class Governance:
+    store: Store
+    key: SigningKey
+    me: bytes
+    clock: Callable[[], int]
+
+    if TYPE_CHECKING:
+
+        def community(self, ref: str) -> Community: ...
+        def _append(self, community: Community, op_type: str, body: dict[str, Any]) -> bytes: ...
+        def _require_role(self, community: Community, role: Role, action: str) -> None: ...
+        def post_row(self, community: Community, ref: str) -> PostRow: ...
+        def peer_key(self, peer: str) -> bytes: ...
+        def _write_report(self, community: Community, report_id: str, body: bytes) -> None: ...
+
+    # -- invites ---------------------------------------------------------------
+
+    def invite_create(
+        self,
+        ref: str,
+        expires: str = "7d",
+        uses: int = 1,
+        role: str = "member",
+        addrs: list[str] | None = None,
+    ) -> dict[str, Any]:
+        community = self.community(ref)
+        self._require_role(community, Role.ADMIN, "create invites")
+        if role not in ("member", "moderator"):
+            raise Invalid("an invite's role is member or moderator")
+        if not 1 <= uses <= MAX_INVITE_USES:
+            raise Invalid(f"--uses must be between 1 and {MAX_INVITE_USES}")
+        expires_ms = self.clock() + parse_duration(expires)
+        invite_key = SigningKey(os.urandom(32))
+        body = {
+            "invite_key": bytes(invite_key.verify_key),
+            "role": role,
+            "expires_ms": expires_ms,
+            "uses": uses,
+        }
+        op_hash = self._append(community, "invite_create", body)
+        code = InviteCode(
+            community.id,
+            bytes(invite_key),
+            community.log.get(op_hash),
+            tuple(self.invite_addrs(community, addrs or [])),
+        )
+        return {"invite": code.encode(), "invite_id": op_hash.hex()}
+
+    def invite_addrs(self, community: Community, own: list[str]) -> list[str]:
+        """Where a joiner can dial: us, the community's always-on nodes, members seen lately."""
+        state = community.state
+        out = list(own)
+        published = self.store.member_addrs(community.id)
+        out += [a for a in (published.get(self.me) or "").split("\n") if a]
+        out += [addr for addr in state.nodes.values()]
+        recent = self.store.recently_seen_peers(self.clock() - RECENTLY_ONLINE_MS)
+        for key, addrs in recent.items():
+            if state.is_member(key):
+                out += addrs
+        for key, joined in published.items():  # members who told where they listen
+            if key != self.me and state.is_member(key):
+                out += [a for a in joined.split("\n") if a]
+        return list(dict.fromkeys(a for a in out if "/p2p/" in a))[:MAX_INVITE_ADDRS]
+
+    def invite_list(self, ref: str) -> dict[str, Any]:
+        community = self.community(ref)
+        self._require_role(community, Role.ADMIN, "list invites")
+        from p2pcommunity.sync.service import iso_ms
+
+        return {
+            "invites": [
+                {
+                    "invite_id": invite.id.hex(),
+                    "role": invite.role,
+                    "expires": iso_ms(invite.expires_ms),
+                    "uses_left": max(0, invite.uses - invite.used),
+                    "revoked": invite.revoked,
+                }
+                for invite in sorted(community.state.invites.values(), key=lambda i: i.expires_ms)
+            ]
+        }
+
+    def invite_revoke(self, ref: str, invite_id: str) -> dict[str, Any]:
+        community = self.community(ref)
+        self._require_role(community, Role.ADMIN, "revoke invites")
+        matches = [i for i in community.state.invites if i.hex().startswith(invite_id.lower())]
+        if len(matches) != 1 or len(invite_id) < 6:
+            raise NotFound(f"no invite {invite_id!r}")
+        if community.state.invites[matches[0]].revoked:
+            raise DomainError("that invite is already revoked", "revoked")
+        self._append(community, "invite_revoke", {"invite": matches[0]})
+        return {}
+
+    def accept_invite(self, community: Community, code: InviteCode) -> None:
+        """After syncing with an invite: sign our join and acknowledge the rules."""
+        invite_hash = code.invite_op.hash
+        proof = invite_proof(code.invite_key, community.id, self.me, invite_hash)
+        if not community.state.is_member(self.me):
+            self._append(community, "join", {"invite": invite_hash, "proof": proof})
+        state = community.state
+        member = state.members.get(self.me)
+        if state.rules_version and (member is None or member.rules_acked < state.rules_version):
+            self._append(community, "rules_ack", {"version": state.rules_version})
+
+    # -- rules -----------------------------------------------------------------
+
+    def rules_set(self, ref: str, text: str) -> dict[str, Any]:
+        community = self.community(ref)
+        self._require_role(community, Role.ADMIN, "set the rules")
+        if not text.strip() or len(text) > MAX_RULES_CHARS:
+            raise Invalid(f"rules must be 1 to {MAX_RULES_CHARS} characters")
+        self._append(community, "rules_set", {"text": text})
+        return {"rules_version": community.state.rules_version}
+
+    # -- removal, timeouts, roles ---------------------------------------------
+
+    def _heads_of(self, community: Community, key: bytes) -> list[list[int]]:
+        return [[row.segment, row.max_seq] for row in self.store.docs_of(community.id, key)]
+
+    def _target(self, community: Community, peer: str) -> bytes:
+        key = self.peer_key(peer)
+        if not community.state.is_member(key):
+            raise NotFound(f"{peer} is not a member")
+        return key
+
+    def member_remove(self, ref: str, peer: str) -> dict[str, Any]:
+        community = self.community(ref)
+        self._require_role(community, Role.ADMIN, "remove members")
+        key = self._target(community, peer)
+        state = community.state
+        if key == state.owner:
+            raise Forbidden("the owner cannot be removed")
+        if state.role_of(key) == Role.ADMIN and state.role_of(self.me) != Role.OWNER:
+            raise Forbidden("only the owner can remove an admin")
+        self._append(
+            community, "member_remove", {"member": key, "heads": self._heads_of(community, key)}
+        )
+        return {}
+
+    def timeout(self, ref: str, peer: str, duration: str) -> dict[str, Any]:
+        community = self.community(ref)
+        self._require_role(community, Role.MODERATOR, "time members out")
+        key = self._target(community, peer)
+        mine, theirs = community.state.role_of(self.me), community.state.role_of(key)
+        if mine is None or theirs is None or theirs >= mine:
+            raise Forbidden("you can only time out members below your role")
+        until = self.clock() + parse_duration(duration)
+        body = {"member": key, "heads": self._heads_of(community, key), "until_ms": until}
+        self._append(community, "timeout", body)
+        return {}
+
+    def untimeout(self, ref: str, peer: str) -> dict[str, Any]:
+        community = self.community(ref)
+        self._require_role(community, Role.MODERATOR, "end timeouts")
+        self._append(community, "untimeout", {"member": self._target(community, peer)})
+        return {}
+
+    # -- hiding posts ------------------------------------------------------------
+
+    def hide(self, ref: str, post: str, reason: str | None = None) -> dict[str, Any]:
+        community = self.community(ref)
+        self._require_role(community, Role.MODERATOR, "hide posts")
+        row = self.post_row(community, post)
+        reason = (reason or "").strip()
+        if len(reason) > MAX_REASON_CHARS:
+            raise Invalid(f"reason longer than {MAX_REASON_CHARS} characters")
+        if row.id in community.state.hidden:
+            raise DomainError("that post is already hidden", "exists")
+        self._append(community, "hide", {"post": row.id, "reason": reason})
+        return {}
+
+    def unhide(self, ref: str, post: str) -> dict[str, Any]:
+        community = self.community(ref)
+        self._require_role(community, Role.MODERATOR, "unhide posts")
+        wanted = post.strip().lower()
+        matches = [p for p in community.state.hidden if p.startswith(wanted)]
+        if len(matches) != 1 or len(wanted) < 6:
+            raise NotFound(f"no hidden post {post!r}")
+        self._append(community, "unhide", {"post": matches[0]})
+        return {}
+
+    # -- always-on nodes -----------------------------------------------------
+
+    def node_add(self, ref: str, peer: str, addr: str) -> dict[str, Any]:
+        community = self.community(ref)
+        self._require_role(community, Role.ADMIN, "list nodes")
+        key = self.peer_key(peer)
+        if not addr.startswith("/") or len(addr) > 512:
+            raise Invalid(f"not a multiaddr: {addr!r}")
+        if not addr.endswith(f"/p2p/{peer}"):
+            addr = f"{addr.rstrip('/')}/p2p/{peer}"
+        self._append(community, "node_add", {"peer": key, "addr": addr})
+        return {}
+
+    def node_remove(self, ref: str, peer: str) -> dict[str, Any]:
+        community = self.community(ref)
+        self._require_role(community, Role.ADMIN, "unlist nodes")
+        key = self.peer_key(peer)
+        if key not in community.state.nodes:
+            raise NotFound(f"{peer} is not a listed node")
+        self._append(community, "node_remove", {"peer": key})
+        return {}
+
+    # -- reports ---------------------------------------------------------------
+
+    def report(self, ref: str, post: str, reason: str) -> dict[str, Any]:
+        community = self.community(ref)
+        if not community.state.is_member(self.me):
+            raise Forbidden("you are not a member of this community")
+        row = self.post_row(community, post)
+        reason = reason.strip()
+        if not reason or len(reason) > MAX_REASON_CHARS:
+            raise Invalid(f"a reason of 1 to {MAX_REASON_CHARS} characters is needed")
+        readers = [
+            m.key
+            for m in community.state.members.values()
+            if community.state.role_of(m.key) is not None
+            and (community.state.role_of(m.key) or Role.MEMBER) >= Role.MODERATOR
+        ]
+        report_id = os.urandom(8).hex()
+        body = seal_report(row.id, reason, self.clock(), readers)
+        self._write_report(community, report_id, body)
+        return {"report_id": report_id}
+
+    def reports(self, ref: str) -> dict[str, Any]:
+        community = self.community(ref)
+        self._require_role(community, Role.MODERATOR, "read reports")
+        from p2pcommunity.sync.service import iso_ms
+
+        opened = open_reports(self.key, self.store.reports(community.id))
+        return {
+            "reports": [
+                {
+                    "post": r.post_id,
+                    "reporter": peer_id_from_public_key(r.reporter),
+                    "reason": r.reason,
+                    "time": iso_ms(r.ms),
+                }
+                for r in opened
+            ]
+        }

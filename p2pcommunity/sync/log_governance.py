@@ -1,0 +1,437 @@
+"""Rows of `OP_RULES` for invites, joins, rules, removals, moderation and nodes.
+
+ARCHITECTURE §5.5–5.6. The decisions, beyond "a check sees the causal past":
+
+Invites and joins. An invite is the hash of its `invite_create` op. A `join`
+is signed by the joiner, who holds no role, so it needs none: its check is
+the invite proof (the invite key's signature over the joiner's key and the
+invite id, `invite_proof`) plus: the invite exists and is not revoked in the
+join's causal past, `join.ms <= expires_ms`, the joiner is neither a member
+nor removed there, and the joins of that invite in its causal past left a
+use. A revocation concurrent with a join does not undo it (like ARCHITECTURE
+says of every check: only the causal past counts). In the fold the first
+`uses` joins of an invite in the global order count (whether or not their
+author was already a member by another path), later ones do nothing: that is
+the overuse race, decided the same on every peer. A joiner's membership so
+depends on its invite's joins: a join links its author's touch key to the
+invite's, so a causal-past check of the joiner folds the invite too.
+
+Removals. `member_remove` needs admin; the owner cannot be removed and only
+the owner removes an admin. It revokes everything (`Revocation(key, None)`):
+pass 2 drops every op of the removed key concurrent with it, whatever role
+that op needed (a join included); later ops of the key fail the role check at
+insertion. A removal is *final* (`OpRule.final`): once valid in its causal
+past it stands, is never dropped by pass 2 and its author's role is not
+re-checked in the fold. So two admins who remove each other concurrently
+(possible only when each was promoted concurrently with the other's removal)
+are both removed, as in p2panda; and the final state agrees with what later
+causal-past checks see, where both removals apply. A removed key is never a
+member again: neither `member_add` nor `join` accepts it.
+
+Timeouts need moderator and a target whose role is below the author's. Hide
+and unhide need moderator; later ops in the fold order win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from nacl.signing import SigningKey
+
+from p2pcommunity.sync.crypto import INVITE_TAG, SIGNATURE_SIZE, sign, verify
+from p2pcommunity.sync.errors import Rejected
+from p2pcommunity.sync.log_ops import Op, Role, fields, is_key, is_op_id
+from p2pcommunity.sync.log_state import (
+    NODES,
+    REMOVED,
+    RULES,
+    CommunityState,
+    Heads,
+    Invite,
+    Link,
+    Member,
+    OpRule,
+    PastView,
+    Revocation,
+    StateBuilder,
+    Touch,
+    invite_touch,
+    member_touch,
+    no_check,
+    no_revocation,
+    reject,
+)
+
+MAX_INVITE_USES = 1000
+MAX_RULES_BYTES = 16 * 1024
+MAX_REASON_CHARS = 512
+MAX_ADDR_CHARS = 512
+MAX_HEADS = 4096
+INVITE_ROLES: Mapping[str, Role] = {"member": Role.MEMBER, "moderator": Role.MODERATOR}
+
+_U32 = (1 << 32) - 1
+_U63 = (1 << 63) - 1
+_HEX = frozenset("0123456789abcdef")
+
+
+# --- body validators --------------------------------------------------------
+
+
+def _int_in(low: int, high: int) -> Any:
+    return lambda v: type(v) is int and low <= v <= high
+
+
+def _signature(value: Any) -> bool:
+    return isinstance(value, bytes) and len(value) == SIGNATURE_SIZE
+
+
+def _heads(value: Any) -> bool:
+    """[[segment, seq], ...] with distinct segments, in any order."""
+    if not isinstance(value, list) or len(value) > MAX_HEADS:
+        return False
+    segments = set()
+    for pair in value:
+        if not (isinstance(pair, list) and len(pair) == 2):
+            return False
+        segment, seq = pair
+        if not (_int_in(0, _U32)(segment) and _int_in(0, _U63)(seq)) or segment in segments:
+            return False
+        segments.add(segment)
+    return True
+
+
+def _post_id(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 32 and _HEX.issuperset(value)
+
+
+def _short_text(limit: int) -> Any:
+    return lambda v: isinstance(v, str) and len(v) <= limit
+
+
+def _rules_text(value: Any) -> bool:
+    return isinstance(value, str) and len(value.encode()) <= MAX_RULES_BYTES
+
+
+def _multiaddr(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and 1 < len(value) <= MAX_ADDR_CHARS
+        and value.startswith("/")
+        and value.isprintable()
+        and not any(c.isspace() for c in value)
+    )
+
+
+def heads_of(body: Mapping[str, Any]) -> Heads:
+    return {segment: seq for segment, seq in body["heads"]}
+
+
+# --- invites and joins ------------------------------------------------------
+
+
+def invite_proof(
+    invite_signing_key: SigningKey, community_id: bytes, joiner_key: bytes, invite_hash: bytes
+) -> bytes:
+    """The joiner's proof for a `join` op or an admission: the invite key signs its key."""
+    return sign(invite_signing_key, INVITE_TAG, community_id, joiner_key + invite_hash)
+
+
+def _proof_ok(invite: Invite, community_id: bytes, joiner: bytes, proof: bytes) -> bool:
+    return verify(invite.invite_key, proof, INVITE_TAG, community_id, joiner + invite.id)
+
+
+def check_invite_admission(
+    state: CommunityState, invite_hash: bytes, joiner_key: bytes, proof: bytes, now_ms: int
+) -> str | None:
+    """None if `joiner_key` may be admitted now on this invite, else why not.
+
+    Reasons: "not_found", "bad_proof" (checked before the invite's status, so
+    that someone without the invite secret learns nothing more), "revoked",
+    "expired" (now_ms > expires_ms), "used_up", and "removed" (the key was
+    removed from the community). A current member is admissible whatever the
+    invite's status, once the proof holds.
+    """
+    invite = state.invites.get(invite_hash)
+    if invite is None:
+        return "not_found"
+    if not _proof_ok(invite, state.community_id, joiner_key, proof):
+        return "bad_proof"
+    member = state.members.get(joiner_key)
+    if member is not None:
+        return None if member.active else "removed"
+    if invite.revoked:
+        return "revoked"
+    if now_ms > invite.expires_ms:
+        return "expired"
+    if invite.used >= invite.uses:
+        return "used_up"
+    return None
+
+
+def _apply_invite_create(state: StateBuilder, op: Op) -> None:
+    body = op.body
+    state.invites[op.hash] = Invite(
+        id=op.hash,
+        invite_key=body["invite_key"],
+        role=INVITE_ROLES[body["role"]],
+        expires_ms=body["expires_ms"],
+        uses=body["uses"],
+        used=0,
+        revoked=False,
+        created_by=op.author,
+        created_ms=op.ms,
+    )
+
+
+def _check_invite_exists(view: PastView, op: Op) -> None:
+    if view.invite(op.body["invite"]) is None:
+        raise reject("not_found: no such invite")
+
+
+def _apply_invite_revoke(state: StateBuilder, op: Op) -> None:
+    invite = state.invites.get(op.body["invite"])
+    if invite is not None:
+        state.invites[invite.id] = replace(invite, revoked=True)
+
+
+def _check_join(view: PastView, op: Op) -> None:
+    invite = view.invite(op.body["invite"])
+    if invite is None:
+        raise reject("not_found: no such invite")
+    if not _proof_ok(invite, op.community_id, op.author, op.body["proof"]):
+        raise reject("bad_proof: the invite proof does not verify")
+    member = view.member(op.author)
+    if member is not None:
+        raise reject("already a member" if member.active else "removed: removed key")
+    if invite.revoked:
+        raise reject("revoked: invite revoked")
+    if op.ms > invite.expires_ms:
+        raise reject("expired: invite expired")
+    if invite.used >= invite.uses:
+        raise reject("used_up: invite used up")
+
+
+def _apply_join(state: StateBuilder, op: Op) -> None:
+    invite = state.invites.get(op.body["invite"])
+    if invite is None or invite.used >= invite.uses:
+        return  # its invite was dropped, or it came after the last use
+    state.invites[invite.id] = replace(invite, used=invite.used + 1)
+    if op.author not in state.members:
+        state.members[op.author] = Member(op.author, invite.role, op.ms)
+
+
+def _join_links(op: Op) -> tuple[Link, ...]:
+    return ((member_touch(op.author), invite_touch(op.body["invite"])),)
+
+
+# --- rules ------------------------------------------------------------------
+
+
+def _apply_rules_set(state: StateBuilder, op: Op) -> None:
+    state.rules = op.body["text"]
+    state.rules_version += 1
+
+
+def _check_rules_ack(view: PastView, op: Op) -> None:
+    if op.body["version"] > view.rules_version():
+        raise reject("no such rules version")
+
+
+def _apply_rules_ack(state: StateBuilder, op: Op) -> None:
+    member = state.active_member(op.author)
+    if member is not None and op.body["version"] > member.rules_acked:
+        state.members[member.key] = replace(member, rules_acked=op.body["version"])
+
+
+# --- removal and timeouts ---------------------------------------------------
+
+
+def _touch_target(op: Op) -> tuple[Touch, ...]:
+    return (member_touch(op.body["member"]),)
+
+
+def _check_member_remove(view: PastView, op: Op) -> None:
+    target = view.role_of(op.body["member"])
+    if target is None:
+        raise reject("not a member")
+    if target is Role.OWNER:
+        raise reject("the owner cannot be removed")
+    if target >= Role.ADMIN and view.role_of(op.author) is not Role.OWNER:
+        raise Rejected("forbidden", "only the owner removes an admin")
+
+
+def _revokes_member_remove(view: PastView, op: Op) -> Revocation | None:
+    return Revocation(op.body["member"], None)
+
+
+def _apply_member_remove(state: StateBuilder, op: Op) -> None:
+    key = op.body["member"]
+    member = state.members.get(key) or Member(key, Role.MEMBER, op.ms)
+    if member.role is Role.OWNER:
+        return
+    heads = heads_of(op.body)
+    if not member.active:  # concurrent removals: keep what any remover knew
+        for segment, seq in member.removed_heads.items():
+            heads[segment] = max(seq, heads.get(segment, seq))
+    state.members[key] = replace(member, status=REMOVED, removed_heads=heads)
+
+
+def _check_outranks(view: PastView, op: Op) -> None:
+    target = view.role_of(op.body["member"])
+    if target is None:
+        raise reject("not a member")
+    author = view.role_of(op.author)
+    if author is None or target >= author:
+        raise Rejected("forbidden", "the target's role is not below the author's")
+
+
+def _apply_timeout(state: StateBuilder, op: Op) -> None:
+    member = state.active_member(op.body["member"])
+    if member is not None:
+        until, heads = op.body["until_ms"], heads_of(op.body)
+        state.members[member.key] = replace(member, timeout_until_ms=until, timeout_heads=heads)
+
+
+def _apply_untimeout(state: StateBuilder, op: Op) -> None:
+    member = state.active_member(op.body["member"])
+    if member is not None:
+        state.members[member.key] = replace(member, timeout_until_ms=None, timeout_heads={})
+
+
+# --- moderation of posts, and nodes -----------------------------------------
+
+
+def _apply_hide(state: StateBuilder, op: Op) -> None:
+    state.hidden[op.body["post"]] = op.body["reason"]
+
+
+def _apply_unhide(state: StateBuilder, op: Op) -> None:
+    state.hidden.pop(op.body["post"], None)
+
+
+def _apply_node_add(state: StateBuilder, op: Op) -> None:
+    state.nodes[op.body["peer"]] = op.body["addr"]
+
+
+def _check_node_exists(view: PastView, op: Op) -> None:
+    if not view.has_node(op.body["peer"]):
+        raise reject("no such node")
+
+
+def _apply_node_remove(state: StateBuilder, op: Op) -> None:
+    state.nodes.pop(op.body["peer"], None)
+
+
+def _nothing(op: Op) -> tuple[Touch, ...]:
+    return ()
+
+
+GOVERNANCE_RULES: dict[str, OpRule] = {
+    "invite_create": OpRule(
+        required=Role.ADMIN,
+        validate=fields(
+            {
+                "invite_key": is_key,
+                "role": lambda v: isinstance(v, str) and v in INVITE_ROLES,
+                "expires_ms": _int_in(0, _U63),
+                "uses": _int_in(1, MAX_INVITE_USES),
+            }
+        ),
+        touches=lambda op: (invite_touch(op.hash),),
+        check=no_check,
+        revokes=no_revocation,
+        apply=_apply_invite_create,
+    ),
+    "invite_revoke": OpRule(
+        required=Role.ADMIN,
+        validate=fields({"invite": is_op_id}),
+        touches=lambda op: (invite_touch(op.body["invite"]),),
+        check=_check_invite_exists,
+        revokes=no_revocation,
+        apply=_apply_invite_revoke,
+    ),
+    "join": OpRule(
+        required=None,
+        validate=fields({"invite": is_op_id, "proof": _signature}),
+        touches=lambda op: (member_touch(op.author), invite_touch(op.body["invite"])),
+        check=_check_join,
+        revokes=no_revocation,
+        apply=_apply_join,
+        links=_join_links,
+    ),
+    "rules_set": OpRule(
+        required=Role.ADMIN,
+        validate=fields({"text": _rules_text}),
+        touches=lambda op: (RULES,),
+        check=no_check,
+        revokes=no_revocation,
+        apply=_apply_rules_set,
+    ),
+    "rules_ack": OpRule(
+        required=Role.MEMBER,
+        validate=fields({"version": _int_in(1, _U63)}),
+        touches=lambda op: (member_touch(op.author),),
+        check=_check_rules_ack,
+        revokes=no_revocation,
+        apply=_apply_rules_ack,
+    ),
+    "member_remove": OpRule(
+        required=Role.ADMIN,
+        validate=fields({"member": is_key, "heads": _heads}),
+        touches=_touch_target,
+        check=_check_member_remove,
+        revokes=_revokes_member_remove,
+        apply=_apply_member_remove,
+        final=True,
+    ),
+    "timeout": OpRule(
+        required=Role.MODERATOR,
+        validate=fields({"member": is_key, "heads": _heads, "until_ms": _int_in(0, _U63)}),
+        touches=_touch_target,
+        check=_check_outranks,
+        revokes=no_revocation,
+        apply=_apply_timeout,
+    ),
+    "untimeout": OpRule(
+        required=Role.MODERATOR,
+        validate=fields({"member": is_key}),
+        touches=_touch_target,
+        check=_check_outranks,
+        revokes=no_revocation,
+        apply=_apply_untimeout,
+    ),
+    "hide": OpRule(
+        required=Role.MODERATOR,
+        validate=fields({"post": _post_id, "reason": _short_text(MAX_REASON_CHARS)}),
+        touches=_nothing,
+        check=no_check,
+        revokes=no_revocation,
+        apply=_apply_hide,
+    ),
+    "unhide": OpRule(
+        required=Role.MODERATOR,
+        validate=fields({"post": _post_id}),
+        touches=_nothing,
+        check=no_check,
+        revokes=no_revocation,
+        apply=_apply_unhide,
+    ),
+    "node_add": OpRule(
+        required=Role.ADMIN,
+        validate=fields({"peer": is_key, "addr": _multiaddr}),
+        touches=lambda op: (NODES,),
+        check=no_check,
+        revokes=no_revocation,
+        apply=_apply_node_add,
+    ),
+    "node_remove": OpRule(
+        required=Role.ADMIN,
+        validate=fields({"peer": is_key}),
+        touches=lambda op: (NODES,),
+        check=_check_node_exists,
+        revokes=no_revocation,
+        apply=_apply_node_remove,
+    ),
+}

@@ -1,0 +1,66 @@
+"""Reports sealed so that only the community's moderators and admins read them.
+
+A report travels in the reporter's member document like any other content,
+so it reaches moderators who are offline now; its body is one SealedBox per
+moderator or admin (their Ed25519 keys converted to X25519). Anyone else who
+syncs the document sees that a report exists, not what it says or which post
+it is about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cbor2
+from nacl.exceptions import CryptoError
+from nacl.public import SealedBox
+from nacl.signing import SigningKey, VerifyKey
+
+from p2pcommunity.sync.crypto import canonical_cbor
+
+MAX_READERS = 256
+
+
+@dataclass(frozen=True)
+class OpenedReport:
+    reporter: bytes
+    post_id: str
+    reason: str
+    ms: int
+
+
+def seal_report(post_id: str, reason: str, ms: int, readers: Sequence[bytes]) -> bytes:
+    payload = canonical_cbor({"post": post_id, "reason": reason, "ms": ms})
+    boxes = [
+        [reader, SealedBox(VerifyKey(reader).to_curve25519_public_key()).encrypt(payload)]
+        for reader in sorted(set(readers))[:MAX_READERS]
+    ]
+    return canonical_cbor({"boxes": boxes})
+
+
+def open_report(key: SigningKey, reporter: bytes, body: bytes) -> OpenedReport | None:
+    """The report if it was sealed to `key`; None otherwise or when malformed."""
+    me = bytes(key.verify_key)
+    try:
+        value: Any = cbor2.loads(body)
+        boxes = {bytes(k): bytes(b) for k, b in value["boxes"]}
+    except Exception:  # another member's document: any shape
+        return None
+    box = boxes.get(me)
+    if box is None:
+        return None
+    try:
+        payload: Any = cbor2.loads(SealedBox(key.to_curve25519_private_key()).decrypt(box))
+        post_id, reason, ms = payload["post"], payload["reason"], payload["ms"]
+    except (CryptoError, Exception):
+        return None
+    if not (isinstance(post_id, str) and isinstance(reason, str) and isinstance(ms, int)):
+        return None
+    return OpenedReport(reporter, post_id, reason, ms)
+
+
+def open_reports(key: SigningKey, rows: Iterable[tuple[bytes, bytes]]) -> list[OpenedReport]:
+    opened = [r for r in (open_report(key, reporter, body) for reporter, body in rows) if r]
+    return sorted(opened, key=lambda r: (r.ms, r.post_id))
