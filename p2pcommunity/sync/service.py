@@ -414,6 +414,7 @@ class Service(Governance):
             out.append(
                 {
                     "id": row.id,
+                    "channel": row.channel_id.hex(),
                     "author": peer_id_from_public_key(row.author),
                     "author_name": (names.get(row.author) or (None, None))[0] or "",
                     "time": iso_ms(shown_ms),

@@ -1,0 +1,563 @@
+"""The main window's building blocks: timeline view, composer, side panels, switcher.
+
+Each widget shows models and reports what the user did as past-tense
+signals; none talks to the node. The main window wires signals to requests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPoint, QSize, QStringListModel, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QGuiApplication,
+    QKeyEvent,
+    QPainter,
+    QPalette,
+    QResizeEvent,
+    QTextCursor,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCompleter,
+    QDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from p2pcommunity.ui.delegate import PostDelegate, peer_color
+from p2pcommunity.ui.models import (
+    AnyIndex,
+    MemberListModel,
+    MemberRole,
+    NoAutoFetchProxy,
+    PostListModel,
+    TimelineModel,
+    short_peer,
+)
+
+# ------------------------------------------------------------------ timeline
+
+
+class PostListView(QListView):
+    """A list of posts drawn by `PostDelegate`, with per-pixel scrolling."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.post_delegate = PostDelegate(self)
+        self.setItemDelegate(self.post_delegate)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setUniformItemSizes(False)
+        self.setMouseTracking(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.verticalScrollBar().setSingleStep(24)
+
+    def post_at(self, index: QModelIndex) -> dict[str, Any] | None:
+        return index.data(PostListModel.ROW_ROLE) if index.isValid() else None
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.scheduleDelayedItemsLayout()
+
+
+class TimelineView(PostListView):
+    """Newest at the bottom; follows new posts while at the bottom; pages back at the top."""
+
+    def __init__(self, model: TimelineModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.timeline = model
+        self._proxy = NoAutoFetchProxy(self)
+        self._proxy.setSourceModel(model)
+        self.setModel(self._proxy)
+        self._at_bottom = True
+        self._from_bottom = 0
+        bar = self.verticalScrollBar()
+        bar.valueChanged.connect(self._on_scrollbar_value_changed)
+        bar.rangeChanged.connect(self._on_scrollbar_range_changed)
+        model.rowsAboutToBeInserted.connect(self._on_model_rows_about_to_be_inserted)
+        model.loaded.connect(self._on_model_loaded)
+        model.older_loaded.connect(self._on_model_older_loaded)
+
+    def _on_scrollbar_value_changed(self, value: int) -> None:
+        bar = self.verticalScrollBar()
+        self._at_bottom = value >= bar.maximum() - 4
+        if value <= 120 and self.timeline.canFetchMore(QModelIndex()):
+            self.timeline.fetchMore(QModelIndex())
+
+    def _on_scrollbar_range_changed(self, _min: int, maximum: int) -> None:
+        bar = self.verticalScrollBar()
+        if self._from_bottom:
+            bar.setValue(maximum - self._from_bottom)
+            self._from_bottom = 0
+        elif self._at_bottom:
+            bar.setValue(maximum)
+
+    def _on_model_rows_about_to_be_inserted(
+        self, _parent: QModelIndex, first: int, _l: int
+    ) -> None:
+        bar = self.verticalScrollBar()
+        if first == 0 and self.timeline.rowCount() and not self._at_bottom:
+            self._from_bottom = max(bar.maximum() - bar.value(), 1)
+
+    def _on_model_loaded(self) -> None:
+        self._at_bottom = True
+        QTimer.singleShot(0, self.scrollToBottom)
+
+    def _on_model_older_loaded(self, _n: int) -> None:
+        if self.timeline.rowCount() and self.verticalScrollBar().maximum() == 0:
+            # the page did not fill the view: keep paging back
+            QTimer.singleShot(0, lambda: self._on_scrollbar_value_changed(0))
+
+    def scroll_to_post(self, post_id: str) -> bool:
+        row = self.timeline.row_of(post_id)
+        if row < 0:
+            return False
+        index = self._proxy.index(row, 0)
+        self._at_bottom = False
+        self.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        self.setCurrentIndex(index)
+        return True
+
+
+# ------------------------------------------------------------------ composer
+
+
+class MessageEdit(QPlainTextEdit):
+    """Enter sends, Shift+Enter breaks the line, `@` completes member names."""
+
+    submitted = Signal(str)
+    cancelled = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTabChangesFocus(True)
+        self._mentions: dict[str, str] = {}
+        self._names = QStringListModel(self)
+        self.completer = QCompleter(self._names, self)
+        self.completer.setWidget(self)
+        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.completer.activated.connect(self._on_completer_activated)
+        self.textChanged.connect(self._on_text_changed)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit)
+        self._fit()
+
+    def _popup(self) -> QAbstractItemView:
+        popup = self.completer.popup()
+        assert popup is not None
+        return popup
+
+    def set_members(self, names: dict[str, str]) -> None:
+        """peer id -> display name."""
+        self._mentions = {f"{name}  ·  {short_peer(peer)}": peer for peer, name in names.items()}
+        self._names.setStringList(sorted(self._mentions, key=str.lower))
+
+    def _fit(self, *_args: object) -> None:
+        lines = max(1, int(self.document().size().height()))
+        shown = min(lines, 8)
+        fm = QFontMetrics(self.font())
+        margins = self.contentsMargins().top() + self.contentsMargins().bottom()
+        doc = int(2 * self.document().documentMargin())
+        self.setFixedHeight(shown * fm.lineSpacing() + margins + doc + 12)
+        self.setVerticalScrollBarPolicy(
+            Qt.ScrollBarPolicy.ScrollBarAsNeeded
+            if lines > 8
+            else Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        )
+
+    def _mention_prefix(self) -> str | None:
+        cursor = self.textCursor()
+        block = cursor.block().text()[: cursor.positionInBlock()]
+        word = block.split(" ")[-1] if block else ""
+        return word[1:] if word.startswith("@") and "\n" not in word else None
+
+    def _on_text_changed(self) -> None:
+        prefix = self._mention_prefix()
+        if prefix is None or not self._mentions:
+            self._popup().hide()
+            return
+        self.completer.setCompletionPrefix(prefix)
+        if self.completer.completionCount() == 0:
+            self._popup().hide()
+            return
+        rect = self.cursorRect()
+        rect.setWidth(320)
+        self.completer.complete(rect)
+        self._popup().setCurrentIndex(self.completer.completionModel().index(0, 0))
+
+    def _on_completer_activated(self, label: str) -> None:
+        peer = self._mentions.get(label)
+        prefix = self._mention_prefix()
+        if peer is None or prefix is None:
+            return
+        cursor = self.textCursor()
+        cursor.movePosition(
+            QTextCursor.MoveOperation.Left, QTextCursor.MoveMode.KeepAnchor, len(prefix) + 1
+        )
+        cursor.insertText(f"@{peer} ")
+        self.setTextCursor(cursor)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        popup = self._popup()
+        if popup.isVisible() and event.key() in (
+            Qt.Key.Key_Enter,
+            Qt.Key.Key_Return,
+            Qt.Key.Key_Tab,
+            Qt.Key.Key_Escape,
+        ):
+            if event.key() in (Qt.Key.Key_Tab,):
+                self._on_completer_activated(popup.currentIndex().data() or "")
+                popup.hide()
+                return
+            event.ignore()
+            return
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                self.insertPlainText("\n")
+                return
+            text = self.toPlainText().strip()
+            if text:
+                self.submitted.emit(text)
+            return
+        if event.key() == Qt.Key.Key_Escape:
+            self.cancelled.emit()
+        super().keyPressEvent(event)
+
+
+class Composer(QFrame):
+    """The message box with a "replying to" / "editing" bar and a send button."""
+
+    sent = Signal(str, str)  # text, reply_to post id ("" for none)
+    edited = Signal(str, str)  # post id, new text
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("composer")
+        self.reply_to = ""
+        self.editing = ""
+        self.bar = QWidget()
+        bar_layout = QHBoxLayout(self.bar)
+        bar_layout.setContentsMargins(8, 2, 4, 2)
+        self.bar_label = QLabel()
+        self.bar_label.setObjectName("muted")
+        close = QToolButton()
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip("Cancel (Esc)")
+        close.clicked.connect(self.cancel_mode)
+        bar_layout.addWidget(self.bar_label, 1)
+        bar_layout.addWidget(close)
+        self.bar.hide()
+        self.edit = MessageEdit()
+        self.edit.setObjectName("messageEdit")
+        self.edit.submitted.connect(self._on_edit_submitted)
+        self.edit.cancelled.connect(self.cancel_mode)
+        self.send_button = QPushButton("Send")
+        self.send_button.setDefault(False)
+        self.send_button.clicked.connect(
+            lambda: self._on_edit_submitted(self.edit.toPlainText().strip())
+        )
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 6, 12, 10)
+        layout.setSpacing(2)
+        layout.addWidget(self.bar)
+        layout.addLayout(row)
+
+    def set_placeholder(self, text: str) -> None:
+        self.edit.setPlaceholderText(text)
+
+    def start_reply(self, post_id: str, author: str) -> None:
+        self.cancel_mode()
+        self.reply_to = post_id
+        self.bar_label.setText(f"Replying to <b>{_escape(author)}</b>")
+        self.bar.show()
+        self.edit.setFocus()
+
+    def start_edit(self, post_id: str, text: str) -> None:
+        self.cancel_mode()
+        self.editing = post_id
+        self.bar_label.setText("Editing your message")
+        self.bar.show()
+        self.edit.setPlainText(text)
+        self.edit.moveCursor(QTextCursor.MoveOperation.End)
+        self.edit.setFocus()
+
+    def cancel_mode(self) -> None:
+        if self.editing:
+            self.edit.clear()
+        self.reply_to = self.editing = ""
+        self.bar.hide()
+
+    def _on_edit_submitted(self, text: str) -> None:
+        if not text:
+            return
+        if self.editing:
+            self.edited.emit(self.editing, text)
+        else:
+            self.sent.emit(text, self.reply_to)
+
+    def accept_sent(self) -> None:
+        """The node took the message: clear the box."""
+        self.edit.clear()
+        self.reply_to = self.editing = ""
+        self.bar.hide()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ------------------------------------------------------------------ side panels
+
+
+class PanelHeader(QWidget):
+    closed = Signal()
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 8, 6, 8)
+        self.title = QLabel(title)
+        self.title.setObjectName("panelTitle")
+        close = QToolButton()
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip("Close (Esc)")
+        close.clicked.connect(self.closed.emit)
+        layout.addWidget(self.title, 1)
+        layout.addWidget(close)
+
+
+class MemberDelegate(QStyledItemDelegate):
+    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
+        return QSize(option.rect.width(), QFontMetrics(option.font).height() * 2 + 14)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pal = option.palette
+        rect = option.rect.adjusted(8, 2, -8, -2)
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(option.rect, pal.color(QPalette.ColorRole.Midlight))
+        peer = index.data(MemberRole.PEER_ID) or ""
+        dark = QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
+        d = rect.height() - 8
+        avatar = rect.adjusted(0, 4, 0, 0)
+        avatar.setSize(QSize(d, d))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(peer_color(peer, False))
+        painter.drawEllipse(avatar)
+        name = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        f = QFont(option.font)
+        f.setBold(True)
+        painter.setFont(f)
+        painter.setPen(Qt.GlobalColor.white)
+        painter.drawText(avatar, Qt.AlignmentFlag.AlignCenter, name[:1].upper())
+        status = index.data(MemberRole.STATUS) or "offline"
+        dot_color = {"online": "#30a46c", "timed_out": "#f5a524", "removed": "#e5484d"}.get(
+            status, "#8b8d98"
+        )
+        dot = avatar.adjusted(d - 11, d - 11, 1, 1)
+        painter.setPen(pal.color(QPalette.ColorRole.Base))
+        painter.setBrush(pal.color(QPalette.ColorRole.Base))
+        painter.drawEllipse(dot)
+        painter.setBrush(QColor(dot_color))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.drawEllipse(dot.adjusted(2, 2, -2, -2))
+        fm = QFontMetrics(f)
+        x = avatar.right() + 10
+        text_color = pal.color(QPalette.ColorRole.Text)
+        if status != "online":
+            text_color = pal.color(QPalette.ColorRole.PlaceholderText)
+        painter.setPen(peer_color(peer, dark) if status == "online" else text_color)
+        painter.setFont(f)
+        painter.drawText(x, rect.top() + 4 + fm.ascent(), name)
+        role = index.data(MemberRole.ROLE) or "member"
+        small = QFont(option.font)
+        small.setPointSizeF(option.font.pointSizeF() * 0.85)
+        painter.setFont(small)
+        painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
+        label = status.replace("_", " ") if role == "member" else f"{role} · {status}"
+        painter.drawText(x, rect.top() + 6 + fm.height() + QFontMetrics(small).ascent(), label)
+        painter.restore()
+
+
+class MembersPanel(QWidget):
+    context_menu_requested = Signal(dict, object)  # member row, global pos
+
+    def __init__(self, model: MemberListModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.header = PanelHeader("Members")
+        self.view = QListView()
+        self.view.setModel(model)
+        self.view.setItemDelegate(MemberDelegate(self.view))
+        self.view.setFrameShape(QFrame.Shape.NoFrame)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._on_view_context_menu)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.header)
+        layout.addWidget(self.view)
+
+    def _on_view_context_menu(self, pos: QPoint) -> None:
+        index = self.view.indexAt(pos)
+        if index.isValid():
+            row = index.data(MemberListModel.ROW_ROLE)
+            self.context_menu_requested.emit(row, self.view.viewport().mapToGlobal(pos))
+
+
+class ThreadPanel(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.root_id = ""
+        self.header = PanelHeader("Thread")
+        self.model = PostListModel(self)
+        self.model.group = False
+        self.view = PostListView()
+        self.view.post_delegate.show_replies = False
+        self.view.setModel(self.model)
+        self.composer = Composer()
+        self.composer.set_placeholder("Reply in thread…")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.header)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.composer)
+
+
+class SearchPanel(QWidget):
+    searched = Signal(str)
+    result_activated = Signal(dict)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.header = PanelHeader("Search")
+        self.field = QLineEdit()
+        self.field.setPlaceholderText("Search this community…")
+        self.field.setClearButtonEnabled(True)
+        self.field.returnPressed.connect(lambda: self.searched.emit(self.field.text().strip()))
+        self.status = QLabel("")
+        self.status.setObjectName("muted")
+        self.model = PostListModel(self)
+        self.model.group = False
+        self.view = PostListView()
+        self.view.post_delegate.show_replies = False
+        self.view.setModel(self.model)
+        self.view.activated.connect(self._on_view_activated)
+        self.view.clicked.connect(self._on_view_activated)
+        box = QVBoxLayout()
+        box.setContentsMargins(12, 0, 12, 6)
+        box.addWidget(self.field)
+        box.addWidget(self.status)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.header)
+        layout.addLayout(box)
+        layout.addWidget(self.view, 1)
+
+    def _on_view_activated(self, index: QModelIndex) -> None:
+        row = index.data(PostListModel.ROW_ROLE)
+        if row:
+            self.result_activated.emit(row)
+
+
+# ------------------------------------------------------------------ Ctrl+K
+
+
+class ChannelSwitcher(QDialog):
+    """A quick filter over every channel of every community."""
+
+    chosen = Signal(str, str)  # community id, channel id
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Switch channel")
+        self.setModal(True)
+        self.resize(460, 360)
+        self.field = QLineEdit()
+        self.field.setPlaceholderText("Jump to a channel…")
+        self.list = QListWidget()
+        self.list.setFrameShape(QFrame.Shape.NoFrame)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.field)
+        layout.addWidget(self.list)
+        self.field.textChanged.connect(self._filter)
+        self.field.returnPressed.connect(self._pick)
+        self.list.itemActivated.connect(lambda _item: self._pick())
+        self.field.installEventFilter(self)
+
+    def set_entries(self, entries: list[tuple[str, str, str, str]]) -> None:
+        """(community id, community name, channel id, channel name)."""
+        self.list.clear()
+        for cid, cname, chid, chname in entries:
+            item = QListWidgetItem(f"#{chname}    ·  {cname}")
+            item.setData(Qt.ItemDataRole.UserRole, (cid, chid))
+            self.list.addItem(item)
+        self._filter(self.field.text())
+
+    def _filter(self, text: str) -> None:
+        first = None
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            hidden = text.lower() not in item.text().lower()
+            item.setHidden(hidden)
+            if not hidden and first is None:
+                first = item
+        if first is not None:
+            self.list.setCurrentItem(first)
+
+    def eventFilter(self, obj: object, event: object) -> bool:
+        if (
+            isinstance(event, QKeyEvent)
+            and event.type() == QKeyEvent.Type.KeyPress
+            and event.key() in (Qt.Key.Key_Down, Qt.Key.Key_Up)
+        ):
+            step = 1 if event.key() == Qt.Key.Key_Down else -1
+            row = self.list.currentRow()
+            for _ in range(self.list.count()):
+                row = (row + step) % max(self.list.count(), 1)
+                if not self.list.item(row).isHidden():
+                    self.list.setCurrentRow(row)
+                    break
+            return True
+        return super().eventFilter(obj, event)  # type: ignore[arg-type]
+
+    def _pick(self) -> None:
+        item = self.list.currentItem()
+        if item is not None and not item.isHidden():
+            cid, chid = item.data(Qt.ItemDataRole.UserRole)
+            self.chosen.emit(cid, chid)
+            self.accept()
+
+    def open_fresh(self) -> None:
+        self.field.clear()
+        self.open()
+        self.field.setFocus()

@@ -1,0 +1,57 @@
+"""UI tests drive the real app against real nodes on temporary data dirs.
+
+Each `make_app(name)` is an `App` on `tmp_path/name` whose node listens on
+127.0.0.1 only. Every app is shut down and every node it started is stopped
+(and, failing that, killed) in the fixture's finally, so a failing test
+leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from p2pcommunity.ui.app import App
+from p2pcommunity.ui.node_process import _pid_alive
+
+LOCAL = ["/ip4/127.0.0.1/tcp/0"]
+START_MS = 45_000
+
+
+@pytest.fixture
+def make_app(qtbot: object, tmp_path: Path) -> Iterator[Callable[[str], App]]:
+    apps: list[App] = []
+    pids: list[int] = []
+
+    def make(name: str) -> App:
+        app = App(tmp_path / name, LOCAL)
+        app.node.ready.connect(lambda _p, a=app: a.node.pid and pids.append(a.node.pid))
+        qtbot.addWidget(app.window)  # type: ignore[attr-defined]
+        apps.append(app)
+        return app
+
+    try:
+        yield make
+    finally:
+        for app in apps:
+            app.shutdown()
+        for pid in pids:
+            if _pid_alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def start_with_name(qtbot: object, app: App, name: str) -> None:
+    """Run the first-run flow up to the welcome page."""
+    app.start()
+    assert app.stage == "name"
+    app.window.name_page.name.setText(name)
+    app.window.name_page.button.click()
+    qtbot.waitUntil(lambda: app.stage == "welcome", timeout=START_MS)  # type: ignore[attr-defined]
