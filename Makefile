@@ -41,7 +41,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_local.py
-	@if [ -f benchmarks/bench_sync.py ]; then $(PY) benchmarks/bench_sync.py; fi
+	$(PY) benchmarks/bench_sync.py
+	$(PY) benchmarks/bench_join.py
+	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/bench_app.py
 
 # The desktop app on the default data dir (starts its node if none runs).
 run: $(STAMP)
