@@ -261,17 +261,17 @@ class ReadModelTables:
 
     def clear_member_rows(self, community_id: bytes, member: bytes) -> None:
         """Drop every read-model row a member's documents produced, to rebuild them."""
+        self.db.execute(
+            "DELETE FROM reactions WHERE reactor=? AND post_id IN "
+            "(SELECT id FROM posts WHERE community_id=?)",
+            (member, community_id),
+        )
         rowids = self.db.execute(
             "SELECT rowid FROM posts WHERE community_id=? AND author=?", (community_id, member)
         ).fetchall()
         self.db.executemany("DELETE FROM posts_fts WHERE rowid=?", rowids)
         self.db.execute(
             "DELETE FROM posts WHERE community_id=? AND author=?", (community_id, member)
-        )
-        self.db.execute(
-            "DELETE FROM reactions WHERE reactor=? AND post_id IN "
-            "(SELECT id FROM posts WHERE community_id=?)",
-            (member, community_id),
         )
         self.db.execute("DELETE FROM pending_updates WHERE author=?", (member,))
         for table in ("profiles", "addrs"):

@@ -136,3 +136,17 @@ def test_a_removed_member_can_no_longer_post_anywhere(make_cli: Any) -> None:
         for node in (node_a, node_b):
             if node is not None:
                 node.stop()
+
+
+def test_an_expired_invite_is_refused(make_cli: Any) -> None:
+    import time
+
+    alice, late = make_cli("alice"), make_cli("late")
+    alice("init")
+    late("init")
+    community = alice.json("community", "create", "Club")["community_id"]
+    invite = alice.json("invite", "create", community, "--expires", "1s")["invite"]
+    time.sleep(1.5)
+    result = late("--json", "join", invite, "--timeout", "10", check=False)
+    assert result.code == 1 and result.error()["code"] == "expired"
+    assert late.json("community", "list")["communities"] == []
