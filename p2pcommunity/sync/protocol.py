@@ -197,6 +197,7 @@ class SyncSession:
         self._peer_heads_unknown: set[bytes] = set()  # its latest heads we do not hold
         self._peer_seq: dict[DocKey, int] = {}
         self._peer_announced: tuple[bytes, ...] = ()
+        self._skipped_docs = False
         self._peer_summary_done = False
         self._behind: set[DocKey] = set()  # docs where the peer said it has more than us
         self._sent_heads: tuple[bytes, ...] | None = None
@@ -350,6 +351,10 @@ class SyncSession:
         # No log yet, or not a member here: a race with a removal, or a joiner that
         # has no genesis yet. Nothing to verify against; skip (Community would refuse).
         if len(community.log) == 0 or frame.owner not in community.state.members:
+            # The peer thinks we hold these now and won't send them again in this
+            # session; once our log admits the owner, end the session so the next
+            # one starts from fresh summaries.
+            self._skipped_docs = True
             return self._check_caught_up(out)
         try:
             result = community.receive_changes(ref, frame.changes, now_ms)
@@ -379,6 +384,8 @@ class SyncSession:
         all_heads = tuple(community.log.heads())
         if all_heads != self._admission_checked_at:  # membership changes only with the log
             self._admission_checked_at = all_heads
+            if self._skipped_docs and self._caught_up:
+                return self._close(out)
             refusal = self._refusal()
             if refusal is None:
                 self._serving = True
