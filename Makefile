@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint bench node run check-system clean
+.PHONY: test lint bench node run check-system check-display clean dist
 
 check-system:
 	@missing=""; \
@@ -46,12 +46,36 @@ bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/bench_app.py
 
 # The desktop app on the default data dir (starts its node if none runs).
-run: $(STAMP)
+run: $(STAMP) check-display
 	$(VENV)/bin/p2pcommunity $(APP_ARGS)
+
+# Qt's xcb platform plugin (a real X11 display) needs these besides check-system's.
+check-display:
+	@missing=""; \
+	for lib in libxcb-icccm.so.4:libxcb-icccm4 libxcb-image.so.0:libxcb-image0 \
+	           libxcb-keysyms.so.1:libxcb-keysyms1 libxcb-randr.so.0:libxcb-randr0 \
+	           libxcb-render-util.so.0:libxcb-render-util0 libxcb-shape.so.0:libxcb-shape0 \
+	           libxcb-xinerama.so.0:libxcb-xinerama0 libxcb-xkb.so.1:libxcb-xkb1 \
+	           libxkbcommon-x11.so.0:libxkbcommon-x11-0; do \
+	  ldconfig -p 2>/dev/null | grep -q "$${lib%%:*}" || missing="$$missing $${lib##*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Missing system packages for the desktop app:$$missing"; \
+	  echo "On Debian/Ubuntu: sudo apt-get install$$missing"; \
+	  exit 1; \
+	fi
 
 # A headless node on the default data dir (creates the identity on first run).
 node: $(STAMP)
 	$(VENV)/bin/p2pcommunity-node run $(NODE_ARGS)
+
+# A one-folder bundle with both programs: dist/p2pcommunity/{p2pcommunity,p2pcommunity-node}.
+# On Windows and macOS run the same pyinstaller command in a venv (docs/install.md).
+dist: $(STAMP)
+	$(PY) -m pip show pyinstaller >/dev/null 2>&1 || $(PY) -m pip install --quiet 'pyinstaller>=6.10'
+	$(PY) -m PyInstaller --noconfirm --clean --log-level WARN \
+	  --distpath dist --workpath build/pyinstaller packaging/pyinstaller/p2pcommunity.spec
+	@du -sh dist/p2pcommunity
 
 clean:
 	rm -rf $(VENV) build *.egg-info
