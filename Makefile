@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_local.py
 	$(PY) benchmarks/bench_sync.py
 	$(PY) benchmarks/bench_join.py
+	$(PY) benchmarks/bench_node.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/bench_app.py
 
 # The desktop app on the default data dir (starts its node if none runs).
@@ -75,7 +76,15 @@ dist: $(STAMP)
 	$(PY) -m pip show pyinstaller >/dev/null 2>&1 || $(PY) -m pip install --quiet 'pyinstaller>=6.10'
 	$(PY) -m PyInstaller --noconfirm --clean --log-level WARN \
 	  --distpath dist --workpath build/pyinstaller packaging/pyinstaller/p2pcommunity.spec
+	@# Desktop integration and its installer travel with the Linux bundle.
+	@if [ "$$(uname -s)" = Linux ]; then \
+	  mkdir -p dist/p2pcommunity/share/applications dist/p2pcommunity/share/metainfo && \
+	  cp packaging/linux/io.github.p2pcommunity.P2PCommunity.desktop dist/p2pcommunity/share/applications/ && \
+	  cp packaging/linux/io.github.p2pcommunity.P2PCommunity.metainfo.xml dist/p2pcommunity/share/metainfo/ && \
+	  cp -R packaging/linux/icons dist/p2pcommunity/share/ && \
+	  cp packaging/linux/install.sh dist/p2pcommunity/install.sh; \
+	fi
 	@du -sh dist/p2pcommunity
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

@@ -209,8 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-listen", action="store_true", help="dial out only")
     p.add_argument("--bootstrap", action="append", default=[], metavar="MULTIADDR")
     p.add_argument("--relay", action="store_true", help="serve circuit relay v2")
-    p.add_argument("--metrics", metavar="HOST:PORT")
-    p.add_argument("--config", type=Path, metavar="FILE")
+    p.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus /metrics, /healthz")
+    p.add_argument("--config", type=Path, metavar="FILE", help="TOML; flags override it")
+    p.add_argument("--log-format", choices=("text", "json"), help="stderr log lines")
     p.add_argument("--passphrase-file", type=Path)
     command("status", "connected peers and sync state per community")
     p = command("join", "take up a community: an invite code, or an id with --bootstrap")
@@ -382,20 +383,24 @@ def _dispatch(data_dir: Path, command: str, args: argparse.Namespace) -> dict[st
 
 
 def _run(data_dir: Path, args: argparse.Namespace) -> int:
-    import logging
-
+    from p2pcommunity.config import merge, read_config, setup_logging
     from p2pcommunity.runtime import run_node
 
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    file = read_config(args.config) if args.config else {}
+    config = merge(
+        file,
+        config_dir=args.config.parent.absolute() if args.config else None,
+        listen=args.listen,
+        no_listen=args.no_listen,
+        bootstrap=args.bootstrap,
+        relay=args.relay,
+        metrics=args.metrics,
+        log_format=args.log_format,
+        passphrase_file=args.passphrase_file,
     )
-    for flag in ("relay", "metrics", "config"):
-        if getattr(args, flag):
-            raise Invalid(f"--{flag} is not available in this version yet")
-    listen = [] if args.no_listen else (args.listen or ["/ip4/0.0.0.0/tcp/0"])
-    return run_node(data_dir, _identity_loader(args, create=True), listen, args.bootstrap)
+    setup_logging(config.log_format)
+    args.passphrase_file = config.passphrase_file
+    return run_node(data_dir, _identity_loader(args, create=True), config)
 
 
 def _fail(as_json: bool, message: str, code: str) -> int:

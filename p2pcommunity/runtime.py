@@ -21,12 +21,15 @@ import trio
 
 from p2pcommunity import archive
 from p2pcommunity.commands import execute
+from p2pcommunity.config import NodeConfig
 from p2pcommunity.control.server import ControlServer, serve_control
 from p2pcommunity.datadir import DataDir, now_ms
 from p2pcommunity.identity import DeviceIdentity
 from p2pcommunity.net.dial import backoff_delays
 from p2pcommunity.net.host import running_host
+from p2pcommunity.net.metrics import NodeMetrics, serve_metrics
 from p2pcommunity.net.node import SYNC_PROTOCOL, Node, SessionRunner
+from p2pcommunity.net.relay import Relay, Reservations, running_relay
 from p2pcommunity.sync.errors import DomainError, Invalid, NotFound, Rejected
 from p2pcommunity.sync.invite import PREFIX as INVITE_PREFIX
 from p2pcommunity.sync.invite import InviteCode, encode_presented, invite_proof
@@ -83,14 +86,24 @@ class Dialer:
         self._next_try: dict[str, float] = {}
 
     def targets(self) -> dict[str, list[str]]:
-        """peer id -> addresses, from bootstrap flags and members' published addresses."""
+        """peer id -> addresses: the communities' listed always-on nodes first, then
+        bootstrap flags and members' published addresses (dials start in this order)."""
         found: dict[str, list[str]] = {}
+        for community in self.node.service.communities():
+            for key, addr in sorted(community.state.nodes.items()):
+                try:
+                    peer = peer_id_from_public_key(key)
+                except Exception:  # a listed key we cannot use is skipped, not fatal
+                    continue
+                bucket = found.setdefault(peer, [])
+                if addr and addr not in bucket:
+                    bucket.append(addr)
         for addr in self.bootstrap:
             found.setdefault(peer_of(addr), []).append(addr)
         for peer, addrs in self.node.service.member_addrs().items():
             found.setdefault(peer, []).extend(a for a in addrs if a not in found.get(peer, []))
         found.pop(self.node.identity.peer_id, None)
-        return found
+        return {peer: addrs for peer, addrs in found.items() if addrs}
 
     async def run(self) -> None:
         while True:
@@ -103,7 +116,7 @@ class Dialer:
         now = trio.current_time()
         async with trio.open_nursery() as nursery:
             for peer, addrs in self.targets().items():
-                if self._next_try.get(peer, 0) > now:
+                if self._next_try.get(peer, 0) > now or not self.node.room_for(peer):
                     continue
                 nursery.start_soon(self._sync_with, peer, addrs)
 
@@ -118,7 +131,10 @@ class Dialer:
             except Exception as exc:  # unreachable peers are normal
                 failures = self._failures.get(peer, 0) + 1
                 self._failures[peer] = failures
-                delay = backoff_delays(min(failures, 8), DIAL_INTERVAL_S, 300.0, lambda: 1.0)[-1]
+                # backoff_delays(n) gives the n-1 waits between n tries: the last is ours.
+                delay = backoff_delays(min(failures, 8) + 1, DIAL_INTERVAL_S, 300.0, lambda: 1.0)[
+                    -1
+                ]
                 self._next_try[peer] = trio.current_time() + delay
                 log.info("cannot reach %s (%s); next try in %.0f s", peer, exc, delay)
                 return
@@ -128,22 +144,25 @@ class Dialer:
 class NodeControl:
     """Answers control API requests with the same commands the offline CLI runs."""
 
-    def __init__(self, node: Node, dialer: Dialer) -> None:
+    def __init__(
+        self, node: Node, dialer: Dialer, addrs: Callable[[], list[str]] | None = None
+    ) -> None:
         self.node = node
         self.dialer = dialer
+        self.addrs = addrs or node.host.listen_addrs
 
     async def handle(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         node, service = self.node, self.node.service
         if method in ("whoami", "init"):
             if params.get("name"):
                 service.set_display_name(params["name"])
-            return service.whoami(node.host.listen_addrs())
+            return service.whoami(self.addrs())
         if method == "status":
-            return service.status(node.host.listen_addrs(), self._online())
+            return service.status(self.addrs(), self._online())
         if method == "member list":
             return service.member_list(params["community"], frozenset(self._online()))
         if method == "invite create":
-            params = {**params, "addrs": publishable(node.host.listen_addrs())}
+            params = {**params, "addrs": publishable(self.addrs())}
         if method == "join":
             return await join(
                 node,
@@ -285,22 +304,40 @@ async def _serve(
     on_ready: Callable[[Node, ControlServer | None], None],
     control: bool,
     body: Callable[[Node], Any] | None = None,
+    config: NodeConfig | None = None,
 ) -> Any:
     service = opened.service
     assert service is not None
-    async with running_host(identity, listen) as host:
-        node = Node(identity, service, host, now_ms)
+    config = config or NodeConfig(listen=listen, bootstrap=bootstrap)
+    async with running_host(identity, listen) as host, running_relay(host, config.relay) as relay:
+        metrics = NodeMetrics()
+        node = Node(identity, service, host, now_ms, config.limits, metrics)
         host.set_stream_handler(SYNC_PROTOCOL, node.handle_sync_stream)
         dialer = Dialer(node, bootstrap)
+        reservations = _reservations(node, relay) if control and not listen else None
+        metrics.relay_reservations.set_function(relay.reservations_served)
+        if reservations is not None:
+            metrics.relay_reservations_made.set_function(reservations.count)
+
+        def addrs() -> list[str]:
+            relayed = reservations.addrs() if reservations is not None else []
+            return host.listen_addrs() + relayed
+
         async with trio.open_nursery() as nursery:
             node.nursery = nursery
+            if config.metrics is not None:
+                await nursery.start(serve_metrics, metrics, *config.metrics)
             server: ControlServer | None = None
             if control:
                 server = await nursery.start(
-                    serve_control, data_dir, NodeControl(node, dialer).handle
+                    serve_control, data_dir, NodeControl(node, dialer, addrs).handle
                 )
                 node.notify = server.broadcast
             service.publish_addrs(publishable(host.listen_addrs()))
+            if reservations is not None:
+                nursery.start_soon(reservations.run)
+            if config.relay:
+                log.info("serving circuit relay v2 (HOP) for other peers")
             on_ready(node, server)
             if body is not None:
                 result = await body(node)
@@ -315,12 +352,28 @@ async def _serve(
     return None
 
 
+def _reservations(node: Node, relay: Relay) -> Reservations:
+    """A --no-listen node: reservations with the listed nodes, relayed addresses published."""
+
+    def relays() -> dict[str, str]:
+        found: dict[str, str] = {}
+        for community in node.service.communities():
+            for key, addr in community.state.nodes.items():
+                found.setdefault(peer_id_from_public_key(key), addr)
+        return found
+
+    def publish(relayed: list[str]) -> None:
+        node.service.publish_addrs(publishable(node.host.listen_addrs()) + relayed)
+
+    return Reservations(relay, node.identity.peer_id, relays, publish)
+
+
 def run_node(
     data_dir: Path,
     identity_loader: Callable[[DataDir], DeviceIdentity],
-    listen: list[str],
-    bootstrap: list[str],
+    config: NodeConfig,
 ) -> int:
+    listen, bootstrap = config.listen, config.bootstrap
     for addr in bootstrap:
         peer_of(addr)
     with DataDir(data_dir) as opened:
@@ -333,7 +386,7 @@ def run_node(
             sys.stdout.flush()
             log.info("node %s running on %s", identity.peer_id, data_dir)
 
-        _trio_run(_serve, data_dir, opened, identity, listen, bootstrap, ready, True)
+        _trio_run(_serve, data_dir, opened, identity, listen, bootstrap, ready, True, None, config)
     return 0
 
 

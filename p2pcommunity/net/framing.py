@@ -23,6 +23,12 @@ _HEADER = struct.Struct(">I")
 _RECEIVE_SIZE = 64 * 1024
 
 
+class OversizeFrame(RemoteProtocolError):
+    """The peer announced a frame longer than our limit."""
+
+    reason = "oversize_frame"
+
+
 def encode_frame(payload: bytes, max_size: int = MAX_FRAME_SIZE) -> bytes:
     """The bytes of one frame; refuses (ValueError) a payload we would refuse to read."""
     if len(payload) > max_size:
@@ -50,7 +56,7 @@ class FrameReader:
             return None
         (length,) = _HEADER.unpack_from(self._buffer)
         if length > self.max_size:
-            raise RemoteProtocolError(
+            raise OversizeFrame(
                 f"peer {self.stream.remote_peer_id} announced a frame of {length} bytes; "
                 f"the limit is {self.max_size}"
             )
@@ -86,7 +92,7 @@ async def read_frame(stream: PeerStream, max_size: int = MAX_FRAME_SIZE) -> byte
         return None
     (length,) = _HEADER.unpack(header)
     if length > max_size:
-        raise RemoteProtocolError(
+        raise OversizeFrame(
             f"peer {stream.remote_peer_id} announced a frame of {length} bytes; "
             f"the limit is {max_size}"
         )

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 StreamHandler = Callable[[PeerStream], Awaitable[None]]
+CircuitDialer = Callable[["Multiaddr"], Awaitable[None]]
 
 # How long the peerstore keeps addresses we were given for a dial.
 _ADDR_TTL = 10 * 60
@@ -88,6 +89,11 @@ class NodeHost:
     def __init__(self, host: BasicHost) -> None:
         self._host = host
         self.peer_id: str = str(host.get_id())
+        self._circuit_dialer: CircuitDialer | None = None
+
+    def set_circuit_dialer(self, dialer: CircuitDialer | None) -> None:
+        """How to dial `/p2p-circuit` addresses (net/relay.py); None: they fail."""
+        self._circuit_dialer = dialer
 
     @property
     def _swarm(self) -> Swarm:
@@ -159,11 +165,7 @@ class NodeHost:
         remote = ID.from_base58(peer_id)
         if remote == self._host.get_id():
             raise ValueError("refusing to dial our own peer id")
-        maddrs = [_transport_addr(a, peer_id) for a in addrs]
-        if maddrs:
-            self._host.get_peerstore().add_addrs(remote, maddrs, _ADDR_TTL)
-        if not self._live_connections(remote):
-            await self._dial(remote, maddrs)
+        await self.ensure_connected(peer_id, addrs)
         try:
             net_stream = await self._host.new_stream(remote, [TProtocol(protocol_id)])
         except StreamFailure as e:
@@ -171,6 +173,48 @@ class NodeHost:
         except Exception as e:  # the connection died between dial and stream
             raise StreamOpenError(f"opening a {protocol_id} stream to {peer_id}: {e!r}") from e
         return LibP2PStream(net_stream)
+
+    async def ensure_connected(self, peer_id: str, addrs: list[str]) -> None:
+        """Dial `peer_id` unless a live connection exists (direct addresses first)."""
+        from libp2p.peer.id import ID
+
+        remote = ID.from_base58(peer_id)
+        if remote == self._host.get_id():
+            raise ValueError("refusing to dial our own peer id")
+        direct = [a for a in addrs if "/p2p-circuit" not in a]
+        circuits = [a for a in addrs if "/p2p-circuit" in a]
+        maddrs = [_transport_addr(a, peer_id) for a in direct]
+        if maddrs:
+            self._host.get_peerstore().add_addrs(remote, maddrs, _ADDR_TTL)
+        if self._live_connections(remote):
+            return
+        if maddrs or not circuits:
+            try:
+                await self._dial(remote, maddrs)
+                return
+            except DialError:
+                if not circuits:
+                    raise
+        await self._dial_circuits(remote, circuits)
+
+    async def _dial_circuits(self, remote: ID, circuits: list[str]) -> None:
+        from multiaddr import Multiaddr
+
+        if self._circuit_dialer is None:
+            raise DialError(f"{remote} is reachable only through a relay, and relaying is off")
+        errors: list[str] = []
+        for addr in circuits:
+            if not addr.rstrip("/").endswith(f"/p2p/{remote}"):
+                errors.append(f"{addr}: not an address of {remote}")
+                continue
+            try:
+                await self._circuit_dialer(Multiaddr(addr))
+            except Exception as e:
+                errors.append(f"{addr}: {_describe(e)}")
+                continue
+            if self._live_connections(remote):
+                return
+        raise DialError(f"cannot connect to {remote} through a relay: " + "; ".join(errors))
 
     async def _dial(self, remote: ID, maddrs: list[Multiaddr]) -> None:
         if not maddrs:

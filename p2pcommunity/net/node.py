@@ -21,6 +21,8 @@ import trio
 from p2pcommunity.identity import DeviceIdentity
 from p2pcommunity.net.framing import FrameReader, read_frame, write_frame
 from p2pcommunity.net.host import NodeHost
+from p2pcommunity.net.limits import Limits, RateLimiter
+from p2pcommunity.net.metrics import CountingStream, NodeMetrics
 from p2pcommunity.net.stream import PeerStream
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.errors import RemoteProtocolError
@@ -35,6 +37,7 @@ from p2pcommunity.sync.protocol import (
     Step,
     SyncSession,
 )
+from p2pcommunity.sync.protocol_frames import ChangesFrame, decode_frame
 from p2pcommunity.sync.service import Service
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,20 @@ SYNC_PROTOCOL = "/p2pcommunity/sync/1.0.0"
 READ_AHEAD = 16
 
 Clock = Callable[[], int]
+
+
+class LimitExceeded(RemoteProtocolError):
+    """The peer went over one of the node's limits (net/limits.py)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+def rejection_reason(exc: RemoteProtocolError) -> str:
+    """A short stable label for metrics: the verifier's reason, or the kind of fault."""
+    reason = getattr(exc, "reason", None)
+    return reason if isinstance(reason, str) else "protocol"
 
 
 @dataclass(eq=False)
@@ -65,6 +82,8 @@ class SessionRunner:
         self._send, self._receive = trio.open_memory_channel[bytes | None](math.inf)
         self._read_slots = trio.Semaphore(READ_AHEAD)
         self._flushed: list[trio.Event] = []
+        self._started = trio.current_time()
+        self._timed = False
 
     async def flush(self) -> None:
         """Push what the peer lacks now and return once it is written to the stream."""
@@ -111,6 +130,7 @@ class SessionRunner:
         try:
             await work(*args)
         except RemoteProtocolError as exc:
+            self.node.metrics.reject(rejection_reason(exc))
             log.warning("sync with %s closed: %s", self.peer_id, exc)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             log.info("sync stream with %s broke: %s", self.peer_id, exc)
@@ -147,22 +167,58 @@ class SessionRunner:
             self._send.send_nowait(b"")  # end of stream, clean or not: stop the session
 
     async def _read_frames(self) -> None:
-        reader = FrameReader(self.stream)
+        limits, metrics = self.node.limits, self.node.metrics
+        reader = FrameReader(self.stream, limits.max_frame_bytes)
+        rate = RateLimiter(limits, trio.current_time)
+        check_batch = limits.max_changes_per_batch < self.node.protocol_max_changes
         while True:
             await self._read_slots.acquire()
             frame = await reader.read_frame()
             if frame is None:
                 return
+            metrics.frames_received.inc()
+            if check_batch:
+                self._check_batch(frame, limits.max_changes_per_batch)
             self._send.send_nowait(frame)
+            wait, drop = rate.on_frame()
+            if drop:
+                raise LimitExceeded(
+                    "rate_limit",
+                    f"over {limits.max_frames_per_second:g} frames/s for "
+                    f"{limits.throttle_drop_after_s:g} s",
+                )
+            if wait > 0:
+                # Read late: yamux flow control pushes back on the sender.
+                metrics.throttled.inc()
+                await trio.sleep(wait)
+
+    @staticmethod
+    def _check_batch(frame: bytes, limit: int) -> None:
+        try:
+            decoded = decode_frame(frame)
+        except RemoteProtocolError:
+            return  # the session reports malformed frames itself
+        if isinstance(decoded, ChangesFrame) and len(decoded.changes) > limit:
+            raise LimitExceeded(
+                "batch_limit", f"{len(decoded.changes)} changes in one frame; the limit is {limit}"
+            )
 
     async def _emit(self, step: Step) -> bool:
         """Send the step's frames, react to its events; True when the session ended."""
         for frame in step.frames:
             await write_frame(self.stream, frame)
+        metrics = self.node.metrics
         for event in step.events:
             if isinstance(event, OpsAdded | ChangesApplied):
+                if isinstance(event, OpsAdded):
+                    metrics.ops_applied.inc(len(event.hashes))
+                else:
+                    metrics.changes_applied.inc(event.count)
                 self.node._on_remote_change(self.community_id, origin=self)
             elif isinstance(event, CaughtUp):
+                if not self._timed:
+                    self._timed = True
+                    metrics.sync_round.observe(trio.current_time() - self._started)
                 self.node._on_caught_up(self.community_id)
                 self.caught_up.set()
             elif isinstance(event, Refused):
@@ -172,11 +228,29 @@ class SessionRunner:
 
 
 class Node:
-    def __init__(self, identity: DeviceIdentity, service: Service, host: NodeHost, clock: Clock):
+    protocol_max_changes = Limits().max_changes_per_batch
+
+    def __init__(
+        self,
+        identity: DeviceIdentity,
+        service: Service,
+        host: NodeHost,
+        clock: Clock,
+        limits: Limits | None = None,
+        metrics: NodeMetrics | None = None,
+    ):
         self.identity = identity
         self.service = service
         self.host = host
         self.clock = clock
+        self.limits = limits or Limits()
+        self.metrics = metrics or NodeMetrics()
+        self.metrics.bind(
+            connected_peers=lambda: len(self.host.connected_peers()),
+            sync_sessions=lambda: len(self.runners),
+            communities=lambda: len(self.service.store.community_ids()),
+            documents=self._document_count,
+        )
         self.runners: set[SessionRunner] = set()
         self.nursery: trio.Nursery | None = None
         self.notify: Callable[[str, dict[str, Any]], None] = lambda method, params: None
@@ -193,6 +267,18 @@ class Node:
     def _forget(self, runner: SessionRunner) -> None:
         self.runners.discard(runner)
 
+    def _document_count(self) -> int:
+        store = self.service.store
+        return sum(len(store.docs_of(cid)) for cid in store.community_ids())
+
+    def session_peers(self) -> set[str]:
+        return {r.peer_id for r in self.runners}
+
+    def room_for(self, peer_id: str) -> bool:
+        """Whether a session with `peer_id` stays within `max_peers`."""
+        peers = self.session_peers()
+        return peer_id in peers or len(peers) < self.limits.max_peers
+
     def _community(self, community_id: bytes) -> Community | None:
         if community_id not in self.service.store.community_ids():
             return None
@@ -200,23 +286,34 @@ class Node:
 
     async def handle_sync_stream(self, stream: PeerStream) -> None:
         """Responder side: the peer names the community in its hello."""
+        if not self.room_for(stream.remote_peer_id):
+            self.metrics.reject("max_peers")
+            log.warning(
+                "refusing a sync stream from %s: already %d peers (max_peers)",
+                stream.remote_peer_id,
+                self.limits.max_peers,
+            )
+            return
+        stream = CountingStream(stream, self.metrics)
         peer_key = public_key_from_peer_id(stream.remote_peer_id)
         session = SyncSession.responder(
             self._community, self.identity.public_key, peer_key, check_invite=self._check_invite
         )
         try:
             # read_frame takes exactly one frame's bytes; the runner's reader gets the rest.
-            first = await read_frame(stream)
+            first = await read_frame(stream, self.limits.max_frame_bytes)
             if first is None:
                 return
             step = session.receive(first, self.clock())
         except RemoteProtocolError as exc:
+            self.metrics.reject(rejection_reason(exc))
             log.warning("sync with %s closed: %s", stream.remote_peer_id, exc)
             return
         runner = SessionRunner(
             self, stream, session, session.community_id, stream.remote_peer_id, initiator=False
         )
         self.runners.add(runner)
+        self.metrics.sessions_opened.labels(direction="in").inc()
         await runner.run(step)
 
     def _check_invite(self, community: Community, peer_key: bytes, presented: bytes) -> str | None:
@@ -241,7 +338,11 @@ class Node:
     ) -> SessionRunner:
         """Initiator side: dial, open a stream, start a runner in the node's nursery."""
         assert self.nursery is not None
-        stream = await self.host.open_stream(peer_id, addrs, SYNC_PROTOCOL)
+        if not self.room_for(peer_id):
+            raise LimitExceeded("max_peers", f"already {self.limits.max_peers} peers")
+        stream = CountingStream(
+            await self.host.open_stream(peer_id, addrs, SYNC_PROTOCOL), self.metrics
+        )
         session = SyncSession(
             community,
             community.id,
@@ -252,6 +353,7 @@ class Node:
         )
         runner = SessionRunner(self, stream, session, community.id, peer_id, initiator=True)
         self.runners.add(runner)
+        self.metrics.sessions_opened.labels(direction="out").inc()
         self.service.store.remember_peer(public_key_from_peer_id(peer_id), addrs, self.clock())
         self.nursery.start_soon(runner.run, session.start(self.clock()))
         return runner

@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, QRectF, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
+from p2pcommunity import __version__
 from p2pcommunity.ui.client import ControlClient, friendly_error
 from p2pcommunity.ui.dialogs import CreateCommunityDialog, InviteDialog, JoinDialog, ProfileDialog
 from p2pcommunity.ui.mainwindow import MainWindow
@@ -361,6 +362,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     from p2pcommunity.cli import default_data_dir
 
     parser = argparse.ArgumentParser(prog="p2pcommunity", description="p2pcommunity desktop app")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--data-dir", type=Path, default=None, help="data directory")
     parser.add_argument("--listen", action="append", default=None, help=argparse.SUPPRESS)
     parser.add_argument(
@@ -384,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     assert isinstance(qt_app, QApplication)
     qt_app.setApplicationName("p2pcommunity")
     qt_app.setApplicationDisplayName("p2pcommunity")
-    qt_app.setDesktopFileName("p2pcommunity")
+    qt_app.setDesktopFileName("io.github.p2pcommunity.P2PCommunity")
     qt_app.setWindowIcon(app_icon())
     qt_app.setQuitOnLastWindowClosed(False)
     forced = {"light": False, "dark": True}.get(args.color_scheme)

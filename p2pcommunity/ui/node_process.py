@@ -3,7 +3,8 @@
 A small state machine driven by one `QTimer`, never a blocking wait while the
 window lives: `start()` attaches to a node that already answers on the data
 dir's control socket (someone else's: left alone at the end), or launches
-`python -m p2pcommunity.cli --data-dir DIR run --listen ADDR` and polls
+`python -m p2pcommunity.cli --data-dir DIR run --listen ADDR` (in a bundle:
+the sibling `p2pcommunity-node` executable) and polls
 `resolve_socket_path` until the node listens (bounded), then emits `ready`.
 
 The node is started detached (`QProcess.startDetached`) on purpose: with
@@ -40,6 +41,17 @@ _EXEC_WITH_LOG = (
     "os.dup2(null, 0); os.dup2(null, 1); os.dup2(log, 2)\n"
     "os.execv(sys.argv[2], sys.argv[2:])\n"
 )
+
+
+_SH_EXEC_WITH_LOG = '(umask 077; : >"$0") && exec "$@" </dev/null >/dev/null 2>"$0"'
+
+
+def node_command() -> list[str]:
+    """How to run `p2pcommunity-node`: this Python's module, or the bundle's sibling executable."""
+    if getattr(sys, "frozen", False):
+        name = "p2pcommunity-node.exe" if os.name == "nt" else "p2pcommunity-node"
+        return [str(Path(sys.executable).resolve().parent / name)]
+    return [sys.executable, "-m", "p2pcommunity.cli"]
 
 
 class NodeState(Enum):
@@ -109,17 +121,20 @@ class NodeProcess(QObject):
 
     def _launch(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        args = ["-m", "p2pcommunity.cli", "--data-dir", str(self.data_dir), "run"]
+        node = node_command()
+        args = [*node[1:], "--data-dir", str(self.data_dir), "run"]
         for addr in self.listen:
             args += ["--listen", addr]
         # The static startDetached returns the pid (PySide6's member overload
         # does not); it cannot redirect output, so a two-line exec wrapper
         # sends stdout to /dev/null and stderr to the log, keeping the pid.
-        ok, pid = QProcess.startDetached(
-            sys.executable,
-            ["-c", _EXEC_WITH_LOG, str(self.data_dir / LOG_FILE), sys.executable, *args],
-            str(self.data_dir),
-        )
+        log = str(self.data_dir / LOG_FILE)
+        if getattr(sys, "frozen", False):
+            # A bundle has no `python -c`: the same wrapper in sh.
+            program, wrapper = "/bin/sh", ["-c", _SH_EXEC_WITH_LOG, log, node[0], *args]
+        else:
+            program, wrapper = sys.executable, ["-c", _EXEC_WITH_LOG, log, node[0], *args]
+        ok, pid = QProcess.startDetached(program, wrapper, str(self.data_dir))
         if not ok or not pid:
             self._fail("could not start the node process")
             return
