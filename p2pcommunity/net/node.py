@@ -356,6 +356,10 @@ class Node:
         self.metrics.sessions_opened.labels(direction="out").inc()
         self.service.store.remember_peer(public_key_from_peer_id(peer_id), addrs, self.clock())
         self.nursery.start_soon(runner.run, session.start(self.clock()))
+        self.notify(
+            "sync_progress",
+            {"community_id": community.id.hex(), "caught_up": False, "peer": peer_id},
+        )
         return runner
 
     # -- change propagation ----------------------------------------------------
@@ -374,3 +378,5 @@ class Node:
     def _on_caught_up(self, community_id: bytes) -> None:
         self.service.mark_synced(community_id)
         self.notify("sync_progress", {"community_id": community_id.hex(), "caught_up": True})
+        # Idle time after a sync: catch the search index up with what arrived.
+        self.service.store.index_pending_search()
