@@ -21,6 +21,7 @@ from p2pcommunity.sync.invite import InviteCode, invite_proof
 from p2pcommunity.sync.log import Role
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.reports import open_reports, seal_report
+from p2pcommunity.sync.timefmt import iso_ms
 
 if TYPE_CHECKING:
     from p2pcommunity.sync.community import Community
@@ -110,8 +111,6 @@ class Governance:
     def invite_list(self, ref: str) -> dict[str, Any]:
         community = self.community(ref)
         self._require_role(community, Role.ADMIN, "list invites")
-        from p2pcommunity.sync.service import iso_ms
-
         return {
             "invites": [
                 {
@@ -270,8 +269,6 @@ class Governance:
     def reports(self, ref: str) -> dict[str, Any]:
         community = self.community(ref)
         self._require_role(community, Role.MODERATOR, "read reports")
-        from p2pcommunity.sync.service import iso_ms
-
         opened = open_reports(self.key, self.store.reports(community.id))
         return {
             "reports": [

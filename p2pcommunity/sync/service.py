@@ -10,7 +10,6 @@ changed nothing. Time is passed in (`clock`), never read here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import cbor2
@@ -26,9 +25,11 @@ from p2pcommunity.sync.memberdoc import (
     new_local_id,
     post_id_for,
 )
+from p2pcommunity.sync.node_support import NodeSupport
 from p2pcommunity.sync.peerid import peer_id_from_public_key, public_key_from_peer_id
 from p2pcommunity.sync.readmodel import MAX_EMOJI_CHARS
 from p2pcommunity.sync.store import PostRow, Store
+from p2pcommunity.sync.timefmt import iso_ms
 
 # A post dated further ahead than this is shown at the time we first saw it.
 FUTURE_TOLERANCE_MS = 5 * 60 * 1000
@@ -36,19 +37,11 @@ MAX_READ_LIMIT = 1000
 NAME_KEY = "display_name"
 
 
-def iso_ms(ms: int) -> str:
-    return (
-        datetime.fromtimestamp(ms / 1000, tz=UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
-
-
 def _role_name(role: Role | None) -> str | None:
     return None if role is None else role.name.lower()
 
 
-class Service(Governance):
+class Service(Governance, NodeSupport):
     def __init__(self, store: Store, key: SigningKey, clock: Callable[[], int]) -> None:
         self.store = store
         self.key = key
@@ -495,74 +488,6 @@ class Service(Governance):
                 }
                 for m in members
             ]
-        }
-
-    # -- the node's needs ------------------------------------------------------
-
-    def take_up(self, community_id: bytes) -> Community:
-        """Start holding a community we only know the id of; its log arrives by sync."""
-        if community_id not in self.store.community_ids():
-            with self.store.transaction():
-                self.store.add_community(community_id, self.clock())
-        return self.open_community(community_id)
-
-    def after_join(self, community: Community) -> None:
-        if self.display_name():
-            self._write_profile(community, self.display_name(), None)
-
-    def publish_addrs(self, addrs: list[str]) -> None:
-        """Write our listen addresses into our member documents when they changed."""
-        wanted = "\n".join(addrs)
-        for community in self.communities():
-            if not community.state.is_member(self.me):
-                continue
-            if self.store.member_addrs(community.id).get(self.me) == wanted:
-                continue
-            community.write(self.key, self.clock(), lambda seg: seg.write_addrs(addrs))
-            self.on_local_change(community, "doc")
-
-    def member_addrs(self) -> dict[str, list[str]]:
-        """peer id -> where to reach current members: last-known, then published addresses.
-
-        Only current members of a community we hold: a removed member's old
-        addresses are never dialed again.
-        """
-        found: dict[str, list[str]] = {}
-        known = self.store.known_peers()
-        for community in self.communities():
-            state = community.state
-            published = self.store.member_addrs(community.id)
-            for member in state.members:
-                if member == self.me or not state.is_member(member):
-                    continue
-                addrs = known.get(member, []) + (published.get(member) or "").split("\n")
-                bucket = found.setdefault(peer_id_from_public_key(member), [])
-                bucket.extend(a for a in addrs if a and a not in bucket)
-        return {peer: addrs for peer, addrs in found.items() if addrs}
-
-    def mark_synced(self, community_id: bytes) -> None:
-        with self.store.transaction():
-            self.store.set_meta(f"last_sync:{community_id.hex()}", str(self.clock()).encode())
-
-    def status(self, addrs: list[str], online: list[bytes]) -> dict[str, Any]:
-        communities = []
-        for community in self.communities():
-            raw = self.store.get_meta(f"last_sync:{community.id.hex()}")
-            members = community.state.members
-            communities.append(
-                {
-                    "id": community.id.hex(),
-                    "name": community.state.name,
-                    "members_online": sum(1 for key in online if key in members),
-                    "documents": len(self.store.docs_of(community.id)),
-                    "last_sync": iso_ms(int(raw)) if raw else None,
-                }
-            )
-        return {
-            "peer_id": peer_id_from_public_key(self.me),
-            "addrs": addrs,
-            "peers": [peer_id_from_public_key(key) for key in online],
-            "communities": communities,
         }
 
     # -- local-only ------------------------------------------------------------
