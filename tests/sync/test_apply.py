@@ -141,3 +141,18 @@ def test_a_change_that_does_not_extend_the_chain_is_rejected() -> None:
     with pytest.raises(Rejected) as err:
         verify_batch(ref, [item], 1, held.get)
     assert err.value.reason == "bad_deps"
+
+
+def test_a_copy_of_a_held_change_is_a_duplicate_whatever_its_signature() -> None:
+    # Copies are not verified again (they are never applied, stored or forwarded);
+    # a new change with the same bad signature is still refused.
+    key = SigningKey.generate()
+    ref, items = _chain(key, 2)
+    batch = verify_batch(ref, items[:1], 0, _none)
+    held = {1: batch.changes[0].parsed.hash}
+    copy = SignedChange(items[0].data, bytes(64))
+    again = verify_batch(ref, [copy], 1, held.get)
+    assert again.changes == () and again.duplicates == 1
+    with pytest.raises(Rejected) as err:
+        verify_batch(ref, [copy, SignedChange(items[1].data, bytes(64))], 1, held.get)
+    assert err.value.reason == "bad_signature"
