@@ -16,8 +16,14 @@ from dataclasses import dataclass
 
 from automerge.core import Message, SyncState
 
-from p2pcommunity.sync.chunks import ParsedChange, encode_uleb128, parse_change
-from p2pcommunity.sync.crypto import CHANGE_TAG, verify
+from p2pcommunity.sync.chunks import (
+    CHUNK_CHANGE,
+    MAGIC,
+    ParsedChange,
+    encode_uleb128,
+    parse_change,
+)
+from p2pcommunity.sync.crypto import CHANGE_TAG, sha256, verify
 from p2pcommunity.sync.errors import Rejected
 from p2pcommunity.sync.memberdoc import DocRef, SegmentDoc
 
@@ -54,6 +60,7 @@ def verify_batch(
     known_max_seq: int,
     hash_at_seq: HashAtSeq,
     allowed_authors: frozenset[bytes] | None = None,
+    held_recently: Callable[[bytes | None], bool] | None = None,
 ) -> VerifiedBatch:
     """Check every change of a batch for one document; raise `Rejected` on the first bad one.
 
@@ -66,7 +73,11 @@ def verify_batch(
     writers = allowed_authors if allowed_authors is not None else frozenset({ref.owner})
     doc_id = ref.doc_id
     parsed: list[VerifiedChange] = []
+    copies = 0
     for signed in items:
+        if held_recently is not None and held_recently(raw_change_hash(signed.data)):
+            copies += 1  # byte-identical to a change we hold: nothing to parse or check
+            continue
         change = parse_change(signed.data)
         if change.actor not in writers:
             raise Rejected("wrong_owner", f"actor {change.actor.hex()[:16]} may not write this doc")
@@ -75,8 +86,10 @@ def verify_batch(
         # A change we already hold, byte for byte, is dropped below without being
         # applied, stored or forwarded; verifying it again would only burn CPU
         # (in a mesh most arriving changes are such copies).
-        held = change.seq <= known_max_seq and hash_at_seq(change.seq) == change.hash
-        if not held and not verify(change.actor, signed.signature, CHANGE_TAG, doc_id, change.hash):
+        is_copy = change.seq <= known_max_seq and hash_at_seq(change.seq) == change.hash
+        if not is_copy and not verify(
+            change.actor, signed.signature, CHANGE_TAG, doc_id, change.hash
+        ):
             raise Rejected("bad_signature", f"change seq {change.seq}")
         parsed.append(VerifiedChange(change, signed.signature))
     parsed.sort(key=lambda c: c.parsed.seq)
@@ -102,7 +115,16 @@ def verify_batch(
             raise Rejected("bad_deps", f"change seq {change.seq} does not extend the chain")
         fresh.append(item)
         last_seq, last_hash = change.seq, change.hash
-    return VerifiedBatch(ref, tuple(fresh), duplicates)
+    return VerifiedBatch(ref, tuple(fresh), duplicates + copies)
+
+
+def raw_change_hash(data: bytes) -> bytes | None:
+    """The change hash of an uncompressed change chunk, without parsing it (None for
+    anything else). Only a fast path to spot copies: a hash we hold proves the bytes
+    are the change we verified; anything unknown goes through `parse_change`."""
+    if len(data) > 9 and data[:4] == MAGIC and data[8] == CHUNK_CHANGE:
+        return sha256(data[8:])
+    return None
 
 
 def sync_message_v1(raw_changes: Sequence[bytes]) -> bytes:

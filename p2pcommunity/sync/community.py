@@ -26,6 +26,9 @@ from p2pcommunity.sync.readmodel import project_new_entries
 from p2pcommunity.sync.store import Store, Visibility
 
 DOC_CACHE_SIZE = 64
+# Hashes of changes recently written or applied, to drop the copies a mesh delivers
+# without parsing or verifying them again.
+RECENT_HASHES = 20_000
 # Replaying more changes than this on load is worth a fresh snapshot.
 SNAPSHOT_AFTER_REPLAYED = 500
 
@@ -45,6 +48,7 @@ class Community:
         self._docs: OrderedDict[bytes, SegmentDoc] = OrderedDict()
         # owner -> (segment, max seq) of the segment our device writes to
         self._writing: dict[bytes, tuple[int, int]] = {}
+        self._recent: OrderedDict[tuple[bytes, bytes], None] = OrderedDict()
 
     # -- opening ---------------------------------------------------------------
 
@@ -185,6 +189,7 @@ class Community:
             self._writing.pop(owner, None)
             raise
         self._writing[owner] = (ref.segment, change.seq)
+        self._remember(ref.doc_id, [change.hash])
         return change
 
     def _snapshot_previous(self, owner: bytes, segment_no: int) -> None:
@@ -215,8 +220,14 @@ class Community:
             raise Rejected("not_member", "document of a key that is not a member")
         row = self.store.doc(ref.doc_id)
         known = row.max_seq if row is not None else 0
+        doc_id = ref.doc_id
         batch: VerifiedBatch = verify_batch(
-            ref, items, known, lambda seq: self.store.change_hash(ref.doc_id, seq), writers
+            ref,
+            items,
+            known,
+            lambda seq: self.store.change_hash(doc_id, seq),
+            writers,
+            lambda h: h is not None and (doc_id, h) in self._recent,
         )
         if allowed is not None and batch.changes and batch.changes[-1].parsed.seq > allowed:
             raise Rejected("removed", "changes of a removed member beyond its recorded heads")
@@ -240,7 +251,14 @@ class Community:
         except BaseException:
             self.forget(ref.doc_id)
             raise
+        self._remember(doc_id, [c.parsed.hash for c in batch.changes])
         return AppliedBatch(ref, len(batch.changes), batch.duplicates)
+
+    def _remember(self, doc_id: bytes, hashes: Sequence[bytes]) -> None:
+        for change_hash in hashes:
+            self._recent[(doc_id, change_hash)] = None
+        while len(self._recent) > RECENT_HASHES:
+            self._recent.popitem(last=False)
 
     # -- moderation --------------------------------------------------------------
 
@@ -296,6 +314,7 @@ class Community:
             excess = [r for r in rows if r.max_seq > member.removed_heads.get(r.segment, 0)]
             if not excess:
                 continue
+            self._recent.clear()  # some of what we held is no longer held
             with self.store.transaction():
                 for row in excess:
                     self.store.truncate_doc(row.doc_id, member.removed_heads.get(row.segment, 0))

@@ -27,6 +27,7 @@ from p2pcommunity.ui.client import ControlClient, friendly_error
 from p2pcommunity.ui.dialogs import CreateCommunityDialog, InviteDialog, JoinDialog, ProfileDialog
 from p2pcommunity.ui.mainwindow import MainWindow
 from p2pcommunity.ui.node_process import DEFAULT_LISTEN, NodeProcess
+from p2pcommunity.ui.reports import ReportsDialog
 from p2pcommunity.ui.settings import CommunitySettingsDialog
 from p2pcommunity.ui.theme import apply_theme
 
@@ -102,6 +103,7 @@ class App(QObject):
         self.chat.join_wanted.connect(self.open_join)
         self.chat.invite_wanted.connect(self.open_invite)
         self.chat.settings_wanted.connect(self.open_settings)
+        self.chat.reports_wanted.connect(self.open_reports)
         self.chat.profile_wanted.connect(self.open_profile)
         self.chat.communities_listed.connect(self._on_chat_communities_listed)
         self.chat.notification_wanted.connect(self._notify)
@@ -263,6 +265,14 @@ class App(QObject):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.changed.connect(lambda: self.chat.on_community_changed(community_id, "settings"))
         dialog.open()
+
+    def open_reports(self, community_id: str) -> ReportsDialog:
+        dialog = ReportsDialog(self.client, community_id, self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.post_wanted.connect(self.chat.jump_to_post)
+        dialog.changed.connect(lambda: self.chat.on_community_changed(community_id, "moderation"))
+        dialog.open()
+        return dialog
 
     def open_profile(self) -> None:
         dialog = ProfileDialog(self.client, self.name, self.peer_id, self.window)

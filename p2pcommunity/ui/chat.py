@@ -9,33 +9,27 @@ so a burst of synced changes costs one round of requests.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPoint, QRectF, QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QFont, QFontMetrics, QGuiApplication, QPainter, QPalette
+from PySide6.QtCore import QModelIndex, QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
     QListView,
     QMenu,
-    QMessageBox,
     QSplitter,
     QStackedWidget,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from p2pcommunity.ui.actions import ChatActions
 from p2pcommunity.ui.client import ControlClient, friendly_error
-from p2pcommunity.ui.delegate import ChannelDelegate, peer_color
-from p2pcommunity.ui.dialogs import ask_text
+from p2pcommunity.ui.composer import Composer
+from p2pcommunity.ui.delegate import ChannelDelegate, CommunityDelegate
 from p2pcommunity.ui.models import (
-    AnyIndex,
     ChannelListModel,
     ChannelRole,
     CommunityListModel,
@@ -46,50 +40,11 @@ from p2pcommunity.ui.models import (
 )
 from p2pcommunity.ui.widgets import (
     ChannelSwitcher,
-    Composer,
     MembersPanel,
     SearchPanel,
     ThreadPanel,
     TimelineView,
 )
-
-REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀"]
-ADMINS = ("owner", "admin")
-MODERATORS = ("owner", "admin", "moderator")
-
-
-def initials(name: str) -> str:
-    words = [w for w in name.replace("-", " ").split() if w]
-    return "".join(w[0] for w in words[:2]).upper() or "?"
-
-
-class CommunityDelegate(QStyledItemDelegate):
-    """A rounded square with the community's initials; a bar marks the current one."""
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
-        return QSize(68, 60)
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pal = option.palette
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        r = option.rect
-        square = QRectF(r.center().x() - 22, r.center().y() - 22, 44, 44)
-        cid = index.data(CommunityRole.ID) or ""
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(peer_color(cid, False))
-        painter.drawRoundedRect(square, 14 if selected else 22, 14 if selected else 22)
-        if selected:
-            painter.setBrush(pal.color(QPalette.ColorRole.WindowText))
-            painter.drawRoundedRect(QRectF(r.left(), r.center().y() - 16, 4, 32), 2, 2)
-        font = QFont(option.font)
-        font.setBold(True)
-        font.setPixelSize(16)
-        painter.setFont(font)
-        painter.setPen(Qt.GlobalColor.white)
-        painter.drawText(square, Qt.AlignmentFlag.AlignCenter, initials(index.data() or ""))
-        painter.restore()
 
 
 class ChatPage(QWidget):
@@ -100,6 +55,7 @@ class ChatPage(QWidget):
     join_wanted = Signal()
     invite_wanted = Signal(str, str)  # community id, name
     settings_wanted = Signal(str)  # community id
+    reports_wanted = Signal(str)  # community id
     profile_wanted = Signal()
 
     def __init__(
@@ -122,10 +78,11 @@ class ChatPage(QWidget):
         self._refresh_timer.setInterval(150)
         self._refresh_timer.timeout.connect(self._refresh_current)
         self._dirty_other = False
+        self.menus = ChatActions(self)
         self._build()
         self.timeline.loaded.connect(self._on_timeline_loaded)
         self.timeline.posts_arrived.connect(self._on_timeline_posts_arrived)
-        self.timeline.load_failed.connect(self._report)
+        self.timeline.load_failed.connect(self.report_error)
 
     # ------------------------------------------------------------------ layout
 
@@ -167,7 +124,9 @@ class ChatPage(QWidget):
             self.community_button.sizePolicy().verticalPolicy(),
         )
         self.community_menu = QMenu(self.community_button)
-        self.community_menu.aboutToShow.connect(self._fill_community_menu)
+        self.community_menu.aboutToShow.connect(
+            lambda: self.menus.fill_community_menu(self.community_menu)
+        )
         self.community_button.setMenu(self.community_menu)
         self.channel_view = QListView()
         self.channel_view.setObjectName("channels")
@@ -231,8 +190,9 @@ class ChatPage(QWidget):
         hl.addWidget(members_button)
         self.timeline_view = TimelineView(self.timeline)
         self.timeline_view.setObjectName("timeline")
-        self.timeline_view.customContextMenuRequested.connect(self._on_timeline_context_menu)
+        self.timeline_view.customContextMenuRequested.connect(self.menus.on_timeline_context_menu)
         self.timeline_view.post_delegate.reaction_clicked.connect(self.react)
+        self.timeline_view.reveal_failed.connect(self._on_timeline_view_reveal_failed)
         self.timeline_view.post_delegate.replies_clicked.connect(self.open_thread)
         self.timeline_view.doubleClicked.connect(
             lambda index: self.open_thread(index.data(TimelineModel.ROW_ROLE)["id"])
@@ -241,8 +201,8 @@ class ChatPage(QWidget):
         self.empty_label.setObjectName("muted")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.composer = Composer()
-        self.composer.sent.connect(self._on_composer_sent)
-        self.composer.edited.connect(self._on_composer_edited)
+        self.composer.sent.connect(self.menus.on_composer_sent)
+        self.composer.edited.connect(self.menus.on_composer_edited)
         center = QFrame()
         center.setObjectName("center")
         cl = QVBoxLayout(center)
@@ -257,14 +217,16 @@ class ChatPage(QWidget):
 
         # right: members / thread / search
         self.members_panel = MembersPanel(self.members)
-        self.members_panel.context_menu_requested.connect(self._on_member_context_menu)
+        self.members_panel.context_menu_requested.connect(
+            self.menus.on_members_panel_context_menu_requested
+        )
         self.thread_panel = ThreadPanel()
-        self.thread_panel.composer.sent.connect(self._on_thread_composer_sent)
-        self.thread_panel.view.customContextMenuRequested.connect(self._on_thread_context_menu)
+        self.thread_panel.composer.sent.connect(self.menus.on_thread_composer_sent)
+        self.thread_panel.view.customContextMenuRequested.connect(self.menus.on_thread_context_menu)
         self.thread_panel.view.post_delegate.reaction_clicked.connect(self.react)
         self.search_panel = SearchPanel()
         self.search_panel.searched.connect(self.search)
-        self.search_panel.result_activated.connect(self._on_search_result_activated)
+        self.search_panel.result_activated.connect(self.jump_to_post)
         self.side = QStackedWidget()
         self.side.setObjectName("sidePanel")
         self.side.setMinimumWidth(240)
@@ -314,7 +276,7 @@ class ChatPage(QWidget):
                 elif select:
                     self.select_community(rows[row]["id"])
 
-        self.client.request("community list", {}, on_result=done, on_error=self._report)
+        self.client.request("community list", {}, on_result=done, on_error=self.report_error)
 
     def _on_community_view_current_changed(self, current: QModelIndex, _prev: QModelIndex) -> None:
         if current.isValid():
@@ -333,7 +295,6 @@ class ChatPage(QWidget):
             self.composer.cancel_mode()
             if self.side.currentWidget() is not self.members_panel:
                 self.side.setCurrentWidget(self.members_panel)
-        self._want_channel = channel
         self._refresh_info()
         self._refresh_channels(select=channel)
         self._refresh_members()
@@ -349,7 +310,7 @@ class ChatPage(QWidget):
             self.community_button.setToolTip(result.get("description") or "")
 
         self.client.request(
-            "community show", {"community": community}, on_result=done, on_error=self._report
+            "community show", {"community": community}, on_result=done, on_error=self.report_error
         )
 
     def _refresh_channels(self, select: str = "") -> None:
@@ -370,7 +331,7 @@ class ChatPage(QWidget):
                 self.channel_view.setCurrentIndex(self.channels.index(row))
 
         self.client.request(
-            "channel list", {"community": community}, on_result=done, on_error=self._report
+            "channel list", {"community": community}, on_result=done, on_error=self.report_error
         )
 
     def _refresh_members(self) -> None:
@@ -396,7 +357,7 @@ class ChatPage(QWidget):
             self.timeline_view.viewport().update()
 
         self.client.request(
-            "member list", {"community": community}, on_result=done, on_error=self._report
+            "member list", {"community": community}, on_result=done, on_error=self.report_error
         )
 
     def _on_channel_view_current_changed(self, current: QModelIndex, _prev: QModelIndex) -> None:
@@ -483,72 +444,20 @@ class ChatPage(QWidget):
 
     # ------------------------------------------------------------------ posting
 
-    def _on_composer_sent(self, text: str, reply_to: str) -> None:
-        if not self.channel:
-            return
-        self.composer.send_button.setEnabled(False)
-
-        def done(_result: dict[str, Any]) -> None:
-            self.composer.send_button.setEnabled(True)
-            self.composer.accept_sent()
-            self.timeline_view._at_bottom = True
-            self.timeline.refresh()
-
-        def failed(message: str, code: str) -> None:
-            self.composer.send_button.setEnabled(True)
-            self._report(message, code)
-
-        self.client.request(
-            "post",
-            {
-                "community": self.community,
-                "channel": self.channel,
-                "text": text,
-                "reply_to": reply_to or None,
-            },
-            on_result=done,
-            on_error=failed,
-        )
-
-    def _on_thread_composer_sent(self, text: str, _reply_to: str) -> None:
-        root = self.thread_panel.root_id
-        channel = self.channel
-
-        def done(_result: dict[str, Any]) -> None:
-            self.thread_panel.composer.accept_sent()
-            self.open_thread(root)
-            self.timeline.refresh()
-
-        self.client.request(
-            "post",
-            {"community": self.community, "channel": channel, "text": text, "reply_to": root},
-            on_result=done,
-            on_error=self._report,
-        )
-
-    def _on_composer_edited(self, post_id: str, text: str) -> None:
-        def done(_result: dict[str, Any]) -> None:
-            self.composer.accept_sent()
-            self.timeline.refresh()
-
-        self.client.request(
-            "edit",
-            {"community": self.community, "post": post_id, "text": text},
-            on_result=done,
-            on_error=self._report,
-        )
-
     def react(self, post_id: str, emoji: str) -> None:
-        self._simple("react", {"post": post_id, "emoji": emoji})
+        self.simple("react", {"post": post_id, "emoji": emoji})
 
-    def _simple(self, method: str, params: dict[str, Any], done_text: str = "") -> None:
+    def simple(self, method: str, params: dict[str, Any], done_text: str = "") -> None:
         def done(_result: dict[str, Any]) -> None:
             if done_text:
                 self.status_message.emit(done_text)
             self._refresh_timer.start()
 
         self.client.request(
-            method, {"community": self.community, **params}, on_result=done, on_error=self._report
+            method,
+            {"community": self.community, **params},
+            on_result=done,
+            on_error=self.report_error,
         )
 
     # ------------------------------------------------------------------ thread, search, panels
@@ -566,7 +475,7 @@ class ChatPage(QWidget):
             "thread",
             {"community": self.community, "post": post_id},
             on_result=done,
-            on_error=self._report,
+            on_error=self.report_error,
         )
         self.side.setCurrentWidget(self.thread_panel)
         self.side.show()
@@ -601,31 +510,19 @@ class ChatPage(QWidget):
             on_error=failed,
         )
 
-    def _on_search_result_activated(self, post: dict[str, Any]) -> None:
-        """Jump to the post: open its channel, page back until it is loaded."""
-        channel = self._channel_of(post)
-        target = post["id"]
-        if channel and channel != self.channel:
+    def jump_to_post(self, post: dict[str, Any]) -> None:
+        """Show a post of the current community: switch to its channel, page back to it."""
+        channel = str(post.get("channel") or self.channel)
+        if channel != self.channel:
             row = self.channels.row_of(channel)
-            if row >= 0:
-                self.channel_view.setCurrentIndex(self.channels.index(row))
-        self._jump_tries = 0
-
-        def attempt() -> None:
-            if self.timeline_view.scroll_to_post(target):
+            if row < 0:
+                self.status_message.emit("That message's channel is not available.")
                 return
-            self._jump_tries += 1
-            if self._jump_tries > 40:
-                self.status_message.emit("That post is too far back to show here.")
-                return
-            if self.timeline.canFetchMore(QModelIndex()):
-                self.timeline.fetchMore(QModelIndex())
-            QTimer.singleShot(150, attempt)
+            self.channel_view.setCurrentIndex(self.channels.index(row))
+        self.timeline_view.reveal_post(channel, post["id"])
 
-        QTimer.singleShot(50, attempt)
-
-    def _channel_of(self, post: dict[str, Any]) -> str:
-        return str(post.get("channel") or "")
+    def _on_timeline_view_reveal_failed(self, _post_id: str) -> None:
+        self.status_message.emit("That message is too far back to show here.")
 
     def toggle_members(self) -> None:
         if self.side.isVisible() and self.side.currentWidget() is self.members_panel:
@@ -666,204 +563,13 @@ class ChatPage(QWidget):
 
             self.client.request("channel list", {"community": cid}, on_result=done)
 
-    # ------------------------------------------------------------------ menus
+    # ------------------------------------------------------------------ role
 
     @property
     def my_role(self) -> str:
         return str(self.info.get("role") or "member")
 
-    def _fill_community_menu(self) -> None:
-        menu = self.community_menu
-        menu.clear()
-        name = self.info.get("name", "")
-        admin = self.my_role in ADMINS
-        invite = menu.addAction(
-            "Invite people…", lambda: self.invite_wanted.emit(self.community, name)
-        )
-        invite.setEnabled(admin)
-        menu.addAction("Community settings…", lambda: self.settings_wanted.emit(self.community))
-        menu.addAction(
-            "Copy community id", lambda: QGuiApplication.clipboard().setText(self.community)
-        )
-        menu.addSeparator()
-        menu.addAction("Leave community…", self._confirm_leave)
-
-    def _confirm_leave(self) -> None:
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
-            "Leave community",
-            f"Leave {self.info.get('name', 'this community')}? Its data is deleted from this "
-            "computer and you need a new invite to come back.",
-            QMessageBox.StandardButton.Cancel,
-            self,
-        )
-        leave = box.addButton("Leave", QMessageBox.ButtonRole.DestructiveRole)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-
-        def finished(_r: int) -> None:
-            if box.clickedButton() is leave:
-                community = self.community
-
-                def done(_result: dict[str, Any]) -> None:
-                    if self.community == community:
-                        self.community = ""
-                        self.channel = ""
-                    self.refresh_communities()
-
-                self.client.request(
-                    "leave", {"community": community}, on_result=done, on_error=self._report
-                )
-
-        box.finished.connect(finished)
-        box.open()
-
-    def _post_menu(self, post: dict[str, Any], pos: QPoint, in_thread: bool) -> None:
-        mine = post.get("author") == self.me
-        moderator = self.my_role in MODERATORS
-        author = post.get("author_name") or short_peer(post.get("author", ""))
-        menu = QMenu(self)
-        if not in_thread:
-            menu.addAction("Reply", lambda: self.composer.start_reply(post["id"], author))
-            menu.addAction("Open thread", lambda: self.open_thread(post["id"]))
-        react = menu.addMenu("React")
-        for emoji in REACTIONS:
-            react.addAction(emoji, partial(self.react, post["id"], emoji))
-        menu.addAction(
-            "Copy text", lambda: QGuiApplication.clipboard().setText(post.get("text", ""))
-        )
-        if mine:
-            menu.addSeparator()
-            menu.addAction(
-                "Edit", lambda: self.composer.start_edit(post["id"], post.get("text", ""))
-            )
-            menu.addAction("Delete", lambda: self._confirm_delete(post))
-        else:
-            menu.addSeparator()
-            menu.addAction("Report…", lambda: self._report_post(post))
-            if moderator:
-                menu.addAction("Hide (moderation)…", lambda: self._hide_post(post))
-            menu.addAction(f"Block {author}", lambda: self._block(post.get("author", ""), author))
-        menu.popup(pos)
-
-    def _on_timeline_context_menu(self, pos: QPoint) -> None:
-        post = self.timeline_view.post_at(self.timeline_view.indexAt(pos))
-        if post:
-            self._post_menu(post, self.timeline_view.viewport().mapToGlobal(pos), False)
-
-    def _on_thread_context_menu(self, pos: QPoint) -> None:
-        view = self.thread_panel.view
-        post = view.post_at(view.indexAt(pos))
-        if post:
-            self._post_menu(post, view.viewport().mapToGlobal(pos), True)
-
-    def _confirm_delete(self, post: dict[str, Any]) -> None:
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Delete message",
-            "Delete this message? It disappears for everyone, though the signed history "
-            "still holds it.",
-            QMessageBox.StandardButton.Cancel,
-            self,
-        )
-        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-
-        def finished(_result: int) -> None:
-            if box.clickedButton() is delete:
-                self._simple("delete", {"post": post["id"]})
-
-        box.finished.connect(finished)
-        box.open()
-
-    def _report_post(self, post: dict[str, Any]) -> None:
-        ask_text(
-            self,
-            "Report message",
-            "Why are you reporting it? Only moderators can read this.",
-            lambda reason: self._simple(
-                "report", {"post": post["id"], "reason": reason}, "Report sent to the moderators."
-            ),
-        )
-
-    def _hide_post(self, post: dict[str, Any]) -> None:
-        ask_text(
-            self,
-            "Hide message",
-            "Reason (shown to moderators):",
-            lambda reason: self._simple(
-                "hide", {"post": post["id"], "reason": reason or None}, "Message hidden."
-            ),
-        )
-
-    def _block(self, peer: str, name: str) -> None:
-        def done(_result: dict[str, Any]) -> None:
-            self.status_message.emit(f"Blocked {name}. Their messages are hidden on this computer.")
-            self.timeline.load(self.community, self.channel)
-
-        self.client.request("block", {"peer": peer}, on_result=done, on_error=self._report)
-
-    def _on_member_context_menu(self, member: dict[str, Any], pos: QPoint) -> None:
-        peer = member.get("peer_id", "")
-        name = member.get("name") or short_peer(peer)
-        me = peer == self.me
-        role = self.my_role
-        owner = peer == self.info.get("owner")
-        menu = QMenu(self)
-        menu.addAction("Mention", lambda: self._insert_mention(peer))
-        menu.addAction("Copy peer id", lambda: QGuiApplication.clipboard().setText(peer))
-        if not me and not owner and role in ADMINS:
-            roles = menu.addMenu("Set role")
-            for new_role in ("admin", "moderator", "member"):
-                act = QAction(new_role.capitalize(), roles)
-                act.setCheckable(True)
-                act.setChecked(member.get("role") == new_role)
-                act.triggered.connect(
-                    lambda _c=False, r=new_role: self._simple(
-                        "role set", {"peer": peer, "role": r}, f"{name} is now {r}."
-                    )
-                )
-                roles.addAction(act)
-        if not me and not owner and role in MODERATORS:
-            timeout = menu.addMenu("Time out")
-            for label, duration in (
-                ("10 minutes", "10m"),
-                ("1 hour", "1h"),
-                ("1 day", "1d"),
-                ("1 week", "7d"),
-            ):
-                timeout.addAction(
-                    label,
-                    partial(
-                        self._simple,
-                        "timeout",
-                        {"peer": peer, "duration": duration},
-                        f"{name} is timed out for {label}.",
-                    ),
-                )
-            if member.get("status") == "timed_out":
-                menu.addAction(
-                    "End time-out",
-                    lambda: self._simple("untimeout", {"peer": peer}, f"{name} can post again."),
-                )
-        if not me and not owner and role in ADMINS:
-            menu.addAction(
-                f"Remove {name} from the community",
-                lambda: self._simple("member remove", {"peer": peer}, f"{name} was removed."),
-            )
-        if not me:
-            menu.addSeparator()
-            menu.addAction(f"Block {name}", lambda: self._block(peer, name))
-        menu.popup(pos)
-
-    def _insert_mention(self, peer: str) -> None:
-        self.composer.edit.insertPlainText(f"@{peer} ")
-        self.composer.edit.setFocus()
-
     # ------------------------------------------------------------------ errors
 
-    def _report(self, message: str, code: str) -> None:
+    def report_error(self, message: str, code: str) -> None:
         self.status_message.emit(friendly_error(message, code))
-
-
-def text_width(font: QFont, text: str) -> int:
-    return QFontMetrics(font).horizontalAdvance(text)

@@ -1,4 +1,4 @@
-"""How a post and a channel look: item delegates painting straight from model roles.
+"""How a post, a channel and a community look: item delegates painting straight from model roles.
 
 A post is laid out once per (content, width) with `QTextLayout` (mentions get
 their own format range), and its height is cached, so scrolling a long
@@ -27,7 +27,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from p2pcommunity.ui.models import AnyIndex, ChannelRole, PostRole, short_peer
+from p2pcommunity.ui.models import AnyIndex, ChannelRole, CommunityRole, PostRole, short_peer
 
 AVATAR = 36
 PAD_X = 16
@@ -379,4 +379,38 @@ class ChannelDelegate(QStyledItemDelegate):
             small.setPointSizeF(font.pointSizeF() * 0.85)
             painter.setFont(small)
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, label)
+        painter.restore()
+
+
+def initials(name: str) -> str:
+    words = [w for w in name.replace("-", " ").split() if w]
+    return "".join(w[0] for w in words[:2]).upper() or "?"
+
+
+class CommunityDelegate(QStyledItemDelegate):
+    """A rounded square with the community's initials; a bar marks the current one."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
+        return QSize(68, 60)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pal = option.palette
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        r = option.rect
+        square = QRectF(r.center().x() - 22, r.center().y() - 22, 44, 44)
+        cid = index.data(CommunityRole.ID) or ""
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(peer_color(cid, False))
+        painter.drawRoundedRect(square, 14 if selected else 22, 14 if selected else 22)
+        if selected:
+            painter.setBrush(pal.color(QPalette.ColorRole.WindowText))
+            painter.drawRoundedRect(QRectF(r.left(), r.center().y() - 16, 4, 32), 2, 2)
+        font = QFont(option.font)
+        font.setBold(True)
+        font.setPixelSize(16)
+        painter.setFont(font)
+        painter.setPen(Qt.GlobalColor.white)
+        painter.drawText(square, Qt.AlignmentFlag.AlignCenter, initials(index.data() or ""))
         painter.restore()

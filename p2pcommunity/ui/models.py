@@ -334,6 +334,11 @@ class TimelineModel(PostListModel):
         self._refresh_again = False
         self._generation = 0
 
+    @property
+    def loading(self) -> bool:
+        """A first page or an older page is on its way."""
+        return self._loading
+
     def load(self, community: str, channel: str) -> None:
         self._generation += 1
         self.community, self.channel = community, channel

@@ -156,3 +156,24 @@ def test_a_copy_of_a_held_change_is_a_duplicate_whatever_its_signature() -> None
     with pytest.raises(Rejected) as err:
         verify_batch(ref, [copy, SignedChange(items[1].data, bytes(64))], 1, held.get)
     assert err.value.reason == "bad_signature"
+
+
+def test_a_recently_held_copy_is_dropped_without_parsing() -> None:
+    key = SigningKey.generate()
+    ref, items = _chain(key, 1)
+    from p2pcommunity.sync.apply import raw_change_hash
+
+    known = raw_change_hash(items[0].data)
+    assert known is not None
+    seen: list[bytes | None] = []
+
+    def held(h: bytes | None) -> bool:
+        seen.append(h)
+        return h == known
+
+    batch = verify_batch(ref, [items[0]], 1, _none, None, held)
+    assert batch.changes == () and batch.duplicates == 1
+    # A different change is not mistaken for a copy.
+    _, others = _chain(key, 1)
+    fresh = verify_batch(ref, [others[0]], 0, _none, None, held)
+    assert len(fresh.changes) == 1 and seen[-1] != known

@@ -55,3 +55,16 @@ def start_with_name(qtbot: object, app: App, name: str) -> None:
     app.window.name_page.name.setText(name)
     app.window.name_page.button.click()
     qtbot.waitUntil(lambda: app.stage == "welcome", timeout=START_MS)  # type: ignore[attr-defined]
+
+
+def answer_text(qtbot: object, parent: object, text: str) -> None:
+    """Type `text` into the open `ask_text` question under `parent` and accept it."""
+    from PySide6.QtWidgets import QInputDialog
+
+    def open_dialogs() -> list[QInputDialog]:
+        return [d for d in parent.findChildren(QInputDialog) if d.isVisible()]  # type: ignore[attr-defined]
+
+    qtbot.waitUntil(lambda: bool(open_dialogs()), timeout=5_000)  # type: ignore[attr-defined]
+    dialog = open_dialogs()[0]
+    dialog.setTextValue(text)
+    dialog.accept()

@@ -20,15 +20,8 @@ def call(qtbot, app: App, method: str, params: dict[str, Any]) -> dict[str, Any]
     return blocker.args[0]
 
 
-def test_member_add_join_and_see_each_others_posts(qtbot, make_app) -> None:
-    alice: App = make_app("alice")
-    bob: App = make_app("bob")
-    start_with_name(qtbot, alice, "Alice")
-    start_with_name(qtbot, bob, "Bob")
-    community = create_community(qtbot, alice, "Climbing club")
-    send(qtbot, alice, "Welcome, Bob!")
-    qtbot.waitUntil(lambda: "Welcome, Bob!" in timeline_texts(alice), timeout=10_000)
-
+def join_as_member(qtbot, alice: App, bob: App, community: str) -> None:
+    """Alice adds Bob as a member; Bob joins through the join dialog with Alice's address."""
     call(qtbot, alice, "member add", {"community": community, "peer": bob.peer_id})
     addrs = call(qtbot, alice, "whoami", {})["addrs"]
     assert addrs and all("/127.0.0.1/" in a for a in addrs)
@@ -45,6 +38,18 @@ def test_member_add_join_and_see_each_others_posts(qtbot, make_app) -> None:
     assert dialog.stack.currentIndex() == 1  # the progress page while the node syncs
     qtbot.waitUntil(lambda: joined == [community], timeout=SYNC_MS)
     qtbot.waitUntil(lambda: bob.stage == "chat" and bob.chat.community == community, timeout=10_000)
+
+
+def test_member_add_join_and_see_each_others_posts(qtbot, make_app) -> None:
+    alice: App = make_app("alice")
+    bob: App = make_app("bob")
+    start_with_name(qtbot, alice, "Alice")
+    start_with_name(qtbot, bob, "Bob")
+    community = create_community(qtbot, alice, "Climbing club")
+    send(qtbot, alice, "Welcome, Bob!")
+    qtbot.waitUntil(lambda: "Welcome, Bob!" in timeline_texts(alice), timeout=10_000)
+
+    join_as_member(qtbot, alice, bob, community)
     qtbot.waitUntil(lambda: "Welcome, Bob!" in timeline_texts(bob), timeout=SYNC_MS)
 
     send(qtbot, bob, "Thanks Alice!")
@@ -57,7 +62,7 @@ def test_member_add_join_and_see_each_others_posts(qtbot, make_app) -> None:
 
     # a moderator (the owner) hides Bob's post: it disappears on both apps
     post = next(r for r in alice.chat.timeline.rows() if r["text"] == "Thanks Alice!")
-    alice.chat._simple("hide", {"post": post["id"], "reason": "test"})
+    alice.chat.simple("hide", {"post": post["id"], "reason": "test"})
     qtbot.waitUntil(lambda: "Thanks Alice!" not in timeline_texts(alice), timeout=10_000)
     qtbot.waitUntil(lambda: "Thanks Alice!" not in timeline_texts(bob), timeout=SYNC_MS)
     assert "Welcome, Bob!" in timeline_texts(bob)

@@ -1,0 +1,292 @@
+"""What the user can do: send, edit, and the post, member and community menus.
+
+`ChatActions` builds the menus from the page's state (who I am, my role in
+the current community) and turns each choice into a control request through
+the page's `simple` helper, asking first with a non-blocking dialog where an
+action is destructive or needs a reason. It holds the page it serves and
+nothing else: no state of its own.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QPoint, Qt
+from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtWidgets import QMenu, QMessageBox
+
+from p2pcommunity.ui.dialogs import ask_text
+from p2pcommunity.ui.models import short_peer
+
+if TYPE_CHECKING:
+    from p2pcommunity.ui.chat import ChatPage
+
+REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀"]
+ADMINS = ("owner", "admin")
+MODERATORS = ("owner", "admin", "moderator")
+TIMEOUTS = (("10 minutes", "10m"), ("1 hour", "1h"), ("1 day", "1d"), ("1 week", "7d"))
+
+
+class ChatActions(QObject):
+    def __init__(self, page: ChatPage) -> None:
+        super().__init__(page)
+        self.page = page
+
+    # ------------------------------------------------------------------ community
+
+    def fill_community_menu(self, menu: QMenu) -> None:
+        page = self.page
+        menu.clear()
+        name = page.info.get("name", "")
+        invite = menu.addAction(
+            "Invite people…", lambda: page.invite_wanted.emit(page.community, name)
+        )
+        invite.setEnabled(page.my_role in ADMINS)
+        menu.addAction("Community settings…", lambda: page.settings_wanted.emit(page.community))
+        if page.my_role in MODERATORS:
+            menu.addAction("Reports…", lambda: page.reports_wanted.emit(page.community))
+        menu.addAction(
+            "Copy community id", lambda: QGuiApplication.clipboard().setText(page.community)
+        )
+        menu.addSeparator()
+        menu.addAction("Leave community…", self.confirm_leave)
+
+    def confirm_leave(self) -> None:
+        page = self.page
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Leave community",
+            f"Leave {page.info.get('name', 'this community')}? Its data is deleted from this "
+            "computer and you need a new invite to come back.",
+            QMessageBox.StandardButton.Cancel,
+            page,
+        )
+        leave = box.addButton("Leave", QMessageBox.ButtonRole.DestructiveRole)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def finished(_r: int) -> None:
+            if box.clickedButton() is leave:
+                community = page.community
+
+                def done(_result: dict[str, Any]) -> None:
+                    if page.community == community:
+                        page.community = ""
+                        page.channel = ""
+                    page.refresh_communities()
+
+                page.client.request(
+                    "leave", {"community": community}, on_result=done, on_error=page.report_error
+                )
+
+        box.finished.connect(finished)
+        box.open()
+
+    # ------------------------------------------------------------------ sending
+
+    def on_composer_sent(self, text: str, reply_to: str) -> None:
+        page = self.page
+        if not page.channel:
+            return
+        page.composer.send_button.setEnabled(False)
+
+        def done(_result: dict[str, Any]) -> None:
+            page.composer.send_button.setEnabled(True)
+            page.composer.accept_sent()
+            page.timeline_view._at_bottom = True
+            page.timeline.refresh()
+
+        def failed(message: str, code: str) -> None:
+            page.composer.send_button.setEnabled(True)
+            page.report_error(message, code)
+
+        page.client.request(
+            "post",
+            {
+                "community": page.community,
+                "channel": page.channel,
+                "text": text,
+                "reply_to": reply_to or None,
+            },
+            on_result=done,
+            on_error=failed,
+        )
+
+    def on_thread_composer_sent(self, text: str, _reply_to: str) -> None:
+        page = self.page
+        root = page.thread_panel.root_id
+        held = page.thread_panel.model.rows()
+        channel = str(held[0].get("channel") or page.channel) if held else page.channel
+
+        def done(_result: dict[str, Any]) -> None:
+            page.thread_panel.composer.accept_sent()
+            page.open_thread(root)
+            page.timeline.refresh()
+
+        page.client.request(
+            "post",
+            {"community": page.community, "channel": channel, "text": text, "reply_to": root},
+            on_result=done,
+            on_error=page.report_error,
+        )
+
+    def on_composer_edited(self, post_id: str, text: str) -> None:
+        page = self.page
+
+        def done(_result: dict[str, Any]) -> None:
+            page.composer.accept_sent()
+            page.timeline.refresh()
+
+        page.client.request(
+            "edit",
+            {"community": page.community, "post": post_id, "text": text},
+            on_result=done,
+            on_error=page.report_error,
+        )
+
+    # ------------------------------------------------------------------ posts
+
+    def on_timeline_context_menu(self, pos: QPoint) -> None:
+        view = self.page.timeline_view
+        post = view.post_at(view.indexAt(pos))
+        if post:
+            self.post_menu(post, view.viewport().mapToGlobal(pos), False)
+
+    def on_thread_context_menu(self, pos: QPoint) -> None:
+        view = self.page.thread_panel.view
+        post = view.post_at(view.indexAt(pos))
+        if post:
+            self.post_menu(post, view.viewport().mapToGlobal(pos), True)
+
+    def post_menu(self, post: dict[str, Any], pos: QPoint, in_thread: bool) -> None:
+        page = self.page
+        mine = post.get("author") == page.me
+        author = post.get("author_name") or short_peer(post.get("author", ""))
+        menu = QMenu(page)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        if not in_thread:
+            menu.addAction("Reply", lambda: page.composer.start_reply(post["id"], author))
+            menu.addAction("Open thread", lambda: page.open_thread(post["id"]))
+        react = menu.addMenu("React")
+        for emoji in REACTIONS:
+            react.addAction(emoji, partial(page.react, post["id"], emoji))
+        menu.addAction(
+            "Copy text", lambda: QGuiApplication.clipboard().setText(post.get("text", ""))
+        )
+        menu.addSeparator()
+        if mine:
+            menu.addAction(
+                "Edit", lambda: page.composer.start_edit(post["id"], post.get("text", ""))
+            )
+            menu.addAction("Delete", lambda: self.confirm_delete(post))
+        else:
+            menu.addAction("Report…", lambda: self.report_post(post))
+            if page.my_role in MODERATORS:
+                menu.addAction("Hide (moderation)…", lambda: self.hide_post(post["id"]))
+            menu.addAction(f"Block {author}", lambda: self.block(post.get("author", ""), author))
+        menu.popup(pos)
+
+    def confirm_delete(self, post: dict[str, Any]) -> None:
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Delete message",
+            "Delete this message? It disappears for everyone, though the signed history "
+            "still holds it.",
+            QMessageBox.StandardButton.Cancel,
+            self.page,
+        )
+        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def finished(_result: int) -> None:
+            if box.clickedButton() is delete:
+                self.page.simple("delete", {"post": post["id"]})
+
+        box.finished.connect(finished)
+        box.open()
+
+    def report_post(self, post: dict[str, Any]) -> None:
+        ask_text(
+            self.page,
+            "Report message",
+            "Why are you reporting it? Only moderators can read this.",
+            lambda reason: self.page.simple(
+                "report", {"post": post["id"], "reason": reason}, "Report sent to the moderators."
+            ),
+        )
+
+    def hide_post(self, post_id: str) -> None:
+        ask_text(
+            self.page,
+            "Hide message",
+            "Reason (shown to moderators):",
+            lambda reason: self.page.simple(
+                "hide", {"post": post_id, "reason": reason or None}, "Message hidden."
+            ),
+        )
+
+    def block(self, peer: str, name: str) -> None:
+        page = self.page
+
+        def done(_result: dict[str, Any]) -> None:
+            page.status_message.emit(f"Blocked {name}. Their messages are hidden on this computer.")
+            page.timeline.load(page.community, page.channel)
+
+        page.client.request("block", {"peer": peer}, on_result=done, on_error=page.report_error)
+
+    # ------------------------------------------------------------------ members
+
+    def on_members_panel_context_menu_requested(self, member: dict[str, Any], pos: QPoint) -> None:
+        page = self.page
+        peer = member.get("peer_id", "")
+        name = member.get("name") or short_peer(peer)
+        me = peer == page.me
+        role = page.my_role
+        owner = peer == page.info.get("owner")
+        menu = QMenu(page)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.addAction("Mention", lambda: self.insert_mention(peer))
+        menu.addAction("Copy peer id", lambda: QGuiApplication.clipboard().setText(peer))
+        if not me and not owner and role in ADMINS:
+            roles = menu.addMenu("Set role")
+            for new_role in ("admin", "moderator", "member"):
+                act = QAction(new_role.capitalize(), roles)
+                act.setCheckable(True)
+                act.setChecked(member.get("role") == new_role)
+                act.triggered.connect(
+                    lambda _c=False, r=new_role: page.simple(
+                        "role set", {"peer": peer, "role": r}, f"{name} is now {r}."
+                    )
+                )
+                roles.addAction(act)
+        if not me and not owner and role in MODERATORS:
+            timeout = menu.addMenu("Time out")
+            for label, duration in TIMEOUTS:
+                timeout.addAction(
+                    label,
+                    partial(
+                        page.simple,
+                        "timeout",
+                        {"peer": peer, "duration": duration},
+                        f"{name} is timed out for {label}.",
+                    ),
+                )
+            if member.get("status") == "timed_out":
+                menu.addAction(
+                    "End time-out",
+                    lambda: page.simple("untimeout", {"peer": peer}, f"{name} can post again."),
+                )
+        if not me and not owner and role in ADMINS:
+            menu.addAction(
+                f"Remove {name} from the community",
+                lambda: page.simple("member remove", {"peer": peer}, f"{name} was removed."),
+            )
+        if not me:
+            menu.addSeparator()
+            menu.addAction(f"Block {name}", lambda: self.block(peer, name))
+        menu.popup(pos)
+
+    def insert_mention(self, peer: str) -> None:
+        edit = self.page.composer.edit
+        edit.insertPlainText(f"@{peer} ")
+        edit.setFocus()
