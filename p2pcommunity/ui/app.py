@@ -107,6 +107,7 @@ class App(QObject):
         self.chat.profile_wanted.connect(self.open_profile)
         self.chat.communities_listed.connect(self._on_chat_communities_listed)
         self.chat.notification_wanted.connect(self._notify)
+        self.notifications: list[tuple[str, str]] = []  # every notification asked for
         self.tray: QSystemTrayIcon | None = None
         self._build_tray()
 
@@ -323,6 +324,7 @@ class App(QObject):
         self.window.activateWindow()
 
     def _notify(self, title: str, text: str) -> None:
+        self.notifications.append((title, text))
         if self.tray is not None and not self.window.isActiveWindow():
             self.tray.showMessage(title, text, app_icon(), 6000)
 

@@ -38,6 +38,7 @@ from p2pcommunity.ui.models import (
     TimelineModel,
     short_peer,
 )
+from p2pcommunity.ui.notifier import MentionWatcher
 from p2pcommunity.ui.widgets import (
     ChannelSwitcher,
     MembersPanel,
@@ -78,6 +79,9 @@ class ChatPage(QWidget):
         self._refresh_timer.setInterval(150)
         self._refresh_timer.timeout.connect(self._refresh_current)
         self._dirty_other = False
+        self.watcher = MentionWatcher(client, self)
+        self.watcher.notification_wanted.connect(self.notification_wanted)
+        self.watcher.unread_changed.connect(self._on_watcher_unread_changed)
         self.menus = ChatActions(self)
         self._build()
         self.timeline.loaded.connect(self._on_timeline_loaded)
@@ -253,6 +257,7 @@ class ChatPage(QWidget):
 
     def set_identity(self, peer_id: str, name: str) -> None:
         self.me, self.my_name = peer_id, name
+        self.watcher.me = peer_id
         self.timeline.me = peer_id
         self.timeline_view.post_delegate.me = peer_id
         self.thread_panel.view.post_delegate.me = peer_id
@@ -265,6 +270,8 @@ class ChatPage(QWidget):
             rows = list(result.get("communities", []))
             self.communities.set_rows(rows)
             self.communities_listed.emit(len(rows))
+            for community in rows:
+                self.watcher.prime(str(community.get("id", "")))
             target = select or self.community or str(self.settings.value("last_community", ""))
             row = self.communities.row_of(target) if target else -1
             if row < 0 and rows:
@@ -390,6 +397,7 @@ class ChatPage(QWidget):
     def mark_read(self) -> None:
         if self.community and self.channel:
             self.channels.set_unread(self.channel, 0)
+            self.watcher.note_read(self.community, self.channel)
             self.client.request("mark read", {"community": self.community, "channel": self.channel})
 
     def go_to(self, community_id: str, channel_id: str) -> None:
@@ -406,6 +414,7 @@ class ChatPage(QWidget):
     # ------------------------------------------------------------------ events
 
     def on_community_changed(self, community_id: str, kind: str) -> None:
+        self.watcher.on_community_changed(community_id, kind)
         if community_id != self.community:
             self._dirty_other = True
         self._refresh_timer.start()
@@ -428,15 +437,15 @@ class ChatPage(QWidget):
         window = self.window()
         if window.isActiveWindow() and self.timeline_view._at_bottom:
             self.mark_read()
-        mine = {r["id"] for r in self.timeline.rows() if r.get("author") == self.me}
+        self.watcher.note_mine(
+            {r["id"] for r in self.timeline.rows() if r.get("author") == self.me}
+        )
         for post in posts:
-            if post.get("author") == self.me:
-                continue
-            name = post.get("author_name") or short_peer(post.get("author", ""))
-            if post.get("mentions_me"):
-                self.notification_wanted.emit(f"{name} mentioned you", post.get("text", "")[:200])
-            elif post.get("reply_to") in mine:
-                self.notification_wanted.emit(f"{name} replied to you", post.get("text", "")[:200])
+            self.watcher.consider(self.community, post)
+
+    def _on_watcher_unread_changed(self, community_id: str, channel_id: str, unread: int) -> None:
+        if community_id == self.community and channel_id != self.channel:
+            self.channels.set_unread(channel_id, unread)
 
     def peers_changed(self) -> None:
         if self.community:

@@ -1,0 +1,62 @@
+"""Mentions and replies in a channel that is not open still notify."""
+
+from __future__ import annotations
+
+from p2pcommunity.ui.app import App
+
+from .conftest import start_with_name
+from .test_app_flow import create_community
+from .test_two_apps import SYNC_MS, call, join_as_member
+
+
+def channel_id(qtbot, app: App, community: str, name: str) -> str:
+    channels = call(qtbot, app, "channel list", {"community": community})["channels"]
+    return next(c["id"] for c in channels if c["name"] == name)
+
+
+def test_mention_and_reply_in_another_channel_notify(qtbot, make_app) -> None:
+    alice: App = make_app("alice")
+    bob: App = make_app("bob")
+    start_with_name(qtbot, alice, "Alice")
+    start_with_name(qtbot, bob, "Bob")
+    community = create_community(qtbot, alice, "Climbing club")
+    call(qtbot, alice, "channel create", {"community": community, "name": "random"})
+    random = channel_id(qtbot, alice, community, "random")
+    question = call(
+        qtbot, alice, "post", {"community": community, "channel": random, "text": "Who climbs?"}
+    )
+    join_as_member(qtbot, alice, bob, community)
+    qtbot.waitUntil(lambda: alice.chat.channel != "", timeout=10_000)
+    general = alice.chat.channel
+    assert alice.chat.channels.row_at(alice.chat.channels.row_of(general))["name"] == "general"
+    qtbot.waitUntil(
+        lambda: bool(
+            call(qtbot, bob, "read", {"community": community, "channel": random})["posts"]
+        ),
+        timeout=SYNC_MS,
+    )
+
+    seen: list[tuple[str, str]] = []
+    alice.chat.notification_wanted.connect(lambda title, text: seen.append((title, text)))
+    text = f"@{alice.peer_id} are you coming?"
+    call(qtbot, bob, "post", {"community": community, "channel": random, "text": text})
+    qtbot.waitUntil(lambda: any("mentioned you" in t for t, _ in seen), timeout=SYNC_MS)
+    assert alice.chat.channel == general  # still on #general
+    assert any(t.endswith("mentioned you") and x == text for t, x in alice.notifications)
+    row = alice.chat.channels.row_of(random)
+    qtbot.waitUntil(
+        lambda: int(alice.chat.channels.row_at(row).get("unread") or 0) >= 1, timeout=10_000
+    )
+
+    reply = "Me!"
+    call(
+        qtbot,
+        bob,
+        "post",
+        {"community": community, "channel": random, "text": reply, "reply_to": question["post_id"]},
+    )
+    qtbot.waitUntil(
+        lambda: any(t.endswith("replied to you") and x == reply for t, x in seen), timeout=SYNC_MS
+    )
+    qtbot.wait(1_000)  # a later sync round does not notify again
+    assert len(seen) == 2, seen
