@@ -411,7 +411,7 @@ def _fail(as_json: bool, message: str, code: str) -> int:
     return EXIT_ERROR
 
 
-__all__ = ["Invalid", "build_parser", "main"]
+__all__ = ["build_parser", "main"]
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from p2pcommunity.net.host import running_host
 from p2pcommunity.net.metrics import NodeMetrics, serve_metrics
 from p2pcommunity.net.node import SYNC_PROTOCOL, Node, SessionRunner
 from p2pcommunity.net.relay import Relay, Reservations, running_relay
-from p2pcommunity.sync.errors import DomainError, Invalid, NotFound, Rejected
+from p2pcommunity.sync.errors import DomainError, Invalid, Rejected
 from p2pcommunity.sync.invite import PREFIX as INVITE_PREFIX
 from p2pcommunity.sync.invite import InviteCode, encode_presented, invite_proof
 from p2pcommunity.sync.log import decode_op
@@ -422,4 +422,4 @@ def join_in_process(
         return result
 
 
-__all__ = ["NotFound", "join_in_process", "peer_id_from_public_key", "run_node"]
+__all__ = ["join", "join_in_process", "run_node"]
