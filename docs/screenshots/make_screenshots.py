@@ -13,6 +13,7 @@ join flow. Every node is stopped at the end.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 import time
@@ -207,6 +208,7 @@ def main() -> None:
     finally:
         for app in apps:
             app.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _count(app: App, cid: str) -> int:
