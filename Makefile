@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_sync.py
 	$(PY) benchmarks/bench_join.py
 	$(PY) benchmarks/bench_node.py
+	$(PY) benchmarks/bench_sustained_procs.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/bench_app.py
 
 # The desktop app on the default data dir (starts its node if none runs).
