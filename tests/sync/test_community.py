@@ -235,3 +235,41 @@ def test_paging_threads_and_unread_counts(tmp_path: Path) -> None:
     assert alice.channel_list(cid)["channels"][0]["unread"] == 0  # one's own posts
     bob.mark_read(cid, "general")
     assert bob.channel_list(cid)["channels"][0]["unread"] == 0
+
+
+class FakePanic(BaseException):
+    """Stands in for pyo3's PanicException, which is a BaseException."""
+
+
+def test_a_panic_inside_automerge_changes_nothing_and_the_document_reloads(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ref, items = _member_changes(world, 2)
+    community = world["community"]
+    community.receive_changes(ref, items[:1], clock())
+    poisoned = community.segment(ref)
+    before = _dump(world["owner"].store)
+
+    def panic(*args: Any) -> None:
+        raise FakePanic("the Rust core panicked")
+
+    monkeypatch.setattr(poisoned, "doc", _PanickingDoc(poisoned.doc, panic))
+    with pytest.raises(Rejected) as err:
+        community.receive_changes(ref, items[1:], clock())
+    assert err.value.reason == "automerge_error"
+    assert _dump(world["owner"].store) == before
+    # The poisoned in-memory document was dropped: a fresh one is loaded from
+    # SQLite and the same change now applies.
+    assert community.segment(ref) is not poisoned
+    community.receive_changes(ref, items[1:], clock())
+    texts = [p["text"] for p in world["owner"].read(world["cid"].hex(), "general")["posts"]]
+    assert texts == ["post 0", "post 1"]
+
+
+class _PanickingDoc:
+    def __init__(self, doc: Any, panic: Any) -> None:
+        self._doc = doc
+        self.receive_sync_message = panic
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._doc, name)
