@@ -44,6 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import contextlib
 
+from benchlib import bench, percentile
+
 from p2pcommunity.control.client import ControlClient
 
 NODE = [sys.executable, "-m", "p2pcommunity.cli"]
@@ -52,19 +54,6 @@ MAX_DEGREE = 6
 READ_LIMIT = 200
 TEXT_RE = re.compile(r"^bench post (-?\d+):")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def bench(name: str, value: float, unit: str, floor: float | str) -> None:
-    floor_text = floor if isinstance(floor, str) else f"{floor:.4g}"
-    print(f"BENCH {name} {value:.4g} {unit} floor={floor_text}", flush=True)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def text_of(i: int) -> str:

@@ -44,7 +44,6 @@ import gc
 import os
 import pstats
 import random
-import resource
 import sqlite3
 import struct
 import sys
@@ -58,6 +57,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import trio
+from benchlib import bench, percentile, rss_mb
 
 from p2pcommunity.datadir import now_ms
 from p2pcommunity.identity import DeviceIdentity
@@ -74,27 +74,6 @@ from tests.net.harness import HarnessNode, cluster, wait_caught_up
 
 FLOOD_PROTOCOL = "/p2pcommunity/bench-flood/1.0.0"
 MAX_DEGREE = 6
-
-
-def bench(name: str, value: float, unit: str, floor: float | str) -> None:
-    floor_text = floor if isinstance(floor, str) else f"{floor:.4g}"
-    print(f"BENCH {name} {value:.4g} {unit} floor={floor_text}", flush=True)
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def text_of(i: int) -> str:

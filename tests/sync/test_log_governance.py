@@ -26,6 +26,7 @@ from p2pcommunity.sync.log import (
     make_genesis,
     make_op,
 )
+from tests.sync.logtools import act, pk
 
 OWNER, ALICE, BOB, CAROL, DAVE = (SigningKey(bytes([i]) * 32) for i in range(1, 6))
 INVITE_KEY = SigningKey(b"\x42" * 32)
@@ -34,25 +35,8 @@ POST = "0123456789abcdef0123456789abcdef"
 DAY = 86_400_000
 
 
-def pk(key: SigningKey) -> bytes:
-    return bytes(key.verify_key)
-
-
 def new_log() -> CommunityLog:
     return CommunityLog.from_genesis(make_genesis(OWNER, "Birders", "", 1, nonce=b"\x07" * 16))
-
-
-def act(
-    log: CommunityLog,
-    key: SigningKey,
-    op_type: str,
-    body: dict[str, Any],
-    parents: list[bytes] | None = None,
-    ms: int = 10,
-) -> SignedOp:
-    op = make_op(key, log.community_id, parents or log.heads(), op_type, body, ms)
-    log.add(op)
-    return op
 
 
 def rejected(
