@@ -20,11 +20,13 @@ Transitions are total: in the final fold an op may find its preconditions
 gone (the channel it renames was created by an op that a concurrent
 revocation dropped), and then it does nothing. Checks run only against the
 causal past, at insertion, and refuse the op with `Rejected("invalid_op")`.
-Ops are CBOR, read by our own small reader (`decode_canonical`) rather than
-`cbor2.loads`: cbor2 acts on semantic tags while decoding (tag 35 compiles a
-regular expression, tag 1 builds a datetime) and ignores trailing bytes;
-ours knows ints, strings, arrays, maps, bools and null. The value is then
-re-encoded with `canonical_cbor` and must give back the same bytes.
+Ops and sync frames are CBOR, read by `decode_canonical`: cbor2's C decoder
+with every tag refused before cbor2 acts on it (by default tag 35 compiles
+a regular expression, tag 1 builds a datetime, tag 28 shares objects),
+indefinite lengths and duplicate keys refused, then a walk that admits only
+ints, strings, bytes, arrays, maps, bools and null. The value is re-encoded
+with `canonical_cbor` and must give back the same bytes (which also refuses
+trailing bytes and any non-shortest encoding).
 
 Names are compared exactly, with no Unicode case folding, so that peers on
 different Unicode versions cannot disagree about a conflict.
@@ -33,10 +35,12 @@ different Unicode versions cannot disagree about a conflict.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
+
+import cbor2
 
 from p2pcommunity.sync.crypto import PUBLIC_KEY_SIZE, canonical_cbor, sha256
 from p2pcommunity.sync.errors import Rejected
@@ -110,77 +114,76 @@ class Op:
 # --- strict CBOR ------------------------------------------------------------
 
 
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
+class _RefusedTag(Exception):
+    pass
 
-    def _take(self, n: int) -> bytes:
-        if n > len(self.data) - self.pos:
-            raise Rejected(_MALFORMED, "truncated")
-        chunk = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return chunk
 
-    def item(self, depth: int = 0) -> Any:
-        if depth > _MAX_DEPTH:
-            raise Rejected(_MALFORMED, "nested too deeply")
-        initial = self._take(1)[0]
-        major, info = initial >> 5, initial & 0x1F
-        if major == 7:
-            simple: dict[int, Any] = {20: False, 21: True, 22: None}
-            if info not in simple:
-                raise Rejected(_MALFORMED, "only false, true and null are allowed")
-            return simple[info]
-        if info < 24:
-            arg = info
-        elif info <= 27:
-            arg = int.from_bytes(self._take(1 << (info - 24)), "big")
-        else:
-            raise Rejected(_MALFORMED, "indefinite or reserved length")
-        if major == 0:
-            return arg
-        if major == 1:
-            return -1 - arg
-        if major == 2:
-            return self._take(arg)
-        if major == 3:
-            try:
-                return self._take(arg).decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise Rejected(_MALFORMED, "text is not UTF-8") from e
-        if major == 4:
-            # Each item is at least one byte: a huge count fails before any work.
-            if arg > len(self.data) - self.pos:
-                raise Rejected(_MALFORMED, "truncated array")
-            return [self.item(depth + 1) for _ in range(arg)]
-        if major == 5:
-            if 2 * arg > len(self.data) - self.pos:
-                raise Rejected(_MALFORMED, "truncated map")
-            result: dict[Any, Any] = {}
-            for _ in range(arg):
-                key = self.item(depth + 1)
-                if isinstance(key, bool) or not isinstance(key, str | bytes | int):
-                    raise Rejected(_MALFORMED, "map key must be a string or an integer")
-                if key in result:
-                    raise Rejected(_MALFORMED, "duplicate map key")
-                result[key] = self.item(depth + 1)
-            return result
-        raise Rejected(_MALFORMED, "tags are not allowed")
+def _refuse_tag(*_: Any) -> Any:
+    raise _RefusedTag
+
+
+class _EveryTag(Mapping[int, Callable[..., Any]]):
+    """A `semantic_decoders` table that claims every tag, so cbor2 runs none of its own."""
+
+    def __getitem__(self, tag: int) -> Callable[..., Any]:
+        return _refuse_tag
+
+    def __contains__(self, tag: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+_EVERY_TAG = _EveryTag()
+_PLAIN = (bytes, str, bool, int, type(None))
+
+
+def _check_subset(value: Any, depth: int) -> None:
+    """Only ints, strings, bytes, bools, null, arrays and maps keyed by strings or ints."""
+    if depth > _MAX_DEPTH:
+        raise Rejected(_MALFORMED, "nested too deeply")
+    kind = type(value)
+    if kind in _PLAIN:
+        return
+    if kind is list:
+        for item in value:
+            _check_subset(item, depth + 1)
+        return
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) not in (str, bytes, int):
+                raise Rejected(_MALFORMED, "map key must be a string or an integer")
+            _check_subset(item, depth + 1)
+        return
+    raise Rejected(_MALFORMED, f"{kind.__name__} values are not allowed")
 
 
 def decode_canonical(data: bytes) -> Any:
     """Decode the CBOR subset ops use; only the canonical encoding is accepted."""
-    reader = _Reader(data)
-    value = reader.item()
-    if reader.pos != len(data):
-        raise Rejected(_MALFORMED, "trailing bytes")
+    try:
+        value = cbor2.loads(
+            data,
+            semantic_decoders=_EVERY_TAG,
+            tag_hook=_refuse_tag,
+            allow_indefinite=False,
+            allow_duplicate_keys=False,
+            max_depth=_MAX_DEPTH + 1,
+        )
+    except _RefusedTag:
+        raise Rejected(_MALFORMED, "tags are not allowed") from None
+    except Exception as e:  # cbor2's errors name the problem; any of them is malformed input
+        raise Rejected(_MALFORMED, f"not CBOR ({e})"[:200]) from None
+    _check_subset(value, 0)
     try:
         again = canonical_cbor(value)
     except Exception as e:  # cannot happen for the subset above; stay total anyway
         raise Rejected(_MALFORMED, "cannot re-encode") from e
     if again != data:
-        raise Rejected(_MALFORMED, "not canonical CBOR")
+        raise Rejected(_MALFORMED, "not canonical CBOR (or trailing bytes)")
     return value
 
 

@@ -192,6 +192,13 @@ def test_genesis_shape_enforced() -> None:
     [
         b"\xd8\x23\x63a+b",  # tag 35: cbor2 would compile a regex
         b"\xc1\x1a\x00\x00\x00\x01",  # tag 1: a datetime
+        b"\xd8\x1c\x80",  # tag 28: a shared object
+        b"\xd9\x27\x0f\x01",  # a tag cbor2 does not know
+        b"\xc2\x49\x01" + b"\x00" * 8,  # tag 2: a bignum
+        b"\xf7",  # undefined
+        b"\xf0",  # a simple value
+        b"\xa1\xf4\x01",  # a map keyed by a bool
+        b"\x18\x01",  # 1, not in its shortest form
         b"\xf9\x3c\x00",  # a float
         b"\x9f\x01\xff",  # indefinite length
         b"\x01\x02",  # trailing bytes
