@@ -10,6 +10,8 @@ so two spellings of one key must never both pass.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import base58
 
 from p2pcommunity.sync.errors import Invalid
@@ -26,7 +28,14 @@ _MAX_TEXT = 64
 def peer_id_from_public_key(public_key: bytes) -> str:
     if len(public_key) != PUBLIC_KEY_SIZE:
         raise Invalid(f"an Ed25519 public key is {PUBLIC_KEY_SIZE} bytes, not {len(public_key)}")
-    return base58.b58encode(_PREFIX + bytes(public_key)).decode("ascii")
+    return _encode(bytes(public_key))
+
+
+# Every post shown names its author: without a cache, base58 (pure Python,
+# quadratic) is the biggest cost of a timeline page.
+@lru_cache(maxsize=4096)
+def _encode(public_key: bytes) -> str:
+    return base58.b58encode(_PREFIX + public_key).decode("ascii")
 
 
 def public_key_from_peer_id(peer_id: str) -> bytes:
