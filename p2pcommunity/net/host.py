@@ -17,6 +17,12 @@ Dialling also bypasses two libp2p behaviours (ARCHITECTURE §7):
   instant failure; and the swarm's own 3 retries would multiply ours. So
   libp2p's retries are set to 0 and `dial.py` is the one retry policy.
 
+Yamux flow control: py-libp2p sends a WINDOW_UPDATE after every read by
+default (`PY_YAMUX_RELEASE_ON_READ=1`), so each small sync frame received
+costs a frame sent back: up to 40 % of a busy node's writes. We switch that
+off before libp2p is imported, which gives go-yamux's rule (an update once
+half the window is consumed); an operator's own setting of the variable wins.
+
 The rest of the code sees `NodeHost` with str peer ids and str multiaddrs,
 and `PeerStream`s; no libp2p type crosses this module's boundary.
 """
@@ -24,6 +30,7 @@ and `PeerStream`s; no libp2p type crosses this module's boundary.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -40,6 +47,8 @@ if TYPE_CHECKING:
     from multiaddr import Multiaddr
 
     from p2pcommunity.identity import DeviceIdentity
+
+os.environ.setdefault("PY_YAMUX_RELEASE_ON_READ", "0")
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Any
 import trio
 
 from p2pcommunity.identity import DeviceIdentity
-from p2pcommunity.net.framing import FrameReader, read_frame, write_frame
+from p2pcommunity.net.framing import FrameReader, read_frame, write_frames
 from p2pcommunity.net.host import NodeHost
 from p2pcommunity.net.limits import Limits, RateLimiter
 from p2pcommunity.net.metrics import CountingStream, NodeMetrics
@@ -205,8 +205,7 @@ class SessionRunner:
 
     async def _emit(self, step: Step) -> bool:
         """Send the step's frames, react to its events; True when the session ended."""
-        for frame in step.frames:
-            await write_frame(self.stream, frame)
+        await write_frames(self.stream, step.frames)
         metrics = self.node.metrics
         for event in step.events:
             if isinstance(event, OpsAdded | ChangesApplied):

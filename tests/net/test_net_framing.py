@@ -15,6 +15,7 @@ from p2pcommunity.net.framing import (
     encode_frame,
     read_frame,
     write_frame,
+    write_frames,
 )
 from p2pcommunity.net.stream import memory_stream_pair
 from p2pcommunity.sync.errors import RemoteProtocolError
@@ -183,3 +184,37 @@ def test_random_bytes_parse_or_raise_remote_error(wire: bytes, stateless: bool) 
     except RemoteProtocolError:
         return
     assert b"".join(encode_frame(f) for f in frames) == wire
+
+
+class RecordingStream:
+    def __init__(self) -> None:
+        self.remote_peer_id = PEER_B
+        self.writes: list[bytes] = []
+
+    async def send_all(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+
+def test_write_frames_sends_a_step_in_few_writes_that_read_back_in_order() -> None:
+    small = [bytes([i]) * (i + 1) for i in range(50)]
+    big = [b"x" * 200_000, b"y" * 200_000, b"z"]
+
+    async def main() -> None:
+        for payloads, most_writes in ((small, 1), (big, 3), ([], 0)):
+            out = RecordingStream()
+            await write_frames(out, payloads)  # type: ignore[arg-type]
+            assert 0 < len(out.writes) <= most_writes or not payloads
+            stream = ScriptedStream(out.writes)
+            assert await read_all(stream, _buffered_reader(), MAX_FRAME_SIZE) == payloads
+
+    trio.run(main)
+
+
+def test_write_frames_refuses_an_oversized_payload_before_writing() -> None:
+    async def main() -> None:
+        out = RecordingStream()
+        with pytest.raises(ValueError):
+            await write_frames(out, [b"ok", b"x" * 5000], max_size=4096)  # type: ignore[arg-type]
+        assert out.writes == []
+
+    trio.run(main)
