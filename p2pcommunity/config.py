@@ -63,6 +63,7 @@ _TOP_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 _LIMIT_TYPES: dict[str, type | tuple[type, ...]] = {
     "max_peers": int,
+    "mesh_peers": int,
     "max_frame_bytes": int,
     "max_changes_per_batch": int,
     "max_frames_per_second": (int, float),

@@ -10,6 +10,7 @@ kill loses nothing either; the snapshots only make the next start faster.
 from __future__ import annotations
 
 import logging
+import random
 import signal
 import socket
 import sys
@@ -30,6 +31,7 @@ from p2pcommunity.net.host import running_host
 from p2pcommunity.net.metrics import NodeMetrics, serve_metrics
 from p2pcommunity.net.node import SYNC_PROTOCOL, Node, SessionRunner
 from p2pcommunity.net.relay import Relay, Reservations, running_relay
+from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.errors import DomainError, Invalid, Rejected
 from p2pcommunity.sync.invite import PREFIX as INVITE_PREFIX
 from p2pcommunity.sync.invite import InviteCode, encode_presented, invite_proof
@@ -77,11 +79,19 @@ def publishable(addrs: list[str]) -> list[str]:
 
 
 class Dialer:
-    """Keeps a session open with every peer we know for every shared community."""
+    """Keeps each community's sessions up: its listed always-on nodes always,
+    then up to `mesh_peers` more: the bootstrap peers first, then members
+    picked at random.
 
-    def __init__(self, node: Node, bootstrap: list[str]) -> None:
+    A random subset rather than every member: each change reaches a node once
+    per session it has, so a full mesh makes every node's cost per post grow
+    with the community, while a few random links already keep the mesh
+    connected (changes are forwarded hop by hop)."""
+
+    def __init__(self, node: Node, bootstrap: list[str], rng: random.Random | None = None) -> None:
         self.node = node
         self.bootstrap = bootstrap
+        self.rng = rng or random.Random()
         self._failures: dict[str, int] = {}
         self._next_try: dict[str, float] = {}
 
@@ -89,21 +99,54 @@ class Dialer:
         """peer id -> addresses: the communities' listed always-on nodes first, then
         bootstrap flags and members' published addresses (dials start in this order)."""
         found: dict[str, list[str]] = {}
-        for community in self.node.service.communities():
-            for key, addr in sorted(community.state.nodes.items()):
-                try:
-                    peer = peer_id_from_public_key(key)
-                except Exception:  # a listed key we cannot use is skipped, not fatal
-                    continue
-                bucket = found.setdefault(peer, [])
-                if addr and addr not in bucket:
-                    bucket.append(addr)
+        for peer, addr in self._listed():
+            bucket = found.setdefault(peer, [])
+            if addr and addr not in bucket:
+                bucket.append(addr)
         for addr in self.bootstrap:
             found.setdefault(peer_of(addr), []).append(addr)
         for peer, addrs in self.node.service.member_addrs().items():
             found.setdefault(peer, []).extend(a for a in addrs if a not in found.get(peer, []))
         found.pop(self.node.identity.peer_id, None)
         return {peer: addrs for peer, addrs in found.items() if addrs}
+
+    def _listed(self, community: Community | None = None) -> list[tuple[str, str]]:
+        out = []
+        for held in [community] if community else self.node.service.communities():
+            for key, addr in sorted(held.state.nodes.items()):
+                try:
+                    out.append((peer_id_from_public_key(key), addr))
+                except Exception:  # a listed key we cannot use is skipped, not fatal
+                    continue
+        return out
+
+    def plan(self, now: float) -> list[tuple[str, list[str], Community]]:
+        """The sessions to open this round: (peer, its addresses, community)."""
+        targets = self.targets()
+        me = self.node.identity.peer_id
+        bootstrap = [peer_of(addr) for addr in self.bootstrap]
+        sessions: list[tuple[str, list[str], Community]] = []
+        for community in self.node.service.communities():
+            have = {r.peer_id for r in self.node.sessions_of(community.id)}
+            listed = {peer for peer, _ in self._listed(community)}
+            members = [
+                peer_id_from_public_key(key)
+                for key in sorted(community.state.members)
+                if community.state.is_member(key)
+            ]
+            self.rng.shuffle(members)
+            room = self.node.limits.mesh_peers - len(have - listed)
+            for peer in dict.fromkeys([*sorted(listed), *bootstrap, *members]):
+                counted = peer not in listed
+                if counted and room <= 0:
+                    break
+                if peer == me or peer in have or peer not in targets:
+                    continue
+                if self._next_try.get(peer, 0) > now or not self.node.room_for(peer):
+                    continue
+                sessions.append((peer, targets[peer], community))
+                room -= counted
+        return sessions
 
     async def run(self) -> None:
         while True:
@@ -113,16 +156,16 @@ class Dialer:
             await trio.sleep(DIAL_INTERVAL_S)
 
     async def dial_round(self) -> None:
-        now = trio.current_time()
+        by_peer: dict[str, tuple[list[str], list[Community]]] = {}
+        for peer, addrs, community in self.plan(trio.current_time()):
+            by_peer.setdefault(peer, (addrs, []))[1].append(community)
         async with trio.open_nursery() as nursery:
-            for peer, addrs in self.targets().items():
-                if self._next_try.get(peer, 0) > now or not self.node.room_for(peer):
-                    continue
-                nursery.start_soon(self._sync_with, peer, addrs)
+            for peer, (addrs, communities) in by_peer.items():
+                nursery.start_soon(self._sync_with, peer, addrs, communities)
 
-    async def _sync_with(self, peer: str, addrs: list[str]) -> None:
+    async def _sync_with(self, peer: str, addrs: list[str], communities: list[Community]) -> None:
         node = self.node
-        for community in node.service.communities():
+        for community in communities:
             if node.has_session(peer, community.id):
                 continue
             try:

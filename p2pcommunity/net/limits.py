@@ -13,6 +13,10 @@ throttled or loses its session, with a logged reason and a
   suit closed deployments where every peer shares them.
 - `max_changes_per_batch`: a changes frame carrying more closes the session
   (the sync layer's own hard limit is 1000).
+- `mesh_peers`: per community, the members the dialer keeps sessions with
+  (the community's listed nodes and the bootstrap peers come on top). Every
+  change reaches a node once from each session it has, so this is the
+  node's main cost per post; peers that dial us are not counted against it.
 - `max_frames_per_second`: a token bucket per session (burst: one second's
   worth, at least 16). A peer over the rate is throttled: its frames are read
   late, so yamux flow control pushes back on it. A peer throttled without a
@@ -38,6 +42,7 @@ class LimitError(ValueError):
 @dataclass(frozen=True)
 class Limits:
     max_peers: int = 256
+    mesh_peers: int = 4
     max_frame_bytes: int = MAX_FRAME_SIZE
     max_changes_per_batch: int = PROTOCOL_MAX_CHANGES
     max_frames_per_second: float = 500.0
@@ -46,6 +51,12 @@ class Limits:
     def __post_init__(self) -> None:
         if not isinstance(self.max_peers, int) or self.max_peers < 1:
             raise LimitError(f"max_peers must be a positive integer, not {self.max_peers!r}")
+        if (
+            not isinstance(self.mesh_peers, int)
+            or isinstance(self.mesh_peers, bool)
+            or self.mesh_peers < 1
+        ):
+            raise LimitError(f"mesh_peers must be a positive integer, not {self.mesh_peers!r}")
         if (
             not isinstance(self.max_frame_bytes, int)
             or not MIN_FRAME_BYTES <= self.max_frame_bytes <= MAX_FRAME_SIZE

@@ -70,6 +70,8 @@ def test_limit_values_are_checked() -> None:
         Limits(max_frame_bytes=2 * 1024 * 1024)
     with pytest.raises(LimitError):
         Limits(max_frames_per_second=0)
+    with pytest.raises(LimitError):
+        Limits(mesh_peers=0)
 
 
 def test_a_flooding_peer_is_throttled_then_dropped_and_the_node_keeps_serving() -> None:
