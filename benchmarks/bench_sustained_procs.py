@@ -11,11 +11,11 @@ a deployment runs one `p2pcommunity-node run` per device. This benchmark:
    at most 6);
 3. posts `--rate` posts/s for `--seconds` from random nodes through the
    control API, then waits up to `--drain` seconds for the rest;
-4. watches every node with a subscribed control client (one thread each):
-   on `community_changed` it reads the newest posts (paging back as far as
-   needed) and stamps the first time each post is seen there.
+4. reads, from each node's store, when each post became visible there
+   (`posts.first_seen_ms`, stamped in the transaction that makes it readable).
 
-Latency is send time -> visible at every node. CPU is the nodes' utime+stime
+Latency is send time -> visible at every node (one wall clock: all nodes run
+on this machine). CPU is the nodes' utime+stime
 from /proc over the posting+drain window; RSS is the max VmHWM.
 
 Each figure ends with one line `BENCH <name> <value> <unit> floor=<value>`.
@@ -31,6 +31,7 @@ import random
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -49,9 +50,10 @@ from benchlib import bench, percentile
 from p2pcommunity.control.client import ControlClient
 
 NODE = [sys.executable, "-m", "p2pcommunity.cli"]
+# Set: every node runs under a CPU-time cProfile (benchmarks/profile_node.py), one file each.
+PROFILE_DIR = os.environ.get("BENCH_PROFILE_DIR")
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"
 MAX_DEGREE = 6
-READ_LIMIT = 200
 TEXT_RE = re.compile(r"^bench post (-?\d+):")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -105,8 +107,12 @@ class Node:
         for addr in bootstrap:
             extra += ["--bootstrap", addr]
         log = open(str(self.data_dir) + ".log", "w")  # noqa: SIM115
+        command = NODE
+        if PROFILE_DIR:
+            profile = Path(PROFILE_DIR) / f"node{self.index}.prof"
+            command = [sys.executable, str(Path(__file__).parent / "profile_node.py"), str(profile)]
         self.proc = subprocess.Popen(
-            [*NODE, "--data-dir", str(self.data_dir), "run", "--listen", LOOPBACK, *extra],
+            [*command, "--data-dir", str(self.data_dir), "run", "--listen", LOOPBACK, *extra],
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
@@ -152,96 +158,40 @@ class Node:
         self.proc = None
 
 
-class Watcher(threading.Thread):
-    """Stamps when each bench post first becomes visible on one node."""
+class Visibility:
+    """When each bench post became visible on each node, read from the node's store.
 
-    def __init__(self, node: Node, cid: str, seen: dict[int, float], tracker: Tracker) -> None:
-        super().__init__(daemon=True, name=f"watch-{node.index}")
-        self.node = node
-        self.cid = cid
-        self.seen = seen  # post index -> monotonic time first seen here
-        self.tracker = tracker
-        self.stop = threading.Event()
-        self.reads = 0
-        self.errors = 0
-        self.low = -tracker_low(tracker)  # every index below this was seen here
+    `posts.first_seen_ms` is stamped in the transaction that puts a post into
+    the read model, i.e. the moment any reader (the app, `read`) can see it.
+    Reading it from the store (SQLite WAL: a reader never blocks the node)
+    costs the nodes nothing, unlike polling them through the control API.
+    """
 
-    def run(self) -> None:
-        client = self.node.connect()
-        try:
-            client.subscribe(["community_changed"])
-            self.scan(client)
-            while not self.stop.is_set():
-                note = client.next_notification(timeout=0.5)
-                if note is None:
-                    # catch anything a lost/coalesced notification would hide
-                    if self.tracker.lowest_pending(self.seen, self.low) is not None:
-                        self.scan(client)
-                    continue
-                # coalesce a burst: drain what is already queued, then read once
-                while client.next_notification(timeout=0) is not None:
-                    pass
-                self.scan(client)
-        except Exception as exc:
-            if self.stop.is_set():
-                return
-            print(f"  watcher {self.node.index} stopped: {exc!r}", flush=True)
-            self.errors += 1
-        finally:
-            client.close()
+    def __init__(self, nodes: list[Node]) -> None:
+        self.paths = [node.data_dir / "store.sqlite3" for node in nodes]
 
-    def scan(self, client: ControlClient) -> None:
-        now = time.monotonic()
-        lowest = self.tracker.lowest_pending(self.seen, self.low)
-        if lowest is not None:
-            self.low = lowest
-        before: str | None = None
-        while True:
-            params: dict[str, Any] = {
-                "community": self.cid,
-                "channel": "general",
-                "limit": READ_LIMIT,
-            }
-            if before:
-                params["before"] = before
-            posts = client.call("read", params)["posts"]
-            self.reads += 1
-            oldest_index = None
-            for post in posts:
-                m = TEXT_RE.match(post.get("text") or "")
-                if m is None:
-                    continue
-                i = int(m.group(1))
-                if oldest_index is None or i < oldest_index:
-                    oldest_index = i
-                if i not in self.seen:
-                    self.seen[i] = now
-            if len(posts) < READ_LIMIT or lowest is None:
-                return
-            if oldest_index is not None and oldest_index <= lowest:
-                return
-            before = posts[0]["id"]
-
-
-class Tracker:
-    def __init__(self, n: int) -> None:
-        self.sent: dict[int, float] = {}
-        self.lock = threading.Lock()
-        self.seen: list[dict[int, float]] = [{} for _ in range(n)]
-
-    def lowest_pending(self, seen: dict[int, float], start: int) -> int | None:
-        """The lowest sent index >= `start` not in `seen` (indices are sent in order)."""
-        i = start
-        while i in seen:
-            i += 1
-        return i if i in self.sent else None
+    def seen(self) -> list[dict[int, float]]:
+        """Per node: bench post index -> first-seen time (seconds, wall clock)."""
+        out = []
+        for path in self.paths:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+            try:
+                rows = db.execute(
+                    "SELECT text, first_seen_ms FROM posts WHERE text LIKE 'bench post %'"
+                ).fetchall()
+            finally:
+                db.close()
+            found: dict[int, float] = {}
+            for text, ms in rows:
+                m = TEXT_RE.match(text)
+                if m:
+                    found[int(m.group(1))] = ms / 1000
+            out.append(found)
+        return out
 
     def undelivered(self, indices: Sequence[int]) -> int:
-        return sum(1 for i in indices if not all(i in s for s in self.seen))
-
-
-def tracker_low(tracker: Tracker) -> int:
-    return len(tracker.seen)
+        seen = self.seen()
+        return sum(1 for i in indices if not all(i in s for s in seen))
 
 
 def random_mesh(n: int, rnd: random.Random) -> list[list[int]]:
@@ -264,7 +214,6 @@ def run(args: argparse.Namespace) -> None:
     n = args.nodes
     tmp = Path(tempfile.mkdtemp(prefix="bench-procs-"))
     nodes = [Node(i, tmp / f"n{i}") for i in range(n)]
-    watchers: list[Watcher] = []
     posters: list[ControlClient] = []
     joins: list[subprocess.Popen[str]] = []
     try:
@@ -310,7 +259,7 @@ def run(args: argparse.Namespace) -> None:
             flush=True,
         )
 
-        tracker = Tracker(n)
+        visibility = Visibility(nodes)
         posters = [node.connect() for node in nodes]
         # warm-up: one post from each node must reach everyone before timing
         warm = list(range(-n, 0))
@@ -318,19 +267,12 @@ def run(args: argparse.Namespace) -> None:
             posters[node.index].call(
                 "post", {"community": cid, "channel": "general", "text": text_of(w)}
             )
-        for node in nodes:
-            watcher = Watcher(node, cid, tracker.seen[node.index], tracker)
-            watchers.append(watcher)
-            watcher.start()
-        with tracker.lock:
-            for w in warm:
-                tracker.sent[w] = time.monotonic()
         deadline = time.monotonic() + 60
-        while tracker.undelivered(warm) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if tracker.undelivered(warm):
-            for node in nodes:
-                print(f"  node {node.index} saw {sorted(tracker.seen[node.index])}", flush=True)
+        while visibility.undelivered(warm) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if visibility.undelivered(warm):
+            for node, seen in zip(nodes, visibility.seen(), strict=True):
+                print(f"  node {node.index} saw {sorted(seen)}", flush=True)
             raise RuntimeError("warm-up posts did not reach every node in 60 s")
         status = [posters[i].call("status") for i in range(n)]
         degrees = [len(s.get("peers", [])) for s in status]
@@ -343,6 +285,7 @@ def run(args: argparse.Namespace) -> None:
         wall0 = time.perf_counter()
         start = time.monotonic()
         call_times: list[float] = []
+        sent: dict[int, float] = {}
         queues: list[queue.Queue[int | None]] = [queue.Queue() for _ in range(n)]
 
         def poster(k: int) -> None:
@@ -363,8 +306,7 @@ def run(args: argparse.Namespace) -> None:
             if delay > 0:
                 time.sleep(delay)
             origin = rnd.randrange(n)
-            with tracker.lock:
-                tracker.sent[i] = time.monotonic()
+            sent[i] = time.time()
             queues[origin].put(i)
         for q in queues:
             q.put(None)
@@ -372,19 +314,20 @@ def run(args: argparse.Namespace) -> None:
             thread.join()
         posting = time.perf_counter() - wall0
         drain_deadline = time.monotonic() + args.drain
-        while tracker.undelivered(indices) and time.monotonic() < drain_deadline:
-            time.sleep(0.25)
+        while visibility.undelivered(indices) and time.monotonic() < drain_deadline:
+            time.sleep(0.5)
         window = time.perf_counter() - wall0
         cpu1 = [cpu_seconds(node.proc.pid) for node in nodes if node.proc]
         self_cpu = time.process_time() - self_cpu0
         rss = [hwm_mb(node.proc.pid) for node in nodes if node.proc]
         alive = [node.proc.poll() is None for node in nodes if node.proc]
 
+        seen = visibility.seen()
         lat: list[float] = []
         for i in indices:
-            times = [s.get(i) for s in tracker.seen]
+            times = [s.get(i) for s in seen]
             if all(t is not None for t in times):
-                lat.append(max(times) - tracker.sent[i])  # type: ignore[type-var]
+                lat.append(max(times) - sent[i])  # type: ignore[type-var]
         delivered = len(lat)
         node_cpu = sum(cpu1) - sum(cpu0)
         print(
@@ -403,10 +346,13 @@ def run(args: argparse.Namespace) -> None:
             f"  node CPU {node_cpu:.1f} s over {window:.1f} s = {node_cpu / window:.2f} "
             f"CPU-s per wall-s (machine has {os.cpu_count()} cores); per node "
             f"{[round(b - a, 1) for a, b in zip(cpu0, cpu1, strict=True)]}; "
-            f"this bench process {self_cpu:.1f} s; watcher reads "
-            f"{sum(w.reads for w in watchers)}",
+            f"this bench process {self_cpu:.1f} s",
             flush=True,
         )
+        per_node = [
+            percentile([s[i] - sent[i] for i in indices if i in s], 50) * 1000 for s in seen
+        ]
+        print(f"  p50 latency to each node (ms): {[round(v) for v in per_node]}", flush=True)
         print(f"  VmHWM per node MB {[round(r) for r in rss]}; alive {all(alive)}", flush=True)
         bench("sustained_procs_p50_ms", percentile(lat, 50) * 1000, "ms", "n/a")
         bench("sustained_procs_p99_ms", percentile(lat, 99) * 1000, "ms", "n/a")
@@ -417,8 +363,6 @@ def run(args: argparse.Namespace) -> None:
         bench("sustained_procs_cpu_per_wall_s", node_cpu / window, "cores", "n/a")
         bench("sustained_procs_rss_max_mb", max(rss, default=0.0), "MB", "n/a")
     finally:
-        for watcher in watchers:
-            watcher.stop.set()
         for client in posters:
             client.close()
         for join in joins:
@@ -430,8 +374,6 @@ def run(args: argparse.Namespace) -> None:
                 node.stop()
             except Exception as exc:
                 print(f"  stopping node {node.index}: {exc!r}", flush=True)
-        for watcher in watchers:
-            watcher.join(2)
         if args.keep:
             print(f"  kept {tmp}", flush=True)
         else:
