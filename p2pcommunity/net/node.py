@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 SYNC_PROTOCOL = "/p2pcommunity/sync/1.0.0"
 # Frames read ahead of the session before the reader waits: back-pressure.
 READ_AHEAD = 16
+# At most one push per session in this interval. The first change after a
+# quiet spell goes out at once; under load, what arrives meanwhile waits for
+# the next push and travels in the same write (fewer Yamux frames, Noise
+# messages and system calls, and several changes of a document per frame).
+PUSH_INTERVAL_S = 0.02
 
 Clock = Callable[[], int]
 
@@ -84,6 +89,8 @@ class SessionRunner:
         self._flushed: list[trio.Event] = []
         self._started = trio.current_time()
         self._timed = False
+        self._last_push = -math.inf
+        self._nursery: trio.Nursery | None = None
 
     async def flush(self) -> None:
         """Push what the peer lacks now and return once it is written to the stream."""
@@ -104,9 +111,19 @@ class SessionRunner:
         return False
 
     def poke(self) -> None:
-        """Ask the session to push what its peer lacks; coalesced."""
-        if not self._poke_pending and not self.finished.is_set():
-            self._poke_pending = True
+        """Ask the session to push what its peer lacks; coalesced (`PUSH_INTERVAL_S`)."""
+        if self._poke_pending or self.finished.is_set():
+            return
+        self._poke_pending = True
+        wait = self._last_push + PUSH_INTERVAL_S - trio.current_time()
+        if wait > 0 and self._nursery is not None:
+            self._nursery.start_soon(self._poke_later, wait)
+        else:
+            self._send.send_nowait(None)
+
+    async def _poke_later(self, wait: float) -> None:
+        await trio.sleep(wait)
+        if not self.finished.is_set():
             self._send.send_nowait(None)
 
     async def run(self, first: Step | None = None) -> None:
@@ -115,6 +132,7 @@ class SessionRunner:
         # exception group that looks like a crash.
         try:
             async with trio.open_nursery() as nursery:
+                self._nursery = nursery
                 nursery.start_soon(self._read_loop)
                 await self._guarded(self._process, first)
                 nursery.cancel_scope.cancel()
@@ -144,6 +162,7 @@ class SessionRunner:
             now = self.node.clock()
             if item is None:
                 self._poke_pending = False
+                self._last_push = trio.current_time()
                 waiting, self._flushed = self._flushed, []
                 step = self.session.local_changed(now)
                 ended = await self._emit(step)
