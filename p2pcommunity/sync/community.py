@@ -46,8 +46,8 @@ class Community:
         self.log = log
         self.id = log.community_id
         self._docs: OrderedDict[bytes, SegmentDoc] = OrderedDict()
-        # owner -> (segment, max seq) of the segment our device writes to
-        self._writing: dict[bytes, tuple[int, int]] = {}
+        # owner -> (ref, max seq) of the segment our device writes to
+        self._writing: dict[bytes, tuple[DocRef, int]] = {}
         self._recent: OrderedDict[tuple[bytes, bytes], None] = OrderedDict()
 
     # -- opening ---------------------------------------------------------------
@@ -150,12 +150,12 @@ class Community:
         held = self._writing.get(owner)
         if held is None:
             docs = self.store.docs_of(self.id, owner)
-            held = (docs[-1].segment, docs[-1].max_seq) if docs else (0, 0)
-            self._writing[owner] = held
-        segment_no, max_seq = held
+            last = (docs[-1].segment, docs[-1].max_seq) if docs else (0, 0)
+            held = self._writing[owner] = (DocRef(self.id, owner, last[0]), last[1])
+        ref, max_seq = held
         if max_seq >= SEGMENT_MAX_CHANGES:
-            return DocRef(self.id, owner, segment_no + 1)
-        return DocRef(self.id, owner, segment_no)
+            return DocRef(self.id, owner, ref.segment + 1)
+        return ref  # the same object each time, so its doc_id is hashed once
 
     def write(
         self,
@@ -170,7 +170,7 @@ class Community:
         """
         owner = bytes(key.verify_key)
         ref = self.current_ref(owner)
-        if ref.segment > self._writing[owner][0]:
+        if ref.segment > self._writing[owner][0].segment:
             self._snapshot_previous(owner, ref.segment - 1)
         segment = self.segment(ref)
         position = segment.journal_length()
@@ -188,7 +188,7 @@ class Community:
             self.forget(ref.doc_id)  # memory may be ahead of what was committed
             self._writing.pop(owner, None)
             raise
-        self._writing[owner] = (ref.segment, change.seq)
+        self._writing[owner] = (ref, change.seq)
         self._remember(ref.doc_id, [change.hash])
         return change
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import cbor2
@@ -63,7 +64,7 @@ class DocRef:
     owner: bytes
     segment: int
 
-    @property
+    @cached_property  # a hash, wanted several times per write: computed once per ref
     def doc_id(self) -> bytes:
         return segment_doc_id(self.community_id, self.owner, self.segment)
 
