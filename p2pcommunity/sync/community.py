@@ -22,7 +22,7 @@ from p2pcommunity.sync.crypto import CHANGE_TAG, sign
 from p2pcommunity.sync.errors import Rejected
 from p2pcommunity.sync.log import CommunityLog, CommunityState, SignedOp, make_genesis, make_op
 from p2pcommunity.sync.memberdoc import SEGMENT_MAX_CHANGES, CommittedChange, DocRef, SegmentDoc
-from p2pcommunity.sync.readmodel import project_new_entries
+from p2pcommunity.sync.readmodel import project_new_entries, project_own_change
 from p2pcommunity.sync.store import Store, Visibility
 
 DOC_CACHE_SIZE = 64
@@ -166,7 +166,8 @@ class Community:
         """Make, sign and store one change of our own member document.
 
         This is the hot path of posting: it reads nothing back from SQLite that
-        the in-memory segment already knows (seq, journal position).
+        the in-memory segment already knows (seq, journal position), nor from
+        Automerge what the change just wrote (see `project_own_change`).
         """
         owner = bytes(key.verify_key)
         ref = self.current_ref(owner)
@@ -180,10 +181,15 @@ class Community:
             with self.store.transaction():
                 if change.seq == 1:
                     self.store.ensure_doc(ref.doc_id, self.id, owner, ref.segment)
-                self.store.insert_changes(
-                    ref.doc_id, [(change.seq, change.hash, change.raw_bytes, signature)]
+                self.store.insert_local_change(
+                    ref.doc_id,
+                    change.seq,
+                    change.hash,
+                    change.raw_bytes,
+                    signature,
+                    position + len(change.entries),
                 )
-                project_new_entries(self.store, segment, position, now_ms)
+                project_own_change(self.store, segment, position, change, now_ms)
         except BaseException:
             self.forget(ref.doc_id)  # memory may be ahead of what was committed
             self._writing.pop(owner, None)

@@ -283,6 +283,25 @@ class Store(ReadModelTables):
         # Callers insert verified chains in seq order, so the last seq is the highest.
         self.db.execute("UPDATE docs SET max_seq=? WHERE doc_id=?", (changes[-1][0], doc_id))
 
+    def insert_local_change(
+        self,
+        doc_id: bytes,
+        seq: int,
+        change_hash: bytes,
+        data: bytes,
+        signature: bytes,
+        journal_pos: int,
+    ) -> None:
+        """A change of our own, with the journal position its read-model rows reach:
+        the hot path of posting, so one UPDATE of docs instead of two."""
+        self.db.execute(
+            "INSERT INTO changes VALUES (?, ?, ?, ?, ?)",
+            (doc_id, seq, change_hash, data, signature),
+        )
+        self.db.execute(
+            "UPDATE docs SET max_seq=?, journal_pos=? WHERE doc_id=?", (seq, journal_pos, doc_id)
+        )
+
     def changes_after(
         self, doc_id: bytes, seq: int, limit: int = -1
     ) -> list[tuple[int, bytes, bytes, bytes]]:
