@@ -151,6 +151,9 @@ class Store(ReadModelTables):
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
+        # Every command resolves its community among these (a query per post
+        # otherwise); only add_community and delete_community change them.
+        self._community_ids: tuple[bytes, ...] | None = None
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version == 0:
             with self.transaction():
@@ -192,14 +195,23 @@ class Store(ReadModelTables):
     # -- communities and ops ---------------------------------------------------
 
     def add_community(self, community_id: bytes, joined_ms: int) -> None:
+        self._community_ids = None
         self.db.execute(
             "INSERT OR IGNORE INTO communities VALUES (?, ?)", (community_id, joined_ms)
         )
 
     def community_ids(self) -> list[bytes]:
-        return [r[0] for r in self.db.execute("SELECT id FROM communities ORDER BY joined_ms, id")]
+        ids = self._community_ids
+        if ids is None:
+            ids = tuple(
+                r[0] for r in self.db.execute("SELECT id FROM communities ORDER BY joined_ms, id")
+            )
+            if not self.db.in_transaction:  # keep only what is committed: no rollback can undo it
+                self._community_ids = ids
+        return list(ids)
 
     def delete_community(self, community_id: bytes) -> None:
+        self._community_ids = None
         with self.transaction() as db:
             post_rowids = db.execute(
                 "SELECT rowid FROM posts WHERE community_id=?", (community_id,)
