@@ -78,10 +78,11 @@ def project_own_change(
     edits, reactions, profile) read their values back like received ones.
     """
     post = change.post
-    if post is None:
+    if post is not None and change.entries == (f"{J_POST}:{post.local_id}",):
+        if post_is_valid(post):
+            store.upsert_post(_post_row(segment.ref, post, now_ms, position), fresh=True)
+    else:
         _project(store, segment, position, change.entries, now_ms)
-    elif post_is_valid(post):
-        store.upsert_post(_post_row(segment.ref, post, now_ms, position), fresh=True)
 
 
 def _project(
