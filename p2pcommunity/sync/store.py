@@ -150,6 +150,12 @@ class Store(ReadModelTables):
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        # A post dirties ~7 pages (its change, docs, posts and two indexes, one
+        # keyed by a random id), so SQLite's default of a checkpoint per 1,000
+        # WAL pages came every ~140 posts, and its fsyncs cost ~45 µs a post
+        # here; per 4,000 pages (a WAL of up to 16 MB) ~33 µs. Commits are not
+        # fsynced either way: what survives a killed process is unchanged.
+        self.db.execute("PRAGMA wal_autocheckpoint=4000")
         self.db.execute("PRAGMA foreign_keys=ON")
         # Every command resolves its community among these (a query per post
         # otherwise); only add_community and delete_community change them.
