@@ -22,7 +22,7 @@ from p2pcommunity.sync.crypto import CHANGE_TAG, sign
 from p2pcommunity.sync.errors import Rejected
 from p2pcommunity.sync.log import CommunityLog, CommunityState, SignedOp, make_genesis, make_op
 from p2pcommunity.sync.memberdoc import SEGMENT_MAX_CHANGES, CommittedChange, DocRef, SegmentDoc
-from p2pcommunity.sync.readmodel import project_new_entries
+from p2pcommunity.sync.readmodel import project_new_entries, project_own_change
 from p2pcommunity.sync.store import Store, Visibility
 
 DOC_CACHE_SIZE = 64
@@ -46,8 +46,8 @@ class Community:
         self.log = log
         self.id = log.community_id
         self._docs: OrderedDict[bytes, SegmentDoc] = OrderedDict()
-        # owner -> (segment, max seq) of the segment our device writes to
-        self._writing: dict[bytes, tuple[int, int]] = {}
+        # owner -> (ref, max seq) of the segment our device writes to
+        self._writing: dict[bytes, tuple[DocRef, int]] = {}
         self._recent: OrderedDict[tuple[bytes, bytes], None] = OrderedDict()
 
     # -- opening ---------------------------------------------------------------
@@ -150,12 +150,12 @@ class Community:
         held = self._writing.get(owner)
         if held is None:
             docs = self.store.docs_of(self.id, owner)
-            held = (docs[-1].segment, docs[-1].max_seq) if docs else (0, 0)
-            self._writing[owner] = held
-        segment_no, max_seq = held
+            last = (docs[-1].segment, docs[-1].max_seq) if docs else (0, 0)
+            held = self._writing[owner] = (DocRef(self.id, owner, last[0]), last[1])
+        ref, max_seq = held
         if max_seq >= SEGMENT_MAX_CHANGES:
-            return DocRef(self.id, owner, segment_no + 1)
-        return DocRef(self.id, owner, segment_no)
+            return DocRef(self.id, owner, ref.segment + 1)
+        return ref  # the same object each time, so its doc_id is hashed once
 
     def write(
         self,
@@ -166,11 +166,12 @@ class Community:
         """Make, sign and store one change of our own member document.
 
         This is the hot path of posting: it reads nothing back from SQLite that
-        the in-memory segment already knows (seq, journal position).
+        the in-memory segment already knows (seq, journal position), nor from
+        Automerge what the change just wrote (see `project_own_change`).
         """
         owner = bytes(key.verify_key)
         ref = self.current_ref(owner)
-        if ref.segment > self._writing[owner][0]:
+        if ref.segment > self._writing[owner][0].segment:
             self._snapshot_previous(owner, ref.segment - 1)
         segment = self.segment(ref)
         position = segment.journal_length()
@@ -180,15 +181,20 @@ class Community:
             with self.store.transaction():
                 if change.seq == 1:
                     self.store.ensure_doc(ref.doc_id, self.id, owner, ref.segment)
-                self.store.insert_changes(
-                    ref.doc_id, [(change.seq, change.hash, change.raw_bytes, signature)]
+                self.store.insert_local_change(
+                    ref.doc_id,
+                    change.seq,
+                    change.hash,
+                    change.raw_bytes,
+                    signature,
+                    position + len(change.entries),
                 )
-                project_new_entries(self.store, segment, position, now_ms)
+                project_own_change(self.store, segment, position, change, now_ms)
         except BaseException:
             self.forget(ref.doc_id)  # memory may be ahead of what was committed
             self._writing.pop(owner, None)
             raise
-        self._writing[owner] = (ref.segment, change.seq)
+        self._writing[owner] = (ref, change.seq)
         self._remember(ref.doc_id, [change.hash])
         return change
 

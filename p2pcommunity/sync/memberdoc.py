@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import cbor2
@@ -63,7 +64,7 @@ class DocRef:
     owner: bytes
     segment: int
 
-    @property
+    @cached_property  # a hash, wanted several times per write: computed once per ref
     def doc_id(self) -> bytes:
         return segment_doc_id(self.community_id, self.owner, self.segment)
 
@@ -87,11 +88,15 @@ class EditRecord:
 
 @dataclass(frozen=True)
 class CommittedChange:
-    """A local change just made: what is signed, stored and sent."""
+    """A local change just made: what is signed, stored and sent, and what it
+    wrote (its journal entries, the post it added), so that the writer can
+    update its read models without reading the change back from Automerge."""
 
     seq: int
     hash: bytes
     raw_bytes: bytes
+    entries: tuple[str, ...]
+    post: PostRecord | None = None
 
 
 # Journal entries: "<kind>:<key>"
@@ -113,6 +118,10 @@ class SegmentDoc:
         self.ref = ref
         self.doc = doc
         self._objs: dict[str, bytes] = {}
+        # Length of the journal, kept here because each binding call costs
+        # 10-30 µs: set by refresh() (after a load or remote changes), advanced
+        # by our own commits.
+        self._journal_len = 0
         self.refresh()
 
     @classmethod
@@ -130,6 +139,8 @@ class SegmentDoc:
             got = self.doc.get(ROOT, key)
             if got is not None and isinstance(got[0], ObjType):
                 self._objs[key] = got[1]
+        journal = self._objs.get(JOURNAL)
+        self._journal_len = 0 if journal is None else self.doc.length(journal)
 
     @property
     def initialised(self) -> bool:
@@ -140,7 +151,9 @@ class SegmentDoc:
 
     # -- writes (the owner's device only) -------------------------------------
 
-    def _commit(self, touched: list[str], write: Any) -> CommittedChange:
+    def _commit(
+        self, touched: list[str], write: Any, post: PostRecord | None = None
+    ) -> CommittedChange:
         first = not self.initialised
         with self.doc.transaction() as tx:
             if first:
@@ -150,14 +163,16 @@ class SegmentDoc:
                 self._objs[JOURNAL] = tx.put_object(ROOT, JOURNAL, ObjType.List)
             write(tx)
             journal = self._objs[JOURNAL]
-            start = tx.length(journal)
+            start = self._journal_len
             for i, entry in enumerate(touched):
                 tx.insert(journal, start + i, ScalarType.Str, entry)
+        self._journal_len = start + len(touched)
         change = self.doc.get_last_local_change()
         assert change is not None
-        return CommittedChange(change.seq, change.hash, change.raw_bytes)
+        return CommittedChange(change.seq, change.hash, change.raw_bytes, tuple(touched), post)
 
     def write_post(self, post: PostRecord) -> CommittedChange:
+        """A new post; its local id must be fresh (`new_local_id`), never reused."""
         body = canonical_cbor(
             {
                 "ch": post.channel_id,
@@ -171,7 +186,7 @@ class SegmentDoc:
         def write(tx: Any) -> None:
             tx.put(self._objs[POSTS], post.local_id, ScalarType.Bytes, body)
 
-        return self._commit([f"{J_POST}:{post.local_id}"], write)
+        return self._commit([f"{J_POST}:{post.local_id}"], write, post)
 
     def write_edit(self, post_id: str, text: str, ms: int) -> CommittedChange:
         body = canonical_cbor({"text": text, "ms": ms})
@@ -235,8 +250,7 @@ class SegmentDoc:
         return self._objs.get(JOURNAL)
 
     def journal_length(self) -> int:
-        journal = self._objs.get(JOURNAL)
-        return 0 if journal is None else self.doc.length(journal)
+        return self._journal_len
 
     def journal_since(self, position: int) -> list[str]:
         journal = self._objs.get(JOURNAL)
@@ -273,19 +287,10 @@ class SegmentDoc:
             )
         except Exception:  # content from a peer: any shape is possible
             return None
-        if not (
-            isinstance(channel, bytes)
-            and len(channel) == 32
-            and isinstance(text, str)
-            and len(text) <= MAX_POST_CHARS
-            and (reply is None or (isinstance(reply, str) and len(reply) <= 64))
-            and isinstance(mentions, list)
-            and all(isinstance(m, bytes) and len(m) == 32 for m in mentions)
-            and isinstance(ms, int)
-            and 0 <= ms < 2**53
-        ):
+        if not isinstance(mentions, list):
             return None
-        return PostRecord(local_id, channel, text, reply, tuple(mentions), ms)
+        post = PostRecord(local_id, channel, text, reply, tuple(mentions), ms)
+        return post if post_is_valid(post) else None
 
     def read_edit(self, post_id: str) -> EditRecord | None:
         raw = self._scalar(EDITS, post_id)
@@ -329,6 +334,21 @@ class SegmentDoc:
 
     def save(self) -> bytes:
         return self.doc.save()
+
+
+def post_is_valid(post: PostRecord) -> bool:
+    """What a post must be to enter the read models, on every peer alike."""
+    channel, reply, ms = post.channel_id, post.reply_to, post.author_ms
+    return (
+        isinstance(channel, bytes)
+        and len(channel) == 32
+        and isinstance(post.text, str)
+        and len(post.text) <= MAX_POST_CHARS
+        and (reply is None or (isinstance(reply, str) and len(reply) <= 64))
+        and all(isinstance(m, bytes) and len(m) == 32 for m in post.mentions)
+        and isinstance(ms, int)
+        and 0 <= ms < 2**53
+    )
 
 
 def new_local_id() -> str:

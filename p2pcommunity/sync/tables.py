@@ -93,12 +93,13 @@ class ReadModelTables:
 
     # -- read models -----------------------------------------------------------
 
-    def upsert_post(self, row: PostRow) -> None:
-        old = self.db.execute("SELECT rowid FROM posts WHERE id=?", (row.id,)).fetchone()
-        if old is not None:
-            return  # a post's original record never changes; edits go through set_post_text
+    def upsert_post(self, row: PostRow, fresh: bool = False) -> None:
+        """Add a post unless held: its original record never changes (edits go through
+        edit_post). `fresh`: its id was just made on this device, so no edit or
+        deletion can be waiting for it in pending_updates."""
         cursor = self.db.execute(
-            f"INSERT INTO posts ({_POST_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO posts ({_POST_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (id) DO NOTHING",
             (
                 row.id,
                 row.community_id,
@@ -116,7 +117,9 @@ class ReadModelTables:
                 row.journal_index,
             ),
         )
-        del cursor  # indexed for search later, in bulk: see index_pending_search
+        # Indexed for search later, in bulk: see index_pending_search.
+        if cursor.rowcount == 0 or fresh:
+            return
         pending = self.db.execute(
             "SELECT text, text_segment, deleted FROM pending_updates WHERE post_id=? AND author=?",
             (row.id, row.author),

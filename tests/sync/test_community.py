@@ -273,3 +273,23 @@ class _PanickingDoc:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._doc, name)
+
+
+def test_an_invalid_own_post_is_stored_but_projected_nowhere(world: dict[str, Any]) -> None:
+    """The writer skips its own invalid post as a receiver does (read models agree)."""
+    member: Service = world["member"]
+    community = member.community(world["cid"].hex())
+    channel = Service.channel_id(community.state, "general")
+    too_long = "x" * (memberdoc.MAX_POST_CHARS + 1)
+    for text in ("ok", too_long, "also ok"):
+        record = memberdoc.PostRecord(memberdoc.new_local_id(), channel, text, None, (), clock())
+        community.write(member.key, clock(), lambda seg, r=record: seg.write_post(r))
+    ref, items = _member_changes(world, 0)
+    world["community"].receive_changes(ref, items, clock())
+    for store in (member.store, world["owner"].store):
+        texts = [
+            r[0] for r in store.db.execute("SELECT text FROM posts WHERE author=?", (ref.owner,))
+        ]
+        assert sorted(texts) == ["also ok", "ok"]
+        row = store.doc(ref.doc_id)
+        assert row is not None and row.max_seq == row.journal_pos == 3

@@ -76,8 +76,9 @@ def _replicated(store: Store, community_id: bytes) -> dict[str, Any]:
     db = store.db
     return {
         "posts": db.execute(
-            "SELECT id, author, channel_id, text, reply_to, author_ms, edited, deleted "
-            "FROM posts WHERE community_id=? ORDER BY id",
+            "SELECT id, author, channel_id, text, reply_to, author_ms, edited, deleted, "
+            "mentions, local_id, segment, journal_index FROM posts WHERE community_id=? "
+            "ORDER BY id",
             (community_id,),
         ).fetchall(),
         "reactions": db.execute(
@@ -134,7 +135,8 @@ def _act(service: Service, ref: str, kind: str, choice: int, serial: int) -> Non
     else:
         reply = live[choice % len(live)] if kind == "reply" and live else None
         channel = ("general", "random")[choice % 2]
-        service.post(ref, channel, f"post {serial}", reply_to=reply)
+        mention = f" @{peer_id_from_public_key(me)}" if choice % 3 == 0 else ""
+        service.post(ref, channel, f"post {serial}{mention}", reply_to=reply)
 
 
 def _deliver(
