@@ -49,9 +49,14 @@ class VerifiedBatch:
     ref: DocRef
     changes: tuple[VerifiedChange, ...]
     duplicates: int
+    # The highest seq in the batch, copies included: an honest sender holds
+    # everything up to it (a document is a chain).
+    top_seq: int = 0
 
 
 HashAtSeq = Callable[[int], bytes | None]
+# The seq of a change we hold, found by its hash (None: not known to be held).
+SeqOfHeld = Callable[[bytes | None], int | None]
 
 
 def verify_batch(
@@ -60,7 +65,7 @@ def verify_batch(
     known_max_seq: int,
     hash_at_seq: HashAtSeq,
     allowed_authors: frozenset[bytes] | None = None,
-    held_recently: Callable[[bytes | None], bool] | None = None,
+    held_recently: SeqOfHeld | None = None,
 ) -> VerifiedBatch:
     """Check every change of a batch for one document; raise `Rejected` on the first bad one.
 
@@ -74,9 +79,12 @@ def verify_batch(
     doc_id = ref.doc_id
     parsed: list[VerifiedChange] = []
     copies = 0
+    top_seq = 0
     for signed in items:
-        if held_recently is not None and held_recently(raw_change_hash(signed.data)):
+        held_seq = held_recently(raw_change_hash(signed.data)) if held_recently else None
+        if held_seq is not None:
             copies += 1  # byte-identical to a change we hold: nothing to parse or check
+            top_seq = max(top_seq, held_seq)
             continue
         change = parse_change(signed.data)
         if change.actor not in writers:
@@ -92,6 +100,7 @@ def verify_batch(
         ):
             raise Rejected("bad_signature", f"change seq {change.seq}")
         parsed.append(VerifiedChange(change, signed.signature))
+        top_seq = max(top_seq, change.seq)
     parsed.sort(key=lambda c: c.parsed.seq)
 
     fresh: list[VerifiedChange] = []
@@ -115,7 +124,7 @@ def verify_batch(
             raise Rejected("bad_deps", f"change seq {change.seq} does not extend the chain")
         fresh.append(item)
         last_seq, last_hash = change.seq, change.hash
-    return VerifiedBatch(ref, tuple(fresh), duplicates + copies)
+    return VerifiedBatch(ref, tuple(fresh), duplicates + copies, top_seq)
 
 
 def raw_change_hash(data: bytes) -> bytes | None:

@@ -38,6 +38,7 @@ class AppliedBatch:
     ref: DocRef
     applied: int
     duplicates: int
+    top_seq: int = 0  # see VerifiedBatch.top_seq
 
 
 class Community:
@@ -48,7 +49,8 @@ class Community:
         self._docs: OrderedDict[bytes, SegmentDoc] = OrderedDict()
         # owner -> (ref, max seq) of the segment our device writes to
         self._writing: dict[bytes, tuple[DocRef, int]] = {}
-        self._recent: OrderedDict[tuple[bytes, bytes], None] = OrderedDict()
+        # (doc id, change hash) -> seq of changes applied or written lately
+        self._recent: OrderedDict[tuple[bytes, bytes], int] = OrderedDict()
 
     # -- opening ---------------------------------------------------------------
 
@@ -195,7 +197,7 @@ class Community:
             self._writing.pop(owner, None)
             raise
         self._writing[owner] = (ref, change.seq)
-        self._remember(ref.doc_id, [change.hash])
+        self._remember(ref.doc_id, [(change.hash, change.seq)])
         return change
 
     def _snapshot_previous(self, owner: bytes, segment_no: int) -> None:
@@ -233,12 +235,12 @@ class Community:
             known,
             lambda seq: self.store.change_hash(doc_id, seq),
             writers,
-            lambda h: h is not None and (doc_id, h) in self._recent,
+            lambda h: None if h is None else self._recent.get((doc_id, h)),
         )
         if allowed is not None and batch.changes and batch.changes[-1].parsed.seq > allowed:
             raise Rejected("removed", "changes of a removed member beyond its recorded heads")
         if not batch.changes:
-            return AppliedBatch(ref, 0, batch.duplicates)
+            return AppliedBatch(ref, 0, batch.duplicates, batch.top_seq)
         segment = self.segment(ref)
         self._writing.pop(ref.owner, None)  # our own documents can arrive back from a peer
         try:
@@ -257,12 +259,12 @@ class Community:
         except BaseException:
             self.forget(ref.doc_id)
             raise
-        self._remember(doc_id, [c.parsed.hash for c in batch.changes])
-        return AppliedBatch(ref, len(batch.changes), batch.duplicates)
+        self._remember(doc_id, [(c.parsed.hash, c.parsed.seq) for c in batch.changes])
+        return AppliedBatch(ref, len(batch.changes), batch.duplicates, batch.top_seq)
 
-    def _remember(self, doc_id: bytes, hashes: Sequence[bytes]) -> None:
-        for change_hash in hashes:
-            self._recent[(doc_id, change_hash)] = None
+    def _remember(self, doc_id: bytes, changes: Sequence[tuple[bytes, int]]) -> None:
+        for change_hash, seq in changes:
+            self._recent[(doc_id, change_hash)] = seq
         while len(self._recent) > RECENT_HASHES:
             self._recent.popitem(last=False)
 

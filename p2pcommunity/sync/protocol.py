@@ -363,14 +363,18 @@ class SyncSession:
                 raise
             # An honest peer that has not seen the removal yet: skip, don't drop it.
             return self._check_caught_up(out)
+        key = (frame.owner, frame.segment)
+        # What the peer sent, it holds, and so every change before it: even when
+        # all of it was a copy of what we had, we must not send it back.
+        held = result.top_seq
         if result.applied:
             out.events.append(ChangesApplied(ref, result.applied))
             row = community.store.doc(ref.doc_id)
             assert row is not None
-            key = (frame.owner, frame.segment)
             # A batch applies only as the continuation of our chain, so the peer
             # holds everything up to our new max_seq.
-            self._peer_seq[key] = max(self._peer_seq.get(key, 0), row.max_seq)
+            held = max(held, row.max_seq)
+        self._peer_seq[key] = max(self._peer_seq.get(key, 0), held)
         self._push(out, docs=False)  # this peer lacks nothing new; see if we caught up
 
     # --- pushing what the peer lacks ----------------------------------------------

@@ -167,12 +167,13 @@ def test_a_recently_held_copy_is_dropped_without_parsing() -> None:
     assert known is not None
     seen: list[bytes | None] = []
 
-    def held(h: bytes | None) -> bool:
+    def held(h: bytes | None) -> int | None:
         seen.append(h)
-        return h == known
+        return 1 if h == known else None
 
     batch = verify_batch(ref, [items[0]], 1, _none, None, held)
     assert batch.changes == () and batch.duplicates == 1
+    assert batch.top_seq == 1  # the sender holds seq 1, though nothing was parsed
     # A different change is not mistaken for a copy.
     _, others = _chain(key, 1)
     fresh = verify_batch(ref, [others[0]], 0, _none, None, held)

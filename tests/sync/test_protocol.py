@@ -277,6 +277,24 @@ def test_live_push_sends_only_the_new_change(tmp: Path) -> None:
     assert m1.ops(cid) == owner.ops(cid)
 
 
+def test_a_change_a_peer_sent_is_never_sent_back_to_it_even_as_a_copy(tmp: Path) -> None:
+    cid, a, b, c = community_of_three(tmp)
+    ab, ac = connect(b, a, cid), connect(c, a, cid)
+    bc = connect(c, b, cid)
+    pump([ab, ac, bc])
+    c.endpoints.remove(bc.a)  # c pushes on this session only when we say so
+    a.post(cid, "from a")  # a pushes it to b and c at once
+    pump([ac])  # c has it from a
+    pump([ab])  # b has it from a and forwards it to c
+    sent_by_c = len(bc.a.sent)
+    pump([bc])  # c gets a copy of what it holds
+    assert not any(isinstance(e, ChangesApplied) for e in bc.a.events)
+    step = bc.a.session.local_changed(now())
+    assert not any(isinstance(decode_frame(f), ChangesFrame) for f in step.frames)
+    assert len(bc.a.sent) == sent_by_c
+    assert b.read(cid) == c.read(cid) == a.read(cid)
+
+
 def test_big_histories_are_split_under_the_frame_limit(tmp: Path) -> None:
     cid, owner, m1, _ = community_of_three(tmp)
     text = "x" * 7000
