@@ -47,9 +47,11 @@ SYNC_PROTOCOL = "/p2pcommunity/sync/1.0.0"
 READ_AHEAD = 16
 # At most one push per session in this interval. The first change after a
 # quiet spell goes out at once; under load, what arrives meanwhile waits for
-# the next push and travels in the same write (fewer Yamux frames, Noise
-# messages and system calls, and several changes of a document per frame).
-PUSH_INTERVAL_S = 0.02
+# the next push and travels in the same write. Every push costs both ends a
+# Yamux frame, a Noise message, system calls and a session step in Python;
+# at 100 posts/s over 10 nodes on 2 cores, 20 ms left the nodes CPU-bound
+# (p99 over 1 s), 100 ms brought p99 to ~0.4 s (benchmarks/RESULTS.md).
+PUSH_INTERVAL_S = 0.1
 
 Clock = Callable[[], int]
 
