@@ -82,6 +82,26 @@ def test_posts_cross_a_line_of_three_both_ways() -> None:
     run(body)
 
 
+def test_a_burst_of_posts_shares_pushes_and_all_of_it_arrives() -> None:
+    async def body() -> None:
+        async with cluster(2) as (a, b):
+            cid = a.create_community(members=[b])
+            await b.connect(a, cid)
+            frames = b.node.metrics.frames_received._value.get()
+            first = a.post(cid, "first after a quiet spell")
+            await wait_until(lambda: len(b.read(cid)) == 1)
+            burst = []
+            for i in range(20):  # a post every 5 ms: without coalescing, a frame each
+                burst.append(a.post(cid, f"burst {i}"))
+                await trio.sleep(0.005)
+            await wait_until(lambda: len(b.read(cid)) == 21)
+            assert {p["id"] for p in b.read(cid)} == {first, *burst}
+            # The burst waited for the next push: a handful of frames, not 21.
+            assert b.node.metrics.frames_received._value.get() - frames <= 6
+
+    run(body)
+
+
 def test_a_partition_heals_into_identical_replicas() -> None:
     async def body() -> None:
         async with cluster(5) as nodes:
