@@ -25,18 +25,28 @@ from p2pcommunity.sync.memberdoc import (
 from p2pcommunity.sync.store import PostRow, Store
 
 MAX_EMOJI_CHARS = 32
+_NO_MENTIONS = cbor2.dumps([])
 
 
 def project_new_entries(store: Store, segment: SegmentDoc, position: int, now_ms: int) -> int:
-    """Apply journal entries from `position` on; returns the new position."""
+    """Apply journal entries from `position` on; returns the new position.
+
+    Runs of posts (most of any journal) are read from the document and
+    inserted together; every other entry is applied in journal order after
+    the posts before it, exactly as if each entry were applied alone.
+    """
     ref = segment.ref
     entries = segment.journal_since(position)
+    records = segment.read_posts(
+        [key for kind, _, key in (e.partition(":") for e in entries) if kind == J_POST]
+    )
+    posts: list[PostRow] = []
     for index, entry in enumerate(entries, start=position):
         kind, _, key = entry.partition(":")
         if kind == J_POST:
-            post = segment.read_post(key)
+            post = records.get(key)
             if post is not None:
-                store.upsert_post(
+                posts.append(
                     PostRow(
                         id=post_id_for(ref.owner, key),
                         community_id=ref.community_id,
@@ -46,7 +56,9 @@ def project_new_entries(store: Store, segment: SegmentDoc, position: int, now_ms
                         segment=ref.segment,
                         text=post.text,
                         reply_to=post.reply_to,
-                        mentions=cbor2.dumps(list(post.mentions)),
+                        mentions=cbor2.dumps(list(post.mentions))
+                        if post.mentions
+                        else _NO_MENTIONS,
                         author_ms=post.author_ms,
                         edited=False,
                         deleted=False,
@@ -54,7 +66,11 @@ def project_new_entries(store: Store, segment: SegmentDoc, position: int, now_ms
                         journal_index=index,
                     )
                 )
-        elif kind == J_EDIT:
+            continue
+        if posts:
+            store.insert_posts(posts)
+            posts = []
+        if kind == J_EDIT:
             edit = segment.read_edit(key)
             if edit is not None:
                 store.edit_post(key, ref.owner, edit.text, ref.segment)
@@ -75,6 +91,8 @@ def project_new_entries(store: Store, segment: SegmentDoc, position: int, now_ms
         elif entry == J_ADDRS:
             addrs = "\n".join(segment.read_addrs())
             store.set_addrs(ref.community_id, ref.owner, addrs, ref.segment)
+    if posts:
+        store.insert_posts(posts)
     new_position = position + len(entries)
     store.set_journal_pos(ref.doc_id, new_position)
     return new_position
