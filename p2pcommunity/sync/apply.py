@@ -23,7 +23,7 @@ from p2pcommunity.sync.chunks import (
     encode_uleb128,
     parse_change,
 )
-from p2pcommunity.sync.crypto import CHANGE_TAG, sha256, verify
+from p2pcommunity.sync.crypto import CHANGE_TAG, sha256, signed_message, verify_signed
 from p2pcommunity.sync.errors import Rejected
 from p2pcommunity.sync.memberdoc import DocRef, SegmentDoc
 
@@ -52,6 +52,12 @@ class VerifiedBatch:
 
 
 HashAtSeq = Callable[[int], bytes | None]
+# Verifies (public key, signed message, signature) triples: one verdict each, in order.
+VerifySignatures = Callable[[Sequence[tuple[bytes, bytes, bytes]]], list[bool]]
+
+
+def verify_each(checks: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+    return [verify_signed(key, message, signature) for key, message, signature in checks]
 
 
 def verify_batch(
@@ -61,18 +67,23 @@ def verify_batch(
     hash_at_seq: HashAtSeq,
     allowed_authors: frozenset[bytes] | None = None,
     held_recently: Callable[[bytes | None], bool] | None = None,
+    verify_signatures: VerifySignatures = verify_each,
 ) -> VerifiedBatch:
-    """Check every change of a batch for one document; raise `Rejected` on the first bad one.
+    """Check every change of a batch for one document; raise `Rejected` if any is bad.
 
     `allowed_authors` are the device keys that may write this document (the
     owner's); `hash_at_seq` looks up the hash we hold at a seq, to tell a
-    duplicate from an equivocation.
+    duplicate from an equivocation. The signatures of the batch go to
+    `verify_signatures` in one call (presign.py: a worker may have verified
+    them already).
     """
     if len(items) > MAX_BATCH_CHANGES:
         raise Rejected("oversize_batch", f"{len(items)} changes in one batch")
     writers = allowed_authors if allowed_authors is not None else frozenset({ref.owner})
     doc_id = ref.doc_id
     parsed: list[VerifiedChange] = []
+    unverified: list[ParsedChange] = []
+    checks: list[tuple[bytes, bytes, bytes]] = []
     copies = 0
     for signed in items:
         if held_recently is not None and held_recently(raw_change_hash(signed.data)):
@@ -87,11 +98,16 @@ def verify_batch(
         # applied, stored or forwarded; verifying it again would only burn CPU
         # (in a mesh most arriving changes are such copies).
         is_copy = change.seq <= known_max_seq and hash_at_seq(change.seq) == change.hash
-        if not is_copy and not verify(
-            change.actor, signed.signature, CHANGE_TAG, doc_id, change.hash
-        ):
-            raise Rejected("bad_signature", f"change seq {change.seq}")
+        if not is_copy:
+            unverified.append(change)
+            checks.append(
+                (change.actor, signed_message(CHANGE_TAG, doc_id, change.hash), signed.signature)
+            )
         parsed.append(VerifiedChange(change, signed.signature))
+    verdicts = verify_signatures(checks) if checks else []
+    for change, valid in zip(unverified, verdicts, strict=True):
+        if not valid:
+            raise Rejected("bad_signature", f"change seq {change.seq}")
     parsed.sort(key=lambda c: c.parsed.seq)
 
     fresh: list[VerifiedChange] = []

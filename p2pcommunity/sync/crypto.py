@@ -39,10 +39,15 @@ def sign(key: SigningKey, tag: bytes, context_id: bytes, digest: bytes) -> bytes
 def verify(
     public_key: bytes, signature: bytes, tag: bytes, context_id: bytes, digest: bytes
 ) -> bool:
+    return verify_signed(public_key, signed_message(tag, context_id, digest), signature)
+
+
+def verify_signed(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """`verify` of a message already put together by `signed_message`."""
     if len(public_key) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
         return False
     try:
-        VerifyKey(public_key).verify(signed_message(tag, context_id, digest), signature)
+        VerifyKey(public_key).verify(message, signature)
     except (BadSignatureError, ValueError, TypeError):
         return False
     return True
