@@ -22,6 +22,7 @@ from p2pcommunity.sync.crypto import CHANGE_TAG, sign
 from p2pcommunity.sync.errors import Rejected
 from p2pcommunity.sync.log import CommunityLog, CommunityState, SignedOp, make_genesis, make_op
 from p2pcommunity.sync.memberdoc import SEGMENT_MAX_CHANGES, CommittedChange, DocRef, SegmentDoc
+from p2pcommunity.sync.presign import SignatureCache
 from p2pcommunity.sync.readmodel import project_new_entries
 from p2pcommunity.sync.store import Store, Visibility
 
@@ -49,6 +50,8 @@ class Community:
         # owner -> (segment, max seq) of the segment our device writes to
         self._writing: dict[bytes, tuple[int, int]] = {}
         self._recent: OrderedDict[tuple[bytes, bytes], None] = OrderedDict()
+        # Signatures a worker process verified ahead of their batch (presign.py).
+        self.presigned = SignatureCache()
 
     # -- opening ---------------------------------------------------------------
 
@@ -228,6 +231,7 @@ class Community:
             lambda seq: self.store.change_hash(doc_id, seq),
             writers,
             lambda h: h is not None and (doc_id, h) in self._recent,
+            self.presigned.verify,
         )
         if allowed is not None and batch.changes and batch.changes[-1].parsed.seq > allowed:
             raise Rejected("removed", "changes of a removed member beyond its recorded heads")

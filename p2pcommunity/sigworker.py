@@ -1,0 +1,80 @@
+"""The signature worker: a child process that verifies changes frames for its node.
+
+`python -m p2pcommunity.sigworker`, started by `net/verifier.py`, never by
+hand. It reads requests on stdin and answers each, in order, on stdout, until
+stdin closes. Nothing is pickled either way: the frames come from peers, so
+they are only ever parsed by `decode_frame`.
+
+    at start: READY, once the worker has imported what it needs
+    request: u32 length | community id (32) | changes frame (CBOR, as on the wire)
+    answer:  u32 length | RECORD_SIZE-byte records, one per signature found valid:
+             public key (32) | signed message (CHECK_MESSAGE_SIZE) | signature (64)
+
+Only the pure work lives in sync/presign.py; this module moves its bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from typing import BinaryIO
+
+from p2pcommunity.sync.crypto import CHANGE_TAG, PUBLIC_KEY_SIZE, SIGNATURE_SIZE
+from p2pcommunity.sync.presign import SignatureCheck, valid_checks
+
+COMMUNITY_ID_SIZE = 32
+CHECK_MESSAGE_SIZE = len(CHANGE_TAG) + 32 + 32  # tag, document id, change hash
+RECORD_SIZE = PUBLIC_KEY_SIZE + CHECK_MESSAGE_SIZE + SIGNATURE_SIZE
+READY = b"p2pc"
+_LENGTH = struct.Struct(">I")
+
+
+def encode_request(community_id: bytes, frame: bytes) -> bytes:
+    return _LENGTH.pack(COMMUNITY_ID_SIZE + len(frame)) + community_id + frame
+
+
+def encode_answer(checks: list[SignatureCheck]) -> bytes:
+    body = b"".join(key + message + signature for key, message, signature in checks)
+    return _LENGTH.pack(len(body)) + body
+
+
+def decode_answer(body: bytes) -> list[SignatureCheck]:
+    """The records of an answer (its length prefix already read)."""
+    if len(body) % RECORD_SIZE:
+        raise ValueError(f"an answer of {len(body)} bytes is not whole records")
+    key_end = PUBLIC_KEY_SIZE
+    message_end = key_end + CHECK_MESSAGE_SIZE
+    return [
+        (
+            body[i : i + key_end],
+            body[i + key_end : i + message_end],
+            body[i + message_end : i + RECORD_SIZE],
+        )
+        for i in range(0, len(body), RECORD_SIZE)
+    ]
+
+
+def answer(request: bytes) -> bytes:
+    community_id, frame = request[:COMMUNITY_ID_SIZE], request[COMMUNITY_ID_SIZE:]
+    checks = valid_checks(community_id, frame)
+    # Only change signatures travel back (always CHECK_MESSAGE_SIZE long).
+    return encode_answer([c for c in checks if len(c[1]) == CHECK_MESSAGE_SIZE])
+
+
+def serve(requests: BinaryIO, answers: BinaryIO) -> None:
+    answers.write(READY)
+    answers.flush()
+    while True:
+        header = requests.read(_LENGTH.size)
+        if len(header) < _LENGTH.size:
+            return  # our node closed the pipe: done
+        (size,) = _LENGTH.unpack(header)
+        request = requests.read(size)
+        if len(request) < size:
+            return
+        answers.write(answer(request))
+        answers.flush()
+
+
+if __name__ == "__main__":
+    serve(sys.stdin.buffer, sys.stdout.buffer)
