@@ -24,6 +24,7 @@ from p2pcommunity.net.host import NodeHost
 from p2pcommunity.net.limits import Limits, RateLimiter
 from p2pcommunity.net.metrics import CountingStream, NodeMetrics
 from p2pcommunity.net.stream import PeerStream
+from p2pcommunity.net.verifier import SignatureWorker
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.errors import RemoteProtocolError
 from p2pcommunity.sync.invite import decode_presented
@@ -156,6 +157,7 @@ class SessionRunner:
                 self._read_slots.release()
                 if item == b"":  # the reader's end-of-stream marker
                     return
+                await self.node.verifier.ready(item)
                 step = self.session.receive(item, now)
             if await self._emit(step):
                 return
@@ -177,6 +179,7 @@ class SessionRunner:
             if frame is None:
                 return
             metrics.frames_received.inc()
+            self.node.verifier.prefetch(self.session.community, frame)
             if check_batch:
                 self._check_batch(frame, limits.max_changes_per_batch)
             self._send.send_nowait(frame)
@@ -253,6 +256,7 @@ class Node:
         )
         self.runners: set[SessionRunner] = set()
         self.nursery: trio.Nursery | None = None
+        self.verifier = SignatureWorker(lambda: self.nursery)
         self.notify: Callable[[str, dict[str, Any]], None] = lambda method, params: None
         service.on_local_change = self._on_local_change
 
