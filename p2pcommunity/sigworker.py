@@ -15,8 +15,10 @@ Only the pure work lives in sync/presign.py; this module moves its bytes.
 
 from __future__ import annotations
 
+import queue
 import struct
 import sys
+import threading
 from typing import BinaryIO
 
 from p2pcommunity.sync.crypto import CHANGE_TAG, PUBLIC_KEY_SIZE, SIGNATURE_SIZE
@@ -64,16 +66,28 @@ def answer(request: bytes) -> bytes:
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:
     answers.write(READY)
     answers.flush()
-    while True:
-        header = requests.read(_LENGTH.size)
-        if len(header) < _LENGTH.size:
-            return  # our node closed the pipe: done
-        (size,) = _LENGTH.unpack(header)
-        request = requests.read(size)
-        if len(request) < size:
-            return
+    # A thread takes requests off the pipe as they come: a frame is bigger than a
+    # pipe's buffer, and the node should never wait for us to read the rest of one.
+    waiting: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+    threading.Thread(target=_read_requests, args=(requests, waiting), daemon=True).start()
+    while (request := waiting.get()) is not None:
         answers.write(answer(request))
         answers.flush()
+
+
+def _read_requests(requests: BinaryIO, waiting: queue.SimpleQueue[bytes | None]) -> None:
+    try:
+        while True:
+            header = requests.read(_LENGTH.size)
+            if len(header) < _LENGTH.size:
+                return  # our node closed the pipe: done
+            (size,) = _LENGTH.unpack(header)
+            request = requests.read(size)
+            if len(request) < size:
+                return
+            waiting.put(request)
+    finally:
+        waiting.put(None)
 
 
 if __name__ == "__main__":
