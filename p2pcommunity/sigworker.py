@@ -3,14 +3,16 @@
 `python -m p2pcommunity.sigworker`, started by `net/verifier.py`, never by
 hand. It reads requests on stdin and answers each, in order, on stdout, until
 stdin closes. Nothing is pickled either way: the frames come from peers, so
-they are only ever parsed by `decode_frame`.
+they are only read by the strict CBOR reader (sync/presign.py).
 
     at start: READY, once the worker has imported what it needs
-    request: u32 length | community id (32) | changes frame (CBOR, as on the wire)
-    answer:  u32 length | RECORD_SIZE-byte records, one per signature found valid:
-             public key (32) | signed message (CHECK_MESSAGE_SIZE) | signature (64)
+    request:  u32 length | community id (32) | changes frame (CBOR, as on the wire)
+    answer:   u32 length | RECORD_SIZE-byte records, one per signature found valid:
+              public key (32) | signed message (CHECK_MESSAGE_SIZE) | signature (64)
 
-Only the pure work lives in sync/presign.py; this module moves its bytes.
+It imports only sync/presign.py and what that needs (no Automerge, no
+session): a cold sync verifies in line until the worker is up, so its start
+time counts.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import threading
 from typing import BinaryIO
 
 from p2pcommunity.sync.crypto import CHANGE_TAG, PUBLIC_KEY_SIZE, SIGNATURE_SIZE
-from p2pcommunity.sync.presign import SignatureCheck, valid_checks
+from p2pcommunity.sync.presign import SignatureCheck, frame_checks, valid_checks
 
 COMMUNITY_ID_SIZE = 32
 CHECK_MESSAGE_SIZE = len(CHANGE_TAG) + 32 + 32  # tag, document id, change hash
@@ -58,9 +60,11 @@ def decode_answer(body: bytes) -> list[SignatureCheck]:
 
 def answer(request: bytes) -> bytes:
     community_id, frame = request[:COMMUNITY_ID_SIZE], request[COMMUNITY_ID_SIZE:]
-    checks = valid_checks(community_id, frame)
-    # Only change signatures travel back (always CHECK_MESSAGE_SIZE long).
-    return encode_answer([c for c in checks if len(c[1]) == CHECK_MESSAGE_SIZE])
+    valid = valid_checks(frame_checks(community_id, frame))
+    # Records are fixed-size: a signature of another length cannot have verified.
+    return encode_answer(
+        [c for c in valid if len(c[1]) == CHECK_MESSAGE_SIZE and len(c[2]) == SIGNATURE_SIZE]
+    )
 
 
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:

@@ -30,9 +30,8 @@ from dataclasses import dataclass, field
 import trio
 
 from p2pcommunity.sigworker import READY, decode_answer, encode_request
-from p2pcommunity.sync.apply import verify_each
 from p2pcommunity.sync.community import Community
-from p2pcommunity.sync.presign import frame_checks
+from p2pcommunity.sync.presign import frame_checks, valid_checks
 
 log = logging.getLogger(__name__)
 
@@ -152,9 +151,7 @@ class SignatureWorker:
         checks = frame_checks(job.community.id, job.frame)
         for start in range(0, len(checks), STEAL_SLICE):
             part = checks[start : start + STEAL_SLICE]
-            job.community.presigned.add(
-                c for c, ok in zip(part, verify_each(part), strict=True) if ok
-            )
+            job.community.presigned.add(valid_checks(part))
             await trio.lowlevel.checkpoint()
             if until.is_set():
                 break

@@ -16,14 +16,9 @@ from dataclasses import dataclass
 
 from automerge.core import Message, SyncState
 
-from p2pcommunity.sync.chunks import (
-    CHUNK_CHANGE,
-    MAGIC,
-    ParsedChange,
-    encode_uleb128,
-    parse_change,
-)
-from p2pcommunity.sync.crypto import CHANGE_TAG, sha256, signed_message, verify_signed
+from p2pcommunity.sync.chunks import ParsedChange, encode_uleb128, parse_change
+from p2pcommunity.sync.chunks import raw_change_hash as raw_change_hash
+from p2pcommunity.sync.crypto import CHANGE_TAG, signed_message, verify_each
 from p2pcommunity.sync.errors import Rejected
 from p2pcommunity.sync.memberdoc import DocRef, SegmentDoc
 
@@ -54,10 +49,6 @@ class VerifiedBatch:
 HashAtSeq = Callable[[int], bytes | None]
 # Verifies (public key, signed message, signature) triples: one verdict each, in order.
 VerifySignatures = Callable[[Sequence[tuple[bytes, bytes, bytes]]], list[bool]]
-
-
-def verify_each(checks: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
-    return [verify_signed(key, message, signature) for key, message, signature in checks]
 
 
 def verify_batch(
@@ -132,15 +123,6 @@ def verify_batch(
         fresh.append(item)
         last_seq, last_hash = change.seq, change.hash
     return VerifiedBatch(ref, tuple(fresh), duplicates + copies)
-
-
-def raw_change_hash(data: bytes) -> bytes | None:
-    """The change hash of an uncompressed change chunk, without parsing it (None for
-    anything else). Only a fast path to spot copies: a hash we hold proves the bytes
-    are the change we verified; anything unknown goes through `parse_change`."""
-    if len(data) > 9 and data[:4] == MAGIC and data[8] == CHUNK_CHANGE:
-        return sha256(data[8:])
-    return None
 
 
 def sync_message_v1(raw_changes: Sequence[bytes]) -> bytes:

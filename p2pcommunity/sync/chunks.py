@@ -222,6 +222,16 @@ def _inflate(compressed: bytes, max_size: int) -> bytes:
     return out
 
 
+def raw_change_hash(data: bytes) -> bytes | None:
+    """The change hash of an uncompressed change chunk, without parsing it (None for
+    anything else). Only a fast path (to spot copies, to guess what a signature
+    covers): a hash we hold proves the bytes are the change we verified; anything
+    unknown goes through `parse_change`."""
+    if len(data) > 9 and data[:4] == MAGIC and data[8] == CHUNK_CHANGE:
+        return sha256(data[8:])
+    return None
+
+
 def parse_change(data: bytes, max_size: int = MAX_CHANGE_SIZE) -> ParsedChange:
     """Parse and checksum one change chunk (type 1 or 2); raise only `Rejected`."""
     if not isinstance(data, bytes):  # bytearray / memoryview from a stream buffer

@@ -26,12 +26,13 @@ from typing import Any
 import cbor2
 from automerge.core import ROOT, Document, ObjType, ScalarType
 
+from p2pcommunity.sync.crypto import SEGMENT_DOMAIN as SEGMENT_DOMAIN
 from p2pcommunity.sync.crypto import canonical_cbor
+from p2pcommunity.sync.crypto import segment_doc_id as segment_doc_id
 
 SCHEMA_VERSION = 1
 SEGMENT_MAX_CHANGES = 2000
 MAX_POST_CHARS = 8000
-SEGMENT_DOMAIN = b"p2pcommunity/segment/v1\x00"
 # Read a list or map with one call for all its items when at least 1/4 of them are wanted.
 _BULK_READ_RATIO = 4
 
@@ -47,12 +48,6 @@ POSTS, EDITS, DELETED, REACTIONS, PROFILE, ADDRS, JOURNAL, REPORTS = (
     "reports",
 )
 _MAPS = (POSTS, EDITS, DELETED, REACTIONS, PROFILE)
-
-
-def segment_doc_id(community_id: bytes, owner: bytes, segment: int) -> bytes:
-    return hashlib.sha256(
-        SEGMENT_DOMAIN + community_id + owner + segment.to_bytes(4, "big")
-    ).digest()
 
 
 def post_id_for(author: bytes, local_id: str) -> str:

@@ -4,27 +4,37 @@ Ed25519 verification is most of what a big sync costs (~60 us a change
 here), and in a thread it gains little: libsodium releases the GIL, but the
 thread needs it back after every signature, and the loop thread that
 applies changes holds it. So a worker process (`p2pcommunity.sigworker`)
-verifies batches that are still waiting, while this process applies the
-batch before them; what it found valid lands in a `SignatureCache`.
+verifies frames that are still waiting, while this process applies the
+frame before them; what it found valid lands in a `SignatureCache`.
 
 The cache is only a shortcut, never a judge: `verify_batch` still checks
 every change (ARCHITECTURE §5.3) and asks for the exact (signer, signed
-message, signature) triple its own parse produced. The worker guesses the
-triples without parsing (the signer is the document's owner, the hash is
-that of the raw bytes); a triple it guessed wrong, or never sent, is simply
-not in the cache, and is verified here, in line. The entries come only from
-our own worker, which calls the same `verify` as the in-line path.
+message, signature) triple its own parse produced. `frame_checks` guesses
+the triples without parsing (the signer is the document's owner, the hash is
+that of the raw bytes); a triple guessed wrong, or never verified ahead, is
+simply not in the cache and is verified in line. Entries come only from our
+own worker (or our own loop thread), which call the same `verify_each`.
+
+This module loads neither Automerge nor the session: the worker imports it
+and should start in a blink.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from p2pcommunity.sync.apply import SignedChange, raw_change_hash, verify_each
-from p2pcommunity.sync.crypto import CHANGE_TAG, signed_message, verify_signed
-from p2pcommunity.sync.errors import RemoteProtocolError
-from p2pcommunity.sync.memberdoc import segment_doc_id
-from p2pcommunity.sync.protocol_frames import ChangesFrame, decode_frame
+from p2pcommunity.sync.chunks import raw_change_hash
+from p2pcommunity.sync.crypto import (
+    CHANGE_TAG,
+    PUBLIC_KEY_SIZE,
+    segment_doc_id,
+    signed_message,
+    verify_each,
+    verify_signed,
+)
+from p2pcommunity.sync.errors import Rejected
+from p2pcommunity.sync.log_ops import decode_canonical
 
 # (public key, signed message, signature)
 SignatureCheck = tuple[bytes, bytes, bytes]
@@ -32,41 +42,64 @@ SignatureCheck = tuple[bytes, bytes, bytes]
 # Unused entries (a batch that was refused, a session that ended) are forgotten
 # oldest first beyond this many: about 4 MB, far more than any read-ahead.
 CACHE_LIMIT = 20_000
+_MAX_SEGMENT = (1 << 32) - 1
 
 
 def change_checks(
-    community_id: bytes, owner: bytes, segment: int, items: Sequence[SignedChange]
+    community_id: bytes, owner: bytes, segment: int, changes: Iterable[tuple[bytes, bytes]]
 ) -> list[SignatureCheck]:
-    """The triples `verify_batch` will check for these changes, if they are what they
-    claim: signed by the document's owner, uncompressed. Others are left out."""
+    """The triples `verify_batch` will check for these (change bytes, signature) pairs
+    if they are what they claim: signed by the document's owner, uncompressed.
+    Anything else is left out."""
     doc_id = segment_doc_id(community_id, owner, segment)
     checks = []
-    for item in items:
-        change_hash = raw_change_hash(item.data)
+    for data, signature in changes:
+        change_hash = raw_change_hash(data)
         if change_hash is not None:
-            checks.append((owner, signed_message(CHANGE_TAG, doc_id, change_hash), item.signature))
+            checks.append((owner, signed_message(CHANGE_TAG, doc_id, change_hash), signature))
     return checks
 
 
 def frame_checks(community_id: bytes, frame: bytes) -> list[SignatureCheck]:
-    """`change_checks` for a changes frame from the network; [] for any other frame."""
+    """`change_checks` for a changes frame from the network; [] for anything else.
+
+    A guess, so it reads only what it needs, with the strict CBOR reader the
+    frames themselves are decoded with (protocol_frames.py, whose shape
+    `changes` frames have: "t", "owner", "segment", "changes").
+    """
     try:
-        decoded = decode_frame(frame)
-    except RemoteProtocolError:
-        return []  # the session reports it
-    if not isinstance(decoded, ChangesFrame):
+        record: Any = decode_canonical(frame)
+    except Rejected:
         return []
-    return change_checks(community_id, decoded.owner, decoded.segment, decoded.changes)
+    if not isinstance(record, dict) or record.get("t") != "changes":
+        return []
+    owner, segment, changes = record.get("owner"), record.get("segment"), record.get("changes")
+    if not (
+        isinstance(owner, bytes)
+        and len(owner) == PUBLIC_KEY_SIZE
+        and type(segment) is int
+        and 0 <= segment <= _MAX_SEGMENT
+        and isinstance(changes, list)
+    ):
+        return []
+    pairs = [
+        (item[0], item[1])
+        for item in changes
+        if isinstance(item, list)
+        and len(item) == 2
+        and isinstance(item[0], bytes)
+        and isinstance(item[1], bytes)
+    ]
+    return change_checks(community_id, owner, segment, pairs)
 
 
-def valid_checks(community_id: bytes, frame: bytes) -> list[SignatureCheck]:
-    """What the worker does with a frame: the triples of `frame_checks` that verify."""
-    checks = frame_checks(community_id, frame)
+def valid_checks(checks: Sequence[SignatureCheck]) -> list[SignatureCheck]:
+    """The triples that verify."""
     return [check for check, ok in zip(checks, verify_each(checks), strict=True) if ok]
 
 
 class SignatureCache:
-    """Triples a worker found valid, each used at most once."""
+    """Triples found valid ahead of their batch, each used at most once."""
 
     def __init__(self, limit: int = CACHE_LIMIT) -> None:
         self._valid: dict[SignatureCheck, None] = {}

@@ -60,7 +60,7 @@ def test_the_worker_vouches_only_for_signatures_that_verify() -> None:
     items = _forge(_chain(key, 30), 17)
     checks = frame_checks(COMMUNITY, _frame(owner, items))
     assert len(checks) == 30
-    valid = valid_checks(COMMUNITY, _frame(owner, items))
+    valid = valid_checks(frame_checks(COMMUNITY, _frame(owner, items)))
     assert len(valid) == 29 and checks[17] not in valid
     # Any other frame, or bytes that are no frame, give nothing to check.
     assert frame_checks(COMMUNITY, encode_frame(HeadsFrame(()))) == []
@@ -73,7 +73,7 @@ def test_a_bad_signature_in_the_middle_is_rejected_even_with_the_rest_presigned(
     ref = DocRef(COMMUNITY, owner, 0)
     items = _forge(_chain(key, 30), 17)
     cache = SignatureCache()
-    cache.add(valid_checks(COMMUNITY, _frame(owner, items)))
+    cache.add(valid_checks(frame_checks(COMMUNITY, _frame(owner, items))))
     assert len(cache) == 29
     with pytest.raises(Rejected) as err:
         verify_batch(ref, items, 0, _none, verify_signatures=cache.verify)
@@ -85,7 +85,7 @@ def test_a_presigned_change_does_not_vouch_for_another_signature_or_document() -
     owner = bytes(key.verify_key)
     items = _chain(key, 3)
     cache = SignatureCache()
-    cache.add(valid_checks(COMMUNITY, _frame(owner, items)))
+    cache.add(valid_checks(frame_checks(COMMUNITY, _frame(owner, items))))
     # The same bytes with someone else's signature over them: not in the cache.
     other = SigningKey.generate()
     ref = DocRef(COMMUNITY, owner, 0)
@@ -96,7 +96,7 @@ def test_a_presigned_change_does_not_vouch_for_another_signature_or_document() -
     with pytest.raises(Rejected, match="bad_signature"):
         verify_batch(ref, forged, 0, _none, verify_signatures=cache.verify)
     # A valid chain, presigned for community 0, checked as a document of another one.
-    cache.add(valid_checks(COMMUNITY, _frame(owner, items)))
+    cache.add(valid_checks(frame_checks(COMMUNITY, _frame(owner, items))))
     elsewhere = DocRef(bytes([1]) * 32, owner, 0)
     with pytest.raises(Rejected, match="bad_signature"):
         verify_batch(elsewhere, items, 0, _none, verify_signatures=cache.verify)
@@ -106,7 +106,7 @@ def test_the_cache_is_bounded_and_each_entry_serves_once() -> None:
     key = SigningKey.generate()
     owner = bytes(key.verify_key)
     items = _chain(key, 30)
-    checks = change_checks(COMMUNITY, owner, 0, items)
+    checks = change_checks(COMMUNITY, owner, 0, [(c.data, c.signature) for c in items])
     cache = SignatureCache(limit=20)
     cache.add(checks)
     assert len(cache) == 20  # the oldest ten went
@@ -127,14 +127,14 @@ def test_a_receive_with_one_bad_signature_changes_nothing_when_presigned(tmp_pat
     community: Community = service.community(community_id.hex())
     items = _chain(member_key, 40, community_id)
     forged = _forge(items, 20)
-    community.presigned.add(valid_checks(community_id, _frame(member, forged)))
+    community.presigned.add(valid_checks(frame_checks(community_id, _frame(member, forged))))
     before = store.db.execute("SELECT count(*) FROM changes").fetchone()
     ref = DocRef(community_id, member, 0)
     with pytest.raises(Rejected, match="bad_signature"):
         community.receive_changes(ref, forged, 2_000)
     assert store.db.execute("SELECT count(*) FROM changes").fetchone() == before
     assert store.db.execute("SELECT count(*) FROM posts").fetchone() == (0,)
-    community.presigned.add(valid_checks(community_id, _frame(member, items)))
+    community.presigned.add(valid_checks(frame_checks(community_id, _frame(member, items))))
     assert community.receive_changes(ref, items, 2_000).applied == 40
     assert store.db.execute("SELECT count(*) FROM posts").fetchone() == (40,)
 
@@ -160,7 +160,7 @@ def test_the_worker_process_loop_answers_in_order_and_survives_garbage() -> None
         size = int.from_bytes(out[:4], "big")
         got.append(sigworker.decode_answer(out[4 : 4 + size]))
         out = out[4 + size :]
-    checks = change_checks(COMMUNITY, owner, 0, good)
+    checks = change_checks(COMMUNITY, owner, 0, [(c.data, c.signature) for c in good])
     assert got == [[c for i, c in enumerate(checks) if i != 2], [], checks]
     with pytest.raises(ValueError):
         sigworker.decode_answer(bytes(sigworker.RECORD_SIZE + 1))
