@@ -6,9 +6,10 @@ stdin closes. Nothing is pickled either way: the frames come from peers, so
 they are only read by the strict CBOR reader (sync/presign.py).
 
     at start: READY, once the worker has imported what it needs
-    request:  u32 length | community id (32) | changes frame (CBOR, as on the wire)
-    answer:   u32 length | RECORD_SIZE-byte records, one per signature found valid:
-              public key (32) | signed message (CHECK_MESSAGE_SIZE) | signature (64)
+    request:  u32 length | FRAME | community id (32) | changes frame (CBOR, as on the wire)
+          or  u32 length | CHECKS | records: the rest of a frame the node began itself
+    answer:   u32 length | records, one per signature found valid
+    record:   public key (32) | signed message (CHECK_MESSAGE_SIZE) | signature (64)
 
 It imports only sync/presign.py and what that needs (no Automerge, no
 session): a cold sync verifies in line until the worker is up, so its start
@@ -30,22 +31,39 @@ COMMUNITY_ID_SIZE = 32
 CHECK_MESSAGE_SIZE = len(CHANGE_TAG) + 32 + 32  # tag, document id, change hash
 RECORD_SIZE = PUBLIC_KEY_SIZE + CHECK_MESSAGE_SIZE + SIGNATURE_SIZE
 READY = b"p2pc"
+FRAME, CHECKS = b"F", b"C"
 _LENGTH = struct.Struct(">I")
 
 
 def encode_request(community_id: bytes, frame: bytes) -> bytes:
-    return _LENGTH.pack(COMMUNITY_ID_SIZE + len(frame)) + community_id + frame
+    return _LENGTH.pack(1 + COMMUNITY_ID_SIZE + len(frame)) + FRAME + community_id + frame
+
+
+def encode_checks_request(checks: list[SignatureCheck]) -> bytes:
+    body = _records(checks)
+    return _LENGTH.pack(1 + len(body)) + CHECKS + body
 
 
 def encode_answer(checks: list[SignatureCheck]) -> bytes:
-    body = b"".join(key + message + signature for key, message, signature in checks)
+    body = _records(checks)
     return _LENGTH.pack(len(body)) + body
 
 
+def _records(checks: list[SignatureCheck]) -> bytes:
+    # Records are fixed-size: a check of another shape cannot be a change's.
+    return b"".join(
+        key + message + signature
+        for key, message, signature in checks
+        if len(key) == PUBLIC_KEY_SIZE
+        and len(message) == CHECK_MESSAGE_SIZE
+        and len(signature) == SIGNATURE_SIZE
+    )
+
+
 def decode_answer(body: bytes) -> list[SignatureCheck]:
-    """The records of an answer (its length prefix already read)."""
+    """The records of an answer (its length prefix already read), or of a request."""
     if len(body) % RECORD_SIZE:
-        raise ValueError(f"an answer of {len(body)} bytes is not whole records")
+        raise ValueError(f"{len(body)} bytes are not whole records")
     key_end = PUBLIC_KEY_SIZE
     message_end = key_end + CHECK_MESSAGE_SIZE
     return [
@@ -59,12 +77,14 @@ def decode_answer(body: bytes) -> list[SignatureCheck]:
 
 
 def answer(request: bytes) -> bytes:
-    community_id, frame = request[:COMMUNITY_ID_SIZE], request[COMMUNITY_ID_SIZE:]
-    valid = valid_checks(frame_checks(community_id, frame))
-    # Records are fixed-size: a signature of another length cannot have verified.
-    return encode_answer(
-        [c for c in valid if len(c[1]) == CHECK_MESSAGE_SIZE and len(c[2]) == SIGNATURE_SIZE]
-    )
+    kind, body = request[:1], request[1:]
+    if kind == FRAME:
+        checks = frame_checks(body[:COMMUNITY_ID_SIZE], body[COMMUNITY_ID_SIZE:])
+    elif kind == CHECKS and len(body) % RECORD_SIZE == 0:
+        checks = decode_answer(body)
+    else:
+        checks = []
+    return encode_answer(valid_checks(checks))
 
 
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:

@@ -344,6 +344,8 @@ class Node:
         assert self.nursery is not None
         if not self.room_for(peer_id):
             raise LimitExceeded("max_peers", f"already {self.limits.max_peers} peers")
+        if not self.service.store.docs_of(community.id):
+            self.verifier.start()  # a join: a cold sync is coming, have the worker up for it
         stream = CountingStream(
             await self.host.open_stream(peer_id, addrs, SYNC_PROTOCOL), self.metrics
         )

@@ -6,13 +6,18 @@ help). So when a session's reader takes a big frame off the stream,
 `prefetch` sends it to a child process (`p2pcommunity.sigworker`); when the
 session gets to that frame, `ready` waits for the answer, which has put the
 valid signatures in the community's `SignatureCache`, and `verify_batch`
-then finds them there instead of verifying them itself.
+then finds them there instead of verifying them itself. While `ready` waits
+it does not idle: it verifies signatures of the last frame still queued, a
+slice at a time from its end, and the worker gets only the rest of that
+frame. Both cores stay busy and no signature is verified twice.
 
 Nothing depends on the worker for correctness, only for speed: a frame it
 has not answered (not started yet, too small to be worth a round trip,
 gone, too slow, crashed) is verified in line exactly as before. The worker
-starts with the first big frame and exits after `IDLE_S` without work, so
-a node that only sees live posts never runs one. Not started from a frozen
+starts with the first big frame, or as a session opens for a community with
+no documents yet (a join: the cold sync that follows needs it at once, and
+Python takes ~0.1 s to start), and exits after `IDLE_S` without work, so a
+node that only sees live posts never runs one. Not started from a frozen
 bundle (no `python -m` there).
 """
 
@@ -29,9 +34,9 @@ from dataclasses import dataclass, field
 
 import trio
 
-from p2pcommunity.sigworker import READY, decode_answer, encode_request
+from p2pcommunity.sigworker import READY, decode_answer, encode_checks_request, encode_request
 from p2pcommunity.sync.community import Community
-from p2pcommunity.sync.presign import frame_checks, valid_checks
+from p2pcommunity.sync.presign import SignatureCheck, frame_checks, valid_checks
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +45,7 @@ log = logging.getLogger(__name__)
 MIN_FRAME_BYTES = 16 * 1024
 # Frames written to the worker and not answered yet, at most.
 MAX_IN_FLIGHT = 3
-# Signatures `ready` verifies between two checkpoints while it waits (~2 ms).
+# Signatures `ready` verifies at a time while it waits (~2 ms), between checkpoints.
 STEAL_SLICE = 32
 # How long `ready` waits for an answer before verifying in line.
 WAIT_S = 10.0
@@ -61,9 +66,12 @@ class _State(enum.Enum):
 class _Job:
     community: Community
     frame: bytes
+    # The frame's signatures still to verify, once `ready` has taken some of them
+    # (None: all of them, and the worker reads them from the frame itself).
+    checks: list[SignatureCheck] | None = None
     done: trio.Event = field(default_factory=trio.Event)
     sent: bool = False  # written to the worker
-    abandoned: bool = False  # verified here instead: don't send it
+    abandoned: bool = False  # the session verifies it in line: don't send it
 
 
 class SignatureWorker:
@@ -86,8 +94,8 @@ class SignatureWorker:
         self._wakeup = trio.Event()
         self._up = trio.Event()
         self._settled = trio.Event()  # set once a start has come up or given up
-        self.answered = 0  # frames the worker verified
-        self.stolen = 0  # frames verified here while waiting for the worker
+        self.answered = 0  # requests the worker answered
+        self.stolen = 0  # signatures verified here while waiting for the worker
 
     @property
     def running(self) -> bool:
@@ -106,10 +114,14 @@ class SignatureWorker:
         self._queue.append(job)
         self._wakeup.set()
 
-    async def warm_up(self) -> bool:
-        """Start the worker now rather than with the first big frame; True once it is up."""
+    def start(self) -> None:
+        """Start the worker now if it is not running: a big sync is expected."""
         if self._state is _State.OFF:
             self._start()
+
+    async def warm_up(self) -> bool:
+        """Start the worker now rather than with the first big frame; True once it is up."""
+        self.start()
         await self._settled.wait()
         return self._state is _State.UP
 
@@ -130,42 +142,41 @@ class SignatureWorker:
         job = self._jobs.pop(id(frame), None)
         if job is None or job.frame is not frame:
             return  # answered already (its signatures are in the cache), or never sent
-        if self._state is not _State.UP or not job.sent:
+        if self._state is not _State.UP:
             job.abandoned = True  # the session verifies it in line: sooner than waiting
             return
         with trio.move_on_after(WAIT_S):
             while not job.done.is_set():
-                later = self._steal()
-                if later is None:
+                # Not sent yet: verify it here, from its end, until the worker takes
+                # the rest. Sent: verify the end of the last queued frame instead.
+                if not (self._take_slice(job) if not job.sent else self._steal_slice()):
                     await job.done.wait()
                     break
-                # The worker is busy with this frame: verify the last waiting one here
-                # (from the other end of the queue, so that no frame is done twice).
-                await self._verify_here(later, until=job.done)
+                await trio.lowlevel.checkpoint()  # let the worker's tasks feed it and read
         job.abandoned = True
 
-    async def _verify_here(self, job: _Job, until: trio.Event) -> None:
-        """Verify `job`'s signatures on this thread, a slice at a time: between slices
-        the worker's tasks feed it and take its answers. Stops early once `until` is
-        set; the session verifies whatever is left in line."""
-        checks = frame_checks(job.community.id, job.frame)
-        for start in range(0, len(checks), STEAL_SLICE):
-            part = checks[start : start + STEAL_SLICE]
-            job.community.presigned.add(valid_checks(part))
-            await trio.lowlevel.checkpoint()
-            if until.is_set():
-                break
-        self._finish(job)
-        self.stolen += 1
-
-    def _steal(self) -> _Job | None:
+    def _steal_slice(self) -> bool:
+        """Verify here a slice of the last frame still queued (the other end of the
+        queue from the worker's); False if none is left."""
         while self._queue:
-            job = self._queue.pop()
+            job = self._queue[-1]
             if not job.abandoned:
-                job.abandoned = True
-                return job
+                return self._take_slice(job)
+            self._finish(self._queue.pop())
+        return False
+
+    def _take_slice(self, job: _Job) -> bool:
+        """Verify the last STEAL_SLICE signatures still to verify of a queued job."""
+        if job.checks is None:
+            job.checks = frame_checks(job.community.id, job.frame)
+        part = job.checks[-STEAL_SLICE:]
+        del job.checks[-STEAL_SLICE:]
+        job.community.presigned.add(valid_checks(part))
+        self.stolen += len(part)
+        if not job.checks:
+            self._queue.remove(job)
             self._finish(job)
-        return None
+        return True
 
     async def _run(self) -> None:
         try:
@@ -214,9 +225,13 @@ class SignatureWorker:
                 if job.abandoned:
                     self._finish(job)
                     continue
+                if job.checks is None:
+                    request = encode_request(job.community.id, job.frame)
+                else:  # `ready` took the end of this frame: only the rest
+                    request = encode_checks_request(job.checks)
                 job.sent = True
                 in_flight.append(job)
-                await child.stdin.send_all(encode_request(job.community.id, job.frame))
+                await child.stdin.send_all(request)
             self._wakeup = trio.Event()
             with trio.move_on_after(self._idle_s) as waiting:
                 await self._wakeup.wait()

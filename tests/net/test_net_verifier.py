@@ -158,23 +158,57 @@ def test_while_waiting_the_loop_verifies_later_frames_itself(
 ) -> None:
     community, key = _member_community(tmp_path)
     batches = _frames(community, key, 4)
-    # Ready, then never answers: `ready` verifies every later frame itself, then
-    # gives up on the worker after WAIT_S and the session verifies that one in line.
+    # Ready, then never answers: while `ready` waits for the first frame it verifies
+    # every queued one itself, a slice at a time; then it gives up on the worker
+    # after WAIT_S and the session verifies the first in line.
     stuck = [
         sys.executable,
         "-c",
         "import sys, time; print('p2pc', end='', flush=True); time.sleep(60)",
     ]
     monkeypatch.setattr(verifier_module, "WAIT_S", 0.5)
+    monkeypatch.setattr(verifier_module, "MAX_IN_FLIGHT", 1)
 
     async def body() -> None:
         async with trio.open_nursery() as nursery:
             worker = SignatureWorker(lambda: nursery, command=stuck)
             await worker.warm_up()
-            frames = [batches[0], batches[1], _forge(batches[2], PER_FRAME - 1), batches[2]]
+            forged = _forge(batches[2], PER_FRAME - 1)  # the very first slice taken
+            frames = [batches[0], batches[1], forged, batches[2], batches[3]]
+            outcomes = await _apply_all(worker, community, key, frames)
+            assert outcomes == ["applied", "applied", "bad_signature", "applied", "applied"]
+            assert worker.stolen >= 4 * PER_FRAME and worker.answered == 0
+            nursery.cancel_scope.cancel()
+
+    run(body)
+    assert _posts(community) == 4 * PER_FRAME
+
+
+def test_a_frame_begun_here_is_finished_by_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    community, key = _member_community(tmp_path)
+    batches = _frames(community, key, 3)
+    # A worker that waits before answering the first request: `ready` takes slices
+    # of the last frame meanwhile, and the worker gets the rest of it as records.
+    slow = [
+        sys.executable,
+        "-c",
+        "import sys, time, p2pcommunity.sigworker as w\n"
+        "sys.stdout.buffer.write(w.READY); sys.stdout.buffer.flush(); time.sleep(0.3)\n"
+        "w.READY = b''; w.serve(sys.stdin.buffer, sys.stdout.buffer)",
+    ]
+    monkeypatch.setattr(verifier_module, "MAX_IN_FLIGHT", 1)
+
+    async def body() -> None:
+        async with trio.open_nursery() as nursery:
+            worker = SignatureWorker(lambda: nursery, command=slow)
+            await worker.warm_up()
+            forged = _forge(batches[2], 0)  # the last slice to be taken: the worker's
+            frames = [batches[0], batches[1], forged, batches[2]]
             outcomes = await _apply_all(worker, community, key, frames)
             assert outcomes == ["applied", "applied", "bad_signature", "applied"]
-            assert worker.stolen >= 1 and worker.answered == 0
+            assert worker.stolen > 0 and worker.answered >= 1
             nursery.cancel_scope.cancel()
 
     run(body)

@@ -144,9 +144,13 @@ def test_the_worker_process_loop_answers_in_order_and_survives_garbage() -> None
     owner = bytes(key.verify_key)
     good = _chain(key, 5)
     forged = _forge(good, 2)
+    checks = change_checks(COMMUNITY, owner, 0, [(c.data, c.signature) for c in good])
+    forged_checks = change_checks(COMMUNITY, owner, 0, [(c.data, c.signature) for c in forged])
     requests = io.BytesIO(
         sigworker.encode_request(COMMUNITY, _frame(owner, forged))
         + sigworker.encode_request(COMMUNITY, b"\x00 not a frame")
+        + sigworker.encode_checks_request(forged_checks[3:])
+        + b"\x00\x00\x00\x04Cxyz"  # records that are not whole
         + sigworker.encode_request(COMMUNITY, _frame(owner, good))
         + b"\x00\x00\x01\x00 truncated"
     )
@@ -160,7 +164,6 @@ def test_the_worker_process_loop_answers_in_order_and_survives_garbage() -> None
         size = int.from_bytes(out[:4], "big")
         got.append(sigworker.decode_answer(out[4 : 4 + size]))
         out = out[4 + size :]
-    checks = change_checks(COMMUNITY, owner, 0, [(c.data, c.signature) for c in good])
-    assert got == [[c for i, c in enumerate(checks) if i != 2], [], checks]
+    assert got == [[c for i, c in enumerate(checks) if i != 2], [], checks[3:], [], checks]
     with pytest.raises(ValueError):
         sigworker.decode_answer(bytes(sigworker.RECORD_SIZE + 1))
