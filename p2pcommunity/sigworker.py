@@ -19,6 +19,7 @@ time counts.
 from __future__ import annotations
 
 import queue
+import signal
 import struct
 import sys
 import threading
@@ -94,9 +95,12 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
     # pipe's buffer, and the node should never wait for us to read the rest of one.
     waiting: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
     threading.Thread(target=_read_requests, args=(requests, waiting), daemon=True).start()
-    while (request := waiting.get()) is not None:
-        answers.write(answer(request))
-        answers.flush()
+    try:
+        while (request := waiting.get()) is not None:
+            answers.write(answer(request))
+            answers.flush()
+    except BrokenPipeError:
+        return  # our node is gone: so are we
 
 
 def _read_requests(requests: BinaryIO, waiting: queue.SimpleQueue[bytes | None]) -> None:
@@ -115,4 +119,7 @@ def _read_requests(requests: BinaryIO, waiting: queue.SimpleQueue[bytes | None])
 
 
 if __name__ == "__main__":
+    # Ctrl-C in a terminal reaches the whole process group: the node decides when
+    # we stop (it closes our stdin, or kills us), not the keyboard.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     serve(sys.stdin.buffer, sys.stdout.buffer)

@@ -47,7 +47,7 @@ MIN_FRAME_BYTES = 16 * 1024
 MAX_IN_FLIGHT = 3
 # Signatures `ready` verifies at a time while it waits (~2 ms), between checkpoints.
 STEAL_SLICE = 32
-# How long `ready` waits for an answer before verifying in line.
+# How long `ready` waits for an answer; a worker slower than that is given up.
 WAIT_S = 10.0
 # A worker with nothing to do for this long exits; the next big frame starts another.
 IDLE_S = 30.0
@@ -59,7 +59,7 @@ class _State(enum.Enum):
     OFF = "off"
     STARTING = "starting"
     UP = "up"
-    FAILED = "failed"  # could not start: verify in line from now on
+    FAILED = "failed"  # did not start, or got stuck: verify in line from now on
 
 
 @dataclass(eq=False)
@@ -94,6 +94,7 @@ class SignatureWorker:
         self._wakeup = trio.Event()
         self._up = trio.Event()
         self._settled = trio.Event()  # set once a start has come up or given up
+        self._stop = trio.CancelScope()  # ends the running worker
         self.answered = 0  # requests the worker answered
         self.stolen = 0  # signatures verified here while waiting for the worker
 
@@ -131,6 +132,7 @@ class SignatureWorker:
             return False
         self._state = _State.STARTING
         self._settled = trio.Event()
+        self._stop = trio.CancelScope()
         nursery.start_soon(self._run)
         return True
 
@@ -145,7 +147,7 @@ class SignatureWorker:
         if self._state is not _State.UP:
             job.abandoned = True  # the session verifies it in line: sooner than waiting
             return
-        with trio.move_on_after(WAIT_S):
+        with trio.move_on_after(WAIT_S) as waiting:
             while not job.done.is_set():
                 # Not sent yet: verify it here, from its end, until the worker takes
                 # the rest. Sent: verify the end of the last queued frame instead.
@@ -154,6 +156,13 @@ class SignatureWorker:
                     break
                 await trio.lowlevel.checkpoint()  # let the worker's tasks feed it and read
         job.abandoned = True
+        if waiting.cancelled_caught:
+            log.warning("signature worker stuck for %g s; verifying in line from now on", WAIT_S)
+            self._give_up()
+
+    def _give_up(self) -> None:
+        self._state = _State.FAILED
+        self._stop.cancel()
 
     def _steal_slice(self) -> bool:
         """Verify here a slice of the last frame still queued (the other end of the
@@ -189,12 +198,15 @@ class SignatureWorker:
             return
         in_flight: deque[_Job] = deque()
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._guarded, self._read_answers, child, in_flight, nursery)
-                await self._up.wait()
-                await self._guarded(self._send_requests, child, in_flight, nursery)
+            with self._stop:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._guarded, self._read_answers, child, in_flight, nursery)
+                    await self._up.wait()
+                    await self._guarded(self._send_requests, child, in_flight, nursery)
         finally:
-            self._state = _State.OFF
+            # One that never came up would not the next time either.
+            worked = self._up.is_set() and self._state is not _State.FAILED
+            self._state = _State.OFF if worked else _State.FAILED
             self._up = trio.Event()
             self._settled.set()
             self._release_all()

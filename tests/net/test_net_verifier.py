@@ -142,6 +142,13 @@ def test_a_worker_that_dies_or_never_starts_leaves_verification_in_line(tmp_path
             assert outcomes == ["applied", "bad_signature"]
             assert worker.answered == 0
             await wait_until(lambda: not worker.running, 10)
+            # Once up, a worker that dies is started again with the next big frame;
+            # one that never comes up is not.
+            assert await worker.warm_up()
+            mute = SignatureWorker(lambda: nursery, command=[sys.executable, "-c", "pass"])
+            assert not await mute.warm_up()
+            mute.prefetch(community, _encode(key, batches[3]))
+            assert not mute.running
             missing = SignatureWorker(lambda: nursery, command=["/nonexistent/python"])
             assert not await missing.warm_up()
             outcomes = await _apply_all(missing, community, key, [batches[1], batches[2]])
@@ -160,7 +167,7 @@ def test_while_waiting_the_loop_verifies_later_frames_itself(
     batches = _frames(community, key, 4)
     # Ready, then never answers: while `ready` waits for the first frame it verifies
     # every queued one itself, a slice at a time; then it gives up on the worker
-    # after WAIT_S and the session verifies the first in line.
+    # after WAIT_S for good, and the session verifies the first in line.
     stuck = [
         sys.executable,
         "-c",
@@ -178,6 +185,7 @@ def test_while_waiting_the_loop_verifies_later_frames_itself(
             outcomes = await _apply_all(worker, community, key, frames)
             assert outcomes == ["applied", "applied", "bad_signature", "applied", "applied"]
             assert worker.stolen >= 4 * PER_FRAME and worker.answered == 0
+            assert not worker.running
             nursery.cancel_scope.cancel()
 
     run(body)
