@@ -255,3 +255,18 @@ def test_a_node_refuses_a_big_forged_frame_that_its_worker_checked() -> None:
             assert worker.answered == 2
 
     run(body)
+
+
+def test_a_join_starts_the_worker_and_live_posts_do_not() -> None:
+    async def body() -> None:
+        async with cluster(2) as (owner, member):
+            cid = owner.create_community(members=[member])
+            owner.post(cid, "before the join")
+            await member.connect(owner, cid)  # a member with no documents: a join
+            assert member.node.verifier.running
+            for i in range(5):
+                member.post(cid, f"live {i}")
+            await wait_until(lambda: len(owner.read(cid)) == 6)
+            assert not owner.node.verifier.running  # one post a frame: in line
+
+    run(body)
