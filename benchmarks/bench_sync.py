@@ -20,9 +20,12 @@ figures include every node's CPU, the sender's as much as the receivers'.
    overhead not included. Floor: the same ops and signed changes, verified
    and applied into a fresh store with `Community.receive_ops` and
    `Community.receive_changes` (batches of 1000), no network, with the same
-   parallelism as the node: a `SignatureWorker` process verifies the
-   batches READ_AHEAD frames ahead of the one being applied (see
-   `cold_floor`), so the ratio compares like with like.
+   parallelism as the node: a `SignatureWorker` process (started inside the
+   timing, as the joiner's is) verifies the batches READ_AHEAD frames ahead
+   of the one being applied, and the loop thread verifies slices of later
+   ones while it waits (see `cold_floor`), so the ratio compares like with
+   like. The owner's store is search-indexed before the clock starts, as a
+   running owner's would be.
 2. propagation: `--mesh-nodes` nodes in a seeded random connected mesh
    (degree <= 6), `--props` posts, one at a time, each from a random node:
    time from just before `Service.post` until the post's change is in every
