@@ -24,6 +24,7 @@ from p2pcommunity.net.host import NodeHost
 from p2pcommunity.net.limits import Limits, RateLimiter
 from p2pcommunity.net.metrics import CountingStream, NodeMetrics
 from p2pcommunity.net.stream import PeerStream
+from p2pcommunity.net.verifier import SignatureWorker
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.errors import RemoteProtocolError
 from p2pcommunity.sync.invite import decode_presented
@@ -177,6 +178,7 @@ class SessionRunner:
                 self._read_slots.release()
                 if item == b"":  # the reader's end-of-stream marker
                     return
+                await self.node.verifier.ready(item)
                 step = self.session.receive(item, now)
             if await self._emit(step):
                 return
@@ -198,6 +200,7 @@ class SessionRunner:
             if frame is None:
                 return
             metrics.frames_received.inc()
+            self.node.verifier.prefetch(self.session.community, frame)
             if check_batch:
                 self._check_batch(frame, limits.max_changes_per_batch)
             self._send.send_nowait(frame)
@@ -273,6 +276,7 @@ class Node:
         )
         self.runners: set[SessionRunner] = set()
         self.nursery: trio.Nursery | None = None
+        self.verifier = SignatureWorker(lambda: self.nursery)
         self.notify: Callable[[str, dict[str, Any]], None] = lambda method, params: None
         service.on_local_change = self._on_local_change
 
@@ -360,6 +364,8 @@ class Node:
         assert self.nursery is not None
         if not self.room_for(peer_id):
             raise LimitExceeded("max_peers", f"already {self.limits.max_peers} peers")
+        if not self.service.store.docs_of(community.id):
+            self.verifier.start()  # a join: a cold sync is coming, have the worker up for it
         stream = CountingStream(
             await self.host.open_stream(peer_id, addrs, SYNC_PROTOCOL), self.metrics
         )

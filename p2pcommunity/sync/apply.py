@@ -16,14 +16,9 @@ from dataclasses import dataclass
 
 from automerge.core import Message, SyncState
 
-from p2pcommunity.sync.chunks import (
-    CHUNK_CHANGE,
-    MAGIC,
-    ParsedChange,
-    encode_uleb128,
-    parse_change,
-)
-from p2pcommunity.sync.crypto import CHANGE_TAG, sha256, verify
+from p2pcommunity.sync.chunks import ParsedChange, encode_uleb128, parse_change
+from p2pcommunity.sync.chunks import raw_change_hash as raw_change_hash
+from p2pcommunity.sync.crypto import CHANGE_TAG, signed_message, verify_each
 from p2pcommunity.sync.errors import Rejected
 from p2pcommunity.sync.memberdoc import DocRef, SegmentDoc
 
@@ -57,6 +52,8 @@ class VerifiedBatch:
 HashAtSeq = Callable[[int], bytes | None]
 # The seq of a change we hold, found by its hash (None: not known to be held).
 SeqOfHeld = Callable[[bytes | None], int | None]
+# Verifies (public key, signed message, signature) triples: one verdict each, in order.
+VerifySignatures = Callable[[Sequence[tuple[bytes, bytes, bytes]]], list[bool]]
 
 
 def verify_batch(
@@ -66,18 +63,23 @@ def verify_batch(
     hash_at_seq: HashAtSeq,
     allowed_authors: frozenset[bytes] | None = None,
     held_recently: SeqOfHeld | None = None,
+    verify_signatures: VerifySignatures = verify_each,
 ) -> VerifiedBatch:
-    """Check every change of a batch for one document; raise `Rejected` on the first bad one.
+    """Check every change of a batch for one document; raise `Rejected` if any is bad.
 
     `allowed_authors` are the device keys that may write this document (the
     owner's); `hash_at_seq` looks up the hash we hold at a seq, to tell a
-    duplicate from an equivocation.
+    duplicate from an equivocation. The signatures of the batch go to
+    `verify_signatures` in one call (presign.py: a worker may have verified
+    them already).
     """
     if len(items) > MAX_BATCH_CHANGES:
         raise Rejected("oversize_batch", f"{len(items)} changes in one batch")
     writers = allowed_authors if allowed_authors is not None else frozenset({ref.owner})
     doc_id = ref.doc_id
     parsed: list[VerifiedChange] = []
+    unverified: list[ParsedChange] = []
+    checks: list[tuple[bytes, bytes, bytes]] = []
     copies = 0
     top_seq = 0
     for signed in items:
@@ -95,12 +97,17 @@ def verify_batch(
         # applied, stored or forwarded; verifying it again would only burn CPU
         # (in a mesh most arriving changes are such copies).
         is_copy = change.seq <= known_max_seq and hash_at_seq(change.seq) == change.hash
-        if not is_copy and not verify(
-            change.actor, signed.signature, CHANGE_TAG, doc_id, change.hash
-        ):
-            raise Rejected("bad_signature", f"change seq {change.seq}")
+        if not is_copy:
+            unverified.append(change)
+            checks.append(
+                (change.actor, signed_message(CHANGE_TAG, doc_id, change.hash), signed.signature)
+            )
         parsed.append(VerifiedChange(change, signed.signature))
         top_seq = max(top_seq, change.seq)
+    verdicts = verify_signatures(checks) if checks else []
+    for change, valid in zip(unverified, verdicts, strict=True):
+        if not valid:
+            raise Rejected("bad_signature", f"change seq {change.seq}")
     parsed.sort(key=lambda c: c.parsed.seq)
 
     fresh: list[VerifiedChange] = []
@@ -125,15 +132,6 @@ def verify_batch(
         fresh.append(item)
         last_seq, last_hash = change.seq, change.hash
     return VerifiedBatch(ref, tuple(fresh), duplicates + copies, top_seq)
-
-
-def raw_change_hash(data: bytes) -> bytes | None:
-    """The change hash of an uncompressed change chunk, without parsing it (None for
-    anything else). Only a fast path to spot copies: a hash we hold proves the bytes
-    are the change we verified; anything unknown goes through `parse_change`."""
-    if len(data) > 9 and data[:4] == MAGIC and data[8] == CHUNK_CHANGE:
-        return sha256(data[8:])
-    return None
 
 
 def sync_message_v1(raw_changes: Sequence[bytes]) -> bytes:

@@ -116,12 +116,39 @@ class _Reader:
         return len(self.buf) - self.pos
 
     def uleb(self) -> int:
-        value, self.pos = decode_uleb128(self.buf, self.pos, reason=_MALFORMED)
+        pos = self.pos
+        if pos < len(self.buf) and self.buf[pos] < 0x80:  # one byte: most of them
+            self.pos = pos + 1
+            return self.buf[pos]
+        value, self.pos = decode_uleb128(self.buf, pos, reason=_MALFORMED)
         return value
 
     def sleb(self) -> int:
         value, self.pos = _decode_sleb128(self.buf, self.pos)
         return value
+
+    def column_data_size(self, columns: int) -> int:
+        """Read `columns` (spec, length) pairs; the sum of the lengths.
+
+        The hot loop of parsing (a change has a dozen columns): one- and
+        two-byte varints are decoded inline, anything else by `decode_uleb128`.
+        """
+        buf, pos, end = self.buf, self.pos, len(self.buf)
+        total = 0
+        for i in range(2 * columns):
+            low = buf[pos] if pos < end else 0x80
+            if low < 0x80:
+                value = low
+                pos += 1
+            elif pos + 1 < end and 0 < buf[pos + 1] < 0x80:
+                value = (low & 0x7F) | (buf[pos + 1] << 7)
+                pos += 2
+            else:
+                value, pos = decode_uleb128(buf, pos, reason=_MALFORMED)
+            if i & 1:
+                total += value
+        self.pos = pos
+        return total
 
     def take(self, n: int, what: str) -> bytes:
         if n > self.remaining():
@@ -177,11 +204,7 @@ def _parse_body(body: bytes) -> _Body:
             raise Rejected(_MALFORMED, "empty actor id")
         others.append(other)
     # Column table: (spec, length) pairs, then the column data they describe.
-    data_size = 0
-    for _ in range(r.count("columns", 2)):
-        r.uleb()
-        data_size += r.uleb()
-    r.take(data_size, "column data")
+    r.take(r.column_data_size(r.count("columns", 2)), "column data")
     return _Body(deps, actor, seq, start_op, time, message, tuple(others), body[r.pos :])
 
 
@@ -197,6 +220,16 @@ def _inflate(compressed: bytes, max_size: int) -> bytes:
     if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
         raise Rejected(_MALFORMED, "DEFLATE stream truncated or followed by garbage")
     return out
+
+
+def raw_change_hash(data: bytes) -> bytes | None:
+    """The change hash of an uncompressed change chunk, without parsing it (None for
+    anything else). Only a fast path (to spot copies, to guess what a signature
+    covers): a hash we hold proves the bytes are the change we verified; anything
+    unknown goes through `parse_change`."""
+    if len(data) > 9 and data[:4] == MAGIC and data[8] == CHUNK_CHANGE:
+        return sha256(data[8:])
+    return None
 
 
 def parse_change(data: bytes, max_size: int = MAX_CHANGE_SIZE) -> ParsedChange:

@@ -22,6 +22,7 @@ from p2pcommunity.sync.crypto import CHANGE_TAG, sign
 from p2pcommunity.sync.errors import Rejected
 from p2pcommunity.sync.log import CommunityLog, CommunityState, SignedOp, make_genesis, make_op
 from p2pcommunity.sync.memberdoc import SEGMENT_MAX_CHANGES, CommittedChange, DocRef, SegmentDoc
+from p2pcommunity.sync.presign import SignatureCache
 from p2pcommunity.sync.readmodel import project_new_entries, project_own_change
 from p2pcommunity.sync.store import Store, Visibility
 
@@ -51,6 +52,8 @@ class Community:
         self._writing: dict[bytes, tuple[DocRef, int]] = {}
         # (doc id, change hash) -> seq of changes applied or written lately
         self._recent: OrderedDict[tuple[bytes, bytes], int] = OrderedDict()
+        # Signatures a worker process verified ahead of their batch (presign.py).
+        self.presigned = SignatureCache()
 
     # -- opening ---------------------------------------------------------------
 
@@ -236,6 +239,7 @@ class Community:
             lambda seq: self.store.change_hash(doc_id, seq),
             writers,
             lambda h: None if h is None else self._recent.get((doc_id, h)),
+            self.presigned.verify,
         )
         if allowed is not None and batch.changes and batch.changes[-1].parsed.seq > allowed:
             raise Rejected("removed", "changes of a removed member beyond its recorded heads")

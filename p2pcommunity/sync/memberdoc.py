@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -26,12 +27,15 @@ from typing import Any
 import cbor2
 from automerge.core import ROOT, Document, ObjType, ScalarType
 
+from p2pcommunity.sync.crypto import SEGMENT_DOMAIN as SEGMENT_DOMAIN
 from p2pcommunity.sync.crypto import canonical_cbor
+from p2pcommunity.sync.crypto import segment_doc_id as segment_doc_id
 
 SCHEMA_VERSION = 1
 SEGMENT_MAX_CHANGES = 2000
 MAX_POST_CHARS = 8000
-SEGMENT_DOMAIN = b"p2pcommunity/segment/v1\x00"
+# Read a list or map with one call for all its items when at least 1/4 of them are wanted.
+_BULK_READ_RATIO = 4
 
 # Root keys of a segment document.
 POSTS, EDITS, DELETED, REACTIONS, PROFILE, ADDRS, JOURNAL, REPORTS = (
@@ -45,12 +49,6 @@ POSTS, EDITS, DELETED, REACTIONS, PROFILE, ADDRS, JOURNAL, REPORTS = (
     "reports",
 )
 _MAPS = (POSTS, EDITS, DELETED, REACTIONS, PROFILE)
-
-
-def segment_doc_id(community_id: bytes, owner: bytes, segment: int) -> bytes:
-    return hashlib.sha256(
-        SEGMENT_DOMAIN + community_id + owner + segment.to_bytes(4, "big")
-    ).digest()
 
 
 def post_id_for(author: bytes, local_id: str) -> str:
@@ -256,12 +254,21 @@ class SegmentDoc:
         journal = self._objs.get(JOURNAL)
         if journal is None:
             return []
-        entries = []
-        for i in range(position, self.doc.length(journal)):
-            got = self.doc.get(journal, i)
-            if got is not None and not isinstance(got[0], ObjType) and isinstance(got[0][1], str):
-                entries.append(got[0][1])
-        return entries
+        length = self.doc.length(journal)
+        if position >= length:
+            return []
+        got: list[Any] = []
+        if _bulk(length - position, length):
+            got = self.doc.values(journal)[position:]
+        if len(got) != length - position:
+            got = [self.doc.get(journal, i) for i in range(position, length)]
+        return [
+            value[0][1]
+            for value in got
+            if value is not None
+            and not isinstance(value[0], ObjType)
+            and isinstance(value[0][1], str)
+        ]
 
     def _scalar(self, map_key: str, key: str) -> Any:
         obj = self._objs.get(map_key)
@@ -273,24 +280,35 @@ class SegmentDoc:
         return got[0][1]
 
     def read_post(self, local_id: str) -> PostRecord | None:
-        raw = self._scalar(POSTS, local_id)
-        if not isinstance(raw, bytes):
-            return None
-        try:
-            value = cbor2.loads(raw)
-            channel, text, reply, mentions, ms = (
-                value["ch"],
-                value["text"],
-                value["re"],
-                value["mn"],
-                value["ms"],
-            )
-        except Exception:  # content from a peer: any shape is possible
-            return None
-        if not isinstance(mentions, list):
-            return None
-        post = PostRecord(local_id, channel, text, reply, tuple(mentions), ms)
-        return post if post_is_valid(post) else None
+        return _post_record(local_id, self._scalar(POSTS, local_id))
+
+    def read_posts(self, local_ids: Sequence[str]) -> dict[str, PostRecord]:
+        """The valid posts among `local_ids`, as `read_post` reads them one by one.
+
+        Many posts at once (a cold sync) are read with one call for the whole
+        map: a `get` costs ~5 us in this binding, a value of `values` < 1 us.
+        """
+        posts = self._objs.get(POSTS)
+        if posts is None or not local_ids:
+            return {}
+        raws: dict[str, Any] = {}
+        if _bulk(len(local_ids), self.doc.length(posts)):
+            keys, values = self.doc.keys(posts), self.doc.values(posts)
+            if len(keys) == len(values):
+                wanted = set(local_ids)
+                raws = {
+                    key: value[0][1]
+                    for key, value in zip(keys, values, strict=True)
+                    if key in wanted and not isinstance(value[0], ObjType)
+                }
+        if not raws:
+            raws = {key: self._scalar(POSTS, key) for key in local_ids}
+        records = {}
+        for key, raw in raws.items():
+            record = _post_record(key, raw)
+            if record is not None:
+                records[key] = record
+        return records
 
     def read_edit(self, post_id: str) -> EditRecord | None:
         raw = self._scalar(EDITS, post_id)
@@ -349,6 +367,32 @@ def post_is_valid(post: PostRecord) -> bool:
         and isinstance(ms, int)
         and 0 <= ms < 2**53
     )
+
+
+def _bulk(wanted: int, total: int) -> bool:
+    """Whether reading `wanted` of `total` items is cheaper with one call for all."""
+    return wanted * _BULK_READ_RATIO >= total
+
+
+def _post_record(local_id: str, raw: Any) -> PostRecord | None:
+    """A post as its author wrote it, or None if the value is not a valid post."""
+    if not isinstance(raw, bytes):
+        return None
+    try:
+        value = cbor2.loads(raw)
+        channel, text, reply, mentions, ms = (
+            value["ch"],
+            value["text"],
+            value["re"],
+            value["mn"],
+            value["ms"],
+        )
+    except Exception:  # content from a peer: any shape is possible
+        return None
+    if not isinstance(mentions, list):
+        return None
+    post = PostRecord(local_id, channel, text, reply, tuple(mentions), ms)
+    return post if post_is_valid(post) else None
 
 
 def new_local_id() -> str:

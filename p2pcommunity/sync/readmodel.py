@@ -37,6 +37,7 @@ from p2pcommunity.sync.memberdoc import (
 from p2pcommunity.sync.store import PostRow, Store
 
 MAX_EMOJI_CHARS = 32
+_NO_MENTIONS = cbor2.dumps([])
 
 
 def _post_row(ref: DocRef, post: PostRecord, now_ms: int, index: int) -> PostRow:
@@ -49,7 +50,7 @@ def _post_row(ref: DocRef, post: PostRecord, now_ms: int, index: int) -> PostRow
         segment=ref.segment,
         text=post.text,
         reply_to=post.reply_to,
-        mentions=cbor2.dumps(list(post.mentions)),
+        mentions=cbor2.dumps(list(post.mentions)) if post.mentions else _NO_MENTIONS,
         author_ms=post.author_ms,
         edited=False,
         deleted=False,
@@ -88,14 +89,28 @@ def project_own_change(
 def _project(
     store: Store, segment: SegmentDoc, position: int, entries: Sequence[str], now_ms: int
 ) -> None:
+    """Apply `entries`, the journal from `position` on.
+
+    Runs of posts (most of any journal) are read from the document and
+    inserted together; every other entry is applied in journal order after
+    the posts before it, exactly as if each entry were applied alone.
+    """
     ref = segment.ref
+    records = segment.read_posts(
+        [key for kind, _, key in (e.partition(":") for e in entries) if kind == J_POST]
+    )
+    posts: list[PostRow] = []
     for index, entry in enumerate(entries, start=position):
         kind, _, key = entry.partition(":")
         if kind == J_POST:
-            post = segment.read_post(key)
+            post = records.get(key)
             if post is not None:
-                store.upsert_post(_post_row(ref, post, now_ms, index))
-        elif kind == J_EDIT:
+                posts.append(_post_row(ref, post, now_ms, index))
+            continue
+        if posts:
+            store.insert_posts(posts)
+            posts = []
+        if kind == J_EDIT:
             edit = segment.read_edit(key)
             if edit is not None:
                 store.edit_post(key, ref.owner, edit.text, ref.segment)
@@ -116,3 +131,5 @@ def _project(
         elif entry == J_ADDRS:
             addrs = "\n".join(segment.read_addrs())
             store.set_addrs(ref.community_id, ref.owner, addrs, ref.segment)
+    if posts:
+        store.insert_posts(posts)

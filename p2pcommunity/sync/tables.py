@@ -60,6 +60,9 @@ class Visibility:
         return "".join(f" AND {c}" for c in clauses), args
 
 
+# Ids per `IN (...)` list: far below SQLite's limit on bound parameters.
+_IN_CHUNK = 500
+
 _POST_COLUMNS = (
     "id, community_id, channel_id, author, local_id, segment, text, reply_to, mentions, "
     "author_ms, edited, deleted, first_seen_ms, journal_index"
@@ -133,6 +136,71 @@ class ReadModelTables:
                 self.edit_post(row.id, row.author, text, text_segment)
             if deleted:
                 self.delete_post(row.id, row.author, text_segment)
+
+    def insert_posts(self, rows: Sequence[PostRow]) -> None:
+        """Add posts not held yet, in a few statements however many there are.
+
+        A post's original record never changes (edits go through `edit_post`):
+        a row for an id we hold, or a second row for an id in `rows`, is
+        skipped. An edit or deletion that arrived before its post is applied
+        once the post is in.
+        """
+        fresh: dict[str, PostRow] = {}
+        for start in range(0, len(rows), _IN_CHUNK):
+            chunk = rows[start : start + _IN_CHUNK]
+            held = {
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT id FROM posts WHERE id IN ({','.join('?' * len(chunk))})",
+                    [row.id for row in chunk],
+                )
+            }
+            for row in chunk:
+                if row.id not in held and row.id not in fresh:
+                    fresh[row.id] = row
+        if not fresh:
+            return
+        # Indexed for search later, in bulk: see index_pending_search.
+        self.db.executemany(
+            f"INSERT INTO posts ({_POST_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    row.id,
+                    row.community_id,
+                    row.channel_id,
+                    row.author,
+                    row.local_id,
+                    row.segment,
+                    row.text,
+                    row.reply_to,
+                    row.mentions,
+                    row.author_ms,
+                    int(row.edited),
+                    int(row.deleted),
+                    row.first_seen_ms,
+                    row.journal_index,
+                )
+                for row in fresh.values()
+            ],
+        )
+        ids = list(fresh)
+        for start in range(0, len(ids), _IN_CHUNK):
+            some = ids[start : start + _IN_CHUNK]
+            pending = self.db.execute(
+                "SELECT post_id, author, text, text_segment, deleted FROM pending_updates "
+                f"WHERE post_id IN ({','.join('?' * len(some))})",
+                some,
+            ).fetchall()
+            for post_id, author, text, text_segment, deleted in pending:
+                if bytes(author) != fresh[post_id].author:
+                    continue  # someone else's edit of this id: never applies
+                self.db.execute(
+                    "DELETE FROM pending_updates WHERE post_id=? AND author=?", (post_id, author)
+                )
+                if text is not None:
+                    self.edit_post(post_id, bytes(author), text, text_segment)
+                if deleted:
+                    self.delete_post(post_id, bytes(author), text_segment)
 
     def post(self, post_id: str) -> PostRow | None:
         row = self.db.execute(

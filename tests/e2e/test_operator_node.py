@@ -207,7 +207,7 @@ def test_sigterm_mid_sync_exits_promptly_and_the_sync_resumes(make_cli: Any) -> 
     try:
         bob("join", community, "--bootstrap", a.addr)
         assert a.stop() == 0
-        total = 4000
+        total = 8000  # enough frames that a sync with a signature worker is still mid-way
         _bulk_posts(alice.data_dir, community, total)
         a = start_node(alice)
         b = start_node(bob, "--bootstrap", a.addr)
