@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 import platformdirs
 
-from p2pcommunity import __version__
+from p2pcommunity import __version__, sigworker
 from p2pcommunity.sync.errors import DomainError, Invalid
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -306,6 +307,9 @@ def _human(command: str, result: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if os.environ.get(sigworker.BUNDLE_SWITCH) == "1":  # a bundled node's signature worker
+        sigworker.main()
+        return 0
     parser = build_parser()
     args = parser.parse_args(argv)
     data_dir: Path = (args.data_dir or default_data_dir()).absolute()

@@ -118,8 +118,24 @@ def _read_requests(requests: BinaryIO, waiting: queue.SimpleQueue[bytes | None])
         waiting.put(None)
 
 
-if __name__ == "__main__":
+# A frozen bundle has no `python -m`: the node runs its own executable with
+# this variable set, and cli.main hands over to `main` before parsing anything.
+BUNDLE_SWITCH = "P2PCOMMUNITY_SIGWORKER"
+
+
+def command() -> list[str]:
+    """How a node starts its worker: this Python's module, or the bundle's executable."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
+    return [sys.executable, "-m", "p2pcommunity.sigworker"]
+
+
+def main() -> None:
     # Ctrl-C in a terminal reaches the whole process group: the node decides when
     # we stop (it closes our stdin, or kills us), not the keyboard.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     serve(sys.stdin.buffer, sys.stdout.buffer)
+
+
+if __name__ == "__main__":
+    main()

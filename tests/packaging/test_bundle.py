@@ -51,6 +51,20 @@ def test_versions() -> None:
     assert run(APP, "--version").stdout.strip() == f"p2pcommunity {__version__}"
 
 
+def test_the_bundled_node_runs_its_signature_worker() -> None:
+    from p2pcommunity import sigworker
+
+    done = subprocess.run(
+        [str(NODE)],
+        input=b"",
+        capture_output=True,
+        timeout=60,
+        env={**ENV, sigworker.BUNDLE_SWITCH: "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == sigworker.READY  # up, then stdin closed: it exits quietly
+
+
 def test_node_init_and_community_create(tmp_path: Path) -> None:
     data = tmp_path / "data"
     run(NODE, "--data-dir", data, "init", "--name", "ci")
