@@ -84,11 +84,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def hwm_mb(pid: int) -> float:
+def status_mb(pid: int, field: str) -> float:
+    """A memory figure of /proc/PID/status (VmRSS: now, VmHWM: peak), in MB."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
     except FileNotFoundError:
         pass
@@ -281,6 +282,7 @@ def run(args: argparse.Namespace) -> None:
         total = int(args.rate * args.seconds)
         indices = list(range(total))
         cpu0 = [cpu_seconds(node.proc.pid) for node in nodes if node.proc]
+        rss0 = [status_mb(node.proc.pid, "VmRSS") for node in nodes if node.proc]
         self_cpu0 = time.process_time()
         wall0 = time.perf_counter()
         start = time.monotonic()
@@ -319,7 +321,8 @@ def run(args: argparse.Namespace) -> None:
         window = time.perf_counter() - wall0
         cpu1 = [cpu_seconds(node.proc.pid) for node in nodes if node.proc]
         self_cpu = time.process_time() - self_cpu0
-        rss = [hwm_mb(node.proc.pid) for node in nodes if node.proc]
+        rss = [status_mb(node.proc.pid, "VmHWM") for node in nodes if node.proc]
+        rss1 = [status_mb(node.proc.pid, "VmRSS") for node in nodes if node.proc]
         alive = [node.proc.poll() is None for node in nodes if node.proc]
 
         seen = visibility.seen()
@@ -353,7 +356,11 @@ def run(args: argparse.Namespace) -> None:
             percentile([s[i] - sent[i] for i in indices if i in s], 50) * 1000 for s in seen
         ]
         print(f"  p50 latency to each node (ms): {[round(v) for v in per_node]}", flush=True)
-        print(f"  VmHWM per node MB {[round(r) for r in rss]}; alive {all(alive)}", flush=True)
+        print(
+            f"  RSS per node MB at start {[round(r) for r in rss0]}, at end "
+            f"{[round(r) for r in rss1]}, peak {[round(r) for r in rss]}; alive {all(alive)}",
+            flush=True,
+        )
         bench("sustained_procs_p50_ms", percentile(lat, 50) * 1000, "ms", "n/a")
         bench("sustained_procs_p99_ms", percentile(lat, 99) * 1000, "ms", "n/a")
         bench("sustained_procs_max_ms", max(lat, default=float("nan")) * 1000, "ms", "n/a")
@@ -361,6 +368,8 @@ def run(args: argparse.Namespace) -> None:
         bench("sustained_procs_achieved_rate", total / posting, "posts/s", float(args.rate))
         bench("sustained_procs_cpu_s", node_cpu, "s", "n/a")
         bench("sustained_procs_cpu_per_wall_s", node_cpu / window, "cores", "n/a")
+        bench("sustained_procs_rss_start_mb", max(rss0, default=0.0), "MB", "n/a")
+        bench("sustained_procs_rss_end_mb", max(rss1, default=0.0), "MB", "n/a")
         bench("sustained_procs_rss_max_mb", max(rss, default=0.0), "MB", "n/a")
     finally:
         for client in posters:
