@@ -88,6 +88,26 @@ def _post(row: tuple[Any, ...]) -> PostRow:
     )
 
 
+def _post_values(row: PostRow) -> tuple[Any, ...]:
+    """A post's values in the order of _POST_COLUMNS."""
+    return (
+        row.id,
+        row.community_id,
+        row.channel_id,
+        row.author,
+        row.local_id,
+        row.segment,
+        row.text,
+        row.reply_to,
+        row.mentions,
+        row.author_ms,
+        int(row.edited),
+        int(row.deleted),
+        row.first_seen_ms,
+        row.journal_index,
+    )
+
+
 class ReadModelTables:
     db: sqlite3.Connection
 
@@ -103,22 +123,7 @@ class ReadModelTables:
         cursor = self.db.execute(
             f"INSERT INTO posts ({_POST_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT (id) DO NOTHING",
-            (
-                row.id,
-                row.community_id,
-                row.channel_id,
-                row.author,
-                row.local_id,
-                row.segment,
-                row.text,
-                row.reply_to,
-                row.mentions,
-                row.author_ms,
-                int(row.edited),
-                int(row.deleted),
-                row.first_seen_ms,
-                row.journal_index,
-            ),
+            _post_values(row),
         )
         # Indexed for search later, in bulk: see index_pending_search.
         if cursor.rowcount == 0 or fresh:
@@ -163,25 +168,7 @@ class ReadModelTables:
         # Indexed for search later, in bulk: see index_pending_search.
         self.db.executemany(
             f"INSERT INTO posts ({_POST_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    row.id,
-                    row.community_id,
-                    row.channel_id,
-                    row.author,
-                    row.local_id,
-                    row.segment,
-                    row.text,
-                    row.reply_to,
-                    row.mentions,
-                    row.author_ms,
-                    int(row.edited),
-                    int(row.deleted),
-                    row.first_seen_ms,
-                    row.journal_index,
-                )
-                for row in fresh.values()
-            ],
+            [_post_values(row) for row in fresh.values()],
         )
         ids = list(fresh)
         for start in range(0, len(ids), _IN_CHUNK):
