@@ -27,8 +27,6 @@ from p2pcommunity.net.stream import PeerStream
 from p2pcommunity.net.verifier import SignatureWorker
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.errors import RemoteProtocolError
-from p2pcommunity.sync.invite import decode_presented
-from p2pcommunity.sync.log import check_invite_admission
 from p2pcommunity.sync.peerid import public_key_from_peer_id
 from p2pcommunity.sync.protocol import (
     CaughtUp,
@@ -341,21 +339,9 @@ class Node:
         await runner.run(step)
 
     def _check_invite(self, community: Community, peer_key: bytes, presented: bytes) -> str | None:
-        """Admit a joiner that proves an invite, even one we have not synced yet:
-        the invite op travels in the code and is checked like any op."""
-        decoded = decode_presented(presented)
-        if decoded is None:
-            return "bad_proof"
-        invite_op, proof = decoded
-        if not community.log.has(invite_op.hash):
-            try:
-                community.receive_ops([invite_op])
-            except RemoteProtocolError as exc:
-                log.info("invite op from %s not accepted: %s", peer_key.hex()[:12], exc)
-                return "not_found"
-        return check_invite_admission(
-            community.state, invite_op.hash, peer_key, proof, self.clock()
-        )
+        """Admit a joiner that proves an invite, even one we have not synced yet (the
+        invite op travels in the code): our own `admit` op witnesses it (sync/governance)."""
+        return self.service.admit(community, peer_key, presented)
 
     async def open_session(
         self, peer_id: str, addrs: list[str], community: Community, invite: bytes | None = None

@@ -21,6 +21,8 @@ from p2pcommunity.sync.apply import SignedChange, VerifiedBatch, apply_to_docume
 from p2pcommunity.sync.crypto import CHANGE_TAG, sign
 from p2pcommunity.sync.errors import Rejected
 from p2pcommunity.sync.log import CommunityLog, CommunityState, SignedOp, make_genesis, make_op
+from p2pcommunity.sync.log_envelope import MAX_PARENTS
+from p2pcommunity.sync.log_pending import PendingOps
 from p2pcommunity.sync.memberdoc import SEGMENT_MAX_CHANGES, CommittedChange, DocRef, SegmentDoc
 from p2pcommunity.sync.presign import SignatureCache
 from p2pcommunity.sync.readmodel import project_new_entries, project_own_change
@@ -89,33 +91,62 @@ class Community:
     def append_op(
         self, key: SigningKey, op_type: str, body: dict[str, Any], now_ms: int
     ) -> SignedOp:
-        """Sign and add an op of ours; `Rejected('forbidden')` if our role does not allow it."""
-        op = make_op(key, self.id, self.log.heads(), op_type, body, now_ms)
-        self.log.add(op)
+        """Sign and add an op of ours; `Rejected('forbidden')` if our role does not allow it.
+
+        With more heads than an op may name, `merge` ops first gather them,
+        MAX_PARENTS at a time, so the op still has every head in its causal past.
+        """
+        merges: list[SignedOp] = []
+        try:
+            while len(self.log.heads()) > MAX_PARENTS:
+                merge = make_op(key, self.id, self.log.heads()[:MAX_PARENTS], "merge", {}, now_ms)
+                self.log.add(merge)
+                merges.append(merge)
+            op = make_op(key, self.id, self.log.heads(), op_type, body, now_ms)
+            self.log.add(op)
+        finally:
+            if merges:  # valid on their own: memory and SQLite must agree
+                with self.store.transaction():
+                    for merge in merges:
+                        self._store_op(merge)
         with self.store.transaction():
             self._store_op(op)
         if op_type == "member_remove":
             self.enforce_removals(now_ms)
         return op
 
-    def receive_ops(self, ops: Sequence[SignedOp]) -> list[bytes]:
+    def receive_ops(
+        self, ops: Sequence[SignedOp], pending: PendingOps | None = None
+    ) -> list[bytes]:
         """Verify and store ops from a peer; returns the hashes newly added to the log.
 
-        A refused op raises `Rejected`; the ops accepted before it are valid on
-        their own and are stored all the same, so memory and SQLite agree.
+        An op whose parents are missing waits in `pending` (the session's
+        buffer; None: the log's own), unstored. A refused op raises `Rejected`;
+        the ops accepted before it are valid on their own and are stored all
+        the same, so memory and SQLite agree.
         """
         added: list[bytes] = []
         try:
             for op in ops:
-                added.extend(self.log.add(op))
+                added.extend(self.log.add(op, pending=pending))
         finally:
-            if added:
-                with self.store.transaction():
-                    for op_hash in added:
-                        self._store_op(self.log.get(op_hash))
-                if any(self.log.op(h).type == "member_remove" for h in added):
-                    self.enforce_removals(max(self.log.op(h).ms for h in added))
+            self._stored(added)
         return added
+
+    def release_pending(self, pending: PendingOps) -> list[bytes]:
+        """Add and store the ops of `pending` whose parents arrived by another path."""
+        added = list(self.log.release(pending)) if len(pending) else []
+        self._stored(added)
+        return added
+
+    def _stored(self, added: list[bytes]) -> None:
+        if not added:
+            return
+        with self.store.transaction():
+            for op_hash in added:
+                self._store_op(self.log.get(op_hash))
+        if any(self.log.op(h).type == "member_remove" for h in added):
+            self.enforce_removals(max(self.log.op(h).ms for h in added))
 
     # -- member documents ------------------------------------------------------
 

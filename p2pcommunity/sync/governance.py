@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from nacl.signing import SigningKey
 
-from p2pcommunity.sync.errors import DomainError, Forbidden, Invalid, NotFound
-from p2pcommunity.sync.invite import InviteCode, invite_proof
-from p2pcommunity.sync.log import Role
+from p2pcommunity.sync.errors import DomainError, Forbidden, Invalid, NotFound, Rejected
+from p2pcommunity.sync.invite import InviteCode, decode_presented
+from p2pcommunity.sync.log import Role, check_invite_admission
+from p2pcommunity.sync.log_governance import admission_refusal, invite_of
+from p2pcommunity.sync.log_ops import NONCE_SIZE
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.reports import open_reports, seal_report
 from p2pcommunity.sync.timefmt import iso_ms
@@ -82,6 +84,7 @@ class Governance:
             "role": role,
             "expires_ms": expires_ms,
             "uses": uses,
+            "witness": True,
         }
         op_hash = self._append(community, "invite_create", body)
         code = InviteCode(
@@ -136,15 +139,53 @@ class Governance:
         return {}
 
     def accept_invite(self, community: Community, code: InviteCode) -> None:
-        """After syncing with an invite: sign our join and acknowledge the rules."""
-        invite_hash = code.invite_op.hash
-        proof = invite_proof(code.invite_key, community.id, self.me, invite_hash)
-        if not community.state.is_member(self.me):
-            self._append(community, "join", {"invite": invite_hash, "proof": proof})
+        """After syncing with an invite (a member admitted us): acknowledge the rules."""
         state = community.state
         member = state.members.get(self.me)
         if state.rules_version and (member is None or member.rules_acked < state.rules_version):
             self._append(community, "rules_ack", {"version": state.rules_version})
+
+    def admit(self, community: Community, joiner: bytes, presented: bytes) -> str | None:
+        """Judge the invite a dialer presents and, if it holds, witness the join.
+
+        None admits (`joiner` is a member now, through our `admit` op, or was
+        one already); otherwise the refusal reason for the peer. Nothing is
+        stored unless the peer is admitted: the invite op it carries is
+        judged with `CommunityLog.check` first and enters the log only with
+        the admission (issue 11, finding 1).
+        """
+        decoded = decode_presented(presented)
+        if decoded is None:
+            return "bad_proof"
+        invite_op, proof = decoded
+        state, now = community.state, self.clock()
+        if not community.log.has(invite_op.hash):
+            try:
+                op = community.log.check(invite_op)
+            except Rejected:
+                return "not_found"
+            if op.type != "invite_create":
+                return "not_found"
+            member = state.members.get(joiner)
+            refusal = admission_refusal(invite_of(op), community.id, member, joiner, proof, now)
+            if refusal is not None:
+                return refusal
+            community.receive_ops([invite_op])
+            state = community.state
+        refusal = check_invite_admission(state, invite_op.hash, joiner, proof, now)
+        if refusal is not None or state.is_member(joiner):
+            return refusal
+        body = {
+            "member": joiner,
+            "invite": invite_op.hash,
+            "proof": proof,
+            "nonce": os.urandom(NONCE_SIZE),
+        }
+        try:
+            self._append(community, "admit", body)
+        except DomainError:  # our own role does not allow it (removed, not a member)
+            return "forbidden"
+        return None if community.state.is_member(joiner) else "forbidden"
 
     # -- rules -----------------------------------------------------------------
 

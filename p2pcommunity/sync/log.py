@@ -74,6 +74,7 @@ from p2pcommunity.sync.errors import Rejected
 from p2pcommunity.sync.log_envelope import decode_op, make_genesis, make_op
 from p2pcommunity.sync.log_governance import check_invite_admission, invite_proof
 from p2pcommunity.sync.log_ops import MAX_OP_SIZE, OP_VERSION, Op, Role, SignedOp
+from p2pcommunity.sync.log_pending import PendingOps
 from p2pcommunity.sync.log_rules import OP_RULES
 from p2pcommunity.sync.log_state import (
     CHANNELS,
@@ -102,6 +103,7 @@ __all__ = [
     "Invite",
     "Member",
     "Op",
+    "PendingOps",
     "Role",
     "SignedOp",
     "check_invite_admission",
@@ -111,6 +113,8 @@ __all__ = [
     "make_op",
 ]
 
+# The log's own buffer serves local loads and imports only; a sync session
+# brings its own, smaller one (log_pending).
 MAX_BUFFERED_OPS = 10_000
 
 
@@ -218,8 +222,7 @@ class CommunityLog:
         self._past_folds: dict[Touch, _PastFold] = {}
         self._by_author: dict[bytes, list[int]] = {}
         self._revocations: list[int] = []
-        self._buffer: dict[bytes, Op] = {}
-        self._waiting: dict[bytes, set[bytes]] = {}  # missing parent -> buffered children
+        self._pending = PendingOps(MAX_BUFFERED_OPS, MAX_BUFFERED_OPS * MAX_OP_SIZE)
         self._state: CommunityState | None = None
 
     @classmethod
@@ -255,11 +258,11 @@ class CommunityLog:
         return [self._nodes[i].op.signed for i in self._order]
 
     def missing(self) -> list[bytes]:
-        """Parents that buffered ops wait for and that we do not hold at all."""
-        return sorted(h for h in self._waiting if h not in self._buffer)
+        """Parents that ops in the log's own buffer wait for and that we do not hold."""
+        return self._pending.missing()
 
     def buffered(self) -> int:
-        return len(self._buffer)
+        return len(self._pending)
 
     def state(self) -> CommunityState:
         if self._state is None:
@@ -268,92 +271,118 @@ class CommunityLog:
 
     # --- adding -------------------------------------------------------------
 
-    def add(self, signed: SignedOp, *, trusted: bool = False) -> AddResult:
-        """Verify and insert an op, or buffer it until its parents arrive.
+    def add(
+        self, signed: SignedOp, *, trusted: bool = False, pending: PendingOps | None = None
+    ) -> AddResult:
+        """Verify and insert an op, or hold it in `pending` until its parents arrive.
 
         Raises `Rejected` (and changes nothing) for an op that fails decoding,
-        whose author lacked the role in its causal past ("forbidden"), or that
-        is invalid there ("invalid_op"). `trusted` skips the signature check,
-        for ops reloaded from our own store.
+        whose author lacked the role in its causal past ("forbidden"), that is
+        invalid there ("invalid_op"), or that does not fit in `pending`
+        ("buffer_full"). `trusted` skips the signature check, for ops reloaded
+        from our own store. `pending` is the caller's buffer (a sync session's);
+        None uses the log's own, for local loads.
         """
+        pending = self._pending if pending is None else pending
         op = decode_op(signed.data, signed.signature, self.community_id, not trusted)
         if op.hash in self._index:
             return AddResult(AddStatus.DUPLICATE)
-        if op.hash in self._buffer:
+        if op.hash in pending:
             return AddResult(AddStatus.BUFFERED)
         absent = [p for p in op.parents if p not in self._index]
         if absent:
-            if len(self._buffer) >= MAX_BUFFERED_OPS:
-                raise Rejected("buffer_full", f"{MAX_BUFFERED_OPS} ops wait for parents")
-            self._buffer[op.hash] = op
-            for parent in absent:
-                self._waiting.setdefault(parent, set()).add(op.hash)
+            pending.hold(op, absent)
             return AddResult(AddStatus.BUFFERED)
         self._insert(op)
-        added, dropped = self._release(op.hash)
+        added, dropped = self._release([op.hash], pending)
         return AddResult(AddStatus.ADDED, (op.hash, *added), tuple(dropped))
 
-    def _release(self, op_hash: bytes) -> tuple[list[bytes], list[tuple[bytes, Rejected]]]:
+    def check(self, signed: SignedOp) -> Op:
+        """What `add` would say of an op, without adding it: `Rejected`, or the op.
+
+        For an op whose parents we hold; one whose parents are missing cannot
+        be judged and is refused ("missing_parents"). Used to judge an op a
+        stranger presents (an invite in a hello) before anything is stored.
+        """
+        op = decode_op(signed.data, signed.signature, self.community_id)
+        if op.hash in self._index:
+            return op
+        if any(p not in self._index for p in op.parents):
+            raise Rejected("missing_parents", "the op's parents are not in this log")
+        self._judge(op, self._ancestors_of(op))
+        return op
+
+    def release(self, pending: PendingOps) -> AddResult:
+        """Insert the ops of `pending` whose parents have arrived since (by another path)."""
+        arrived = [p for p in pending.arrived() if p in self._index]
+        if not arrived:
+            return AddResult(AddStatus.DUPLICATE)
+        added, dropped = self._release(arrived, pending)
+        return AddResult(AddStatus.ADDED, tuple(added), tuple(dropped))
+
+    def _release(
+        self, parents: list[bytes], pending: PendingOps
+    ) -> tuple[list[bytes], list[tuple[bytes, Rejected]]]:
         added: list[bytes] = []
         dropped: list[tuple[bytes, Rejected]] = []
         ready: list[bytes] = []
 
         def unblock(parent: bytes) -> None:
-            for child in self._waiting.pop(parent, ()):
-                if all(p in self._index for p in self._buffer[child].parents):
+            for child in pending.children_of(parent):
+                if child in pending and all(p in self._index for p in pending.get(child).parents):
                     heapq.heappush(ready, child)
 
-        unblock(op_hash)
+        for parent in parents:
+            unblock(parent)
         while ready:  # smallest hash first: `added` does not depend on set iteration order
             child = heapq.heappop(ready)
-            op = self._buffer.pop(child)
+            if child not in pending:
+                continue
+            op = pending.take(child)
             try:
                 self._insert(op)
             except Rejected as e:
                 dropped.append((child, e))
-                self._drop_waiting_on(child, dropped)
+                pending.drop_descendants(child, lambda h, why: dropped.append((h, why)))
                 continue
             added.append(child)
             unblock(child)
         return added, dropped
 
-    def _drop_waiting_on(self, refused: bytes, dropped: list[tuple[bytes, Rejected]]) -> None:
-        # An op is refused by its causal past alone, so whatever waits on it can never enter.
-        stack = [refused]
-        while stack:
-            for child in sorted(self._waiting.pop(stack.pop(), ())):
-                op = self._buffer.pop(child, None)
-                if op is None:
-                    continue
-                for parent in op.parents:
-                    waiting = self._waiting.get(parent)
-                    if waiting is not None:
-                        waiting.discard(child)
-                        if not waiting:
-                            del self._waiting[parent]
-                dropped.append((child, Rejected("parent_rejected", child.hex())))
-                stack.append(child)
+    def _ancestors_of(self, op: Op) -> int:
+        ancestors = 0
+        for p in op.parents:
+            i = self._index[p]
+            ancestors |= self._nodes[i].ancestors | (1 << i)
+        return ancestors
+
+    def _judge(self, op: Op, ancestors: int) -> tuple[Role | None, Revocation | None]:
+        """The checks of an op against its causal past; `Rejected` if it fails one."""
+        view = _PastView(self, ancestors)
+        if op.version != OP_VERSION:
+            # Not interpreted, but stored and forwarded: only a member may make
+            # the log carry it (a stranger's v2 ops once filled logs, finding 1).
+            if view.role_of(op.author) is None:
+                raise Rejected("forbidden", f"a version {op.version} op by a non-member")
+            return None, None
+        rule = OP_RULES[op.type]
+        required = rule.required
+        if required is not None:
+            role = view.role_of(op.author)
+            if role is None or role < required:
+                have = "no role" if role is None else role.name.lower()
+                raise Rejected("forbidden", f"{op.type} needs {required.name.lower()}, {have}")
+        rule.check(view, op)
+        return required, rule.revokes(view, op)
 
     def _insert(self, op: Op) -> None:
         parents = tuple(self._index[p] for p in op.parents)
-        ancestors = 0
-        for p in parents:
-            ancestors |= self._nodes[p].ancestors | (1 << p)
-        required: Role | None = None
-        revocation: Revocation | None = None
+        ancestors = self._ancestors_of(op)
+        required, revocation = self._judge(op, ancestors)
         touches: tuple[Touch, ...] = ()
         final = False
         if op.version == OP_VERSION:
             rule = OP_RULES[op.type]
-            view = _PastView(self, ancestors)
-            required = rule.required
-            if required is not None:
-                role = view.role_of(op.author)
-                if role is None or role < required:
-                    have = "no role" if role is None else role.name.lower()
-                    raise Rejected("forbidden", f"{op.type} needs {required.name.lower()}, {have}")
-            rule.check(view, op)
-            revocation = rule.revokes(view, op)
             touches, final = rule.touches(op), rule.final
             for touch, linked in rule.links(op):
                 self._links.setdefault(touch, set()).add(linked)

@@ -29,6 +29,10 @@ from p2pcommunity.sync.log_ops import (
 from p2pcommunity.sync.log_rules import OP_RULES
 
 _MALFORMED = "malformed_op"
+# An op names at most this many parents: with more heads than that, a node
+# first merges them (`merge` ops, `Community.append_op`). Without a bound, a
+# flood of concurrent ops made every later op oversized (issue 11, finding 1).
+MAX_PARENTS = 32
 _MAX_MS = (1 << 63) - 1
 _V1_KEYS = frozenset({"v", "c", "a", "p", "t", "b", "ms"})
 
@@ -73,6 +77,8 @@ def decode_op(
     raw_parents = record["p"]
     if not isinstance(raw_parents, list):
         raise Rejected(_MALFORMED, "'p' must be a list")
+    if len(raw_parents) > MAX_PARENTS:
+        raise Rejected(_MALFORMED, f"{len(raw_parents)} parents; at most {MAX_PARENTS}")
     parents = tuple(_hash32(p, "a parent") for p in raw_parents)
     if any(a >= b for a, b in pairwise(parents)):
         raise Rejected(_MALFORMED, "parents must be sorted and distinct")

@@ -1,32 +1,45 @@
-"""Rows of `OP_RULES` for invites, joins, rules, removals, moderation and nodes.
+"""Rows of `OP_RULES` for invites, admissions, rules, removals, moderation and nodes.
 
 ARCHITECTURE §5.5–5.6. The decisions, beyond "a check sees the causal past":
 
-Invites and joins. An invite is the hash of its `invite_create` op. A `join`
-is signed by the joiner, who holds no role, so it needs none: its check is
-the invite proof (the invite key's signature over the joiner's key and the
-invite id, `invite_proof`) plus: the invite exists and is not revoked in the
-join's causal past, `join.ms <= expires_ms`, the joiner is neither a member
-nor removed there, and the joins of that invite in its causal past left a
-use. A revocation concurrent with a join does not undo it (like ARCHITECTURE
-says of every check: only the causal past counts). In the fold the first
-`uses` joins of an invite in the global order count (whether or not their
-author was already a member by another path), later ones do nothing: that is
-the overuse race, decided the same on every peer. A joiner's membership so
-depends on its invite's joins: a join links its author's touch key to the
+Invites and admission. An invite is the hash of its `invite_create` op. A
+joiner proves the invite (the invite key's signature over the joiner's key
+and the invite id, `invite_proof`) to a current member, whose node judges it
+against its own state and then writes an `admit` op: the admitting member's
+signed op, naming the admitter's heads at that moment as its parents, the
+joiner's key and proof, and a random nonce of the admitter's. Everything is
+judged against the admitter's view, never the joiner's: the invite exists
+and is not revoked in the admit op's causal past, `admit.ms` (the admitter's
+clock) is not past `expires_ms`, the joiner is neither a member nor removed
+there, and the admissions of that invite in its causal past left a use. A
+revocation concurrent with an admission does not undo it (only the causal
+past counts). In the fold the first `uses` admissions of an invite in the
+global order count, later ones do nothing: the overuse race, decided the
+same on every peer. The global order breaks ties by op hash, and the
+admitter's nonce makes that hash unpredictable to the joiner, so a joiner
+cannot grind its way ahead (issue 11, finding 2). An admission depends on
+its invite's other admissions: it links the joiner's touch key to the
 invite's, so a causal-past check of the joiner folds the invite too.
+
+Legacy joins. Release 0.1.0 let the joiner sign its own `join` op, whose
+parents and time the joiner chose: backdating it past a revocation or an
+expiry, or grinding its hash, admitted anyone who had ever held the invite
+secret. Invites made from 0.2 on carry `witness: true` and admit only
+through `admit`. A `join` still counts for an invite without that flag, so
+that 0.1.0 histories keep their members; docs/security.md says what that
+leaves open.
 
 Removals. `member_remove` needs admin; the owner cannot be removed and only
 the owner removes an admin. It revokes everything (`Revocation(key, None)`):
 pass 2 drops every op of the removed key concurrent with it, whatever role
-that op needed (a join included); later ops of the key fail the role check at
-insertion. A removal is *final* (`OpRule.final`): once valid in its causal
-past it stands, is never dropped by pass 2 and its author's role is not
-re-checked in the fold. So two admins who remove each other concurrently
+that op needed (an admission included); later ops of the key fail the role
+check at insertion. A removal is *final* (`OpRule.final`): once valid in its
+causal past it stands, is never dropped by pass 2 and its author's role is
+not re-checked in the fold. So two admins who remove each other concurrently
 (possible only when each was promoted concurrently with the other's removal)
 are both removed, as in p2panda; and the final state agrees with what later
 causal-past checks see, where both removals apply. A removed key is never a
-member again: neither `member_add` nor `join` accepts it.
+member again: neither `member_add` nor an admission accepts it.
 
 Timeouts need moderator and a target whose role is below the author's. Hide
 and unhide need moderator; later ops in the fold order win.
@@ -42,7 +55,7 @@ from nacl.signing import SigningKey
 
 from p2pcommunity.sync.crypto import INVITE_TAG, SIGNATURE_SIZE, sign, verify
 from p2pcommunity.sync.errors import Rejected
-from p2pcommunity.sync.log_ops import Op, Role, fields, is_key, is_op_id
+from p2pcommunity.sync.log_ops import Op, Role, fields, is_key, is_nonce, is_op_id
 from p2pcommunity.sync.log_state import (
     NODES,
     REMOVED,
@@ -156,9 +169,22 @@ def check_invite_admission(
     invite = state.invites.get(invite_hash)
     if invite is None:
         return "not_found"
-    if not _proof_ok(invite, state.community_id, joiner_key, proof):
+    return admission_refusal(
+        invite, state.community_id, state.members.get(joiner_key), joiner_key, proof, now_ms
+    )
+
+
+def admission_refusal(
+    invite: Invite,
+    community_id: bytes,
+    member: Member | None,
+    joiner_key: bytes,
+    proof: bytes,
+    now_ms: int,
+) -> str | None:
+    """`check_invite_admission` for an invite at hand (one presented, not yet in the log)."""
+    if not _proof_ok(invite, community_id, joiner_key, proof):
         return "bad_proof"
-    member = state.members.get(joiner_key)
     if member is not None:
         return None if member.active else "removed"
     if invite.revoked:
@@ -170,9 +196,10 @@ def check_invite_admission(
     return None
 
 
-def _apply_invite_create(state: StateBuilder, op: Op) -> None:
+def invite_of(op: Op) -> Invite:
+    """The invite an `invite_create` op makes, before any use."""
     body = op.body
-    state.invites[op.hash] = Invite(
+    return Invite(
         id=op.hash,
         invite_key=body["invite_key"],
         role=INVITE_ROLES[body["role"]],
@@ -182,7 +209,12 @@ def _apply_invite_create(state: StateBuilder, op: Op) -> None:
         revoked=False,
         created_by=op.author,
         created_ms=op.ms,
+        witnessed=body.get("witness", False),
     )
+
+
+def _apply_invite_create(state: StateBuilder, op: Op) -> None:
+    state.invites[op.hash] = invite_of(op)
 
 
 def _check_invite_exists(view: PastView, op: Op) -> None:
@@ -196,15 +228,17 @@ def _apply_invite_revoke(state: StateBuilder, op: Op) -> None:
         state.invites[invite.id] = replace(invite, revoked=True)
 
 
-def _check_join(view: PastView, op: Op) -> None:
+def _check_admission(view: PastView, op: Op, joiner: bytes) -> None:
     invite = view.invite(op.body["invite"])
     if invite is None:
         raise reject("not_found: no such invite")
-    if not _proof_ok(invite, op.community_id, op.author, op.body["proof"]):
+    if not _proof_ok(invite, op.community_id, joiner, op.body["proof"]):
         raise reject("bad_proof: the invite proof does not verify")
-    member = view.member(op.author)
+    member = view.member(joiner)
     if member is not None:
         raise reject("already a member" if member.active else "removed: removed key")
+    if op.type == "join" and invite.witnessed:
+        raise reject("witnessed: this invite admits only through a member's admit op")
     if invite.revoked:
         raise reject("revoked: invite revoked")
     if op.ms > invite.expires_ms:
@@ -213,17 +247,32 @@ def _check_join(view: PastView, op: Op) -> None:
         raise reject("used_up: invite used up")
 
 
+def _joiner(op: Op) -> bytes:
+    """Who an admission admits: the author of a legacy join, the named key of an admit."""
+    key: bytes = op.body["member"] if op.type == "admit" else op.author
+    return key
+
+
+def _check_join(view: PastView, op: Op) -> None:
+    _check_admission(view, op, _joiner(op))
+
+
 def _apply_join(state: StateBuilder, op: Op) -> None:
     invite = state.invites.get(op.body["invite"])
     if invite is None or invite.used >= invite.uses:
         return  # its invite was dropped, or it came after the last use
     state.invites[invite.id] = replace(invite, used=invite.used + 1)
-    if op.author not in state.members:
-        state.members[op.author] = Member(op.author, invite.role, op.ms)
+    joiner = _joiner(op)
+    if joiner not in state.members:
+        state.members[joiner] = Member(joiner, invite.role, op.ms)
+
+
+def _join_touches(op: Op) -> tuple[Touch, ...]:
+    return (member_touch(_joiner(op)), invite_touch(op.body["invite"]))
 
 
 def _join_links(op: Op) -> tuple[Link, ...]:
-    return ((member_touch(op.author), invite_touch(op.body["invite"])),)
+    return ((member_touch(_joiner(op)), invite_touch(op.body["invite"])),)
 
 
 # --- rules ------------------------------------------------------------------
@@ -337,7 +386,8 @@ GOVERNANCE_RULES: dict[str, OpRule] = {
                 "role": lambda v: isinstance(v, str) and v in INVITE_ROLES,
                 "expires_ms": _int_in(0, _U63),
                 "uses": _int_in(1, MAX_INVITE_USES),
-            }
+            },
+            {"witness": lambda v: v is True},
         ),
         touches=lambda op: (invite_touch(op.hash),),
         check=no_check,
@@ -352,10 +402,21 @@ GOVERNANCE_RULES: dict[str, OpRule] = {
         revokes=no_revocation,
         apply=_apply_invite_revoke,
     ),
-    "join": OpRule(
+    "join": OpRule(  # legacy (0.1.0): the joiner's own op; see the module docstring
         required=None,
         validate=fields({"invite": is_op_id, "proof": _signature}),
-        touches=lambda op: (member_touch(op.author), invite_touch(op.body["invite"])),
+        touches=_join_touches,
+        check=_check_join,
+        revokes=no_revocation,
+        apply=_apply_join,
+        links=_join_links,
+    ),
+    "admit": OpRule(
+        required=Role.MEMBER,
+        validate=fields(
+            {"member": is_key, "invite": is_op_id, "proof": _signature, "nonce": is_nonce}
+        ),
+        touches=_join_touches,
         check=_check_join,
         revokes=no_revocation,
         apply=_apply_join,

@@ -1,7 +1,7 @@
 """`OP_RULES`: what each community log op type means (see `log_ops` for the map).
 
 This module holds the rows of genesis, the community's name, channels,
-members and roles, and merges in those of `log_governance` (invites, joins,
+members, roles and merges, and merges in those of `log_governance` (invites, joins,
 rules, removals, moderation, nodes).
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from p2pcommunity.sync.log_governance import GOVERNANCE_RULES
 from p2pcommunity.sync.log_ops import (
@@ -39,6 +40,15 @@ from p2pcommunity.sync.log_state import (
     no_revocation,
     reject,
 )
+
+
+def _empty_body(body: Mapping[str, Any]) -> None:
+    if body:
+        raise reject("a merge op has an empty body")
+
+
+def _apply_nothing(state: StateBuilder, op: Op) -> None:
+    pass
 
 
 def _apply_genesis(state: StateBuilder, op: Op) -> None:
@@ -173,6 +183,16 @@ _CORE_RULES: dict[str, OpRule] = {
         check=_check_member_add,
         revokes=no_revocation,
         apply=_apply_member_add,
+    ),
+    # Names more heads than one op may (log_envelope.MAX_PARENTS) as its parents,
+    # so that the next real op names them all through it.
+    "merge": OpRule(
+        required=Role.MEMBER,
+        validate=_empty_body,
+        touches=lambda op: (),
+        check=no_check,
+        revokes=no_revocation,
+        apply=_apply_nothing,
     ),
     "role_set": OpRule(
         required=Role.ADMIN,

@@ -64,10 +64,13 @@ class Invite:
     role: Role
     expires_ms: int
     uses: int
-    used: int  # joins that counted (the first `uses` valid ones in fold order)
+    used: int  # admissions that counted (the first `uses` valid ones in fold order)
     revoked: bool
     created_by: bytes
     created_ms: int
+    # Made by 0.2 or later: it admits only through a member's `admit` op, never
+    # through a joiner's own `join` op (which the joiner could backdate).
+    witnessed: bool = False
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from p2pcommunity.sync.apply import MAX_BATCH_CHANGES, SignedChange
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.errors import Rejected, RemoteProtocolError
-from p2pcommunity.sync.log import CommunityState, SignedOp, decode_op
+from p2pcommunity.sync.log import CommunityState, PendingOps, SignedOp, decode_op
 from p2pcommunity.sync.memberdoc import DocRef
 from p2pcommunity.sync.protocol_frames import (
     BATCH_BYTES,
@@ -74,6 +74,7 @@ __all__ = [
     "LocalProtocolError",
     "OpsAdded",
     "Refused",
+    "SessionLimits",
     "Step",
     "SyncSession",
     "hello_community",
@@ -164,6 +165,21 @@ class _Out:
 DocKey = tuple[bytes, int]  # (owner, segment)
 
 
+@dataclass(frozen=True)
+class SessionLimits:
+    """What one peer may make a session hold; every bound is checked on receipt.
+
+    An honest peer sends one summary per session, with an entry per document
+    of the community, and its ops parents first (so `pending` stays empty);
+    300 summary frames of 4,096 entries once took a node from 91 to 369 MB
+    (issue 11, finding 3).
+    """
+
+    max_summary_entries: int = 100_000
+    max_pending_ops: int = 1000
+    max_pending_op_bytes: int = 4 * 1024 * 1024
+
+
 class SyncSession:
     def __init__(
         self,
@@ -175,6 +191,7 @@ class SyncSession:
         *,
         invite: bytes | None = None,
         check_invite: InviteCheck | None = None,
+        limits: SessionLimits | None = None,
     ) -> None:
         if community is None and initiator:
             raise LocalProtocolError("an initiator needs a community (its log may be empty)")
@@ -204,6 +221,10 @@ class SyncSession:
         self._admission_checked_at: tuple[bytes, ...] | None = None
         self._summary_sent = False
         self._caught_up = False
+        self.limits = limits or SessionLimits()
+        # Ops from this peer that wait for parents: dropped with the session.
+        self._pending = PendingOps(self.limits.max_pending_ops, self.limits.max_pending_op_bytes)
+        self._summary_entries = 0
 
     @classmethod
     def responder(
@@ -213,9 +234,12 @@ class SyncSession:
         peer_key: bytes,
         *,
         check_invite: InviteCheck | None = None,
+        limits: SessionLimits | None = None,
     ) -> SyncSession:
         """A responder that learns its community from the hello (`community_id` is set then)."""
-        session = cls(None, b"", local_key, peer_key, False, check_invite=check_invite)
+        session = cls(
+            None, b"", local_key, peer_key, False, check_invite=check_invite, limits=limits
+        )
         session._lookup = lookup
         return session
 
@@ -320,7 +344,7 @@ class SyncSession:
         # one fails, but keeps the ones before it in memory.
         for op in frame.ops:
             decode_op(op.data, op.signature, self.community_id)
-        added = community.receive_ops(frame.ops)
+        added = community.receive_ops(frame.ops, self._pending)
         if added:
             out.events.append(OpsAdded(tuple(added)))
         for op in frame.ops:  # what the peer sent, it holds (an honest peer sends parents first)
@@ -329,8 +353,16 @@ class SyncSession:
         self._push(out)
 
     def _on_summary(self, frame: SummaryFrame, out: _Out) -> None:
-        store = self._community().store
+        community = self._community()
+        store, members = community.store, community.state.members
+        self._summary_entries += len(frame.docs)
+        if self._summary_entries > self.limits.max_summary_entries:
+            raise RemoteProtocolError(
+                f"over {self.limits.max_summary_entries} summary entries in one session"
+            )
         for doc in frame.docs:
+            if doc.owner not in members:
+                continue  # nothing of theirs is ours to take or serve: remember nothing
             key = (doc.owner, doc.segment)
             doc_id = DocRef(self.community_id, doc.owner, doc.segment).doc_id
             row = store.doc(doc_id)
@@ -381,6 +413,10 @@ class SyncSession:
 
     def _push(self, out: _Out, docs: bool = True) -> None:
         community = self._community()
+        if len(self._pending):  # parents may have come from another session meanwhile
+            released = community.release_pending(self._pending)
+            if released:
+                out.events.append(OpsAdded(tuple(released)))
         for head in list(self._peer_heads_unknown):
             if community.log.has(head):
                 self._peer_heads_unknown.discard(head)

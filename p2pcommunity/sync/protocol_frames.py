@@ -32,7 +32,8 @@ from p2pcommunity.sync.errors import Rejected, RemoteProtocolError
 from p2pcommunity.sync.log import MAX_OP_SIZE, SignedOp
 from p2pcommunity.sync.log_ops import HASH_SIZE, decode_canonical
 
-PROTOCOL_VERSION = 1
+# 2: admission by a member's `admit` op (0.2); a 0.1 peer is refused politely.
+PROTOCOL_VERSION = 2
 # The length prefix of net/ refuses bigger frames (net.framing.MAX_FRAME_SIZE).
 MAX_FRAME_SIZE = 1024 * 1024
 # What the session puts into one ops or changes frame, at most (one item always fits).

@@ -189,8 +189,15 @@ def test_buffer_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_newer_version_op_is_a_node_but_not_interpreted() -> None:
     log = _log_with_admins(ALICE)
     before = log.state()
-    future = make_op(
+    # A stranger cannot make the log carry anything, not even ops it cannot read.
+    stranger = make_op(
         CAROL, log.community_id, log.heads(), "channel_burn", {"what": [1, "x"]}, 7, version=2
+    )
+    with pytest.raises(Rejected, match="forbidden"):
+        log.add(stranger)
+    assert len(log) == 3 and log.buffered() == 0
+    future = make_op(
+        ALICE, log.community_id, log.heads(), "channel_burn", {"what": [1, "x"]}, 7, version=2
     )
     assert log.add(future).status is AddStatus.ADDED
     assert log.heads() == [future.hash]
@@ -199,7 +206,7 @@ def test_newer_version_op_is_a_node_but_not_interpreted() -> None:
     assert log.heads() == [child.hash] and log.state().channel_by_name("after") is not None
     # Unknown top-level fields are allowed from version 2 on; the envelope is still checked.
     record = record_of(future) | {"zz": 1}
-    assert log.add(sign_record(CAROL, record, log.community_id)).status is AddStatus.ADDED
+    assert log.add(sign_record(ALICE, record, log.community_id)).status is AddStatus.ADDED
     tampered = SignedOp(canonical_cbor(record | {"zz": 2}), future.signature)
     with pytest.raises(Rejected, match="bad_signature"):
         log.add(tampered)
