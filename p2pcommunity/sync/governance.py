@@ -19,8 +19,14 @@ from nacl.signing import SigningKey
 from p2pcommunity.sync.errors import DomainError, Forbidden, Invalid, NotFound, Rejected
 from p2pcommunity.sync.invite import InviteCode, decode_presented
 from p2pcommunity.sync.log import Role, check_invite_admission
-from p2pcommunity.sync.log_governance import admission_refusal, invite_of
-from p2pcommunity.sync.log_ops import NONCE_SIZE
+from p2pcommunity.sync.log_governance import (
+    MAX_INVITE_USES,
+    MAX_REASON_CHARS,
+    MAX_RULES_CHARS,
+    admission_refusal,
+    invite_of,
+)
+from p2pcommunity.sync.log_ops import MAX_OP_SIZE, NONCE_SIZE
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.reports import open_reports, seal_report
 from p2pcommunity.sync.timefmt import iso_ms
@@ -31,9 +37,6 @@ if TYPE_CHECKING:
 
 DURATION = re.compile(r"^(\d{1,6})([smhdw])$")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-MAX_INVITE_USES = 1000
-MAX_REASON_CHARS = 512
-MAX_RULES_CHARS = 16 * 1024
 RECENTLY_ONLINE_MS = 3 * 86_400_000
 MAX_INVITE_ADDRS = 16
 
@@ -194,6 +197,8 @@ class Governance:
         self._require_role(community, Role.ADMIN, "set the rules")
         if not text.strip() or len(text) > MAX_RULES_CHARS:
             raise Invalid(f"rules must be 1 to {MAX_RULES_CHARS} characters")
+        if len(text.encode()) > MAX_OP_SIZE - 1024:  # the op's other fields need the rest
+            raise Invalid(f"rules must fit in {(MAX_OP_SIZE - 1024) // 1024} KB of UTF-8")
         self._append(community, "rules_set", {"text": text})
         return {"rules_version": community.state.rules_version}
 

@@ -78,7 +78,10 @@ from p2pcommunity.sync.log_state import (
 )
 
 MAX_INVITE_USES = 1000
-MAX_RULES_BYTES = 16 * 1024
+# Characters, not bytes: the one definition, checked by `rules set` and by every peer.
+# 16,384 four-byte characters would not fit in an op (MAX_OP_SIZE); the op size
+# check refuses those, with its own message.
+MAX_RULES_CHARS = 16 * 1024
 MAX_REASON_CHARS = 512
 MAX_ADDR_CHARS = 512
 MAX_HEADS = 4096
@@ -124,7 +127,7 @@ def _short_text(limit: int) -> Any:
 
 
 def _rules_text(value: Any) -> bool:
-    return isinstance(value, str) and len(value.encode()) <= MAX_RULES_BYTES
+    return isinstance(value, str) and len(value) <= MAX_RULES_CHARS
 
 
 def _multiaddr(value: Any) -> bool:

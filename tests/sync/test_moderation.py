@@ -156,3 +156,17 @@ def test_hidden_posts_leave_read_search_and_threads(
     assert admin.search(cid, "vaccines")["posts"] == []
     admin.unhide(cid, post)
     assert _texts(admin, cid) == ["misinformation about vaccines", "a reply"]
+
+
+def test_rules_are_limited_in_characters_by_one_definition(tmp_path: Path) -> None:
+    """10,000 "é" are 20,000 bytes: 0.1.0 accepted them in `rules set` and then
+    refused its own op (the log counted bytes, the command characters)."""
+    owner, peer = _service(tmp_path, "owner"), _service(tmp_path, "peer")
+    cid = owner.community_create("Rules")["community_id"]
+    assert owner.rules_set(cid, "é" * 10_000)["rules_version"] == 1
+    _sync_log(owner, peer, cid)
+    assert peer.community(cid).state.rules == "é" * 10_000
+    with pytest.raises(Exception, match="characters"):
+        owner.rules_set(cid, "x" * (16 * 1024 + 1))
+    with pytest.raises(Exception, match="KB"):
+        owner.rules_set(cid, "😀" * 16_000)
