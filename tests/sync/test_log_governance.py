@@ -507,7 +507,6 @@ INVALID_BODIES: list[tuple[str, dict[str, Any]]] = [
     ("invite_create", {"invite_key": b"\x01" * 32, "role": "member", "uses": 1}),
     ("join", {"invite": b"\x00" * 32, "proof": b"\x00" * 63}),
     ("rules_set", {"text": "x" * (16 * 1024 + 1)}),
-    ("rules_set", {"text": "é" * (8 * 1024 + 1)}),  # 16 KiB is counted in UTF-8 bytes
     ("rules_ack", {"version": 0}),
     ("rules_ack", {"version": True}),
     ("member_remove", {"member": b"\x01" * 32}),

@@ -169,4 +169,4 @@ def test_rules_are_limited_in_characters_by_one_definition(tmp_path: Path) -> No
     with pytest.raises(Exception, match="characters"):
         owner.rules_set(cid, "x" * (16 * 1024 + 1))
     with pytest.raises(Exception, match="KB"):
-        owner.rules_set(cid, "😀" * 16_000)
+        owner.rules_set(cid, "😀" * 16_384)
