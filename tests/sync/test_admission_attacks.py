@@ -84,6 +84,13 @@ def world(tmp_path: Path) -> dict[str, Any]:
     return {"clock": clock, "owner": owner, "cid": cid, "dir": tmp_path}
 
 
+def add_member(world: dict[str, Any], name: str) -> Device:
+    """A device the owner adds with `member add`."""
+    device = Device(world["dir"], name, world["clock"])
+    world["owner"].service.member_add(world["cid"].hex(), device.peer_id)
+    return device
+
+
 def new_invite(owner: Device, cid: bytes, **kwargs: Any) -> InviteCode:
     return InviteCode.decode(owner.service.invite_create(cid.hex(), **kwargs)["invite"])
 
@@ -167,8 +174,7 @@ def test_a_hello_with_a_valid_invite_op_we_lack_stores_it_only_on_admission(
     world: dict[str, Any], tmp_path: Path
 ) -> None:
     owner, cid, clock = world["owner"], world["cid"], world["clock"]
-    member = Device(tmp_path, "member", clock)
-    owner.service.member_add(cid.hex(), member.peer_id)
+    member = add_member(world, "member")
     _copy_log(owner, member, cid)
     code = new_invite(owner, cid, uses=1)  # the member's node has not seen it
     assert not member.log(cid).has(code.invite_op.hash)
@@ -195,8 +201,7 @@ def _copy_log(src: Device, dst: Device, cid: bytes) -> None:
 def test_many_heads_never_freeze_governance(world: dict[str, Any], tmp_path: Path) -> None:
     """2,000 concurrent ops (a flood by one member) and the admin still acts."""
     owner, cid, clock = world["owner"], world["cid"], world["clock"]
-    flooder = Device(tmp_path, "flooder", clock)
-    owner.service.member_add(cid.hex(), flooder.peer_id)
+    flooder = add_member(world, "flooder")
     community = owner.service.community(cid.hex())
     base = community.log.heads()
     flood = [
@@ -284,9 +289,7 @@ def test_concurrent_uses_are_ordered_by_the_admitter_not_the_joiner(
     seen each other's admission): every peer keeps the same one, and the
     joiner's own choices (its key, grinding) do not decide which."""
     owner, cid, clock = world["owner"], world["cid"], world["clock"]
-    m1, m2 = Device(tmp_path, "m1", clock), Device(tmp_path, "m2", clock)
-    for m in (m1, m2):
-        owner.service.member_add(cid.hex(), m.peer_id)
+    m1, m2 = add_member(world, "m1"), add_member(world, "m2")
     code = new_invite(owner, cid, uses=1)
     for m in (m1, m2):
         _copy_log(owner, m, cid)
@@ -313,8 +316,7 @@ def test_a_later_admission_never_unseats_an_earlier_member(
     world: dict[str, Any], tmp_path: Path
 ) -> None:
     owner, cid, clock = world["owner"], world["cid"], world["clock"]
-    m1 = Device(tmp_path, "m1", clock)
-    owner.service.member_add(cid.hex(), m1.peer_id)
+    m1 = add_member(world, "m1")
     code = new_invite(owner, cid, uses=1)
     _copy_log(owner, m1, cid)
     legit = SigningKey.generate()
@@ -344,8 +346,7 @@ def test_ops_waiting_for_parents_are_bounded_per_session_and_never_stored(
     world: dict[str, Any], tmp_path: Path
 ) -> None:
     owner, cid, clock = world["owner"], world["cid"], world["clock"]
-    member = Device(tmp_path, "member", clock)
-    owner.service.member_add(cid.hex(), member.peer_id)
+    member = add_member(world, "member")
     session = _member_session(owner, cid, member, max_pending_ops=50)
     before = snapshot(owner.path)
     unknown = [os.urandom(32)]
@@ -370,8 +371,7 @@ def test_ops_waiting_for_parents_are_bounded_per_session_and_never_stored(
 
 def test_summary_entries_are_bounded_per_session(world: dict[str, Any], tmp_path: Path) -> None:
     owner, cid, clock = world["owner"], world["cid"], world["clock"]
-    member = Device(tmp_path, "member", clock)
-    owner.service.member_add(cid.hex(), member.peer_id)
+    member = add_member(world, "member")
     session = _member_session(owner, cid, member, max_summary_entries=5000)
     strangers = [DocSummary(os.urandom(32), segment, 7, os.urandom(32)) for segment in range(4000)]
     session.receive(encode_frame(SummaryFrame(tuple(strangers), last=False)), clock())
