@@ -214,7 +214,7 @@ def test_all_steps_run_in_one_transaction(copy: Path, monkeypatch: pytest.Monkey
 
     monkeypatch.setitem(migrations.STEPS, (1, 2), broken)
     monkeypatch.setattr(migrations, "CURRENT", (1, 2))
-    with pytest.raises(RuntimeError, match="step 1.2"):
+    with pytest.raises(RuntimeError, match=r"step 1\.2"):
         Store(path)
     # 1.1 ran before 1.2 failed, and is rolled back with it.
     assert user_version(path) == 1
