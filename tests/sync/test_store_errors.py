@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from nacl.signing import SigningKey
 
-from p2pcommunity.sync.errors import DatabaseLocked, DiskFull, StoreCorrupt
+from p2pcommunity.sync.errors import DatabaseLocked, DiskFull, StoreCorrupt, StoreIOError
 from p2pcommunity.sync.service import Service
 from p2pcommunity.sync.store import Store, environment_error
 
@@ -173,3 +173,10 @@ def test_bugs_stay_bugs() -> None:
     with pytest.raises(sqlite3.OperationalError) as missing:
         db.execute("SELECT * FROM nowhere")
     assert environment_error(missing.value) is None
+
+
+def test_a_store_that_cannot_be_opened_is_io_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreIOError) as refused:
+        Store(tmp_path / "no such dir" / "store.sqlite3")
+    assert refused.value.code == "io_error"
+    assert not (tmp_path / "no such dir").exists()
