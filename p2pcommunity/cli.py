@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -320,6 +321,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = _dispatch(data_dir, command, args)
     except DomainError as exc:
         return _fail(args.json, str(exc), exc.code)
+    except sqlite3.Error as exc:  # the store's file or disk, unless it is a bug
+        from p2pcommunity.datadir import STORE_FILE
+        from p2pcommunity.sync.store import environment_error
+
+        failure = environment_error(exc, data_dir / STORE_FILE)
+        if failure is None:
+            raise
+        return _fail(args.json, str(failure), failure.code)
     except OSError as exc:
         return _fail(
             args.json, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), "invalid"

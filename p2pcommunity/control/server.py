@@ -32,6 +32,7 @@ import trio
 from p2pcommunity.control import protocol as p
 from p2pcommunity.identity import ensure_data_dir
 from p2pcommunity.sync.errors import DomainError
+from p2pcommunity.sync.store import environment_error
 
 if TYPE_CHECKING:
     # libp2p pulls in trio-typing, whose stale stubs shadow trio's own types
@@ -184,6 +185,10 @@ class ControlServer:
         except DomainError as exc:
             return p.application_error(request_id, exc)
         except Exception as exc:
+            failure = environment_error(exc)  # the store's file or disk: not a bug
+            if failure is not None:
+                log.error("control method %r failed: %s", method, failure)
+                return p.application_error(request_id, failure)
             log.exception("control method %r failed", method)
             return p.error_response(
                 request_id, p.INTERNAL_ERROR, f"internal error: {type(exc).__name__}", "internal"

@@ -36,6 +36,42 @@ class Exists(DomainError):
     code = "exists"
 
 
+class StoreUnavailable(DomainError):
+    """The store's file or disk, not the request, is at fault (store.py raises these).
+
+    Not a bug either, so never `internal`: each says whether anything was
+    lost and what to do, and has its own code for scripts.
+    """
+
+
+class DiskFull(StoreUnavailable):
+    code = "disk_full"
+
+
+class DatabaseLocked(StoreUnavailable):
+    """Another program holds SQLite's write lock. Not `locked`, which says a
+    p2pcommunity node holds the data dir (talk to it instead); this one
+    passes once that program lets go, so a script may retry."""
+
+    code = "db_locked"
+
+
+class StoreCorrupt(StoreUnavailable):
+    code = "corrupt"
+
+
+class StoreIOError(StoreUnavailable):
+    """The disk refused a read or write (I/O error, permissions, read-only)."""
+
+    code = "io_error"
+
+
+class NewerStore(StoreUnavailable):
+    """The store's format has a newer major version than this release reads."""
+
+    code = "too_new"
+
+
 class RemoteProtocolError(Exception):
     """A peer sent something malformed or unauthorised: log, drop that peer."""
 

@@ -1,9 +1,15 @@
 """SQLite: the only module of sync/ that touches disk.
 
 One file per data dir, WAL with synchronous=NORMAL (survives a killed
-process; ARCHITECTURE §5.8), schema version in PRAGMA user_version (refuse a
-newer major version, as qutebrowser's sql.py does). Every applied batch is
+process; ARCHITECTURE §5.8), schema version in PRAGMA user_version as a
+(major, minor) pair: migrations.py brings an older store up to date and a
+newer major is refused, as qutebrowser's sql.py does. Every applied batch is
 one transaction, committed before anything reports it as saved.
+
+A full disk, another program's lock and a damaged file are the
+environment's fault, not bugs: `environment_error` turns SQLite's errors
+into `StoreUnavailable`s that say what was lost and what to do. A damaged
+store is never repaired or recreated here; the user decides.
 
 Replicated columns (ids, authors, texts, reactions, author times) are what
 every peer with the same changes computes; local columns (first_seen_ms,
@@ -13,18 +19,33 @@ blocked) are this device's alone and are never synced.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
-from p2pcommunity.sync.errors import DomainError
-from p2pcommunity.sync.tables import PostRow, ReadModelTables, Visibility
+from p2pcommunity.sync import migrations
+from p2pcommunity.sync.errors import (
+    DatabaseLocked,
+    DiskFull,
+    DomainError,
+    StoreCorrupt,
+    StoreIOError,
+    StoreUnavailable,
+)
+from p2pcommunity.sync.tables import READ_MODEL_SCHEMA, PostRow, ReadModelTables, Visibility
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = migrations.CURRENT
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB);
+CREATE TABLE schema_history (
+    version INTEGER PRIMARY KEY,
+    applied_ms INTEGER NOT NULL,
+    how TEXT NOT NULL
+);
 CREATE TABLE communities (
     id BLOB PRIMARY KEY,
     joined_ms INTEGER NOT NULL
@@ -55,55 +76,6 @@ CREATE TABLE changes (
     signature BLOB NOT NULL,
     PRIMARY KEY (doc_id, seq)
 ) WITHOUT ROWID;
-CREATE TABLE posts (
-    id TEXT PRIMARY KEY,
-    community_id BLOB NOT NULL,
-    channel_id BLOB NOT NULL,
-    author BLOB NOT NULL,
-    local_id TEXT NOT NULL,
-    segment INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    reply_to TEXT,
-    mentions BLOB NOT NULL,
-    author_ms INTEGER NOT NULL,
-    edited INTEGER NOT NULL DEFAULT 0,
-    edit_segment INTEGER NOT NULL DEFAULT -1,
-    deleted INTEGER NOT NULL DEFAULT 0,
-    first_seen_ms INTEGER NOT NULL,
-    journal_index INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX posts_timeline ON posts (community_id, channel_id, deleted, author_ms, id);
-CREATE TABLE reactions (
-    post_id TEXT NOT NULL,
-    reactor BLOB NOT NULL,
-    emoji TEXT NOT NULL,
-    segment INTEGER NOT NULL,
-    active INTEGER NOT NULL,
-    PRIMARY KEY (post_id, reactor, emoji)
-) WITHOUT ROWID;
-CREATE TABLE profiles (
-    community_id BLOB NOT NULL,
-    member BLOB NOT NULL,
-    name TEXT,
-    bio TEXT,
-    segment INTEGER NOT NULL,
-    PRIMARY KEY (community_id, member)
-) WITHOUT ROWID;
-CREATE TABLE addrs (
-    community_id BLOB NOT NULL,
-    member BLOB NOT NULL,
-    addrs TEXT NOT NULL,
-    segment INTEGER NOT NULL,
-    PRIMARY KEY (community_id, member)
-) WITHOUT ROWID;
-CREATE TABLE pending_updates (
-    post_id TEXT NOT NULL,
-    author BLOB NOT NULL,
-    text TEXT,
-    text_segment INTEGER NOT NULL DEFAULT -1,
-    deleted INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (post_id, author)
-) WITHOUT ROWID;
 CREATE TABLE reports (
     community_id BLOB NOT NULL,
     reporter BLOB NOT NULL,
@@ -112,20 +84,59 @@ CREATE TABLE reports (
     PRIMARY KEY (community_id, reporter, report_id)
 ) WITHOUT ROWID;
 CREATE TABLE blocked (peer BLOB PRIMARY KEY);
-CREATE TABLE read_markers (
-    community_id BLOB NOT NULL,
-    channel_id BLOB NOT NULL,
-    last_read_ms INTEGER NOT NULL,
-    PRIMARY KEY (community_id, channel_id)
-) WITHOUT ROWID;
-CREATE INDEX posts_replies ON posts (reply_to) WHERE reply_to IS NOT NULL;
 CREATE TABLE known_peers (
     peer BLOB PRIMARY KEY,
     addrs TEXT NOT NULL,
     last_seen_ms INTEGER NOT NULL
 );
-CREATE VIRTUAL TABLE posts_fts USING fts5 (text);
 """
+"""Today's DDL of the replicated and local tables (the read model's is in tables.py).
+A change here needs its step in migrations.py: test_migrations compares the two."""
+
+# SQLite's primary result codes (the low byte of `sqlite_errorcode`).
+_SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
+_SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN = 10, 11, 13, 14
+_SQLITE_NOTADB = 26
+
+
+def environment_error(
+    exc: BaseException, path: Path | str | None = None, lost: str = "Nothing was changed."
+) -> StoreUnavailable | None:
+    """The error to report for a failure of the store's file or disk, or None for
+    anything else (a bug: let it be one).
+
+    `lost` says what the failure cost; the default fits a read or a
+    statement that SQLite rolled back by itself.
+    """
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = -1 if code is None else code & 0xFF
+    where = str(path) if path is not None else "the store"
+    if primary == _SQLITE_FULL:
+        return DiskFull(
+            f"the disk holding {where} is full. {lost} Everything saved before is intact. "
+            "Free some disk space, then try again."
+        )
+    if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return DatabaseLocked(
+            f"{where} is locked by another program writing to it. {lost} Nothing was lost. "
+            "Close that program (a database browser, a backup tool), then try again."
+        )
+    if primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        return StoreCorrupt(
+            f"{where} is damaged ({exc}). {lost} p2pcommunity will not repair, overwrite or "
+            "recreate it. Stop the node and keep a copy of the file; `sqlite3 FILE .recover` "
+            "may rescue most of it. A new data dir gets each community back from its "
+            "members when you join again; what this device had not synced to anyone is "
+            "only in the damaged file."
+        )
+    if primary in (_SQLITE_IOERR, _SQLITE_CANTOPEN, _SQLITE_READONLY, _SQLITE_PERM):
+        return StoreIOError(
+            f"cannot read or write {where} ({exc}). {lost} Check the disk and that the "
+            "file and its directory are writable by you, then try again."
+        )
+    return None
 
 
 class StoreError(DomainError):
@@ -145,49 +156,111 @@ class DocRow:
 
 
 class Store(ReadModelTables):
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, busy_timeout: float = 5.0) -> None:
+        """Open (or make) the store at `path`, bringing an older schema up to date.
+
+        `busy_timeout`: how long a write waits for another program's lock
+        before failing with `DatabaseLocked`.
+        """
         self.path = path
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        # A post dirties ~7 pages (its change, docs, posts and two indexes, one
-        # keyed by a random id), so SQLite's default of a checkpoint per 1,000
-        # WAL pages came every ~140 posts, and its fsyncs cost ~45 µs a post
-        # here; per 4,000 pages (a WAL of up to 16 MB) ~33 µs. Commits are not
-        # fsynced either way: what survives a killed process is unchanged.
-        self.db.execute("PRAGMA wal_autocheckpoint=4000")
-        self.db.execute("PRAGMA foreign_keys=ON")
         # Every command resolves its community among these (a query per post
         # otherwise); only add_community and delete_community change them.
         self._community_ids: tuple[bytes, ...] | None = None
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:
-            with self.transaction():
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        elif version > SCHEMA_VERSION:
-            self.db.close()
-            raise StoreError(
-                f"{path} was written by a newer p2pcommunity (schema {version}); upgrade to open it"
+        try:
+            self.db = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
             )
+        except sqlite3.Error as exc:
+            self._raise_failure(exc, "Nothing was changed.")
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            # A post dirties ~7 pages (its change, docs, posts and two indexes, one
+            # keyed by a random id), so SQLite's default of a checkpoint per 1,000
+            # WAL pages came every ~140 posts, and its fsyncs cost ~45 µs a post
+            # here; per 4,000 pages (a WAL of up to 16 MB) ~33 µs. Commits are not
+            # fsynced either way: what survives a killed process is unchanged.
+            self.db.execute("PRAGMA wal_autocheckpoint=4000")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._open_schema()
+        except BaseException as exc:
+            self.db.close()
+            if isinstance(exc, sqlite3.Error):
+                self._raise_failure(exc, "Nothing was changed.")
+            raise
+
+    def _open_schema(self) -> None:
+        raw = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if raw == 0 or migrations.pending(self._stored_version(raw)):
+            with self.transaction() as db:
+                # Again under the write lock: another process may have got here first.
+                raw = db.execute("PRAGMA user_version").fetchone()[0]
+                now_ms = time.time_ns() // 1_000_000
+                if raw == 0:
+                    self._create(db, now_ms)
+                else:
+                    migrations.migrate(db, self._stored_version(raw), now_ms)
+
+    def _stored_version(self, raw: int) -> migrations.Version:
+        try:
+            stored = migrations.decode(raw)
+        except ValueError:
+            raise StoreCorrupt(
+                f"{self.path} has schema version {raw}, which no p2pcommunity release wrote: "
+                "it is damaged or not a p2pcommunity store. Nothing was changed."
+            ) from None
+        migrations.check_openable(stored, self.path)
+        return stored
+
+    def _create(self, db: sqlite3.Connection, now_ms: int) -> None:
+        if db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            # A version of 0 with tables in it: a foreign file, or one whose header was
+            # damaged. Making our schema over it would hide the damage.
+            raise StoreCorrupt(
+                f"{self.path} holds tables but no p2pcommunity schema version: it is damaged "
+                "or not a p2pcommunity store. Nothing was changed; p2pcommunity will not "
+                "overwrite it. Move it aside to start a new store there."
+            )
+        for statement in (_SCHEMA + READ_MODEL_SCHEMA).split(";"):
+            if statement.strip():
+                db.execute(statement)
+        migrations.stamp_fresh(db, now_ms)
+
+    def schema_version(self) -> migrations.Version:
+        return migrations.decode(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _raise_failure(self, exc: sqlite3.Error, lost: str) -> NoReturn:
+        """Raise what `exc` means for the user, or `exc` itself when it is a bug."""
+        failure = environment_error(exc, self.path, lost)
+        if failure is None:
+            raise exc
+        raise failure from exc
 
     def close(self) -> None:
         self.db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; a failure of the file or disk inside it rolls it back
+        and becomes a `StoreUnavailable` that says nothing of it was saved."""
         if self.db.in_transaction:  # nested: the outer transaction decides
             yield self.db
             return
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self._raise_failure(exc, "Nothing was changed.")
         try:
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("COMMIT")
+        except BaseException as exc:
+            if self.db.in_transaction:  # a failed COMMIT leaves it open, too
+                # SQLite may have rolled back by itself (it does on some full-disk errors).
+                with suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                self._raise_failure(exc, "This change was not saved.")
             raise
-        self.db.execute("COMMIT")
 
     # -- meta ------------------------------------------------------------------
 
@@ -399,4 +472,12 @@ class Store(ReadModelTables):
         return [bytes(r[0]) for r in self.db.execute("SELECT peer FROM blocked ORDER BY peer")]
 
 
-__all__ = ["DocRow", "PostRow", "Store", "StoreError", "Visibility"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "DocRow",
+    "PostRow",
+    "Store",
+    "StoreError",
+    "Visibility",
+    "environment_error",
+]

@@ -15,6 +15,68 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+READ_MODEL_SCHEMA = """
+CREATE TABLE posts (
+    id TEXT PRIMARY KEY,
+    community_id BLOB NOT NULL,
+    channel_id BLOB NOT NULL,
+    author BLOB NOT NULL,
+    local_id TEXT NOT NULL,
+    segment INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    reply_to TEXT,
+    mentions BLOB NOT NULL,
+    author_ms INTEGER NOT NULL,
+    edited INTEGER NOT NULL DEFAULT 0,
+    edit_segment INTEGER NOT NULL DEFAULT -1,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    first_seen_ms INTEGER NOT NULL,
+    journal_index INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX posts_timeline ON posts (community_id, channel_id, deleted, author_ms, id);
+CREATE INDEX posts_replies ON posts (reply_to) WHERE reply_to IS NOT NULL;
+CREATE TABLE reactions (
+    post_id TEXT NOT NULL,
+    reactor BLOB NOT NULL,
+    emoji TEXT NOT NULL,
+    segment INTEGER NOT NULL,
+    active INTEGER NOT NULL,
+    PRIMARY KEY (post_id, reactor, emoji)
+) WITHOUT ROWID;
+CREATE TABLE profiles (
+    community_id BLOB NOT NULL,
+    member BLOB NOT NULL,
+    name TEXT,
+    bio TEXT,
+    segment INTEGER NOT NULL,
+    PRIMARY KEY (community_id, member)
+) WITHOUT ROWID;
+CREATE TABLE addrs (
+    community_id BLOB NOT NULL,
+    member BLOB NOT NULL,
+    addrs TEXT NOT NULL,
+    segment INTEGER NOT NULL,
+    PRIMARY KEY (community_id, member)
+) WITHOUT ROWID;
+CREATE TABLE pending_updates (
+    post_id TEXT NOT NULL,
+    author BLOB NOT NULL,
+    text TEXT,
+    text_segment INTEGER NOT NULL DEFAULT -1,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (post_id, author)
+) WITHOUT ROWID;
+CREATE TABLE read_markers (
+    community_id BLOB NOT NULL,
+    channel_id BLOB NOT NULL,
+    last_read_ms INTEGER NOT NULL,
+    PRIMARY KEY (community_id, channel_id)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE posts_fts USING fts5 (text);
+"""
+"""Today's DDL of the read-model tables, next to their queries. A change here
+needs its step in migrations.py: test_migrations compares the two."""
+
 
 @dataclass(frozen=True)
 class PostRow:

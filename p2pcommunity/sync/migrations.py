@@ -1,0 +1,133 @@
+"""The store's schema version, and the steps that bring an older store up to date.
+
+`PRAGMA user_version` holds a (major, minor) pair as major * 1000 + minor,
+as qutebrowser's sql.py keeps one (it packs major << 16 | minor; a decimal
+packing reads as itself in an `sqlite3` shell, 1001 is 1.1, and still
+orders like the pair while minor < 1000). Release 0.1.0 wrote a bare 1,
+before the pair existed: raw values below 1000 are that era, and 1 reads
+as (1, 0).
+
+The rule every schema change follows:
+
+- A **minor** step is additive: a new table, index or nullable column, or a
+  backfill that the previous release of the same major ignores. That
+  release can still open and write the migrated store, so an older minor
+  never refuses a newer one (and never lowers its version).
+- Anything else (a column that changes meaning, a table rebuilt) is a
+  **major** step. A release refuses a store of a newer major: it names both
+  versions and changes nothing.
+
+Each step is a small function, listed once in `STEPS` under the version it
+brings the store to. A fresh store is made from the DDL of today (store.py
+and tables.py) and stamped `CURRENT`; an older one runs every pending step
+in the one transaction that also stamps the new version, so a failed step
+leaves the store exactly as it was. tests/sync/test_migrations.py checks
+that a migrated 0.1.0 store and a fresh one have the same schema: a change
+to the DDL without its step (or the reverse) fails there.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from p2pcommunity.sync.errors import NewerStore
+
+Version = tuple[int, int]
+
+_PACK = 1000
+LEGACY: dict[int, Version] = {1: (1, 0)}
+"""Raw user_version values of the single-number era (release 0.1.0)."""
+
+
+def _add_schema_history(db: sqlite3.Connection) -> None:
+    """1.1: which versions this store went through and when, for operators and bug reports."""
+    db.execute(
+        "CREATE TABLE schema_history (version INTEGER PRIMARY KEY, "
+        "applied_ms INTEGER NOT NULL, how TEXT NOT NULL)"
+    )
+
+
+STEPS: dict[Version, Callable[[sqlite3.Connection], None]] = {
+    (1, 1): _add_schema_history,
+}
+"""Version a step brings the store to -> the step. Append only; never edit a released step."""
+
+CURRENT: Version = max(STEPS)
+
+
+def encode(version: Version) -> int:
+    major, minor = version
+    if not (1 <= major < 2_000_000 and 0 <= minor < _PACK):
+        raise ValueError(f"not a schema version: {version}")
+    return major * _PACK + minor
+
+
+def decode(raw: int) -> Version:
+    """The (major, minor) of a raw user_version; 0 (a fresh file) has none."""
+    if raw in LEGACY:
+        return LEGACY[raw]
+    if raw < _PACK:
+        raise ValueError(f"unknown schema version {raw}")
+    major, minor = divmod(raw, _PACK)
+    return major, minor
+
+
+def text(version: Version) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
+def pending(stored: Version) -> list[Version]:
+    """The steps a store at `stored` still needs, in order."""
+    return [v for v in sorted(STEPS) if stored < v <= CURRENT]
+
+
+def check_openable(stored: Version, path: object) -> None:
+    if stored[0] > CURRENT[0]:
+        raise NewerStore(
+            f"{path} was written by a newer p2pcommunity: its store format is "
+            f"{text(stored)}, this release reads format {CURRENT[0]}.x and older. "
+            "Nothing was changed; open it with a newer p2pcommunity."
+        )
+
+
+def migrate(db: sqlite3.Connection, stored: Version, now_ms: int) -> list[Version]:
+    """Run the pending steps in the caller's transaction; returns the versions reached.
+
+    The caller holds the write transaction (BEGIN IMMEDIATE) and commits;
+    the version stamp is part of it, so the steps and the stamp land
+    together or not at all.
+    """
+    done = pending(stored)
+    for version in done:
+        STEPS[version](db)
+        _record(db, version, now_ms, "migrated")
+    if done:
+        db.execute(f"PRAGMA user_version={encode(done[-1])}")
+    return done
+
+
+def stamp_fresh(db: sqlite3.Connection, now_ms: int) -> None:
+    """A store just made from today's DDL is at CURRENT."""
+    _record(db, CURRENT, now_ms, "created")
+    db.execute(f"PRAGMA user_version={encode(CURRENT)}")
+
+
+def _record(db: sqlite3.Connection, version: Version, now_ms: int, how: str) -> None:
+    # Every step from 1.1 on finds schema_history: 1.1 makes it.
+    db.execute(
+        "INSERT OR REPLACE INTO schema_history VALUES (?, ?, ?)", (encode(version), now_ms, how)
+    )
+
+
+__all__ = [
+    "CURRENT",
+    "STEPS",
+    "Version",
+    "check_openable",
+    "decode",
+    "encode",
+    "migrate",
+    "pending",
+    "stamp_fresh",
+]
