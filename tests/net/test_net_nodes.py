@@ -125,6 +125,53 @@ def test_a_burst_of_posts_shares_pushes_and_all_of_it_arrives(
     run(body)
 
 
+def test_a_cold_join_indexes_search_in_slices_while_the_loop_runs() -> None:
+    """After the catch-up, the search index fills a slice per transaction in a
+    node task, and other tasks run between slices (issue 12)."""
+
+    async def body() -> None:
+        async with cluster(2) as (a, b):
+            cid = a.create_community(members=[b])
+            posts = {a.post(cid, f"word{i} common") for i in range(100)}
+            slices: list[tuple[int, bool, int]] = []  # (indexed, more, ticks so far)
+            ticks = 0
+            real = b.store.index_search_slice
+
+            def small_slices(max_posts: int = 25) -> tuple[int, bool]:
+                indexed, more = real(max_posts=25)
+                slices.append((indexed, more, ticks))
+                return indexed, more
+
+            b.store.index_search_slice = small_slices  # type: ignore[method-assign]
+
+            async def ticker() -> None:
+                nonlocal ticks
+                while True:
+                    ticks += 1
+                    await trio.sleep(0)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(ticker)
+                await b.connect(a, cid)
+                await wait_until(lambda: bool(slices) and not slices[-1][1])
+                nursery.cancel_scope.cancel()
+            assert {p["id"] for p in b.read(cid)} >= posts
+            held = b.store.db.execute("SELECT COUNT(*) FROM posts WHERE deleted=0").fetchone()[0]
+            assert sum(n for n, _more, _t in slices) == held >= 100
+            assert len(slices) >= 4
+            assert (
+                b.store.db.execute("SELECT COUNT(*) FROM posts_fts").fetchone()[0] == held
+            )  # indexed by the slices alone: no search has run yet
+            # The loop ran other tasks while the slices went on (trio may run a
+            # batch's tasks in either order, so compare first and last slice).
+            assert slices[-1][2] > slices[0][2]
+            assert {
+                p["id"] for p in b.service.search(cid.hex(), "common", limit=500)["posts"]
+            } >= posts
+
+    run(body)
+
+
 def test_a_partition_heals_into_identical_replicas() -> None:
     async def body() -> None:
         async with cluster(5) as nodes:
