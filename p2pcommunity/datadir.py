@@ -28,8 +28,16 @@ class DataDirLocked(DomainError):
     code = "locked"
 
 
+# Test-only: shifts this process's wall clock, so an end-to-end test can see an
+# invite expire without sleeping through its lifetime (tests/e2e/test_membership.py).
+# Read once at import; unset (the normal case) means no shift.
+CLOCK_OFFSET_ENV = "P2PCOMMUNITY_CLOCK_OFFSET_MS"
+_CLOCK_OFFSET_MS = int(os.environ.get(CLOCK_OFFSET_ENV) or 0)
+
+
 def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+    """Wall-clock milliseconds: author times, expiries, first-seen times."""
+    return time.time_ns() // 1_000_000 + _CLOCK_OFFSET_MS
 
 
 class DataDir:

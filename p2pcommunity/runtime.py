@@ -152,7 +152,7 @@ class Dialer:
         while True:
             await self.dial_round()
             # Idle time: catch the search index up with posts that arrived.
-            self.node.service.store.index_pending_search()
+            await self.node.index_search()
             await trio.sleep(DIAL_INTERVAL_S)
 
     async def dial_round(self) -> None:

@@ -274,6 +274,7 @@ class Node:
         )
         self.runners: set[SessionRunner] = set()
         self.nursery: trio.Nursery | None = None
+        self._indexing = False  # an index_search task runs
         self.verifier = SignatureWorker(lambda: self.nursery)
         self.notify: Callable[[str, dict[str, Any]], None] = lambda method, params: None
         service.on_local_change = self._on_local_change
@@ -390,5 +391,24 @@ class Node:
     def _on_caught_up(self, community_id: bytes) -> None:
         self.service.mark_synced(community_id)
         self.notify("sync_progress", {"community_id": community_id.hex(), "caught_up": True})
-        # Idle time after a sync: catch the search index up with what arrived.
-        self.service.store.index_pending_search()
+        # Idle time after a sync: catch the search index up with what arrived,
+        # in a task of its own (a cold join leaves thousands of posts pending).
+        if self.nursery is None:
+            self.service.store.index_pending_search()
+        elif not self._indexing:
+            self._indexing = True
+            self.nursery.start_soon(self.index_search)
+
+    async def index_search(self) -> int:
+        """Index pending posts for search a slice per transaction, letting the
+        loop run between slices; returns how many were indexed."""
+        total = 0
+        try:
+            while True:
+                indexed, more = self.service.store.index_search_slice()
+                total += indexed
+                if not more:
+                    return total
+                await trio.sleep(0)
+        finally:
+            self._indexing = False

@@ -125,6 +125,11 @@ class Visibility:
 # Ids per `IN (...)` list: far below SQLite's limit on bound parameters.
 _IN_CHUNK = 500
 
+# Posts per search-indexing transaction. A cold join can leave tens of
+# thousands pending; one transaction for all of them held the node's trio
+# loop for seconds. Per slice it is a few milliseconds (issue 12).
+SEARCH_SLICE = 500
+
 _POST_COLUMNS = (
     "id, community_id, channel_id, author, local_id, segment, text, reply_to, mentions, "
     "author_ms, edited, deleted, first_seen_ms, journal_index"
@@ -447,24 +452,47 @@ class ReadModelTables:
         return int(row[0]) if row else 0
 
     def index_pending_search(self) -> int:
-        """Index posts added since the last call; returns how many.
+        """Index every post added since the last call; returns how many.
 
         Writing the FTS index per post more than doubled the pages each post
         commits (benchmarks/RESULTS.md), so new posts are indexed in bulk,
-        before a search and when the node is idle.
+        before a search and when the node is idle. This does it all at once,
+        one transaction per slice; the node, which must not hold its loop for
+        a cold join's worth of posts, calls `index_search_slice` itself and
+        yields in between (net/node.py `Node.index_search`).
+        """
+        total = 0
+        while True:
+            indexed, more = self.index_search_slice()
+            total += indexed
+            if not more:
+                return total
+
+    def index_search_slice(self, max_posts: int = SEARCH_SLICE) -> tuple[int, bool]:
+        """Index the next `max_posts` posts (by rowid) not yet indexed, in one
+        transaction; returns (how many were indexed, whether more are pending).
+
+        Posts are taken in rowid order and `search_indexed_upto` moves to the
+        last one taken, deleted or not, so edits and deletions (which re-index
+        rows at or below it) and later slices agree on what is indexed.
         """
         upto = self._search_indexed_upto()
         top = self.db.execute("SELECT COALESCE(MAX(rowid), 0) FROM posts").fetchone()[0]
         if top <= upto:
-            return 0
+            return 0, False
         with self.transaction() as db:
+            end = db.execute(
+                "SELECT MAX(rowid) FROM (SELECT rowid FROM posts WHERE rowid > ? "
+                "ORDER BY rowid LIMIT ?)",
+                (upto, max_posts),
+            ).fetchone()[0]
             cursor = db.execute(
                 "INSERT INTO posts_fts (rowid, text) "
-                "SELECT rowid, text FROM posts WHERE rowid > ? AND deleted=0",
-                (upto,),
+                "SELECT rowid, text FROM posts WHERE rowid > ? AND rowid <= ? AND deleted=0",
+                (upto, end),
             )
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('search_indexed_upto', ?)", (str(top),))
-        return cursor.rowcount
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('search_indexed_upto', ?)", (str(end),))
+        return cursor.rowcount, end < top
 
     def search(self, community_id: bytes, query: str, limit: int = 50) -> list[PostRow]:
         self.index_pending_search()

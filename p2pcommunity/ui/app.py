@@ -366,7 +366,12 @@ class App(QObject):
         self.window.allow_close = True
         self.window.close()
         app = QApplication.instance()
-        if app is not None:
+        if app is None:
+            return
+        if self.node.stopping:
+            # The window is gone; the loop runs on until our node has exited.
+            self.node.stopped.connect(lambda _exited: app.quit())
+        else:
             app.quit()
 
 

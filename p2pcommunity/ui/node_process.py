@@ -9,9 +9,12 @@ the sibling `p2pcommunity-node` executable) and polls
 
 The node is started detached (`QProcess.startDetached`) on purpose: with
 "keep syncing when the window is closed" it must outlive the app, which a
-child `QProcess` cannot (its destructor kills it). `stop()` is what
-`QProcess.terminate` does, a SIGTERM, then a bounded wait until the process
-and its socket are gone; it is only called while the app quits.
+child `QProcess` cannot (its destructor kills it), and so no `QProcess`
+signal tells us when it exits. `stop()` is what `QProcess.terminate` does,
+a SIGTERM, and returns at once; the same timer then polls until the process
+is gone (SIGKILL past a bound) and `stopped` is emitted. The window's event
+loop runs all the while: a node that takes seconds to close its store never
+freezes the GUI, and the app quits on `stopped`.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from p2pcommunity.control.protocol import resolve_socket_path
 LOG_FILE = "node.log"
 DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/0"
 START_TIMEOUT_MS = 30_000
+STOP_TIMEOUT_MS = 10_000
 POLL_MS = 50
 
 
@@ -59,6 +63,7 @@ class NodeState(Enum):
     STARTING = "starting"
     READY = "ready"
     FAILED = "failed"
+    STOPPING = "stopping"
     STOPPED = "stopped"
 
 
@@ -80,6 +85,7 @@ def _pid_alive(pid: int) -> bool:
 class NodeProcess(QObject):
     ready = Signal(str)  # control socket path
     failed = Signal(str)  # a readable reason
+    stopped = Signal(bool)  # after stop(): True if the node exited, False if it was killed
 
     def __init__(
         self,
@@ -145,6 +151,9 @@ class NodeProcess(QObject):
         self._timer.start()
 
     def _on_timer_timeout(self) -> None:
+        if self.state is NodeState.STOPPING:
+            self._poll_stopping()
+            return
         path = resolve_socket_path(self.data_dir)
         if path is not None:
             self._timer.stop()
@@ -178,31 +187,45 @@ class NodeProcess(QObject):
 
     # ------------------------------------------------------------------ stop
 
-    def stop(self, timeout_ms: int = 10_000) -> bool:
-        """SIGTERM the node we started and wait (bounded) until it is gone.
+    @property
+    def stopping(self) -> bool:
+        return self.state is NodeState.STOPPING
 
-        Returns True when no node of ours is left. A node we merely attached
-        to is left alone.
+    def stop(self, timeout_ms: int = STOP_TIMEOUT_MS) -> None:
+        """SIGTERM the node we started; `stopped` follows once it is gone. Never waits.
+
+        The same QTimer polls until the process is gone; past `timeout_ms` it
+        gets SIGKILL and `stopped(False)`. A node we merely attached to is left
+        alone (`stopped(True)` at once). Calling it again while stopping does
+        nothing.
         """
+        if self.state is NodeState.STOPPING:
+            return
         self._timer.stop()
         if not self.started_by_us or self.pid is None:
-            return True
-        pid = self.pid
+            QTimer.singleShot(0, lambda: self.stopped.emit(True))
+            return
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_ms / 1000
-        while time.monotonic() < deadline:
-            if not _pid_alive(pid):
-                break
-            time.sleep(0.02)
-        else:
+            os.kill(self.pid, signal.SIGTERM)
+        self.state = NodeState.STOPPING
+        self._deadline = time.monotonic() + timeout_ms / 1000
+        self._timer.start()
+
+    def _poll_stopping(self) -> None:
+        assert self.pid is not None
+        if _pid_alive(self.pid):
+            if time.monotonic() <= self._deadline:
+                return
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            return False
+                os.kill(self.pid, signal.SIGKILL)
+            gone = False
+        else:
+            gone = True
+        self._timer.stop()
         self.pid = None
         self.started_by_us = False
         self.state = NodeState.STOPPED
-        return True
+        self.stopped.emit(gone)
 
     def detach(self) -> None:
         """Leave the node running after the app quits (the tray's keep-syncing setting)."""

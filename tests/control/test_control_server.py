@@ -13,7 +13,7 @@ import shutil
 import socket
 import stat
 import tempfile
-import time
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,6 +36,9 @@ TIMEOUT = 20.0
 class Handler:
     def __init__(self) -> None:
         self.released = trio.Event()
+        # Set (from the trio thread) when a "wait" request is being handled:
+        # the client thread waits on it instead of sleeping and hoping.
+        self.waiting = threading.Event()
 
     async def __call__(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         if method == "echo":
@@ -50,6 +53,7 @@ class Handler:
         if method == "not_a_dict":
             return [1, 2]  # type: ignore[return-value]
         if method == "wait":
+            self.waiting.set()
             await self.released.wait()
             return {"waited": True}
         if method == "release":
@@ -169,16 +173,19 @@ def test_many_clients_at_once(tmp_path: Path) -> None:
 
 
 def test_a_slow_request_does_not_block_other_clients(tmp_path: Path) -> None:
+    handler = Handler()
+
     def client_side(server: ControlServer) -> dict[str, Any]:
         with connect(tmp_path) as waiter, connect(tmp_path) as other, ThreadPoolExecutor(1) as pool:
             waiting = pool.submit(waiter.call, "wait")
-            time.sleep(0.1)
-            assert not waiting.done()
+            assert handler.waiting.wait(TIMEOUT), "the wait request never reached the handler"
+            # The handler holds "wait" until released: the other client is served meanwhile.
             assert other.call("echo", {"x": 1}) == {"echo": {"x": 1}}
+            assert not waiting.done()
             other.call("release")
-            return waiting.result(timeout=5)
+            return waiting.result(timeout=TIMEOUT)
 
-    assert run_node(tmp_path, client_side) == {"waited": True}
+    assert run_node(tmp_path, client_side, handler) == {"waited": True}
 
 
 # ------------------------------------------------------------------ errors
@@ -292,14 +299,20 @@ def test_client_sees_connection_error_when_the_node_goes_away(tmp_path: Path) ->
 
 
 def test_call_timeout_then_the_late_answer_is_skipped(tmp_path: Path) -> None:
+    handler = Handler()
+
     def client_side(server: ControlServer) -> None:
-        with connect(tmp_path, timeout=5) as client:
+        with connect(tmp_path, timeout=5) as client, connect(tmp_path) as other:
+            # "wait" is answered only once released: the timeout cannot race the answer.
             with pytest.raises(ControlError) as info:
-                client.call("sleep", {"seconds": 0.3}, timeout=0.05)
+                client.call("wait", timeout=0.05)
             assert info.value.code == "timeout"
+            other.call("release")
+            # Answers on one connection come in order: the late "wait" answer comes
+            # first and is dropped, then the echo's.
             assert client.call("echo", {"n": 2}) == {"echo": {"n": 2}}
 
-    run_node(tmp_path, client_side)
+    run_node(tmp_path, client_side, handler)
 
 
 # ------------------------------------------------------------------ the socket file
@@ -366,6 +379,17 @@ def test_a_file_in_the_way_is_not_deleted(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ notifications
 
 
+def assert_nothing_pending(client: ControlClient) -> None:
+    """No notification was sent to `client` before now, without waiting for one.
+
+    A call is a barrier: the server writes a connection's notifications and
+    answers through one queue, so any notification broadcast before the call
+    arrives before its answer, and the client keeps it for later.
+    """
+    assert client.call("echo") == {"echo": {}}
+    assert client.next_notification(timeout=0) is None
+
+
 def test_notifications_reach_subscribed_clients(tmp_path: Path) -> None:
     def client_side(server: ControlServer) -> None:
         def broadcast(method: str, params: dict[str, Any]) -> None:
@@ -389,7 +413,7 @@ def test_notifications_reach_subscribed_clients(tmp_path: Path) -> None:
             assert posts_only.next_notification(timeout=5) == p.Notification(
                 "post_added", {"id": "p2"}
             )
-            assert posts_only.next_notification(timeout=0.2) is None
+            assert_nothing_pending(posts_only)
 
             stream = everything.iter_notifications()
             assert [next(stream).method for _ in range(3)] == [
@@ -397,11 +421,11 @@ def test_notifications_reach_subscribed_clients(tmp_path: Path) -> None:
                 "post_added",
                 "post_added",
             ]
-            assert nothing.next_notification(timeout=0.2) is None
+            assert_nothing_pending(nothing)
 
             everything.call("unsubscribe")
             broadcast("sync_progress", {"done": 1})
-            assert everything.next_notification(timeout=0.2) is None
+            assert_nothing_pending(everything)
 
     run_node(tmp_path, client_side)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import time
@@ -40,7 +41,13 @@ class RunningNode:
 
 
 def start_node(cli: Cli, *extra: str, timeout: float = 30.0) -> RunningNode:
-    log = open(Path(str(cli.data_dir) + ".log"), "w")  # noqa: SIM115 - closed with the process
+    """Start a node and return once it prints its address and answers `whoami`.
+
+    Raises AssertionError with the node's stderr when it exits, or is not
+    ready by `timeout`; the node is stopped first, so nothing is left behind.
+    """
+    log_path = Path(str(cli.data_dir) + ".log")
+    log = open(log_path, "w")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
         [*NODE, "--data-dir", str(cli.data_dir), "run", "--listen", LOOPBACK, *extra],
         stdout=subprocess.PIPE,
@@ -51,16 +58,30 @@ def start_node(cli: Cli, *extra: str, timeout: float = 30.0) -> RunningNode:
     log.close()
     node = RunningNode(cli, proc)
     deadline = time.monotonic() + timeout
+
+    def fail(why: str) -> AssertionError:
+        node.stop()
+        return AssertionError(f"{why}; its stderr:\n{log_path.read_text(errors='replace')}")
+
     assert proc.stdout is not None
+    # The first line is the listen address; wait for it no longer than the deadline.
+    if not select.select([proc.stdout], [], [], timeout)[0]:
+        raise fail(f"the node printed no address in {timeout:g} s")
     line = proc.stdout.readline()
     if not line:
-        node.stop()
-        raise AssertionError(f"node exited: {Path(str(cli.data_dir) + '.log').read_text()}")
+        raise fail(f"the node exited ({proc.wait(5)})")
     node.addrs.append(line.strip())
-    # The control socket comes up before the addresses are printed.
-    while time.monotonic() < deadline and cli("whoami", check=False).code != 0:
+    # The control socket comes up before the addresses are printed, so this
+    # normally answers at once; it is bounded all the same.
+    while True:
+        answer = cli("whoami", check=False)
+        if answer.code == 0:
+            return node
+        if proc.poll() is not None:
+            raise fail(f"the node exited ({proc.returncode})")
+        if time.monotonic() > deadline:
+            raise fail(f"the node did not answer whoami in {timeout:g} s: {answer.err.strip()}")
         time.sleep(0.05)
-    return node
 
 
 def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1):  # type: ignore[no-untyped-def]

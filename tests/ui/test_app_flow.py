@@ -72,7 +72,9 @@ def test_quitting_leaves_no_node_behind(qtbot, make_app) -> None:
     start_with_name(qtbot, app, "Alice")
     pid = app.node.pid
     assert pid is not None and _pid_alive(pid)
-    app.shutdown()
+    with qtbot.waitSignal(app.node.stopped, timeout=15_000) as stopped:
+        app.shutdown()  # returns at once; the node exits while the loop runs
+    assert stopped.args == [True]
     app.window.allow_close = True
     app.window.close()
     assert not _pid_alive(pid)

@@ -39,7 +39,7 @@ def test_mention_and_reply_in_another_channel_notify(qtbot, make_app) -> None:
     seen: list[tuple[str, str]] = []
     alice.chat.notification_wanted.connect(lambda title, text: seen.append((title, text)))
     text = f"@{alice.peer_id} are you coming?"
-    call(qtbot, bob, "post", {"community": community, "channel": random, "text": text})
+    mention = call(qtbot, bob, "post", {"community": community, "channel": random, "text": text})
     qtbot.waitUntil(lambda: any("mentioned you" in t for t, _ in seen), timeout=SYNC_MS)
     assert alice.chat.channel == general  # still on #general
     assert any(t.endswith("mentioned you") and x == text for t, x in alice.notifications)
@@ -49,7 +49,7 @@ def test_mention_and_reply_in_another_channel_notify(qtbot, make_app) -> None:
     )
 
     reply = "Me!"
-    call(
+    answer = call(
         qtbot,
         bob,
         "post",
@@ -58,5 +58,20 @@ def test_mention_and_reply_in_another_channel_notify(qtbot, make_app) -> None:
     qtbot.waitUntil(
         lambda: any(t.endswith("replied to you") and x == reply for t, x in seen), timeout=SYNC_MS
     )
-    qtbot.wait(1_000)  # a later sync round does not notify again
+
+    # A later sync round does not notify again: one more post (neither a mention
+    # nor a reply) makes the watcher read the channel's newest posts, the mention
+    # and the reply among them. Once it has considered that post, the round is
+    # over (a read's posts are considered in one go), so the count is final.
+    considered: list[str] = []
+    consider = alice.chat.watcher.consider
+
+    def recording(community_id: str, post: dict) -> None:
+        consider(community_id, post)
+        considered.append(str(post.get("id", "")))
+
+    alice.chat.watcher.consider = recording  # type: ignore[method-assign]
+    later = call(qtbot, bob, "post", {"community": community, "channel": random, "text": "Later"})
+    qtbot.waitUntil(lambda: later["post_id"] in considered, timeout=SYNC_MS)
+    assert {mention["post_id"], answer["post_id"]} <= set(considered)  # looked at again
     assert len(seen) == 2, seen
