@@ -126,16 +126,18 @@ class Service(Governance, NodeSupport):
             "addrs": addrs or [],
         }
 
-    def set_display_name(self, name: str) -> None:
+    def set_display_name(self, name: str) -> str:
+        """Store the display name, normalised as content.py demands; returns it."""
         name = _clean_name(name, "display name")
         with self.store.transaction():
             self.store.set_meta(NAME_KEY, name.encode())
+        return name
 
     def profile_set(self, name: str | None, bio: str | None) -> dict[str, Any]:
-        if name is not None:
-            self.set_display_name(name)
         if bio is not None:
             _check(content.bio_problem(bio))
+        if name is not None:
+            name = self.set_display_name(name)
         for community in self.communities():
             if community.state.is_member(self.me):
                 self._write_profile(community, name, bio)
