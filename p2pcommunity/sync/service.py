@@ -21,6 +21,7 @@ from p2pcommunity.sync.errors import Forbidden, Invalid, NotFound, Rejected
 from p2pcommunity.sync.governance import Governance
 from p2pcommunity.sync.log import CommunityState, Member, Role
 from p2pcommunity.sync.memberdoc import PostRecord, new_local_id, post_id_for
+from p2pcommunity.sync.names import labels
 from p2pcommunity.sync.node_support import NodeSupport
 from p2pcommunity.sync.peerid import peer_id_from_public_key, public_key_from_peer_id
 from p2pcommunity.sync.store import PostRow, Store
@@ -395,6 +396,7 @@ class Service(Governance, NodeSupport):
 
     def _post_json(self, community: Community, rows: list[PostRow]) -> list[dict[str, Any]]:
         names = self.store.profiles(community.id)
+        label = self._labels(community, names)
         reactions = self.store.reactions([r.id for r in rows])
         replies = self.store.reply_counts([r.id for r in rows])
         mentions_me = self.me
@@ -409,6 +411,10 @@ class Service(Governance, NodeSupport):
                     "channel": row.channel_id.hex(),
                     "author": peer_id_from_public_key(row.author),
                     "author_name": (names.get(row.author) or (None, None))[0] or "",
+                    "author_label": label.get(row.author)
+                    or labels({row.author: names.get(row.author, (None, None))[0] or ""})[
+                        row.author
+                    ],
                     "time": iso_ms(shown_ms),
                     "text": row.text,
                     "reply_to": row.reply_to,
@@ -464,6 +470,7 @@ class Service(Governance, NodeSupport):
         community = self.community(ref)
         state = community.state
         names = self.store.profiles(community.id)
+        label = self._labels(community, names)
         now = self.clock()
 
         def status(member: Member) -> str:
@@ -482,12 +489,22 @@ class Service(Governance, NodeSupport):
                 {
                     "peer_id": peer_id_from_public_key(m.key),
                     "name": (names.get(m.key) or (None, None))[0] or "",
+                    "label": label[m.key],
                     "role": _role_name(state.role_of(m.key) or m.role),
                     "status": status(m),
                 }
                 for m in members
             ]
         }
+
+    @staticmethod
+    def _labels(
+        community: Community, names: dict[bytes, tuple[str | None, str | None]]
+    ) -> dict[bytes, str]:
+        """Display labels of every member (names.py): a shared or role-like name gets an id."""
+        return labels(
+            {key: (names.get(key) or (None, None))[0] or "" for key in community.state.members}
+        )
 
     # -- local-only ------------------------------------------------------------
 
