@@ -16,11 +16,10 @@ Python value may come in (content from a peer has any shape).
 Why explicit code point tables rather than `unicodedata.category`: the
 category of a code point changes when a Unicode version assigns it, and two
 peers on different Python builds must not disagree about a name. The one
-Unicode-version dependency left is NFKC for display names: a name must be
-its own NFKC form, and NFKC is stable for every assigned code point, so
-peers can disagree only about a code point that one of them does not know
-(and then the older one refuses it; a name with such a code point is rare
-and its author sees their own node refuse nothing, so say so in docs).
+Unicode-version dependency left is NFKC for display names (a name must be
+its own NFKC form): NFKC is stable for assigned code points, so two peers
+can disagree only about a name holding a code point the older one does not
+know yet.
 
 Post text is held to its length only: newlines are legitimate, a post with a
 control character written by an older release must not freeze its author's

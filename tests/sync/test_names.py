@@ -7,6 +7,8 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
+from p2pcommunity.sync.apply import SignedChange
+from p2pcommunity.sync.memberdoc import DocRef
 from p2pcommunity.sync.names import labels, short_id
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
@@ -34,9 +36,6 @@ def test_read_and_member_list_carry_the_labels(tmp_path: Path) -> None:
     twin.take_up(community.id).receive_ops(community.log.ops_in_order())
     twin.profile_set("alice", None)
     twin.post(cid, "general", "I am the real alice")
-    from p2pcommunity.sync.apply import SignedChange
-    from p2pcommunity.sync.memberdoc import DocRef
-
     ref = DocRef(community.id, twin.me, 0)
     items = [SignedChange(d, s) for _, _, d, s in twin.store.changes_after(ref.doc_id, 0)]
     community.receive_changes(ref, items, next(_clock))
