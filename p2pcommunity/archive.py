@@ -17,6 +17,7 @@ import cbor2
 from automerge.core import Document
 
 from p2pcommunity.sync.apply import SignedChange
+from p2pcommunity.sync.cbor import Limits, decode
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.errors import Invalid, Rejected
 from p2pcommunity.sync.log import CommunityLog, SignedOp
@@ -28,6 +29,8 @@ FORMAT = "p2pcommunity-export"
 MANIFEST = "manifest.json"
 LOG_FILE = "log.cbor"
 MAX_FILE_BYTES = 512 * 1024 * 1024
+# The log file may come from anyone: read it with the strict reader, sized for a whole log.
+_LOG_LIMITS = Limits(max_size=MAX_FILE_BYTES, max_items=MAX_FILE_BYTES // 8, max_depth=3)
 
 
 def export_community(service: Service, ref: str, directory: Path) -> dict[str, Any]:
@@ -70,7 +73,7 @@ def import_community(service: Service, directory: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(_read(directory / MANIFEST))
         community_id = bytes.fromhex(manifest["community_id"])
-        raw_ops = cbor2.loads(_read(directory / LOG_FILE))
+        raw_ops = decode(_read(directory / LOG_FILE), _LOG_LIMITS)
         ops = [SignedOp(bytes(data), bytes(sig)) for data, sig in raw_ops]
         documents = list(manifest["documents"])
     except Invalid:

@@ -19,13 +19,17 @@ from nacl.signing import SigningKey
 
 from p2pcommunity.sync.apply import SignedChange, VerifiedBatch, apply_to_document, verify_batch
 from p2pcommunity.sync.crypto import CHANGE_TAG, sign
-from p2pcommunity.sync.errors import Rejected
+from p2pcommunity.sync.errors import Invalid, Rejected
 from p2pcommunity.sync.log import CommunityLog, CommunityState, SignedOp, make_genesis, make_op
 from p2pcommunity.sync.log_envelope import MAX_PARENTS
 from p2pcommunity.sync.log_pending import PendingOps
 from p2pcommunity.sync.memberdoc import SEGMENT_MAX_CHANGES, CommittedChange, DocRef, SegmentDoc
 from p2pcommunity.sync.presign import SignatureCache
-from p2pcommunity.sync.readmodel import project_new_entries, project_own_change
+from p2pcommunity.sync.readmodel import (
+    own_change_problem,
+    project_new_entries,
+    project_own_change,
+)
 from p2pcommunity.sync.store import Store, Visibility
 
 DOC_CACHE_SIZE = 64
@@ -203,7 +207,10 @@ class Community:
 
         This is the hot path of posting: it reads nothing back from SQLite that
         the in-memory segment already knows (seq, journal position), nor from
-        Automerge what the change just wrote (see `project_own_change`).
+        Automerge what a post just wrote (see `project_own_change`).
+
+        A change that receivers would refuse (content.py) raises `Invalid`
+        and is stored nowhere: the service checks first, this is the last line.
         """
         owner = bytes(key.verify_key)
         ref = self.current_ref(owner)
@@ -213,6 +220,9 @@ class Community:
         position = segment.journal_length()
         try:
             change = make_change(segment)
+            problem = own_change_problem(segment, change)
+            if problem is not None:
+                raise Invalid(f"not written: {problem}")
             signature = sign(key, CHANGE_TAG, ref.doc_id, change.hash)
             with self.store.transaction():
                 if change.seq == 1:
@@ -243,9 +253,10 @@ class Community:
         self.forget(ref.doc_id)
 
     def _project(self, segment: SegmentDoc, now_ms: int) -> None:
+        """Project received changes, refusing the batch if their content breaks a rule."""
         row = self.store.doc(segment.ref.doc_id)
         assert row is not None
-        project_new_entries(self.store, segment, row.journal_pos, now_ms)
+        project_new_entries(self.store, segment, row.journal_pos, now_ms, strict=True)
 
     def receive_changes(
         self,
@@ -254,7 +265,14 @@ class Community:
         now_ms: int,
         writers: frozenset[bytes] | None = None,
     ) -> AppliedBatch:
-        """Verify, apply and store a batch for one segment; `Rejected` changes nothing."""
+        """Verify, apply and store a batch for one segment; `Rejected` changes nothing.
+
+        Content is checked after Automerge applied the batch, because the
+        binding shows a change's effects only in the document: inside the
+        transaction, `_project` raises `Rejected("invalid_content")` for a
+        value that breaks a rule of content.py; the transaction rolls back and
+        the segment is dropped from memory (readmodel.py says what is covered).
+        """
         if ref.community_id != self.id:
             raise Rejected("wrong_community")
         allowed = self.allowed_seq(ref.owner, ref.segment)
@@ -274,6 +292,10 @@ class Community:
         )
         if allowed is not None and batch.changes and batch.changes[-1].parsed.seq > allowed:
             raise Rejected("removed", "changes of a removed member beyond its recorded heads")
+        if batch.changes and batch.changes[-1].parsed.seq > SEGMENT_MAX_CHANGES:
+            # Writers start a new segment after this many changes (current_ref); a
+            # longer one would make every later change slower to apply for everyone.
+            raise Rejected("segment_full", f"seq beyond {SEGMENT_MAX_CHANGES} in one segment")
         if not batch.changes:
             return AppliedBatch(ref, 0, batch.duplicates, batch.top_seq)
         segment = self.segment(ref)

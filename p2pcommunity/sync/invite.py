@@ -14,9 +14,9 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-import cbor2
 from nacl.signing import SigningKey
 
+from p2pcommunity.sync.cbor import FRAME, Limits, MalformedCBOR, decode
 from p2pcommunity.sync.crypto import INVITE_TAG, canonical_cbor, sign
 from p2pcommunity.sync.errors import Invalid
 from p2pcommunity.sync.log import SignedOp
@@ -24,6 +24,9 @@ from p2pcommunity.sync.log import SignedOp
 PREFIX = "p2pc1-"
 MAX_CODE_CHARS = 16 * 1024
 MAX_ADDRS = 16
+# A code is at most MAX_CODE_CHARS of base64; what a hello presents fits in its
+# frame field (protocol_frames.MAX_INVITE_SIZE, 16 KiB).
+_LIMITS = Limits(max_size=16 * 1024, max_items=FRAME.max_items, max_depth=4)
 
 
 @dataclass(frozen=True)
@@ -56,14 +59,14 @@ class InviteCode:
             raise Invalid("not an invite code")
         raw = code[len(PREFIX) :]
         try:
-            value: Any = cbor2.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+            value: Any = decode(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)), _LIMITS)
             community_id, seed, (op_data, op_sig), addrs = (
                 value["c"],
                 value["k"],
                 value["op"],
                 value["a"],
             )
-        except (binascii.Error, ValueError, KeyError, TypeError, cbor2.CBORDecodeError) as exc:
+        except (binascii.Error, ValueError, KeyError, TypeError, MalformedCBOR) as exc:
             raise Invalid("not an invite code (damaged or cut off?)") from exc
         if not (
             isinstance(community_id, bytes)
@@ -92,11 +95,17 @@ def encode_presented(invite_op: SignedOp, proof: bytes) -> bytes:
 
 
 def decode_presented(data: bytes) -> tuple[SignedOp, bytes] | None:
+    """The invite a dialer's hello presents, read strictly (any stranger sends it)."""
     try:
-        value: Any = cbor2.loads(data)
-        (op_data, op_sig), proof = value["op"], value["proof"]
-    except Exception:  # from a peer: any shape
+        value: Any = decode(data, _LIMITS)
+    except MalformedCBOR:
         return None
+    if not isinstance(value, dict) or set(value) != {"op", "proof"}:
+        return None
+    pair, proof = value["op"], value["proof"]
+    if not isinstance(pair, list) or len(pair) != 2:
+        return None
+    op_data, op_sig = pair
     if not (isinstance(op_data, bytes) and isinstance(op_sig, bytes) and isinstance(proof, bytes)):
         return None
     return SignedOp(op_data, op_sig), proof

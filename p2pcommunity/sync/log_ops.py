@@ -2,8 +2,9 @@
 
 The modules of the community log:
 
-- `log_ops` (this one): `Op`, `SignedOp`, `Role`, the CBOR reader, and the
-  building blocks of body validation.
+- `log_ops` (this one): `Op`, `SignedOp`, `Role` and the building blocks of
+  body validation. The strict CBOR reader lives in `sync/cbor.py`
+  (`decode_canonical` is re-exported here for the modules that import it).
 - `log_state`: the state a fold produces (`CommunityState`, `Member`,
   `Invite`, ...), the mutable `StateBuilder` it runs over, and the interface
   of a rule (`OpRule`, `PastView`, `Revocation`, touch keys).
@@ -20,13 +21,9 @@ Transitions are total: in the final fold an op may find its preconditions
 gone (the channel it renames was created by an op that a concurrent
 revocation dropped), and then it does nothing. Checks run only against the
 causal past, at insertion, and refuse the op with `Rejected("invalid_op")`.
-Ops and sync frames are CBOR, read by `decode_canonical`: cbor2's C decoder
-with every tag refused before cbor2 acts on it (by default tag 35 compiles
-a regular expression, tag 1 builds a datetime, tag 28 shares objects),
-indefinite lengths and duplicate keys refused, then a walk that admits only
-ints, strings, bytes, arrays, maps, bools and null. The value is re-encoded
-with `canonical_cbor` and must give back the same bytes (which also refuses
-trailing bytes and any non-shortest encoding).
+Ops and sync frames are CBOR, read by `cbor.decode_canonical`: no tags,
+bounded sizes, counts and depth (checked on the item headers before cbor2
+builds anything), and only the canonical encoding.
 
 Names are compared exactly, with no Unicode case folding, so that peers on
 different Unicode versions cannot disagree about a conflict.
@@ -35,14 +32,13 @@ different Unicode versions cannot disagree about a conflict.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-import cbor2
-
-from p2pcommunity.sync.crypto import PUBLIC_KEY_SIZE, canonical_cbor, sha256
+from p2pcommunity.sync.cbor import decode_canonical as decode_canonical
+from p2pcommunity.sync.crypto import PUBLIC_KEY_SIZE, sha256
 from p2pcommunity.sync.errors import Rejected
 
 OP_VERSION = 1
@@ -54,8 +50,6 @@ MAX_TEXT_CHARS = 1024
 GENESIS = "genesis"
 
 INVALID = "invalid_op"
-_MALFORMED = "malformed_op"
-_MAX_DEPTH = 16
 
 
 class Role(enum.IntEnum):
@@ -109,82 +103,6 @@ class Op:
     @property
     def is_genesis(self) -> bool:
         return not self.parents
-
-
-# --- strict CBOR ------------------------------------------------------------
-
-
-class _RefusedTag(Exception):
-    pass
-
-
-def _refuse_tag(*_: Any) -> Any:
-    raise _RefusedTag
-
-
-class _EveryTag(Mapping[int, Callable[..., Any]]):
-    """A `semantic_decoders` table that claims every tag, so cbor2 runs none of its own."""
-
-    def __getitem__(self, tag: int) -> Callable[..., Any]:
-        return _refuse_tag
-
-    def __contains__(self, tag: object) -> bool:
-        return True
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-
-_EVERY_TAG = _EveryTag()
-_PLAIN = (bytes, str, bool, int, type(None))
-
-
-def _check_subset(value: Any, depth: int) -> None:
-    """Only ints, strings, bytes, bools, null, arrays and maps keyed by strings or ints."""
-    if depth > _MAX_DEPTH:
-        raise Rejected(_MALFORMED, "nested too deeply")
-    kind = type(value)
-    if kind in _PLAIN:
-        return
-    if kind is list:
-        for item in value:
-            _check_subset(item, depth + 1)
-        return
-    if kind is dict:
-        for key, item in value.items():
-            if type(key) not in (str, bytes, int):
-                raise Rejected(_MALFORMED, "map key must be a string or an integer")
-            _check_subset(item, depth + 1)
-        return
-    raise Rejected(_MALFORMED, f"{kind.__name__} values are not allowed")
-
-
-def decode_canonical(data: bytes) -> Any:
-    """Decode the CBOR subset ops use; only the canonical encoding is accepted."""
-    try:
-        value = cbor2.loads(
-            data,
-            semantic_decoders=_EVERY_TAG,
-            tag_hook=_refuse_tag,
-            allow_indefinite=False,
-            allow_duplicate_keys=False,
-            max_depth=_MAX_DEPTH + 1,
-        )
-    except _RefusedTag:
-        raise Rejected(_MALFORMED, "tags are not allowed") from None
-    except Exception as e:  # cbor2's errors name the problem; any of them is malformed input
-        raise Rejected(_MALFORMED, f"not CBOR ({e})"[:200]) from None
-    _check_subset(value, 0)
-    try:
-        again = canonical_cbor(value)
-    except Exception as e:  # cannot happen for the subset above; stay total anyway
-        raise Rejected(_MALFORMED, "cannot re-encode") from e
-    if again != data:
-        raise Rejected(_MALFORMED, "not canonical CBOR (or trailing bytes)")
-    return value
 
 
 # --- body validation --------------------------------------------------------

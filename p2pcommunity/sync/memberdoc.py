@@ -10,9 +10,20 @@ peer that applies new changes updates its read models in O(new changes)
 instead of rescanning the document.
 
 Segment documents roll over every SEGMENT_MAX_CHANGES changes because
-transactions get slower as a document grows; a segment's id is derived from
+transactions get slower as a document grows (a received change beyond it is
+refused, `Community.receive_changes`); a segment's id is derived from
 (community, member, segment number), so nobody can plant a document under
 someone else's name.
+
+Everything read here came from a member and may be anything: records are
+CBOR read with the strict reader (`cbor.decode_or_none`) and checked with
+the rules of `content.py`, the same ones the writer's service applied. The
+`parse_*` functions say what is wrong (a received change is refused with
+it); the `read_*` methods return None instead (projection skips the value).
+
+A segment whose root `schema` is newer than `SCHEMA_VERSION` is stored and
+forwarded but not interpreted: `interpretable` is False and the read models
+neither check nor project it (readmodel.py).
 """
 
 from __future__ import annotations
@@ -24,16 +35,17 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-import cbor2
 from automerge.core import ROOT, Document, ObjType, ScalarType
 
+from p2pcommunity.sync import content
+from p2pcommunity.sync.cbor import decode_or_none
+from p2pcommunity.sync.content import MAX_POST_CHARS as MAX_POST_CHARS
 from p2pcommunity.sync.crypto import SEGMENT_DOMAIN as SEGMENT_DOMAIN
 from p2pcommunity.sync.crypto import canonical_cbor
 from p2pcommunity.sync.crypto import segment_doc_id as segment_doc_id
 
 SCHEMA_VERSION = 1
 SEGMENT_MAX_CHANGES = 2000
-MAX_POST_CHARS = 8000
 # Read a list or map with one call for all its items when at least 1/4 of them are wanted.
 _BULK_READ_RATIO = 4
 
@@ -116,6 +128,7 @@ class SegmentDoc:
         self.ref = ref
         self.doc = doc
         self._objs: dict[str, bytes] = {}
+        self.schema: int | None = None
         # Length of the journal, kept here because each binding call costs
         # 10-30 µs: set by refresh() (after a load or remote changes), advanced
         # by our own commits.
@@ -139,6 +152,14 @@ class SegmentDoc:
                 self._objs[key] = got[1]
         journal = self._objs.get(JOURNAL)
         self._journal_len = 0 if journal is None else self.doc.length(journal)
+        got = self.doc.get(ROOT, "schema")
+        value = None if got is None or isinstance(got[0], ObjType) else got[0][1]
+        self.schema = value if type(value) is int else None
+
+    @property
+    def interpretable(self) -> bool:
+        """Whether this release understands the segment (no schema yet: nothing to read)."""
+        return self.schema is None or self.schema <= SCHEMA_VERSION
 
     @property
     def initialised(self) -> bool:
@@ -156,6 +177,7 @@ class SegmentDoc:
         with self.doc.transaction() as tx:
             if first:
                 tx.put(ROOT, "schema", ScalarType.Uint, SCHEMA_VERSION)
+                self.schema = SCHEMA_VERSION
                 for key in _MAPS:
                     self._objs[key] = tx.put_object(ROOT, key, ObjType.Map)
                 self._objs[JOURNAL] = tx.put_object(ROOT, JOURNAL, ObjType.List)
@@ -232,7 +254,7 @@ class SegmentDoc:
 
     def read_report(self, report_id: str) -> bytes | None:
         value = self._scalar(REPORTS, report_id)
-        return value if isinstance(value, bytes) and len(value) <= 64 * 1024 else None
+        return value if content.report_problem(value) is None else None
 
     def write_addrs(self, addrs: list[str]) -> CommittedChange:
         body = canonical_cbor(addrs)
@@ -262,13 +284,20 @@ class SegmentDoc:
             got = self.doc.values(journal)[position:]
         if len(got) != length - position:
             got = [self.doc.get(journal, i) for i in range(position, length)]
+        # An item that is not a string reads as "" (an entry nobody interprets),
+        # so that the i-th entry returned is the journal's (position + i)-th.
         return [
             value[0][1]
-            for value in got
             if value is not None
             and not isinstance(value[0], ObjType)
             and isinstance(value[0][1], str)
+            else ""
+            for value in got
         ]
+
+    def scalar(self, map_key: str, key: str) -> Any:
+        """The raw value under `key` of the root map `map_key`; None if absent or an object."""
+        return self._scalar(map_key, key)
 
     def _scalar(self, map_key: str, key: str) -> Any:
         obj = self._objs.get(map_key)
@@ -311,44 +340,57 @@ class SegmentDoc:
         return records
 
     def read_edit(self, post_id: str) -> EditRecord | None:
-        raw = self._scalar(EDITS, post_id)
-        if not isinstance(raw, bytes):
-            return None
-        try:
-            value = cbor2.loads(raw)
-            text, ms = value["text"], value["ms"]
-        except Exception:
-            return None
-        if not (isinstance(text, str) and len(text) <= MAX_POST_CHARS and isinstance(ms, int)):
-            return None
-        return EditRecord(post_id, text, ms)
+        edit = parse_edit(post_id, self._scalar(EDITS, post_id))
+        return edit if isinstance(edit, EditRecord) else None
 
     def read_deleted(self, post_id: str) -> bool:
-        return isinstance(self._scalar(DELETED, post_id), int)
+        return content.ms_problem(self._scalar(DELETED, post_id)) is None
 
     def read_reaction(self, key: str) -> bool | None:
         value = self._scalar(REACTIONS, key)
         return value if isinstance(value, bool) else None
 
+    def reactions_on(self, post_ids: set[str]) -> dict[str, int]:
+        """How many reactions this segment holds switched on, for each of `post_ids`."""
+        reactions = self._objs.get(REACTIONS)
+        counts = dict.fromkeys(post_ids, 0)
+        if reactions is None:
+            return counts
+        keys, values = self.doc.keys(reactions), self.doc.values(reactions)
+        for key, value in zip(keys, values, strict=False):
+            post_id = key.partition("/")[0]
+            if post_id in counts and not isinstance(value[0], ObjType) and value[0][1] is True:
+                counts[post_id] += 1
+        return counts
+
+    def profile_problem(self) -> str | None:
+        name, bio = self._scalar(PROFILE, "name"), self._scalar(PROFILE, "bio")
+        if name is not None and (problem := content.name_problem(name)) is not None:
+            return problem
+        return None if bio is None else content.bio_problem(bio)
+
     def read_profile(self) -> dict[str, str]:
+        """The valid fields of the profile (a bad one reads as absent)."""
         profile: dict[str, str] = {}
-        for key in ("name", "bio"):
-            value = self._scalar(PROFILE, key)
-            if isinstance(value, str):
-                profile[key] = value[:1024]
+        name, bio = self._scalar(PROFILE, "name"), self._scalar(PROFILE, "bio")
+        if content.name_problem(name) is None:
+            profile["name"] = name
+        if content.bio_problem(bio) is None:
+            profile["bio"] = bio
         return profile
 
-    def read_addrs(self) -> list[str]:
+    def _addrs_value(self) -> Any:
         got = self.doc.get(ROOT, ADDRS)
-        if got is None or isinstance(got[0], ObjType) or not isinstance(got[0][1], bytes):
-            return []
-        try:
-            value = cbor2.loads(got[0][1])
-        except Exception:
-            return []
-        if not isinstance(value, list):
-            return []
-        return [a for a in value if isinstance(a, str) and len(a) < 512][:16]
+        if got is None or isinstance(got[0], ObjType):
+            return None
+        return decode_or_none(got[0][1])
+
+    def addrs_problem(self) -> str | None:
+        return content.addrs_problem(self._addrs_value())
+
+    def read_addrs(self) -> list[str]:
+        value = self._addrs_value()
+        return value if content.addrs_problem(value) is None else []
 
     def save(self) -> bytes:
         return self.doc.save()
@@ -356,16 +398,11 @@ class SegmentDoc:
 
 def post_is_valid(post: PostRecord) -> bool:
     """What a post must be to enter the read models, on every peer alike."""
-    channel, reply, ms = post.channel_id, post.reply_to, post.author_ms
     return (
-        isinstance(channel, bytes)
-        and len(channel) == 32
-        and isinstance(post.text, str)
-        and len(post.text) <= MAX_POST_CHARS
-        and (reply is None or (isinstance(reply, str) and len(reply) <= 64))
-        and all(isinstance(m, bytes) and len(m) == 32 for m in post.mentions)
-        and isinstance(ms, int)
-        and 0 <= ms < 2**53
+        content.post_problem(
+            post.channel_id, post.text, post.reply_to, list(post.mentions), post.author_ms
+        )
+        is None
     )
 
 
@@ -374,25 +411,34 @@ def _bulk(wanted: int, total: int) -> bool:
     return wanted * _BULK_READ_RATIO >= total
 
 
+_POST_FIELDS = frozenset({"ch", "text", "re", "mn", "ms"})
+_EDIT_FIELDS = frozenset({"text", "ms"})
+
+
+def parse_post(local_id: str, raw: Any) -> PostRecord | str:
+    """A post as its author wrote it, or what is wrong with the value."""
+    value = decode_or_none(raw)
+    if not isinstance(value, dict) or set(value) != _POST_FIELDS:
+        return "a post must be a strict CBOR map of ch, text, re, mn, ms"
+    channel, text, reply, mentions, ms = (value[k] for k in ("ch", "text", "re", "mn", "ms"))
+    problem = content.post_problem(channel, text, reply, mentions, ms)
+    if problem is not None:
+        return problem
+    return PostRecord(local_id, channel, text, reply, tuple(mentions), ms)
+
+
+def parse_edit(post_id: str, raw: Any) -> EditRecord | str:
+    value = decode_or_none(raw)
+    if not isinstance(value, dict) or set(value) != _EDIT_FIELDS:
+        return "an edit must be a strict CBOR map of text, ms"
+    text, ms = value["text"], value["ms"]
+    problem = content.text_problem(text) or content.ms_problem(ms)
+    return problem if problem is not None else EditRecord(post_id, text, ms)
+
+
 def _post_record(local_id: str, raw: Any) -> PostRecord | None:
-    """A post as its author wrote it, or None if the value is not a valid post."""
-    if not isinstance(raw, bytes):
-        return None
-    try:
-        value = cbor2.loads(raw)
-        channel, text, reply, mentions, ms = (
-            value["ch"],
-            value["text"],
-            value["re"],
-            value["mn"],
-            value["ms"],
-        )
-    except Exception:  # content from a peer: any shape is possible
-        return None
-    if not isinstance(mentions, list):
-        return None
-    post = PostRecord(local_id, channel, text, reply, tuple(mentions), ms)
-    return post if post_is_valid(post) else None
+    post = parse_post(local_id, raw)
+    return post if isinstance(post, PostRecord) else None
 
 
 def new_local_id() -> str:

@@ -3,9 +3,9 @@
 Each frame is a CBOR map with a type field "t". `decode_frame` is the only
 way from untrusted bytes to a frame, and the only exception that leaves it
 is `RemoteProtocolError`: the CBOR must be the canonical encoding (the strict
-reader of `log_ops`, which bounds nesting and lengths before allocating),
-the map must hold exactly the fields of its type, and every field must have
-its type and size. `encode_frame` never produces a frame that `decode_frame`
+reader of `sync/cbor.py`, which bounds counts, nesting and lengths before
+cbor2 builds anything), the map must hold exactly the fields of its type,
+and every field must have its type and size. `encode_frame` never produces a frame that `decode_frame`
 would refuse, nor one over `MAX_FRAME_SIZE` when its caller respects the
 batch limits below (the session does).
 
@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from p2pcommunity.sync.apply import MAX_BATCH_CHANGES, SignedChange
+from p2pcommunity.sync.cbor import decode_canonical
 from p2pcommunity.sync.chunks import MAX_CHANGE_SIZE
 from p2pcommunity.sync.crypto import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, canonical_cbor
 from p2pcommunity.sync.errors import Rejected, RemoteProtocolError
 from p2pcommunity.sync.log import MAX_OP_SIZE, SignedOp
-from p2pcommunity.sync.log_ops import HASH_SIZE, decode_canonical
+from p2pcommunity.sync.log_ops import HASH_SIZE
 
 # 2: admission by a member's `admit` op (0.2); a 0.1 peer is refused politely.
 PROTOCOL_VERSION = 2

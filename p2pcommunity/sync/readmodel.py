@@ -3,8 +3,31 @@
 Runs inside the transaction that stores the changes, so the read models and
 the changes they came from are saved together or not at all. Only journal
 entries past the stored position are read: O(new changes). The journal and
-the values it points to come from another member and may hold anything;
-entries that do not parse are skipped, never trusted.
+the values it points to come from another member and may hold anything.
+
+Received changes are projected `strict`: a journal entry whose value breaks
+a rule of content.py (a 200,000-character post, a name of bidi overrides,
+7,000 mentions, more than MAX_REACTIONS_PER_POST reactions on one post in
+the segment) raises `Rejected("invalid_content")` inside the transaction,
+which rolls back, and the caller drops the in-memory segment: nothing is
+stored and every peer decides the same. What this covers and what not:
+
+- Covered: every value a journal entry of the batch points to, as it is
+  after the batch. That is every value an honest writer changes, since each
+  domain write journals what it touched (memberdoc.SegmentDoc._commit).
+- Not covered: values a malicious writer changes without journaling them
+  (the binding does not expose a change's ops, and `Document.diff` patches
+  expose only their Debug text). Those are stored and forwarded (bounded by
+  MAX_CHANGE_SIZE and SEGMENT_MAX_CHANGES) but never projected as they are:
+  every read goes through the same content rules, so a bad value reads as
+  absent, on this peer now and when a removal rebuilds the rows (non-strict
+  projection skips instead of raising). A later journal entry for it gets
+  it refused then.
+- Journal entries of kinds this release does not know are ignored.
+
+A segment of a newer document schema (`SegmentDoc.interpretable` False) is
+neither checked nor projected; its journal position stays where it was, so
+a release that understands it projects it from there.
 
 A change this device just wrote is projected from what it wrote
 (`project_own_change`), not read back from Automerge: on the hot path of
@@ -19,7 +42,12 @@ from collections.abc import Sequence
 
 import cbor2
 
+from p2pcommunity.sync import content
+from p2pcommunity.sync.content import MAX_EMOJI_CHARS as MAX_EMOJI_CHARS
+from p2pcommunity.sync.errors import Rejected
 from p2pcommunity.sync.memberdoc import (
+    DELETED,
+    EDITS,
     J_ADDRS,
     J_DELETE,
     J_EDIT,
@@ -27,16 +55,20 @@ from p2pcommunity.sync.memberdoc import (
     J_PROFILE,
     J_REACT,
     J_REPORT,
+    POSTS,
+    REPORTS,
     CommittedChange,
     DocRef,
     PostRecord,
     SegmentDoc,
+    parse_edit,
+    parse_post,
     post_id_for,
     post_is_valid,
 )
 from p2pcommunity.sync.store import PostRow, Store
 
-MAX_EMOJI_CHARS = 32
+INVALID_CONTENT = "invalid_content"
 _NO_MENTIONS = cbor2.dumps([])
 
 
@@ -59,9 +91,19 @@ def _post_row(ref: DocRef, post: PostRecord, now_ms: int, index: int) -> PostRow
     )
 
 
-def project_new_entries(store: Store, segment: SegmentDoc, position: int, now_ms: int) -> int:
-    """Apply journal entries from `position` on; returns the new position."""
+def project_new_entries(
+    store: Store, segment: SegmentDoc, position: int, now_ms: int, strict: bool = False
+) -> int:
+    """Apply journal entries from `position` on; returns the new position.
+
+    `strict` (received changes): an entry whose value breaks a content rule
+    raises `Rejected`; otherwise such an entry is skipped.
+    """
+    if not segment.interpretable:
+        return position
     entries = segment.journal_since(position)
+    if strict:
+        check_entries(segment, entries)
     _project(store, segment, position, entries, now_ms)
     new_position = position + len(entries)
     store.set_journal_pos(segment.ref.doc_id, new_position)
@@ -84,6 +126,83 @@ def project_own_change(
             store.upsert_post(_post_row(segment.ref, post, now_ms, position), fresh=True)
     else:
         _project(store, segment, position, change.entries, now_ms)
+
+
+def _refuse(entry: str, problem: str) -> Rejected:
+    return Rejected(INVALID_CONTENT, f"{entry[:80]!r}: {problem}")
+
+
+def _entry_problem(segment: SegmentDoc, kind: str, key: str, entry: str) -> str | None:
+    """What is wrong with one journal entry and the value it points to (posts aside)."""
+    if kind == J_EDIT:
+        edit = parse_edit(key, segment.scalar(EDITS, key))
+        return content.key_problem(key) or (edit if isinstance(edit, str) else None)
+    if kind == J_DELETE:
+        return content.key_problem(key) or content.ms_problem(segment.scalar(DELETED, key))
+    if kind == J_REACT:
+        post_id, _, emoji = key.partition("/")
+        if segment.read_reaction(key) is None:
+            return "a reaction must be true or false"
+        return content.key_problem(post_id) or content.emoji_problem(emoji)
+    if kind == J_REPORT:
+        return content.key_problem(key) or content.report_problem(segment.scalar(REPORTS, key))
+    if entry == J_PROFILE:
+        return segment.profile_problem()
+    if entry == J_ADDRS:
+        return segment.addrs_problem()
+    return None
+
+
+def check_entries(segment: SegmentDoc, entries: Sequence[str]) -> None:
+    """Raise `Rejected` if any entry, or the value it points to, breaks a content rule.
+
+    Posts are checked one by one only when some post of the run is bad (a
+    bulk read of the map is cheaper, and `_project` reads them again anyway;
+    a cold sync of 1000 posts a batch must not pay twice per post).
+    """
+    post_keys = [key for kind, _, key in (e.partition(":") for e in entries) if kind == J_POST]
+    if post_keys and len(segment.read_posts(post_keys)) != len(set(post_keys)):
+        for key in post_keys:
+            post = parse_post(key, segment.scalar(POSTS, key))
+            problem = content.key_problem(key) or (post if isinstance(post, str) else None)
+            if problem is not None:
+                raise _refuse(f"{J_POST}:{key}", problem)
+    reacted: set[str] = set()
+    for entry in entries:
+        kind, _, key = entry.partition(":")
+        if kind == J_POST and content.key_problem(key) is not None:
+            raise _refuse(entry, "bad post id")
+        problem = _entry_problem(segment, kind, key, entry)
+        if problem is not None:
+            raise _refuse(entry, problem)
+        if kind == J_REACT and segment.read_reaction(key):
+            reacted.add(key.partition("/")[0])
+    if reacted:
+        for post_id, count in segment.reactions_on(reacted).items():
+            if count > content.MAX_REACTIONS_PER_POST:
+                raise _refuse(
+                    f"{J_REACT}:{post_id}",
+                    f"more than {content.MAX_REACTIONS_PER_POST} reactions on one post",
+                )
+
+
+def own_change_problem(segment: SegmentDoc, change: CommittedChange) -> str | None:
+    """What a receiver would refuse in a change this device just made (None: nothing).
+
+    The writer checks with the receivers' rules, so that it never stores a
+    change every peer refuses (its document would be stuck there for good).
+    A post is checked from its record, without reading Automerge back.
+    """
+    post = change.post
+    if post is not None and change.entries == (f"{J_POST}:{post.local_id}",):
+        return content.key_problem(post.local_id) or content.post_problem(
+            post.channel_id, post.text, post.reply_to, list(post.mentions), post.author_ms
+        )
+    try:
+        check_entries(segment, change.entries)
+    except Rejected as exc:
+        return str(exc)
+    return None
 
 
 def _project(
@@ -120,7 +239,7 @@ def _project(
         elif kind == J_REACT:
             post_id, _, emoji = key.partition("/")
             on = segment.read_reaction(key)
-            if on is not None and post_id and 0 < len(emoji) <= MAX_EMOJI_CHARS:
+            if on is not None and post_id and content.emoji_problem(emoji) is None:
                 store.set_reaction(post_id, ref.owner, emoji, on, ref.segment)
         elif kind == J_REPORT:
             body = segment.read_report(key)

@@ -13,11 +13,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import cbor2
 from nacl.exceptions import CryptoError
 from nacl.public import SealedBox
 from nacl.signing import SigningKey, VerifyKey
 
+from p2pcommunity.sync.cbor import RECORD, decode_or_none
 from p2pcommunity.sync.crypto import canonical_cbor
 
 MAX_READERS = 256
@@ -43,19 +43,23 @@ def seal_report(post_id: str, reason: str, ms: int, readers: Sequence[bytes]) ->
 def open_report(key: SigningKey, reporter: bytes, body: bytes) -> OpenedReport | None:
     """The report if it was sealed to `key`; None otherwise or when malformed."""
     me = bytes(key.verify_key)
+    value: Any = decode_or_none(body, RECORD)
+    if not isinstance(value, dict) or not isinstance(value.get("boxes"), list):
+        return None
+    box = None
+    for item in value["boxes"]:
+        if isinstance(item, list) and len(item) == 2 and item[0] == me:
+            box = item[1]
+    if not isinstance(box, bytes):
+        return None
     try:
-        value: Any = cbor2.loads(body)
-        boxes = {bytes(k): bytes(b) for k, b in value["boxes"]}
-    except Exception:  # another member's document: any shape
+        plain = SealedBox(key.to_curve25519_private_key()).decrypt(box)
+    except CryptoError:
         return None
-    box = boxes.get(me)
-    if box is None:
+    payload: Any = decode_or_none(plain, RECORD)
+    if not isinstance(payload, dict) or set(payload) != {"post", "reason", "ms"}:
         return None
-    try:
-        payload: Any = cbor2.loads(SealedBox(key.to_curve25519_private_key()).decrypt(box))
-        post_id, reason, ms = payload["post"], payload["reason"], payload["ms"]
-    except (CryptoError, Exception):
-        return None
+    post_id, reason, ms = payload["post"], payload["reason"], payload["ms"]
     if not (isinstance(post_id, str) and isinstance(reason, str) and isinstance(ms, int)):
         return None
     return OpenedReport(reporter, post_id, reason, ms)

@@ -12,22 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import cbor2
 from nacl.signing import SigningKey
 
+from p2pcommunity.sync import content
+from p2pcommunity.sync.cbor import decode_or_none
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.errors import Forbidden, Invalid, NotFound, Rejected
 from p2pcommunity.sync.governance import Governance
 from p2pcommunity.sync.log import CommunityState, Member, Role
-from p2pcommunity.sync.memberdoc import (
-    MAX_POST_CHARS,
-    PostRecord,
-    new_local_id,
-    post_id_for,
-)
+from p2pcommunity.sync.memberdoc import PostRecord, new_local_id, post_id_for
+from p2pcommunity.sync.names import labels
 from p2pcommunity.sync.node_support import NodeSupport
 from p2pcommunity.sync.peerid import peer_id_from_public_key, public_key_from_peer_id
-from p2pcommunity.sync.readmodel import MAX_EMOJI_CHARS
 from p2pcommunity.sync.store import PostRow, Store
 from p2pcommunity.sync.timefmt import iso_ms
 
@@ -131,16 +127,18 @@ class Service(Governance, NodeSupport):
             "addrs": addrs or [],
         }
 
-    def set_display_name(self, name: str) -> None:
+    def set_display_name(self, name: str) -> str:
+        """Store the display name, normalised as content.py demands; returns it."""
         name = _clean_name(name, "display name")
         with self.store.transaction():
             self.store.set_meta(NAME_KEY, name.encode())
+        return name
 
     def profile_set(self, name: str | None, bio: str | None) -> dict[str, Any]:
+        if bio is not None:
+            _check(content.bio_problem(bio))
         if name is not None:
-            self.set_display_name(name)
-        if bio is not None and len(bio) > 1024:
-            raise Invalid("bio longer than 1024 characters")
+            name = self.set_display_name(name)
         for community in self.communities():
             if community.state.is_member(self.me):
                 self._write_profile(community, name, bio)
@@ -350,10 +348,12 @@ class Service(Governance, NodeSupport):
         self._require_member(community)
         row = self.post_row(community, post)
         emoji = emoji.strip()
-        if not emoji or len(emoji) > MAX_EMOJI_CHARS or "/" in emoji:
+        if content.emoji_problem(emoji) is not None:
             raise Invalid(f"not a reaction: {emoji!r}")
-        mine = self.store.reactions([row.id]).get(row.id, {}).get(emoji, [])
-        on = self.me not in mine
+        held = self.store.reactions([row.id]).get(row.id, {})
+        on = self.me not in held.get(emoji, [])
+        if on and sum(self.me in keys for keys in held.values()) >= content.MAX_REACTIONS_PER_POST:
+            raise Invalid(f"at most {content.MAX_REACTIONS_PER_POST} reactions of yours on a post")
         community.write(self.key, self.clock(), lambda seg: seg.write_reaction(row.id, emoji, on))
         self.on_local_change(community, "doc")
         return {"reacted": on}
@@ -396,6 +396,7 @@ class Service(Governance, NodeSupport):
 
     def _post_json(self, community: Community, rows: list[PostRow]) -> list[dict[str, Any]]:
         names = self.store.profiles(community.id)
+        label = self._labels(community, names)
         reactions = self.store.reactions([r.id for r in rows])
         replies = self.store.reply_counts([r.id for r in rows])
         mentions_me = self.me
@@ -410,6 +411,10 @@ class Service(Governance, NodeSupport):
                     "channel": row.channel_id.hex(),
                     "author": peer_id_from_public_key(row.author),
                     "author_name": (names.get(row.author) or (None, None))[0] or "",
+                    "author_label": label.get(row.author)
+                    or labels({row.author: names.get(row.author, (None, None))[0] or ""})[
+                        row.author
+                    ],
                     "time": iso_ms(shown_ms),
                     "text": row.text,
                     "reply_to": row.reply_to,
@@ -465,6 +470,7 @@ class Service(Governance, NodeSupport):
         community = self.community(ref)
         state = community.state
         names = self.store.profiles(community.id)
+        label = self._labels(community, names)
         now = self.clock()
 
         def status(member: Member) -> str:
@@ -483,12 +489,22 @@ class Service(Governance, NodeSupport):
                 {
                     "peer_id": peer_id_from_public_key(m.key),
                     "name": (names.get(m.key) or (None, None))[0] or "",
+                    "label": label[m.key],
                     "role": _role_name(state.role_of(m.key) or m.role),
                     "status": status(m),
                 }
                 for m in members
             ]
         }
+
+    @staticmethod
+    def _labels(
+        community: Community, names: dict[bytes, tuple[str | None, str | None]]
+    ) -> dict[bytes, str]:
+        """Display labels of every member (names.py): a shared or role-like name gets an id."""
+        return labels(
+            {key: (names.get(key) or (None, None))[0] or "" for key in community.state.members}
+        )
 
     # -- local-only ------------------------------------------------------------
 
@@ -507,26 +523,30 @@ class Service(Governance, NodeSupport):
         return {}
 
 
+def _check(problem: str | None) -> None:
+    """A rule of content.py broken by what the user asked us to write."""
+    if problem is not None:
+        raise Invalid(problem)
+
+
 def _decode_mentions(raw: bytes) -> list[bytes]:
-    try:
-        value = cbor2.loads(raw)
-    except Exception:
-        return []
+    # The column holds what a peer's post named: read it as peer bytes.
+    value = decode_or_none(raw)
     return [m for m in value if isinstance(m, bytes)] if isinstance(value, list) else []
 
 
 def _clean_name(name: str, what: str) -> str:
-    name = name.strip()
-    if not 1 <= len(name) <= 64:
-        raise Invalid(f"{what} must be 1 to 64 characters")
-    return name
+    """A name NFKC-normalised and stripped, with no hidden characters (content.py)."""
+    try:
+        return content.clean_name(name, what)
+    except content.ContentError as exc:
+        raise Invalid(str(exc)) from exc
 
 
 def _clean_text(text: str) -> str:
     if not text.strip():
         raise Invalid("empty post")
-    if len(text) > MAX_POST_CHARS:
-        raise Invalid(f"post longer than {MAX_POST_CHARS} characters")
+    _check(content.text_problem(text))
     return text
 
 
@@ -541,4 +561,5 @@ def _mentions(text: str, state: CommunityState) -> tuple[bytes, ...]:
                 continue
             if state.is_member(key) and key not in found:
                 found.append(key)
+    _check(content.mentions_problem(found))
     return tuple(found)

@@ -214,14 +214,18 @@ class MemberListModel(RowsModel):
             and index.row() < len(self._rows)
         ):
             row = self._rows[index.row()]
-            return row.get("name") or short_peer(row.get("peer_id", ""))
+            # The label carries a short id when the name is shared or role-like.
+            return row.get("label") or row.get("name") or short_peer(row.get("peer_id", ""))
         return super().data(index, role)
 
     def tooltip(self, row: Row) -> str:
         return f"{row.get('peer_id')}\n{row.get('role')} · {row.get('status')}"
 
     def names(self) -> dict[str, str]:
-        return {r["peer_id"]: r.get("name") or short_peer(r["peer_id"]) for r in self._rows}
+        return {
+            r["peer_id"]: r.get("label") or r.get("name") or short_peer(r["peer_id"])
+            for r in self._rows
+        }
 
 
 def short_peer(peer_id: str) -> str:
@@ -289,7 +293,9 @@ class PostListModel(RowsModel):
             if role == PostRole.CONTINUED:
                 return self._continued(index.row())
             if role == PostRole.AUTHOR_NAME:
-                return row.get("author_name") or short_peer(row.get("author", ""))
+                # author_label: the name with a short id when it could pass for another's.
+                label = row.get("author_label") or row.get("author_name")
+                return label or short_peer(row.get("author", ""))
         return super().data(index, role)
 
     def _continued(self, i: int) -> bool:

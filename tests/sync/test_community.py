@@ -16,7 +16,7 @@ from nacl.signing import SigningKey
 from p2pcommunity.sync import memberdoc
 from p2pcommunity.sync.apply import SignedChange, apply_to_document
 from p2pcommunity.sync.crypto import CHANGE_TAG, sign
-from p2pcommunity.sync.errors import Rejected
+from p2pcommunity.sync.errors import Invalid, Rejected
 from p2pcommunity.sync.log import SignedOp, make_op
 from p2pcommunity.sync.memberdoc import DocRef
 from p2pcommunity.sync.peerid import peer_id_from_public_key
@@ -275,14 +275,18 @@ class _PanickingDoc:
         return getattr(self._doc, name)
 
 
-def test_an_invalid_own_post_is_stored_but_projected_nowhere(world: dict[str, Any]) -> None:
-    """The writer skips its own invalid post as a receiver does (read models agree)."""
+def test_an_invalid_own_post_is_refused_before_it_is_stored(world: dict[str, Any]) -> None:
+    """The writer refuses its own invalid post as every receiver would (content.py)."""
     member: Service = world["member"]
     community = member.community(world["cid"].hex())
     channel = Service.channel_id(community.state, "general")
     too_long = "x" * (memberdoc.MAX_POST_CHARS + 1)
     for text in ("ok", too_long, "also ok"):
         record = memberdoc.PostRecord(memberdoc.new_local_id(), channel, text, None, (), clock())
+        if text is too_long:
+            with pytest.raises(Invalid, match="longer than"):
+                community.write(member.key, clock(), lambda seg, r=record: seg.write_post(r))
+            continue
         community.write(member.key, clock(), lambda seg, r=record: seg.write_post(r))
     ref, items = _member_changes(world, 0)
     world["community"].receive_changes(ref, items, clock())
@@ -292,4 +296,4 @@ def test_an_invalid_own_post_is_stored_but_projected_nowhere(world: dict[str, An
         ]
         assert sorted(texts) == ["also ok", "ok"]
         row = store.doc(ref.doc_id)
-        assert row is not None and row.max_seq == row.journal_pos == 3
+        assert row is not None and row.max_seq == row.journal_pos == 2

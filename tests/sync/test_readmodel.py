@@ -55,8 +55,11 @@ def _journal_one_by_one(segment: SegmentDoc, position: int) -> list[str]:
     out = []
     for i in range(position, segment.doc.length(journal)):
         got = segment.doc.get(journal, i)
+        # A non-string item reads as "", so that positions stay the journal's.
         if got is not None and not isinstance(got[0], ObjType) and isinstance(got[0][1], str):
             out.append(got[0][1])
+        else:
+            out.append("")
     return out
 
 
