@@ -20,7 +20,7 @@ import trio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from p2pcommunity.datadir import now_ms
-from p2pcommunity.runtime import join
+from p2pcommunity.joining import join
 from p2pcommunity.sync.apply import SignedChange
 from p2pcommunity.sync.memberdoc import DocRef
 from p2pcommunity.sync.service import Service

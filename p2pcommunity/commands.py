@@ -1,87 +1,364 @@
-"""One table from command name to service call, shared by the offline CLI and
-the node's control API, so a command behaves the same whichever runs it.
+"""Every command, defined once: its params, where it runs, what it calls, how it prints.
 
-Parameters are plain JSON values: the same dict arrives from argparse here
-and from a JSON-RPC request in the node.
+One `Command` per row of `TABLE`. From it come the CLI's argparse tree
+(`cli.build_parser`), the control API's param validation (`validate`, in
+the node and offline alike) and the human output (`human.py`), so a command
+cannot take a param in one place and miss it in another.
+
+A command's `call` is written against a `Context`: the service, plus the few
+things only the process running the command knows (the addresses it listens
+on, its connected peers, how to join or leave). The node's context is
+`node_control.NodeControl`, the offline CLI's `offline.OfflineContext`; both
+run the same `call`, so a command behaves the same whichever runs it. A call
+returns its result, or in the node an awaitable of it (`join`, `leave`).
+
+Params are plain JSON values on the wire: the same dict arrives from argparse
+and from a JSON-RPC request. A missing or ill-typed one is `InvalidParams`
+(JSON-RPC -32602) naming the field, before anything runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol
 
-from p2pcommunity.sync.errors import Invalid, NotFound
+from p2pcommunity import human
+from p2pcommunity.control.protocol import InvalidParams, MethodNotFound
+from p2pcommunity.sync.errors import Invalid
 from p2pcommunity.sync.service import Service
 
-Params = dict[str, Any]
-Command = Callable[[Service, Params], dict[str, Any]]
+Result = dict[str, Any]
+Args = dict[str, Any]
+Outcome = Result | Awaitable[Result]
 
-COMMANDS: dict[str, Command] = {
-    "whoami": lambda s, p: s.whoami(p.get("addrs")),
-    "profile set": lambda s, p: s.profile_set(p.get("name"), p.get("bio")),
-    "community create": lambda s, p: s.community_create(p["name"], p.get("description") or ""),
-    "community list": lambda s, p: s.community_list(),
-    "community show": lambda s, p: s.community_show(p["community"]),
-    "community set": lambda s, p: s.community_set(
-        p["community"], p.get("name"), p.get("description")
-    ),
-    "leave": lambda s, p: s.leave(p["community"]),
-    "channel create": lambda s, p: s.channel_create(
-        p["community"], p["name"], p.get("topic") or ""
-    ),
-    "channel rename": lambda s, p: s.channel_rename(p["community"], p["channel"], p["name"]),
-    "channel archive": lambda s, p: s.channel_archive(p["community"], p["channel"]),
-    "channel list": lambda s, p: s.channel_list(p["community"]),
-    "post": lambda s, p: s.post(p["community"], p["channel"], p["text"], p.get("reply_to")),
-    "edit": lambda s, p: s.edit(p["community"], p["post"], p["text"]),
-    "delete": lambda s, p: s.delete(p["community"], p["post"]),
-    "react": lambda s, p: s.react(p["community"], p["post"], p["emoji"]),
-    "read": lambda s, p: s.read(
-        p["community"], p["channel"], int(p.get("limit") or 50), p.get("before")
-    ),
-    "thread": lambda s, p: s.thread(p["community"], p["post"]),
-    "mark read": lambda s, p: s.mark_read(p["community"], p["channel"]),
-    "search": lambda s, p: s.search(p["community"], p["query"], int(p.get("limit") or 50)),
-    "member add": lambda s, p: s.member_add(p["community"], p["peer"]),
-    "member list": lambda s, p: s.member_list(p["community"]),
-    "role set": lambda s, p: s.role_set(p["community"], p["peer"], p["role"]),
-    "status": lambda s, p: s.status([], []),
-    "invite create": lambda s, p: s.invite_create(
-        p["community"],
-        p.get("expires") or "7d",
-        int(p.get("uses") or 1),
-        p.get("role") or "member",
-        p.get("addrs"),
-    ),
-    "invite list": lambda s, p: s.invite_list(p["community"]),
-    "invite revoke": lambda s, p: s.invite_revoke(p["community"], p["invite_id"]),
-    "rules set": lambda s, p: s.rules_set(p["community"], _rules_text(p)),
-    "member remove": lambda s, p: s.member_remove(p["community"], p["peer"]),
-    "timeout": lambda s, p: s.timeout(p["community"], p["peer"], p["duration"]),
-    "untimeout": lambda s, p: s.untimeout(p["community"], p["peer"]),
-    "hide": lambda s, p: s.hide(p["community"], p["post"], p.get("reason")),
-    "unhide": lambda s, p: s.unhide(p["community"], p["post"]),
-    "report": lambda s, p: s.report(p["community"], p["post"], p["reason"]),
-    "reports": lambda s, p: s.reports(p["community"]),
-    "node add": lambda s, p: s.node_add(p["community"], p["peer"], p["multiaddr"]),
-    "node remove": lambda s, p: s.node_remove(p["community"], p["peer"]),
-    "block": lambda s, p: s.block(p["peer"]),
-    "unblock": lambda s, p: s.unblock(p["peer"]),
+
+class Where(Enum):
+    ANYWHERE = "through the running node, else on the data dir directly"
+    CLIENT = "always in the calling process (the key file), never sent to a node"
+    PROCESS = "is the node process itself"
+
+
+class Context(Protocol):
+    """What a command may use besides the service; see node_control and offline."""
+
+    @property
+    def service(self) -> Service: ...
+
+    def addrs(self) -> list[str]: ...
+
+    def online(self) -> frozenset[bytes]: ...
+
+    def publishable(self) -> list[str]: ...
+
+    def init(self, name: str | None) -> Outcome: ...
+
+    def join(self, community: str, bootstrap: list[str], timeout: float) -> Outcome: ...
+
+    def leave(self, community: str) -> Outcome: ...
+
+    def export(self, community: str, directory: str) -> Outcome: ...
+
+    def import_(self, directory: str) -> Outcome: ...
+
+    def identity_export(self, file: str) -> Outcome: ...
+
+    def identity_import(self, file: str) -> Outcome: ...
+
+
+@dataclass(frozen=True)
+class Param:
+    """One param: its JSON name and type, and its argparse shape.
+
+    `kind` is str, int, float, bool (a switch) or list (a repeatable option of
+    strings). A positional is `required` unless `nargs="?"`. `path` params are
+    files or directories: the CLI sends them as absolute paths. `wire=False`:
+    the CLI reads it itself and never sends it; `cli=False`: API only.
+    """
+
+    name: str
+    kind: type = str
+    required: bool = False
+    positional: bool = False
+    default: Any = None
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+    help: str | None = None
+    path: bool = False
+    wire: bool = True
+    cli: bool = True
+    optional_positional: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def arg(name: str, **kw: Any) -> Param:
+    """A positional: required (also with `optional_positional`, once `prepare` ran)."""
+    return Param(name, positional=True, required=True, **kw)
+
+
+def opt(name: str, kind: type = str, **kw: Any) -> Param:
+    return Param(name, kind, **kw)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    params: tuple[Param, ...]
+    call: Callable[[Context, Args], Outcome] | None
+    human: Callable[[Result, Args], str]
+    where: Where = Where.ANYWHERE
+    cli: bool = True
+    prepare: Callable[[Args], Args] | None = None
+    """CLI only: turns the parsed args into the params sent (reads a file)."""
+
+
+GROUPS: dict[str, str] = {
+    "profile": "your profile in every community",
+    "identity": "export or import the device key",
+    "community": "create and manage communities",
+    "channel": "channels of a community",
+    "member": "members of a community",
+    "role": "roles",
+    "rules": "community rules",
+    "invite": "invites (admins)",
+    "node": "always-on nodes of a community (admins)",
+    "mark": "read markers",
 }
 
-
-def _rules_text(params: Params) -> str:
-    """`rules set` takes TEXT or --file F; the CLI reads the file before sending."""
-    text = params.get("text")
-    if text is None and params.get("file"):
-        raise Invalid("the rules file must be read by the client; send its text")
-    if not isinstance(text, str):
-        raise Invalid("rules set needs TEXT or --file F")
-    return text
+COMMUNITY = arg("community")
+CHANNEL = arg("channel")
+POST = arg("post")
+PEER = arg("peer")
+PASSPHRASE_FILE = opt("passphrase_file", path=True, wire=False)
 
 
-def execute(service: Service, command: str, params: Params) -> dict[str, Any]:
-    handler = COMMANDS.get(command)
-    if handler is None:
-        raise NotFound(f"unknown command {command!r}")
-    return handler(service, params)
+def _read_rules_file(args: Args) -> Args:
+    """`rules set` takes TEXT or --file F; the client reads the file and sends its text."""
+    from pathlib import Path
+
+    text, file = args.get("text"), args.pop("file", None)
+    if (text is None) == (file is None):
+        raise Invalid("rules set needs TEXT or --file F (one of them)")
+    if file is not None:
+        args["text"] = Path(file).read_text(encoding="utf-8")
+    return args
+
+
+def _c(
+    name: str,
+    help_text: str,
+    params: tuple[Param, ...],
+    call: Callable[[Context, Args], Outcome] | None,
+    shown: Callable[[Result, Args], str],
+    **kw: Any,
+) -> Command:
+    return Command(name, help_text, params, call, shown, **kw)
+
+
+# The order is the order of `--help`.
+TABLE: tuple[Command, ...] = (
+    _c("init", "create the device identity if missing", (opt("name"),),
+       lambda c, a: c.init(a["name"]), human.identity),
+    _c("whoami", "show this device's peer id and name", (),
+       lambda c, a: c.service.whoami(c.addrs()), human.identity),
+    _c("profile set", "set your name and bio", (opt("name"), opt("bio")),
+       lambda c, a: c.service.profile_set(a["name"], a["bio"]), human.done("profile saved")),
+    _c("identity export", "write the key, sealed with a passphrase",
+       (arg("file", path=True), PASSPHRASE_FILE),
+       lambda c, a: c.identity_export(a["file"]), human.identity, where=Where.CLIENT),
+    _c("identity import", "restore a key into an empty data dir",
+       (arg("file", path=True), PASSPHRASE_FILE),
+       lambda c, a: c.identity_import(a["file"]), human.identity, where=Where.CLIENT),
+    _c("community create", "create a community you own",
+       (arg("name"), opt("description", default="")),
+       lambda c, a: c.service.community_create(a["name"], a["description"]),
+       human.field("community_id")),
+    _c("community list", "list your communities", (),
+       lambda c, a: c.service.community_list(), human.community_list),
+    _c("community show", "show a community", (COMMUNITY,),
+       lambda c, a: c.service.community_show(a["community"]), human.community_show),
+    _c("community set", "rename or describe a community (admins)",
+       (COMMUNITY, opt("name"), opt("description")),
+       lambda c, a: c.service.community_set(a["community"], a["name"], a["description"]),
+       human.done("community updated")),
+    _c("leave", "stop syncing a community and delete its local data", (COMMUNITY,),
+       lambda c, a: c.leave(a["community"]), human.done("left {community}")),
+    _c("channel create", "create a channel (admins)",
+       (COMMUNITY, arg("name"), opt("topic", default="")),
+       lambda c, a: c.service.channel_create(a["community"], a["name"], a["topic"]),
+       human.field("channel_id")),
+    _c("channel rename", "rename a channel (admins)", (COMMUNITY, CHANNEL, arg("name")),
+       lambda c, a: c.service.channel_rename(a["community"], a["channel"], a["name"]),
+       human.done("channel renamed to #{name}")),
+    _c("channel archive", "make a channel read-only (admins)", (COMMUNITY, CHANNEL),
+       lambda c, a: c.service.channel_archive(a["community"], a["channel"]),
+       human.done("channel {channel} archived")),
+    _c("channel list", "list channels", (COMMUNITY,),
+       lambda c, a: c.service.channel_list(a["community"]), human.channel_list),
+    _c("post", "post to a channel", (COMMUNITY, CHANNEL, arg("text"), opt("reply_to")),
+       lambda c, a: c.service.post(a["community"], a["channel"], a["text"], a["reply_to"]),
+       human.field("post_id")),
+    _c("edit", "edit your post", (COMMUNITY, POST, arg("text")),
+       lambda c, a: c.service.edit(a["community"], a["post"], a["text"]),
+       human.done("post edited")),
+    _c("delete", "delete your post", (COMMUNITY, POST),
+       lambda c, a: c.service.delete(a["community"], a["post"]), human.done("post deleted")),
+    _c("react", "toggle a reaction", (COMMUNITY, POST, arg("emoji")),
+       lambda c, a: c.service.react(a["community"], a["post"], a["emoji"]), human.react),
+    _c("read", "print the newest posts of a channel, oldest first",
+       (COMMUNITY, CHANNEL, opt("limit", int, default=50), opt("before", cli=False)),
+       lambda c, a: c.service.read(a["community"], a["channel"], a["limit"], a["before"]),
+       human.posts),
+    _c("thread", "print a post and its replies, oldest first", (COMMUNITY, POST),
+       lambda c, a: c.service.thread(a["community"], a["post"]), human.posts),
+    _c("mark read", "mark a channel read", (COMMUNITY, CHANNEL),
+       lambda c, a: c.service.mark_read(a["community"], a["channel"]),
+       human.done("marked read"), cli=False),
+    _c("search", "full-text search in a community",
+       (COMMUNITY, arg("query"), opt("limit", int, default=50)),
+       lambda c, a: c.service.search(a["community"], a["query"], a["limit"]), human.posts),
+    _c("member add", "admit a key directly (admins)", (COMMUNITY, PEER),
+       lambda c, a: c.service.member_add(a["community"], a["peer"]),
+       human.done("{peer} is a member")),
+    _c("member list", "list members", (COMMUNITY,),
+       lambda c, a: c.service.member_list(a["community"], c.online()), human.member_list),
+    _c("role set", "set a member's role (admins)",
+       (COMMUNITY, PEER, arg("role", choices=("admin", "moderator", "member"))),
+       lambda c, a: c.service.role_set(a["community"], a["peer"], a["role"]),
+       human.done("{peer} is now {role}")),
+    _c("member remove", "remove a member (admins)", (COMMUNITY, PEER),
+       lambda c, a: c.service.member_remove(a["community"], a["peer"]),
+       human.done("{peer} removed")),
+    _c("rules set", "set the rules (admins); bumps the rules version",
+       (COMMUNITY, arg("text", optional_positional=True), opt("file", path=True, wire=False)),
+       lambda c, a: c.service.rules_set(a["community"], a["text"]),
+       human.field("rules_version"), prepare=_read_rules_file),
+    _c("invite create", "create an invite code",
+       (COMMUNITY, opt("expires", default="7d", metavar="DURATION"),
+        opt("uses", int, default=1),
+        opt("role", choices=("member", "moderator"), default="member")),
+       lambda c, a: c.service.invite_create(
+           a["community"], a["expires"], a["uses"], a["role"], c.publishable()),
+       human.field("invite")),
+    _c("invite list", "list invites", (COMMUNITY,),
+       lambda c, a: c.service.invite_list(a["community"]), human.invite_list),
+    _c("invite revoke", "revoke an invite", (COMMUNITY, arg("invite_id")),
+       lambda c, a: c.service.invite_revoke(a["community"], a["invite_id"]),
+       human.done("invite revoked")),
+    _c("hide", "hide a post for everyone (moderators)", (COMMUNITY, POST, opt("reason")),
+       lambda c, a: c.service.hide(a["community"], a["post"], a["reason"]),
+       human.done("post hidden")),
+    _c("unhide", "undo hide (moderators)", (COMMUNITY, POST),
+       lambda c, a: c.service.unhide(a["community"], a["post"]), human.done("post shown again")),
+    _c("timeout", "keep a member from posting for a while (moderators)",
+       (COMMUNITY, PEER, arg("duration", metavar="DURATION")),
+       lambda c, a: c.service.timeout(a["community"], a["peer"], a["duration"]),
+       human.done("{peer} timed out for {duration}")),
+    _c("untimeout", "end a timeout (moderators)", (COMMUNITY, PEER),
+       lambda c, a: c.service.untimeout(a["community"], a["peer"]),
+       human.done("{peer} can post again")),
+    _c("report", "report a post to the moderators (sealed)", (COMMUNITY, POST, arg("reason")),
+       lambda c, a: c.service.report(a["community"], a["post"], a["reason"]),
+       human.done("post reported")),
+    _c("reports", "read reports (moderators)", (COMMUNITY,),
+       lambda c, a: c.service.reports(a["community"]), human.reports),
+    _c("node add", "list an always-on node", (COMMUNITY, PEER, arg("multiaddr")),
+       lambda c, a: c.service.node_add(a["community"], a["peer"], a["multiaddr"]),
+       human.done("node {peer} listed")),
+    _c("node remove", "unlist a node", (COMMUNITY, PEER),
+       lambda c, a: c.service.node_remove(a["community"], a["peer"]),
+       human.done("node {peer} unlisted")),
+    _c("block", "hide a peer's posts on this device only", (PEER,),
+       lambda c, a: c.service.block(a["peer"]), human.done("{peer} blocked")),
+    _c("unblock", "undo block", (PEER,),
+       lambda c, a: c.service.unblock(a["peer"]), human.done("{peer} unblocked")),
+    _c("run", "run the node until SIGINT or SIGTERM",
+       (opt("listen", list, metavar="MULTIADDR"),
+        opt("no_listen", bool, help="dial out only"),
+        opt("bootstrap", list, default=[], metavar="MULTIADDR"),
+        opt("relay", bool, help="serve circuit relay v2"),
+        opt("metrics", metavar="HOST:PORT", help="serve Prometheus /metrics, /healthz"),
+        opt("config", path=True, metavar="FILE", help="TOML; flags override it"),
+        opt("log_format", choices=("text", "json"), help="stderr log lines"),
+        PASSPHRASE_FILE),
+       None, human.nothing, where=Where.PROCESS),
+    _c("status", "connected peers and sync state per community", (),
+       lambda c, a: c.service.status(c.addrs(), sorted(c.online())), human.status),
+    _c("join", "take up a community: an invite code, or an id with --bootstrap",
+       (arg("community", metavar="INVITE_CODE|COMMUNITY"),
+        opt("bootstrap", list, default=[], metavar="MULTIADDR"),
+        opt("timeout", float, default=30.0, metavar="SECONDS"),
+        PASSPHRASE_FILE),
+       lambda c, a: c.join(a["community"], a["bootstrap"], a["timeout"]), human.joined),
+    _c("export", "write a community as .automerge files, its log and signatures",
+       (COMMUNITY, arg("dir", path=True)),
+       lambda c, a: c.export(a["community"], a["dir"]), human.exported),
+    _c("import", "load an export, verifying every signature", (arg("dir", path=True),),
+       lambda c, a: c.import_(a["dir"]), human.field("community_id")),
+)  # fmt: skip
+
+COMMANDS: dict[str, Command] = {command.name: command for command in TABLE}
+
+
+def lookup(name: str) -> Command:
+    command = COMMANDS.get(name)
+    if command is None:
+        raise MethodNotFound(f"unknown command {name!r}")
+    return command
+
+
+def _type_name(kind: type) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
+        kind, "a list of strings"
+    )
+
+
+def _checked(command: Command, param: Param, value: Any) -> Any:
+    where = f"{command.name}: param {param.name!r}"
+    if param.kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if param.kind is list:
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    elif param.kind in (int, float):
+        ok = isinstance(value, param.kind) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, param.kind)
+    if not ok:
+        raise InvalidParams(f"{where} must be {_type_name(param.kind)}, not {value!r:.40}")
+    if param.choices is not None and value not in param.choices:
+        raise InvalidParams(f"{where} must be one of {', '.join(param.choices)}, not {value!r:.40}")
+    return value
+
+
+def validate(command: Command, params: dict[str, Any], *, local: bool = False) -> Args:
+    """The args a call gets: every param present, typed and checked, defaults filled.
+
+    `local`: the CLI's own args, which may include the params it never sends.
+    An absent param and a JSON null are the same; unknown params are refused.
+    """
+    accepted = [p for p in command.params if p.wire or local]
+    unknown = sorted(set(params) - {p.name for p in accepted})
+    if unknown:
+        raise InvalidParams(f"{command.name}: unknown param {', '.join(map(repr, unknown))}")
+    args: Args = {}
+    for param in accepted:
+        value = params.get(param.name)
+        if value is None:
+            if param.required:
+                raise InvalidParams(f"{command.name}: missing param {param.name!r}")
+            default = param.default
+            args[param.name] = list(default) if isinstance(default, list) else default
+            continue
+        args[param.name] = _checked(command, param, value)
+    return args
+
+
+def wire_params(command: Command, args: Args) -> dict[str, Any]:
+    """What the CLI sends to a node: the wire params, nulls left out."""
+    wired = {p.name for p in command.params if p.wire}
+    return {k: v for k, v in args.items() if k in wired and v is not None}

@@ -1,6 +1,9 @@
 """`run --config FILE`: the node's TOML configuration, merged with its flags.
 
 Every key is optional; a flag given on the command line wins over the file.
+The keys are derived from the dataclasses (`NodeConfig`'s fields, and each
+field of `net.limits.Limits` under `[limits]`), so a new limit is a key
+without an edit here.
 An unknown key, or a value of the wrong type, is an `Invalid` error (code
 `invalid`) naming the key: a typo must not silently leave a limit unset.
 docs/operators.md documents each key.
@@ -28,10 +31,12 @@ import logging
 import sys
 import time
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from p2pcommunity.addrs import parse as parse_multiaddr
 from p2pcommunity.net.limits import LimitError, Limits
 from p2pcommunity.net.metrics import parse_hostport
 from p2pcommunity.sync.errors import Invalid
@@ -42,33 +47,44 @@ LOG_FORMATS = ("text", "json")
 
 @dataclass
 class NodeConfig:
+    """The effective configuration. A field's `toml` metadata is the type its key
+    takes in the file when that differs from the field's own (`"HOST:PORT"`)."""
+
     listen: list[str] = field(default_factory=lambda: list(DEFAULT_LISTEN))
     bootstrap: list[str] = field(default_factory=list)
     relay: bool = False
-    metrics: tuple[str, int] | None = None
+    metrics: tuple[str, int] | None = field(default=None, metadata={"toml": str})
     log_format: str = "text"
-    passphrase_file: Path | None = None
-    limits: Limits = field(default_factory=Limits)
+    passphrase_file: Path | None = field(default=None, metadata={"toml": str})
+    limits: Limits = field(default_factory=Limits, metadata={"toml": dict})
 
 
-_TOP_KEYS: dict[str, type | tuple[type, ...]] = {
-    "listen": list,
-    "no_listen": bool,
-    "bootstrap": list,
-    "relay": bool,
-    "metrics": str,
-    "log_format": str,
-    "passphrase_file": str,
-    "limits": dict,
-}
-_LIMIT_TYPES: dict[str, type | tuple[type, ...]] = {
-    "max_peers": int,
-    "mesh_peers": int,
-    "max_frame_bytes": int,
-    "max_changes_per_batch": int,
-    "max_frames_per_second": (int, float),
-    "throttle_drop_after_s": (int, float),
-}
+_FILE_ONLY: dict[str, type | tuple[type, ...]] = {"no_listen": bool}
+"""Keys of the file that are folded into another field (`no_listen` empties `listen`)."""
+
+KeyTypes = dict[str, type | tuple[type, ...]]
+
+
+def _toml_type(hint: Any) -> type | tuple[type, ...]:
+    """The TOML value type of a dataclass field's type: float also takes an integer."""
+    args = [a for a in get_args(hint) if a is not type(None)]
+    if get_origin(hint) in (Union, UnionType) and len(args) == 1:
+        hint = args[0]  # X | None: TOML has no null, so a present key is an X
+    origin = get_origin(hint) or hint
+    if origin is float:
+        return (int, float)
+    # Anything else (a Literal, say) is left to the dataclass's own checks.
+    return origin if isinstance(origin, type) else object
+
+
+def key_types(cls: type) -> KeyTypes:
+    """Key -> TOML type for each field of a config dataclass, so a new field is a key."""
+    hints = get_type_hints(cls)
+    return {f.name: f.metadata.get("toml") or _toml_type(hints[f.name]) for f in fields(cls)}
+
+
+_TOP_KEYS: KeyTypes = {**key_types(NodeConfig), **_FILE_ONLY}
+_LIMIT_TYPES: KeyTypes = key_types(Limits)
 
 
 def read_config(path: Path) -> dict[str, Any]:
@@ -86,6 +102,11 @@ def read_config(path: Path) -> dict[str, Any]:
     for key in ("listen", "bootstrap"):
         if key in data and not all(isinstance(v, str) for v in data[key]):
             raise Invalid(f"{path}: `{key}` must be a list of multiaddr strings")
+        for addr in data.get(key, []):
+            try:
+                parse_multiaddr(addr)
+            except Invalid as exc:
+                raise Invalid(f"{path}: `{key}`: {exc}") from None
     return data
 
 

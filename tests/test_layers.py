@@ -69,11 +69,11 @@ UI_FORBIDDEN_STDLIB = {
     "threading": "no threads in the GUI process",
 }
 
-# Leaks that exist today and are being removed (issue 12). Each one is skipped
-# by the layer tests and asserted by `test_known_leaks_are_gone`, an xfail
-# strict: when the leak is fixed that test passes, fails as XPASS, and the
-# entry and the mark are to be deleted.
-KNOWN_LEAKS = {("ui/app.py", "p2pcommunity.cli")}
+# Leaks that exist and are being removed. Each one is skipped by the layer tests
+# and asserted by `test_known_leaks_are_gone`, an xfail strict: when the leak
+# is fixed that test passes, fails as XPASS, and the entry and the mark go.
+# (ui/app.py importing p2pcommunity.cli was the last, fixed in issue 12.)
+KNOWN_LEAKS: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)
@@ -181,11 +181,6 @@ def test_ui_imports_only_qt_and_the_control_client() -> None:
     assert _unknown(ui_violations(PACKAGE)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12: ui/app.py imports p2pcommunity.cli (default_data_dir); "
-    "once that import is gone this passes: delete KNOWN_LEAKS' entry and this mark",
-)
 def test_known_leaks_are_gone() -> None:
     found = {(i.file, i.module) for i in sync_violations(PACKAGE) + ui_violations(PACKAGE)}
     assert found & KNOWN_LEAKS == set()

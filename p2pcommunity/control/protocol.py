@@ -16,6 +16,8 @@ any failure the same way the offline CLI does.
 
 The last section resolves the socket address. It is the only part that
 touches the file system, and the one place to add a Windows loopback address.
+It also names the default data dir, which the app needs too (the UI imports
+only this layer, never the CLI).
 """
 
 from __future__ import annotations
@@ -284,6 +286,11 @@ POINTER_FILE: Final = "control.path"
 
 # sockaddr_un.sun_path holds 108 bytes on Linux, 104 on the BSDs and macOS, NUL included.
 MAX_SOCKET_PATH: Final = 107 if sys.platform.startswith("linux") else 103
+
+
+def default_data_dir() -> Path:
+    """The data dir when no `--data-dir` is given: the same for the node, CLI and app."""
+    return Path(platformdirs.user_data_dir(APP_NAME))
 
 
 def _fits(path: Path) -> bool:

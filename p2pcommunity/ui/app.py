@@ -376,7 +376,7 @@ class App(QObject):
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    from p2pcommunity.cli import default_data_dir
+    from p2pcommunity.control.protocol import default_data_dir
 
     parser = argparse.ArgumentParser(prog="p2pcommunity", description="p2pcommunity desktop app")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

@@ -1,6 +1,6 @@
 """N real nodes in one `trio.run`: libp2p hosts on loopback, each with its own store.
 
-Each `HarnessNode` is what `runtime._serve` assembles (a Noise-only host on
+Each `HarnessNode` is what `process.serve` assembles (a Noise-only host on
 127.0.0.1 port 0, a `Node` serving the sync protocol, a `Service` over its
 own SQLite file in its own temp dir), minus the control API and the Dialer:
 sessions are opened explicitly with `connect`, so a test decides the

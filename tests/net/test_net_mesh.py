@@ -8,8 +8,8 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
+from p2pcommunity.dialer import Dialer
 from p2pcommunity.net.limits import Limits
-from p2pcommunity.runtime import Dialer
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 
 COMMUNITY = b"c" * 32

@@ -1,0 +1,220 @@
+"""Human output of the CLI: one formatter per command, and the escaping they rely on.
+
+Names, posts, rules, reasons and addresses come from other members, and a
+member's app need not have checked them: a name may carry ANSI escapes, a
+carriage return or a bidi override that would paint a fake line into the
+reader's terminal ("SYSTEM: your node key leaked"). So `render` escapes
+every string of the result (and the args echoed back) before any formatter
+sees it: control characters (C0, DEL, C1, line and paragraph separators)
+and invisible format characters (bidi overrides and isolates, zero-width
+spaces) become visible escapes such as `\\x1b` or `\\u202e`. A formatter
+cannot forget to escape, because it never gets a raw string.
+
+Multi-line texts that are meant to be read as blocks (rules, a community's
+description) keep their line breaks, each line indented, so that no line
+of theirs can pass for a line of ours. Everywhere else a newline is `\\n`.
+--json output needs none of this: JSON escapes control characters itself.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+Result = dict[str, Any]
+Args = dict[str, Any]
+Formatter = Callable[[Result, Args], str]
+
+BLOCK_KEYS = frozenset({"rules", "description"})
+"""Keys whose text prints as an indented block, line breaks kept."""
+INDENT = "  "
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# Format characters that draw nothing unsafe and that emoji and scripts need:
+# ZWNJ, ZWJ (family emoji), and the tag characters of subdivision flags.
+_KEEP_FORMAT = {"\u200c", "\u200d", *map(chr, range(0xE0020, 0xE0080))}
+
+
+def _unsafe(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    if category in ("Cc", "Zl", "Zp"):
+        return True
+    return category == "Cf" and ch not in _KEEP_FORMAT
+
+
+def _escape_char(ch: str) -> str:
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def escape_line(text: str) -> str:
+    """`text` with every control or invisible format character shown as an escape."""
+    if text.isprintable():  # the common case; isprintable is False for all we escape
+        return text
+    return "".join(_escape_char(ch) if _unsafe(ch) else ch for ch in text)
+
+
+def escape_block(text: str) -> str:
+    """A multi-line text as indented lines, each escaped."""
+    return "\n".join(INDENT + escape_line(line) for line in text.split("\n"))
+
+
+def escape_tree(value: Any, key: str | None = None) -> Any:
+    """Every string in a JSON value escaped (keys too); BLOCK_KEYS values as blocks."""
+    if isinstance(value, str):
+        return escape_block(value) if key in BLOCK_KEYS else escape_line(value)
+    if isinstance(value, dict):
+        return {escape_line(str(k)): escape_tree(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [escape_tree(v) for v in value]
+    return value
+
+
+def render(formatter: Formatter, result: Result, args: Args) -> str:
+    return formatter(escape_tree(result), escape_tree(args))
+
+
+# --------------------------------------------------------------------------- formatters
+
+
+def nothing(result: Result, args: Args) -> str:
+    return ""
+
+
+def done(template: str) -> Formatter:
+    """A fixed confirmation, filled from the (escaped) args: "{peer} blocked"."""
+
+    def shown(result: Result, args: Args) -> str:
+        return template.format(**args)
+
+    return shown
+
+
+def field(key: str) -> Formatter:
+    """The one value a creating command returns: an id, a code, a version."""
+
+    def shown(result: Result, args: Args) -> str:
+        return str(result[key])
+
+    return shown
+
+
+def short(peer_or_id: str) -> str:
+    return peer_or_id[-8:] if peer_or_id.startswith("12D3") else peer_or_id[:12]
+
+
+def identity(result: Result, args: Args) -> str:
+    lines = [result["peer_id"]]
+    if result.get("name"):
+        lines.append(f"name: {result['name']}")
+    lines += result.get("addrs") or []
+    return "\n".join(lines)
+
+
+def community_list(result: Result, args: Args) -> str:
+    if not result["communities"]:
+        return "no communities yet: `community create NAME` or `join INVITE_CODE`"
+    return "\n".join(
+        f"{c['id'][:12]}  {c['name']}  ({c['role'] or 'not a member'}, {c['members']} members)"
+        for c in result["communities"]
+    )
+
+
+def community_show(result: Result, args: Args) -> str:
+    channels = ", ".join("#" + c["name"] for c in result["channels"])
+    lines = [
+        f"{result['name']}  ({result['id']})",
+        result["description"],
+        f"owner: {result['owner']}",
+        f"your role: {result['role'] or 'not a member'}",
+        f"members: {result['members']}",
+        f"channels: {channels}",
+    ]
+    lines += [f"node: {n['peer_id']}  {n['addr']}" for n in result.get("nodes") or []]
+    if result.get("rules", "").strip():
+        lines.append(f"rules (v{result['rules_version']}):\n{result['rules']}")
+    return "\n".join(line for line in lines if line.strip())
+
+
+def channel_list(result: Result, args: Args) -> str:
+    return "\n".join(
+        f"{c['id'][:12]}  #{c['name']}{'  (archived)' if c['archived'] else ''}  {c['topic']}"
+        for c in result["channels"]
+    )
+
+
+def posts(result: Result, args: Args) -> str:
+    if not result["posts"]:
+        return "no posts"
+    lines = []
+    for post in result["posts"]:
+        name = post["author_name"] or short(post["author"])
+        marks = " (edited)" if post["edited"] else ""
+        reacts = (
+            "  " + " ".join(f"{emoji}{len(who)}" for emoji, who in post["reactions"].items())
+            if post["reactions"]
+            else ""
+        )
+        lines.append(f"[{post['time']}] {name}: {post['text']}{marks}{reacts}  #{post['id'][:8]}")
+    return "\n".join(lines)
+
+
+def react(result: Result, args: Args) -> str:
+    return f"reacted {args['emoji']}" if result.get("reacted") else f"removed {args['emoji']}"
+
+
+def member_list(result: Result, args: Args) -> str:
+    return "\n".join(
+        f"{m['peer_id']}  {m['name'] or '-'}  {m['role']}  {m['status']}" for m in result["members"]
+    )
+
+
+# `invite list` JSON gives an invite's role as the number of sync's Role enum.
+_ROLE_NUMBERS = {1: "member", 2: "moderator", 3: "admin", 4: "owner"}
+
+
+def invite_list(result: Result, args: Args) -> str:
+    if not result["invites"]:
+        return "no invites"
+    return "\n".join(
+        f"{i['invite_id'][:12]}  {_ROLE_NUMBERS.get(i['role'], i['role'])}  expires {i['expires']}  "
+        f"{i['uses_left']} uses left{'  REVOKED' if i['revoked'] else ''}"
+        for i in result["invites"]
+    )
+
+
+def reports(result: Result, args: Args) -> str:
+    if not result["reports"]:
+        return "no reports"
+    return "\n".join(
+        f"[{r['time']}] #{r['post'][:8]} by {r['reporter']}: {r['reason']}"
+        for r in result["reports"]
+    )
+
+
+def status(result: Result, args: Args) -> str:
+    lines = [result["peer_id"], *result["addrs"], f"peers: {len(result['peers'])}"]
+    for c in result["communities"]:
+        lines.append(
+            f"{c['id'][:12]}  {c['name']}  {c['members_online']} online, "
+            f"{c['documents']} documents, last sync {c['last_sync'] or 'never'}"
+        )
+    return "\n".join(lines)
+
+
+def joined(result: Result, args: Args) -> str:
+    if not result.get("rules", "").strip():
+        return str(result["community_id"])
+    return (
+        f"{result['community_id']}\n\nRules (version {result['rules_version']}, "
+        f"acknowledged):\n{result['rules']}"
+    )
+
+
+def exported(result: Result, args: Args) -> str:
+    return f"{result['documents']} documents and {result['ops']} ops written to {args['dir']}"
