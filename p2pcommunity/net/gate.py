@@ -251,7 +251,7 @@ def _gated_swarm_class() -> type:
     from libp2p.network.connection.raw_connection import RawConnection
     from libp2p.network.swarm import Swarm
 
-    class GatedSwarm(Swarm):  # type: ignore[misc]
+    class GatedSwarm(Swarm):
         """A Swarm whose inbound path asks a `ConnectionGate` (module docstring)."""
 
         p2pc_gate: ConnectionGate

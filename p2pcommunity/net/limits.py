@@ -246,3 +246,39 @@ class CpuBudget:
         """Nothing owed and the burst full again: forgetting it loses nothing."""
         self._refill()
         return self._balance >= self.burst
+
+
+class ByteBudget:
+    """Bytes reserved per key (a peer) and in total, e.g. for first frames not yet complete.
+
+    A key that is `exempt_total` (a member) is refused only by its own share,
+    so strangers filling the total cannot lock members out.
+    """
+
+    def __init__(self, total: int, per_key: int) -> None:
+        self.total = total
+        self.per_key = per_key
+        self.used = 0
+        self._by_key: dict[str, int] = {}
+
+    def reserve(self, key: str, size: int, *, exempt_total: bool = False) -> str | None:
+        """None when reserved (release it later); else which limit refused it."""
+        held = self._by_key.get(key, 0)
+        if held + size > self.per_key:
+            return "per_peer"
+        if not exempt_total and self.used + size > self.total:
+            return "total"
+        self._by_key[key] = held + size
+        self.used += size
+        return None
+
+    def release(self, key: str, size: int) -> None:
+        held = self._by_key.get(key, 0) - size
+        if held > 0:
+            self._by_key[key] = held
+        else:
+            self._by_key.pop(key, None)
+        self.used -= size
+
+    def held(self, key: str) -> int:
+        return self._by_key.get(key, 0)
