@@ -85,8 +85,10 @@ def _connection_config(limits: Limits) -> Any:
     return ConnectionConfig(
         max_connections=cap,
         high_watermark=cap,
-        low_watermark=min(100, cap),
-        min_connections=min(50, cap),
+        # No auto-connector: it would dial random peerstore entries to keep 50
+        # connections up; dial.py decides whom we dial.
+        low_watermark=0,
+        min_connections=0,
         inbound_upgrade_timeout=limits.handshake_timeout_s,
         inbound_stream_protocol_negotiation_timeout=NEGOTIATE_TIMEOUT,
     )

@@ -23,8 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
