@@ -42,8 +42,9 @@ peer can hold before it has proved anything, and keep room for members.
 - `max_pending_frame_bytes`: per session, bytes of frames read ahead of the
   session (besides `READ_AHEAD` frames).
 - `cpu_budget_per_peer`: seconds of the node's loop per second that one
-  peer's frames may cost (decode + session step), with one second's worth
-  of burst; a peer over it has its next frames read late.
+  peer's frames may cost (decode + session step), with four seconds' worth
+  saved up (an honest cold sync from one peer, ~1 s of loop, never waits);
+  a peer over it has its next frames read late.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class Limits:
     max_hello_bytes: int = 16 * MAX_FRAME_SIZE
     max_hello_bytes_per_peer: int = MAX_FRAME_SIZE
     max_pending_frame_bytes: int = 4 * MAX_FRAME_SIZE
-    cpu_budget_per_peer: float = 0.25
+    cpu_budget_per_peer: float = 0.5
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_peers, int) or self.max_peers < 1:
@@ -214,7 +215,7 @@ class RateLimiter:
 
 
 class CpuBudget:
-    """Seconds of loop time one peer may spend per second, one second's worth saved up.
+    """Seconds of loop time one peer may spend per second, four seconds' worth saved up.
 
     `charge` books what a frame cost after the fact (a frame's cost is only
     known once it has run); `wait` is how long the peer's next frame must
@@ -223,7 +224,7 @@ class CpuBudget:
 
     def __init__(self, rate: float, clock: Callable[[], float]) -> None:
         self.rate = rate
-        self.burst = rate  # one second's worth
+        self.burst = 4 * rate
         self.clock = clock
         self._balance = self.burst
         self._at = clock()

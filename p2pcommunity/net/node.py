@@ -194,8 +194,8 @@ class SessionRunner:
                 self._drained.set()
                 if item == b"":  # the reader's end-of-stream marker
                     return
-                await self.node.verifier.ready(item)
                 await self.node.wait_cpu_budget(self.peer_id)
+                await self.node.verifier.ready(item)
                 step = self.node.timed_receive(self.peer_id, self.session, item, self.node.clock())
             if await self._emit(step):
                 return
@@ -222,7 +222,9 @@ class SessionRunner:
                 return
             self._pending_bytes += len(frame)
             metrics.frames_received.inc()
-            self.node.verifier.prefetch(self.session.community, frame)
+            if self.node.within_cpu_budget(self.peer_id):
+                # Prefetching parses the frame on the loop, uncharged: not for a peer in debt.
+                self.node.verifier.prefetch(self.session.community, frame)
             if check_batch:
                 self._check_batch(frame, limits.max_changes_per_batch)
             self._send.send_nowait(frame)
@@ -357,6 +359,9 @@ class Node:
                 self.limits.cpu_budget_per_peer, trio.current_time
             )
         return budget
+
+    def within_cpu_budget(self, peer_id: str) -> bool:
+        return self._budget(peer_id).wait() == 0
 
     async def wait_cpu_budget(self, peer_id: str) -> None:
         """Until `peer_id` is within its CPU budget again (at once when it is)."""

@@ -172,9 +172,9 @@ def test_cpu_and_byte_budgets() -> None:
     now = [0.0]
     cpu = CpuBudget(0.1, lambda: now[0])
     assert cpu.wait() == 0 and cpu.idle
-    cpu.charge(0.3)  # 0.1 saved up, 0.2 owed: 2 s at 0.1 s/s
+    cpu.charge(0.6)  # 0.4 saved up (four seconds' worth), 0.2 owed: 2 s at 0.1 s/s
     assert abs(cpu.wait() - 2.0) < 1e-9
-    now[0] = 3.0
+    now[0] = 6.0
     assert cpu.wait() == 0 and cpu.idle
     budget = ByteBudget(total=10, per_key=6)
     assert budget.reserve("a", 6) is None
