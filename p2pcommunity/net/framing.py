@@ -13,6 +13,7 @@ a `RemoteProtocolError`: the caller drops that peer (STYLE.md, h11).
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 from p2pcommunity.net.stream import PeerStream
 from p2pcommunity.sync.errors import RemoteProtocolError
@@ -103,12 +104,19 @@ class FrameReader:
         return True
 
 
-async def read_frame(stream: PeerStream, max_size: int = MAX_FRAME_SIZE) -> bytes | None:
+async def read_frame(
+    stream: PeerStream,
+    max_size: int = MAX_FRAME_SIZE,
+    *,
+    before_payload: Callable[[int], None] | None = None,
+) -> bytes | None:
     """Read one frame with no read-ahead: safe to mix with other reads of `stream`.
 
     It asks for exactly the bytes the frame still lacks, so it never
     consumes the start of the next frame. To read many frames, a
-    `FrameReader` makes fewer, larger reads.
+    `FrameReader` makes fewer, larger reads. `before_payload(length)` runs
+    once the length is known and before any of the payload is buffered: it
+    may reserve memory for it, or raise to refuse it.
     """
     header = await _read_exactly(stream, HEADER_SIZE, at_boundary=True)
     if header is None:
@@ -119,6 +127,8 @@ async def read_frame(stream: PeerStream, max_size: int = MAX_FRAME_SIZE) -> byte
             f"peer {stream.remote_peer_id} announced a frame of {length} bytes; "
             f"the limit is {max_size}"
         )
+    if before_payload is not None:
+        before_payload(length)
     payload = await _read_exactly(stream, length, at_boundary=False)
     assert payload is not None
     return payload

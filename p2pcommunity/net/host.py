@@ -23,6 +23,13 @@ costs a frame sent back: up to 40 % of a busy node's writes. We switch that
 off before libp2p is imported, which gives go-yamux's rule (an update once
 half the window is consumed); an operator's own setting of the variable wins.
 
+Inbound connections and streams go through a `gate.ConnectionGate`
+(limits on handshakes, connections and streams, members before strangers),
+which also works around py-libp2p 0.8.1's inbound-limiter leak: after 250
+inbound connections over a node's lifetime, the stock swarm refuses every
+new one (see gate.py). `Node` configures the gate with its limits and its
+view of who is a member (`NodeHost.configure_gate`).
+
 The rest of the code sees `NodeHost` with str peer ids and str multiaddrs,
 and `PeerStream`s; no libp2p type crosses this module's boundary.
 """
@@ -33,10 +40,13 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
+from p2pcommunity.net import gate as gate_module
+from p2pcommunity.net.gate import Classify, ConnectionGate, Reject
+from p2pcommunity.net.limits import Limits
 from p2pcommunity.net.stream import LibP2PStream, PeerStream
 
 if TYPE_CHECKING:
@@ -65,7 +75,26 @@ class DialError(Exception):
     """No address of the peer gave an authenticated connection."""
 
 
-def _build_host(identity: DeviceIdentity) -> BasicHost:
+def _connection_config(limits: Limits) -> Any:
+    from libp2p.network.config import ConnectionConfig
+
+    # libp2p's own cap is a backstop above ours (the gate decides first, and
+    # an evicted stranger's connection may still be closing); its watermarks
+    # must sit under it or ConnectionConfig refuses them.
+    cap = limits.max_connections + limits.max_handshakes
+    return ConnectionConfig(
+        max_connections=cap,
+        high_watermark=cap,
+        # No auto-connector: it would dial random peerstore entries to keep 50
+        # connections up; dial.py decides whom we dial.
+        low_watermark=0,
+        min_connections=0,
+        inbound_upgrade_timeout=limits.handshake_timeout_s,
+        inbound_stream_protocol_negotiation_timeout=NEGOTIATE_TIMEOUT,
+    )
+
+
+def _build_host(identity: DeviceIdentity, gate: ConnectionGate) -> BasicHost:
     from libp2p import new_swarm
     from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
     from libp2p.custom_types import TProtocol
@@ -87,18 +116,32 @@ def _build_host(identity: DeviceIdentity) -> BasicHost:
         muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
         transports=[TCP()],
         retry_config=RetryConfig(max_retries=0),
+        connection_config=_connection_config(gate.limits),
     )
     # new_host() would build the same BasicHost but cannot pass retry_config.
-    return BasicHost(network=swarm, negotiate_timeout=NEGOTIATE_TIMEOUT)
+    host = BasicHost(network=swarm, negotiate_timeout=NEGOTIATE_TIMEOUT)
+    gate_module.install(swarm, gate)  # after BasicHost set the swarm's stream handler
+    return host
 
 
 class NodeHost:
     """A running host; get one from `running_host`."""
 
-    def __init__(self, host: BasicHost) -> None:
+    def __init__(self, host: BasicHost, gate: ConnectionGate | None = None) -> None:
         self._host = host
         self.peer_id: str = str(host.get_id())
         self._circuit_dialer: CircuitDialer | None = None
+        self.gate = gate or ConnectionGate()
+
+    def configure_gate(self, limits: Limits, classify: Classify, reject: Reject) -> None:
+        """The limits to enforce on inbound connections and streams, and who is a member.
+
+        Until this is called every peer counts as a member (a bare host in tests).
+        """
+        self.gate.limits = limits
+        self.gate.classify = classify
+        self.gate.reject = reject
+        self._swarm.connection_config = _connection_config(limits)
 
     def set_circuit_dialer(self, dialer: CircuitDialer | None) -> None:
         """How to dial `/p2p-circuit` addresses (net/relay.py); None: they fail."""
@@ -305,10 +348,11 @@ async def running_host(
     """
     from multiaddr import Multiaddr
 
-    host = _build_host(identity)
+    gate = ConnectionGate()
+    host = _build_host(identity, gate)
     async with host.run([Multiaddr(a) for a in listen_addrs]):
         try:
-            yield NodeHost(host)
+            yield NodeHost(host, gate)
         finally:
             with trio.CancelScope(shield=True):
                 await host.close()

@@ -6,13 +6,24 @@ decides is in sync/. A runner is the only task that touches its session, so
 incoming frames and "something changed, push it" pokes are serialised
 through one channel. A session that misbehaves (a `RemoteProtocolError`) or
 crashes is closed and logged; the node and its other sessions go on.
+
+What a hostile peer can make the node hold is bounded here (issue 11): a
+sync stream must deliver its hello within `hello_timeout_s`, and the bytes
+of first frames still arriving are reserved against `max_hello_bytes*`
+before they are buffered; a session buffers at most `READ_AHEAD` frames and
+`max_pending_frame_bytes` ahead of itself; and each peer's frames may cost
+the loop `cpu_budget_per_peer` seconds a second, measured around decode +
+`session.receive`: over it, that peer's next frames wait (read late, so
+Yamux pushes back) while other peers and the control API go on. Connection
+and stream limits live in gate.py; `Node` tells the gate who is a member.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +31,9 @@ import trio
 
 from p2pcommunity.identity import DeviceIdentity
 from p2pcommunity.net.framing import FrameReader, read_frame, write_frames
+from p2pcommunity.net.gate import MEMBER, PRESENTING, STRANGER
 from p2pcommunity.net.host import NodeHost
-from p2pcommunity.net.limits import Limits, RateLimiter
+from p2pcommunity.net.limits import ByteBudget, CpuBudget, Limits, RateLimiter
 from p2pcommunity.net.metrics import CountingStream, NodeMetrics
 from p2pcommunity.net.stream import PeerStream
 from p2pcommunity.net.verifier import SignatureWorker
@@ -92,6 +104,8 @@ class SessionRunner:
         self._timed = False
         self._last_push = -math.inf
         self._nursery: trio.Nursery | None = None
+        self._pending_bytes = 0
+        self._drained = trio.Event()
 
     async def flush(self) -> None:
         """Push what the peer lacks now and return once it is written to the stream."""
@@ -174,10 +188,13 @@ class SessionRunner:
                 continue
             else:
                 self._read_slots.release()
+                self._pending_bytes -= len(item)
+                self._drained.set()
                 if item == b"":  # the reader's end-of-stream marker
                     return
+                await self.node.wait_cpu_budget(self.peer_id)
                 await self.node.verifier.ready(item)
-                step = self.session.receive(item, now)
+                step = self.node.timed_receive(self.peer_id, self.session, item, self.node.clock())
             if await self._emit(step):
                 return
 
@@ -194,11 +211,18 @@ class SessionRunner:
         check_batch = limits.max_changes_per_batch < self.node.protocol_max_changes
         while True:
             await self._read_slots.acquire()
+            while self._pending_bytes >= limits.max_pending_frame_bytes:
+                # Bytes, not only frames: 16 frames of 1 MiB are 16 MiB per session.
+                self._drained = trio.Event()
+                await self._drained.wait()
             frame = await reader.read_frame()
             if frame is None:
                 return
+            self._pending_bytes += len(frame)
             metrics.frames_received.inc()
-            self.node.verifier.prefetch(self.session.community, frame)
+            if self.node.within_cpu_budget(self.peer_id):
+                # Prefetching parses the frame on the loop, uncharged: not for a peer in debt.
+                self.node.verifier.prefetch(self.session.community, frame)
             if check_batch:
                 self._check_batch(frame, limits.max_changes_per_batch)
             self._send.send_nowait(frame)
@@ -264,8 +288,13 @@ class Node:
         self.service = service
         self.host = host
         self.clock = clock
-        self.limits = limits or Limits()
         self.metrics = metrics or NodeMetrics()
+        self._limits = limits or Limits()
+        self._hello_bytes = ByteBudget(
+            self._limits.max_hello_bytes, self._limits.max_hello_bytes_per_peer
+        )
+        self._cpu: dict[str, CpuBudget] = {}
+        host.configure_gate(self._limits, self.classify_peers, self.metrics.reject)
         self.metrics.bind(
             connected_peers=lambda: len(self.host.connected_peers()),
             sync_sessions=lambda: len(self.runners),
@@ -279,6 +308,77 @@ class Node:
         self.notify: Callable[[str, dict[str, Any]], None] = lambda method, params: None
         service.on_local_change = self._on_local_change
 
+    @property
+    def limits(self) -> Limits:
+        return self._limits
+
+    @limits.setter
+    def limits(self, limits: Limits) -> None:
+        """New limits apply to new connections, streams and hellos (tests change them live)."""
+        self._limits = limits
+        self._hello_bytes.total = limits.max_hello_bytes
+        self._hello_bytes.per_key = limits.max_hello_bytes_per_peer
+        self.host.configure_gate(limits, self.classify_peers, self.metrics.reject)
+        for budget in self._cpu.values():
+            budget.rate = budget.burst = limits.cpu_budget_per_peer
+
+    # -- who is a member (for the connection gate) -----------------------------
+
+    def classify_peers(self, peers: Iterable[str]) -> dict[str, int]:
+        """MEMBER of a community we hold; PRESENTING: a stranger with a session; else STRANGER."""
+        peers = list(peers)
+        if not peers:
+            return {}
+        communities = [
+            self.service.open_community(cid) for cid in self.service.store.community_ids()
+        ]
+        sessions = self.session_peers()
+        ranks: dict[str, int] = {}
+        for peer_id in peers:
+            try:
+                key = public_key_from_peer_id(peer_id)
+            except Exception:
+                ranks[peer_id] = STRANGER
+                continue
+            if any(c.state.is_member(key) for c in communities):
+                ranks[peer_id] = MEMBER
+            else:
+                ranks[peer_id] = PRESENTING if peer_id in sessions else STRANGER
+        return ranks
+
+    # -- CPU budget per peer ---------------------------------------------------
+
+    def _budget(self, peer_id: str) -> CpuBudget:
+        budget = self._cpu.get(peer_id)
+        if budget is None:
+            if len(self._cpu) >= 4 * self.limits.max_peers:
+                for key in [k for k, b in self._cpu.items() if b.idle]:
+                    del self._cpu[key]
+            budget = self._cpu[peer_id] = CpuBudget(
+                self.limits.cpu_budget_per_peer, trio.current_time
+            )
+        return budget
+
+    def within_cpu_budget(self, peer_id: str) -> bool:
+        return self._budget(peer_id).wait() == 0
+
+    async def wait_cpu_budget(self, peer_id: str) -> None:
+        """Until `peer_id` is within its CPU budget again (at once when it is)."""
+        wait = self._budget(peer_id).wait()
+        if wait > 0:
+            self.metrics.reject("cpu_budget")
+            self.metrics.throttled.inc()
+            log.info("%s is over its CPU budget: its next frame waits %.2f s", peer_id, wait)
+            await trio.sleep(wait)
+
+    def timed_receive(self, peer_id: str, session: SyncSession, frame: bytes, now: int) -> Step:
+        """`session.receive`, its loop time charged to the peer (also when it raises)."""
+        started = time.perf_counter()
+        try:
+            return session.receive(frame, now)
+        finally:
+            self._budget(peer_id).charge(time.perf_counter() - started)
+
     # -- sessions --------------------------------------------------------------
 
     def sessions_of(self, community_id: bytes) -> list[SessionRunner]:
@@ -289,6 +389,10 @@ class Node:
 
     def _forget(self, runner: SessionRunner) -> None:
         self.runners.discard(runner)
+        budget = self._cpu.get(runner.peer_id)
+        # A peer in debt keeps it across sessions: reconnecting must not reset it.
+        if budget is not None and budget.idle and runner.peer_id not in self.session_peers():
+            del self._cpu[runner.peer_id]
 
     def _document_count(self) -> int:
         store = self.service.store
@@ -323,11 +427,16 @@ class Node:
             self._community, self.identity.public_key, peer_key, check_invite=self._check_invite
         )
         try:
-            # read_frame takes exactly one frame's bytes; the runner's reader gets the rest.
-            first = await read_frame(stream, self.limits.max_frame_bytes)
+            with trio.move_on_after(self.limits.hello_timeout_s) as deadline:
+                first = await self._read_hello(stream)
+            if deadline.cancelled_caught:
+                raise LimitExceeded(
+                    "hello_timeout", f"no hello within {self.limits.hello_timeout_s:g} s"
+                )
             if first is None:
                 return
-            step = session.receive(first, self.clock())
+            await self.wait_cpu_budget(stream.remote_peer_id)
+            step = self.timed_receive(stream.remote_peer_id, session, first, self.clock())
         except RemoteProtocolError as exc:
             self.metrics.reject(rejection_reason(exc))
             log.warning("sync with %s closed: %s", stream.remote_peer_id, exc)
@@ -338,6 +447,32 @@ class Node:
         self.runners.add(runner)
         self.metrics.sessions_opened.labels(direction="in").inc()
         await runner.run(step)
+
+    async def _read_hello(self, stream: PeerStream) -> bytes | None:
+        """The first frame, its bytes reserved against the hello budgets before buffering."""
+        peer_id = stream.remote_peer_id
+        reserved = 0
+        budget = self._hello_bytes
+
+        def reserve(length: int) -> None:
+            nonlocal reserved
+            member = self.classify_peers([peer_id]).get(peer_id) == MEMBER
+            refused = budget.reserve(peer_id, length, exempt_total=member)
+            if refused is not None:
+                limit = (
+                    f"max_hello_bytes_per_peer={budget.per_key}"
+                    if refused == "per_peer"
+                    else f"max_hello_bytes={budget.total}"
+                )
+                raise LimitExceeded("hello_bytes", f"a first frame of {length} bytes; {limit}")
+            reserved = length
+
+        try:
+            # read_frame takes exactly one frame's bytes; the runner's reader gets the rest.
+            return await read_frame(stream, self.limits.max_frame_bytes, before_payload=reserve)
+        finally:
+            if reserved:
+                budget.release(peer_id, reserved)
 
     def _check_invite(self, community: Community, peer_key: bytes, presented: bytes) -> str | None:
         """Admit a joiner that proves an invite, even one we have not synced yet (the
