@@ -45,6 +45,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_join.py
 	$(PY) benchmarks/bench_node.py
 	$(PY) benchmarks/bench_sustained_procs.py
+	$(PY) benchmarks/bench_attack.py --seconds 20
+	$(PY) benchmarks/bench_cbor.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/bench_app.py
 
 # The desktop app on the default data dir (starts its node if none runs).

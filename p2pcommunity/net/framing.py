@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 from p2pcommunity.net.stream import PeerStream
 from p2pcommunity.sync.errors import RemoteProtocolError
+from p2pcommunity.sync.protocol_frames import MAX_FRAME_SIZE
 
-MAX_FRAME_SIZE = 1024 * 1024
 HEADER_SIZE = 4
 _HEADER = struct.Struct(">I")
 _RECEIVE_SIZE = 64 * 1024

@@ -41,6 +41,11 @@ peer can hold before it has proved anything, and keep room for members.
   Members are refused only by their own per-peer share.
 - `max_pending_frame_bytes`: per session, bytes of frames read ahead of the
   session (besides `READ_AHEAD` frames).
+- `max_summary_entries`, `max_pending_ops`, `max_pending_op_bytes`: what one
+  session holds for its peer (sync.protocol.SessionLimits): document summary
+  entries (an honest peer sends one per document of the community), and ops
+  waiting for parents, in count and bytes (an honest peer sends parents
+  first). Over any of them, the session is closed.
 - `cpu_budget_per_peer`: seconds of the node's loop per second that one
   peer's frames may cost (decode + session step), with four seconds' worth
   saved up (an honest cold sync from one peer, ~1 s of loop, never waits);
@@ -52,7 +57,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
-from p2pcommunity.net.framing import MAX_FRAME_SIZE
+from p2pcommunity.sync.protocol_frames import MAX_FRAME_SIZE
+from p2pcommunity.sync.protocol import SessionLimits
 
 # The sync layer refuses bigger batches anyway (sync.apply.MAX_BATCH_CHANGES).
 PROTOCOL_MAX_CHANGES = 1000
@@ -84,6 +90,9 @@ class Limits:
     max_hello_bytes_per_peer: int = MAX_FRAME_SIZE
     max_pending_frame_bytes: int = 4 * MAX_FRAME_SIZE
     cpu_budget_per_peer: float = 0.5
+    max_summary_entries: int = 100_000
+    max_pending_ops: int = 1000
+    max_pending_op_bytes: int = 4 * MAX_FRAME_SIZE
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_peers, int) or self.max_peers < 1:
@@ -141,7 +150,14 @@ class Limits:
             )
         # Byte budgets must hold at least one frame of the largest accepted size,
         # or a peer could never send it.
-        for name in ("max_hello_bytes", "max_hello_bytes_per_peer", "max_pending_frame_bytes"):
+        for name in ("max_summary_entries", "max_pending_ops"):
+            _positive_int(self, name)
+        for name in (
+            "max_hello_bytes",
+            "max_hello_bytes_per_peer",
+            "max_pending_frame_bytes",
+            "max_pending_op_bytes",
+        ):
             _positive_int(self, name)
             if getattr(self, name) < self.max_frame_bytes:
                 raise LimitError(
@@ -159,6 +175,12 @@ class Limits:
                 f"cpu_budget_per_peer must be a number of seconds per second in (0, 1], "
                 f"not {budget!r}"
             )
+
+    def session(self) -> SessionLimits:
+        """The bounds a sync session enforces itself (sans-I/O, in sync/)."""
+        return SessionLimits(
+            self.max_summary_entries, self.max_pending_ops, self.max_pending_op_bytes
+        )
 
     @classmethod
     def keys(cls) -> list[str]:

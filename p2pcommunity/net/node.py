@@ -424,7 +424,11 @@ class Node:
         stream = CountingStream(stream, self.metrics)
         peer_key = public_key_from_peer_id(stream.remote_peer_id)
         session = SyncSession.responder(
-            self._community, self.identity.public_key, peer_key, check_invite=self._check_invite
+            self._community,
+            self.identity.public_key,
+            peer_key,
+            check_invite=self._check_invite,
+            limits=self.limits.session(),
         )
         try:
             with trio.move_on_after(self.limits.hello_timeout_s) as deadline:
@@ -498,6 +502,7 @@ class Node:
             public_key_from_peer_id(peer_id),
             initiator=True,
             invite=invite,
+            limits=self.limits.session(),
         )
         runner = SessionRunner(self, stream, session, community.id, peer_id, initiator=True)
         self.runners.add(runner)

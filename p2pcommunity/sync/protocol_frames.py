@@ -35,7 +35,7 @@ from p2pcommunity.sync.log_ops import HASH_SIZE
 
 # 2: admission by a member's `admit` op (0.2); a 0.1 peer is refused politely.
 PROTOCOL_VERSION = 2
-# The length prefix of net/ refuses bigger frames (net.framing.MAX_FRAME_SIZE).
+# The one definition: net/framing refuses a longer length prefix before buffering.
 MAX_FRAME_SIZE = 1024 * 1024
 # What the session puts into one ops or changes frame, at most (one item always fits).
 BATCH_BYTES = 512 * 1024
@@ -43,7 +43,7 @@ MAX_OPS_PER_FRAME = 1000
 MAX_HEADS = 1024
 MAX_SUMMARY_DOCS = 4096
 MAX_INVITE_SIZE = 16 * 1024
-MAX_REASON_CHARS = 64
+MAX_REFUSAL_CHARS = 64
 MAX_SEGMENT = (1 << 32) - 1  # a segment number is 4 bytes in its document id
 MAX_SEQ = (1 << 63) - 1
 # CBOR overhead of one [bytes, signature] item, generously: array head, two byte-string heads.
@@ -225,8 +225,8 @@ def _changes(r: dict[str, Any]) -> ChangesFrame:
 
 def _refused(r: dict[str, Any]) -> RefusedFrame:
     reason = r["reason"]
-    if not isinstance(reason, str) or not 1 <= len(reason) <= MAX_REASON_CHARS:
-        raise _bad(f"the reason must be 1..{MAX_REASON_CHARS} characters")
+    if not isinstance(reason, str) or not 1 <= len(reason) <= MAX_REFUSAL_CHARS:
+        raise _bad(f"the reason must be 1..{MAX_REFUSAL_CHARS} characters")
     return RefusedFrame(reason)
 
 
