@@ -22,7 +22,18 @@ from p2pcommunity.ui.models import short_peer
 if TYPE_CHECKING:
     from p2pcommunity.ui.chat import ChatPage
 
-REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀"]
+# Each with its name: the menu reads well, and to a screen reader, even where
+# the emoji font is missing and a glyph would be an empty box.
+REACTIONS = (
+    ("👍", "Thumbs up"),
+    ("❤️", "Heart"),
+    ("😂", "Laughing"),
+    ("🎉", "Party"),
+    ("😮", "Surprised"),
+    ("😢", "Sad"),
+    ("🙏", "Thanks"),
+    ("👀", "Looking"),
+)
 ADMINS = ("owner", "admin")
 MODERATORS = ("owner", "admin", "moderator")
 TIMEOUTS = (("10 minutes", "10m"), ("1 hour", "1h"), ("1 day", "1d"), ("1 week", "7d"))
@@ -168,8 +179,8 @@ class ChatActions(QObject):
             menu.addAction("Reply", lambda: page.composer.start_reply(post["id"], author))
             menu.addAction("Open thread", lambda: page.open_thread(post["id"]))
         react = menu.addMenu("React")
-        for emoji in REACTIONS:
-            react.addAction(emoji, partial(page.react, post["id"], emoji))
+        for emoji, name in REACTIONS:
+            react.addAction(f"{emoji}  {name}", partial(page.react, post["id"], emoji))
         menu.addAction(
             "Copy text", lambda: QGuiApplication.clipboard().setText(post.get("text", ""))
         )

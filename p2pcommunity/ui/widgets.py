@@ -32,13 +32,13 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from p2pcommunity.ui.composer import Composer
 from p2pcommunity.ui.delegate import PostDelegate, peer_color
+from p2pcommunity.ui.icons import icon_button
 from p2pcommunity.ui.models import (
     AnyIndex,
     MemberListModel,
@@ -188,10 +188,7 @@ class PanelHeader(QWidget):
         layout.setContentsMargins(12, 8, 6, 8)
         self.title = QLabel(title)
         self.title.setObjectName("panelTitle")
-        close = QToolButton()
-        close.setText("✕")
-        close.setAutoRaise(True)
-        close.setToolTip("Close (Esc)")
+        close = icon_button("close", f"Close {title.lower()}", "Close (Esc)")
         close.clicked.connect(self.closed.emit)
         layout.addWidget(self.title, 1)
         layout.addWidget(close)
