@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QSettings, Qt
-from PySide6.QtGui import QFont, QIcon, QImage, QPainter, QPixmap, QTextLayout
+from PySide6.QtCore import QPoint, QSettings
+from PySide6.QtGui import QFont, QIcon, QImage, QTextLayout
 from PySide6.QtWidgets import QLineEdit, QMenu, QToolButton
 
 from p2pcommunity.ui import icons
