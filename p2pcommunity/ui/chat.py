@@ -83,7 +83,7 @@ class ChatPage(QWidget):
         self.watcher = MentionWatcher(client, self)
         self.watcher.notification_wanted.connect(self.notification_wanted)
         self.watcher.unread_changed.connect(self._on_watcher_unread_changed)
-        self.menus = ChatActions(self)
+        self.menus = ChatActions(self, self)
         self._build()
         self.timeline.loaded.connect(self._on_timeline_loaded)
         self.timeline.posts_arrived.connect(self._on_timeline_posts_arrived)
@@ -431,7 +431,7 @@ class ChatPage(QWidget):
     def _on_timeline_posts_arrived(self, posts: list[dict[str, Any]]) -> None:
         self.timeline_stack.setCurrentIndex(0)
         window = self.window()
-        if window.isActiveWindow() and self.timeline_view._at_bottom:
+        if window.isActiveWindow() and self.timeline_view.at_bottom:
             self.mark_read()
         self.watcher.note_mine(
             {r["id"] for r in self.timeline.rows() if r.get("author") == self.me}

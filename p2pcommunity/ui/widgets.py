@@ -104,6 +104,15 @@ class TimelineView(PostListView):
         model.loaded.connect(self._on_model_loaded)
         model.older_loaded.connect(self._on_model_older_loaded)
 
+    @property
+    def at_bottom(self) -> bool:
+        """True while the user follows the newest post (scrolled to the end)."""
+        return self._at_bottom
+
+    def follow_bottom(self) -> None:
+        """Follow the newest post again, as after the user's own post was sent."""
+        self._at_bottom = True
+
     def _on_scrollbar_value_changed(self, value: int) -> None:
         bar = self.verticalScrollBar()
         self._at_bottom = value >= bar.maximum() - 4
