@@ -1,31 +1,22 @@
-# Every target sets itself up: a fresh clone needs only the system packages
-# that `check-system` names (see README).
+# Every target sets itself up, system packages included where it may install
+# them (root or passwordless sudo on Debian/Ubuntu); `check-system` names them.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint bench node run check-system check-display clean dist
+.PHONY: test lint bench node run check-system system-packages check-display clean dist
 
+# What the system lacks (see packaging/system-packages.sh), named: exit 1 if anything.
 check-system:
-	@missing=""; \
-	command -v $(PYTHON) >/dev/null || missing="$$missing python3"; \
-	command -v gcc >/dev/null || missing="$$missing gcc"; \
-	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || missing="$$missing python3>=3.11"; \
-	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
-	$(PYTHON) -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null || missing="$$missing python3-dev"; \
-	{ [ -f /usr/include/gmp.h ] || ls /usr/include/*/gmp.h >/dev/null 2>&1; } || missing="$$missing libgmp-dev"; \
-	for lib in libEGL.so.1:libegl1 libGL.so.1:libgl1 libxkbcommon.so.0:libxkbcommon0 \
-	           libfontconfig.so.1:libfontconfig1 libxcb-cursor.so.0:libxcb-cursor0 libdbus-1.so.3:libdbus-1-3; do \
-	  ldconfig -p 2>/dev/null | grep -q "$${lib%%:*}" || missing="$$missing $${lib##*:}"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "Missing system packages:$$missing"; \
-	  echo "On Debian/Ubuntu: sudo apt-get install$$missing" | sed 's/python3>=3.11/python3/'; \
-	  exit 1; \
-	fi
+	@PYTHON=$(PYTHON) sh packaging/system-packages.sh check
 
-$(STAMP): pyproject.toml | check-system
+# Install what check-system names when root or passwordless sudo and apt-get
+# allow it (saying what it installs); otherwise print the apt-get line and stop.
+system-packages:
+	@PYTHON=$(PYTHON) sh packaging/system-packages.sh ensure
+
+$(STAMP): pyproject.toml | system-packages
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
@@ -53,21 +44,9 @@ bench: $(STAMP)
 run: $(STAMP) check-display
 	$(VENV)/bin/p2pcommunity $(APP_ARGS)
 
-# Qt's xcb platform plugin (a real X11 display) needs these besides check-system's.
+# Qt's xcb platform plugin (a real X11 display) needs more than the offscreen one.
 check-display:
-	@missing=""; \
-	for lib in libxcb-icccm.so.4:libxcb-icccm4 libxcb-image.so.0:libxcb-image0 \
-	           libxcb-keysyms.so.1:libxcb-keysyms1 libxcb-randr.so.0:libxcb-randr0 \
-	           libxcb-render-util.so.0:libxcb-render-util0 libxcb-shape.so.0:libxcb-shape0 \
-	           libxcb-xinerama.so.0:libxcb-xinerama0 libxcb-xkb.so.1:libxcb-xkb1 \
-	           libxkbcommon-x11.so.0:libxkbcommon-x11-0; do \
-	  ldconfig -p 2>/dev/null | grep -q "$${lib%%:*}" || missing="$$missing $${lib##*:}"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "Missing system packages for the desktop app:$$missing"; \
-	  echo "On Debian/Ubuntu: sudo apt-get install$$missing"; \
-	  exit 1; \
-	fi
+	@PYTHON=$(PYTHON) sh packaging/system-packages.sh ensure display
 
 # A headless node on the default data dir (creates the identity on first run).
 node: $(STAMP)

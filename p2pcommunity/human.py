@@ -174,15 +174,11 @@ def member_list(result: Result, args: Args) -> str:
     )
 
 
-# `invite list` JSON gives an invite's role as the number of sync's Role enum.
-_ROLE_NUMBERS = {1: "member", 2: "moderator", 3: "admin", 4: "owner"}
-
-
 def invite_list(result: Result, args: Args) -> str:
     if not result["invites"]:
         return "no invites"
     return "\n".join(
-        f"{i['invite_id'][:12]}  {_ROLE_NUMBERS.get(i['role'], i['role'])}  expires {i['expires']}  "
+        f"{i['invite_id'][:12]}  {i['role']}  expires {i['expires']}  "
         f"{i['uses_left']} uses left{'  REVOKED' if i['revoked'] else ''}"
         for i in result["invites"]
     )

@@ -10,8 +10,11 @@ Errors: an application error is a `ControlError` (a `DomainError` whose
 `.code` is the CLI code, so the CLI reports it exactly as an offline command
 would); a node that goes away is a `ConnectionError`. Not thread-safe.
 
+`connect` dials whichever transport the node published (`transport`): its
+Unix socket, or 127.0.0.1 with the endpoint file's token sent first.
+
 The GUI does not use this module (no blocking reads there); it speaks the
-same `protocol` over `QLocalSocket`.
+same `protocol` over `QLocalSocket` or `QTcpSocket`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from types import TracebackType
 from typing import Any
 
 from p2pcommunity.control import protocol as p
+from p2pcommunity.control import transport as t
 from p2pcommunity.sync.errors import DomainError
 
 DEFAULT_TIMEOUT = 10.0
@@ -45,6 +49,37 @@ def _check_owner(path: Path) -> None:
     getuid = getattr(os, "getuid", None)
     if getuid is not None and path.stat().st_uid != getuid():
         raise PermissionError(f"control socket {path} belongs to another user; not using it")
+
+
+def _dial(address: str, timeout: float | None) -> socket.socket | None:
+    """A connected socket to `address`, or None when nobody listens there any more."""
+    path = Path(address)
+    if t.is_endpoint_address(path):
+        endpoint = t.read_endpoint(path)
+        if endpoint is None:
+            return None
+        try:
+            sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
+        except ConnectionRefusedError:
+            return None
+        try:
+            sock.sendall(endpoint.auth_line())
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        _check_owner(path)
+        sock.settimeout(timeout)
+        sock.connect(os.fspath(path))
+    except (FileNotFoundError, ConnectionRefusedError):
+        sock.close()
+        return None
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 class ControlClient:
@@ -67,21 +102,11 @@ class ControlClient:
 
         `timeout` bounds the connect and, by default, each `call`.
         """
-        path = p.resolve_socket_path(data_dir)
-        if path is None:
-            return None
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            _check_owner(path)
-            sock.settimeout(timeout)
-            sock.connect(os.fspath(path))
-        except (FileNotFoundError, ConnectionRefusedError):
-            sock.close()
-            return None
-        except BaseException:
-            sock.close()
-            raise
-        return cls(sock, timeout)
+        for address in t.published_addresses(data_dir):
+            sock = _dial(address, timeout)
+            if sock is not None:
+                return cls(sock, timeout)
+        return None
 
     # ------------------------------------------------------------------ requests
 

@@ -15,10 +15,17 @@ The socket file is the server's: created owner-only, replaced at start only
 when nobody answers on it, removed (with its pointer file) at exit. Two nodes
 on one data dir are already excluded by the data dir lock; the liveness probe
 here is a second, clearer line of defence.
+
+With the `tcp` transport (`transport`: Windows, or forced by
+`P2PCOMMUNITY_CONTROL_TRANSPORT=tcp`) the same server listens on 127.0.0.1
+port 0 and publishes port and token in an owner-only endpoint file instead;
+a connection counts only after its first line matched the token, and until
+then it gets no byte back. Everything after that is transport-blind.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import socket as stdlib_socket
@@ -30,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from p2pcommunity.control import protocol as p
+from p2pcommunity.control import transport as t
 from p2pcommunity.identity import ensure_data_dir
 from p2pcommunity.sync.errors import DomainError
 from p2pcommunity.sync.store import environment_error
@@ -48,6 +56,8 @@ UNSUBSCRIBE = "unsubscribe"
 OUTGOING_QUEUE = 1024
 """Lines waiting for a slow client before it is disconnected."""
 PROBE_TIMEOUT = 2.0
+AUTH_TIMEOUT = 10.0
+"""How long a `tcp` client may take to send its token."""
 RECEIVE_SIZE = 65536
 
 
@@ -58,7 +68,7 @@ class ControlServerRunning(DomainError):
 
 
 class _Connection:
-    def __init__(self, stream: trio.SocketStream) -> None:
+    def __init__(self, stream: trio.abc.Stream) -> None:
         self.stream = stream
         self.outgoing_send, self.outgoing_receive = trio.open_memory_channel[bytes](OUTGOING_QUEUE)
         self.cancel_scope = trio.CancelScope()
@@ -82,10 +92,19 @@ class _Connection:
 class ControlServer:
     """Handle on a running control server; `serve_control` hands it out via `task_status`."""
 
-    def __init__(self, socket_path: Path, handler: Handler) -> None:
+    def __init__(
+        self, socket_path: Path, handler: Handler, endpoint: t.TcpEndpoint | None = None
+    ) -> None:
         self.socket_path = socket_path
+        """The Unix socket, or with `tcp` the endpoint file: what `resolve_address` finds."""
+        self.endpoint = endpoint
+        """With `tcp`: where it listens and the token a client must send first."""
         self._handler = handler
         self._connections: set[_Connection] = set()
+
+    @property
+    def transport(self) -> str:
+        return t.UNIX if self.endpoint is None else t.TCP
 
     @property
     def connection_count(self) -> int:
@@ -105,7 +124,14 @@ class ControlServer:
 
     # ------------------------------------------------------------------ connections
 
-    async def _serve_connection(self, stream: trio.SocketStream) -> None:
+    async def _serve_connection(self, stream: trio.abc.Stream) -> None:
+        try:
+            early = b"" if self.endpoint is None else await self._authenticate(stream)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            early = None
+        if early is None:
+            await trio.aclose_forcefully(stream)
+            return
         conn = _Connection(stream)
         self._connections.add(conn)
         try:
@@ -113,7 +139,7 @@ class ControlServer:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._write_loop, conn)
                     try:
-                        await self._read_loop(conn)
+                        await self._read_loop(conn, early)
                     finally:
                         # The writer flushes what is queued, then ends.
                         conn.outgoing_send.close()
@@ -128,16 +154,36 @@ class ControlServer:
             async for line in conn.outgoing_receive:
                 await conn.stream.send_all(line)
 
-    async def _read_loop(self, conn: _Connection) -> None:
+    async def _authenticate(self, stream: trio.abc.Stream) -> bytes | None:
+        """The bytes after a correct token line, or None: close without a word."""
+        assert self.endpoint is not None
+        expected = self.endpoint.token.encode("ascii")
+        buf = b""
+        with trio.move_on_after(AUTH_TIMEOUT):
+            while b"\n" not in buf and len(buf) <= t.MAX_TOKEN_LINE:
+                data = await stream.receive_some(RECEIVE_SIZE)
+                if not data:
+                    return None
+                buf += data
+        line, newline, rest = buf.partition(b"\n")
+        if not newline or not hmac.compare_digest(line.removesuffix(b"\r"), expected):
+            log.warning("control connection without the right token; closed")
+            return None
+        return rest
+
+    async def _read_loop(self, conn: _Connection, early: bytes = b"") -> None:
         reader = p.LineReader()
+        data = early
         while True:
-            data = await conn.stream.receive_some(RECEIVE_SIZE)
             if not data:
-                return
+                data = await conn.stream.receive_some(RECEIVE_SIZE)
+                if not data:
+                    return
             for line in reader.feed(data):
                 reply = await self._answer(conn, line)
                 if reply is not None:
                     await conn.outgoing_send.send(self._encode_reply(reply))
+            data = b""
 
     @staticmethod
     def _encode_reply(reply: p.Response | p.ErrorResponse) -> bytes:
@@ -290,6 +336,62 @@ def _unlink_if_ours(path: Path, identity: tuple[int, int]) -> None:
         pass
 
 
+async def _tcp_node_answers(endpoint: t.TcpEndpoint) -> bool:
+    """True if a live control server holds `endpoint` (it answers a request after the token).
+
+    A port that merely accepts may by now belong to some other program: only
+    an answer in JSON-RPC counts.
+    """
+    probe = p.encode(p.Request(0, UNSUBSCRIBE, {}))  # no side effects
+    try:
+        with trio.move_on_after(PROBE_TIMEOUT):
+            stream = await trio.open_tcp_stream(endpoint.host, endpoint.port)
+            async with stream:
+                await stream.send_all(endpoint.auth_line() + probe)
+                reply = await stream.receive_some(RECEIVE_SIZE)
+                return reply.startswith(b"{")
+    except OSError:
+        return False
+    return False
+
+
+async def _remove_stale_socket(data_dir: Path) -> None:
+    """Before serving `tcp`: a Unix socket of an earlier node must not shadow the endpoint."""
+    socket_path = p.resolve_socket_path(data_dir)
+    if socket_path is None or not hasattr(stdlib_socket, "AF_UNIX"):
+        return
+    if await _someone_answers(socket_path):
+        raise ControlServerRunning(
+            f"a p2pcommunity node already serves {socket_path}; stop it or use another --data-dir"
+        )
+    log.info("removing stale control socket %s", socket_path)
+    socket_path.unlink(missing_ok=True)
+    (data_dir / p.POINTER_FILE).unlink(missing_ok=True)
+
+
+async def _refuse_if_tcp_node_runs(endpoint_file: Path) -> None:
+    try:
+        published = t.read_endpoint(endpoint_file)
+    except PermissionError as exc:
+        raise ControlServerRunning(f"{exc}; remove it") from None
+    if published is not None and await _tcp_node_answers(published):
+        raise ControlServerRunning(
+            f"a p2pcommunity node already serves {endpoint_file}; stop it or use another --data-dir"
+        )
+
+
+async def _bind_tcp(endpoint_file: Path) -> trio.socket.SocketType:
+    await _refuse_if_tcp_node_runs(endpoint_file)
+    sock = trio.socket.socket(stdlib_socket.AF_INET, stdlib_socket.SOCK_STREAM)
+    try:
+        await sock.bind((t.LOOPBACK, 0))
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 async def serve_control(
     data_dir: Path,
     handler: Handler,
@@ -301,14 +403,57 @@ async def serve_control(
     `server = await nursery.start(serve_control, data_dir, handler)`: once it
     returns, the socket accepts connections and `server.broadcast` works.
     Raises `ControlServerRunning` (code "locked") when a live node already
-    answers on the socket.
+    answers on the socket. The transport is `transport.transport()`'s.
     """
     data_dir = data_dir.absolute()
+    ensure_data_dir(data_dir)
+    if t.transport() == t.TCP:
+        await _serve_tcp(data_dir, handler, task_status)
+    else:
+        await _serve_unix(data_dir, handler, task_status)
+
+
+async def _serve(
+    server: ControlServer, sock: trio.socket.SocketType, task_status: TaskStatus[ControlServer]
+) -> None:
+    async with trio.open_nursery() as nursery:
+        task_status.started(server)
+        await trio.serve_listeners(
+            server._serve_connection, [trio.SocketListener(sock)], handler_nursery=nursery
+        )
+
+
+async def _serve_tcp(
+    data_dir: Path, handler: Handler, task_status: TaskStatus[ControlServer]
+) -> None:
+    endpoint_file = data_dir / t.ENDPOINT_FILE
+    await _remove_stale_socket(data_dir)
+    sock = await _bind_tcp(endpoint_file)
+    identity: tuple[int, int] | None = None
+    try:
+        endpoint = t.TcpEndpoint(t.LOOPBACK, sock.getsockname()[1], t.new_token())
+        t.write_endpoint(endpoint_file, endpoint)
+        st = endpoint_file.lstat()
+        identity = (st.st_dev, st.st_ino)
+        await _serve(ControlServer(endpoint_file, handler, endpoint), sock, task_status)
+    finally:
+        sock.close()
+        if identity is not None:
+            _unlink_if_ours(endpoint_file, identity)
+        log.debug("control listener on %s closed", endpoint_file)
+
+
+async def _serve_unix(
+    data_dir: Path, handler: Handler, task_status: TaskStatus[ControlServer]
+) -> None:
     socket_path = p.socket_path_for(data_dir)
     pointer = data_dir / p.POINTER_FILE
-    ensure_data_dir(data_dir)
     if socket_path.parent != data_dir:
         _ensure_private_dir(socket_path.parent)
+    # A `tcp` node's endpoint (another transport setting) must not shadow this socket.
+    endpoint_file = data_dir / t.ENDPOINT_FILE
+    await _refuse_if_tcp_node_runs(endpoint_file)
+    endpoint_file.unlink(missing_ok=True)
     sock = await _bind(socket_path)
     socket_identity: tuple[int, int] | None = None
     pointer_identity: tuple[int, int] | None = None
@@ -321,12 +466,7 @@ async def serve_control(
             pointer_identity = (pst.st_dev, pst.st_ino)
         else:
             pointer.unlink(missing_ok=True)  # stale: the data dir was moved or renamed
-        server = ControlServer(socket_path, handler)
-        async with trio.open_nursery() as nursery:
-            task_status.started(server)
-            await trio.serve_listeners(
-                server._serve_connection, [trio.SocketListener(sock)], handler_nursery=nursery
-            )
+        await _serve(ControlServer(socket_path, handler), sock, task_status)
     finally:
         sock.close()
         if socket_identity is not None:

@@ -57,8 +57,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
-from p2pcommunity.sync.protocol_frames import MAX_FRAME_SIZE
 from p2pcommunity.sync.protocol import SessionLimits
+from p2pcommunity.sync.protocol_frames import MAX_FRAME_SIZE
 
 # The sync layer refuses bigger batches anyway (sync.apply.MAX_BATCH_CHANGES).
 PROTOCOL_MAX_CHANGES = 1000

@@ -121,7 +121,7 @@ class Governance:
             "invites": [
                 {
                     "invite_id": invite.id.hex(),
-                    "role": invite.role,
+                    "role": invite.role.name.lower(),  # CLI.md: member|moderator
                     "expires": iso_ms(invite.expires_ms),
                     "uses_left": max(0, invite.uses - invite.used),
                     "revoked": invite.revoked,

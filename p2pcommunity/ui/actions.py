@@ -5,12 +5,16 @@ the current community) and turns each choice into a control request through
 the page's `simple` helper, asking first with a non-blocking dialog where an
 action is destructive or needs a reason. It holds the page it serves and
 nothing else: no state of its own.
+
+What it may use of the page is written down in `ActionHost`, public names
+only; `ChatPage` satisfies it (mypy checks that where it builds its
+`ChatActions`), and neither side touches the other's underscored names.
 """
 
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QObject, QPoint, Qt
 from PySide6.QtGui import QAction, QGuiApplication
@@ -20,18 +24,63 @@ from p2pcommunity.ui.dialogs import ask_text
 from p2pcommunity.ui.models import short_peer
 
 if TYPE_CHECKING:
-    from p2pcommunity.ui.chat import ChatPage
+    from PySide6.QtCore import SignalInstance
+    from PySide6.QtWidgets import QWidget
 
-REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀"]
+    from p2pcommunity.ui.client import ControlClient
+    from p2pcommunity.ui.composer import Composer
+    from p2pcommunity.ui.models import TimelineModel
+    from p2pcommunity.ui.widgets import ThreadPanel, TimelineView
+
+# Each with its name: the menu reads well, and to a screen reader, even where
+# the emoji font is missing and a glyph would be an empty box.
+REACTIONS = (
+    ("👍", "Thumbs up"),
+    ("❤️", "Heart"),
+    ("😂", "Laughing"),
+    ("🎉", "Party"),
+    ("😮", "Surprised"),
+    ("😢", "Sad"),
+    ("🙏", "Thanks"),
+    ("👀", "Looking"),
+)
 ADMINS = ("owner", "admin")
 MODERATORS = ("owner", "admin", "moderator")
 TIMEOUTS = (("10 minutes", "10m"), ("1 hour", "1h"), ("1 day", "1d"), ("1 week", "7d"))
 
 
+class ActionHost(Protocol):
+    """The part of the chat page that its actions use: state, widgets, requests, signals."""
+
+    client: ControlClient
+    me: str
+    community: str
+    channel: str
+    info: dict[str, Any]
+    composer: Composer
+    thread_panel: ThreadPanel
+    timeline: TimelineModel
+    timeline_view: TimelineView
+    invite_wanted: SignalInstance
+    settings_wanted: SignalInstance
+    reports_wanted: SignalInstance
+    status_message: SignalInstance
+
+    @property
+    def my_role(self) -> str: ...
+    def refresh_communities(self) -> None: ...
+    def report_error(self, message: str, code: str) -> None: ...
+    def open_thread(self, post_id: str) -> None: ...
+    def react(self, post_id: str, emoji: str) -> None: ...
+    def simple(self, method: str, params: dict[str, Any], done_text: str = "") -> None: ...
+
+
 class ChatActions(QObject):
-    def __init__(self, page: ChatPage) -> None:
-        super().__init__(page)
+    def __init__(self, page: ActionHost, widget: QWidget) -> None:
+        """`widget` (the page itself) parents this object and its menus and dialogs."""
+        super().__init__(widget)
         self.page = page
+        self.widget = widget
 
     # ------------------------------------------------------------------ community
 
@@ -60,7 +109,7 @@ class ChatActions(QObject):
             f"Leave {page.info.get('name', 'this community')}? Its data is deleted from this "
             "computer and you need a new invite to come back.",
             QMessageBox.StandardButton.Cancel,
-            page,
+            self.widget,
         )
         leave = box.addButton("Leave", QMessageBox.ButtonRole.DestructiveRole)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -93,7 +142,7 @@ class ChatActions(QObject):
         def done(_result: dict[str, Any]) -> None:
             page.composer.send_button.setEnabled(True)
             page.composer.accept_sent()
-            page.timeline_view._at_bottom = True
+            page.timeline_view.follow_bottom()
             page.timeline.refresh()
 
         def failed(message: str, code: str) -> None:
@@ -162,14 +211,14 @@ class ChatActions(QObject):
         page = self.page
         mine = post.get("author") == page.me
         author = post.get("author_name") or short_peer(post.get("author", ""))
-        menu = QMenu(page)
+        menu = QMenu(self.widget)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         if not in_thread:
             menu.addAction("Reply", lambda: page.composer.start_reply(post["id"], author))
             menu.addAction("Open thread", lambda: page.open_thread(post["id"]))
         react = menu.addMenu("React")
-        for emoji in REACTIONS:
-            react.addAction(emoji, partial(page.react, post["id"], emoji))
+        for emoji, name in REACTIONS:
+            react.addAction(f"{emoji}  {name}", partial(page.react, post["id"], emoji))
         menu.addAction(
             "Copy text", lambda: QGuiApplication.clipboard().setText(post.get("text", ""))
         )
@@ -193,7 +242,7 @@ class ChatActions(QObject):
             "Delete this message? It disappears for everyone, though the signed history "
             "still holds it.",
             QMessageBox.StandardButton.Cancel,
-            self.page,
+            self.widget,
         )
         delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -207,7 +256,7 @@ class ChatActions(QObject):
 
     def report_post(self, post: dict[str, Any]) -> None:
         ask_text(
-            self.page,
+            self.widget,
             "Report message",
             "Why are you reporting it? Only moderators can read this.",
             lambda reason: self.page.simple(
@@ -217,7 +266,7 @@ class ChatActions(QObject):
 
     def hide_post(self, post_id: str) -> None:
         ask_text(
-            self.page,
+            self.widget,
             "Hide message",
             "Reason (shown to moderators):",
             lambda reason: self.page.simple(
@@ -243,7 +292,7 @@ class ChatActions(QObject):
         me = peer == page.me
         role = page.my_role
         owner = peer == page.info.get("owner")
-        menu = QMenu(page)
+        menu = QMenu(self.widget)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         menu.addAction("Mention", lambda: self.insert_mention(peer))
         menu.addAction("Copy peer id", lambda: QGuiApplication.clipboard().setText(peer))

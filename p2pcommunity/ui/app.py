@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 from p2pcommunity import __version__
 from p2pcommunity.ui.client import ControlClient, friendly_error
 from p2pcommunity.ui.dialogs import CreateCommunityDialog, InviteDialog, JoinDialog, ProfileDialog
+from p2pcommunity.ui.icons import load_emoji_font
 from p2pcommunity.ui.mainwindow import MainWindow
 from p2pcommunity.ui.node_process import DEFAULT_LISTEN, NodeProcess
 from p2pcommunity.ui.reports import ReportsDialog
@@ -405,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     qt_app.setApplicationDisplayName("p2pcommunity")
     qt_app.setDesktopFileName("io.github.p2pcommunity.P2PCommunity")
     qt_app.setWindowIcon(app_icon())
+    load_emoji_font()
     qt_app.setQuitOnLastWindowClosed(False)
     forced = {"light": False, "dark": True}.get(args.color_scheme)
     apply_theme(qt_app, forced)

@@ -29,6 +29,7 @@ from p2pcommunity.ui.actions import ChatActions
 from p2pcommunity.ui.client import ControlClient, friendly_error
 from p2pcommunity.ui.composer import Composer
 from p2pcommunity.ui.delegate import ChannelDelegate, CommunityDelegate
+from p2pcommunity.ui.icons import icon_button
 from p2pcommunity.ui.models import (
     ChannelListModel,
     ChannelRole,
@@ -82,7 +83,7 @@ class ChatPage(QWidget):
         self.watcher = MentionWatcher(client, self)
         self.watcher.notification_wanted.connect(self.notification_wanted)
         self.watcher.unread_changed.connect(self._on_watcher_unread_changed)
-        self.menus = ChatActions(self)
+        self.menus = ChatActions(self, self)
         self._build()
         self.timeline.loaded.connect(self._on_timeline_loaded)
         self.timeline.posts_arrived.connect(self._on_timeline_posts_arrived)
@@ -105,6 +106,7 @@ class ChatPage(QWidget):
         add.setObjectName("addCommunity")
         add.setText("+")
         add.setToolTip("Create or join a community")
+        add.setAccessibleName("Create or join a community")
         add.setFixedSize(44, 44)
         add_menu = QMenu(add)
         add_menu.addAction("Create a community…", self.create_wanted.emit)
@@ -121,6 +123,7 @@ class ChatPage(QWidget):
         # sidebar: community header, channels, me
         self.community_button = QToolButton()
         self.community_button.setObjectName("communityHeader")
+        self.community_button.setAccessibleName("Community menu")
         self.community_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.community_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.community_button.setSizePolicy(
@@ -145,10 +148,8 @@ class ChatPage(QWidget):
         channels_label.setObjectName("sectionLabel")
         self.me_label = QLabel()
         self.me_label.setObjectName("meLabel")
-        me_button = QToolButton()
-        me_button.setText("✎")
-        me_button.setToolTip("Edit your profile")
-        me_button.setAutoRaise(True)
+        me_button = icon_button("edit", "Edit your profile")
+        me_button.setObjectName("profileButton")
         me_button.clicked.connect(self.profile_wanted.emit)
         me_row = QHBoxLayout()
         me_row.setContentsMargins(12, 6, 8, 8)
@@ -171,17 +172,12 @@ class ChatPage(QWidget):
         self.channel_title.setObjectName("channelTitle")
         self.channel_topic = QLabel()
         self.channel_topic.setObjectName("muted")
-        search_button = QToolButton()
-        search_button.setText("🔍")
-        search_button.setToolTip("Search (Ctrl+F)")
-        search_button.setAutoRaise(True)
+        search_button = icon_button("search", "Search", "Search (Ctrl+F)")
         search_button.clicked.connect(self.open_search)
-        members_button = QToolButton()
-        members_button.setText("👥")
-        members_button.setToolTip("Members")
-        members_button.setAutoRaise(True)
+        members_button = icon_button("members", "Members")
         members_button.clicked.connect(self.toggle_members)
-        for button in (search_button, members_button):
+        self.header_buttons = (search_button, members_button)
+        for button in self.header_buttons:
             button.setObjectName("headerButton")
             button.setFixedSize(34, 30)
         header = QFrame()
@@ -435,7 +431,7 @@ class ChatPage(QWidget):
     def _on_timeline_posts_arrived(self, posts: list[dict[str, Any]]) -> None:
         self.timeline_stack.setCurrentIndex(0)
         window = self.window()
-        if window.isActiveWindow() and self.timeline_view._at_bottom:
+        if window.isActiveWindow() and self.timeline_view.at_bottom:
             self.mark_read()
         self.watcher.note_mine(
             {r["id"] for r in self.timeline.rows() if r.get("author") == self.me}

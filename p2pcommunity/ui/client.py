@@ -1,4 +1,4 @@
-"""The GUI's control API client: JSON-RPC 2.0 lines over a `QLocalSocket`.
+"""The GUI's control API client: JSON-RPC 2.0 lines over a `QLocalSocket` or `QTcpSocket`.
 
 Shaped like Parsec's GUI jobs: `request` writes one line and returns at once
 with a `Call`; its answer arrives later on Qt's event loop (`readyRead`) as the
@@ -6,6 +6,12 @@ call's `finished` or `failed` signal (and the optional per-request callbacks).
 Nothing here blocks, sleeps or spawns a thread. The node answers the requests
 of one connection strictly in order, so a long request (`join`) gets its own
 `ControlClient` to keep the main connection responsive.
+
+`connect_to` takes an address from `control.transport.resolve_address`: a
+Unix socket path (`QLocalSocket`), or the `tcp` endpoint file, whose port it
+dials on 127.0.0.1 (`QTcpSocket`) and whose token it writes before anything
+else. Both are `QIODevice`s with the same signals, so past `connect_to`
+nothing here knows which one it holds.
 
 Event notifications (after `subscribe`) arrive as `community_changed` and
 `sync_progressed` signals; any other event as `notified`. Errors keep the
@@ -18,13 +24,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtNetwork import QLocalSocket
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtNetwork import QAbstractSocket, QHostAddress, QLocalSocket, QTcpSocket
 
 from p2pcommunity.control import protocol as p
+from p2pcommunity.control import transport as t
 
+_Socket = TypeVar("_Socket", QLocalSocket, QTcpSocket)
 Result = dict[str, Any]
 OnResult = Callable[[Result], None]
 OnError = Callable[[str, str], None]
@@ -95,26 +103,65 @@ class ControlClient(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._socket = QLocalSocket(self)
-        self._socket.connected.connect(self._on_socket_connected)
-        self._socket.disconnected.connect(self._on_socket_disconnected)
-        self._socket.readyRead.connect(self._on_socket_ready_read)
-        self._socket.errorOccurred.connect(self._on_socket_error)
+        self._socket: QLocalSocket | QTcpSocket = self._new_socket(QLocalSocket(self))
         self._reader = p.LineReader()
         self._ids = itertools.count(1)
         self._pending: dict[int, Call] = {}
         self._callbacks: dict[int, tuple[OnResult | None, OnError | None]] = {}
         self._was_connected = False
+        self._auth_line = b""
+
+    def _new_socket(self, sock: _Socket) -> _Socket:
+        for signal, slot in self._socket_slots(sock):
+            signal.connect(slot)
+        return sock
+
+    def _socket_slots(self, sock: QLocalSocket | QTcpSocket) -> list[tuple[Any, Any]]:
+        return [
+            (sock.connected, self._on_socket_connected),
+            (sock.disconnected, self._on_socket_disconnected),
+            (sock.readyRead, self._on_socket_ready_read),
+            (sock.errorOccurred, self._on_socket_error),
+        ]
 
     # ------------------------------------------------------------------ connection
 
-    def connect_to(self, socket_path: Path | str) -> None:
+    def connect_to(self, address: Path | str) -> None:
         """Connect asynchronously; `connected` or `disconnected` follows."""
         self._reader = p.LineReader()
-        self._socket.connectToServer(str(socket_path))
+        self._auth_line = b""
+        old = self._socket
+        if t.is_endpoint_address(address):
+            try:
+                endpoint = t.read_endpoint(Path(address))
+            except PermissionError:
+                endpoint = None
+            sock = self._new_socket(QTcpSocket(self))
+            self._replace_socket(old, sock)
+            if endpoint is None:
+                # No node there: report it as a refused connection is, later.
+                QTimer.singleShot(0, self.disconnected.emit)
+                return
+            self._auth_line = endpoint.auth_line()
+            sock.connectToHost(QHostAddress(endpoint.host), endpoint.port)
+        else:
+            local = self._new_socket(QLocalSocket(self))
+            self._replace_socket(old, local)
+            local.connectToServer(str(address))
+
+    def _replace_socket(
+        self, old: QLocalSocket | QTcpSocket, new: QLocalSocket | QTcpSocket
+    ) -> None:
+        for signal, slot in self._socket_slots(old):
+            signal.disconnect(slot)  # its last signals are not ours to handle any more
+        old.abort()
+        old.deleteLater()
+        self._socket = new
 
     @property
     def is_connected(self) -> bool:
+        if isinstance(self._socket, QTcpSocket):
+            return self._socket.state() == QAbstractSocket.SocketState.ConnectedState
         return self._socket.state() == QLocalSocket.LocalSocketState.ConnectedState
 
     def close(self) -> None:
@@ -153,6 +200,9 @@ class ControlClient(QObject):
     # ------------------------------------------------------------------ plumbing
 
     def _on_socket_connected(self) -> None:
+        if self._auth_line:
+            self._socket.write(self._auth_line)  # before any request: the `tcp` token
+            self._socket.flush()
         self._was_connected = True
         self.connected.emit()
 
@@ -162,8 +212,13 @@ class ControlClient(QObject):
             self._was_connected = False
         self.disconnected.emit()
 
-    def _on_socket_error(self, error: QLocalSocket.LocalSocketError) -> None:
-        if error == QLocalSocket.LocalSocketError.PeerClosedError:
+    def _on_socket_error(
+        self, error: QLocalSocket.LocalSocketError | QAbstractSocket.SocketError
+    ) -> None:
+        if error in (
+            QLocalSocket.LocalSocketError.PeerClosedError,
+            QAbstractSocket.SocketError.RemoteHostClosedError,
+        ):
             return  # `disconnected` follows
         if not self._was_connected:
             self.disconnected.emit()

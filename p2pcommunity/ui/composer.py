@@ -17,11 +17,11 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from p2pcommunity.ui.icons import icon_button
 from p2pcommunity.ui.models import short_peer
 
 
@@ -144,10 +144,7 @@ class Composer(QFrame):
         bar_layout.setContentsMargins(8, 2, 4, 2)
         self.bar_label = QLabel()
         self.bar_label.setObjectName("muted")
-        close = QToolButton()
-        close.setText("✕")
-        close.setAutoRaise(True)
-        close.setToolTip("Cancel (Esc)")
+        close = icon_button("close", "Cancel", "Cancel (Esc)")
         close.clicked.connect(self.cancel_mode)
         bar_layout.addWidget(self.bar_label, 1)
         bar_layout.addWidget(close)

@@ -5,7 +5,7 @@ window lives: `start()` attaches to a node that already answers on the data
 dir's control socket (someone else's: left alone at the end), or launches
 `python -m p2pcommunity.cli --data-dir DIR run --listen ADDR` (in a bundle:
 the sibling `p2pcommunity-node` executable) and polls
-`resolve_socket_path` until the node listens (bounded), then emits `ready`.
+`resolve_address` until the node listens (bounded), then emits `ready`.
 
 The node is started detached (`QProcess.startDetached`) on purpose: with
 "keep syncing when the window is closed" it must outlive the app, which a
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
-from p2pcommunity.control.protocol import resolve_socket_path
+from p2pcommunity.control.transport import resolve_address
 
 LOG_FILE = "node.log"
 DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/0"
@@ -83,7 +83,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 class NodeProcess(QObject):
-    ready = Signal(str)  # control socket path
+    ready = Signal(str)  # control address: socket path or `tcp` endpoint file
     failed = Signal(str)  # a readable reason
     stopped = Signal(bool)  # after stop(): True if the node exited, False if it was killed
 
@@ -109,11 +109,11 @@ class NodeProcess(QObject):
     # ------------------------------------------------------------------ start
 
     def running_elsewhere(self) -> bool:
-        return resolve_socket_path(self.data_dir) is not None
+        return resolve_address(self.data_dir) is not None
 
     def start(self) -> None:
         """Attach to the running node, or launch one; `ready` or `failed` follows."""
-        path = resolve_socket_path(self.data_dir)
+        path = resolve_address(self.data_dir)
         if path is not None:
             self.state = NodeState.READY
             QTimer.singleShot(0, lambda: self.ready.emit(str(path)))
@@ -154,7 +154,7 @@ class NodeProcess(QObject):
         if self.state is NodeState.STOPPING:
             self._poll_stopping()
             return
-        path = resolve_socket_path(self.data_dir)
+        path = resolve_address(self.data_dir)
         if path is not None:
             self._timer.stop()
             self.state = NodeState.READY

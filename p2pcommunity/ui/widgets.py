@@ -32,13 +32,13 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from p2pcommunity.ui.composer import Composer
 from p2pcommunity.ui.delegate import PostDelegate, peer_color
+from p2pcommunity.ui.icons import icon_button
 from p2pcommunity.ui.models import (
     AnyIndex,
     MemberListModel,
@@ -103,6 +103,15 @@ class TimelineView(PostListView):
         model.rowsAboutToBeInserted.connect(self._on_model_rows_about_to_be_inserted)
         model.loaded.connect(self._on_model_loaded)
         model.older_loaded.connect(self._on_model_older_loaded)
+
+    @property
+    def at_bottom(self) -> bool:
+        """True while the user follows the newest post (scrolled to the end)."""
+        return self._at_bottom
+
+    def follow_bottom(self) -> None:
+        """Follow the newest post again, as after the user's own post was sent."""
+        self._at_bottom = True
 
     def _on_scrollbar_value_changed(self, value: int) -> None:
         bar = self.verticalScrollBar()
@@ -188,10 +197,7 @@ class PanelHeader(QWidget):
         layout.setContentsMargins(12, 8, 6, 8)
         self.title = QLabel(title)
         self.title.setObjectName("panelTitle")
-        close = QToolButton()
-        close.setText("✕")
-        close.setAutoRaise(True)
-        close.setToolTip("Close (Esc)")
+        close = icon_button("close", f"Close {title.lower()}", "Close (Esc)")
         close.clicked.connect(self.closed.emit)
         layout.addWidget(self.title, 1)
         layout.addWidget(close)
