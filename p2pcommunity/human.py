@@ -153,7 +153,8 @@ def posts(result: Result, args: Args) -> str:
         return "no posts"
     lines = []
     for post in result["posts"]:
-        name = post["author_name"] or short(post["author"])
+        # The label carries a short id when the name is shared or looks like a role.
+        name = post.get("author_label") or post["author_name"] or short(post["author"])
         marks = " (edited)" if post["edited"] else ""
         reacts = (
             "  " + " ".join(f"{emoji}{len(who)}" for emoji, who in post["reactions"].items())
@@ -170,7 +171,8 @@ def react(result: Result, args: Args) -> str:
 
 def member_list(result: Result, args: Args) -> str:
     return "\n".join(
-        f"{m['peer_id']}  {m['name'] or '-'}  {m['role']}  {m['status']}" for m in result["members"]
+        f"{m['peer_id']}  {m.get('label') or m['name'] or '-'}  {m['role']}  {m['status']}"
+        for m in result["members"]
     )
 
 

@@ -175,3 +175,27 @@ def test_cli_md_command_lines_parse(argv: list[str]) -> None:
     assert ns.command == argv[argv.index(ns.command)]
     if "--data-dir" in argv:
         assert str(ns.data_dir) == "/d" and ns.json is True
+
+
+def test_human_output_never_lets_a_name_pass_for_someone_elses() -> None:
+    """Two members called "alice": the human forms show the labels with a short id."""
+    members = {
+        "members": [
+            {
+                "peer_id": "12D3KooWA",
+                "name": "alice",
+                "label": "alice (·aaaaaa)",
+                "role": "owner",
+                "status": "online",
+            },
+            {
+                "peer_id": "12D3KooWB",
+                "name": "alice",
+                "label": "alice (·bbbbbb)",
+                "role": "member",
+                "status": "offline",
+            },
+        ]
+    }
+    out = human.render(human.member_list, members, {})
+    assert "alice (·aaaaaa)" in out and "alice (·bbbbbb)" in out
