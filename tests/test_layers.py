@@ -54,6 +54,10 @@ ALLOWED_IN_UI = {
         "the control API's wire format (line codec, error codes, socket path): the Qt "
         "client in ui/client.py speaks it, and one codec means GUI and node cannot disagree"
     ),
+    "p2pcommunity.control.transport": (
+        "where the node's control API listens (socket path or loopback TCP endpoint file "
+        "and token): the Qt client must find the node the way the CLI does"
+    ),
 }
 
 # Third-party modules `ui/` may import; the standard library is allowed minus UI_FORBIDDEN_STDLIB.
