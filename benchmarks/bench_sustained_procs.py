@@ -381,7 +381,7 @@ def run(args: argparse.Namespace) -> None:
         for node in nodes:
             try:
                 node.stop()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 -- stop the others anyway
                 print(f"  stopping node {node.index}: {exc!r}", flush=True)
         if args.keep:
             print(f"  kept {tmp}", flush=True)

@@ -81,7 +81,7 @@ async def join(
                     continue
                 try:
                     runners.append(await node.open_session(peer, [addr], community, presented))
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 -- one peer fails: try the rest
                     log.warning("cannot reach %s: %s", addr, exc)
             if not runners:
                 raise NetworkError(f"could not reach any of {', '.join(bootstrap)}")
