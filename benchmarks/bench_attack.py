@@ -76,7 +76,7 @@ async def _member_stream(
         while True:
             try:
                 stream = await host.open_stream(peer_id, [addr], SYNC_PROTOCOL)
-            except Exception:
+            except Exception:  # noqa: BLE001 -- not listening yet, or refused: retry
                 await trio.sleep(0.2)
                 continue
             async with trio.open_nursery() as nursery:

@@ -24,7 +24,7 @@ from p2pcommunity.sync.peerid import public_key_from_peer_id
 def parse(addr: str) -> Multiaddr:
     try:
         return Multiaddr(addr)
-    except Exception as exc:  # py-multiaddr raises several unrelated types on bad input
+    except Exception as exc:  # noqa: BLE001 -- py-multiaddr raises many types
         raise Invalid(f"{addr!r} is not a multiaddr: {exc}") from None
 
 

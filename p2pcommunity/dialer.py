@@ -17,6 +17,7 @@ from p2pcommunity.addrs import peer_of
 from p2pcommunity.net.dial import backoff_delays
 from p2pcommunity.net.node import Node
 from p2pcommunity.sync.community import Community
+from p2pcommunity.sync.errors import Invalid
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class Dialer:
             for key, addr in sorted(held.state.nodes.items()):
                 try:
                     out.append((peer_id_from_public_key(key), addr))
-                except Exception:  # a listed key we cannot use is skipped, not fatal
+                except Invalid:  # a listed key we cannot use is skipped, not fatal
                     continue
         return out
 
@@ -118,7 +119,7 @@ class Dialer:
             try:
                 with trio.fail_after(DIAL_TIMEOUT_S):
                     await node.open_session(peer, addrs, community)
-            except Exception as exc:  # unreachable peers are normal
+            except Exception as exc:  # noqa: BLE001 -- unreachable peers are normal
                 failures = self._failures.get(peer, 0) + 1
                 self._failures[peer] = failures
                 # backoff_delays(n) gives the n-1 waits between n tries: the last is ours.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import trio
 
@@ -23,6 +23,7 @@ from p2pcommunity.identity import DeviceIdentity
 from p2pcommunity.net.node import Node, SessionRunner
 from p2pcommunity.process import serve as _serve
 from p2pcommunity.process import trio_run as _trio_run
+from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.errors import DomainError, Invalid, Rejected
 from p2pcommunity.sync.invite import PREFIX as INVITE_PREFIX
 from p2pcommunity.sync.invite import InviteCode, encode_presented, invite_proof
@@ -52,22 +53,7 @@ async def join(
     before returning.
     """
     service = node.service
-    code: InviteCode | None = None
-    presented: bytes | None = None
-    if community_ref.strip().startswith(INVITE_PREFIX):
-        code = InviteCode.decode(community_ref)
-        community_id = code.community_id
-        bootstrap = [*bootstrap, *code.addrs]
-        _check_invite_locally(code, node.clock())
-        proof = invite_proof(code.invite_key, community_id, service.me, code.invite_op.hash)
-        presented = encode_presented(code.invite_op, proof)
-    else:
-        try:
-            community_id = bytes.fromhex(community_ref.strip())
-        except ValueError:
-            community_id = b""
-        if len(community_id) != 32:
-            raise Invalid("join needs an invite code, or a community id (64 hex characters)")
+    code, community_id, bootstrap, presented = _target(node, community_ref, bootstrap)
     if not bootstrap:
         raise Invalid("join COMMUNITY needs --bootstrap MULTIADDR")
     peers = list(dict.fromkeys((peer_of(addr), addr) for addr in bootstrap))
@@ -76,27 +62,14 @@ async def join(
     runners: list[SessionRunner] = []
     try:
         with trio.move_on_after(timeout) as scope:
-            for peer, addr in peers:
-                if peer == node.identity.peer_id:
-                    continue
-                try:
-                    runners.append(await node.open_session(peer, [addr], community, presented))
-                except Exception as exc:
-                    log.warning("cannot reach %s: %s", addr, exc)
+            await _open_sessions(node, peers, community, presented, runners)
             if not runners:
                 raise NetworkError(f"could not reach any of {', '.join(bootstrap)}")
             async with trio.open_nursery() as nursery:
                 for runner in runners:
                     nursery.start_soon(_wait_either, runner, nursery.cancel_scope)
-        done = [r for r in runners if r.caught_up.is_set()]
-        if not done:
-            refused = [r.refused for r in runners if r.refused]
-            if refused:
-                code_name = refused[0] if refused[0] in _REFUSAL_CODES else "forbidden"
-                raise DomainError(f"refused by the peer: {refused[0]}", code=code_name)
-            if scope.cancelled_caught:
-                raise TimeoutFailure(f"no peer finished syncing within {timeout:g} s")
-            raise NetworkError("the peer closed the connection before the sync finished")
+        if not any(r.caught_up.is_set() for r in runners):
+            _raise_unfinished(runners, scope.cancelled_caught, timeout)
         if code is not None:
             service.accept_invite(community, code)
         if not community.state.is_member(service.me):
@@ -108,13 +81,7 @@ async def join(
             service.leave(community_id.hex())
         raise
     service.after_join(community)
-    mine = community.log.heads()
-    for runner in runners:
-        if not runner.finished.is_set():
-            await runner.flush()
-            # The process may exit next: our join must be stored by the peer, not in flight.
-            for head in mine:
-                await runner.wait_acknowledged(head, JOIN_ACK_TIMEOUT_S)
+    await _push_join(runners, community.log.heads())
     state = community.state
     return {
         "community_id": community_id.hex(),
@@ -124,6 +91,67 @@ async def join(
 
 
 _REFUSAL_CODES = {"expired", "revoked", "used_up", "not_found"}
+
+
+def _target(
+    node: Node, community_ref: str, bootstrap: list[str]
+) -> tuple[InviteCode | None, bytes, list[str], bytes | None]:
+    """What `join` was given: (invite code or None, community id, bootstrap, presented invite)."""
+    if not community_ref.strip().startswith(INVITE_PREFIX):
+        try:
+            community_id = bytes.fromhex(community_ref.strip())
+        except ValueError:
+            community_id = b""
+        if len(community_id) != 32:
+            raise Invalid("join needs an invite code, or a community id (64 hex characters)")
+        return None, community_id, bootstrap, None
+    code = InviteCode.decode(community_ref)
+    _check_invite_locally(code, node.clock())
+    proof = invite_proof(code.invite_key, code.community_id, node.service.me, code.invite_op.hash)
+    return (
+        code,
+        code.community_id,
+        [*bootstrap, *code.addrs],
+        encode_presented(code.invite_op, proof),
+    )
+
+
+async def _open_sessions(
+    node: Node,
+    peers: list[tuple[str, str]],
+    community: Community,
+    presented: bytes | None,
+    runners: list[SessionRunner],
+) -> None:
+    """Open a session with each peer that answers, into `runners` (the caller's, so that a
+    timeout part way still leaves it every session opened, for the cleanup)."""
+    for peer, addr in peers:
+        if peer == node.identity.peer_id:
+            continue
+        try:
+            runners.append(await node.open_session(peer, [addr], community, presented))
+        except Exception as exc:  # noqa: BLE001 -- one peer fails: try the rest
+            log.warning("cannot reach %s: %s", addr, exc)
+
+
+async def _push_join(runners: list[SessionRunner], mine: list[bytes]) -> None:
+    for runner in runners:
+        if not runner.finished.is_set():
+            await runner.flush()
+            # The process may exit next: our join must be stored by the peer, not in flight.
+            for head in mine:
+                await runner.wait_acknowledged(head, JOIN_ACK_TIMEOUT_S)
+
+
+def _raise_unfinished(runners: list[SessionRunner], timed_out: bool, timeout: float) -> NoReturn:
+    """Why no session caught up: the first refusal, else the timeout, else a closed stream."""
+    refused = [r.refused for r in runners if r.refused]
+    if refused:
+        code_name = refused[0] if refused[0] in _REFUSAL_CODES else "forbidden"
+        raise DomainError(f"refused by the peer: {refused[0]}", code=code_name)
+    if timed_out:
+        raise TimeoutFailure(f"no peer finished syncing within {timeout:g} s")
+    raise NetworkError("the peer closed the connection before the sync finished")
 
 
 def _check_invite_locally(code: InviteCode, now_ms: int) -> None:

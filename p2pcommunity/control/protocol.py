@@ -189,19 +189,7 @@ def decode(line: bytes, *, max_line: int = MAX_LINE) -> Message:
         raise MalformedMessage(INVALID_REQUEST, 'missing "jsonrpc": "2.0"', request_id)
 
     if "method" in obj:
-        method = obj["method"]
-        if not isinstance(method, str):
-            raise MalformedMessage(INVALID_REQUEST, "method must be a string", request_id)
-        if "id" in obj and request_id is None:
-            raise MalformedMessage(INVALID_REQUEST, "id must be a string or an integer")
-        params = obj.get("params", {})
-        if params is None:
-            params = {}
-        if not isinstance(params, dict):
-            raise MalformedMessage(INVALID_PARAMS, "params must be an object", request_id)
-        if request_id is None:
-            return Notification(method, params)
-        return Request(request_id, method, params)
+        return _decode_call(obj, request_id)
 
     if "result" in obj:
         result = obj["result"]
@@ -210,21 +198,45 @@ def decode(line: bytes, *, max_line: int = MAX_LINE) -> Message:
         return Response(request_id, result)
 
     if "error" in obj:
-        err = obj["error"]
-        if (
-            not isinstance(err, dict)
-            or not isinstance(err.get("code"), int)
-            or isinstance(err.get("code"), bool)
-            or not isinstance(err.get("message"), str)
-            or (raw_id is not None and request_id is None)
-        ):
-            raise MalformedMessage(INVALID_REQUEST, "malformed error response")
-        data = err.get("data")
-        return ErrorResponse(
-            request_id, err["code"], err["message"], data if isinstance(data, dict) else None
-        )
+        return _decode_error(obj, raw_id, request_id)
 
     raise MalformedMessage(INVALID_REQUEST, "neither a request nor a response", request_id)
+
+
+def _decode_call(obj: dict[str, Any], request_id: RequestId | None) -> Request | Notification:
+    """The request (or, without an id, notification) part of `decode`."""
+    method = obj["method"]
+    if not isinstance(method, str):
+        raise MalformedMessage(INVALID_REQUEST, "method must be a string", request_id)
+    if "id" in obj and request_id is None:
+        raise MalformedMessage(INVALID_REQUEST, "id must be a string or an integer")
+    params = obj.get("params", {})
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise MalformedMessage(INVALID_PARAMS, "params must be an object", request_id)
+    if request_id is None:
+        return Notification(method, params)
+    return Request(request_id, method, params)
+
+
+def _decode_error(
+    obj: dict[str, Any], raw_id: object, request_id: RequestId | None
+) -> ErrorResponse:
+    """The error-response part of `decode`."""
+    err = obj["error"]
+    if (
+        not isinstance(err, dict)
+        or not isinstance(err.get("code"), int)
+        or isinstance(err.get("code"), bool)
+        or not isinstance(err.get("message"), str)
+        or (raw_id is not None and request_id is None)
+    ):
+        raise MalformedMessage(INVALID_REQUEST, "malformed error response")
+    data = err.get("data")
+    return ErrorResponse(
+        request_id, err["code"], err["message"], data if isinstance(data, dict) else None
+    )
 
 
 class Overflow(Enum):

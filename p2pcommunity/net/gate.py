@@ -236,7 +236,7 @@ def gated_stream_handler(
 def _remote_ip(read_write_closer: Any) -> str:
     try:
         address = read_write_closer.get_remote_address()
-    except Exception:
+    except Exception:  # noqa: BLE001 -- socket gone; for logs and limits only
         address = None
     return str(address[0]) if address else "?"
 
@@ -271,7 +271,7 @@ def _gated_swarm_class() -> type:
                     secured = await self.upgrader.upgrade_security(raw_conn, False)
                     peer = secured.get_remote_peer()
                     muxed = await self.upgrader.upgrade_connection(secured, peer)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 -- a stranger fails: close it
                 log.debug("inbound handshake from %s failed: %r", ip, exc)
                 gate.reject("handshake_failed")
                 await _close_quietly(muxed or secured or raw_conn)
@@ -292,7 +292,7 @@ def _gated_swarm_class() -> type:
                 self.manager.run_task(_close_quietly, victim)
             try:
                 swarm_conn = await self.add_conn(muxed, direction="inbound")
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 -- close it, keep listening
                 log.debug("inbound connection of %s not added: %r", peer_id, exc)
                 await _close_quietly(muxed)
                 return

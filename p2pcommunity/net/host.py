@@ -261,7 +261,7 @@ class NodeHost:
                 continue
             try:
                 await self._circuit_dialer(Multiaddr(addr))
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 -- try the next circuit
                 errors.append(f"{addr}: {_describe(e)}")
                 continue
             if self._live_connections(remote):
@@ -272,7 +272,7 @@ class NodeHost:
         if not maddrs:
             try:
                 maddrs = list(self._host.get_peerstore().addrs(remote))
-            except Exception:
+            except Exception:  # noqa: BLE001 -- unknown peer: no address
                 maddrs = []
         if not maddrs:
             raise DialError(f"no known address for {remote}")
@@ -280,7 +280,7 @@ class NodeHost:
         for maddr in maddrs:
             try:
                 await self._swarm.dial_addr(maddr, remote)
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 -- try the next address
                 errors.append(f"{maddr}: {_describe(e)}")
                 continue
             return
@@ -316,7 +316,7 @@ def _transport_addr(addr: str, peer_id: str) -> Multiaddr:
     maddr = Multiaddr(addr)
     try:
         named = maddr.value_for_protocol("p2p")
-    except Exception:
+    except Exception:  # noqa: BLE001 -- py-multiaddr: no /p2p/ part
         named = None
     if named:
         if named != peer_id:

@@ -38,7 +38,7 @@ from p2pcommunity.net.metrics import CountingStream, NodeMetrics
 from p2pcommunity.net.stream import PeerStream
 from p2pcommunity.net.verifier import SignatureWorker
 from p2pcommunity.sync.community import Community
-from p2pcommunity.sync.errors import RemoteProtocolError
+from p2pcommunity.sync.errors import Invalid, RemoteProtocolError
 from p2pcommunity.sync.peerid import public_key_from_peer_id
 from p2pcommunity.sync.protocol import (
     CaughtUp,
@@ -337,7 +337,7 @@ class Node:
         for peer_id in peers:
             try:
                 key = public_key_from_peer_id(peer_id)
-            except Exception:
+            except Invalid:
                 ranks[peer_id] = STRANGER
                 continue
             if any(c.state.is_member(key) for c in communities):

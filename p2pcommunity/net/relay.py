@@ -89,7 +89,7 @@ class Relay:
                 with trio.CancelScope(shield=True):
                     try:
                         await stream.close()
-                    except Exception as exc:
+                    except Exception as exc:  # noqa: BLE001 -- connection gone: closed anyway
                         log.debug("closing the reservation stream: %r", exc)
         return ok
 
@@ -149,7 +149,7 @@ class Reservations:
                 continue
             try:
                 ok = await self.relay.reserve(peer, [addr])
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 -- try the other relays
                 log.info("no reservation with relay %s: %r", peer, exc)
                 ok = False
             if ok:

@@ -125,7 +125,7 @@ class LibP2PStream:
         self._closed = True
         try:
             await self._stream.close()
-        except Exception as e:  # a dead connection: nothing left to close
+        except Exception as e:  # noqa: BLE001 -- a dead connection: nothing left to close
             logger.debug("closing stream to %s: %r", self._remote_peer_id, e)
 
     async def reset(self) -> None:
@@ -133,7 +133,7 @@ class LibP2PStream:
         self._closed = True
         try:
             await self._stream.reset()
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 -- connection gone: dead anyway
             logger.debug("resetting stream to %s: %r", self._remote_peer_id, e)
 
     def __repr__(self) -> str:

@@ -109,7 +109,15 @@ def verify_batch(
         if not valid:
             raise Rejected("bad_signature", f"change seq {change.seq}")
     parsed.sort(key=lambda c: c.parsed.seq)
+    fresh, duplicates = _chain(parsed, known_max_seq, hash_at_seq)
+    return VerifiedBatch(ref, tuple(fresh), duplicates + copies, top_seq)
 
+
+def _chain(
+    parsed: list[VerifiedChange], known_max_seq: int, hash_at_seq: HashAtSeq
+) -> tuple[list[VerifiedChange], int]:
+    """The changes of a verified batch (sorted by seq) that extend our chain, and how many
+    were duplicates; raise `Rejected` on an equivocation, a gap or a change off the chain."""
     fresh: list[VerifiedChange] = []
     duplicates = 0
     last_seq = known_max_seq
@@ -131,7 +139,7 @@ def verify_batch(
             raise Rejected("bad_deps", f"change seq {change.seq} does not extend the chain")
         fresh.append(item)
         last_seq, last_hash = change.seq, change.hash
-    return VerifiedBatch(ref, tuple(fresh), duplicates + copies, top_seq)
+    return fresh, duplicates
 
 
 def sync_message_v1(raw_changes: Sequence[bytes]) -> bytes:

@@ -74,7 +74,9 @@ _ITEM_ALLOWANCE = 64
 _SIMPLE_OK = frozenset({20, 21, 22})
 
 
-def _prescan(data: bytes, limits: Limits) -> None:
+# Kept whole: it runs once per item of every frame a peer sends, where a helper call per
+# item would cost more than its branches do.
+def _prescan(data: bytes, limits: Limits) -> None:  # noqa: C901 -- a hot loop: helpers cost per item
     """Walk the item headers of `data`; raise `_Bad` at the first one out of bounds."""
     end = len(data)
     pos = 0
@@ -195,11 +197,11 @@ def decode(data: bytes, limits: Limits = FRAME, reason: str = MALFORMED) -> Any:
         )
     except _RefusedTag:  # the pre-scan refuses tags first; kept in case it ever misses one
         raise MalformedCBOR(reason, "tags are not allowed") from None
-    except Exception as e:  # cbor2's errors name the problem; any is malformed input
+    except Exception as e:  # noqa: BLE001 -- any cbor2 error: malformed input
         raise MalformedCBOR(reason, f"not CBOR ({e})"[:200]) from None
     try:
         again = canonical_cbor(value)
-    except Exception:  # cannot happen for the subset the pre-scan admits
+    except Exception:  # noqa: BLE001 -- cannot happen for the subset the pre-scan admits
         raise MalformedCBOR(reason, "cannot re-encode") from None
     if again != data:
         raise MalformedCBOR(reason, "not canonical CBOR")

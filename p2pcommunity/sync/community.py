@@ -340,7 +340,7 @@ class Community:
             return 0
         try:
             return segment.doc.length(journal, [head])
-        except Exception:  # heads unknown to the document: treat as nothing within
+        except Exception:  # noqa: BLE001 -- unknown heads: nothing within
             return 0
 
     def visibility(self, now_ms: int) -> Visibility:

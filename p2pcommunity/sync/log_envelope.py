@@ -60,6 +60,42 @@ def decode_op(
     here, since that needs nothing but the op; what needs its causal past is
     checked by `CommunityLog.add`.
     """
+    record = _record(data, signature)
+    version = record["v"]
+    if not _is_int(version) or version < 1:
+        raise Rejected(_MALFORMED, "'v' must be a positive integer")
+    author = _hash32(record["a"], "'a'")  # an Ed25519 public key is 32 bytes too
+    parents = _parents(record["p"])
+    if version == OP_VERSION:
+        if not _V1_KEYS.issuperset(record):
+            raise Rejected(_MALFORMED, "unknown field in a version 1 op")
+        for key in ("t", "b", "ms"):
+            if key not in record:
+                raise Rejected(_MALFORMED, f"missing {key!r}")
+    op_hash = sha256(data)
+    op_community = _community_of(record, version, parents, op_hash)
+    if community_id is not None and op_community != community_id:
+        raise Rejected("wrong_community")
+    op_type, body, ms = _typed_fields(record, version, parents)
+    if verify_signature and not verify(author, signature, OP_TAG, op_community, op_hash):
+        raise Rejected("bad_signature")
+    return Op(
+        hash=op_hash,
+        version=version,
+        community_id=op_community,
+        author=author,
+        parents=parents,
+        type=op_type,
+        body=body,
+        ms=ms,
+        signed=SignedOp(data, signature),
+    )
+
+
+# decode_op's steps, in the order it takes them: the first problem found is the one reported.
+
+
+def _record(data: bytes, signature: bytes) -> dict[Any, Any]:
     if not isinstance(data, bytes) or not isinstance(signature, bytes):
         raise Rejected(_MALFORMED, "op and signature must be bytes")
     if len(data) > MAX_OP_SIZE:
@@ -70,11 +106,10 @@ def decode_op(
     for key in ("v", "a", "p"):
         if key not in record:
             raise Rejected(_MALFORMED, f"missing {key!r}")
-    version = record["v"]
-    if not _is_int(version) or version < 1:
-        raise Rejected(_MALFORMED, "'v' must be a positive integer")
-    author = _hash32(record["a"], "'a'")  # an Ed25519 public key is 32 bytes too
-    raw_parents = record["p"]
+    return record
+
+
+def _parents(raw_parents: Any) -> tuple[bytes, ...]:
     if not isinstance(raw_parents, list):
         raise Rejected(_MALFORMED, "'p' must be a list")
     if len(raw_parents) > MAX_PARENTS:
@@ -82,26 +117,27 @@ def decode_op(
     parents = tuple(_hash32(p, "a parent") for p in raw_parents)
     if any(a >= b for a, b in pairwise(parents)):
         raise Rejected(_MALFORMED, "parents must be sorted and distinct")
-    if version == OP_VERSION:
-        if not _V1_KEYS.issuperset(record):
-            raise Rejected(_MALFORMED, "unknown field in a version 1 op")
-        for key in ("t", "b", "ms"):
-            if key not in record:
-                raise Rejected(_MALFORMED, f"missing {key!r}")
-    op_hash = sha256(data)
+    return parents
+
+
+def _community_of(
+    record: dict[Any, Any], version: int, parents: tuple[bytes, ...], op_hash: bytes
+) -> bytes:
     if parents:
         if "c" not in record:
             raise Rejected(_MALFORMED, "missing 'c'")
-        op_community: bytes = _hash32(record["c"], "'c'")
-    else:
-        if "c" in record:
-            raise Rejected(_MALFORMED, "a genesis op names no community")
-        if version != OP_VERSION:
-            raise Rejected("unsupported_version", f"genesis of version {version}")
-        op_community = op_hash
-    if community_id is not None and op_community != community_id:
-        raise Rejected("wrong_community")
+        return _hash32(record["c"], "'c'")
+    if "c" in record:
+        raise Rejected(_MALFORMED, "a genesis op names no community")
+    if version != OP_VERSION:
+        raise Rejected("unsupported_version", f"genesis of version {version}")
+    return op_hash
 
+
+def _typed_fields(
+    record: dict[Any, Any], version: int, parents: tuple[bytes, ...]
+) -> tuple[str, dict[Any, Any], int]:
+    """Type, body and time: validated for a v1 op; for a newer version, kept if well-typed."""
     op_type: Any = record.get("t")
     body: Any = record.get("b")
     ms: Any = record.get("ms")
@@ -122,20 +158,7 @@ def decode_op(
         op_type = op_type if isinstance(op_type, str) else ""
         body = body if isinstance(body, dict) else {}
         ms = ms if _is_int(ms) else 0
-
-    if verify_signature and not verify(author, signature, OP_TAG, op_community, op_hash):
-        raise Rejected("bad_signature")
-    return Op(
-        hash=op_hash,
-        version=version,
-        community_id=op_community,
-        author=author,
-        parents=parents,
-        type=op_type,
-        body=body,
-        ms=ms,
-        signed=SignedOp(data, signature),
-    )
+    return op_type, body, ms
 
 
 def _seal(key: SigningKey, record: dict[str, Any], community_id: bytes | None) -> SignedOp:

@@ -413,14 +413,7 @@ class SyncSession:
 
     def _push(self, out: _Out, docs: bool = True) -> None:
         community = self._community()
-        if len(self._pending):  # parents may have come from another session meanwhile
-            released = community.release_pending(self._pending)
-            if released:
-                out.events.append(OpsAdded(tuple(released)))
-        for head in list(self._peer_heads_unknown):
-            if community.log.has(head):
-                self._peer_heads_unknown.discard(head)
-                self._mark_peer_has(head)
+        self._take_up_arrivals(community, out)
         all_heads = tuple(community.log.heads())
         if all_heads != self._admission_checked_at:  # membership changes only with the log
             self._admission_checked_at = all_heads
@@ -448,6 +441,18 @@ class SyncSession:
         if docs and self._peer_summary_done:
             self._push_changes(out)
         self._check_caught_up(out)
+
+    def _take_up_arrivals(self, community: Community, out: _Out) -> None:
+        """What other sessions brought meanwhile: the parents of pending ops (releasing
+        them), and ops the peer named as heads before we held them."""
+        if len(self._pending):
+            released = community.release_pending(self._pending)
+            if released:
+                out.events.append(OpsAdded(tuple(released)))
+        for head in list(self._peer_heads_unknown):
+            if community.log.has(head):
+                self._peer_heads_unknown.discard(head)
+                self._mark_peer_has(head)
 
     def _push_ops(self, out: _Out) -> None:
         log = self._community().log

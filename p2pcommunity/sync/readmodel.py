@@ -229,26 +229,33 @@ def _project(
         if posts:
             store.insert_posts(posts)
             posts = []
-        if kind == J_EDIT:
-            edit = segment.read_edit(key)
-            if edit is not None:
-                store.edit_post(key, ref.owner, edit.text, ref.segment)
-        elif kind == J_DELETE:
-            if segment.read_deleted(key):
-                store.delete_post(key, ref.owner, ref.segment)
-        elif kind == J_REACT:
-            post_id, _, emoji = key.partition("/")
-            on = segment.read_reaction(key)
-            if on is not None and post_id and content.emoji_problem(emoji) is None:
-                store.set_reaction(post_id, ref.owner, emoji, on, ref.segment)
-        elif kind == J_REPORT:
-            body = segment.read_report(key)
-            if body is not None:
-                store.add_report(ref.community_id, ref.owner, key, body)
-        elif entry == J_PROFILE:
-            store.set_profile(ref.community_id, ref.owner, segment.read_profile(), ref.segment)
-        elif entry == J_ADDRS:
-            addrs = "\n".join(segment.read_addrs())
-            store.set_addrs(ref.community_id, ref.owner, addrs, ref.segment)
+        _project_other(store, segment, entry)
     if posts:
         store.insert_posts(posts)
+
+
+def _project_other(store: Store, segment: SegmentDoc, entry: str) -> None:
+    """Apply one journal entry that is not a post."""
+    ref = segment.ref
+    kind, _, key = entry.partition(":")
+    if kind == J_EDIT:
+        edit = segment.read_edit(key)
+        if edit is not None:
+            store.edit_post(key, ref.owner, edit.text, ref.segment)
+    elif kind == J_DELETE:
+        if segment.read_deleted(key):
+            store.delete_post(key, ref.owner, ref.segment)
+    elif kind == J_REACT:
+        post_id, _, emoji = key.partition("/")
+        on = segment.read_reaction(key)
+        if on is not None and post_id and content.emoji_problem(emoji) is None:
+            store.set_reaction(post_id, ref.owner, emoji, on, ref.segment)
+    elif kind == J_REPORT:
+        body = segment.read_report(key)
+        if body is not None:
+            store.add_report(ref.community_id, ref.owner, key, body)
+    elif entry == J_PROFILE:
+        store.set_profile(ref.community_id, ref.owner, segment.read_profile(), ref.segment)
+    elif entry == J_ADDRS:
+        addrs = "\n".join(segment.read_addrs())
+        store.set_addrs(ref.community_id, ref.owner, addrs, ref.segment)

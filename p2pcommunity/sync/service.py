@@ -557,7 +557,7 @@ def _mentions(text: str, state: CommunityState) -> tuple[bytes, ...]:
         if word.startswith("@") and len(word) > 40:
             try:
                 key = public_key_from_peer_id(word[1:].rstrip(".,:;!?"))
-            except Exception:
+            except Invalid:
                 continue
             if state.is_member(key) and key not in found:
                 found.append(key)

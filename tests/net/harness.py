@@ -78,7 +78,7 @@ class HarnessNode:
     def read(self, cid: bytes, channel: str = "general") -> list[dict[str, Any]]:
         try:
             posts: list[dict[str, Any]] = self.service.read(cid.hex(), channel, 1000)["posts"]
-        except Exception:  # the channel (or the log) has not arrived yet
+        except Exception:  # noqa: BLE001 -- the channel (or the log) has not arrived yet
             return []
         return posts
 

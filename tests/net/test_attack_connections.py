@@ -186,7 +186,7 @@ async def _stream_flood() -> None:
                 with trio.move_on_after(5):
                     try:
                         await muxed.open_stream()  # type: ignore[attr-defined]
-                    except Exception:
+                    except Exception:  # noqa: BLE001 -- the server closed the connection
                         return  # the server closed this connection
                     opened += 1
 

@@ -28,7 +28,7 @@ async def _drain(stream: PeerStream) -> None:
     try:
         while await reader.read_frame() is not None:
             pass
-    except Exception:
+    except Exception:  # noqa: BLE001 -- however the node closes it
         pass
 
 

@@ -219,7 +219,7 @@ ROLES = ["member", "moderator", "admin", "admin"]
 
 
 @st.composite
-def histories(draw: st.DrawFn) -> list[SignedOp]:
+def histories(draw: st.DrawFn) -> list[SignedOp]:  # noqa: C901 -- one sequence of draws
     """A random valid history: four peers, each with its own view, merging at random.
 
     A peer that is not an admin in its view merges instead of acting, so most

@@ -37,7 +37,7 @@ KINDS += ["timeout", "hide", "rules_set", "role_set"]
 
 
 @st.composite
-def governance_histories(draw: st.DrawFn) -> list[SignedOp]:
+def governance_histories(draw: st.DrawFn) -> list[SignedOp]:  # noqa: C901 -- one sequence of draws
     """Peers acting on stale views of a random history; ops their view refuses are skipped."""
     g = make_genesis(OWNER, "Birders", "", 1, nonce=b"\x07" * 16)
     views = {pk(k): CommunityLog.from_genesis(g) for k in ACTORS}
