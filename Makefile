@@ -26,7 +26,7 @@ test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check p2pcommunity tests benchmarks
+	$(VENV)/bin/ruff check --no-cache p2pcommunity tests benchmarks
 	$(VENV)/bin/ruff format --check p2pcommunity tests benchmarks
 	$(VENV)/bin/mypy p2pcommunity
 
