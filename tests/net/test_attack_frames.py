@@ -75,7 +75,10 @@ async def _partial_first_frames() -> None:
                 assert rejected(server, "hello_bytes") > 0
                 await wait_until(lambda: budget.used == 0, timeout=10, what="reservations freed")
             nursery.cancel_scope.cancel()
-        assert 0 < most <= 4 * MIB
+        # Strangers never hold more than the node's budget; a member's own hello is
+        # reserved on top of it, within its per-peer share (members are never locked
+        # out by strangers filling the node budget), hence the extra MiB.
+        assert 0 < most <= 4 * MIB + MIB
 
 
 async def _sample(predicate: Any) -> None:
