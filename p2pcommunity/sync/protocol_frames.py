@@ -51,6 +51,21 @@ ITEM_OVERHEAD = 16
 
 
 @dataclass(frozen=True)
+class SessionLimits:
+    """What one peer may make a session hold; every bound is checked on receipt.
+
+    An honest peer sends one summary per session, with an entry per document
+    of the community, and its ops parents first (so `pending` stays empty);
+    300 summary frames of 4,096 entries once took a node from 91 to 369 MB
+    (issue 11, finding 3).
+    """
+
+    max_summary_entries: int = 100_000
+    max_pending_ops: int = 1000
+    max_pending_op_bytes: int = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class HelloFrame:
     community_id: bytes
     heads: tuple[bytes, ...]
