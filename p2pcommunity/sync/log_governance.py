@@ -380,6 +380,17 @@ def _nothing(op: Op) -> tuple[Touch, ...]:
     return ()
 
 
+# Legacy (0.1.0): the joiner's own op; see the module docstring.
+_LEGACY_JOIN = OpRule(
+    required=None,
+    validate=fields({"invite": is_op_id, "proof": _signature}),
+    touches=_join_touches,
+    check=_check_join,
+    revokes=no_revocation,
+    apply=_apply_join,
+    links=_join_links,
+)
+
 GOVERNANCE_RULES: dict[str, OpRule] = {
     "invite_create": OpRule(
         required=Role.ADMIN,
@@ -405,25 +416,14 @@ GOVERNANCE_RULES: dict[str, OpRule] = {
         revokes=no_revocation,
         apply=_apply_invite_revoke,
     ),
-    "join": OpRule(  # legacy (0.1.0): the joiner's own op; see the module docstring
-        required=None,
-        validate=fields({"invite": is_op_id, "proof": _signature}),
-        touches=_join_touches,
-        check=_check_join,
-        revokes=no_revocation,
-        apply=_apply_join,
-        links=_join_links,
-    ),
-    "admit": OpRule(
+    "join": _LEGACY_JOIN,
+    # The same admission, witnessed: the admitting member's op (see the module docstring).
+    "admit": replace(
+        _LEGACY_JOIN,
         required=Role.MEMBER,
         validate=fields(
             {"member": is_key, "invite": is_op_id, "proof": _signature, "nonce": is_nonce}
         ),
-        touches=_join_touches,
-        check=_check_join,
-        revokes=no_revocation,
-        apply=_apply_join,
-        links=_join_links,
     ),
     "rules_set": OpRule(
         required=Role.ADMIN,
