@@ -1,4 +1,4 @@
-"""What the user can do: send, edit, and the post, member and community menus.
+"""What the user can do: the post, member and community menus.
 
 `ChatActions` builds the menus from the page's state (who I am, my role in
 the current community) and turns each choice into a control request through
@@ -28,9 +28,6 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QWidget
 
     from p2pcommunity.ui.client import ControlClient
-    from p2pcommunity.ui.composer import Composer
-    from p2pcommunity.ui.models import TimelineModel
-    from p2pcommunity.ui.widgets import ThreadPanel, TimelineView
 
 # Each with its name: the menu reads well, and to a screen reader, even where
 # the emoji font is missing and a glyph would be an empty box.
@@ -50,17 +47,16 @@ TIMEOUTS = (("10 minutes", "10m"), ("1 hour", "1h"), ("1 day", "1d"), ("1 week",
 
 
 class ActionHost(Protocol):
-    """The part of the chat page that its actions use: state, widgets, requests, signals."""
+    """The part of the chat page that its actions use: state, requests, a few verbs, signals.
+
+    No widgets: the actions say what should happen (reply to this, edit that),
+    the page knows which composer or view does it."""
 
     client: ControlClient
     me: str
     community: str
     channel: str
     info: dict[str, Any]
-    composer: Composer
-    thread_panel: ThreadPanel
-    timeline: TimelineModel
-    timeline_view: TimelineView
     invite_wanted: SignalInstance
     settings_wanted: SignalInstance
     reports_wanted: SignalInstance
@@ -73,6 +69,10 @@ class ActionHost(Protocol):
     def open_thread(self, post_id: str) -> None: ...
     def react(self, post_id: str, emoji: str) -> None: ...
     def simple(self, method: str, params: dict[str, Any], done_text: str = "") -> None: ...
+    def start_reply(self, post_id: str, author: str) -> None: ...
+    def start_edit(self, post_id: str, text: str) -> None: ...
+    def insert_mention(self, peer: str) -> None: ...
+    def reload_timeline(self) -> None: ...
 
 
 class ChatActions(QObject):
@@ -131,81 +131,7 @@ class ChatActions(QObject):
         box.finished.connect(finished)
         box.open()
 
-    # ------------------------------------------------------------------ sending
-
-    def on_composer_sent(self, text: str, reply_to: str) -> None:
-        page = self.page
-        if not page.channel:
-            return
-        page.composer.send_button.setEnabled(False)
-
-        def done(_result: dict[str, Any]) -> None:
-            page.composer.send_button.setEnabled(True)
-            page.composer.accept_sent()
-            page.timeline_view.follow_bottom()
-            page.timeline.refresh()
-
-        def failed(message: str, code: str) -> None:
-            page.composer.send_button.setEnabled(True)
-            page.report_error(message, code)
-
-        page.client.request(
-            "post",
-            {
-                "community": page.community,
-                "channel": page.channel,
-                "text": text,
-                "reply_to": reply_to or None,
-            },
-            on_result=done,
-            on_error=failed,
-        )
-
-    def on_thread_composer_sent(self, text: str, _reply_to: str) -> None:
-        page = self.page
-        root = page.thread_panel.root_id
-        held = page.thread_panel.model.rows()
-        channel = str(held[0].get("channel") or page.channel) if held else page.channel
-
-        def done(_result: dict[str, Any]) -> None:
-            page.thread_panel.composer.accept_sent()
-            page.open_thread(root)
-            page.timeline.refresh()
-
-        page.client.request(
-            "post",
-            {"community": page.community, "channel": channel, "text": text, "reply_to": root},
-            on_result=done,
-            on_error=page.report_error,
-        )
-
-    def on_composer_edited(self, post_id: str, text: str) -> None:
-        page = self.page
-
-        def done(_result: dict[str, Any]) -> None:
-            page.composer.accept_sent()
-            page.timeline.refresh()
-
-        page.client.request(
-            "edit",
-            {"community": page.community, "post": post_id, "text": text},
-            on_result=done,
-            on_error=page.report_error,
-        )
-
     # ------------------------------------------------------------------ posts
-
-    def on_timeline_context_menu(self, pos: QPoint) -> None:
-        view = self.page.timeline_view
-        post = view.post_at(view.indexAt(pos))
-        if post:
-            self.post_menu(post, view.viewport().mapToGlobal(pos), False)
-
-    def on_thread_context_menu(self, pos: QPoint) -> None:
-        view = self.page.thread_panel.view
-        post = view.post_at(view.indexAt(pos))
-        if post:
-            self.post_menu(post, view.viewport().mapToGlobal(pos), True)
 
     def post_menu(self, post: dict[str, Any], pos: QPoint, in_thread: bool) -> None:
         page = self.page
@@ -213,8 +139,12 @@ class ChatActions(QObject):
         author = post.get("author_name") or short_peer(post.get("author", ""))
         menu = QMenu(self.widget)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        if not in_thread:
-            menu.addAction("Reply", lambda: page.composer.start_reply(post["id"], author))
+        hidden = bool(post.get("hidden"))
+        if hidden and page.my_role in MODERATORS:
+            menu.addAction("Unhide (moderation)", lambda: self.unhide_post(post["id"]))
+            menu.addSeparator()
+        if not in_thread and not hidden:
+            menu.addAction("Reply", lambda: page.start_reply(post["id"], author))
             menu.addAction("Open thread", lambda: page.open_thread(post["id"]))
         react = menu.addMenu("React")
         for emoji, name in REACTIONS:
@@ -224,13 +154,12 @@ class ChatActions(QObject):
         )
         menu.addSeparator()
         if mine:
-            menu.addAction(
-                "Edit", lambda: page.composer.start_edit(post["id"], post.get("text", ""))
-            )
+            if not hidden:
+                menu.addAction("Edit", lambda: page.start_edit(post["id"], post.get("text", "")))
             menu.addAction("Delete", lambda: self.confirm_delete(post))
         else:
             menu.addAction("Report…", lambda: self.report_post(post))
-            if page.my_role in MODERATORS:
+            if page.my_role in MODERATORS and not hidden:
                 menu.addAction("Hide (moderation)…", lambda: self.hide_post(post["id"]))
             menu.addAction(f"Block {author}", lambda: self.block(post.get("author", ""), author))
         menu.popup(pos)
@@ -274,12 +203,15 @@ class ChatActions(QObject):
             ),
         )
 
+    def unhide_post(self, post_id: str) -> None:
+        self.page.simple("unhide", {"post": post_id}, "Message shown again.")
+
     def block(self, peer: str, name: str) -> None:
         page = self.page
 
         def done(_result: dict[str, Any]) -> None:
             page.status_message.emit(f"Blocked {name}. Their messages are hidden on this computer.")
-            page.timeline.load(page.community, page.channel)
+            page.reload_timeline()
 
         page.client.request("block", {"peer": peer}, on_result=done, on_error=page.report_error)
 
@@ -294,7 +226,7 @@ class ChatActions(QObject):
         owner = peer == page.info.get("owner")
         menu = QMenu(self.widget)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        menu.addAction("Mention", lambda: self.insert_mention(peer))
+        menu.addAction("Mention", lambda: page.insert_mention(peer))
         menu.addAction("Copy peer id", lambda: QGuiApplication.clipboard().setText(peer))
         if not me and not owner and role in ADMINS:
             roles = menu.addMenu("Set role")
@@ -334,8 +266,3 @@ class ChatActions(QObject):
             menu.addSeparator()
             menu.addAction(f"Block {name}", lambda: self.block(peer, name))
         menu.popup(pos)
-
-    def insert_mention(self, peer: str) -> None:
-        edit = self.page.composer.edit
-        edit.insertPlainText(f"@{peer} ")
-        edit.setFocus()

@@ -9,27 +9,17 @@ so a burst of synced changes costs one round of requests.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QModelIndex, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPoint, QSettings, QTimer, Signal
 from PySide6.QtWidgets import (
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QListView,
-    QMenu,
-    QSplitter,
-    QStackedWidget,
-    QToolButton,
-    QVBoxLayout,
+    QApplication,
     QWidget,
 )
 
-from p2pcommunity.ui.actions import ChatActions
+from p2pcommunity.ui.actions import MODERATORS, ChatActions
+from p2pcommunity.ui.chat_layout import build_chat_page
 from p2pcommunity.ui.client import ControlClient, friendly_error
-from p2pcommunity.ui.composer import Composer
-from p2pcommunity.ui.delegate import ChannelDelegate, CommunityDelegate
-from p2pcommunity.ui.icons import icon_button
 from p2pcommunity.ui.models import (
     ChannelListModel,
     ChannelRole,
@@ -39,14 +29,23 @@ from p2pcommunity.ui.models import (
     TimelineModel,
     short_peer,
 )
+from p2pcommunity.ui.notices import NoticeBook
 from p2pcommunity.ui.notifier import MentionWatcher
-from p2pcommunity.ui.widgets import (
-    ChannelSwitcher,
-    MembersPanel,
-    SearchPanel,
-    ThreadPanel,
-    TimelineView,
-)
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QLabel, QListView, QMenu, QSplitter, QStackedWidget, QToolButton
+
+    from p2pcommunity.ui.composer import Composer
+    from p2pcommunity.ui.hover_toolbar import HoverToolbar
+    from p2pcommunity.ui.search import SearchController
+    from p2pcommunity.ui.text_select import TextSelector
+    from p2pcommunity.ui.widgets import (
+        ChannelSwitcher,
+        MembersPanel,
+        SearchPanel,
+        ThreadPanel,
+        TimelineView,
+    )
 
 
 class ChatPage(QWidget):
@@ -59,6 +58,29 @@ class ChatPage(QWidget):
     settings_wanted = Signal(str)  # community id
     reports_wanted = Signal(str)  # community id
     profile_wanted = Signal()
+
+    # built by chat_layout.build_chat_page
+    community_view: QListView
+    community_button: QToolButton
+    community_menu: QMenu
+    channel_view: QListView
+    me_label: QLabel
+    channel_title: QLabel
+    channel_topic: QLabel
+    header_buttons: tuple[QToolButton, QToolButton]
+    timeline_view: TimelineView
+    empty_label: QLabel
+    composer: Composer
+    timeline_stack: QStackedWidget
+    members_panel: MembersPanel
+    thread_panel: ThreadPanel
+    search_panel: SearchPanel
+    searcher: SearchController
+    toolbars: tuple[HoverToolbar, HoverToolbar]
+    selectors: list[TextSelector]
+    side: QStackedWidget
+    splitter: QSplitter
+    switcher: ChannelSwitcher
 
     def __init__(
         self, client: ControlClient, settings: QSettings, parent: QWidget | None = None
@@ -84,170 +106,13 @@ class ChatPage(QWidget):
         self.watcher.notification_wanted.connect(self.notification_wanted)
         self.watcher.unread_changed.connect(self._on_watcher_unread_changed)
         self.menus = ChatActions(self, self)
-        self._build()
+        self.notice_book = NoticeBook()
+        build_chat_page(self)
         self.timeline.loaded.connect(self._on_timeline_loaded)
         self.timeline.posts_arrived.connect(self._on_timeline_posts_arrived)
         self.timeline.load_failed.connect(self.report_error)
 
     # ------------------------------------------------------------------ layout
-
-    def _build(self) -> None:
-        # far left: communities
-        self.community_view = QListView()
-        self.community_view.setObjectName("communityRail")
-        self.community_view.setModel(self.communities)
-        self.community_view.setItemDelegate(CommunityDelegate(self.community_view))
-        self.community_view.setFixedWidth(72)
-        self.community_view.setFrameShape(QFrame.Shape.NoFrame)
-        self.community_view.selectionModel().currentChanged.connect(
-            self._on_community_view_current_changed
-        )
-        add = QToolButton()
-        add.setObjectName("addCommunity")
-        add.setText("+")
-        add.setToolTip("Create or join a community")
-        add.setAccessibleName("Create or join a community")
-        add.setFixedSize(44, 44)
-        add_menu = QMenu(add)
-        add_menu.addAction("Create a community…", self.create_wanted.emit)
-        add_menu.addAction("Join with an invite code…", self.join_wanted.emit)
-        add.setMenu(add_menu)
-        add.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        rail = QFrame()
-        rail.setObjectName("rail")
-        rail_layout = QVBoxLayout(rail)
-        rail_layout.setContentsMargins(0, 8, 0, 8)
-        rail_layout.addWidget(self.community_view, 1)
-        rail_layout.addWidget(add, 0, Qt.AlignmentFlag.AlignHCenter)
-
-        # sidebar: community header, channels, me
-        self.community_button = QToolButton()
-        self.community_button.setObjectName("communityHeader")
-        self.community_button.setAccessibleName("Community menu")
-        self.community_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.community_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.community_button.setSizePolicy(
-            self.community_button.sizePolicy().horizontalPolicy().Expanding,
-            self.community_button.sizePolicy().verticalPolicy(),
-        )
-        self.community_menu = QMenu(self.community_button)
-        self.community_menu.aboutToShow.connect(
-            lambda: self.menus.fill_community_menu(self.community_menu)
-        )
-        self.community_button.setMenu(self.community_menu)
-        self.channel_view = QListView()
-        self.channel_view.setObjectName("channels")
-        self.channel_view.setModel(self.channels)
-        self.channel_view.setItemDelegate(ChannelDelegate(self.channel_view))
-        self.channel_view.setFrameShape(QFrame.Shape.NoFrame)
-        self.channel_view.setMouseTracking(True)
-        self.channel_view.selectionModel().currentChanged.connect(
-            self._on_channel_view_current_changed
-        )
-        channels_label = QLabel("CHANNELS")
-        channels_label.setObjectName("sectionLabel")
-        self.me_label = QLabel()
-        self.me_label.setObjectName("meLabel")
-        me_button = icon_button("edit", "Edit your profile")
-        me_button.setObjectName("profileButton")
-        me_button.clicked.connect(self.profile_wanted.emit)
-        me_row = QHBoxLayout()
-        me_row.setContentsMargins(12, 6, 8, 8)
-        me_row.addWidget(self.me_label, 1)
-        me_row.addWidget(me_button)
-        sidebar = QFrame()
-        sidebar.setObjectName("sidebar")
-        sidebar.setMinimumWidth(200)
-        side = QVBoxLayout(sidebar)
-        side.setContentsMargins(0, 0, 0, 0)
-        side.setSpacing(0)
-        side.addWidget(self.community_button)
-        side.addSpacing(8)
-        side.addWidget(channels_label)
-        side.addWidget(self.channel_view, 1)
-        side.addLayout(me_row)
-
-        # center: header, timeline, composer
-        self.channel_title = QLabel()
-        self.channel_title.setObjectName("channelTitle")
-        self.channel_topic = QLabel()
-        self.channel_topic.setObjectName("muted")
-        search_button = icon_button("search", "Search", "Search (Ctrl+F)")
-        search_button.clicked.connect(self.open_search)
-        members_button = icon_button("members", "Members")
-        members_button.clicked.connect(self.toggle_members)
-        self.header_buttons = (search_button, members_button)
-        for button in self.header_buttons:
-            button.setObjectName("headerButton")
-            button.setFixedSize(34, 30)
-        header = QFrame()
-        header.setObjectName("channelHeader")
-        hl = QHBoxLayout(header)
-        hl.setContentsMargins(16, 10, 10, 10)
-        hl.addWidget(self.channel_title)
-        hl.addWidget(self.channel_topic, 1)
-        hl.addWidget(search_button)
-        hl.addWidget(members_button)
-        self.timeline_view = TimelineView(self.timeline)
-        self.timeline_view.setObjectName("timeline")
-        self.timeline_view.customContextMenuRequested.connect(self.menus.on_timeline_context_menu)
-        self.timeline_view.post_delegate.reaction_clicked.connect(self.react)
-        self.timeline_view.reveal_failed.connect(self._on_timeline_view_reveal_failed)
-        self.timeline_view.post_delegate.replies_clicked.connect(self.open_thread)
-        self.timeline_view.doubleClicked.connect(
-            lambda index: self.open_thread(index.data(TimelineModel.ROW_ROLE)["id"])
-        )
-        self.empty_label = QLabel("No messages yet. Say hello!")
-        self.empty_label.setObjectName("muted")
-        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.composer = Composer()
-        self.composer.sent.connect(self.menus.on_composer_sent)
-        self.composer.edited.connect(self.menus.on_composer_edited)
-        center = QFrame()
-        center.setObjectName("center")
-        cl = QVBoxLayout(center)
-        cl.setContentsMargins(0, 0, 0, 0)
-        cl.setSpacing(0)
-        cl.addWidget(header)
-        self.timeline_stack = QStackedWidget()
-        self.timeline_stack.addWidget(self.timeline_view)
-        self.timeline_stack.addWidget(self.empty_label)
-        cl.addWidget(self.timeline_stack, 1)
-        cl.addWidget(self.composer)
-
-        # right: members / thread / search
-        self.members_panel = MembersPanel(self.members)
-        self.members_panel.context_menu_requested.connect(
-            self.menus.on_members_panel_context_menu_requested
-        )
-        self.thread_panel = ThreadPanel()
-        self.thread_panel.composer.sent.connect(self.menus.on_thread_composer_sent)
-        self.thread_panel.view.customContextMenuRequested.connect(self.menus.on_thread_context_menu)
-        self.thread_panel.view.post_delegate.reaction_clicked.connect(self.react)
-        self.search_panel = SearchPanel()
-        self.search_panel.searched.connect(self.search)
-        self.search_panel.result_activated.connect(self.jump_to_post)
-        self.side = QStackedWidget()
-        self.side.setObjectName("sidePanel")
-        self.side.setMinimumWidth(240)
-        for panel in (self.members_panel, self.thread_panel, self.search_panel):
-            self.side.addWidget(panel)
-            panel.header.closed.connect(self.close_panel)
-
-        self.splitter = QSplitter()
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.addWidget(sidebar)
-        self.splitter.addWidget(center)
-        self.splitter.addWidget(self.side)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([240, 760, 280])
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(rail)
-        layout.addWidget(self.splitter, 1)
-        self.switcher = ChannelSwitcher(self)
-        self.switcher.chosen.connect(self.go_to)
 
     # ------------------------------------------------------------------ identity, lists
 
@@ -255,8 +120,8 @@ class ChatPage(QWidget):
         self.me, self.my_name = peer_id, name
         self.watcher.me = peer_id
         self.timeline.me = peer_id
-        self.timeline_view.post_delegate.me = peer_id
-        self.thread_panel.view.post_delegate.me = peer_id
+        for view in (self.timeline_view, self.thread_panel.view, self.search_panel.view):
+            view.post_delegate.me = peer_id
         self.me_label.setText(
             f"<b>{name}</b><br><span style='font-size:small'>{short_peer(peer_id)}</span>"
         )
@@ -296,8 +161,10 @@ class ChatPage(QWidget):
             self.members.clear()
             self.timeline.set_posts([])
             self.composer.cancel_mode()
+            self.searcher.clear()
             if self.side.currentWidget() is not self.members_panel:
                 self.side.setCurrentWidget(self.members_panel)
+        self.searcher.community = community_id
         self._refresh_info()
         self._refresh_channels(select=channel)
         self._refresh_members()
@@ -311,6 +178,8 @@ class ChatPage(QWidget):
             self.info = result
             self.community_button.setText(f"{result.get('name', '')}  ▾")
             self.community_button.setToolTip(result.get("description") or "")
+            for toolbar in self.toolbars:
+                toolbar.moderator = self.my_role in MODERATORS
 
         self.client.request(
             "community show", {"community": community}, on_result=done, on_error=self.report_error
@@ -324,8 +193,12 @@ class ChatPage(QWidget):
                 return
             rows = list(result.get("channels", []))
             if self.channel:
-                rows = [{**r, "unread": 0} if r["id"] == self.channel else r for r in rows]
+                rows = [
+                    {**r, "unread": 0, "mentions": 0} if r["id"] == self.channel else r
+                    for r in rows
+                ]
             self.channels.set_rows(rows)
+            self.searcher.set_channel_names({r["id"]: r.get("name", "") for r in rows})
             target = select or self.channel or str(self.settings.value(f"channel/{community}", ""))
             row = self.channels.row_of(target) if target else -1
             if row < 0:
@@ -344,10 +217,13 @@ class ChatPage(QWidget):
             if community != self.community:
                 return
             rows = [
-                {**m, "status": "online"} if m.get("peer_id") == self.me else m
+                self._me_in(m) if m.get("peer_id") == self.me else m
                 for m in result.get("members", [])
             ]
             self.members.set_rows(rows)
+            for notice in self.notice_book.members_listed(community, rows, self.me):
+                if self.timeline.channel == self._general():
+                    self.timeline.add_notice(notice)
             names = self.members.names()
             for delegate in (
                 self.timeline_view.post_delegate,
@@ -359,8 +235,28 @@ class ChatPage(QWidget):
             self.composer.edit.set_members({p: n for p, n in names.items() if p != self.me})
             self.timeline_view.viewport().update()
 
+        def failed(message: str, code: str) -> None:
+            if community == self.community:
+                self.report_error(message, code)
+
         self.client.request(
-            "member list", {"community": community}, on_result=done, on_error=self.report_error
+            "member list", {"community": community}, on_result=done, on_error=failed
+        )
+
+    def _me_in(self, member: dict[str, Any]) -> dict[str, Any]:
+        """My own row: online (I am here), with my timeout's end from `community show`."""
+        until = self.info.get("timed_out_until")
+        mine = {
+            **member,
+            "status": "timed_out" if member.get("status") == "timed_out" else "online",
+        }
+        return {**mine, "timed_out_until": until} if until else mine
+
+    def _general(self) -> str:
+        """Where notices go: the channel named general, else the first one."""
+        rows = self.channels.rows()
+        return next(
+            (r["id"] for r in rows if r.get("name") == "general"), rows[0]["id"] if rows else ""
         )
 
     def _on_channel_view_current_changed(self, current: QModelIndex, _prev: QModelIndex) -> None:
@@ -383,8 +279,13 @@ class ChatPage(QWidget):
             if archived
             else f"Message #{info.get('name', '')}"
         )
+        # Qt repaints an empty box only when the placeholder appears or goes, not when
+        # its text changes: without this the old channel's name stayed on screen.
+        self.composer.edit.viewport().update()
         self.composer.cancel_mode()
         self.timeline.load(self.community, channel_id)
+        if channel_id == self._general():
+            self.timeline.set_notices(self.notice_book.notices(self.community))
 
     def _on_timeline_loaded(self) -> None:
         self.timeline_stack.setCurrentIndex(0 if self.timeline.rowCount() else 1)
@@ -397,6 +298,9 @@ class ChatPage(QWidget):
             self.client.request("mark read", {"community": self.community, "channel": self.channel})
 
     def go_to(self, community_id: str, channel_id: str) -> None:
+        """Show a channel (the Ctrl+K switcher's choice); typing then goes to its composer."""
+        # after the switcher has closed and handed the focus back
+        QTimer.singleShot(0, self.composer.edit.setFocus)
         if community_id == self.community:
             row = self.channels.row_of(channel_id)
             if row >= 0:
@@ -452,6 +356,116 @@ class ChatPage(QWidget):
     def react(self, post_id: str, emoji: str) -> None:
         self.simple("react", {"post": post_id, "emoji": emoji})
 
+    def _on_composer_sent(self, text: str, reply_to: str) -> None:
+        if not self.channel:
+            return
+        self.composer.send_button.setEnabled(False)
+
+        def done(_result: dict[str, Any]) -> None:
+            self.composer.send_button.setEnabled(True)
+            self.composer.accept_sent()
+            self.timeline_view.follow_bottom()
+            self.timeline.refresh()
+
+        def failed(message: str, code: str) -> None:
+            self.composer.send_button.setEnabled(True)
+            self.report_error(message, code)
+
+        params = {"channel": self.channel, "text": text, "reply_to": reply_to or None}
+        self.client.request(
+            "post", {"community": self.community, **params}, on_result=done, on_error=failed
+        )
+
+    def _on_thread_composer_sent(self, text: str, _reply_to: str) -> None:
+        root = self.thread_panel.root_id
+        held = self.thread_panel.model.rows()
+        channel = str(held[0].get("channel") or self.channel) if held else self.channel
+
+        def done(_result: dict[str, Any]) -> None:
+            self.thread_panel.composer.accept_sent()
+            self.open_thread(root)
+            self.timeline.refresh()
+
+        params = {"channel": channel, "text": text, "reply_to": root}
+        self.client.request(
+            "post",
+            {"community": self.community, **params},
+            on_result=done,
+            on_error=self.report_error,
+        )
+
+    def _on_composer_edited(self, post_id: str, text: str) -> None:
+        def done(_result: dict[str, Any]) -> None:
+            self.composer.accept_sent()
+            self.timeline.refresh()
+
+        self.client.request(
+            "edit",
+            {"community": self.community, "post": post_id, "text": text},
+            on_result=done,
+            on_error=self.report_error,
+        )
+
+    def _on_composer_edit_last_requested(self) -> None:
+        """Up in an empty box: edit my newest message of this channel that I still may."""
+        for row in reversed(self.timeline.rows()):
+            if row.get("author") == self.me and not row.get("kind") and not row.get("hidden"):
+                self.start_edit(row["id"], row.get("text", ""))
+                return
+
+    # ------------------------------------------------------------------ ActionHost verbs
+
+    def start_reply(self, post_id: str, author: str) -> None:
+        self.composer.start_reply(post_id, author)
+
+    def start_edit(self, post_id: str, text: str) -> None:
+        self.composer.start_edit(post_id, text)
+
+    def insert_mention(self, peer: str) -> None:
+        """Type a mention of `peer`: "@Name" when the name is theirs alone (the node
+        resolves it, interface 4), else the peer id, the one form that cannot miss."""
+        row = (
+            self.members.row_at(self.members.row_of(peer)) if self.members.row_of(peer) >= 0 else {}
+        )
+        name = str(row.get("name") or "").strip()
+        shared = sum(
+            1
+            for m in self.members.rows()
+            if str(m.get("name") or "").strip().lower() == name.lower()
+        )
+        edit = self.composer.edit
+        edit.insertPlainText(f"@{name if name and shared == 1 else peer} ")
+        edit.setFocus()
+
+    def reload_timeline(self) -> None:
+        self.timeline.load(self.community, self.channel)
+        if self.channel == self._general():
+            self.timeline.set_notices(self.notice_book.notices(self.community))
+
+    def _on_timeline_view_context_menu(self, pos: QPoint) -> None:
+        view = self.timeline_view
+        post = view.post_at(view.indexAt(pos))
+        if post and not post.get("kind"):
+            self.menus.post_menu(post, view.viewport().mapToGlobal(pos), False)
+
+    def _on_thread_context_menu(self, pos: QPoint) -> None:
+        view = self.thread_panel.view
+        post = view.post_at(view.indexAt(pos))
+        if post:
+            self.menus.post_menu(post, view.viewport().mapToGlobal(pos), True)
+
+    def _on_toolbar_reply_clicked(self, post: dict[str, Any]) -> None:
+        author = (
+            post.get("author_label")
+            or post.get("author_name")
+            or short_peer(post.get("author", ""))
+        )
+        self.start_reply(post["id"], author)
+
+    def _on_toolbar_more_clicked(self, post: dict[str, Any], pos: QPoint) -> None:
+        in_thread = self.sender() is self.toolbars[1]
+        self.menus.post_menu(post, pos, in_thread)
+
     def simple(self, method: str, params: dict[str, Any], done_text: str = "") -> None:
         def done(_result: dict[str, Any]) -> None:
             if done_text:
@@ -492,28 +506,7 @@ class ChatPage(QWidget):
         self.search_panel.field.selectAll()
 
     def search(self, query: str) -> None:
-        if not query or not self.community:
-            return
-        self.search_panel.status.setText("Searching…")
-
-        def done(result: dict[str, Any]) -> None:
-            posts = list(result.get("posts", []))
-            self.search_panel.model.set_posts(posts)
-            self.search_panel.status.setText(
-                f"{len(posts)} result{'s' if len(posts) != 1 else ''}"
-                if posts
-                else "Nothing found."
-            )
-
-        def failed(message: str, code: str) -> None:
-            self.search_panel.status.setText(friendly_error(message, code))
-
-        self.client.request(
-            "search",
-            {"community": self.community, "query": query, "limit": 50},
-            on_result=done,
-            on_error=failed,
-        )
+        self.searcher.search(query)
 
     def jump_to_post(self, post: dict[str, Any]) -> None:
         """Show a post of the current community: switch to its channel, page back to it."""
@@ -525,6 +518,7 @@ class ChatPage(QWidget):
                 return
             self.channel_view.setCurrentIndex(self.channels.index(row))
         self.timeline_view.reveal_post(channel, post["id"])
+        self.composer.edit.setFocus()
 
     def _on_timeline_view_reveal_failed(self, _post_id: str) -> None:
         self.status_message.emit("That message is too far back to show here.")
@@ -538,6 +532,10 @@ class ChatPage(QWidget):
 
     def close_panel(self) -> bool:
         """Esc: cancel a reply/edit, else close the side panel. True if something closed."""
+        if QApplication.activePopupWidget() is not None:
+            # That Escape is the open menu's: it closes the menu, nothing else. (On X11
+            # the window's shortcut sees the key before the popup does.)
+            return False
         if self.composer.reply_to or self.composer.editing:
             self.composer.cancel_mode()
             return True

@@ -30,6 +30,7 @@ class MessageEdit(QPlainTextEdit):
 
     submitted = Signal(str)
     cancelled = Signal()
+    edit_last_requested = Signal()  # Up in an empty box
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -125,6 +126,13 @@ class MessageEdit(QPlainTextEdit):
             return
         if event.key() == Qt.Key.Key_Escape:
             self.cancelled.emit()
+        if (
+            event.key() == Qt.Key.Key_Up
+            and event.modifiers() == Qt.KeyboardModifier.NoModifier
+            and not self.toPlainText()
+        ):
+            self.edit_last_requested.emit()
+            return
         super().keyPressEvent(event)
 
 
@@ -133,6 +141,7 @@ class Composer(QFrame):
 
     sent = Signal(str, str)  # text, reply_to post id ("" for none)
     edited = Signal(str, str)  # post id, new text
+    edit_last_requested = Signal()  # Up in an empty box: edit my last message
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -153,6 +162,7 @@ class Composer(QFrame):
         self.edit.setObjectName("messageEdit")
         self.edit.submitted.connect(self._on_edit_submitted)
         self.edit.cancelled.connect(self.cancel_mode)
+        self.edit.edit_last_requested.connect(self.edit_last_requested)
         self.send_button = QPushButton("Send")
         self.send_button.setDefault(False)
         self.send_button.clicked.connect(

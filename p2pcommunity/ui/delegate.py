@@ -1,16 +1,18 @@
 """How a post, a channel and a community look: item delegates painting straight from model roles.
 
-A post is laid out once per (content, width) with `QTextLayout` (mentions get
-their own format range), and its height is cached, so scrolling a long
-timeline costs painting only. `@<peer id>` mentions are shown as `@name`
-using the member names the window hands to `PostDelegate.names`. Clicks on a
-reaction chip or on the reply count become signals, not item editing.
+A post is laid out with `QTextLayout` (post_text.py: mentions, search
+matches and the mouse selection are format ranges) and its height is cached
+per (content, width), so scrolling a long timeline costs painting only.
+`@<peer id>` mentions are shown as `@name` using the member names the window
+hands to `PostDelegate.names`. Clicks on a reaction chip or on the reply
+count become signals, not item editing; the geometry the clicks and the
+text selection need (`hit`, `char_at`, `chip_rects`) is computed by the same
+code that paints, so they cannot drift apart.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any
 
 from PySide6.QtCore import QDateTime, QEvent, QPointF, QRect, QRectF, QSize, Qt, Signal
@@ -18,16 +20,23 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QFontMetrics,
+    QGuiApplication,
     QMouseEvent,
     QPainter,
     QPalette,
-    QTextCharFormat,
     QTextLayout,
-    QTextOption,
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from p2pcommunity.ui.models import AnyIndex, ChannelRole, CommunityRole, PostRole, short_peer
+from p2pcommunity.ui.models import AnyIndex, ChannelRole, CommunityRole, PostListModel, PostRole
+from p2pcommunity.ui.post_text import (
+    Selection,
+    char_at,
+    lay_out,
+    match_spans,
+    selection_ranges,
+    shown_text,
+)
 
 AVATAR = 36
 PAD_X = 16
@@ -36,7 +45,9 @@ PAD_TOP = 8
 PAD_TOP_CONTINUED = 1
 PAD_BOTTOM = 4
 CHIP_H = 22
-MENTION = re.compile(r"@([1-9A-HJ-NP-Za-km-z]{40,})")
+NOTICE_PAD = 6
+MATCH_LIGHT, MATCH_DARK = "#ffe58f", "#6b5a12"  # a search match's background
+MENTION_BADGE, UNREAD_BADGE = "#3e63dd", "#6b6f7a"  # white text on both passes WCAG AA
 
 
 def peer_color(peer_id: str, dark: bool) -> QColor:
@@ -64,6 +75,8 @@ def format_time(dt: QDateTime) -> str:
 
 
 class PostDelegate(QStyledItemDelegate):
+    """Posts, notices ("Bob joined") and hidden posts; search terms and a selection drawn in."""
+
     reaction_clicked = Signal(str, str)  # post id, emoji
     replies_clicked = Signal(str)  # post id
 
@@ -72,65 +85,77 @@ class PostDelegate(QStyledItemDelegate):
         self.names: dict[str, str] = {}
         self.me = ""
         self.show_replies = True
+        self.terms: list[str] = []
+        """Search words: their prefixes are highlighted (search results)."""
+        self.channel_names: dict[str, str] | None = None
+        """Set where posts of several channels mix (search): each header names its channel."""
+        self.selection: Selection | None = None
         self._heights: dict[tuple[Any, ...], int] = {}
 
     def invalidate(self) -> None:
         self._heights.clear()
 
-    # -- text ------------------------------------------------------------------
+    # -- what a row shows ------------------------------------------------------
 
-    def _display(self, text: str) -> tuple[str, list[tuple[int, int]]]:
-        """The text with `@peer` mentions shown as `@name`, and their spans."""
-        out: list[str] = []
-        spans: list[tuple[int, int]] = []
-        pos, length = 0, 0
-        for m in MENTION.finditer(text):
-            chunk = text[pos : m.start()]
-            out.append(chunk)
-            length += len(chunk)
-            label = "@" + self.names.get(m.group(1), short_peer(m.group(1)))
-            spans.append((length, len(label)))
-            out.append(label)
-            length += len(label)
-            pos = m.end()
-        out.append(text[pos:])
-        return "".join(out), spans
+    @staticmethod
+    def hidden_note(index: AnyIndex) -> str:
+        reason = index.data(PostRole.HIDDEN_REASON)
+        return f"Hidden by a moderator ({reason})" if reason else "Hidden by a moderator"
 
-    def _layout(
-        self, text: str, font: QFont, width: float, mention_color: QColor | None = None
-    ) -> tuple[QTextLayout, float]:
-        shown, spans = self._display(text)
-        layout = QTextLayout(shown.replace("\n", "\u2028"), font)
-        option = QTextOption()
-        option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
-        layout.setTextOption(option)
-        if spans and mention_color is not None:
-            ranges = []
-            for start, length in spans:
-                fr = QTextLayout.FormatRange()
-                fr.start, fr.length = start, length
-                fmt = QTextCharFormat()
-                fmt.setForeground(mention_color)
-                fmt.setFontWeight(QFont.Weight.DemiBold)
-                fr.format = fmt
-                ranges.append(fr)
-            layout.setFormats(ranges)
-        layout.beginLayout()
-        y = 0.0
-        while True:
-            line = layout.createLine()
-            if not line.isValid():
-                break
-            line.setLineWidth(max(width, 10.0))
-            line.setPosition(QPointF(0, y))
-            y += line.height()
-        layout.endLayout()
-        return layout, y
+    def collapsed(self, index: AnyIndex) -> bool:
+        """A hidden post is collapsed to its note, except for its author, who sees the text."""
+        return bool(index.data(PostRole.HIDDEN)) and index.data(PostRole.AUTHOR) != self.me
+
+    def shown(self, index: AnyIndex) -> tuple[str, list[tuple[int, int]]]:
+        """The text as drawn (`@name` for mentions) and its mention spans."""
+        if self.collapsed(index):
+            return "", []
+        return shown_text(index.data(PostRole.TEXT) or "", self.names)
+
+    def _channel_label(self, index: AnyIndex) -> str:
+        if self.channel_names is None:
+            return ""
+        row = index.data(PostListModel.ROW_ROLE) or {}
+        name = index.data(PostRole.CHANNEL_NAME) or self.channel_names.get(row.get("channel", ""))
+        return f"in #{name}" if name else ""
 
     # -- geometry --------------------------------------------------------------
 
-    def _text_left(self) -> int:
+    @staticmethod
+    def _text_left() -> int:
         return PAD_X + AVATAR + GAP
+
+    def _text_top(self, option: QStyleOptionViewItem, index: AnyIndex) -> int:
+        """From the row's top to its text: padding, the header, the hidden note."""
+        fm = QFontMetrics(option.font)
+        continued = bool(index.data(PostRole.CONTINUED))
+        y = PAD_TOP_CONTINUED if continued else PAD_TOP + fm.height() + 2
+        if index.data(PostRole.HIDDEN):
+            y += fm.height() + 2
+        return y
+
+    def text_layout(
+        self, option: QStyleOptionViewItem, index: AnyIndex, colored: bool = False
+    ) -> tuple[QTextLayout, float, QPointF]:
+        """The laid-out text, its height and its top-left in view coordinates."""
+        shown, mentions = self.shown(index)
+        pal = option.palette
+        accent = pal.color(QPalette.ColorRole.Highlight)
+        dark = is_dark(pal)
+        layout, height = lay_out(
+            shown,
+            option.font,
+            option.rect.width() - self._text_left() - PAD_X,
+            mentions,
+            match_spans(shown, self.terms),
+            (accent if not dark else accent.lighter(140)) if colored else None,
+            QColor(MATCH_DARK if dark else MATCH_LIGHT) if colored else None,
+        )
+        origin = QPointF(
+            option.rect.left() + self._text_left(),
+            option.rect.top() + self._text_top(option, index),
+        )
+        return layout, height, origin
 
     def _chips(
         self, index: AnyIndex, fm: QFontMetrics, left: int, top: int
@@ -147,17 +172,25 @@ class PostDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
         width = option.rect.width() or 600
+        fm = QFontMetrics(option.font)
+        if index.data(PostRole.KIND) == "notice":
+            return QSize(width, fm.height() + 2 * NOTICE_PAD)
         continued = bool(index.data(PostRole.CONTINUED))
         text = index.data(PostRole.TEXT) or ""
         reactions = index.data(PostRole.REACTIONS) or {}
         replies = int(index.data(PostRole.REPLIES) or 0) if self.show_replies else 0
-        key = (index.data(PostRole.ID), text, width, continued, len(reactions), replies > 0)
+        hidden, collapsed = bool(index.data(PostRole.HIDDEN)), self.collapsed(index)
+        key = (
+            *(index.data(PostRole.ID), text, width, continued),
+            *(len(reactions), replies > 0, hidden, collapsed),
+        )
         cached = self._heights.get(key)
         if cached is not None:
             return QSize(width, cached)
-        fm = QFontMetrics(option.font)
-        _, text_h = self._layout(text, option.font, width - self._text_left() - PAD_X)
-        h = (PAD_TOP_CONTINUED if continued else PAD_TOP + fm.height() + 2) + int(text_h)
+        probe = QStyleOptionViewItem(option)
+        probe.rect = QRect(0, 0, width, 0)
+        _, text_h, _ = self.text_layout(probe, index)
+        h = self._text_top(option, index) + int(text_h)
         if reactions:
             h += 6 + CHIP_H
         if replies:
@@ -171,10 +204,13 @@ class PostDelegate(QStyledItemDelegate):
     # -- painting --------------------------------------------------------------
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        if index.data(PostRole.KIND) == "notice":
+            self._paint_notice(painter, option, index)
+            return
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         pal = option.palette
-        dark = is_dark(pal)
+        fill = QGuiApplication.palette()  # not option's: see _paint_chips
         rect = option.rect
         accent = pal.color(QPalette.ColorRole.Highlight)
         if index.data(PostRole.MENTIONS_ME):
@@ -187,79 +223,48 @@ class PostDelegate(QStyledItemDelegate):
             tint.setAlpha(55)
             painter.fillRect(rect, tint)
         elif option.state & QStyle.StateFlag.State_MouseOver:
-            painter.fillRect(rect, pal.color(QPalette.ColorRole.AlternateBase))
+            painter.fillRect(rect, fill.color(QPalette.ColorRole.AlternateBase))
 
         font = QFont(option.font)
         fm = QFontMetrics(font)
         left = rect.left() + self._text_left()
-        y = rect.top()
         continued = bool(index.data(PostRole.CONTINUED))
-        author = index.data(PostRole.AUTHOR) or ""
         text_color = pal.color(QPalette.ColorRole.Text)
         muted = QColor(pal.color(QPalette.ColorRole.PlaceholderText))
-        if not continued:
-            y += PAD_TOP
-            self._paint_avatar(painter, QRect(rect.left() + PAD_X, y + 2, AVATAR, AVATAR), index)
-            bold = QFont(font)
-            bold.setWeight(QFont.Weight.DemiBold)
-            painter.setFont(bold)
-            painter.setPen(peer_color(author, dark))
-            name = index.data(PostRole.AUTHOR_NAME) or ""
-            painter.drawText(QPointF(left, y + fm.ascent()), name)
-            x = left + QFontMetrics(bold).horizontalAdvance(name) + 8
-            small = QFont(font)
-            small.setPointSizeF(max(font.pointSizeF() * 0.85, 7.0))
-            painter.setFont(small)
+        small = QFont(font)
+        small.setPointSizeF(max(font.pointSizeF() * 0.85, 7.0))
+        y = self._paint_header(painter, option, index, rect.top())
+        if index.data(PostRole.HIDDEN):
+            note = QFont(font)
+            note.setItalic(True)
+            painter.setFont(note)
             painter.setPen(muted)
-            stamp = format_time(index.data(PostRole.TIME))
-            if index.data(PostRole.EDITED):
-                stamp += "  (edited)"
-            if index.data(PostRole.REPLY_TO):
-                stamp += "  ↩ reply"
-            painter.drawText(QPointF(x, y + fm.ascent()), stamp)
+            painter.drawText(QPointF(left, y + fm.ascent()), "⊘ " + self.hidden_note(index))
             y += fm.height() + 2
-        else:
-            y += PAD_TOP_CONTINUED
-            if option.state & QStyle.StateFlag.State_MouseOver:
-                small = QFont(font)
-                small.setPointSizeF(max(font.pointSizeF() * 0.75, 6.5))
-                painter.setFont(small)
-                painter.setPen(muted)
-                t = index.data(PostRole.TIME)
-                label = t.toLocalTime().toString("HH:mm") if t and t.isValid() else ""
-                painter.drawText(QPointF(rect.left() + PAD_X, y + fm.ascent()), label)
 
         painter.setFont(font)
-        painter.setPen(text_color)
-        layout, text_h = self._layout(
-            index.data(PostRole.TEXT) or "",
-            font,
-            rect.width() - self._text_left() - PAD_X,
-            accent if not dark else accent.lighter(140),
+        # the author's own hidden post is drawn dimmed under its note
+        painter.setPen(muted if index.data(PostRole.HIDDEN) else text_color)
+        layout, text_h, origin = self.text_layout(option, index, colored=True)
+        layout.draw(
+            painter,
+            origin,
+            selection_ranges(
+                self.selection,
+                index.data(PostRole.ID) or "",
+                pal.color(QPalette.ColorRole.Highlight),
+                pal.color(QPalette.ColorRole.HighlightedText),
+            ),
         )
-        layout.draw(painter, QPointF(left, y))
-        y += int(text_h)
+        y = int(origin.y() + text_h)
         if continued and index.data(PostRole.EDITED):
-            small = QFont(font)
-            small.setPointSizeF(max(font.pointSizeF() * 0.8, 6.5))
             painter.setFont(small)
             painter.setPen(muted)
             edited_rect = QRect(rect.left(), rect.top(), rect.width() - PAD_X, fm.height())
             painter.drawText(edited_rect, Qt.AlignmentFlag.AlignRight, "(edited)")
             painter.setFont(font)
 
-        chips = self._chips(index, fm, left, y + 6)
-        if chips:
-            for emoji, chip, mine in chips:
-                bg = QColor(accent) if mine else QColor(pal.color(QPalette.ColorRole.Button))
-                bg.setAlpha(70 if mine else 255)
-                painter.setPen(accent if mine else pal.color(QPalette.ColorRole.Mid))
-                painter.setBrush(bg)
-                painter.drawRoundedRect(QRectF(chip).adjusted(0.5, 0.5, -0.5, -0.5), 11, 11)
-                painter.setPen(text_color)
-                peers = (index.data(PostRole.REACTIONS) or {}).get(emoji, [])
-                painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, f"{emoji}  {len(peers)}")
-            y += 6 + CHIP_H
+        y = self._paint_chips(painter, option, index, y)
         replies = int(index.data(PostRole.REPLIES) or 0)
         if replies and self.show_replies:
             link = pal.color(QPalette.ColorRole.Link)
@@ -269,6 +274,91 @@ class PostDelegate(QStyledItemDelegate):
             painter.setPen(link)
             label = f"{replies} {'reply' if replies == 1 else 'replies'} →"
             painter.drawText(QPointF(left, y + 4 + fm.ascent()), label)
+        painter.restore()
+
+    def _paint_header(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex, y: int
+    ) -> int:
+        """Avatar, name, time (and channel) of a post, or a continued row's time on hover."""
+        font = QFont(option.font)
+        fm = QFontMetrics(font)
+        rect = option.rect
+        left = rect.left() + self._text_left()
+        muted = QColor(option.palette.color(QPalette.ColorRole.PlaceholderText))
+        small = QFont(font)
+        small.setPointSizeF(max(font.pointSizeF() * 0.85, 7.0))
+        if not index.data(PostRole.CONTINUED):
+            y += PAD_TOP
+            self._paint_avatar(painter, QRect(rect.left() + PAD_X, y + 2, AVATAR, AVATAR), index)
+            bold = QFont(font)
+            bold.setWeight(QFont.Weight.DemiBold)
+            painter.setFont(bold)
+            dark = is_dark(QGuiApplication.palette())
+            painter.setPen(peer_color(index.data(PostRole.AUTHOR) or "", dark))
+            name = index.data(PostRole.AUTHOR_NAME) or ""
+            painter.drawText(QPointF(left, y + fm.ascent()), name)
+            x = left + QFontMetrics(bold).horizontalAdvance(name) + 8
+            painter.setFont(small)
+            painter.setPen(muted)
+            stamp = format_time(index.data(PostRole.TIME))
+            if index.data(PostRole.EDITED):
+                stamp += "  (edited)"
+            if index.data(PostRole.REPLY_TO):
+                stamp += "  ↩ reply"
+            channel = self._channel_label(index)
+            if channel:
+                stamp += "  " + channel
+            painter.drawText(QPointF(x, y + fm.ascent()), stamp)
+            return y + fm.height() + 2
+        y += PAD_TOP_CONTINUED
+        if option.state & QStyle.StateFlag.State_MouseOver:
+            tiny = QFont(font)
+            tiny.setPointSizeF(max(font.pointSizeF() * 0.75, 6.5))
+            painter.setFont(tiny)
+            painter.setPen(muted)
+            t = index.data(PostRole.TIME)
+            label = t.toLocalTime().toString("HH:mm") if t and t.isValid() else ""
+            painter.drawText(QPointF(rect.left() + PAD_X, y + fm.ascent()), label)
+        return y
+
+    def _paint_chips(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex, y: int
+    ) -> int:
+        # A style sheet on the view (the side panels' `background: transparent`)
+        # leaves the option's Button colour transparent: a chip made opaque from
+        # it was the black pill. Chip fills come from the app's palette.
+        fill = QGuiApplication.palette()
+        accent = option.palette.color(QPalette.ColorRole.Highlight)
+        text_color = option.palette.color(QPalette.ColorRole.Text)
+        fm = QFontMetrics(option.font)
+        left = option.rect.left() + self._text_left()
+        chips = self._chips(index, fm, left, y + 6)
+        if chips:
+            for emoji, chip, mine in chips:
+                bg = QColor(accent) if mine else QColor(fill.color(QPalette.ColorRole.Button))
+                bg.setAlpha(70 if mine else 255)
+                painter.setPen(accent if mine else fill.color(QPalette.ColorRole.Mid))
+                painter.setBrush(bg)
+                painter.drawRoundedRect(QRectF(chip).adjusted(0.5, 0.5, -0.5, -0.5), 11, 11)
+                painter.setPen(text_color)
+                peers = (index.data(PostRole.REACTIONS) or {}).get(emoji, [])
+                painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, f"{emoji}  {len(peers)}")
+            y += 6 + CHIP_H
+        return y
+
+    def _paint_notice(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex
+    ) -> None:
+        painter.save()
+        font = QFont(option.font)
+        font.setItalic(True)
+        painter.setFont(font)
+        painter.setPen(option.palette.color(QPalette.ColorRole.PlaceholderText))
+        stamp = format_time(index.data(PostRole.TIME))
+        text = (
+            f"{index.data(PostRole.TEXT) or ''}  ·  {stamp}" if stamp else index.data(PostRole.TEXT)
+        )
+        painter.drawText(option.rect, Qt.AlignmentFlag.AlignCenter, text or "")
         painter.restore()
 
     def _paint_avatar(self, painter: QPainter, rect: QRect, index: AnyIndex) -> None:
@@ -286,29 +376,39 @@ class PostDelegate(QStyledItemDelegate):
 
     # -- clicks ----------------------------------------------------------------
 
-    def hit(self, option: QStyleOptionViewItem, index: AnyIndex, pos: QPointF) -> tuple[str, str]:
-        """("reaction", emoji), ("replies", "") or ("", "") for a point in the item."""
-        rect = option.rect
+    def chip_rects(self, option: QStyleOptionViewItem, index: AnyIndex) -> list[tuple[str, QRect]]:
+        """Each reaction chip's emoji and rectangle in view coordinates."""
+        _, text_h, origin = self.text_layout(option, index)
         fm = QFontMetrics(option.font)
-        continued = bool(index.data(PostRole.CONTINUED))
-        y = rect.top() + (PAD_TOP_CONTINUED if continued else PAD_TOP + fm.height() + 2)
-        _, text_h = self._layout(
-            index.data(PostRole.TEXT) or "", option.font, rect.width() - self._text_left() - PAD_X
-        )
-        y += int(text_h)
-        left = rect.left() + self._text_left()
-        chips = self._chips(index, fm, left, y + 6)
-        for emoji, chip, _ in chips:
-            if chip.contains(pos.toPoint()):
+        top = int(origin.y() + text_h) + 6
+        return [(e, r) for e, r, _ in self._chips(index, fm, int(origin.x()), top)]
+
+    def hit(self, option: QStyleOptionViewItem, index: AnyIndex, pos: QPointF) -> tuple[str, str]:
+        """("reaction", emoji), ("replies", ""), ("text", "") or ("", "") for a point."""
+        if index.data(PostRole.KIND) == "notice":
+            return ("", "")
+        layout, text_h, origin = self.text_layout(option, index)
+        fm = QFontMetrics(option.font)
+        point = pos.toPoint()
+        chips = self.chip_rects(option, index)
+        for emoji, chip in chips:
+            if chip.contains(point):
                 return ("reaction", emoji)
-        if chips:
-            y += 6 + CHIP_H
+        y = int(origin.y() + text_h) + (6 + CHIP_H if chips else 0)
         replies = int(index.data(PostRole.REPLIES) or 0)
         if replies and self.show_replies:
-            area = QRect(left, y + 2, 160, fm.height() + 4)
-            if area.contains(pos.toPoint()):
+            area = QRect(int(origin.x()), y + 2, 160, fm.height() + 4)
+            if area.contains(point):
                 return ("replies", "")
+        text = QRectF(origin.x(), origin.y(), layout.boundingRect().width(), text_h)
+        if text_h and text.adjusted(-2, -2, 2, 2).contains(pos):
+            return ("text", "")
         return ("", "")
+
+    def char_at(self, option: QStyleOptionViewItem, index: AnyIndex, pos: QPointF) -> int:
+        """The cursor position in the shown text nearest `pos` (view coordinates)."""
+        layout, _, origin = self.text_layout(option, index)
+        return char_at(layout, pos - origin)
 
     def editorEvent(
         self, event: QEvent, model: Any, option: QStyleOptionViewItem, index: AnyIndex
@@ -330,7 +430,7 @@ class PostDelegate(QStyledItemDelegate):
 
 
 class ChannelDelegate(QStyledItemDelegate):
-    """`# name` with an unread badge; bold while unread; archived channels dimmed."""
+    """`# name` with an unread badge ("@ n" when I am mentioned); bold while unread."""
 
     def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
         return QSize(option.rect.width(), QFontMetrics(option.font).height() + 12)
@@ -367,12 +467,12 @@ class ChannelDelegate(QStyledItemDelegate):
         text_rect = rect.adjusted(10, 0, -40, 0)
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter, name)
         if unread and not selected:
-            label = str(unread) if unread < 100 else "99+"
+            label, fill = channel_badge(unread, int(index.data(ChannelRole.MENTIONS) or 0))
             fm = QFontMetrics(font)
             w = max(fm.horizontalAdvance(label) + 12, 20)
             badge = QRect(rect.right() - w - 6, rect.center().y() - 9, w, 18)
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor("#e5484d"))
+            painter.setBrush(QColor(fill))
             painter.drawRoundedRect(QRectF(badge), 9, 9)
             painter.setPen(QColor("white"))
             small = QFont(font)
@@ -380,6 +480,14 @@ class ChannelDelegate(QStyledItemDelegate):
             painter.setFont(small)
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, label)
         painter.restore()
+
+
+def channel_badge(unread: int, mentions: int) -> tuple[str, str]:
+    """The badge's text and colour: "@ 2" in the accent blue when I am mentioned, else a
+    grey count (the mention is what asks for attention; a plain count only informs)."""
+    if mentions:
+        return (f"@ {mentions}" if mentions < 100 else "@ 99+"), MENTION_BADGE
+    return (str(unread) if unread < 100 else "99+"), UNREAD_BADGE
 
 
 def initials(name: str) -> str:

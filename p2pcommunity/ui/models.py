@@ -165,6 +165,8 @@ class ChannelRole(IntEnum):
     TOPIC = _USER + 3
     ARCHIVED = _USER + 4
     UNREAD = _USER + 5
+    MENTIONS = _USER + 6
+    """Unread posts that mention me (the node counts them: `channel list`'s `mentions`)."""
 
 
 class ChannelListModel(RowsModel):
@@ -175,16 +177,44 @@ class ChannelListModel(RowsModel):
         ChannelRole.TOPIC: "topic",
         ChannelRole.ARCHIVED: "archived",
         ChannelRole.UNREAD: "unread",
+        ChannelRole.MENTIONS: "mentions",
     }
 
-    def tooltip(self, row: Row) -> str | None:
-        return str(row.get("topic") or "") or None
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if (
+            role == Qt.ItemDataRole.AccessibleTextRole
+            and index.isValid()
+            and index.row() < len(self._rows)
+        ):
+            # what the badge shows, for a screen reader
+            row = self._rows[index.row()]
+            return f"#{row.get('name', '')}{unread_text(row)}"
+        return super().data(index, role)
 
-    def set_unread(self, channel_id: str, unread: int) -> None:
+    def tooltip(self, row: Row) -> str | None:
+        return (str(row.get("topic") or "") + unread_text(row)).strip(" ,") or None
+
+    def set_unread(self, channel_id: str, unread: int, mentions: int | None = None) -> None:
         i = self.row_of(channel_id)
-        if i >= 0 and self._rows[i].get("unread") != unread:
-            self._rows[i] = {**self._rows[i], "unread": unread}
-            self.dataChanged.emit(self.index(i), self.index(i), [int(ChannelRole.UNREAD)])
+        if i < 0:
+            return
+        row = {**self._rows[i], "unread": unread}
+        if mentions is not None or not unread:
+            row["mentions"] = mentions or 0
+        if row != self._rows[i]:
+            self._rows[i] = row
+            self.dataChanged.emit(
+                self.index(i), self.index(i), [int(ChannelRole.UNREAD), int(ChannelRole.MENTIONS)]
+            )
+
+
+def unread_text(row: Row) -> str:
+    """ ", 3 unread, 1 mention" (or ""): the channel badge in words."""
+    unread, mentions = int(row.get("unread") or 0), int(row.get("mentions") or 0)
+    out = f", {unread} unread" if unread else ""
+    if mentions:
+        out += f", {mentions} mention{'s' if mentions != 1 else ''}"
+    return out
 
 
 # ------------------------------------------------------------------ members
@@ -195,6 +225,8 @@ class MemberRole(IntEnum):
     NAME = _USER + 2
     ROLE = _USER + 3
     STATUS = _USER + 4
+    STATUS_TEXT = _USER + 5
+    """The status in words, e.g. "Timed out until 14:30" (local time): never a raw code."""
 
 
 class MemberListModel(RowsModel):
@@ -208,24 +240,46 @@ class MemberListModel(RowsModel):
     }
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and index.isValid()
-            and index.row() < len(self._rows)
-        ):
+        if index.isValid() and index.row() < len(self._rows):
             row = self._rows[index.row()]
-            # The label carries a short id when the name is shared or role-like.
-            return row.get("label") or row.get("name") or short_peer(row.get("peer_id", ""))
+            if role == Qt.ItemDataRole.DisplayRole:
+                # The label carries a short id when the name is shared or role-like.
+                return row.get("label") or row.get("name") or short_peer(row.get("peer_id", ""))
+            if role == MemberRole.STATUS_TEXT:
+                return status_text(row)
         return super().data(index, role)
 
     def tooltip(self, row: Row) -> str:
-        return f"{row.get('peer_id')}\n{row.get('role')} · {row.get('status')}"
+        return f"{row.get('peer_id')}\n{row.get('role')} · {status_text(row)}"
 
     def names(self) -> dict[str, str]:
         return {
             r["peer_id"]: r.get("label") or r.get("name") or short_peer(r["peer_id"])
             for r in self._rows
         }
+
+
+STATUS_WORDS = {"online": "Online", "offline": "Offline", "removed": "Removed"}
+
+
+def local_clock(value: str | None) -> str:
+    """An ISO 8601 UTC time as local "14:30", or "14:30 on 3 Dec" when not today."""
+    dt = parse_time(value)
+    if not dt.isValid():
+        return ""
+    local = dt.toLocalTime()
+    if local.date() == QDateTime.currentDateTime().date():
+        return local.toString("HH:mm")
+    return local.toString("HH:mm 'on' d MMM")
+
+
+def status_text(member: Row) -> str:
+    """A member's status for people: the node's codes ("timed_out") never show raw."""
+    status = str(member.get("status") or "offline")
+    if status == "timed_out":
+        until = local_clock(member.get("timed_out_until"))
+        return f"Timed out until {until}" if until else "Timed out"
+    return STATUS_WORDS.get(status, status.replace("_", " ").capitalize())
 
 
 def short_peer(peer_id: str) -> str:
@@ -249,6 +303,12 @@ class PostRole(IntEnum):
     IS_MINE = _USER + 11
     CONTINUED = _USER + 12
     """Same author as the row above, within five minutes: drawn without a header."""
+    KIND = _USER + 13
+    """"post", or "notice" for a line the app adds itself ("Bob joined"; notices.py)."""
+    HIDDEN = _USER + 14
+    """A moderator hid it: only its author and moderators still get it from the node."""
+    HIDDEN_REASON = _USER + 15
+    CHANNEL_NAME = _USER + 16
 
 
 GROUP_MS = 5 * 60 * 1000
@@ -273,6 +333,9 @@ class PostListModel(RowsModel):
         PostRole.EDITED: "edited",
         PostRole.REPLIES: "replies",
         PostRole.MENTIONS_ME: "mentions_me",
+        PostRole.HIDDEN: "hidden",
+        PostRole.HIDDEN_REASON: "hidden_reason",
+        PostRole.CHANNEL_NAME: "channel_name",
     }
     DISPLAY_FIELD = "text"
 
@@ -292,6 +355,8 @@ class PostListModel(RowsModel):
                 return bool(self.me) and row.get("author") == self.me
             if role == PostRole.CONTINUED:
                 return self._continued(index.row())
+            if role == PostRole.KIND:
+                return row.get("kind") or "post"
             if role == PostRole.AUTHOR_NAME:
                 # author_label: the name with a short id when it could pass for another's.
                 label = row.get("author_label") or row.get("author_name")
@@ -302,6 +367,8 @@ class PostListModel(RowsModel):
         if not self.group or i == 0:
             return False
         this, above = self._rows[i], self._rows[i - 1]
+        if this.get("kind") or above.get("kind") or this.get("hidden") or above.get("hidden"):
+            return False  # notices and hidden posts stand alone
         if this.get("author") != above.get("author") or this.get("reply_to"):
             return False
         t1, t0 = parse_time(this.get("time")), parse_time(above.get("time"))
@@ -339,6 +406,7 @@ class TimelineModel(PostListModel):
         self._refreshing = False
         self._refresh_again = False
         self._generation = 0
+        self._notices: list[Row] = []
 
     @property
     def loading(self) -> bool:
@@ -348,6 +416,7 @@ class TimelineModel(PostListModel):
     def load(self, community: str, channel: str) -> None:
         self._generation += 1
         self.community, self.channel = community, channel
+        self._notices = []  # the page hands this channel's own with set_notices
         self._has_older = False
         self._loading = True
         self._refreshing = False
@@ -366,7 +435,7 @@ class TimelineModel(PostListModel):
         posts = list(result.get("posts", []))
         self._loading = False
         self._has_older = len(posts) >= self.page
-        self.set_posts(posts)
+        self.set_posts(self._with_notices(posts))
         self.loaded.emit()
 
     def _on_failed(self, gen: int, message: str, code: str) -> None:
@@ -375,6 +444,29 @@ class TimelineModel(PostListModel):
         self._loading = False
         self._refreshing = False
         self.load_failed.emit(message, code)
+
+    # -- notices ---------------------------------------------------------------
+
+    def set_notices(self, notices: list[Row]) -> None:
+        """The app's own lines for this channel (rows with `kind` "notice"), kept through
+        refreshes: the node never answers them, so `merge` must not remove them."""
+        self._notices = sorted(notices, key=_key)
+        if not self._loading:
+            self.set_posts(self._with_notices([r for r in self._rows if not r.get("kind")]))
+
+    def add_notice(self, notice: Row) -> None:
+        self._notices.append(notice)
+        if self._loading:
+            return
+        at = len(self._rows)
+        while at > 0 and _key(self._rows[at - 1]) > _key(notice):
+            at -= 1
+        self.beginInsertRows(QModelIndex(), at, at)
+        self._rows.insert(at, notice)
+        self.endInsertRows()
+
+    def _with_notices(self, posts: list[Row]) -> list[Row]:
+        return sorted([*posts, *self._notices], key=_key) if self._notices else posts
 
     # -- paging back -----------------------------------------------------------
 
@@ -392,7 +484,7 @@ class TimelineModel(PostListModel):
                 "community": self.community,
                 "channel": self.channel,
                 "limit": self.page,
-                "before": self._rows[0]["id"],
+                "before": next((r["id"] for r in self._rows if not r.get("kind")), ""),
             },
             on_result=lambda r: self._on_older_page(gen, r),
             on_error=lambda m, c: self._on_failed(gen, m, c),
@@ -450,14 +542,14 @@ class TimelineModel(PostListModel):
         if full_page and self._rows and page and _key(page[0]) > _key(self._rows[-1]):
             # a gap: more new posts than one page; start over from the newest
             held = {r["id"] for r in self._rows}
-            self.set_posts(page)
+            self.set_posts(self._with_notices(page))
             self._has_older = True
             return [p for p in page if p["id"] not in held]
         floor = _key(page[0]) if (full_page and page) else ("", "")
         by_id = {p["id"]: p for p in page}
         for i in range(len(self._rows) - 1, -1, -1):
             row = self._rows[i]
-            if _key(row) >= floor and row["id"] not in by_id:
+            if _key(row) >= floor and row["id"] not in by_id and not row.get("kind"):
                 self.beginRemoveRows(QModelIndex(), i, i)
                 del self._rows[i]
                 self.endRemoveRows()
