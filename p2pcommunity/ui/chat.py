@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QModelIndex, QPoint, QSettings, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPoint, QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QWidget,
@@ -299,8 +299,9 @@ class ChatPage(QWidget):
 
     def go_to(self, community_id: str, channel_id: str) -> None:
         """Show a channel (the Ctrl+K switcher's choice); typing then goes to its composer."""
-        # after the switcher has closed and handed the focus back
-        QTimer.singleShot(0, self.composer.edit.setFocus)
+        # Once the switcher has closed: the window takes the activation back itself (no
+        # window manager does under a bare X server) and the composer the keys.
+        QTimer.singleShot(0, self._focus_composer)
         if community_id == self.community:
             row = self.channels.row_of(channel_id)
             if row >= 0:
@@ -355,6 +356,10 @@ class ChatPage(QWidget):
 
     def react(self, post_id: str, emoji: str) -> None:
         self.simple("react", {"post": post_id, "emoji": emoji})
+
+    def _focus_composer(self) -> None:
+        self.window().activateWindow()
+        self.composer.edit.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _on_composer_sent(self, text: str, reply_to: str) -> None:
         if not self.channel:

@@ -24,7 +24,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QMenu, QToolButton, QWidget
+from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QMenu, QToolButton
 
 from p2pcommunity.ui.actions import REACTIONS
 from p2pcommunity.ui.models import PostListModel, PostRole
@@ -92,9 +92,14 @@ class HoverToolbar(QFrame):
             model.dataChanged,
         ):
             signal.connect(self._place_later)
+        # One timer, a child: it dies with the bar, so no late call reaches a deleted bar.
+        self._later = QTimer(self)
+        self._later.setSingleShot(True)
+        self._later.setInterval(0)
+        self._later.timeout.connect(self.place)
         app = QApplication.instance()
         if isinstance(app, QApplication):
-            app.focusChanged.connect(self._on_app_focus_changed)
+            app.focusChanged.connect(self._later.start)
 
     def _button(self, text: str, name: str) -> QToolButton:
         button = QToolButton(self)
@@ -121,12 +126,9 @@ class HoverToolbar(QFrame):
             self._place_later()
         return False
 
-    def _on_app_focus_changed(self, _old: QWidget | None, _new: QWidget | None) -> None:
-        self._place_later()
-
     def _place_later(self, *_args: object) -> None:
         # after the view has laid out the rows that just changed
-        QTimer.singleShot(0, self.place)
+        self._later.start()
 
     def _target(self) -> QModelIndex:
         if self._hovered.isValid() and self.view.viewport().underMouse():
