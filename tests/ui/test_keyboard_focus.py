@@ -99,7 +99,8 @@ def test_the_composer_shows_the_new_channels_name_after_a_switch(qtbot, make_app
     qtbot.waitUntil(lambda: spy.region.contains(placeholder), timeout=5_000)
 
     # the same after a search result took us to another channel
-    call(qtbot, app, "post", {"community": app.chat.community, "channel": ids["general"], "text": "needle"})
+    needle = {"community": app.chat.community, "channel": ids["general"], "text": "needle"}
+    call(qtbot, app, "post", needle)
     app.chat.open_search()
     QTest.keyClicks(app.chat.search_panel.field, "needle")
     spy.reset()
@@ -107,7 +108,8 @@ def test_the_composer_shows_the_new_channels_name_after_a_switch(qtbot, make_app
     view = app.chat.search_panel.view
     qtbot.waitUntil(lambda: view.model().rowCount() == 1, timeout=10_000)
     view.scrollToTop()
-    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(view.model().index(0, 0)).topLeft() + QPoint(4, 4))
+    first = view.visualRect(view.model().index(0, 0))
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=first.topLeft() + QPoint(4, 4))
     qtbot.waitUntil(lambda: app.chat.channel == ids["general"], timeout=10_000)
     assert edit.placeholderText() == "Message #general"
     qtbot.waitUntil(lambda: spy.region.contains(placeholder), timeout=5_000)
@@ -137,6 +139,10 @@ def test_up_in_an_empty_composer_edits_my_last_message(qtbot, make_app) -> None:
 
 
 def test_escape_in_a_menu_leaves_the_members_panel_open(qtbot, make_app) -> None:
+    """A regression test: the double action was reported from a desktop session and
+    does not reproduce here (offscreen nor Xvfb without a window manager), so this
+    passes on the old code too. `close_panel` now ignores an Escape while a popup is
+    open, whichever way the platform routes the key."""
     app, _community, _ids = open_app(qtbot, make_app)
     send(qtbot, app, "hello")
     qtbot.waitUntil(lambda: timeline_texts(app) == ["hello"], timeout=10_000)
@@ -147,12 +153,12 @@ def test_escape_in_a_menu_leaves_the_members_panel_open(qtbot, make_app) -> None
     QTest.mouseClick(view.viewport(), Qt.MouseButton.RightButton, pos=rect.center())
     view.customContextMenuRequested.emit(rect.center())  # offscreen Qt sends no context event
     qtbot.waitUntil(lambda: isinstance(QApplication.activePopupWidget(), QMenu), timeout=5_000)
-    menu = QApplication.activePopupWidget()
-    # On X11 the key reaches the window's shortcuts before the popup: send it there.
-    QTest.keyClick(app.window, Qt.Key.Key_Escape)
-    QTest.keyClick(menu, Qt.Key.Key_Escape)
+    # As the platform delivers it: to the popup's window, through the shortcut map.
+    QTest.keyClick(QApplication.activePopupWidget().windowHandle(), Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: QApplication.activePopupWidget() is None, timeout=5_000)
     assert chat.side.isVisible() and chat.side.currentWidget() is chat.members_panel
     # with no menu open, Escape still closes the panel
-    QTest.keyClick(app.window, Qt.Key.Key_Escape)
+    app.window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is app.window, timeout=5_000)
+    QTest.keyClick(app.window.windowHandle(), Qt.Key.Key_Escape)
     assert not chat.side.isVisible()
