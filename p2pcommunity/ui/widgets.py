@@ -252,7 +252,8 @@ class MemberDelegate(QStyledItemDelegate):
         small.setPointSizeF(option.font.pointSizeF() * 0.85)
         painter.setFont(small)
         painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
-        label = status.replace("_", " ") if role == "member" else f"{role} · {status}"
+        words = index.data(MemberRole.STATUS_TEXT) or status  # "Timed out until 14:30"
+        label = words if role == "member" else f"{role} · {words}"
         painter.drawText(x, rect.top() + 6 + fm.height() + QFontMetrics(small).ascent(), label)
         painter.restore()
 

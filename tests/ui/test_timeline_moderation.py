@@ -1,0 +1,136 @@
+"""Moderation the members see: join and role notices, time-outs in words, hidden posts.
+
+Driven on a real app and node. A second member is a key Alice adds (its
+profile never syncs): what the notices and the member list say of it is
+what they say of anyone whose name is not known yet.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QMenu
+
+from p2pcommunity.identity import create_identity
+from p2pcommunity.ui.app import App
+from p2pcommunity.ui.hover_toolbar import HoverToolbar
+from p2pcommunity.ui.models import MemberRole, PostListModel, local_clock, status_text
+from p2pcommunity.ui.widgets import PostListView
+
+from .test_app_flow import send, timeline_texts
+from .test_keyboard_focus import open_app
+from .test_two_apps import call
+
+
+def notices(app: App) -> list[str]:
+    return [r["text"] for r in app.chat.timeline.rows() if r.get("kind") == "notice"]
+
+
+def test_joins_and_roles_are_announced_in_general(qtbot, make_app, tmp_path) -> None:
+    app, community, ids = open_app(qtbot, make_app, ("random",))
+    carol = create_identity(tmp_path / "carol").peer_id
+    send(qtbot, app, "hello")
+    qtbot.waitUntil(lambda: timeline_texts(app) == ["hello"], timeout=10_000)
+    assert notices(app) == []  # opening the app announces no one
+
+    call(qtbot, app, "member add", {"community": community, "peer": carol})
+    qtbot.waitUntil(lambda: len(notices(app)) == 1, timeout=10_000)
+    label = app.chat.members.names()[carol]  # no name yet: the node's short label
+    assert notices(app) == [f"{label} joined"]
+    call(qtbot, app, "role set", {"community": community, "peer": carol, "role": "moderator"})
+    qtbot.waitUntil(lambda: len(notices(app)) == 2, timeout=10_000)
+    assert notices(app)[1] == f"{label} is now a moderator"
+    # a notice is a line of its own: no author, no menu, no toolbar, kept by refreshes
+    rows = app.chat.timeline.rows()
+    assert [r.get("kind") for r in rows] == [None, "notice", "notice"]
+    send(qtbot, app, "welcome")
+    qtbot.waitUntil(lambda: "welcome" in timeline_texts(app), timeout=10_000)
+    assert len(notices(app)) == 2
+
+    # only in general: another channel has none, and general has them again after
+    app.chat.go_to(community, ids["random"])
+    qtbot.waitUntil(lambda: app.chat.timeline.channel == ids["random"], timeout=10_000)
+    qtbot.waitUntil(lambda: not app.chat.timeline.loading, timeout=10_000)
+    assert notices(app) == []
+    app.chat.go_to(community, ids["general"])
+    qtbot.waitUntil(lambda: "welcome" in timeline_texts(app), timeout=10_000)
+    assert len(notices(app)) == 2
+
+
+def test_a_timed_out_member_is_shown_in_words(qtbot, make_app, tmp_path) -> None:
+    app, community, _ids = open_app(qtbot, make_app)
+    carol = create_identity(tmp_path / "carol").peer_id
+    call(qtbot, app, "member add", {"community": community, "peer": carol})
+    call(qtbot, app, "timeout", {"community": community, "peer": carol, "duration": "1h"})
+    members = app.chat.members
+
+    def carol_row() -> QModelIndex:
+        row = members.row_of(carol)
+        return members.index(row) if row >= 0 else QModelIndex()
+
+    qtbot.waitUntil(lambda: carol_row().data(MemberRole.STATUS) == "timed_out", timeout=10_000)
+    words = carol_row().data(MemberRole.STATUS_TEXT)
+    assert words.startswith("Timed out")
+    tooltip = carol_row().data(Qt.ItemDataRole.ToolTipRole)
+    assert "timed_out" not in tooltip and "Timed out" in tooltip
+    # with an end time (the member's own, from `community show`): local time
+    row = {"peer_id": carol, "status": "timed_out", "timed_out_until": "2030-01-01T12:30:00.000Z"}
+    assert status_text(row) == f"Timed out until {local_clock(row['timed_out_until'])}"
+    assert ":30" in local_clock(row["timed_out_until"])
+
+
+def hidden_view(qtbot, app: App, rows: list[dict]) -> PostListView:
+    """A post list as the timeline draws it, holding `rows`, with its toolbar."""
+    view = PostListView()
+    qtbot.addWidget(view)
+    model = PostListModel(view)
+    model.set_posts(rows)
+    view.setModel(model)
+    view.post_delegate.me = app.peer_id
+    view.resize(600, 300)
+    view.show()
+    view.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is view, timeout=5_000)
+    return view
+
+
+def test_hidden_posts_show_a_note_and_moderators_can_unhide(qtbot, make_app) -> None:
+    app, community, _ids = open_app(qtbot, make_app)
+    send(qtbot, app, "spam spam spam")
+    qtbot.waitUntil(lambda: timeline_texts(app) == ["spam spam spam"], timeout=10_000)
+    post = app.chat.timeline.rows()[0]
+    call(qtbot, app, "hide", {"community": community, "post": post["id"], "reason": "spam"})
+    # (a node that answers hidden posts to their author and moderators: issue 13, 7d)
+    hidden = {**post, "hidden": True, "hidden_reason": "spam"}
+
+    # what the author sees: the note, then their text (dimmed)
+    view = hidden_view(qtbot, app, [hidden])
+    index = view.model().index(0, 0)
+    delegate = view.post_delegate
+    assert delegate.hidden_note(index) == "Hidden by a moderator (spam)"
+    assert delegate.shown(index)[0] == "spam spam spam"
+    # what a moderator who is not the author sees: the note only, collapsed
+    delegate.me = "someone else"
+    delegate.invalidate()
+    assert delegate.shown(index)[0] == ""
+    delegate.me = app.peer_id
+    delegate.invalidate()
+
+    # the toolbar offers Unhide to a moderator, and the menu too
+    bar = HoverToolbar(view, replies=False)
+    bar.moderator = True
+    bar.unhide_clicked.connect(app.chat.menus.unhide_post)
+    QTest.mouseClick(
+        view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(index).center()
+    )
+    qtbot.waitUntil(bar.isVisible, timeout=5_000)
+    assert bar.unhide_button.isVisible() and not bar.reply_button.isVisible()
+    app.chat.menus.post_menu(hidden, view.mapToGlobal(view.rect().center()), False)
+    qtbot.waitUntil(lambda: isinstance(QApplication.activePopupWidget(), QMenu), timeout=5_000)
+    menu = QApplication.activePopupWidget()
+    texts = [a.text() for a in menu.actions()]
+    assert "Unhide (moderation)" in texts and "Reply" not in texts and "Edit" not in texts
+    menu.close()
+    QTest.mouseClick(bar.unhide_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: timeline_texts(app) == ["spam spam spam"], timeout=10_000)
+    assert not app.chat.timeline.rows()[0].get("hidden")
