@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from p2pcommunity.datadir import now_ms
 from p2pcommunity.joining import join
-from p2pcommunity.sync.apply import SignedChange
-from p2pcommunity.sync.memberdoc import DocRef
+from p2pcommunity.sync.docs.apply import SignedChange
+from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 from tests.net.harness import cluster
 
 

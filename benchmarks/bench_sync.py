@@ -72,13 +72,13 @@ from p2pcommunity.net.framing import FrameReader, write_frame
 from p2pcommunity.net.node import READ_AHEAD
 from p2pcommunity.net.stream import DEFAULT_RECEIVE_SIZE, PeerStream
 from p2pcommunity.net.verifier import SignatureWorker
-from p2pcommunity.sync.apply import MAX_BATCH_CHANGES, SignedChange
 from p2pcommunity.sync.community import Community
-from p2pcommunity.sync.log import SignedOp
-from p2pcommunity.sync.memberdoc import DocRef
-from p2pcommunity.sync.protocol_frames import ChangesFrame, encode_frame
+from p2pcommunity.sync.docs.apply import MAX_BATCH_CHANGES, SignedChange
+from p2pcommunity.sync.docs.memberdoc import DocRef
+from p2pcommunity.sync.log.community_log import SignedOp
+from p2pcommunity.sync.protocol.frames import ChangesFrame, encode_frame
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 from tests.net.harness import HarnessNode, cluster, wait_caught_up
 
 FLOOD_PROTOCOL = "/p2pcommunity/bench-flood/1.0.0"

@@ -27,7 +27,7 @@ from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.errors import DomainError, Invalid, Rejected
 from p2pcommunity.sync.invite import PREFIX as INVITE_PREFIX
 from p2pcommunity.sync.invite import InviteCode, encode_presented, invite_proof
-from p2pcommunity.sync.log import decode_op
+from p2pcommunity.sync.log.community_log import decode_op
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,8 @@ from p2pcommunity.net.verifier import SignatureWorker
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.errors import Invalid, RemoteProtocolError
 from p2pcommunity.sync.peerid import public_key_from_peer_id
-from p2pcommunity.sync.protocol import (
+from p2pcommunity.sync.protocol.frames import ChangesFrame, decode_frame
+from p2pcommunity.sync.protocol.session import (
     CaughtUp,
     ChangesApplied,
     OpsAdded,
@@ -48,7 +49,6 @@ from p2pcommunity.sync.protocol import (
     Step,
     SyncSession,
 )
-from p2pcommunity.sync.protocol_frames import ChangesFrame, decode_frame
 from p2pcommunity.sync.service import Service
 
 log = logging.getLogger(__name__)

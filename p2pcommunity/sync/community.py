@@ -17,20 +17,36 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
-from p2pcommunity.sync.apply import SignedChange, VerifiedBatch, apply_to_document, verify_batch
 from p2pcommunity.sync.crypto import CHANGE_TAG, sign
+from p2pcommunity.sync.docs.apply import (
+    SignedChange,
+    VerifiedBatch,
+    apply_to_document,
+    verify_batch,
+)
+from p2pcommunity.sync.docs.memberdoc import (
+    SEGMENT_MAX_CHANGES,
+    CommittedChange,
+    DocRef,
+    SegmentDoc,
+)
+from p2pcommunity.sync.docs.presign import SignatureCache
 from p2pcommunity.sync.errors import Invalid, Rejected
-from p2pcommunity.sync.log import CommunityLog, CommunityState, SignedOp, make_genesis, make_op
-from p2pcommunity.sync.log_envelope import MAX_PARENTS
-from p2pcommunity.sync.log_pending import PendingOps
-from p2pcommunity.sync.memberdoc import SEGMENT_MAX_CHANGES, CommittedChange, DocRef, SegmentDoc
-from p2pcommunity.sync.presign import SignatureCache
-from p2pcommunity.sync.readmodel import (
+from p2pcommunity.sync.log.community_log import (
+    CommunityLog,
+    CommunityState,
+    SignedOp,
+    make_genesis,
+    make_op,
+)
+from p2pcommunity.sync.log.envelope import MAX_PARENTS
+from p2pcommunity.sync.log.pending import PendingOps
+from p2pcommunity.sync.storage.projection import (
     own_change_problem,
     project_new_entries,
     project_own_change,
 )
-from p2pcommunity.sync.store import Store, Visibility
+from p2pcommunity.sync.storage.store import Store, Visibility
 
 DOC_CACHE_SIZE = 64
 # Hashes of changes recently written or applied, to drop the copies a mesh delivers

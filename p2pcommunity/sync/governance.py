@@ -18,22 +18,22 @@ from nacl.signing import SigningKey
 
 from p2pcommunity.sync.errors import DomainError, Forbidden, Invalid, NotFound, Rejected
 from p2pcommunity.sync.invite import InviteCode, decode_presented
-from p2pcommunity.sync.log import Role, check_invite_admission
-from p2pcommunity.sync.log_governance import (
+from p2pcommunity.sync.log.community_log import Role, check_invite_admission
+from p2pcommunity.sync.log.governance_rules import (
     MAX_INVITE_USES,
     MAX_REASON_CHARS,
     MAX_RULES_CHARS,
     admission_refusal,
     invite_of,
 )
-from p2pcommunity.sync.log_ops import MAX_OP_SIZE, NONCE_SIZE
+from p2pcommunity.sync.log.ops import MAX_OP_SIZE, NONCE_SIZE
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.reports import open_reports, seal_report
 from p2pcommunity.sync.timefmt import iso_ms
 
 if TYPE_CHECKING:
     from p2pcommunity.sync.community import Community
-    from p2pcommunity.sync.store import PostRow, Store
+    from p2pcommunity.sync.storage.store import PostRow, Store
 
 DURATION = re.compile(r"^(\d{1,6})([smhdw])$")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}

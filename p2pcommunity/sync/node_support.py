@@ -17,7 +17,7 @@ from p2pcommunity.sync.timefmt import iso_ms
 
 if TYPE_CHECKING:
     from p2pcommunity.sync.community import Community
-    from p2pcommunity.sync.store import Store
+    from p2pcommunity.sync.storage.store import Store
 
 
 class NodeSupport:

@@ -14,17 +14,17 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
-from p2pcommunity.sync import content
 from p2pcommunity.sync.cbor import decode_or_none
 from p2pcommunity.sync.community import Community
+from p2pcommunity.sync.docs import content
+from p2pcommunity.sync.docs.memberdoc import PostRecord, new_local_id, post_id_for
 from p2pcommunity.sync.errors import Forbidden, Invalid, NotFound, Rejected
 from p2pcommunity.sync.governance import Governance
-from p2pcommunity.sync.log import CommunityState, Member, Role
-from p2pcommunity.sync.memberdoc import PostRecord, new_local_id, post_id_for
+from p2pcommunity.sync.log.community_log import CommunityState, Member, Role
 from p2pcommunity.sync.names import labels
 from p2pcommunity.sync.node_support import NodeSupport
 from p2pcommunity.sync.peerid import peer_id_from_public_key, public_key_from_peer_id
-from p2pcommunity.sync.store import PostRow, Store
+from p2pcommunity.sync.storage.store import PostRow, Store
 from p2pcommunity.sync.timefmt import iso_ms
 
 # A post dated further ahead than this is shown at the time we first saw it.

@@ -30,7 +30,7 @@ from p2pcommunity.net.host import NodeHost, running_host
 from p2pcommunity.net.node import SYNC_PROTOCOL, Node, SessionRunner
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 
 LOOPBACK = ["/ip4/127.0.0.1/tcp/0"]
 POLL_S = 0.02

@@ -22,12 +22,12 @@ from p2pcommunity.net.framing import FrameReader
 from p2pcommunity.net.host import NodeHost, running_host
 from p2pcommunity.net.node import SYNC_PROTOCOL
 from p2pcommunity.net.stream import memory_stream_pair
-from p2pcommunity.sync.apply import SignedChange
-from p2pcommunity.sync.chunks import parse_change
 from p2pcommunity.sync.crypto import CHANGE_TAG, canonical_cbor, sign
+from p2pcommunity.sync.docs.apply import SignedChange
+from p2pcommunity.sync.docs.chunks import parse_change
+from p2pcommunity.sync.docs.memberdoc import DocRef, PostRecord, SegmentDoc, new_local_id
 from p2pcommunity.sync.errors import RemoteProtocolError
-from p2pcommunity.sync.memberdoc import DocRef, PostRecord, SegmentDoc, new_local_id
-from p2pcommunity.sync.protocol_frames import (
+from p2pcommunity.sync.protocol.frames import (
     ChangesFrame,
     DocSummary,
     Frame,

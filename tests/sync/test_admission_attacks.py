@@ -18,12 +18,11 @@ from nacl.signing import SigningKey
 from p2pcommunity.sync.crypto import OP_TAG, canonical_cbor, sha256, sign
 from p2pcommunity.sync.errors import Rejected, RemoteProtocolError
 from p2pcommunity.sync.invite import InviteCode, encode_presented, invite_proof
-from p2pcommunity.sync.log import SignedOp, make_op
-from p2pcommunity.sync.log_envelope import MAX_PARENTS, decode_op
-from p2pcommunity.sync.log_ops import Role
+from p2pcommunity.sync.log.community_log import SignedOp, make_op
+from p2pcommunity.sync.log.envelope import MAX_PARENTS, decode_op
+from p2pcommunity.sync.log.ops import Role
 from p2pcommunity.sync.peerid import peer_id_from_public_key
-from p2pcommunity.sync.protocol import RefusedFrame, SessionLimits, SyncSession
-from p2pcommunity.sync.protocol_frames import (
+from p2pcommunity.sync.protocol.frames import (
     DocSummary,
     HelloFrame,
     OpsFrame,
@@ -31,8 +30,9 @@ from p2pcommunity.sync.protocol_frames import (
     decode_frame,
     encode_frame,
 )
+from p2pcommunity.sync.protocol.session import RefusedFrame, SessionLimits, SyncSession
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 from tests.sync.test_protocol import snapshot
 
 HOUR_MS = 3_600_000

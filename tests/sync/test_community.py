@@ -13,15 +13,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
-from p2pcommunity.sync import memberdoc
-from p2pcommunity.sync.apply import SignedChange, apply_to_document
 from p2pcommunity.sync.crypto import CHANGE_TAG, sign
+from p2pcommunity.sync.docs import memberdoc
+from p2pcommunity.sync.docs.apply import SignedChange, apply_to_document
+from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.errors import Invalid, Rejected
-from p2pcommunity.sync.log import SignedOp, make_op
-from p2pcommunity.sync.memberdoc import DocRef
+from p2pcommunity.sync.log.community_log import SignedOp, make_op
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 
 _clock = itertools.count(1_700_000_000_000, 1000)
 

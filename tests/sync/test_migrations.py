@@ -8,7 +8,7 @@ timeouts, unread counts, search, invites) prints what 0.1.0 printed and
 what the generator made; one that a migrated store serves a fresh node
 over real libp2p on 127.0.0.1.
 
-Every later schema change adds its step to sync/migrations.py and extends
+Every later schema change adds its step to sync/storage/migrations.py and extends
 this module: a check of what the step did to the fixture's data (a new
 column's backfill, a new table's rows), so that each step is run on a store
 that old code really wrote. Never regenerate the fixture with new code.
@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 
 from p2pcommunity import cli
-from p2pcommunity.sync import migrations
 from p2pcommunity.sync.errors import NewerStore, StoreCorrupt
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage import migrations
+from p2pcommunity.sync.storage.store import Store
 from tests.e2e.conftest import Cli
 from tests.e2e.nodes import start_node, wait_for
 

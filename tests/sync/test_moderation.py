@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from nacl.signing import SigningKey
 
-from p2pcommunity.sync.apply import SignedChange
+from p2pcommunity.sync.docs.apply import SignedChange
+from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.errors import Forbidden, Rejected
-from p2pcommunity.sync.memberdoc import DocRef
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.reports import open_report, seal_report
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 
 _clock = itertools.count(1_700_000_000_000, 1000)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from automerge.core import ObjType, ScalarType
 
-from p2pcommunity.sync.apply import apply_to_document
-from p2pcommunity.sync.memberdoc import (
+from p2pcommunity.sync.docs.apply import apply_to_document
+from p2pcommunity.sync.docs.memberdoc import (
     JOURNAL,
     POSTS,
     DocRef,
@@ -16,8 +16,8 @@ from p2pcommunity.sync.memberdoc import (
     SegmentDoc,
     post_id_for,
 )
-from p2pcommunity.sync.readmodel import project_new_entries
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.projection import project_new_entries
+from p2pcommunity.sync.storage.store import Store
 
 COMMUNITY = bytes(32)
 CHANNEL = bytes(range(32))

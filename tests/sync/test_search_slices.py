@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from p2pcommunity.sync import tables
-from p2pcommunity.sync.store import Store
-from p2pcommunity.sync.tables import PostRow
+from p2pcommunity.sync.storage import read_model as tables
+from p2pcommunity.sync.storage.read_model import PostRow
+from p2pcommunity.sync.storage.store import Store
 
 COMMUNITY = b"c" * 32
 CHANNEL = b"h" * 32

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from p2pcommunity.sync import migrations
 from p2pcommunity.sync.errors import (
     DatabaseLocked,
     DiskFull,
@@ -35,7 +34,13 @@ from p2pcommunity.sync.errors import (
     StoreIOError,
     StoreUnavailable,
 )
-from p2pcommunity.sync.tables import READ_MODEL_SCHEMA, PostRow, ReadModelTables, Visibility
+from p2pcommunity.sync.storage import migrations
+from p2pcommunity.sync.storage.read_model import (
+    READ_MODEL_SCHEMA,
+    PostRow,
+    ReadModelTables,
+    Visibility,
+)
 
 SCHEMA_VERSION = migrations.CURRENT
 

@@ -55,8 +55,8 @@ from nacl.signing import SigningKey
 
 from p2pcommunity.sync.crypto import INVITE_TAG, SIGNATURE_SIZE, sign, verify
 from p2pcommunity.sync.errors import Rejected
-from p2pcommunity.sync.log_ops import Op, Role, fields, is_key, is_nonce, is_op_id
-from p2pcommunity.sync.log_state import (
+from p2pcommunity.sync.log.ops import Op, Role, fields, is_key, is_nonce, is_op_id
+from p2pcommunity.sync.log.state import (
     NODES,
     REMOVED,
     RULES,

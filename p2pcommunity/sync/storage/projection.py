@@ -42,10 +42,9 @@ from collections.abc import Sequence
 
 import cbor2
 
-from p2pcommunity.sync import content
-from p2pcommunity.sync.content import MAX_EMOJI_CHARS as MAX_EMOJI_CHARS
-from p2pcommunity.sync.errors import Rejected
-from p2pcommunity.sync.memberdoc import (
+from p2pcommunity.sync.docs import content
+from p2pcommunity.sync.docs.content import MAX_EMOJI_CHARS as MAX_EMOJI_CHARS
+from p2pcommunity.sync.docs.memberdoc import (
     DELETED,
     EDITS,
     J_ADDRS,
@@ -66,7 +65,8 @@ from p2pcommunity.sync.memberdoc import (
     post_id_for,
     post_is_valid,
 )
-from p2pcommunity.sync.store import PostRow, Store
+from p2pcommunity.sync.errors import Rejected
+from p2pcommunity.sync.storage.store import PostRow, Store
 
 INVALID_CONTENT = "invalid_content"
 _NO_MENTIONS = cbor2.dumps([])
