@@ -141,7 +141,7 @@ def build_dataset(directory: Path, posts: int, authors: int) -> Dataset:
             community.receive_changes(ref, items[start : start + MAX_BATCH_CHANGES], now_ms())
     # As a running owner node would have (when idle, after its syncs): otherwise the
     # owner indexes all 10k posts when its session catches up, inside the timing.
-    store.index_pending_search()
+    store.read_model.index_pending_search()
     service.close()
     store.close()
     print(
@@ -253,7 +253,7 @@ async def cold_network(data: Dataset) -> tuple[float, int, int]:
         gc.collect()
         with trio.fail_after(600):
             started = time.perf_counter()
-            community = new.service.take_up(data.cid)
+            community = new.service.node_support.take_up(data.cid)
             runner = await new.node.open_session(owner.peer_id, owner.addrs, community)
             await wait_caught_up(runner)
             elapsed = time.perf_counter() - started

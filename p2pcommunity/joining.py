@@ -58,7 +58,7 @@ async def join(
         raise Invalid("join COMMUNITY needs --bootstrap MULTIADDR")
     peers = list(dict.fromkeys((peer_of(addr), addr) for addr in bootstrap))
     created = community_id not in service.store.community_ids()
-    community = service.take_up(community_id)
+    community = service.node_support.take_up(community_id)
     runners: list[SessionRunner] = []
     try:
         with trio.move_on_after(timeout) as scope:
@@ -71,7 +71,7 @@ async def join(
         if not any(r.caught_up.is_set() for r in runners):
             _raise_unfinished(runners, scope.cancelled_caught, timeout)
         if code is not None:
-            service.accept_invite(community, code)
+            service.governance.accept_invite(community, code)
         if not community.state.is_member(service.me):
             raise DomainError("the community log does not list this key as a member", "forbidden")
     except BaseException:
@@ -80,7 +80,7 @@ async def join(
                 await runner.stream.close()
             service.leave(community_id.hex())
         raise
-    service.after_join(community)
+    service.node_support.after_join(community)
     await _push_join(runners, community.log.heads())
     state = community.state
     return {

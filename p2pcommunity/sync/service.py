@@ -37,7 +37,7 @@ def _role_name(role: Role | None) -> str | None:
     return None if role is None else role.name.lower()
 
 
-class Service(Governance, NodeSupport):
+class Service:
     def __init__(self, store: Store, key: SigningKey, clock: Callable[[], int]) -> None:
         self.store = store
         self.key = key
@@ -47,6 +47,8 @@ class Service(Governance, NodeSupport):
         # Called with (community, kind) after every local change; the node uses it
         # to push the change to connected peers at once.
         self.on_local_change: Callable[[Community, str], None] = lambda community, kind: None
+        self.governance = Governance(self)
+        self.node_support = NodeSupport(self)
 
     def close(self) -> None:
         for community in self._communities.values():
@@ -101,11 +103,11 @@ class Service(Governance, NodeSupport):
 
     def post_row(self, community: Community, ref: str) -> PostRow:
         wanted = ref.strip().lower()
-        row = self.store.post(wanted)
+        row = self.store.read_model.post(wanted)
         if row is None and len(wanted) >= 6:
-            found = self.store.posts_by_prefix(community.id, wanted)
+            found = self.store.read_model.posts_by_prefix(community.id, wanted)
             if len(found) == 1:
-                row = self.store.post(found[0])
+                row = self.store.read_model.post(found[0])
         if row is None or row.community_id != community.id or row.deleted:
             raise NotFound(f"no post {ref!r}")
         return row
@@ -141,13 +143,16 @@ class Service(Governance, NodeSupport):
             name = self.set_display_name(name)
         for community in self.communities():
             if community.state.is_member(self.me):
-                self._write_profile(community, name, bio)
+                self.write_profile(community, name, bio)
         return {}
 
-    def _write_profile(self, community: Community, name: str | None, bio: str | None) -> None:
+    def write_profile(self, community: Community, name: str | None, bio: str | None) -> None:
         # Every segment starts with an empty profile map and the newest segment's
         # profile wins, so each write carries the whole profile, not just a change.
-        held_name, held_bio = self.store.profiles(community.id).get(self.me) or (None, None)
+        held_name, held_bio = self.store.read_model.profiles(community.id).get(self.me) or (
+            None,
+            None,
+        )
         name = name if name is not None else held_name
         bio = bio if bio is not None else held_bio
         now = self.clock()
@@ -163,7 +168,7 @@ class Service(Governance, NodeSupport):
         community = Community.create(self.store, self.key, name, description, self.clock())
         self._communities[community.id] = community
         if self.display_name():
-            self._write_profile(community, self.display_name(), None)
+            self.write_profile(community, self.display_name(), None)
         return {"community_id": community.id.hex()}
 
     def community_list(self) -> dict[str, Any]:
@@ -211,7 +216,7 @@ class Service(Governance, NodeSupport):
             body["description"] = description
         if not body:
             raise Invalid("nothing to set: give --name or --description")
-        self._append(community, "community_set", body)
+        self.append_op(community, "community_set", body)
         return {}
 
     def leave(self, ref: str) -> dict[str, Any]:
@@ -220,7 +225,7 @@ class Service(Governance, NodeSupport):
         self._communities.pop(community.id, None)
         return {}
 
-    def _append(self, community: Community, op_type: str, body: dict[str, Any]) -> bytes:
+    def append_op(self, community: Community, op_type: str, body: dict[str, Any]) -> bytes:
         try:
             op = community.append_op(self.key, op_type, body, self.clock())
         except Rejected as exc:
@@ -230,7 +235,7 @@ class Service(Governance, NodeSupport):
         self.on_local_change(community, "log")
         return op.hash
 
-    def _require_role(self, community: Community, role: Role, action: str) -> None:
+    def require_role(self, community: Community, role: Role, action: str) -> None:
         held = community.state.role_of(self.me)
         if held is None or held < role:
             raise Forbidden(f"only {role.name.lower()}s and above may {action}")
@@ -240,34 +245,34 @@ class Service(Governance, NodeSupport):
     def channel_create(self, ref: str, name: str, topic: str = "") -> dict[str, Any]:
         community = self.community(ref)
         name = _clean_name(name.lstrip("#"), "channel name")
-        self._require_role(community, Role.ADMIN, "create channels")
+        self.require_role(community, Role.ADMIN, "create channels")
         if community.state.channel_by_name(name) is not None:
             raise Invalid(f"a channel named {name!r} exists", code="exists")
-        op_hash = self._append(community, "channel_create", {"name": name, "topic": topic})
+        op_hash = self.append_op(community, "channel_create", {"name": name, "topic": topic})
         return {"channel_id": op_hash.hex()}
 
     def channel_rename(self, ref: str, channel: str, name: str) -> dict[str, Any]:
         community = self.community(ref)
         channel_id = self.channel_id(community.state, channel)
         name = _clean_name(name.lstrip("#"), "channel name")
-        self._require_role(community, Role.ADMIN, "rename channels")
+        self.require_role(community, Role.ADMIN, "rename channels")
         if community.state.channel_by_name(name) is not None:
             raise Invalid(f"a channel named {name!r} exists", code="exists")
-        self._append(community, "channel_rename", {"channel": channel_id, "name": name})
+        self.append_op(community, "channel_rename", {"channel": channel_id, "name": name})
         return {}
 
     def channel_archive(self, ref: str, channel: str) -> dict[str, Any]:
         community = self.community(ref)
         channel_id = self.channel_id(community.state, channel)
-        self._require_role(community, Role.ADMIN, "archive channels")
-        self._append(community, "channel_archive", {"channel": channel_id})
+        self.require_role(community, Role.ADMIN, "archive channels")
+        self.append_op(community, "channel_archive", {"channel": channel_id})
         return {}
 
     def channel_list(self, ref: str) -> dict[str, Any]:
         community = self.community(ref)
         state = community.state
         channels = sorted(state.channels.values(), key=lambda c: (c.created_ms, c.id))
-        unread = self.store.unread_counts(community.id, self.me)
+        unread = self.store.read_model.unread_counts(community.id, self.me)
         return {
             "channels": [
                 {
@@ -293,7 +298,7 @@ class Service(Governance, NodeSupport):
         if until is not None and until > self.clock():
             raise Forbidden(f"you are timed out until {iso_ms(until)}")
 
-    def _write_report(self, community: Community, report_id: str, body: bytes) -> None:
+    def write_report(self, community: Community, report_id: str, body: bytes) -> None:
         community.write(self.key, self.clock(), lambda seg: seg.write_report(report_id, body))
         self.on_local_change(community, "doc")
 
@@ -350,7 +355,7 @@ class Service(Governance, NodeSupport):
         emoji = emoji.strip()
         if content.emoji_problem(emoji) is not None:
             raise Invalid(f"not a reaction: {emoji!r}")
-        held = self.store.reactions([row.id]).get(row.id, {})
+        held = self.store.read_model.reactions([row.id]).get(row.id, {})
         on = self.me not in held.get(emoji, [])
         if on and sum(self.me in keys for keys in held.values()) >= content.MAX_REACTIONS_PER_POST:
             raise Invalid(f"at most {content.MAX_REACTIONS_PER_POST} reactions of yours on a post")
@@ -370,7 +375,7 @@ class Service(Governance, NodeSupport):
         if before:
             anchor = self.post_row(community, before)
             cursor = (anchor.author_ms, anchor.id)
-        rows = self.store.timeline(
+        rows = self.store.read_model.timeline(
             community.id,
             channel_id,
             limit,
@@ -385,20 +390,24 @@ class Service(Governance, NodeSupport):
         community = self.community(ref)
         root = self.post_row(community, post)
         blocked = set(self.store.blocked())
-        rows = [r for r in [root, *self.store.replies(root.id)] if r.author not in blocked]
-        rows = self.store.visible(rows, community.visibility(self.clock()))
+        rows = [
+            r for r in [root, *self.store.read_model.replies(root.id)] if r.author not in blocked
+        ]
+        rows = self.store.read_model.visible(rows, community.visibility(self.clock()))
         return {"posts": self._post_json(community, rows)}
 
     def mark_read(self, ref: str, channel: str) -> dict[str, Any]:
         community = self.community(ref)
-        self.store.mark_read(community.id, self.channel_id(community.state, channel), self.clock())
+        self.store.read_model.mark_read(
+            community.id, self.channel_id(community.state, channel), self.clock()
+        )
         return {}
 
     def _post_json(self, community: Community, rows: list[PostRow]) -> list[dict[str, Any]]:
-        names = self.store.profiles(community.id)
+        names = self.store.read_model.profiles(community.id)
         label = self._labels(community, names)
-        reactions = self.store.reactions([r.id for r in rows])
-        replies = self.store.reply_counts([r.id for r in rows])
+        reactions = self.store.read_model.reactions([r.id for r in rows])
+        replies = self.store.read_model.reply_counts([r.id for r in rows])
         mentions_me = self.me
         out = []
         for row in rows:
@@ -436,9 +445,11 @@ class Service(Governance, NodeSupport):
             raise Invalid("empty search")
         blocked = set(self.store.blocked())
         rows = [
-            r for r in self.store.search(community.id, quoted, limit) if r.author not in blocked
+            r
+            for r in self.store.read_model.search(community.id, quoted, limit)
+            if r.author not in blocked
         ]
-        rows = self.store.visible(rows, community.visibility(self.clock()))
+        rows = self.store.read_model.visible(rows, community.visibility(self.clock()))
         return {"posts": self._post_json(community, rows)}
 
     # -- members ---------------------------------------------------------------
@@ -446,10 +457,10 @@ class Service(Governance, NodeSupport):
     def member_add(self, ref: str, peer: str) -> dict[str, Any]:
         community = self.community(ref)
         key = self.peer_key(peer)
-        self._require_role(community, Role.ADMIN, "add members")
+        self.require_role(community, Role.ADMIN, "add members")
         if community.state.is_member(key):
             raise Invalid(f"{peer} is already a member", code="exists")
-        self._append(community, "member_add", {"member": key})
+        self.append_op(community, "member_add", {"member": key})
         return {}
 
     def role_set(self, ref: str, peer: str, role: str) -> dict[str, Any]:
@@ -457,19 +468,19 @@ class Service(Governance, NodeSupport):
         key = self.peer_key(peer)
         if role not in ("admin", "moderator", "member"):
             raise Invalid("role must be admin, moderator or member")
-        self._require_role(community, Role.ADMIN, "set roles")
+        self.require_role(community, Role.ADMIN, "set roles")
         state = community.state
         if not state.is_member(key):
             raise NotFound(f"{peer} is not a member")
         if key == state.owner:
             raise Forbidden("the owner's role cannot change")
-        self._append(community, "role_set", {"member": key, "role": role})
+        self.append_op(community, "role_set", {"member": key, "role": role})
         return {}
 
     def member_list(self, ref: str, online: frozenset[bytes] = frozenset()) -> dict[str, Any]:
         community = self.community(ref)
         state = community.state
-        names = self.store.profiles(community.id)
+        names = self.store.read_model.profiles(community.id)
         label = self._labels(community, names)
         now = self.clock()
 

@@ -33,7 +33,7 @@ def test_read_and_member_list_carry_the_labels(tmp_path: Path) -> None:
     twin = Service(Store(tmp_path / "t.sqlite3"), SigningKey.generate(), lambda: next(_clock))
     owner.member_add(cid, peer_id_from_public_key(twin.me))
     community = owner.community(cid)
-    twin.take_up(community.id).receive_ops(community.log.ops_in_order())
+    twin.node_support.take_up(community.id).receive_ops(community.log.ops_in_order())
     twin.profile_set("alice", None)
     twin.post(cid, "general", "I am the real alice")
     ref = DocRef(community.id, twin.me, 0)

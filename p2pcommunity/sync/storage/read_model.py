@@ -10,7 +10,7 @@ an edit or deletion that arrives before its post waits in pending_updates.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -175,11 +175,18 @@ def _post_values(row: PostRow) -> tuple[Any, ...]:
     )
 
 
-class ReadModelTables:
-    db: sqlite3.Connection
+class ReadModel:
+    """The read-model tables of one store: its connection, and the store's transactions
+    (SQLite has one writer, so the replicated data and the rows projected from it share
+    them: a batch and its rows are saved together or not at all)."""
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        transaction: Callable[[], AbstractContextManager[sqlite3.Connection]],
+    ) -> None:
+        self.db = db
+        self.transaction = transaction
 
     # -- read models -----------------------------------------------------------
 

@@ -38,7 +38,7 @@ from p2pcommunity.sync.storage import migrations
 from p2pcommunity.sync.storage.read_model import (
     READ_MODEL_SCHEMA,
     PostRow,
-    ReadModelTables,
+    ReadModel,
     Visibility,
 )
 
@@ -160,7 +160,7 @@ class DocRow:
     snapshot_seq: int
 
 
-class Store(ReadModelTables):
+class Store:
     def __init__(self, path: Path, busy_timeout: float = 5.0) -> None:
         """Open (or make) the store at `path`, bringing an older schema up to date.
 
@@ -187,6 +187,7 @@ class Store(ReadModelTables):
             # fsynced either way: what survives a killed process is unchanged.
             self.db.execute("PRAGMA wal_autocheckpoint=4000")
             self.db.execute("PRAGMA foreign_keys=ON")
+            self.read_model = ReadModel(self.db, self.transaction)
             self._open_schema()
         except BaseException as exc:
             self.db.close()
