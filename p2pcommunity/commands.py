@@ -54,7 +54,9 @@ class Context(Protocol):
 
     def init(self, name: str | None) -> Outcome: ...
 
-    def join(self, community: str, bootstrap: list[str], timeout: float) -> Outcome: ...
+    def join(
+        self, community: str, bootstrap: list[str], timeout: float, acknowledge: bool
+    ) -> Outcome: ...
 
     def leave(self, community: str) -> Outcome: ...
 
@@ -238,6 +240,10 @@ TABLE: tuple[Command, ...] = (
        (COMMUNITY, arg("text", optional_positional=True), opt("file", path=True, wire=False)),
        lambda c, a: c.service.governance.rules_set(a["community"], a["text"]),
        human.field("rules_version"), prepare=_read_rules_file),
+    _c("rules accept", "acknowledge the community's current rules",
+       (COMMUNITY,),
+       lambda c, a: c.service.governance.rules_accept(a["community"]),
+       human.rules_accepted),
     _c("invite create", "create an invite code",
        (COMMUNITY, opt("expires", default="7d", metavar="DURATION"),
         opt("uses", int, default=1),
@@ -293,8 +299,11 @@ TABLE: tuple[Command, ...] = (
        (arg("community", metavar="INVITE_CODE|COMMUNITY"),
         opt("bootstrap", list, default=[], metavar="MULTIADDR"),
         opt("timeout", float, default=30.0, metavar="SECONDS"),
+        # API only: the app shows the rules first and accepts them with `rules accept`.
+        opt("acknowledge", bool, default=True, cli=False),
         PASSPHRASE_FILE),
-       lambda c, a: c.join(a["community"], a["bootstrap"], a["timeout"]), human.joined),
+       lambda c, a: c.join(a["community"], a["bootstrap"], a["timeout"], a["acknowledge"]),
+       human.joined),
     _c("export", "write a community as .automerge files, its log and signatures",
        (COMMUNITY, arg("dir", path=True)),
        lambda c, a: c.export(a["community"], a["dir"]), human.exported),

@@ -130,12 +130,20 @@ class Governance:
         self.service.append_op(community, "invite_revoke", {"invite": matches[0]})
         return {}
 
-    def accept_invite(self, community: Community, code: InviteCode) -> None:
-        """After syncing with an invite (a member admitted us): acknowledge the rules."""
-        state = community.state
-        member = state.members.get(self.service.me)
-        if state.rules_version and (member is None or member.rules_acked < state.rules_version):
-            self.service.append_op(community, "rules_ack", {"version": state.rules_version})
+    def rules_accept(self, ref: str) -> dict[str, Any]:
+        """Acknowledge the current rules; then write what waited for them (the profile)."""
+        community = self.service.community(ref, rules_gate=False)
+        if not community.state.is_member(self.service.me):
+            raise Forbidden("you are not a member of this community")
+        self.acknowledge_rules(community)
+        self.service.node_support.after_join(community)
+        return {"rules_version": community.state.rules_version}
+
+    def acknowledge_rules(self, community: Community) -> None:
+        """Sign a rules_ack when the current version is not acknowledged yet."""
+        if self.service.rules_pending(community):
+            version = community.state.rules_version
+            self.service.append_op(community, "rules_ack", {"version": version})
 
     def admit(self, community: Community, joiner: bytes, presented: bytes) -> str | None:
         """Judge the invite a dialer presents and, if it holds, witness the join.
@@ -167,6 +175,8 @@ class Governance:
         refusal = check_invite_admission(state, invite_op.hash, joiner, proof, now)
         if refusal is not None or state.is_member(joiner):
             return refusal
+        if self.service.rules_pending(community):
+            return "forbidden"  # we write nothing but our rules_ack until we accept them
         body = {
             "member": joiner,
             "invite": invite_op.hash,
@@ -189,6 +199,8 @@ class Governance:
         if len(text.encode()) > MAX_OP_SIZE - 1024:  # the op's other fields need the rest
             raise Invalid(f"rules must fit in {(MAX_OP_SIZE - 1024) // 1024} KB of UTF-8")
         self.service.append_op(community, "rules_set", {"text": text})
+        # Whoever sets the rules has read them: the new version does not lock them out.
+        self.acknowledge_rules(community)
         return {"rules_version": community.state.rules_version}
 
     # -- removal, timeouts, roles ---------------------------------------------

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 class NodeSupport:
     def __init__(self, service: Service) -> None:
         self.service = service
+        self._listening: list[str] | None = None  # what publish_addrs was last given
 
     def take_up(self, community_id: bytes) -> Community:
         """Start holding a community we only know the id of; its log arrives by sync."""
@@ -30,15 +31,26 @@ class NodeSupport:
         return self.service.open_community(community_id)
 
     def after_join(self, community: Community) -> None:
-        if self.service.display_name():
-            self.service.write_profile(community, self.service.display_name(), None)
+        """Write our profile into a community we took up, once its rules are accepted
+        (until then we write nothing to it), unless it already holds this name."""
+        name = self.service.display_name()
+        if not name or self.service.rules_pending(community):
+            return
+        held = self.service.store.read_model.profiles(community.id).get(self.service.me)
+        if held is None or held[0] != name:
+            self.service.write_profile(community, name, None)
+        if self._listening is not None:
+            self.publish_addrs(self._listening)
 
     def publish_addrs(self, addrs: list[str]) -> None:
         """Write our listen addresses into our member documents when they changed."""
+        self._listening = list(addrs)
         wanted = "\n".join(addrs)
         for community in self.service.communities():
             if not community.state.is_member(self.service.me):
                 continue
+            if self.service.rules_pending(community):
+                continue  # nothing is written to it before its rules are accepted
             if (
                 self.service.store.read_model.member_addrs(community.id).get(self.service.me)
                 == wanted

@@ -10,6 +10,7 @@ changed nothing. Time is passed in (`clock`), never read here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from nacl.signing import SigningKey
@@ -18,13 +19,14 @@ from p2pcommunity.sync.cbor import decode_or_none
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.docs import content
 from p2pcommunity.sync.docs.memberdoc import PostRecord, new_local_id, post_id_for
-from p2pcommunity.sync.errors import Forbidden, Invalid, NotFound, Rejected
+from p2pcommunity.sync.errors import Forbidden, Invalid, NotFound, Rejected, RulesPending
 from p2pcommunity.sync.governance import Governance
 from p2pcommunity.sync.log.community_log import CommunityState, Member, Role
+from p2pcommunity.sync.mentions import find_mentions
 from p2pcommunity.sync.names import labels
 from p2pcommunity.sync.node_support import NodeSupport
 from p2pcommunity.sync.peerid import peer_id_from_public_key, public_key_from_peer_id
-from p2pcommunity.sync.storage.store import PostRow, Store
+from p2pcommunity.sync.storage.store import PostRow, Store, Visibility
 from p2pcommunity.sync.timefmt import iso_ms
 
 # A post dated further ahead than this is shown at the time we first saw it.
@@ -56,7 +58,29 @@ class Service:
 
     # -- resolving what the user typed -----------------------------------------
 
-    def community(self, ref: str) -> Community:
+    def community(self, ref: str, *, rules_gate: bool = True) -> Community:
+        """The community `ref` names. `rules_gate`: refuse with `rules_pending` while this
+        member has not acknowledged its current rules (only showing the community, its
+        rules, accepting them and leaving pass without)."""
+        community = self._resolve(ref)
+        if rules_gate and self.rules_pending(community):
+            raise RulesPending(
+                f"acknowledge the rules of {community.state.name!r} first (rules accept COMMUNITY)"
+            )
+        return community
+
+    def rules_pending(self, community: Community) -> bool:
+        """A member who has not acknowledged the current rules version."""
+        state = community.state
+        member = state.members.get(self.me)
+        return (
+            state.rules_version > 0
+            and member is not None
+            and state.is_member(self.me)
+            and member.rules_acked < state.rules_version
+        )
+
+    def _resolve(self, ref: str) -> Community:
         ids = self.store.community_ids()
         wanted = ref.strip().lower()
         matches = [cid for cid in ids if cid.hex() == wanted]
@@ -142,7 +166,8 @@ class Service:
         if name is not None:
             name = self.set_display_name(name)
         for community in self.communities():
-            if community.state.is_member(self.me):
+            # A community whose rules wait gets the profile when they are accepted.
+            if community.state.is_member(self.me) and not self.rules_pending(community):
                 self.write_profile(community, name, bio)
         return {}
 
@@ -182,13 +207,27 @@ class Service:
                     "role": _role_name(state.role_of(self.me)),
                     "members": sum(1 for key in state.members if state.is_member(key)),
                     "channels": len(state.channels),
+                    **self._my_standing(community),
                 }
             )
         return {"communities": rows}
 
+    def _my_standing(self, community: Community) -> dict[str, Any]:
+        member = community.state.members.get(self.me)
+        until = member.timeout_until_ms if member is not None else None
+        return {
+            "rules_acknowledged": not self.rules_pending(community),
+            "timed_out_until": iso_ms(until)
+            if until is not None and until > self.clock()
+            else None,
+        }
+
     def community_show(self, ref: str) -> dict[str, Any]:
-        community = self.community(ref)
+        """Shown also while the rules wait (the app shows them from here), but then
+        without its channels: nothing of the community is shown before."""
+        community = self.community(ref, rules_gate=False)
         state = community.state
+        pending = self.rules_pending(community)
         return {
             "id": community.id.hex(),
             "name": state.name,
@@ -197,12 +236,13 @@ class Service:
             "role": _role_name(state.role_of(self.me)),
             "rules": state.rules,
             "rules_version": state.rules_version,
-            "channels": self.channel_list(ref)["channels"],
+            "channels": [] if pending else self.channel_list(ref)["channels"],
             "members": sum(1 for key in state.members if state.is_member(key)),
             "nodes": [
                 {"peer_id": peer_id_from_public_key(key), "addr": addr}
                 for key, addr in sorted(state.nodes.items())
             ],
+            **self._my_standing(community),
         }
 
     def community_set(self, ref: str, name: str | None, description: str | None) -> dict[str, Any]:
@@ -220,7 +260,7 @@ class Service:
         return {}
 
     def leave(self, ref: str) -> dict[str, Any]:
-        community = self.community(ref)
+        community = self.community(ref, rules_gate=False)
         self.store.delete_community(community.id)
         self._communities.pop(community.id, None)
         return {}
@@ -272,7 +312,9 @@ class Service:
         community = self.community(ref)
         state = community.state
         channels = sorted(state.channels.values(), key=lambda c: (c.created_ms, c.id))
-        unread = self.store.read_model.unread_counts(community.id, self.me)
+        unread = self.store.read_model.unread_counts(
+            community.id, self.me, self.store.blocked(), community.visibility(self.clock())
+        )
         return {
             "channels": [
                 {
@@ -280,7 +322,8 @@ class Service:
                     "name": c.name,
                     "topic": c.topic,
                     "archived": c.archived,
-                    "unread": unread.get(c.id, 0),
+                    "unread": unread.get(c.id, (0, 0))[0],
+                    "mentions": unread.get(c.id, (0, 0))[1],
                 }
                 for c in channels
             ]
@@ -314,7 +357,7 @@ class Service:
         self._require_not_timed_out(community)
         text = _clean_text(text)
         parent = self.post_row(community, reply_to).id if reply_to else None
-        mentions = _mentions(text, state)
+        mentions = _mentions(text, state, self.store.read_model.profiles(community.id))
         local_id = new_local_id()
         now = self.clock()
         record = PostRecord(local_id, channel_id, text, parent, mentions, now)
@@ -381,9 +424,19 @@ class Service:
             limit,
             self.store.blocked(),
             cursor,
-            community.visibility(self.clock()),
+            self._visibility(community),
         )
         return {"posts": self._post_json(community, rows)}
+
+    def _visibility(self, community: Community) -> Visibility:
+        """What this member's reads leave out: moderators see hidden posts (flagged, to
+        unhide them), an author their own (flagged, so a post never silently vanishes
+        for whoever wrote it), everyone else neither."""
+        seen = community.visibility(self.clock())
+        role = community.state.role_of(self.me)
+        if role is not None and role >= Role.MODERATOR:
+            return replace(seen, hidden=frozenset())
+        return replace(seen, hidden_shown_to=self.me)
 
     def thread(self, ref: str, post: str) -> dict[str, Any]:
         """A post and its replies, oldest first."""
@@ -393,7 +446,7 @@ class Service:
         rows = [
             r for r in [root, *self.store.read_model.replies(root.id)] if r.author not in blocked
         ]
-        rows = self.store.read_model.visible(rows, community.visibility(self.clock()))
+        rows = self.store.read_model.visible(rows, self._visibility(community))
         return {"posts": self._post_json(community, rows)}
 
     def mark_read(self, ref: str, channel: str) -> dict[str, Any]:
@@ -409,6 +462,7 @@ class Service:
         reactions = self.store.read_model.reactions([r.id for r in rows])
         replies = self.store.read_model.reply_counts([r.id for r in rows])
         mentions_me = self.me
+        hidden = community.state.hidden
         out = []
         for row in rows:
             shown_ms = row.author_ms
@@ -434,23 +488,34 @@ class Service:
                     "edited": row.edited,
                     "replies": replies.get(row.id, 0),
                     "mentions_me": mentions_me in _decode_mentions(row.mentions),
+                    "hidden": row.id in hidden,
+                    "hidden_reason": hidden.get(row.id),
                 }
             )
         return out
 
     def search(self, ref: str, query: str, limit: int = 50) -> dict[str, Any]:
+        """Posts holding every word of `query`, each as a word or a word's start
+        ("middle" finds "Middlemarch"); each post names its channel."""
         community = self.community(ref)
-        quoted = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
-        if not quoted:
+        words = query.split()
+        if not words:
             raise Invalid("empty search")
+        # Quoted, so that no FTS5 syntax the user types is interpreted; * makes a prefix.
+        match = " ".join('"' + word.replace('"', '""') + '"*' for word in words)
         blocked = set(self.store.blocked())
         rows = [
             r
-            for r in self.store.read_model.search(community.id, quoted, limit)
+            for r in self.store.read_model.search(community.id, match, limit)
             if r.author not in blocked
         ]
-        rows = self.store.read_model.visible(rows, community.visibility(self.clock()))
-        return {"posts": self._post_json(community, rows)}
+        rows = self.store.read_model.visible(rows, self._visibility(community))
+        posts = self._post_json(community, rows)
+        channels = community.state.channels
+        for post in posts:
+            channel = channels.get(bytes.fromhex(post["channel"]))
+            post["channel_name"] = channel.name if channel is not None else None
+        return {"posts": posts}
 
     # -- members ---------------------------------------------------------------
 
@@ -561,16 +626,9 @@ def _clean_text(text: str) -> str:
     return text
 
 
-def _mentions(text: str, state: CommunityState) -> tuple[bytes, ...]:
-    """@peerid mentions of current members, in order of appearance, once each."""
-    found: list[bytes] = []
-    for word in text.split():
-        if word.startswith("@") and len(word) > 40:
-            try:
-                key = public_key_from_peer_id(word[1:].rstrip(".,:;!?"))
-            except Invalid:
-                continue
-            if state.is_member(key) and key not in found:
-                found.append(key)
-    _check(content.mentions_problem(found))
-    return tuple(found)
+def _mentions(
+    text: str, state: CommunityState, names: dict[bytes, tuple[str | None, str | None]]
+) -> tuple[bytes, ...]:
+    found = find_mentions(text, state, {key: name for key, (name, _bio) in names.items()})
+    _check(content.mentions_problem(list(found)))
+    return found
