@@ -137,6 +137,10 @@ CHANNEL = arg("channel")
 POST = arg("post")
 PEER = arg("peer")
 PASSPHRASE_FILE = opt("passphrase_file", path=True, wire=False)
+INCLUDE_HIDDEN = opt(
+    "include_hidden", bool, default=False,
+    help="also posts moderation hid that you may see (yours; all, for moderators), flagged",
+)
 
 
 def _read_rules_file(args: Args) -> Args:
@@ -213,17 +217,21 @@ TABLE: tuple[Command, ...] = (
     _c("react", "toggle a reaction", (COMMUNITY, POST, arg("emoji")),
        lambda c, a: c.service.react(a["community"], a["post"], a["emoji"]), human.react),
     _c("read", "print the newest posts of a channel, oldest first",
-       (COMMUNITY, CHANNEL, opt("limit", int, default=50), opt("before", cli=False)),
-       lambda c, a: c.service.read(a["community"], a["channel"], a["limit"], a["before"]),
+       (COMMUNITY, CHANNEL, opt("limit", int, default=50), opt("before", cli=False),
+        INCLUDE_HIDDEN),
+       lambda c, a: c.service.read(
+           a["community"], a["channel"], a["limit"], a["before"], a["include_hidden"]),
        human.posts),
-    _c("thread", "print a post and its replies, oldest first", (COMMUNITY, POST),
-       lambda c, a: c.service.thread(a["community"], a["post"]), human.posts),
+    _c("thread", "print a post and its replies, oldest first", (COMMUNITY, POST, INCLUDE_HIDDEN),
+       lambda c, a: c.service.thread(a["community"], a["post"], a["include_hidden"]),
+       human.posts),
     _c("mark read", "mark a channel read", (COMMUNITY, CHANNEL),
        lambda c, a: c.service.mark_read(a["community"], a["channel"]),
        human.done("marked read"), cli=False),
     _c("search", "full-text search in a community",
-       (COMMUNITY, arg("query"), opt("limit", int, default=50)),
-       lambda c, a: c.service.search(a["community"], a["query"], a["limit"]), human.posts),
+       (COMMUNITY, arg("query"), opt("limit", int, default=50), INCLUDE_HIDDEN),
+       lambda c, a: c.service.search(a["community"], a["query"], a["limit"], a["include_hidden"]),
+       human.posts),
     _c("member add", "admit a key directly (admins)", (COMMUNITY, PEER),
        lambda c, a: c.service.member_add(a["community"], a["peer"]),
        human.done("{peer} is a member")),

@@ -199,8 +199,6 @@ class Governance:
         if len(text.encode()) > MAX_OP_SIZE - 1024:  # the op's other fields need the rest
             raise Invalid(f"rules must fit in {(MAX_OP_SIZE - 1024) // 1024} KB of UTF-8")
         self.service.append_op(community, "rules_set", {"text": text})
-        # Whoever sets the rules has read them: the new version does not lock them out.
-        self.acknowledge_rules(community)
         return {"rules_version": community.state.rules_version}
 
     # -- removal, timeouts, roles ---------------------------------------------

@@ -407,7 +407,12 @@ class Service:
         return {"reacted": on}
 
     def read(
-        self, ref: str, channel: str, limit: int = 50, before: str | None = None
+        self,
+        ref: str,
+        channel: str,
+        limit: int = 50,
+        before: str | None = None,
+        include_hidden: bool = False,
     ) -> dict[str, Any]:
         """The newest `limit` posts (older than post `before` when paging back), oldest first."""
         community = self.community(ref)
@@ -424,21 +429,24 @@ class Service:
             limit,
             self.store.blocked(),
             cursor,
-            self._visibility(community),
+            self._visibility(community, include_hidden),
         )
         return {"posts": self._post_json(community, rows)}
 
-    def _visibility(self, community: Community) -> Visibility:
-        """What this member's reads leave out: moderators see hidden posts (flagged, to
-        unhide them), an author their own (flagged, so a post never silently vanishes
-        for whoever wrote it), everyone else neither."""
+    def _visibility(self, community: Community, include_hidden: bool) -> Visibility:
+        """What this member's reads leave out. With `include_hidden` (the app asks for it)
+        moderators see hidden posts (flagged, to unhide them) and an author their own
+        (flagged, so a post never silently vanishes for whoever wrote it); without it,
+        as for everyone else, hidden posts are left out."""
         seen = community.visibility(self.clock())
+        if not include_hidden:
+            return seen
         role = community.state.role_of(self.me)
         if role is not None and role >= Role.MODERATOR:
             return replace(seen, hidden=frozenset())
         return replace(seen, hidden_shown_to=self.me)
 
-    def thread(self, ref: str, post: str) -> dict[str, Any]:
+    def thread(self, ref: str, post: str, include_hidden: bool = False) -> dict[str, Any]:
         """A post and its replies, oldest first."""
         community = self.community(ref)
         root = self.post_row(community, post)
@@ -446,7 +454,7 @@ class Service:
         rows = [
             r for r in [root, *self.store.read_model.replies(root.id)] if r.author not in blocked
         ]
-        rows = self.store.read_model.visible(rows, self._visibility(community))
+        rows = self.store.read_model.visible(rows, self._visibility(community, include_hidden))
         return {"posts": self._post_json(community, rows)}
 
     def mark_read(self, ref: str, channel: str) -> dict[str, Any]:
@@ -494,7 +502,9 @@ class Service:
             )
         return out
 
-    def search(self, ref: str, query: str, limit: int = 50) -> dict[str, Any]:
+    def search(
+        self, ref: str, query: str, limit: int = 50, include_hidden: bool = False
+    ) -> dict[str, Any]:
         """Posts holding every word of `query`, each as a word or a word's start
         ("middle" finds "Middlemarch"); each post names its channel."""
         community = self.community(ref)
@@ -509,7 +519,7 @@ class Service:
             for r in self.store.read_model.search(community.id, match, limit)
             if r.author not in blocked
         ]
-        rows = self.store.read_model.visible(rows, self._visibility(community))
+        rows = self.store.read_model.visible(rows, self._visibility(community, include_hidden))
         posts = self._post_json(community, rows)
         channels = community.state.channels
         for post in posts:

@@ -132,9 +132,12 @@ def test_hidden_posts_are_flagged_for_their_author_and_moderators_only(
         _sync(bob, who, cid)
 
     def shown(service: Service) -> list[tuple[str, bool, str | None]]:
-        posts = service.read(cid, "general")["posts"]
+        posts = service.read(cid, "general", include_hidden=True)["posts"]
         return [(p["text"], p["hidden"], p["hidden_reason"]) for p in posts if p["id"] == post]
 
     assert shown(bob) == [("a rude post", True, "rude")]
     assert shown(admin) == [("a rude post", True, "rude")]
     assert shown(ada) == []
+    # Unasked, reads leave hidden posts out for everyone, as CLI.md's `read` always did.
+    assert post not in [p["id"] for p in bob.read(cid, "general")["posts"]]
+    assert post not in [p["id"] for p in admin.read(cid, "general")["posts"]]
