@@ -138,7 +138,9 @@ POST = arg("post")
 PEER = arg("peer")
 PASSPHRASE_FILE = opt("passphrase_file", path=True, wire=False)
 INCLUDE_HIDDEN = opt(
-    "include_hidden", bool, default=False,
+    "include_hidden",
+    bool,
+    default=False,
     help="also posts moderation hid that you may see (yours; all, for moderators), flagged",
 )
 

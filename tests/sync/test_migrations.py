@@ -95,17 +95,15 @@ def accept_rules_left_unacknowledged(
     run(capsys, data_dir, "rules", "accept", community)
 
 
-def unread_fixed_since_0_1_0(
-    channels: dict[str, Any], who: str, community: str
-) -> dict[str, Any]:
+def unread_fixed_since_0_1_0(channels: dict[str, Any], who: str, community: str) -> dict[str, Any]:
     """0.1.0 counted posts moderation hid as unread (issue 13, finding 4); now they
     are not. The fixture marks nothing read, so each such post by another counted."""
     made = EXPECTED["made"]
     hidden: dict[str, int] = {}
     for post in made["posts"].values():
-        if post["community"] == community and post["hidden"] and not post["deleted"]:
-            if post["author"] != who:
-                hidden[post["channel"]] = hidden.get(post["channel"], 0) + 1
+        counted = post["hidden"] and not post["deleted"] and post["author"] != who
+        if post["community"] == community and counted:
+            hidden[post["channel"]] = hidden.get(post["channel"], 0) + 1
     return {
         "channels": [
             channel | {"unread": channel["unread"] - hidden.get(channel["name"], 0)}
