@@ -21,6 +21,7 @@ from p2pcommunity.ui.actions import MODERATORS, ChatActions
 from p2pcommunity.ui.chat_layout import build_chat_page
 from p2pcommunity.ui.client import ControlClient, friendly_error
 from p2pcommunity.ui.models import (
+    HIDDEN_TOO,
     ChannelListModel,
     ChannelRole,
     CommunityListModel,
@@ -497,7 +498,7 @@ class ChatPage(QWidget):
 
         self.client.request(
             "thread",
-            {"community": self.community, "post": post_id},
+            {"community": self.community, "post": post_id, **HIDDEN_TOO},
             on_result=done,
             on_error=self.report_error,
         )

@@ -38,6 +38,9 @@ make_singletons_immortal()
 Row = dict[str, Any]
 AnyIndex = QModelIndex | QPersistentModelIndex
 PAGE = 50
+# The timeline asks for hidden posts too: the node then answers them to moderators (to
+# unhide them) and to their author, flagged `hidden`; a post never silently vanishes.
+HIDDEN_TOO = {"include_hidden": True}
 _USER = int(Qt.ItemDataRole.UserRole)
 
 
@@ -424,7 +427,7 @@ class TimelineModel(PostListModel):
         gen = self._generation
         self._client.request(
             "read",
-            {"community": community, "channel": channel, "limit": self.page},
+            {"community": community, "channel": channel, "limit": self.page, **HIDDEN_TOO},
             on_result=lambda r: self._on_first_page(gen, r),
             on_error=lambda m, c: self._on_failed(gen, m, c),
         )
@@ -485,6 +488,7 @@ class TimelineModel(PostListModel):
                 "channel": self.channel,
                 "limit": self.page,
                 "before": next((r["id"] for r in self._rows if not r.get("kind")), ""),
+                **HIDDEN_TOO,
             },
             on_result=lambda r: self._on_older_page(gen, r),
             on_error=lambda m, c: self._on_failed(gen, m, c),
@@ -520,7 +524,12 @@ class TimelineModel(PostListModel):
         gen = self._generation
         self._client.request(
             "read",
-            {"community": self.community, "channel": self.channel, "limit": self.page},
+            {
+                "community": self.community,
+                "channel": self.channel,
+                "limit": self.page,
+                **HIDDEN_TOO,
+            },
             on_result=lambda r: self._on_refreshed(gen, r),
             on_error=lambda m, c: self._on_failed(gen, m, c),
         )

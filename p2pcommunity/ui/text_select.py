@@ -75,13 +75,13 @@ class TextSelector(QObject):
         # Only mouse and key events touch the view: others also come while it is
         # being destroyed, when its wrapper is already gone.
         if isinstance(event, QKeyEvent):
-            if obj is self._view_object and event.type() == QEvent.Type.KeyPress:
-                if event.matches(QKeySequence.StandardKey.Copy):
-                    text = self.selected_text()
-                    if text:
-                        QGuiApplication.clipboard().setText(text)
-                        return True
-            return False
+            copy = event.type() == QEvent.Type.KeyPress and event.matches(
+                QKeySequence.StandardKey.Copy
+            )
+            text = self.selected_text() if copy and obj is self._view_object else ""
+            if text:
+                QGuiApplication.clipboard().setText(text)
+            return bool(text)
         if not isinstance(event, QMouseEvent) or obj is not self._viewport:
             return False
         kind = event.type()

@@ -7,13 +7,12 @@ what they say of anyone whose name is not known yet.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMenu
 
 from p2pcommunity.identity import create_identity
 from p2pcommunity.ui.app import App
-from p2pcommunity.ui.hover_toolbar import HoverToolbar
 from p2pcommunity.ui.models import MemberRole, PostListModel, local_clock, status_text
 from p2pcommunity.ui.widgets import PostListView
 
@@ -79,18 +78,14 @@ def test_a_timed_out_member_is_shown_in_words(qtbot, make_app, tmp_path) -> None
     assert ":30" in local_clock(row["timed_out_until"])
 
 
-def hidden_view(qtbot, app: App, rows: list[dict]) -> PostListView:
-    """A post list as the timeline draws it, holding `rows`, with its toolbar."""
+def hidden_view(qtbot, rows: list[dict], me: str) -> PostListView:
+    """A post list as the timeline draws it, holding `rows`, seen by `me`."""
     view = PostListView()
     qtbot.addWidget(view)
     model = PostListModel(view)
     model.set_posts(rows)
     view.setModel(model)
-    view.post_delegate.me = app.peer_id
-    view.resize(600, 300)
-    view.show()
-    view.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is view, timeout=5_000)
+    view.post_delegate.me = me
     return view
 
 
@@ -100,37 +95,36 @@ def test_hidden_posts_show_a_note_and_moderators_can_unhide(qtbot, make_app) -> 
     qtbot.waitUntil(lambda: timeline_texts(app) == ["spam spam spam"], timeout=10_000)
     post = app.chat.timeline.rows()[0]
     call(qtbot, app, "hide", {"community": community, "post": post["id"], "reason": "spam"})
-    # (a node that answers hidden posts to their author and moderators: issue 13, 7d)
-    hidden = {**post, "hidden": True, "hidden_reason": "spam"}
-
-    # what the author sees: the note, then their text (dimmed)
-    view = hidden_view(qtbot, app, [hidden])
-    index = view.model().index(0, 0)
-    delegate = view.post_delegate
+    # it stays in its author's (and here moderator's) timeline, flagged
+    timeline = app.chat.timeline
+    qtbot.waitUntil(lambda: timeline.rows()[0].get("hidden") is True, timeout=10_000)
+    assert timeline_texts(app) == ["spam spam spam"]
+    index = timeline.index(0)
+    delegate = app.chat.timeline_view.post_delegate
     assert delegate.hidden_note(index) == "Hidden by a moderator (spam)"
-    assert delegate.shown(index)[0] == "spam spam spam"
-    # what a moderator who is not the author sees: the note only, collapsed
-    delegate.me = "someone else"
-    delegate.invalidate()
-    assert delegate.shown(index)[0] == ""
-    delegate.me = app.peer_id
-    delegate.invalidate()
+    assert delegate.shown(index)[0] == "spam spam spam"  # the author still sees the text
 
-    # the toolbar offers Unhide to a moderator, and the menu too
-    bar = HoverToolbar(view, replies=False)
-    bar.moderator = True
-    bar.unhide_clicked.connect(app.chat.menus.unhide_post)
-    QTest.mouseClick(
-        view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(index).center()
-    )
-    qtbot.waitUntil(bar.isVisible, timeout=5_000)
-    assert bar.unhide_button.isVisible() and not bar.reply_button.isVisible()
-    app.chat.menus.post_menu(hidden, view.mapToGlobal(view.rect().center()), False)
+    # a moderator who is not its author sees it collapsed to the note
+    other = hidden_view(qtbot, [timeline.rows()[0]], "someone else")
+    assert other.post_delegate.shown(other.model().index(0, 0))[0] == ""
+
+    # the right-click menu and the toolbar offer Unhide, and no Reply or Edit
+    view = app.chat.timeline_view
+    rect = view.visualRect(view.model().index(0, 0))
+    view.customContextMenuRequested.emit(rect.center())
     qtbot.waitUntil(lambda: isinstance(QApplication.activePopupWidget(), QMenu), timeout=5_000)
     menu = QApplication.activePopupWidget()
     texts = [a.text() for a in menu.actions()]
     assert "Unhide (moderation)" in texts and "Reply" not in texts and "Edit" not in texts
     menu.close()
+    qtbot.waitUntil(lambda: QApplication.activePopupWidget() is None, timeout=5_000)
+    bar = app.chat.toolbars[0]
+    QTest.mouseMove(view.viewport(), rect.center())
+    qtbot.waitUntil(bar.isVisible, timeout=5_000)
+    assert bar.unhide_button.isVisible() and not bar.reply_button.isVisible()
     QTest.mouseClick(bar.unhide_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: timeline_texts(app) == ["spam spam spam"], timeout=10_000)
-    assert not app.chat.timeline.rows()[0].get("hidden")
+    qtbot.waitUntil(lambda: timeline.rows()[0].get("hidden") is False, timeout=10_000)
+    assert "shown again" in app.window.statusBar().currentMessage()
+    QTest.mouseMove(view.viewport(), rect.center() + QPoint(0, 1))
+    qtbot.waitUntil(lambda: bar.reply_button.isVisible(), timeout=5_000)
+    assert not bar.unhide_button.isVisible()
