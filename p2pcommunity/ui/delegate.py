@@ -141,7 +141,7 @@ class PostDelegate(QStyledItemDelegate):
         shown, mentions = self.shown(index)
         pal = option.palette
         accent = pal.color(QPalette.ColorRole.Highlight)
-        dark = is_dark(pal)
+        dark = is_dark(QGuiApplication.palette())  # not option's: see _paint_chips
         layout, height = lay_out(
             shown,
             option.font,
