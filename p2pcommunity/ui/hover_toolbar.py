@@ -64,6 +64,8 @@ class HoverToolbar(QFrame):
             )
         self.react_button.setMenu(react_menu)
         self.react_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        # the menu arrow would sit over the word; the menu says what it is
+        self.react_button.setStyleSheet("QToolButton::menu-indicator { image: none; }")
         self.reply_button = self._button("Reply", "Reply to this message")
         self.reply_button.clicked.connect(lambda: self.reply_clicked.emit(dict(self._post)))
         self.reply_button.setVisible(replies)

@@ -36,14 +36,21 @@ def member_notices(before: list[Row], after: list[Row], me: str) -> list[str]:
             if was is not None and was.get("status") != "removed":
                 out.append(f"{name} {'were' if peer == me else 'was'} removed")
             continue
-        if was is None:
-            if peer != me:
+        if was is None or not _named(was):
+            # A key an admin added is listed before its owner has synced a profile:
+            # "·3xv6gB joined" would announce a key, not a person. The join is told
+            # once the member has a name, which is when they have actually synced.
+            if peer != me and _named(member):
                 out.append(f"{name} joined")
             continue
         role = str(member.get("role") or "member")
         if role != (was.get("role") or "member") and role in ROLE_WORDS:
             out.append(f"{name} {'are' if peer == me else 'is'} now {ROLE_WORDS[role]}")
     return out
+
+
+def _named(member: Row) -> bool:
+    return bool(str(member.get("name") or "").strip())
 
 
 def _name(member: Row) -> str:

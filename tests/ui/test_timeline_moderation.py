@@ -1,8 +1,7 @@
 """Moderation the members see: join and role notices, time-outs in words, hidden posts.
 
-Driven on a real app and node. A second member is a key Alice adds (its
-profile never syncs): what the notices and the member list say of it is
-what they say of anyone whose name is not known yet.
+Driven on real apps and nodes; where a second member only needs to be listed,
+it is a key Alice adds, whose profile never syncs.
 """
 
 from __future__ import annotations
@@ -16,9 +15,11 @@ from p2pcommunity.ui.app import App
 from p2pcommunity.ui.models import MemberRole, PostListModel, local_clock, status_text
 from p2pcommunity.ui.widgets import PostListView
 
+from .conftest import start_with_name
 from .test_app_flow import send, timeline_texts
 from .test_keyboard_focus import open_app
-from .test_two_apps import call
+from .test_timeline_badges import join_directly
+from .test_two_apps import SYNC_MS, call
 
 
 def notices(app: App) -> list[str]:
@@ -27,19 +28,26 @@ def notices(app: App) -> list[str]:
 
 def test_joins_and_roles_are_announced_in_general(qtbot, make_app, tmp_path) -> None:
     app, community, ids = open_app(qtbot, make_app, ("random",))
-    carol = create_identity(tmp_path / "carol").peer_id
     send(qtbot, app, "hello")
     qtbot.waitUntil(lambda: timeline_texts(app) == ["hello"], timeout=10_000)
     assert notices(app) == []  # opening the app announces no one
 
+    # a key added but not synced yet is no one to announce
+    carol = create_identity(tmp_path / "carol").peer_id
     call(qtbot, app, "member add", {"community": community, "peer": carol})
-    qtbot.waitUntil(lambda: len(notices(app)) == 1, timeout=10_000)
-    label = app.chat.members.names()[carol]  # no name yet: the node's short label
-    assert notices(app) == [f"{label} joined"]
-    call(qtbot, app, "role set", {"community": community, "peer": carol, "role": "moderator"})
+    qtbot.waitUntil(lambda: app.chat.members.row_of(carol) >= 0, timeout=10_000)
+    assert notices(app) == []
+
+    bob: App = make_app("bob")
+    start_with_name(qtbot, bob, "Bob")
+    join_directly(qtbot, app, bob, community)
+    qtbot.waitUntil(lambda: notices(app) == ["Bob joined"], timeout=SYNC_MS)
+    call(qtbot, app, "role set", {"community": community, "peer": bob.peer_id, "role": "moderator"})
     qtbot.waitUntil(lambda: len(notices(app)) == 2, timeout=10_000)
-    assert notices(app)[1] == f"{label} is now a moderator"
-    # a notice is a line of its own: no author, no menu, no toolbar, kept by refreshes
+    assert notices(app)[1] == "Bob is now a moderator"
+    # Bob's app says it to him in his words
+    qtbot.waitUntil(lambda: "You are now a moderator" in notices(bob), timeout=SYNC_MS)
+    # a notice is a line of its own, kept by refreshes
     rows = app.chat.timeline.rows()
     assert [r.get("kind") for r in rows] == [None, "notice", "notice"]
     send(qtbot, app, "welcome")

@@ -1,0 +1,140 @@
+"""Screenshots of the timeline's issue-13 parts: the hover toolbar and search results.
+
+Run under Xvfb (real X11 rendering, fonts and all):
+
+    xvfb-run -s "-screen 0 1280x800x24" env QT_QPA_PLATFORM=xcb \\
+        .venv/bin/python docs/screenshots/timeline_screenshots.py
+
+Two apps on two temporary data dirs (two real nodes on 127.0.0.1): Alice
+creates a community with #general and #reading-now, Bob joins and talks,
+then Alice's window is grabbed with the mouse over a message (the toolbar),
+and with a search for "middle" open. Every node is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtGui import QCursor
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QWidget
+
+OUT = Path(__file__).resolve().parent
+LOCAL = ["/ip4/127.0.0.1/tcp/0"]
+
+qt = QApplication(sys.argv)
+
+from p2pcommunity.ui.app import App  # noqa: E402
+from p2pcommunity.ui.theme import apply_theme  # noqa: E402
+
+
+def spin(ms: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def wait(cond: Callable[[], bool], timeout: float = 45.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        spin(50)
+
+
+def call(app: App, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    out: list[dict[str, Any]] = []
+    err: list[str] = []
+    app.client.request(method, params, on_result=out.append, on_error=lambda m, c: err.append(m))
+    wait(lambda: bool(out or err), 40, method)
+    if err:
+        raise RuntimeError(f"{method}: {err[0]}")
+    return out[0]
+
+
+def grab(widget: QWidget, name: str) -> None:
+    spin(400)
+    widget.grab().save(str(OUT / name))
+    print("wrote", OUT / name)
+
+
+def start(app: App, name: str) -> None:
+    app.window.resize(1280, 800)
+    app.window.show()
+    app.start()
+    if app.stage == "name":
+        app.window.name_page.name.setText(name)
+        app.window.name_page.button.click()
+    wait(lambda: app.stage in ("welcome", "chat"), what=f"{name} ready")
+
+
+def main() -> None:
+    apply_theme(qt, False)
+    tmp = Path(tempfile.mkdtemp(prefix="p2pc-shots-"))
+    alice, bob = App(tmp / "alice", LOCAL), App(tmp / "bob", LOCAL)
+    try:
+        start(alice, "Alice")
+        start(bob, "Bob")
+        cid = call(alice, "community create", {"name": "Book club"})["community_id"]
+        alice.chat.refresh_communities(select=cid)
+        wait(lambda: bool(alice.chat.channel), what="general")
+        general = alice.chat.channel
+        reading = call(alice, "channel create", {"community": cid, "name": "reading-now"})
+        reading_id = reading["channel_id"]
+        call(alice, "member add", {"community": cid, "peer": bob.peer_id})
+        addr = call(alice, "whoami", {})["addrs"][0]
+        call(bob, "join", {"community": cid, "bootstrap": [addr], "timeout": 30})
+
+        def post(app: App, channel: str, text: str) -> str:
+            params = {"community": cid, "channel": channel, "text": text}
+            return str(call(app, "post", params)["post_id"])
+
+        first = post(alice, general, "Welcome to the book club! What is everyone reading?")
+        answer = post(bob, general, "Halfway through Middlemarch. Dorothea deserves better.")
+        post(alice, general, "@Bob the Casaubon chapters are a slog, but it gets so good.")
+        call(bob, "react", {"community": cid, "post": first, "emoji": "👍"})
+        call(alice, "react", {"community": cid, "post": answer, "emoji": "❤️"})
+        post(bob, reading_id, "Middlemarch, book four. Lydgate is making every mistake.")
+        post(alice, reading_id, "Next month: something shorter than Middlemarch, please")
+        wait(lambda: len(alice.chat.timeline.rows()) >= 3, what="posts")
+        alice.chat.on_community_changed(cid, "shots")
+        spin(1500)
+
+        bob.window.hide()  # it lies over Alice's window (no window manager places them)
+        alice.window.raise_()
+        alice.window.activateWindow()
+        spin(300)
+        view = alice.chat.timeline_view
+        row = alice.chat.timeline.row_of(answer)
+        # the real pointer (Xvfb warps it), as a person's mouse would be
+        spot = view.visualRect(view.model().index(row, 0)).center()
+        QCursor.setPos(view.viewport().mapToGlobal(spot))
+        spin(300)
+        QTest.mouseMove(view.viewport(), spot)
+        wait(lambda: alice.chat.toolbars[0].isVisible(), 10, "toolbar")
+        grab(alice.window, "hover-toolbar.png")
+
+        alice.chat.open_search()
+        alice.chat.search_panel.field.setText("middle")
+        alice.chat.search("middle")
+        wait(lambda: alice.chat.search_panel.model.rowCount() >= 3, 10, "results")
+        QCursor.setPos(
+            alice.chat.composer.edit.mapToGlobal(alice.chat.composer.edit.rect().center())
+        )
+        grab(alice.window, "search.png")
+    finally:
+        for app in (alice, bob):
+            app.shutdown()
+        wait(lambda: not alice.node.stopping and not bob.node.stopping, 20, "nodes to stop")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
