@@ -4,7 +4,9 @@ It turns what the user does into control requests and the answers and
 events into model updates. Requests are fire-and-forget with callbacks; a
 failure shows the node's message in the status bar or a message box, never a
 traceback. Refreshes after `community_changed` are coalesced by a short timer,
-so a burst of synced changes costs one round of requests.
+so a burst of synced changes costs one round of requests. The widgets are
+built in chat_layout.py; the menus' actions reach the page only through
+`ActionHost` (actions.py), the verbs below (`start_reply`, `start_edit`, ...).
 """
 
 from __future__ import annotations
