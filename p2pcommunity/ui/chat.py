@@ -29,6 +29,7 @@ from p2pcommunity.ui.actions import ChatActions
 from p2pcommunity.ui.client import ControlClient, friendly_error
 from p2pcommunity.ui.composer import Composer
 from p2pcommunity.ui.delegate import ChannelDelegate, CommunityDelegate
+from p2pcommunity.ui.drafts import DraftStore
 from p2pcommunity.ui.icons import icon_button
 from p2pcommunity.ui.models import (
     ChannelListModel,
@@ -203,6 +204,8 @@ class ChatPage(QWidget):
         self.composer = Composer()
         self.composer.sent.connect(self.menus.on_composer_sent)
         self.composer.edited.connect(self.menus.on_composer_edited)
+        self.composer.set_drafts(DraftStore.beside(self.settings, self))
+        self.composer.timeout_ended.connect(self._refresh_info)
         center = QFrame()
         center.setObjectName("center")
         cl = QVBoxLayout(center)
@@ -311,6 +314,8 @@ class ChatPage(QWidget):
             self.info = result
             self.community_button.setText(f"{result.get('name', '')}  ▾")
             self.community_button.setToolTip(result.get("description") or "")
+            for composer in (self.composer, self.thread_panel.composer):
+                composer.set_timed_out(result.get("timed_out_until"))
 
         self.client.request(
             "community show", {"community": community}, on_result=done, on_error=self.report_error
@@ -383,6 +388,7 @@ class ChatPage(QWidget):
             if archived
             else f"Message #{info.get('name', '')}"
         )
+        self.composer.set_draft_key(f"{self.community}/{channel_id}")
         self.composer.cancel_mode()
         self.timeline.load(self.community, channel_id)
 
