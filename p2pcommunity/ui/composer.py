@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from PySide6.QtCore import QCoreApplication, QStringListModel, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QStringListModel, Qt, QTimer, Signal
 from PySide6.QtGui import QFontMetrics, QHideEvent, QKeyEvent, QTextCursor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -149,6 +149,19 @@ class MessageEdit(QPlainTextEdit):
         )
         cursor.insertText(f"{self.mention_text(peer)} ")
         self.setTextCursor(cursor)
+
+    def event(self, event: QEvent) -> bool:
+        # Tab moves focus before keyPressEvent sees it; while names are offered it picks one.
+        if (
+            isinstance(event, QKeyEvent)
+            and event.type() == QEvent.Type.KeyPress
+            and event.key() == Qt.Key.Key_Tab
+            and self._popup().isVisible()
+        ):
+            self._on_completer_activated(self._popup().currentIndex().data() or "")
+            self._popup().hide()
+            return True
+        return super().event(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         popup = self._popup()

@@ -59,6 +59,34 @@ DARK = {
 }
 
 
+def luminance(color: QColor) -> float:
+    """WCAG relative luminance."""
+
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = color.redF(), color.greenF(), color.blueF()
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def contrast_ratio(a: QColor, b: QColor) -> float:
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def readable(color: QColor, background: QColor, ratio: float = 4.5) -> QColor:
+    """`color`, darkened (on a light background) or lightened until it reads as text."""
+    light_bg = luminance(background) > 0.18
+    out = QColor(color)
+    for _ in range(40):
+        if contrast_ratio(out, background) >= ratio:
+            break
+        h, s, lightness, a = out.getHsl()
+        lightness = max(0, lightness - 6) if light_bg else min(255, lightness + 6)
+        out = QColor.fromHsl(h, s, lightness, a)
+    return out
+
+
 def current_scheme_dark() -> bool:
     return QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark
 
