@@ -96,6 +96,7 @@ class ChatPage(QWidget):
         # far left: communities
         self.community_view = QListView()
         self.community_view.setObjectName("communityRail")
+        self.community_view.setAccessibleName("Communities")
         self.community_view.setModel(self.communities)
         self.community_view.setItemDelegate(CommunityDelegate(self.community_view))
         self.community_view.setFixedWidth(72)
@@ -138,6 +139,7 @@ class ChatPage(QWidget):
         self.community_button.setMenu(self.community_menu)
         self.channel_view = QListView()
         self.channel_view.setObjectName("channels")
+        self.channel_view.setAccessibleName("Channels")
         self.channel_view.setModel(self.channels)
         self.channel_view.setItemDelegate(ChannelDelegate(self.channel_view))
         self.channel_view.setFrameShape(QFrame.Shape.NoFrame)

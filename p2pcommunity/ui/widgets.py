@@ -98,6 +98,7 @@ class TimelineView(PostListView):
         self._proxy = NoAutoFetchProxy(self)
         self._proxy.setSourceModel(model)
         self.setModel(self._proxy)
+        self.setAccessibleName("Messages")
         self._at_bottom = True
         self._from_bottom = 0
         self._reveal: tuple[str, str] | None = None  # channel, post id
@@ -271,6 +272,7 @@ class MembersPanel(QWidget):
         self.view = QListView()
         self.view.setModel(model)
         self.view.setItemDelegate(MemberDelegate(self.view))
+        self.view.setAccessibleName("Members")
         self.view.setFrameShape(QFrame.Shape.NoFrame)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._on_view_context_menu)
@@ -297,6 +299,7 @@ class ThreadPanel(QWidget):
         self.view = PostListView()
         self.view.post_delegate.show_replies = False
         self.view.setModel(self.model)
+        self.view.setAccessibleName("Messages in the thread")
         self.composer = Composer()
         self.composer.set_placeholder("Reply in thread…")
         layout = QVBoxLayout(self)
@@ -316,6 +319,7 @@ class SearchPanel(QWidget):
         self.header = PanelHeader("Search")
         self.field = QLineEdit()
         self.field.setPlaceholderText("Search this community…")
+        self.field.setAccessibleName("Search this community")
         self.field.setClearButtonEnabled(True)
         self.field.returnPressed.connect(lambda: self.searched.emit(self.field.text().strip()))
         self.status = QLabel("")
@@ -325,6 +329,7 @@ class SearchPanel(QWidget):
         self.view = PostListView()
         self.view.post_delegate.show_replies = False
         self.view.setModel(self.model)
+        self.view.setAccessibleName("Search results")
         self.view.activated.connect(self._on_view_activated)
         self.view.clicked.connect(self._on_view_activated)
         box = QVBoxLayout()
@@ -359,7 +364,9 @@ class ChannelSwitcher(QDialog):
         self.resize(460, 360)
         self.field = QLineEdit()
         self.field.setPlaceholderText("Jump to a channel…")
+        self.field.setAccessibleName("Channel name")
         self.list = QListWidget()
+        self.list.setAccessibleName("Channels")
         self.list.setFrameShape(QFrame.Shape.NoFrame)
         layout = QVBoxLayout(self)
         layout.addWidget(self.field)
