@@ -81,9 +81,9 @@ def readable(color: QColor, background: QColor, ratio: float = 4.5) -> QColor:
     for _ in range(40):
         if contrast_ratio(out, background) >= ratio:
             break
-        h, s, lightness, a = out.getHsl()
+        lightness = out.lightness()
         lightness = max(0, lightness - 6) if light_bg else min(255, lightness + 6)
-        out = QColor.fromHsl(h, s, lightness, a)
+        out = QColor.fromHsl(out.hslHue(), out.hslSaturation(), lightness, out.alpha())
     return out
 
 
