@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QSettings, QStringListModel
+from PySide6.QtCore import QPoint, QSettings, QStringListModel, Qt
 from PySide6.QtGui import QAccessible, QColor
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -233,3 +233,103 @@ def test_focus_is_drawn_as_a_2px_ring(qtbot, dark: bool) -> None:
         # 1px line (or none) comes nowhere near
         assert after >= perimeter, (type(widget).__name__, before, after, perimeter)
         assert before < perimeter / 4, (type(widget).__name__, before)
+
+
+# ------------------------------------------------------------------ keyboard alone
+
+
+def test_the_whole_journey_by_keyboard_alone(qtbot, make_app) -> None:
+    """First run -> name -> create -> post -> tab round -> search -> switch channel.
+
+    Keys go in through the window system (as a person's do), so shortcuts
+    and default buttons behave as on a desktop. Every control that Tab
+    reaches must have an accessible name.
+    """
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from p2pcommunity.ui.dialogs import CreateCommunityDialog
+
+    from .conftest import START_MS
+
+    app = make_app("alice")
+    app.window.resize(1000, 700)
+    app.window.show()
+    qtbot.waitExposed(app.window)
+
+    def key(k: Qt.Key, mod: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
+        window = QGuiApplication.focusWindow() or app.window.windowHandle()
+        QTest.keyClick(window, k, mod)
+
+    def type_text(text: str) -> None:
+        focused = QApplication.focusWidget()
+        assert focused is not None
+        QTest.keyClicks(focused, text)  # plain typing: the focused widget's own keys
+
+    def tab_to(found, limit: int = 40) -> None:
+        for _ in range(limit):
+            if found(QApplication.focusWidget()):
+                return
+            key(Qt.Key.Key_Tab)
+        raise AssertionError(f"Tab never reached it; stuck on {QApplication.focusWidget()!r}")
+
+    app.start()
+    qtbot.waitUntil(lambda: app.stage == "name", timeout=START_MS)
+    app.window.activateWindow()
+    qtbot.waitActive(app.window)
+    tab_to(lambda w: w is app.window.name_page.name)
+    type_text("Alice")
+    key(Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: app.stage == "welcome", timeout=START_MS)
+
+    tab_to(lambda w: isinstance(w, QPushButton) and w.text().startswith("Create"))
+    key(Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: app.window.findChild(CreateCommunityDialog) is not None, timeout=5_000)
+    dialog = app.window.findChild(CreateCommunityDialog)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=5_000)
+    tab_to(lambda w: w is dialog.name)
+    type_text("Book club")
+    key(Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: app.stage == "chat" and bool(app.chat.channel), timeout=10_000)
+
+    app.window.activateWindow()  # (a window manager does this when the dialog closes)
+    qtbot.waitActive(app.window)
+    tab_to(lambda w: w is app.chat.composer.edit)
+    type_text("Hello from the keyboard")
+    key(Qt.Key.Key_Return)
+    qtbot.waitUntil(
+        lambda: any(r["text"] == "Hello from the keyboard" for r in app.chat.timeline.rows()),
+        timeout=10_000,
+    )
+
+    # one round of Tab: every stop has a name, and the main controls are all on it
+    names: list[str] = []
+    for _ in range(60):
+        key(Qt.Key.Key_Tab)
+        widget = QApplication.focusWidget()
+        assert widget is not None
+        assert accessible_name(widget), f"Tab stops on an unnamed {widget!r}"
+        names.append(accessible_name(widget))
+        if widget is app.chat.composer.edit:
+            break
+    assert widget is app.chat.composer.edit, names  # Tab comes round again
+    expected = {"Communities", "Channels", "Messages", "Send", "Search", "Members"}
+    assert expected <= set(names), names
+
+    key(Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: app.chat.search_panel.field.hasFocus(), timeout=5_000)
+    type_text("keyb")
+    key(Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: app.chat.search_panel.model.rowCount() == 1, timeout=10_000)
+    key(Qt.Key.Key_Escape)
+    qtbot.waitUntil(
+        lambda: app.chat.side.currentWidget() is not app.chat.search_panel, timeout=5_000
+    )
+
+    key(Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    switcher = app.chat.switcher
+    qtbot.waitUntil(lambda: switcher.isVisible() and switcher.list.count() > 0, timeout=10_000)
+    type_text("gen")
+    key(Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not switcher.isVisible(), timeout=5_000)

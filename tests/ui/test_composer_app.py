@@ -23,7 +23,9 @@ def click_channel(qtbot, app: App, name: str) -> None:
     row = next(i for i, r in enumerate(chat.channels.rows()) if r.get("name") == name)
     rect = chat.channel_view.visualRect(chat.channels.index(row))
     qtbot.mouseClick(chat.channel_view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    qtbot.waitUntil(lambda: chat.timeline.channel == chat.channels.row_at(row)["id"], timeout=10_000)
+    qtbot.waitUntil(
+        lambda: chat.timeline.channel == chat.channels.row_at(row)["id"], timeout=10_000
+    )
 
 
 def test_a_completed_mention_is_a_name_and_notifies(qtbot, make_app) -> None:
