@@ -231,3 +231,85 @@ def test_a_typed_mention_from_another_member_reaches_the_desktop(
     assert alice.banner.isVisibleTo(alice.window)
     assert alice.banner.title.text() == "Bob mentioned you"
     assert alice.banner.text.text() == text
+
+
+def test_pyside_qtdbus_cannot_send_the_spec_signature(qtbot, session_bus: Bus) -> None:
+    """Why dbus_notify does not use QtDBus: the same call through it is refused.
+
+    If a PySide6 release fixes uint marshalling, this fails, and QtDBus can
+    carry the call instead of jeepney.
+    """
+    from PySide6.QtDBus import QDBus, QDBusConnection, QDBusMessage
+
+    bus = QDBusConnection.connectToBus(session_bus.address, "pyside-check")
+    try:
+        msg = QDBusMessage.createMethodCall(
+            "org.freedesktop.Notifications",
+            "/org/freedesktop/Notifications",
+            "org.freedesktop.Notifications",
+            "Notify",
+        )
+        msg.setArguments(["p2pcommunity", 0, "", "summary", "body", [], {}, -1])
+        reply = bus.call(msg, QDBus.CallMode.Block, 5_000)
+        assert reply.type() == QDBusMessage.MessageType.ErrorMessage
+        assert session_bus.notifies()[-1]["signature"] != SIGNATURE
+    finally:
+        QDBusConnection.disconnectFromBus("pyside-check")
+
+
+class FakeTray:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []
+
+    def isVisible(self) -> bool:
+        return True
+
+    def showMessage(self, title: str, text: str, *_rest: object) -> None:
+        self.messages.append((title, text))
+
+
+def notifier_for(qtbot, tmp_path: Path, address: str, tray: FakeTray | None):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMainWindow
+
+    from p2pcommunity.ui.dbus_notify import Notifier
+    from p2pcommunity.ui.widgets import NotificationBanner
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    banner = NotificationBanner(window)
+    settings = QSettings(str(tmp_path / "app.ini"), QSettings.Format.IniFormat)
+    notifier = Notifier(window, banner, settings, lambda: tray, dbus=DBusNotifier(address))
+    return notifier, banner, settings
+
+
+def test_the_tray_takes_over_when_no_notification_server_answers(
+    qtbot, tmp_path: Path, bus_without_server: Bus
+) -> None:
+    tray = FakeTray()
+    notifier, banner, _settings = notifier_for(qtbot, tmp_path, bus_without_server.address, tray)
+    with qtbot.waitSignal(
+        notifier.shown, timeout=10_000, check_params_cb=lambda t, x, how: how == "tray"
+    ):
+        notifier.notify("Bob mentioned you", "hi")
+    assert tray.messages == [("Bob mentioned you", "hi")]
+    assert banner.title.text() == "Bob mentioned you"  # and the window shows it too
+    notifier.dbus.close()
+
+
+def test_turned_off_only_the_banner_shows(qtbot, tmp_path: Path, session_bus: Bus) -> None:
+    from p2pcommunity.ui.dbus_notify import NOTIFICATIONS
+
+    tray = FakeTray()
+    notifier, banner, settings = notifier_for(qtbot, tmp_path, session_bus.address, tray)
+    settings.setValue(NOTIFICATIONS, "false")
+    notifier.notify("Bob mentioned you", "hi")
+    assert banner.title.text() == "Bob mentioned you" and banner.isVisibleTo(banner.window())
+    settings.setValue(NOTIFICATIONS, "true")
+    with qtbot.waitSignal(
+        notifier.shown, timeout=10_000, check_params_cb=lambda t, x, how: how == "dbus"
+    ):
+        notifier.notify("Carol replied to you", "yes")
+    assert [c["args"][3] for c in session_bus.notifies()] == ["Carol replied to you"]
+    assert tray.messages == []
+    notifier.dbus.close()
