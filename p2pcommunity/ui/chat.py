@@ -183,6 +183,8 @@ class ChatPage(QWidget):
             self.community_button.setToolTip(result.get("description") or "")
             for toolbar in self.toolbars:
                 toolbar.moderator = self.my_role in MODERATORS
+            for composer in (self.composer, self.thread_panel.composer):
+                composer.set_timed_out(result.get("timed_out_until"))
 
         self.client.request(
             "community show", {"community": community}, on_result=done, on_error=self.report_error
@@ -285,6 +287,7 @@ class ChatPage(QWidget):
         # Qt repaints an empty box only when the placeholder appears or goes, not when
         # its text changes: without this the old channel's name stayed on screen.
         self.composer.edit.viewport().update()
+        self.composer.set_draft_key(f"{self.community}/{channel_id}")
         self.composer.cancel_mode()
         self.timeline.load(self.community, channel_id)
         if channel_id == self._general():
@@ -430,20 +433,8 @@ class ChatPage(QWidget):
         self.composer.start_edit(post_id, text)
 
     def insert_mention(self, peer: str) -> None:
-        """Type a mention of `peer`: "@Name" when the name is theirs alone (the node
-        resolves it, interface 4), else the peer id, the one form that cannot miss."""
-        row = (
-            self.members.row_at(self.members.row_of(peer)) if self.members.row_of(peer) >= 0 else {}
-        )
-        name = str(row.get("name") or "").strip()
-        shared = sum(
-            1
-            for m in self.members.rows()
-            if str(m.get("name") or "").strip().lower() == name.lower()
-        )
-        edit = self.composer.edit
-        edit.insertPlainText(f"@{name if name and shared == 1 else peer} ")
-        edit.setFocus()
+        """Type a mention of `peer` ("@Name" when the name is theirs alone: composer.py)."""
+        self.composer.edit.insert_mention(peer)
 
     def reload_timeline(self) -> None:
         self.timeline.load(self.community, self.channel)

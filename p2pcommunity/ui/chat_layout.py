@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from p2pcommunity.ui.composer import Composer
 from p2pcommunity.ui.delegate import ChannelDelegate, CommunityDelegate
+from p2pcommunity.ui.drafts import DraftStore
 from p2pcommunity.ui.hover_toolbar import HoverToolbar
 from p2pcommunity.ui.icons import icon_button
 from p2pcommunity.ui.models import TimelineModel
@@ -48,6 +49,7 @@ def build_chat_page(page: ChatPage) -> None:
     # far left: communities
     page.community_view = QListView()
     page.community_view.setObjectName("communityRail")
+    page.community_view.setAccessibleName("Communities")
     page.community_view.setModel(page.communities)
     page.community_view.setItemDelegate(CommunityDelegate(page.community_view))
     page.community_view.setFixedWidth(72)
@@ -90,6 +92,7 @@ def build_chat_page(page: ChatPage) -> None:
     page.community_button.setMenu(page.community_menu)
     page.channel_view = QListView()
     page.channel_view.setObjectName("channels")
+    page.channel_view.setAccessibleName("Channels")
     page.channel_view.setModel(page.channels)
     page.channel_view.setItemDelegate(ChannelDelegate(page.channel_view))
     page.channel_view.setFrameShape(QFrame.Shape.NoFrame)
@@ -155,6 +158,8 @@ def build_chat_page(page: ChatPage) -> None:
     page.composer.sent.connect(page._on_composer_sent)
     page.composer.edited.connect(page._on_composer_edited)
     page.composer.edit_last_requested.connect(page._on_composer_edit_last_requested)
+    page.composer.set_drafts(DraftStore.beside(page.settings, page))
+    page.composer.timeout_ended.connect(page._refresh_info)
     center = QFrame()
     center.setObjectName("center")
     cl = QVBoxLayout(center)

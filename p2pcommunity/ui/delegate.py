@@ -37,6 +37,7 @@ from p2pcommunity.ui.post_text import (
     selection_ranges,
     shown_text,
 )
+from p2pcommunity.ui.theme import DARK, LIGHT, readable
 
 AVATAR = 36
 PAD_X = 16
@@ -53,7 +54,8 @@ MENTION_BADGE, UNREAD_BADGE = "#3e63dd", "#6b6f7a"  # white text on both passes 
 def peer_color(peer_id: str, dark: bool) -> QColor:
     """A stable, readable color per author."""
     hue = int.from_bytes(hashlib.sha256(peer_id.encode()).digest()[:2], "big") % 360
-    return QColor.fromHsl(hue, 150, 170 if dark else 95)
+    base = QColor((DARK if dark else LIGHT)["base"])
+    return readable(QColor.fromHsl(hue, 150, 170 if dark else 95), base)  # WCAG AA
 
 
 def is_dark(palette: QPalette) -> bool:
