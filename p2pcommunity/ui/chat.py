@@ -53,6 +53,8 @@ class ChatPage(QWidget):
     status_message = Signal(str)
     notification_wanted = Signal(str, str)  # title, text
     communities_listed = Signal(int)
+    rules_pending = Signal(list)  # communities whose rules this member has yet to accept
+    channel_create_wanted = Signal(str)  # community id
     create_wanted = Signal()
     join_wanted = Signal()
     invite_wanted = Signal(str, str)  # community id, name
@@ -146,6 +148,20 @@ class ChatPage(QWidget):
         )
         channels_label = QLabel("CHANNELS")
         channels_label.setObjectName("sectionLabel")
+        self.add_channel_button = QToolButton()
+        self.add_channel_button.setObjectName("addChannel")
+        self.add_channel_button.setText("+")
+        self.add_channel_button.setAccessibleName("Create a channel")
+        self.add_channel_button.setToolTip("Create a channel")
+        self.add_channel_button.setAutoRaise(True)
+        self.add_channel_button.hide()  # admins only: shown once the role is known
+        self.add_channel_button.clicked.connect(
+            lambda: self.channel_create_wanted.emit(self.community)
+        )
+        channels_row = QHBoxLayout()
+        channels_row.setContentsMargins(0, 0, 8, 0)
+        channels_row.addWidget(channels_label, 1)
+        channels_row.addWidget(self.add_channel_button)
         self.me_label = QLabel()
         self.me_label.setObjectName("meLabel")
         me_button = icon_button("edit", "Edit your profile")
@@ -163,7 +179,7 @@ class ChatPage(QWidget):
         side.setSpacing(0)
         side.addWidget(self.community_button)
         side.addSpacing(8)
-        side.addWidget(channels_label)
+        side.addLayout(channels_row)
         side.addWidget(self.channel_view, 1)
         side.addLayout(me_row)
 
@@ -264,6 +280,10 @@ class ChatPage(QWidget):
     def refresh_communities(self, select: str = "") -> None:
         def done(result: dict[str, Any]) -> None:
             rows = list(result.get("communities", []))
+            # Until its rules are accepted nothing of a community is shown: the app
+            # shows the rules instead (issue 13).
+            self.rules_pending.emit([r for r in rows if r.get("rules_acknowledged") is False])
+            rows = [r for r in rows if r.get("rules_acknowledged") is not False]
             self.communities.set_rows(rows)
             self.communities_listed.emit(len(rows))
             for community in rows:
@@ -311,6 +331,7 @@ class ChatPage(QWidget):
             self.info = result
             self.community_button.setText(f"{result.get('name', '')}  ▾")
             self.community_button.setToolTip(result.get("description") or "")
+            self.add_channel_button.setVisible(result.get("role") in ("owner", "admin"))
 
         self.client.request(
             "community show", {"community": community}, on_result=done, on_error=self.report_error

@@ -1,12 +1,19 @@
-"""The window: a stack of pages (connecting, name, welcome, chat) and a status bar.
+"""The window: a stack of pages (connecting, name, welcome, rules, chat) and a status bar.
 
 The window shows state; the `App` controller (app.py) decides which page is
-current. Shortcuts live here: Ctrl+K switches channel, Ctrl+F searches, Esc
-closes panels. Geometry and splitter sizes are saved in the data dir's
-settings when the window closes.
+current and answers the menu's requests (preferences, about, quit), which
+the window only announces as signals. Shortcuts live here: Ctrl+K switches
+channel, Ctrl+F searches, Esc closes panels, Ctrl+, opens the preferences.
+Geometry and splitter sizes are saved in the data dir's settings when the
+window closes.
+
+The minimum size fits an 800x600 screen with its window frame; the rules
+page is a page of its own, so while it shows nothing of the chat does.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -14,12 +21,17 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QStackedWidget,
 
 from p2pcommunity.ui.chat import ChatPage
 from p2pcommunity.ui.client import ControlClient
+from p2pcommunity.ui.join import RulesPage
 from p2pcommunity.ui.onboarding import ConnectingPage, NamePage, WelcomePage
 
 
 class MainWindow(QMainWindow):
     close_requested = Signal()  # the user closed the window (the app decides: hide or quit)
-    quit_requested = Signal()
+    quit_requested = Signal()  # Quit in the menu (the app asks first if a draft is unsent)
+    preferences_requested = Signal()
+    about_requested = Signal()
+
+    MINIMUM = (720, 500)  # an 800x600 screen, less its panels and the window's frame
 
     def __init__(
         self, client: ControlClient, settings: QSettings, parent: QWidget | None = None
@@ -27,13 +39,14 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.settings = settings
         self.setWindowTitle("p2pcommunity")
-        self.setMinimumSize(900, 560)
+        self.setMinimumSize(*self.MINIMUM)
         self.connecting = ConnectingPage()
         self.name_page = NamePage()
         self.welcome = WelcomePage()
+        self.rules_page = RulesPage()
         self.chat = ChatPage(client, settings)
         self.pages = QStackedWidget()
-        for page in (self.connecting, self.name_page, self.welcome, self.chat):
+        for page in (self.connecting, self.name_page, self.welcome, self.rules_page, self.chat):
             self.pages.addWidget(page)
         self.setCentralWidget(self.pages)
         self._build_status_bar()
@@ -81,6 +94,11 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         self.profile_action = menu.addAction("Edit your &profile…")
         menu.addSeparator()
+        self.preferences_action = menu.addAction("P&references…")
+        self.preferences_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.preferences_action.triggered.connect(self.preferences_requested.emit)
+        menu.addSeparator()
         quit_action = menu.addAction("&Quit")
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.quit_requested.emit)
@@ -101,6 +119,10 @@ class MainWindow(QMainWindow):
         for action in (switch, search, members):
             view.addAction(action)
         self.addAction(escape)
+        help_menu = self.menuBar().addMenu("&Help")
+        self.about_action = help_menu.addAction("&About p2pcommunity")
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.about_requested.emit)
         self.create_action.triggered.connect(self.chat.create_wanted.emit)
         self.join_action.triggered.connect(self.chat.join_wanted.emit)
         self.profile_action.triggered.connect(self.chat.profile_wanted.emit)
@@ -131,6 +153,11 @@ class MainWindow(QMainWindow):
     def show_welcome(self, name: str) -> None:
         self.welcome.set_name(name)
         self.pages.setCurrentWidget(self.welcome)
+
+    def show_rules(self, community_id: str, info: dict[str, Any], changed: bool) -> None:
+        self.rules_page.show_rules(community_id, info, changed)
+        self.pages.setCurrentWidget(self.rules_page)
+        self.rules_page.view.agree_button.setFocus()
 
     def show_chat(self) -> None:
         self.pages.setCurrentWidget(self.chat)
@@ -168,6 +195,24 @@ class MainWindow(QMainWindow):
         self.sync_label.setText("")
 
     # ------------------------------------------------------------------ closing
+
+    def unsent_drafts(self) -> list[str]:
+        """Where text is typed but not sent ("#general", "a thread"): lost if the app quits.
+
+        A composer that keeps its drafts itself says so with `has_unsent_drafts()`.
+        """
+        where = []
+        row = self.chat.channels.row_of(self.chat.channel) if self.chat.channel else -1
+        channel = self.chat.channels.row_at(row).get("name", "") if row >= 0 else ""
+        for composer, label in (
+            (self.chat.composer, f"#{channel}" if channel else ""),
+            (self.chat.thread_panel.composer, "a thread"),
+        ):
+            ask = getattr(composer, "has_unsent_drafts", None)
+            pending = ask() if callable(ask) else bool(composer.edit.toPlainText().strip())
+            if pending:
+                where.append(label or "the message box")
+        return where
 
     def save_state(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
