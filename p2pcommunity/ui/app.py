@@ -479,7 +479,7 @@ class App(QObject):
         )
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box.setStandardButtons(QMessageBox.StandardButton.Close)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(box.deleteLater)  # not WA_DeleteOnClose: see confirm_leave
         box.open()
         return box
 
@@ -554,9 +554,9 @@ class App(QObject):
         stay = box.addButton("Keep writing", QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(stay)
         box.setEscapeButton(stay)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
         def finished(_result: int) -> None:
+            box.deleteLater()
             if box.clickedButton() is quit_button:
                 self.quit()
 

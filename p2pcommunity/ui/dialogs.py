@@ -94,9 +94,11 @@ def confirm_leave(
     back_button.setObjectName("confirmBack")
     box.setDefaultButton(back_button)
     box.setEscapeButton(back_button)
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
     def finished(_result: int) -> None:
+        # deleteLater here, not WA_DeleteOnClose: with that, a key that closes the box
+        # crashed PySide6 6.x at the next event round (seen with Escape in a test).
+        box.deleteLater()
         if box.clickedButton() is leave_button:
             leave()
 

@@ -100,7 +100,9 @@ class MainWindow(QMainWindow):
         self.preferences_action.triggered.connect(self.preferences_requested.emit)
         menu.addSeparator()
         quit_action = menu.addAction("&Quit")
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        # Not every platform theme binds StandardKey.Quit (Xvfb, offscreen): Ctrl+Q then.
+        quit_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Quit)
+        quit_action.setShortcuts(quit_keys or [QKeySequence("Ctrl+Q")])
         quit_action.triggered.connect(self.quit_requested.emit)
         view = self.menuBar().addMenu("&View")
         switch = QAction("Switch &channel…", self)
