@@ -34,7 +34,6 @@ from p2pcommunity.ui.dialogs import (
     CreateCommunityDialog,
     InviteDialog,
     ProfileDialog,
-    confirm_leave,
 )
 from p2pcommunity.ui.icons import load_emoji_font
 from p2pcommunity.ui.join import JoinDialog
@@ -136,8 +135,10 @@ class App(QObject):
         self.chat.rules_pending.connect(self._on_chat_rules_pending)
         self.chat.channel_create_wanted.connect(self.open_channel_create)
         self.chat.notification_wanted.connect(self._notify)
-        self.window.rules_page.view.agreed.connect(self._on_rules_page_agreed)
-        self.window.rules_page.view.leave_clicked.connect(self._on_rules_page_leave_clicked)
+        self.window.rules_page.loaded.connect(self._on_rules_page_loaded)
+        self.window.rules_page.accepted.connect(self._on_rules_page_accepted)
+        self.window.rules_page.left.connect(self._on_left)
+        self.window.rules_page.failed.connect(self.window.flash)
         self.window.preferences_requested.connect(self.open_preferences)
         self.window.about_requested.connect(self.open_about)
         self.client.request_failed.connect(self._on_client_request_failed)
@@ -254,49 +255,19 @@ class App(QObject):
 
     def _show_pending_rules(self, row: dict[str, Any]) -> None:
         community = str(row.get("id", ""))
-        if self.stage == "rules" and self.window.rules_page.community_id == community:
-            return
+        page = self.window.rules_page
+        if self.stage != "rules" or page.community_id != community:
+            page.load(community, changed=community in self._acknowledged_seen)
 
-        def done(info: dict[str, Any]) -> None:
-            if not any(r.get("id") == community for r in self.pending_rules):
-                return  # accepted or left meanwhile
-            changed = community in self._acknowledged_seen
-            self.window.show_rules(community, {**row, **info}, changed)
+    def _on_rules_page_loaded(self, community: str) -> None:
+        if any(r.get("id") == community for r in self.pending_rules):  # still waiting
+            self.window.show_rules()
             self._set_stage("rules")
 
-        self.client.request(
-            "community show", {"community": community}, on_result=done, on_error=self._on_fatal
-        )
-
-    def _on_rules_page_agreed(self) -> None:
-        community = self.window.rules_page.community_id
-
-        def done(_result: dict[str, Any]) -> None:
-            self.window.flash("Welcome! You accepted the rules.")
-            self._set_stage("accepted")  # so the refresh shows the chat again
-            self.chat.refresh_communities(select=community)
-
-        self.client.request(
-            "rules accept",
-            {"community": community},
-            on_result=done,
-            on_error=self.window.rules_page.view.show_failure,
-        )
-
-    def _on_rules_page_leave_clicked(self) -> None:
-        page = self.window.rules_page
-        community = page.community_id
-
-        def leave() -> None:
-            page.view.set_busy(True)
-            self.client.request(
-                "leave",
-                {"community": community},
-                on_result=lambda _r: self._on_left(community),
-                on_error=page.view.show_failure,
-            )
-
-        confirm_leave(self.window, page.view.name, leave)
+    def _on_rules_page_accepted(self, community: str) -> None:
+        self.window.flash("Welcome! You accepted the rules.")
+        self._set_stage("accepted")  # so that the refresh shows the chat again
+        self.chat.refresh_communities(select=community)
 
     def _on_left(self, community: str) -> None:
         if self.chat.community == community:
@@ -468,20 +439,7 @@ class App(QObject):
             self.window.flash("Preferences saved.")
 
     def open_about(self) -> QMessageBox:
-        box = QMessageBox(self.window)
-        box.setWindowTitle("About p2pcommunity")
-        box.setIconPixmap(app_icon().pixmap(64, 64))
-        box.setText(f"<b>p2pcommunity {__version__}</b>")
-        box.setInformativeText(
-            "Invite-only communities with no central server: everything lives on the "
-            f"members' own machines.<br><br>Licence: {LICENCE}<br>"
-            f"Data directory: {_html(str(self.data_dir))}"
-        )
-        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        box.setStandardButtons(QMessageBox.StandardButton.Close)
-        box.finished.connect(box.deleteLater)  # not WA_DeleteOnClose: see confirm_leave
-        box.open()
-        return box
+        return self.window.open_about(__version__, LICENCE, self.data_dir, app_icon())
 
     def _build_tray(self) -> None:
         if not QSystemTrayIcon.isSystemTrayAvailable():
@@ -542,27 +500,7 @@ class App(QObject):
             self.quit()
             return
         self.show_window()
-        box = QMessageBox(self.window)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Quit p2pcommunity")
-        box.setText("Quit with an unsent message?")
-        box.setInformativeText(
-            f"What you typed in {' and '.join(where)} has not been sent, and quitting loses it."
-        )
-        quit_button = box.addButton("Quit anyway", QMessageBox.ButtonRole.DestructiveRole)
-        quit_button.setObjectName("quitAnyway")
-        stay = box.addButton("Keep writing", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(stay)
-        box.setEscapeButton(stay)
-
-        def finished(_result: int) -> None:
-            box.deleteLater()
-            if box.clickedButton() is quit_button:
-                self.quit()
-
-        box.finished.connect(finished)
-        box.open()
-        self.quit_box = box
+        self.window.ask_quit(where, self.quit)
 
     def shutdown(self) -> None:
         """Stop what we started (idempotent). The node stays if keep-syncing is on."""
@@ -593,10 +531,6 @@ class App(QObject):
             self.node.stopped.connect(lambda _exited: app.quit())
         else:
             app.quit()
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:

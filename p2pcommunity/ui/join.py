@@ -18,6 +18,7 @@ requests in order, and a join can take many seconds.
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -39,7 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from p2pcommunity.ui.client import ControlClient
+from p2pcommunity.ui.client import ControlClient, friendly_error
 from p2pcommunity.ui.dialogs import confirm_leave, error_label, show_error
 from p2pcommunity.ui.links import LinkError, is_link, parse_link
 
@@ -55,6 +56,7 @@ class RulesView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.name = ""
         self.title = QLabel("<b>Community rules</b>")
         self.title.setWordWrap(True)
         self.intro = QLabel()
@@ -86,7 +88,7 @@ class RulesView(QWidget):
     def set_rules(self, name: str, rules: str, version: object, intro: str = "") -> None:
         self.name = name
         suffix = f" (version {version})" if version else ""
-        self.title.setText(f"<b>The rules of {_html(name)}</b>{suffix}")
+        self.title.setText(f"<b>The rules of {html.escape(name)}</b>{suffix}")
         self.intro.setText(
             intro
             or "Read them before you take part. Nothing of the community is shown, "
@@ -108,10 +110,6 @@ class RulesView(QWidget):
         self.error.hide()
         self.set_busy(True)
         self.agreed.emit()
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class JoinDialog(QDialog):
@@ -302,7 +300,7 @@ class JoinDialog(QDialog):
     def _show_member(self) -> None:
         name = self.community_name
         self.member_label.setText(
-            f"<b>You are already a member of {_html(name)}.</b><br>"
+            f"<b>You are already a member of {html.escape(name)}.</b><br>"
             "This invite is for a community you are in; nothing has changed."
         )
         self.stack.setCurrentIndex(self.MEMBER)
@@ -375,12 +373,24 @@ class JoinDialog(QDialog):
 
 
 class RulesPage(QWidget):
-    """The main window's page for a community whose rules this member has not accepted."""
+    """The main window's page for a community whose rules this member has not accepted.
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    Like a dialog it runs its own jobs: `load` (community show), then accept or
+    leave (after asking); the app only decides when the page is shown.
+    """
+
+    loaded = Signal(str)  # community id: its rules are on the page
+    accepted = Signal(str)  # community id
+    left = Signal(str)  # community id
+    failed = Signal(str)  # a readable message (the rules could not be read)
+
+    def __init__(self, client: ControlClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.client = client
         self.community_id = ""
         self.view = RulesView()
+        self.view.agreed.connect(self._on_view_agreed)
+        self.view.leave_clicked.connect(self._on_view_leave_clicked)
         box = QFrame()
         box.setObjectName("card")
         box.setMaximumWidth(640)
@@ -393,7 +403,7 @@ class RulesPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(row, 1)
 
-    def show_rules(self, community_id: str, info: dict[str, Any], changed: bool) -> None:
+    def load(self, community_id: str, changed: bool) -> None:
         self.community_id = community_id
         intro = (
             "The rules changed since you last agreed to them. Accept them to see the "
@@ -401,10 +411,45 @@ class RulesPage(QWidget):
             if changed
             else ""
         )
-        self.view.set_rules(
-            str(info.get("name") or "this community"),
-            str(info.get("rules") or ""),
-            info.get("rules_version"),
-            intro,
+
+        def done(info: dict[str, Any]) -> None:
+            if community_id != self.community_id:
+                return
+            self.view.set_rules(
+                str(info.get("name") or "this community"),
+                str(info.get("rules") or ""),
+                info.get("rules_version"),
+                intro,
+            )
+            self.loaded.emit(community_id)
+            self.view.agree_button.setFocus()
+
+        self.client.request(
+            "community show",
+            {"community": community_id},
+            on_result=done,
+            on_error=lambda message, code: self.failed.emit(friendly_error(message, code)),
         )
-        self.view.agree_button.setFocus()
+
+    def _on_view_agreed(self) -> None:
+        community = self.community_id
+        self.client.request(
+            "rules accept",
+            {"community": community},
+            on_result=lambda _r: self.accepted.emit(community),
+            on_error=self.view.show_failure,
+        )
+
+    def _on_view_leave_clicked(self) -> None:
+        community = self.community_id
+
+        def leave() -> None:
+            self.view.set_busy(True)
+            self.client.request(
+                "leave",
+                {"community": community},
+                on_result=lambda _r: self.left.emit(community),
+                on_error=self.view.show_failure,
+            )
+
+        confirm_leave(self, self.view.name, leave)

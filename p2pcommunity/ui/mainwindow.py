@@ -13,11 +13,20 @@ page is a page of its own, so while it shows nothing of the chat does.
 
 from __future__ import annotations
 
-from typing import Any
+import html
+from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QStackedWidget, QWidget
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QStackedWidget,
+    QWidget,
+)
 
 from p2pcommunity.ui.chat import ChatPage
 from p2pcommunity.ui.client import ControlClient
@@ -43,7 +52,7 @@ class MainWindow(QMainWindow):
         self.connecting = ConnectingPage()
         self.name_page = NamePage()
         self.welcome = WelcomePage()
-        self.rules_page = RulesPage()
+        self.rules_page = RulesPage(client)
         self.chat = ChatPage(client, settings)
         self.pages = QStackedWidget()
         for page in (self.connecting, self.name_page, self.welcome, self.rules_page, self.chat):
@@ -156,8 +165,7 @@ class MainWindow(QMainWindow):
         self.welcome.set_name(name)
         self.pages.setCurrentWidget(self.welcome)
 
-    def show_rules(self, community_id: str, info: dict[str, Any], changed: bool) -> None:
-        self.rules_page.show_rules(community_id, info, changed)
+    def show_rules(self) -> None:
         self.pages.setCurrentWidget(self.rules_page)
         self.rules_page.view.agree_button.setFocus()
 
@@ -215,6 +223,46 @@ class MainWindow(QMainWindow):
             if pending:
                 where.append(label or "the message box")
         return where
+
+    def ask_quit(self, where: list[str], quit_: Callable[[], None]) -> QMessageBox:
+        """Ask before an unsent draft is lost; `quit_()` only if the user says so."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Quit p2pcommunity")
+        box.setText("Quit with an unsent message?")
+        box.setInformativeText(
+            f"What you typed in {' and '.join(where)} has not been sent, and quitting loses it."
+        )
+        quit_button = box.addButton("Quit anyway", QMessageBox.ButtonRole.DestructiveRole)
+        quit_button.setObjectName("quitAnyway")
+        stay = box.addButton("Keep writing", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(stay)
+        box.setEscapeButton(stay)
+
+        def finished(_result: int) -> None:
+            box.deleteLater()  # not WA_DeleteOnClose: see dialogs.confirm_leave
+            if box.clickedButton() is quit_button:
+                quit_()
+
+        box.finished.connect(finished)
+        box.open()
+        return box
+
+    def open_about(self, version: str, licence: str, data_dir: Path, icon: QIcon) -> QMessageBox:
+        box = QMessageBox(self)
+        box.setWindowTitle("About p2pcommunity")
+        box.setIconPixmap(icon.pixmap(64, 64))
+        box.setText(f"<b>p2pcommunity {version}</b>")
+        box.setInformativeText(
+            "Invite-only communities with no central server: everything lives on the "
+            f"members' own machines.<br><br>Licence: {licence}<br>"
+            f"Data directory: {html.escape(str(data_dir))}"
+        )
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.setStandardButtons(QMessageBox.StandardButton.Close)
+        box.finished.connect(box.deleteLater)
+        box.open()
+        return box
 
     def save_state(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
