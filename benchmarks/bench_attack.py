@@ -47,7 +47,7 @@ from p2pcommunity.identity import DeviceIdentity
 from p2pcommunity.net.framing import FrameReader, write_frame
 from p2pcommunity.net.host import running_host
 from p2pcommunity.net.node import SYNC_PROTOCOL
-from p2pcommunity.sync.protocol_frames import DocSummary, HelloFrame, SummaryFrame, encode_frame
+from p2pcommunity.sync.protocol.frames import DocSummary, HelloFrame, SummaryFrame, encode_frame
 from tests.net.attack import (
     frame_header,
     noise_handshake,

@@ -16,7 +16,7 @@ import cbor2
 sys.path.insert(0, str(Path.cwd()))
 
 from p2pcommunity.sync.errors import RemoteProtocolError
-from p2pcommunity.sync.protocol_frames import MAX_FRAME_SIZE, decode_frame
+from p2pcommunity.sync.protocol.frames import MAX_FRAME_SIZE, decode_frame
 
 N = MAX_FRAME_SIZE - 100
 

@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from p2pcommunity.datadir import now_ms
 from p2pcommunity.joining import join
-from p2pcommunity.sync.apply import SignedChange
-from p2pcommunity.sync.memberdoc import DocRef
+from p2pcommunity.sync.docs.apply import SignedChange
+from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 from tests.net.harness import cluster
 
 
@@ -58,13 +58,13 @@ async def measure(posts: int, runs: int) -> tuple[list[float], float]:
     async with cluster(2 + runs) as nodes:
         admin, member, joiners = nodes[0], nodes[1], nodes[2:]
         cid = admin.create_community([member])
-        admin.service.rules_set(cid.hex(), "Be kind.")
-        member.service.take_up(cid)
+        admin.service.governance.rules_set(cid.hex(), "Be kind.")
+        member.service.node_support.take_up(cid)
         await member.connect(admin, cid)
         for i in range(posts):
             admin.post(cid, f"post number {i}: some words about gardening")
         for joiner in joiners:
-            code = admin.service.invite_create(cid.hex(), addrs=admin.addrs)["invite"]
+            code = admin.service.governance.invite_create(cid.hex(), addrs=admin.addrs)["invite"]
             started = time.perf_counter()
             await join(joiner.node, code, [], 30.0)
             page = joiner.service.read(cid.hex(), "general", 50)["posts"]

@@ -37,13 +37,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from automerge.core import ROOT, Document, ObjType, ScalarType
 from nacl.signing import SigningKey
 
-from p2pcommunity.sync import memberdoc
-from p2pcommunity.sync.apply import SignedChange
 from p2pcommunity.sync.crypto import CHANGE_TAG, canonical_cbor, sign
-from p2pcommunity.sync.memberdoc import DocRef, PostRecord, SegmentDoc, new_local_id
+from p2pcommunity.sync.docs import memberdoc
+from p2pcommunity.sync.docs.apply import SignedChange
+from p2pcommunity.sync.docs.memberdoc import DocRef, PostRecord, SegmentDoc, new_local_id
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 
 START_MS = 1_700_000_000_000
 CHUNK = 500
@@ -204,7 +204,7 @@ import json, sys, time
 t0 = time.perf_counter()
 from nacl.signing import SigningKey
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 t1 = time.perf_counter()
 store = Store(__import__("pathlib").Path(sys.argv[1]))
 service = Service(store, SigningKey.generate(), lambda: 0)

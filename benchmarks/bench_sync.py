@@ -72,13 +72,13 @@ from p2pcommunity.net.framing import FrameReader, write_frame
 from p2pcommunity.net.node import READ_AHEAD
 from p2pcommunity.net.stream import DEFAULT_RECEIVE_SIZE, PeerStream
 from p2pcommunity.net.verifier import SignatureWorker
-from p2pcommunity.sync.apply import MAX_BATCH_CHANGES, SignedChange
 from p2pcommunity.sync.community import Community
-from p2pcommunity.sync.log import SignedOp
-from p2pcommunity.sync.memberdoc import DocRef
-from p2pcommunity.sync.protocol_frames import ChangesFrame, encode_frame
+from p2pcommunity.sync.docs.apply import MAX_BATCH_CHANGES, SignedChange
+from p2pcommunity.sync.docs.memberdoc import DocRef
+from p2pcommunity.sync.log.community_log import SignedOp
+from p2pcommunity.sync.protocol.frames import ChangesFrame, encode_frame
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 from tests.net.harness import HarnessNode, cluster, wait_caught_up
 
 FLOOD_PROTOCOL = "/p2pcommunity/bench-flood/1.0.0"
@@ -141,7 +141,7 @@ def build_dataset(directory: Path, posts: int, authors: int) -> Dataset:
             community.receive_changes(ref, items[start : start + MAX_BATCH_CHANGES], now_ms())
     # As a running owner node would have (when idle, after its syncs): otherwise the
     # owner indexes all 10k posts when its session catches up, inside the timing.
-    store.index_pending_search()
+    store.read_model.index_pending_search()
     service.close()
     store.close()
     print(
@@ -253,7 +253,7 @@ async def cold_network(data: Dataset) -> tuple[float, int, int]:
         gc.collect()
         with trio.fail_after(600):
             started = time.perf_counter()
-            community = new.service.take_up(data.cid)
+            community = new.service.node_support.take_up(data.cid)
             runner = await new.node.open_session(owner.peer_id, owner.addrs, community)
             await wait_caught_up(runner)
             elapsed = time.perf_counter() - started

@@ -16,12 +16,12 @@ from typing import Any
 import cbor2
 from automerge.core import Document
 
-from p2pcommunity.sync.apply import SignedChange
 from p2pcommunity.sync.cbor import Limits, decode
 from p2pcommunity.sync.community import Community
+from p2pcommunity.sync.docs.apply import SignedChange
+from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.errors import Invalid, Rejected
-from p2pcommunity.sync.log import CommunityLog, SignedOp
-from p2pcommunity.sync.memberdoc import DocRef
+from p2pcommunity.sync.log.community_log import CommunityLog, SignedOp
 from p2pcommunity.sync.peerid import peer_id_from_public_key, public_key_from_peer_id
 from p2pcommunity.sync.service import Service
 

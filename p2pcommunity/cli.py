@@ -156,7 +156,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return _fail(ns.json, str(exc), exc.code)
     except sqlite3.Error as exc:  # the store's file or disk, unless it is a bug
         from p2pcommunity.datadir import STORE_FILE
-        from p2pcommunity.sync.store import environment_error
+        from p2pcommunity.sync.storage.store import environment_error
 
         failure = environment_error(exc, data_dir / STORE_FILE)
         if failure is None:

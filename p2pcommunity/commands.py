@@ -54,7 +54,9 @@ class Context(Protocol):
 
     def init(self, name: str | None) -> Outcome: ...
 
-    def join(self, community: str, bootstrap: list[str], timeout: float) -> Outcome: ...
+    def join(
+        self, community: str, bootstrap: list[str], timeout: float, acknowledge: bool
+    ) -> Outcome: ...
 
     def leave(self, community: str) -> Outcome: ...
 
@@ -135,6 +137,12 @@ CHANNEL = arg("channel")
 POST = arg("post")
 PEER = arg("peer")
 PASSPHRASE_FILE = opt("passphrase_file", path=True, wire=False)
+INCLUDE_HIDDEN = opt(
+    "include_hidden",
+    bool,
+    default=False,
+    help="also posts moderation hid that you may see (yours; all, for moderators), flagged",
+)
 
 
 def _read_rules_file(args: Args) -> Args:
@@ -211,17 +219,21 @@ TABLE: tuple[Command, ...] = (
     _c("react", "toggle a reaction", (COMMUNITY, POST, arg("emoji")),
        lambda c, a: c.service.react(a["community"], a["post"], a["emoji"]), human.react),
     _c("read", "print the newest posts of a channel, oldest first",
-       (COMMUNITY, CHANNEL, opt("limit", int, default=50), opt("before", cli=False)),
-       lambda c, a: c.service.read(a["community"], a["channel"], a["limit"], a["before"]),
+       (COMMUNITY, CHANNEL, opt("limit", int, default=50), opt("before", cli=False),
+        INCLUDE_HIDDEN),
+       lambda c, a: c.service.read(
+           a["community"], a["channel"], a["limit"], a["before"], a["include_hidden"]),
        human.posts),
-    _c("thread", "print a post and its replies, oldest first", (COMMUNITY, POST),
-       lambda c, a: c.service.thread(a["community"], a["post"]), human.posts),
+    _c("thread", "print a post and its replies, oldest first", (COMMUNITY, POST, INCLUDE_HIDDEN),
+       lambda c, a: c.service.thread(a["community"], a["post"], a["include_hidden"]),
+       human.posts),
     _c("mark read", "mark a channel read", (COMMUNITY, CHANNEL),
        lambda c, a: c.service.mark_read(a["community"], a["channel"]),
        human.done("marked read"), cli=False),
     _c("search", "full-text search in a community",
-       (COMMUNITY, arg("query"), opt("limit", int, default=50)),
-       lambda c, a: c.service.search(a["community"], a["query"], a["limit"]), human.posts),
+       (COMMUNITY, arg("query"), opt("limit", int, default=50), INCLUDE_HIDDEN),
+       lambda c, a: c.service.search(a["community"], a["query"], a["limit"], a["include_hidden"]),
+       human.posts),
     _c("member add", "admit a key directly (admins)", (COMMUNITY, PEER),
        lambda c, a: c.service.member_add(a["community"], a["peer"]),
        human.done("{peer} is a member")),
@@ -232,46 +244,50 @@ TABLE: tuple[Command, ...] = (
        lambda c, a: c.service.role_set(a["community"], a["peer"], a["role"]),
        human.done("{peer} is now {role}")),
     _c("member remove", "remove a member (admins)", (COMMUNITY, PEER),
-       lambda c, a: c.service.member_remove(a["community"], a["peer"]),
+       lambda c, a: c.service.governance.member_remove(a["community"], a["peer"]),
        human.done("{peer} removed")),
     _c("rules set", "set the rules (admins); bumps the rules version",
        (COMMUNITY, arg("text", optional_positional=True), opt("file", path=True, wire=False)),
-       lambda c, a: c.service.rules_set(a["community"], a["text"]),
+       lambda c, a: c.service.governance.rules_set(a["community"], a["text"]),
        human.field("rules_version"), prepare=_read_rules_file),
+    _c("rules accept", "acknowledge the community's current rules",
+       (COMMUNITY,),
+       lambda c, a: c.service.governance.rules_accept(a["community"]),
+       human.rules_accepted),
     _c("invite create", "create an invite code",
        (COMMUNITY, opt("expires", default="7d", metavar="DURATION"),
         opt("uses", int, default=1),
         opt("role", choices=("member", "moderator"), default="member")),
-       lambda c, a: c.service.invite_create(
+       lambda c, a: c.service.governance.invite_create(
            a["community"], a["expires"], a["uses"], a["role"], c.publishable()),
        human.field("invite")),
     _c("invite list", "list invites", (COMMUNITY,),
-       lambda c, a: c.service.invite_list(a["community"]), human.invite_list),
+       lambda c, a: c.service.governance.invite_list(a["community"]), human.invite_list),
     _c("invite revoke", "revoke an invite", (COMMUNITY, arg("invite_id")),
-       lambda c, a: c.service.invite_revoke(a["community"], a["invite_id"]),
+       lambda c, a: c.service.governance.invite_revoke(a["community"], a["invite_id"]),
        human.done("invite revoked")),
     _c("hide", "hide a post for everyone (moderators)", (COMMUNITY, POST, opt("reason")),
-       lambda c, a: c.service.hide(a["community"], a["post"], a["reason"]),
+       lambda c, a: c.service.governance.hide(a["community"], a["post"], a["reason"]),
        human.done("post hidden")),
     _c("unhide", "undo hide (moderators)", (COMMUNITY, POST),
-       lambda c, a: c.service.unhide(a["community"], a["post"]), human.done("post shown again")),
+       lambda c, a: c.service.governance.unhide(a["community"], a["post"]), human.done("post shown again")),
     _c("timeout", "keep a member from posting for a while (moderators)",
        (COMMUNITY, PEER, arg("duration", metavar="DURATION")),
-       lambda c, a: c.service.timeout(a["community"], a["peer"], a["duration"]),
+       lambda c, a: c.service.governance.timeout(a["community"], a["peer"], a["duration"]),
        human.done("{peer} timed out for {duration}")),
     _c("untimeout", "end a timeout (moderators)", (COMMUNITY, PEER),
-       lambda c, a: c.service.untimeout(a["community"], a["peer"]),
+       lambda c, a: c.service.governance.untimeout(a["community"], a["peer"]),
        human.done("{peer} can post again")),
     _c("report", "report a post to the moderators (sealed)", (COMMUNITY, POST, arg("reason")),
-       lambda c, a: c.service.report(a["community"], a["post"], a["reason"]),
+       lambda c, a: c.service.governance.report(a["community"], a["post"], a["reason"]),
        human.done("post reported")),
     _c("reports", "read reports (moderators)", (COMMUNITY,),
-       lambda c, a: c.service.reports(a["community"]), human.reports),
+       lambda c, a: c.service.governance.reports(a["community"]), human.reports),
     _c("node add", "list an always-on node", (COMMUNITY, PEER, arg("multiaddr")),
-       lambda c, a: c.service.node_add(a["community"], a["peer"], a["multiaddr"]),
+       lambda c, a: c.service.governance.node_add(a["community"], a["peer"], a["multiaddr"]),
        human.done("node {peer} listed")),
     _c("node remove", "unlist a node", (COMMUNITY, PEER),
-       lambda c, a: c.service.node_remove(a["community"], a["peer"]),
+       lambda c, a: c.service.governance.node_remove(a["community"], a["peer"]),
        human.done("node {peer} unlisted")),
     _c("block", "hide a peer's posts on this device only", (PEER,),
        lambda c, a: c.service.block(a["peer"]), human.done("{peer} blocked")),
@@ -288,13 +304,16 @@ TABLE: tuple[Command, ...] = (
         PASSPHRASE_FILE),
        None, human.nothing, where=Where.PROCESS),
     _c("status", "connected peers and sync state per community", (),
-       lambda c, a: c.service.status(c.addrs(), sorted(c.online())), human.status),
+       lambda c, a: c.service.node_support.status(c.addrs(), sorted(c.online())), human.status),
     _c("join", "take up a community: an invite code, or an id with --bootstrap",
        (arg("community", metavar="INVITE_CODE|COMMUNITY"),
         opt("bootstrap", list, default=[], metavar="MULTIADDR"),
         opt("timeout", float, default=30.0, metavar="SECONDS"),
+        # API only: the app shows the rules first and accepts them with `rules accept`.
+        opt("acknowledge", bool, default=True, cli=False),
         PASSPHRASE_FILE),
-       lambda c, a: c.join(a["community"], a["bootstrap"], a["timeout"]), human.joined),
+       lambda c, a: c.join(a["community"], a["bootstrap"], a["timeout"], a["acknowledge"]),
+       human.joined),
     _c("export", "write a community as .automerge files, its log and signatures",
        (COMMUNITY, arg("dir", path=True)),
        lambda c, a: c.export(a["community"], a["dir"]), human.exported),

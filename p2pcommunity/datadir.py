@@ -21,7 +21,7 @@ from types import TracebackType
 from p2pcommunity.identity import DeviceIdentity, ensure_data_dir, load_identity
 from p2pcommunity.sync.errors import DomainError
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 
 LOCK_FILE = "node.lock"
 STORE_FILE = "store.sqlite3"

@@ -53,7 +53,7 @@ class Dialer:
                 bucket.append(addr)
         for addr in self.bootstrap:
             found.setdefault(peer_of(addr), []).append(addr)
-        for peer, addrs in self.node.service.member_addrs().items():
+        for peer, addrs in self.node.service.node_support.member_addrs().items():
             found.setdefault(peer, []).extend(a for a in addrs if a not in found.get(peer, []))
         found.pop(self.node.identity.peer_id, None)
         return {peer: addrs for peer, addrs in found.items() if addrs}

@@ -95,6 +95,11 @@ def done(template: str) -> Formatter:
     return shown
 
 
+def rules_accepted(result: Result, args: Args) -> str:
+    version = result["rules_version"]
+    return f"rules version {version} acknowledged" if version else "this community has no rules"
+
+
 def field(key: str) -> Formatter:
     """The one value a creating command returns: an id, a code, a version."""
 
@@ -136,8 +141,12 @@ def community_show(result: Result, args: Args) -> str:
         f"channels: {channels}",
     ]
     lines += [f"node: {n['peer_id']}  {n['addr']}" for n in result.get("nodes") or []]
+    if result.get("timed_out_until"):
+        lines.append(f"you are timed out until {result['timed_out_until']}")
     if result.get("rules", "").strip():
         lines.append(f"rules (v{result['rules_version']}):\n{result['rules']}")
+    if result.get("rules_acknowledged") is False:
+        lines.append("you have not acknowledged these rules yet: rules accept COMMUNITY")
     return "\n".join(line for line in lines if line.strip())
 
 
@@ -208,9 +217,10 @@ def status(result: Result, args: Args) -> str:
 def joined(result: Result, args: Args) -> str:
     if not result.get("rules", "").strip():
         return str(result["community_id"])
+    state = "acknowledged" if result.get("rules_acknowledged", True) else "not acknowledged yet"
     return (
         f"{result['community_id']}\n\nRules (version {result['rules_version']}, "
-        f"acknowledged):\n{result['rules']}"
+        f"{state}):\n{result['rules']}"
     )
 
 

@@ -27,7 +27,7 @@ from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.errors import DomainError, Invalid, Rejected
 from p2pcommunity.sync.invite import PREFIX as INVITE_PREFIX
 from p2pcommunity.sync.invite import InviteCode, encode_presented, invite_proof
-from p2pcommunity.sync.log import decode_op
+from p2pcommunity.sync.log.community_log import decode_op
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +44,27 @@ class TimeoutFailure(DomainError):
 
 
 async def join(
-    node: Node, community_ref: str, bootstrap: list[str], timeout: float
+    node: Node,
+    community_ref: str,
+    bootstrap: list[str],
+    timeout: float,
+    acknowledge: bool = True,
 ) -> dict[str, Any]:
     """Take up a community: with an invite code, or an id we were added to directly.
 
-    Syncs the log and documents from the first peer that admits us; with an
-    invite, then signs our join op and acknowledges the rules, and pushes both
-    before returning.
+    Syncs the log and documents from the first peer that admits us (with an
+    invite, its `admit` op makes us a member). `acknowledge`: then sign our
+    rules_ack (the CLI: it prints the rules it acknowledged) and push it before
+    returning. Without it (the app, which shows the rules first) this node
+    writes nothing to the community until `rules accept`.
     """
     service = node.service
-    code, community_id, bootstrap, presented = _target(node, community_ref, bootstrap)
+    _code, community_id, bootstrap, presented = _target(node, community_ref, bootstrap)
     if not bootstrap:
         raise Invalid("join COMMUNITY needs --bootstrap MULTIADDR")
     peers = list(dict.fromkeys((peer_of(addr), addr) for addr in bootstrap))
     created = community_id not in service.store.community_ids()
-    community = service.take_up(community_id)
+    community = service.node_support.take_up(community_id)
     runners: list[SessionRunner] = []
     try:
         with trio.move_on_after(timeout) as scope:
@@ -70,8 +76,6 @@ async def join(
                     nursery.start_soon(_wait_either, runner, nursery.cancel_scope)
         if not any(r.caught_up.is_set() for r in runners):
             _raise_unfinished(runners, scope.cancelled_caught, timeout)
-        if code is not None:
-            service.accept_invite(community, code)
         if not community.state.is_member(service.me):
             raise DomainError("the community log does not list this key as a member", "forbidden")
     except BaseException:
@@ -80,13 +84,15 @@ async def join(
                 await runner.stream.close()
             service.leave(community_id.hex())
         raise
-    service.after_join(community)
-    await _push_join(runners, community.log.heads())
+    if acknowledge:
+        service.governance.rules_accept(community_id.hex())
+        await _push_join(runners, community.log.heads())
     state = community.state
     return {
         "community_id": community_id.hex(),
         "rules": state.rules,
         "rules_version": state.rules_version,
+        "rules_acknowledged": not service.rules_pending(community),
     }
 
 
@@ -184,6 +190,7 @@ def join_in_process(
     community: str,
     bootstrap: list[str],
     timeout: float,
+    acknowledge: bool = True,
 ) -> dict[str, Any]:
     """`join` with no node running: network in-process until synced, then exit."""
     with DataDir(data_dir) as opened:
@@ -191,7 +198,7 @@ def join_in_process(
         opened.open(identity)
 
         async def body(node: Node) -> dict[str, Any]:
-            return await join(node, community, bootstrap, timeout)
+            return await join(node, community, bootstrap, timeout, acknowledge)
 
         result: dict[str, Any] = _trio_run(
             _serve, data_dir, opened, identity, [], bootstrap, lambda n, s: None, False, body

@@ -65,16 +65,18 @@ class NodeControl:
             self.service.set_display_name(name)
         return self.service.whoami(self.addrs())
 
-    def join(self, community: str, bootstrap: list[str], timeout: float) -> Outcome:
+    def join(
+        self, community: str, bootstrap: list[str], timeout: float, acknowledge: bool
+    ) -> Outcome:
         from p2pcommunity.joining import join  # joining imports process, which imports us
 
-        return join(self.node, community, bootstrap, timeout)
+        return join(self.node, community, bootstrap, timeout, acknowledge)
 
     def leave(self, community: str) -> Outcome:
         return self._leave(community)
 
     async def _leave(self, ref: str) -> Result:
-        community = self.service.community(ref)
+        community = self.service.community(ref, rules_gate=False)
         for runner in self.node.sessions_of(community.id):
             await runner.stream.close()
         return self.service.leave(ref)

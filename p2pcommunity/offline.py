@@ -83,7 +83,9 @@ class OfflineContext:
             service.set_display_name(name)
         return service.whoami()
 
-    def join(self, community: str, bootstrap: list[str], timeout: float) -> Outcome:
+    def join(
+        self, community: str, bootstrap: list[str], timeout: float, acknowledge: bool
+    ) -> Outcome:
         raise AssertionError("run_offline hands join to joining.join_in_process")
 
     def leave(self, community: str) -> Outcome:
@@ -119,7 +121,12 @@ def run_offline(data_dir: Path, command: Command, args: Args) -> Result:
 
         loader = identity_loader(passphrase_file, create=False)
         return join_in_process(
-            data_dir, loader, args["community"], args["bootstrap"], args["timeout"]
+            data_dir,
+            loader,
+            args["community"],
+            args["bootstrap"],
+            args["timeout"],
+            args.get("acknowledge", True),
         )
     assert command.call is not None
     with DataDir(data_dir) as opened:

@@ -85,7 +85,7 @@ async def serve(
                 handler = NodeControl(node, addrs, lambda: publishable(addrs(), host_ips)).handle
                 server = await nursery.start(serve_control, data_dir, handler)
                 node.notify = server.broadcast
-            service.publish_addrs(own())
+            service.node_support.publish_addrs(own())
             if reservations is not None:
                 nursery.start_soon(reservations.run)
             if config.relay:
@@ -115,7 +115,7 @@ def _reservations(node: Node, relay: Relay, own: Callable[[], list[str]]) -> Res
         return found
 
     def publish(relayed: list[str]) -> None:
-        node.service.publish_addrs(own() + relayed)
+        node.service.node_support.publish_addrs(own() + relayed)
 
     return Reservations(relay, node.identity.peer_id, relays, publish)
 

@@ -3,7 +3,7 @@
 `python -m p2pcommunity.sigworker`, started by `net/verifier.py`, never by
 hand. It reads requests on stdin and answers each, in order, on stdout, until
 stdin closes. Nothing is pickled either way: the frames come from peers, so
-they are only read by the strict CBOR reader (sync/presign.py).
+they are only read by the strict CBOR reader (sync/docs/presign.py).
 
     at start: READY, once the worker has imported what it needs
     request:  u32 length | FRAME | community id (32) | changes frame (CBOR, as on the wire)
@@ -11,7 +11,7 @@ they are only read by the strict CBOR reader (sync/presign.py).
     answer:   u32 length | records, one per signature found valid
     record:   public key (32) | signed message (CHECK_MESSAGE_SIZE) | signature (64)
 
-It imports only sync/presign.py and what that needs (no Automerge, no
+It imports only sync/docs/presign.py and what that needs (no Automerge, no
 session): a cold sync verifies in line until the worker is up, so its start
 time counts.
 """
@@ -26,7 +26,7 @@ import threading
 from typing import BinaryIO
 
 from p2pcommunity.sync.crypto import CHANGE_TAG, PUBLIC_KEY_SIZE, SIGNATURE_SIZE
-from p2pcommunity.sync.presign import SignatureCheck, frame_checks, valid_checks
+from p2pcommunity.sync.docs.presign import SignatureCheck, frame_checks, valid_checks
 
 COMMUNITY_ID_SIZE = 32
 CHECK_MESSAGE_SIZE = len(CHANGE_TAG) + 32 + 32  # tag, document id, change hash

@@ -82,7 +82,7 @@ KNOWN_LEAKS: set[tuple[str, str]] = set()
 
 @dataclass(frozen=True)
 class Import:
-    file: str  # relative to the package root, e.g. "sync/store.py"
+    file: str  # relative to the package root, e.g. "sync/storage/store.py"
     line: int
     module: str  # absolute dotted name
 

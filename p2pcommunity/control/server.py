@@ -40,7 +40,7 @@ from p2pcommunity.control import protocol as p
 from p2pcommunity.control import transport as t
 from p2pcommunity.identity import ensure_data_dir
 from p2pcommunity.sync.errors import DomainError
-from p2pcommunity.sync.store import environment_error
+from p2pcommunity.sync.storage.store import environment_error
 
 if TYPE_CHECKING:
     # libp2p pulls in trio-typing, whose stale stubs shadow trio's own types

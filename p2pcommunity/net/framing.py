@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from p2pcommunity.net.stream import PeerStream
 from p2pcommunity.sync.errors import RemoteProtocolError
-from p2pcommunity.sync.protocol_frames import MAX_FRAME_SIZE
+from p2pcommunity.sync.protocol.frames import MAX_FRAME_SIZE
 
 HEADER_SIZE = 4
 _HEADER = struct.Struct(">I")

@@ -42,7 +42,7 @@ peer can hold before it has proved anything, and keep room for members.
 - `max_pending_frame_bytes`: per session, bytes of frames read ahead of the
   session (besides `READ_AHEAD` frames).
 - `max_summary_entries`, `max_pending_ops`, `max_pending_op_bytes`: what one
-  session holds for its peer (sync.protocol.SessionLimits): document summary
+  session holds for its peer (sync.protocol.frames.SessionLimits): document summary
   entries (an honest peer sends one per document of the community), and ops
   waiting for parents, in count and bytes (an honest peer sends parents
   first). Over any of them, the session is closed.
@@ -57,10 +57,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
-from p2pcommunity.sync.protocol import SessionLimits
-from p2pcommunity.sync.protocol_frames import MAX_FRAME_SIZE
+from p2pcommunity.sync.protocol.frames import MAX_FRAME_SIZE
+from p2pcommunity.sync.protocol.session import SessionLimits
 
-# The sync layer refuses bigger batches anyway (sync.apply.MAX_BATCH_CHANGES).
+# The sync layer refuses bigger batches anyway (sync.docs.apply.MAX_BATCH_CHANGES).
 PROTOCOL_MAX_CHANGES = 1000
 MIN_FRAME_BYTES = 4096
 

@@ -40,7 +40,8 @@ from p2pcommunity.net.verifier import SignatureWorker
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.errors import Invalid, RemoteProtocolError
 from p2pcommunity.sync.peerid import public_key_from_peer_id
-from p2pcommunity.sync.protocol import (
+from p2pcommunity.sync.protocol.frames import ChangesFrame, decode_frame
+from p2pcommunity.sync.protocol.session import (
     CaughtUp,
     ChangesApplied,
     OpsAdded,
@@ -48,7 +49,6 @@ from p2pcommunity.sync.protocol import (
     Step,
     SyncSession,
 )
-from p2pcommunity.sync.protocol_frames import ChangesFrame, decode_frame
 from p2pcommunity.sync.service import Service
 
 log = logging.getLogger(__name__)
@@ -481,7 +481,7 @@ class Node:
     def _check_invite(self, community: Community, peer_key: bytes, presented: bytes) -> str | None:
         """Admit a joiner that proves an invite, even one we have not synced yet (the
         invite op travels in the code): our own `admit` op witnesses it (sync/governance)."""
-        return self.service.admit(community, peer_key, presented)
+        return self.service.governance.admit(community, peer_key, presented)
 
     async def open_session(
         self, peer_id: str, addrs: list[str], community: Community, invite: bytes | None = None
@@ -529,12 +529,12 @@ class Node:
         self.notify("community_changed", {"community_id": community_id.hex(), "kind": "remote"})
 
     def _on_caught_up(self, community_id: bytes) -> None:
-        self.service.mark_synced(community_id)
+        self.service.node_support.mark_synced(community_id)
         self.notify("sync_progress", {"community_id": community_id.hex(), "caught_up": True})
         # Idle time after a sync: catch the search index up with what arrived,
         # in a task of its own (a cold join leaves thousands of posts pending).
         if self.nursery is None:
-            self.service.store.index_pending_search()
+            self.service.store.read_model.index_pending_search()
         elif not self._indexing:
             self._indexing = True
             self.nursery.start_soon(self.index_search)
@@ -545,7 +545,7 @@ class Node:
         total = 0
         try:
             while True:
-                indexed, more = self.service.store.index_search_slice()
+                indexed, more = self.service.store.read_model.index_search_slice()
                 total += indexed
                 if not more:
                     return total

@@ -1,7 +1,7 @@
 """Verify the signatures of big changes frames on a second core, one frame ahead.
 
 A cold sync is mostly Ed25519 verification, and the loop thread is busy
-applying the frame before (sync/presign.py says why a thread does not
+applying the frame before (sync/docs/presign.py says why a thread does not
 help). So when a session's reader takes a big frame off the stream,
 `prefetch` sends it to a child process (`p2pcommunity.sigworker`); when the
 session gets to that frame, `ready` waits for the answer, which has put the
@@ -36,7 +36,7 @@ import trio
 from p2pcommunity import sigworker
 from p2pcommunity.sigworker import READY, decode_answer, encode_checks_request, encode_request
 from p2pcommunity.sync.community import Community
-from p2pcommunity.sync.presign import SignatureCheck, frame_checks, valid_checks
+from p2pcommunity.sync.docs.presign import SignatureCheck, frame_checks, valid_checks
 
 log = logging.getLogger(__name__)
 

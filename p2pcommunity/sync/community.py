@@ -17,20 +17,36 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
-from p2pcommunity.sync.apply import SignedChange, VerifiedBatch, apply_to_document, verify_batch
 from p2pcommunity.sync.crypto import CHANGE_TAG, sign
+from p2pcommunity.sync.docs.apply import (
+    SignedChange,
+    VerifiedBatch,
+    apply_to_document,
+    verify_batch,
+)
+from p2pcommunity.sync.docs.memberdoc import (
+    SEGMENT_MAX_CHANGES,
+    CommittedChange,
+    DocRef,
+    SegmentDoc,
+)
+from p2pcommunity.sync.docs.presign import SignatureCache
 from p2pcommunity.sync.errors import Invalid, Rejected
-from p2pcommunity.sync.log import CommunityLog, CommunityState, SignedOp, make_genesis, make_op
-from p2pcommunity.sync.log_envelope import MAX_PARENTS
-from p2pcommunity.sync.log_pending import PendingOps
-from p2pcommunity.sync.memberdoc import SEGMENT_MAX_CHANGES, CommittedChange, DocRef, SegmentDoc
-from p2pcommunity.sync.presign import SignatureCache
-from p2pcommunity.sync.readmodel import (
+from p2pcommunity.sync.log.community_log import (
+    CommunityLog,
+    CommunityState,
+    SignedOp,
+    make_genesis,
+    make_op,
+)
+from p2pcommunity.sync.log.envelope import MAX_PARENTS
+from p2pcommunity.sync.log.pending import PendingOps
+from p2pcommunity.sync.storage.projection import (
     own_change_problem,
     project_new_entries,
     project_own_change,
 )
-from p2pcommunity.sync.store import Store, Visibility
+from p2pcommunity.sync.storage.store import Store, Visibility
 
 DOC_CACHE_SIZE = 64
 # Hashes of changes recently written or applied, to drop the copies a mesh delivers
@@ -384,7 +400,7 @@ class Community:
                 for row in excess:
                     self.store.truncate_doc(row.doc_id, member.removed_heads.get(row.segment, 0))
                     self.forget(row.doc_id)
-                self.store.clear_member_rows(self.id, member.key)
+                self.store.read_model.clear_member_rows(self.id, member.key)
                 for row in self.store.docs_of(self.id, member.key):
                     self.store.set_journal_pos(row.doc_id, 0)
                     segment = self.segment(DocRef(self.id, member.key, row.segment))

@@ -36,6 +36,13 @@ class Exists(DomainError):
     code = "exists"
 
 
+class RulesPending(DomainError):
+    """The member has not acknowledged the community's current rules (issue 13): until
+    they do, nothing of the community is shown and this node writes nothing to it."""
+
+    code = "rules_pending"
+
+
 class StoreUnavailable(DomainError):
     """The store's file or disk, not the request, is at fault (store.py raises these).
 

@@ -19,7 +19,7 @@ from nacl.signing import SigningKey
 from p2pcommunity.sync.cbor import FRAME, Limits, MalformedCBOR, decode
 from p2pcommunity.sync.crypto import INVITE_TAG, canonical_cbor, sign
 from p2pcommunity.sync.errors import Invalid
-from p2pcommunity.sync.log import SignedOp
+from p2pcommunity.sync.log.community_log import SignedOp
 
 PREFIX = "p2pc1-"
 MAX_CODE_CHARS = 16 * 1024

@@ -10,21 +10,23 @@ changed nothing. Time is passed in (`clock`), never read here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from nacl.signing import SigningKey
 
-from p2pcommunity.sync import content
 from p2pcommunity.sync.cbor import decode_or_none
 from p2pcommunity.sync.community import Community
-from p2pcommunity.sync.errors import Forbidden, Invalid, NotFound, Rejected
+from p2pcommunity.sync.docs import content
+from p2pcommunity.sync.docs.memberdoc import PostRecord, new_local_id, post_id_for
+from p2pcommunity.sync.errors import Forbidden, Invalid, NotFound, Rejected, RulesPending
 from p2pcommunity.sync.governance import Governance
-from p2pcommunity.sync.log import CommunityState, Member, Role
-from p2pcommunity.sync.memberdoc import PostRecord, new_local_id, post_id_for
+from p2pcommunity.sync.log.community_log import CommunityState, Member, Role
+from p2pcommunity.sync.mentions import find_mentions
 from p2pcommunity.sync.names import labels
 from p2pcommunity.sync.node_support import NodeSupport
 from p2pcommunity.sync.peerid import peer_id_from_public_key, public_key_from_peer_id
-from p2pcommunity.sync.store import PostRow, Store
+from p2pcommunity.sync.storage.store import PostRow, Store, Visibility
 from p2pcommunity.sync.timefmt import iso_ms
 
 # A post dated further ahead than this is shown at the time we first saw it.
@@ -37,7 +39,7 @@ def _role_name(role: Role | None) -> str | None:
     return None if role is None else role.name.lower()
 
 
-class Service(Governance, NodeSupport):
+class Service:
     def __init__(self, store: Store, key: SigningKey, clock: Callable[[], int]) -> None:
         self.store = store
         self.key = key
@@ -47,6 +49,8 @@ class Service(Governance, NodeSupport):
         # Called with (community, kind) after every local change; the node uses it
         # to push the change to connected peers at once.
         self.on_local_change: Callable[[Community, str], None] = lambda community, kind: None
+        self.governance = Governance(self)
+        self.node_support = NodeSupport(self)
 
     def close(self) -> None:
         for community in self._communities.values():
@@ -54,7 +58,29 @@ class Service(Governance, NodeSupport):
 
     # -- resolving what the user typed -----------------------------------------
 
-    def community(self, ref: str) -> Community:
+    def community(self, ref: str, *, rules_gate: bool = True) -> Community:
+        """The community `ref` names. `rules_gate`: refuse with `rules_pending` while this
+        member has not acknowledged its current rules (only showing the community, its
+        rules, accepting them and leaving pass without)."""
+        community = self._resolve(ref)
+        if rules_gate and self.rules_pending(community):
+            raise RulesPending(
+                f"acknowledge the rules of {community.state.name!r} first (rules accept COMMUNITY)"
+            )
+        return community
+
+    def rules_pending(self, community: Community) -> bool:
+        """A member who has not acknowledged the current rules version."""
+        state = community.state
+        member = state.members.get(self.me)
+        return (
+            state.rules_version > 0
+            and member is not None
+            and state.is_member(self.me)
+            and member.rules_acked < state.rules_version
+        )
+
+    def _resolve(self, ref: str) -> Community:
         ids = self.store.community_ids()
         wanted = ref.strip().lower()
         matches = [cid for cid in ids if cid.hex() == wanted]
@@ -101,11 +127,11 @@ class Service(Governance, NodeSupport):
 
     def post_row(self, community: Community, ref: str) -> PostRow:
         wanted = ref.strip().lower()
-        row = self.store.post(wanted)
+        row = self.store.read_model.post(wanted)
         if row is None and len(wanted) >= 6:
-            found = self.store.posts_by_prefix(community.id, wanted)
+            found = self.store.read_model.posts_by_prefix(community.id, wanted)
             if len(found) == 1:
-                row = self.store.post(found[0])
+                row = self.store.read_model.post(found[0])
         if row is None or row.community_id != community.id or row.deleted:
             raise NotFound(f"no post {ref!r}")
         return row
@@ -140,14 +166,18 @@ class Service(Governance, NodeSupport):
         if name is not None:
             name = self.set_display_name(name)
         for community in self.communities():
-            if community.state.is_member(self.me):
-                self._write_profile(community, name, bio)
+            # A community whose rules wait gets the profile when they are accepted.
+            if community.state.is_member(self.me) and not self.rules_pending(community):
+                self.write_profile(community, name, bio)
         return {}
 
-    def _write_profile(self, community: Community, name: str | None, bio: str | None) -> None:
+    def write_profile(self, community: Community, name: str | None, bio: str | None) -> None:
         # Every segment starts with an empty profile map and the newest segment's
         # profile wins, so each write carries the whole profile, not just a change.
-        held_name, held_bio = self.store.profiles(community.id).get(self.me) or (None, None)
+        held_name, held_bio = self.store.read_model.profiles(community.id).get(self.me) or (
+            None,
+            None,
+        )
         name = name if name is not None else held_name
         bio = bio if bio is not None else held_bio
         now = self.clock()
@@ -163,7 +193,7 @@ class Service(Governance, NodeSupport):
         community = Community.create(self.store, self.key, name, description, self.clock())
         self._communities[community.id] = community
         if self.display_name():
-            self._write_profile(community, self.display_name(), None)
+            self.write_profile(community, self.display_name(), None)
         return {"community_id": community.id.hex()}
 
     def community_list(self) -> dict[str, Any]:
@@ -177,13 +207,27 @@ class Service(Governance, NodeSupport):
                     "role": _role_name(state.role_of(self.me)),
                     "members": sum(1 for key in state.members if state.is_member(key)),
                     "channels": len(state.channels),
+                    **self._my_standing(community),
                 }
             )
         return {"communities": rows}
 
+    def _my_standing(self, community: Community) -> dict[str, Any]:
+        member = community.state.members.get(self.me)
+        until = member.timeout_until_ms if member is not None else None
+        return {
+            "rules_acknowledged": not self.rules_pending(community),
+            "timed_out_until": iso_ms(until)
+            if until is not None and until > self.clock()
+            else None,
+        }
+
     def community_show(self, ref: str) -> dict[str, Any]:
-        community = self.community(ref)
+        """Shown also while the rules wait (the app shows them from here), but then
+        without its channels: nothing of the community is shown before."""
+        community = self.community(ref, rules_gate=False)
         state = community.state
+        pending = self.rules_pending(community)
         return {
             "id": community.id.hex(),
             "name": state.name,
@@ -192,12 +236,13 @@ class Service(Governance, NodeSupport):
             "role": _role_name(state.role_of(self.me)),
             "rules": state.rules,
             "rules_version": state.rules_version,
-            "channels": self.channel_list(ref)["channels"],
+            "channels": [] if pending else self.channel_list(ref)["channels"],
             "members": sum(1 for key in state.members if state.is_member(key)),
             "nodes": [
                 {"peer_id": peer_id_from_public_key(key), "addr": addr}
                 for key, addr in sorted(state.nodes.items())
             ],
+            **self._my_standing(community),
         }
 
     def community_set(self, ref: str, name: str | None, description: str | None) -> dict[str, Any]:
@@ -211,16 +256,16 @@ class Service(Governance, NodeSupport):
             body["description"] = description
         if not body:
             raise Invalid("nothing to set: give --name or --description")
-        self._append(community, "community_set", body)
+        self.append_op(community, "community_set", body)
         return {}
 
     def leave(self, ref: str) -> dict[str, Any]:
-        community = self.community(ref)
+        community = self.community(ref, rules_gate=False)
         self.store.delete_community(community.id)
         self._communities.pop(community.id, None)
         return {}
 
-    def _append(self, community: Community, op_type: str, body: dict[str, Any]) -> bytes:
+    def append_op(self, community: Community, op_type: str, body: dict[str, Any]) -> bytes:
         try:
             op = community.append_op(self.key, op_type, body, self.clock())
         except Rejected as exc:
@@ -230,7 +275,7 @@ class Service(Governance, NodeSupport):
         self.on_local_change(community, "log")
         return op.hash
 
-    def _require_role(self, community: Community, role: Role, action: str) -> None:
+    def require_role(self, community: Community, role: Role, action: str) -> None:
         held = community.state.role_of(self.me)
         if held is None or held < role:
             raise Forbidden(f"only {role.name.lower()}s and above may {action}")
@@ -240,34 +285,36 @@ class Service(Governance, NodeSupport):
     def channel_create(self, ref: str, name: str, topic: str = "") -> dict[str, Any]:
         community = self.community(ref)
         name = _clean_name(name.lstrip("#"), "channel name")
-        self._require_role(community, Role.ADMIN, "create channels")
+        self.require_role(community, Role.ADMIN, "create channels")
         if community.state.channel_by_name(name) is not None:
             raise Invalid(f"a channel named {name!r} exists", code="exists")
-        op_hash = self._append(community, "channel_create", {"name": name, "topic": topic})
+        op_hash = self.append_op(community, "channel_create", {"name": name, "topic": topic})
         return {"channel_id": op_hash.hex()}
 
     def channel_rename(self, ref: str, channel: str, name: str) -> dict[str, Any]:
         community = self.community(ref)
         channel_id = self.channel_id(community.state, channel)
         name = _clean_name(name.lstrip("#"), "channel name")
-        self._require_role(community, Role.ADMIN, "rename channels")
+        self.require_role(community, Role.ADMIN, "rename channels")
         if community.state.channel_by_name(name) is not None:
             raise Invalid(f"a channel named {name!r} exists", code="exists")
-        self._append(community, "channel_rename", {"channel": channel_id, "name": name})
+        self.append_op(community, "channel_rename", {"channel": channel_id, "name": name})
         return {}
 
     def channel_archive(self, ref: str, channel: str) -> dict[str, Any]:
         community = self.community(ref)
         channel_id = self.channel_id(community.state, channel)
-        self._require_role(community, Role.ADMIN, "archive channels")
-        self._append(community, "channel_archive", {"channel": channel_id})
+        self.require_role(community, Role.ADMIN, "archive channels")
+        self.append_op(community, "channel_archive", {"channel": channel_id})
         return {}
 
     def channel_list(self, ref: str) -> dict[str, Any]:
         community = self.community(ref)
         state = community.state
         channels = sorted(state.channels.values(), key=lambda c: (c.created_ms, c.id))
-        unread = self.store.unread_counts(community.id, self.me)
+        unread = self.store.read_model.unread_counts(
+            community.id, self.me, self.store.blocked(), community.visibility(self.clock())
+        )
         return {
             "channels": [
                 {
@@ -275,7 +322,8 @@ class Service(Governance, NodeSupport):
                     "name": c.name,
                     "topic": c.topic,
                     "archived": c.archived,
-                    "unread": unread.get(c.id, 0),
+                    "unread": unread.get(c.id, (0, 0))[0],
+                    "mentions": unread.get(c.id, (0, 0))[1],
                 }
                 for c in channels
             ]
@@ -293,7 +341,7 @@ class Service(Governance, NodeSupport):
         if until is not None and until > self.clock():
             raise Forbidden(f"you are timed out until {iso_ms(until)}")
 
-    def _write_report(self, community: Community, report_id: str, body: bytes) -> None:
+    def write_report(self, community: Community, report_id: str, body: bytes) -> None:
         community.write(self.key, self.clock(), lambda seg: seg.write_report(report_id, body))
         self.on_local_change(community, "doc")
 
@@ -309,7 +357,7 @@ class Service(Governance, NodeSupport):
         self._require_not_timed_out(community)
         text = _clean_text(text)
         parent = self.post_row(community, reply_to).id if reply_to else None
-        mentions = _mentions(text, state)
+        mentions = _mentions(text, state, self.store.read_model.profiles(community.id))
         local_id = new_local_id()
         now = self.clock()
         record = PostRecord(local_id, channel_id, text, parent, mentions, now)
@@ -350,7 +398,7 @@ class Service(Governance, NodeSupport):
         emoji = emoji.strip()
         if content.emoji_problem(emoji) is not None:
             raise Invalid(f"not a reaction: {emoji!r}")
-        held = self.store.reactions([row.id]).get(row.id, {})
+        held = self.store.read_model.reactions([row.id]).get(row.id, {})
         on = self.me not in held.get(emoji, [])
         if on and sum(self.me in keys for keys in held.values()) >= content.MAX_REACTIONS_PER_POST:
             raise Invalid(f"at most {content.MAX_REACTIONS_PER_POST} reactions of yours on a post")
@@ -359,7 +407,12 @@ class Service(Governance, NodeSupport):
         return {"reacted": on}
 
     def read(
-        self, ref: str, channel: str, limit: int = 50, before: str | None = None
+        self,
+        ref: str,
+        channel: str,
+        limit: int = 50,
+        before: str | None = None,
+        include_hidden: bool = False,
     ) -> dict[str, Any]:
         """The newest `limit` posts (older than post `before` when paging back), oldest first."""
         community = self.community(ref)
@@ -370,36 +423,54 @@ class Service(Governance, NodeSupport):
         if before:
             anchor = self.post_row(community, before)
             cursor = (anchor.author_ms, anchor.id)
-        rows = self.store.timeline(
+        rows = self.store.read_model.timeline(
             community.id,
             channel_id,
             limit,
             self.store.blocked(),
             cursor,
-            community.visibility(self.clock()),
+            self._visibility(community, include_hidden),
         )
         return {"posts": self._post_json(community, rows)}
 
-    def thread(self, ref: str, post: str) -> dict[str, Any]:
+    def _visibility(self, community: Community, include_hidden: bool) -> Visibility:
+        """What this member's reads leave out. With `include_hidden` (the app asks for it)
+        moderators see hidden posts (flagged, to unhide them) and an author their own
+        (flagged, so a post never silently vanishes for whoever wrote it); without it,
+        as for everyone else, hidden posts are left out."""
+        seen = community.visibility(self.clock())
+        if not include_hidden:
+            return seen
+        role = community.state.role_of(self.me)
+        if role is not None and role >= Role.MODERATOR:
+            return replace(seen, hidden=frozenset())
+        return replace(seen, hidden_shown_to=self.me)
+
+    def thread(self, ref: str, post: str, include_hidden: bool = False) -> dict[str, Any]:
         """A post and its replies, oldest first."""
         community = self.community(ref)
         root = self.post_row(community, post)
         blocked = set(self.store.blocked())
-        rows = [r for r in [root, *self.store.replies(root.id)] if r.author not in blocked]
-        rows = self.store.visible(rows, community.visibility(self.clock()))
+        rows = [
+            r for r in [root, *self.store.read_model.replies(root.id)] if r.author not in blocked
+        ]
+        rows = self.store.read_model.visible(rows, self._visibility(community, include_hidden))
         return {"posts": self._post_json(community, rows)}
 
     def mark_read(self, ref: str, channel: str) -> dict[str, Any]:
         community = self.community(ref)
-        self.store.mark_read(community.id, self.channel_id(community.state, channel), self.clock())
+        self.store.read_model.mark_read(
+            community.id, self.channel_id(community.state, channel), self.clock()
+        )
         return {}
 
     def _post_json(self, community: Community, rows: list[PostRow]) -> list[dict[str, Any]]:
-        names = self.store.profiles(community.id)
+        names = self.store.read_model.profiles(community.id)
         label = self._labels(community, names)
-        reactions = self.store.reactions([r.id for r in rows])
-        replies = self.store.reply_counts([r.id for r in rows])
+        reactions = self.store.read_model.reactions([r.id for r in rows])
+        replies = self.store.read_model.reply_counts([r.id for r in rows])
         mentions_me = self.me
+        hidden = community.state.hidden
         out = []
         for row in rows:
             shown_ms = row.author_ms
@@ -425,31 +496,46 @@ class Service(Governance, NodeSupport):
                     "edited": row.edited,
                     "replies": replies.get(row.id, 0),
                     "mentions_me": mentions_me in _decode_mentions(row.mentions),
+                    "hidden": row.id in hidden,
+                    "hidden_reason": hidden.get(row.id),
                 }
             )
         return out
 
-    def search(self, ref: str, query: str, limit: int = 50) -> dict[str, Any]:
+    def search(
+        self, ref: str, query: str, limit: int = 50, include_hidden: bool = False
+    ) -> dict[str, Any]:
+        """Posts holding every word of `query`, each as a word or a word's start
+        ("middle" finds "Middlemarch"); each post names its channel."""
         community = self.community(ref)
-        quoted = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
-        if not quoted:
+        words = query.split()
+        if not words:
             raise Invalid("empty search")
+        # Quoted, so that no FTS5 syntax the user types is interpreted; * makes a prefix.
+        match = " ".join('"' + word.replace('"', '""') + '"*' for word in words)
         blocked = set(self.store.blocked())
         rows = [
-            r for r in self.store.search(community.id, quoted, limit) if r.author not in blocked
+            r
+            for r in self.store.read_model.search(community.id, match, limit)
+            if r.author not in blocked
         ]
-        rows = self.store.visible(rows, community.visibility(self.clock()))
-        return {"posts": self._post_json(community, rows)}
+        rows = self.store.read_model.visible(rows, self._visibility(community, include_hidden))
+        posts = self._post_json(community, rows)
+        channels = community.state.channels
+        for post in posts:
+            channel = channels.get(bytes.fromhex(post["channel"]))
+            post["channel_name"] = channel.name if channel is not None else None
+        return {"posts": posts}
 
     # -- members ---------------------------------------------------------------
 
     def member_add(self, ref: str, peer: str) -> dict[str, Any]:
         community = self.community(ref)
         key = self.peer_key(peer)
-        self._require_role(community, Role.ADMIN, "add members")
+        self.require_role(community, Role.ADMIN, "add members")
         if community.state.is_member(key):
             raise Invalid(f"{peer} is already a member", code="exists")
-        self._append(community, "member_add", {"member": key})
+        self.append_op(community, "member_add", {"member": key})
         return {}
 
     def role_set(self, ref: str, peer: str, role: str) -> dict[str, Any]:
@@ -457,19 +543,19 @@ class Service(Governance, NodeSupport):
         key = self.peer_key(peer)
         if role not in ("admin", "moderator", "member"):
             raise Invalid("role must be admin, moderator or member")
-        self._require_role(community, Role.ADMIN, "set roles")
+        self.require_role(community, Role.ADMIN, "set roles")
         state = community.state
         if not state.is_member(key):
             raise NotFound(f"{peer} is not a member")
         if key == state.owner:
             raise Forbidden("the owner's role cannot change")
-        self._append(community, "role_set", {"member": key, "role": role})
+        self.append_op(community, "role_set", {"member": key, "role": role})
         return {}
 
     def member_list(self, ref: str, online: frozenset[bytes] = frozenset()) -> dict[str, Any]:
         community = self.community(ref)
         state = community.state
-        names = self.store.profiles(community.id)
+        names = self.store.read_model.profiles(community.id)
         label = self._labels(community, names)
         now = self.clock()
 
@@ -550,16 +636,9 @@ def _clean_text(text: str) -> str:
     return text
 
 
-def _mentions(text: str, state: CommunityState) -> tuple[bytes, ...]:
-    """@peerid mentions of current members, in order of appearance, once each."""
-    found: list[bytes] = []
-    for word in text.split():
-        if word.startswith("@") and len(word) > 40:
-            try:
-                key = public_key_from_peer_id(word[1:].rstrip(".,:;!?"))
-            except Invalid:
-                continue
-            if state.is_member(key) and key not in found:
-                found.append(key)
-    _check(content.mentions_problem(found))
-    return tuple(found)
+def _mentions(
+    text: str, state: CommunityState, names: dict[bytes, tuple[str | None, str | None]]
+) -> tuple[bytes, ...]:
+    found = find_mentions(text, state, {key: name for key, (name, _bio) in names.items()})
+    _check(content.mentions_problem(list(found)))
+    return found

@@ -88,6 +88,7 @@ def test_every_command_prints_escaped_human_output(make_cli: Any, tmp_path: Path
         rules = tmp_path / "rules.txt"
         rules.write_text("Be kind.\nNo spam.\n", encoding="utf-8")
         human(alice, "rules set", cid, "--file", str(rules), expect="2")
+        human(alice, "rules accept", cid, expect="rules version 2 acknowledged")
         code = human(alice, "invite create", cid, "--uses", "2").strip()
         human(alice, "invite list", cid, expect="member")
         spare = alice.json("invite", "create", cid)["invite_id"]

@@ -50,7 +50,16 @@ def test_community_lifecycle_and_json_shapes(cli: Cli) -> None:
     me = cli.json("whoami")["peer_id"]
     listed = cli.json("community", "list")["communities"]
     assert listed == [
-        {"id": community_id, "name": "Gardeners", "role": "owner", "members": 1, "channels": 1}
+        {
+            "id": community_id,
+            "name": "Gardeners",
+            "role": "owner",
+            "members": 1,
+            "channels": 1,
+            # Added to CLI.md's shape (docs/cli-additions.md):
+            "rules_acknowledged": True,
+            "timed_out_until": None,
+        }
     ]
     shown = cli.json("community", "show", "Gardeners")
     assert shown["id"] == community_id and shown["owner"] == me
@@ -69,6 +78,7 @@ def test_community_lifecycle_and_json_shapes(cli: Cli) -> None:
         "topic": "swaps",
         "archived": False,
         "unread": 0,
+        "mentions": 0,
     } in channels
     cli("channel", "rename", "Growers", "seeds", "seed-swap")
     cli("channel", "archive", "Growers", channel_id)

@@ -30,7 +30,7 @@ from p2pcommunity.net.host import NodeHost, running_host
 from p2pcommunity.net.node import SYNC_PROTOCOL, Node, SessionRunner
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 
 LOOPBACK = ["/ip4/127.0.0.1/tcp/0"]
 POLL_S = 0.02
@@ -65,7 +65,7 @@ class HarnessNode:
         cid = bytes.fromhex(self.service.community_create(name)["community_id"])
         for member in members:
             self.service.member_add(cid.hex(), member.peer_id)
-            member.service.take_up(cid)
+            member.service.node_support.take_up(cid)
         return cid
 
     def community(self, cid: bytes) -> Community:
@@ -130,7 +130,7 @@ class HarnessNode:
         """
         with trio.fail_after(timeout):
             runner = await self.node.open_session(
-                other.peer_id, other.addrs, self.service.take_up(cid)
+                other.peer_id, other.addrs, self.service.node_support.take_up(cid)
             )
             if wait:
                 await wait_caught_up(runner)

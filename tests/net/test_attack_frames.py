@@ -17,7 +17,7 @@ from p2pcommunity.net.framing import FrameReader, write_frame
 from p2pcommunity.net.limits import Limits
 from p2pcommunity.net.node import SYNC_PROTOCOL
 from p2pcommunity.net.stream import PeerStream
-from p2pcommunity.sync.protocol_frames import HeadsFrame, HelloFrame, encode_frame
+from p2pcommunity.sync.protocol.frames import HeadsFrame, HelloFrame, encode_frame
 from tests.net.attack import frame_header, open_protocol_stream, yamux_connection
 from tests.net.harness import cluster, wait_until
 from tests.net.test_attack_connections import member_post_arrives, rejected

@@ -15,14 +15,14 @@ import trio
 
 from p2pcommunity.net.framing import FrameReader, write_frame
 from p2pcommunity.net.node import SYNC_PROTOCOL
-from p2pcommunity.sync.protocol import SessionLimits
-from p2pcommunity.sync.protocol_frames import (
+from p2pcommunity.sync.protocol.frames import (
     MAX_SUMMARY_DOCS,
     DocSummary,
     HelloFrame,
     SummaryFrame,
     encode_frame,
 )
+from p2pcommunity.sync.protocol.session import SessionLimits
 from tests.net.harness import cluster, wait_until
 
 

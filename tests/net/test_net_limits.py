@@ -12,7 +12,7 @@ from p2pcommunity.net.framing import FrameReader, write_frame
 from p2pcommunity.net.limits import LimitError, Limits, RateLimiter, TokenBucket
 from p2pcommunity.net.node import SYNC_PROTOCOL
 from p2pcommunity.net.stream import PeerStream
-from p2pcommunity.sync.protocol_frames import HeadsFrame, HelloFrame, encode_frame
+from p2pcommunity.sync.protocol.frames import HeadsFrame, HelloFrame, encode_frame
 from tests.net.harness import HarnessNode, cluster, wait_until
 
 

@@ -41,16 +41,21 @@ class FakeSession:
     community_id: bytes = COMMUNITY
 
 
-class FakeService:
-    def __init__(self, community: FakeCommunity, addrs: dict[str, list[str]]) -> None:
-        self.community = community
+class FakeNodeSupport:
+    def __init__(self, addrs: dict[str, list[str]]) -> None:
         self.addrs = addrs
-
-    def communities(self) -> list[FakeCommunity]:
-        return [self.community]
 
     def member_addrs(self) -> dict[str, list[str]]:
         return self.addrs
+
+
+class FakeService:
+    def __init__(self, community: FakeCommunity, addrs: dict[str, list[str]]) -> None:
+        self.community = community
+        self.node_support = FakeNodeSupport(addrs)
+
+    def communities(self) -> list[FakeCommunity]:
+        return [self.community]
 
 
 class FakeIdentity:

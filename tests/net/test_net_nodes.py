@@ -22,12 +22,12 @@ from p2pcommunity.net.framing import FrameReader
 from p2pcommunity.net.host import NodeHost, running_host
 from p2pcommunity.net.node import SYNC_PROTOCOL
 from p2pcommunity.net.stream import memory_stream_pair
-from p2pcommunity.sync.apply import SignedChange
-from p2pcommunity.sync.chunks import parse_change
 from p2pcommunity.sync.crypto import CHANGE_TAG, canonical_cbor, sign
+from p2pcommunity.sync.docs.apply import SignedChange
+from p2pcommunity.sync.docs.chunks import parse_change
+from p2pcommunity.sync.docs.memberdoc import DocRef, PostRecord, SegmentDoc, new_local_id
 from p2pcommunity.sync.errors import RemoteProtocolError
-from p2pcommunity.sync.memberdoc import DocRef, PostRecord, SegmentDoc, new_local_id
-from p2pcommunity.sync.protocol_frames import (
+from p2pcommunity.sync.protocol.frames import (
     ChangesFrame,
     DocSummary,
     Frame,
@@ -135,14 +135,14 @@ def test_a_cold_join_indexes_search_in_slices_while_the_loop_runs() -> None:
             posts = {a.post(cid, f"word{i} common") for i in range(100)}
             slices: list[tuple[int, bool, int]] = []  # (indexed, more, ticks so far)
             ticks = 0
-            real = b.store.index_search_slice
+            real = b.store.read_model.index_search_slice
 
             def small_slices(max_posts: int = 25) -> tuple[int, bool]:
                 indexed, more = real(max_posts=25)
                 slices.append((indexed, more, ticks))
                 return indexed, more
 
-            b.store.index_search_slice = small_slices  # type: ignore[method-assign]
+            b.store.read_model.index_search_slice = small_slices  # type: ignore[method-assign]
 
             async def ticker() -> None:
                 nonlocal ticks

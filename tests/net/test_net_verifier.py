@@ -22,15 +22,15 @@ from p2pcommunity.net.framing import FrameReader
 from p2pcommunity.net.host import running_host
 from p2pcommunity.net.node import SYNC_PROTOCOL
 from p2pcommunity.net.verifier import SignatureWorker
-from p2pcommunity.sync.apply import SignedChange
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.crypto import CHANGE_TAG, sign
+from p2pcommunity.sync.docs.apply import SignedChange
+from p2pcommunity.sync.docs.memberdoc import DocRef, PostRecord, SegmentDoc
 from p2pcommunity.sync.errors import Rejected
-from p2pcommunity.sync.memberdoc import DocRef, PostRecord, SegmentDoc
 from p2pcommunity.sync.peerid import peer_id_from_public_key
-from p2pcommunity.sync.protocol_frames import ChangesFrame, HelloFrame, encode_frame
+from p2pcommunity.sync.protocol.frames import ChangesFrame, HelloFrame, encode_frame
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 from tests.net.harness import LOOPBACK, cluster, snapshot, wait_until
 from tests.net.test_net_nodes import framed, own_changes, speak
 

@@ -23,7 +23,7 @@ def test_a_removed_admins_late_ops_and_posts_are_rejected_by_every_peer() -> Non
                     runner = peer.node.sessions_of(cid)[0]
                     await close_session(runner, owner)
                 # The owner removes mallory, knowing her first post; bob learns it.
-                owner.service.member_remove(cid.hex(), mallory.peer_id)
+                owner.service.governance.member_remove(cid.hex(), mallory.peer_id)
                 await wait_until(lambda: not bob.community(cid).state.is_member(mallory.pk))
                 # Offline and unaware, mallory acts as an admin and posts on: her op's
                 # parents predate the removal (concurrent with it).

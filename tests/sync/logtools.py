@@ -9,7 +9,7 @@ import cbor2
 from nacl.signing import SigningKey
 
 from p2pcommunity.sync.crypto import OP_TAG, canonical_cbor, sha256, sign
-from p2pcommunity.sync.log import (
+from p2pcommunity.sync.log.community_log import (
     CommunityLog,
     SignedOp,
     decode_op,

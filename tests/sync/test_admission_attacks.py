@@ -18,12 +18,11 @@ from nacl.signing import SigningKey
 from p2pcommunity.sync.crypto import OP_TAG, canonical_cbor, sha256, sign
 from p2pcommunity.sync.errors import Rejected, RemoteProtocolError
 from p2pcommunity.sync.invite import InviteCode, encode_presented, invite_proof
-from p2pcommunity.sync.log import SignedOp, make_op
-from p2pcommunity.sync.log_envelope import MAX_PARENTS, decode_op
-from p2pcommunity.sync.log_ops import Role
+from p2pcommunity.sync.log.community_log import SignedOp, make_op
+from p2pcommunity.sync.log.envelope import MAX_PARENTS, decode_op
+from p2pcommunity.sync.log.ops import Role
 from p2pcommunity.sync.peerid import peer_id_from_public_key
-from p2pcommunity.sync.protocol import RefusedFrame, SessionLimits, SyncSession
-from p2pcommunity.sync.protocol_frames import (
+from p2pcommunity.sync.protocol.frames import (
     DocSummary,
     HelloFrame,
     OpsFrame,
@@ -31,8 +30,9 @@ from p2pcommunity.sync.protocol_frames import (
     decode_frame,
     encode_frame,
 )
+from p2pcommunity.sync.protocol.session import RefusedFrame, SessionLimits, SyncSession
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 from tests.sync.test_protocol import snapshot
 
 HOUR_MS = 3_600_000
@@ -64,7 +64,7 @@ class Device:
             self.lookup,
             self.pk,
             peer_key,
-            check_invite=self.service.admit,
+            check_invite=self.service.governance.admit,
             limits=SessionLimits(**limits) if limits else None,
         )
 
@@ -92,7 +92,7 @@ def add_member(world: dict[str, Any], name: str) -> Device:
 
 
 def new_invite(owner: Device, cid: bytes, **kwargs: Any) -> InviteCode:
-    return InviteCode.decode(owner.service.invite_create(cid.hex(), **kwargs)["invite"])
+    return InviteCode.decode(owner.service.governance.invite_create(cid.hex(), **kwargs)["invite"])
 
 
 def presented_by(key: SigningKey, code: InviteCode, invite_op: SignedOp | None = None) -> bytes:
@@ -209,7 +209,7 @@ def test_many_heads_never_freeze_governance(world: dict[str, Any], tmp_path: Pat
         for i in range(2000)
     ]
     assert community.receive_ops(flood) and len(community.log.heads()) == 2000
-    result = owner.service.invite_create(cid.hex())
+    result = owner.service.governance.invite_create(cid.hex())
     op = community.log.get(bytes.fromhex(result["invite_id"]))
     assert len(decode_op(op.data, op.signature, cid).parents) <= MAX_PARENTS
     assert community.log.heads() == [op.hash]
@@ -245,7 +245,7 @@ def test_expired_and_revoked_invites_admit_no_one(world: dict[str, Any]) -> None
     owner, cid, clock = world["owner"], world["cid"], world["clock"]
     expiring = new_invite(owner, cid, expires="1h", uses=5)
     revoked = new_invite(owner, cid, expires="7d", uses=5)
-    owner.service.invite_revoke(cid.hex(), revoked.invite_op.hash.hex())
+    owner.service.governance.invite_revoke(cid.hex(), revoked.invite_op.hash.hex())
     clock.ms += 2 * HOUR_MS
     before = snapshot(owner.path)
     attacker = SigningKey.generate()
@@ -264,7 +264,7 @@ def test_a_backdated_join_op_admits_no_one(world: dict[str, Any]) -> None:
     community = owner.service.community(cid.hex())
     code = new_invite(owner, cid, expires="1h", uses=5)
     old_heads = community.log.heads()
-    owner.service.invite_revoke(cid.hex(), code.invite_op.hash.hex())
+    owner.service.governance.invite_revoke(cid.hex(), code.invite_op.hash.hex())
     clock.ms += 2 * HOUR_MS
     attacker = SigningKey.generate()
     proof = invite_proof(code.invite_key, cid, bytes(attacker.verify_key), code.invite_op.hash)

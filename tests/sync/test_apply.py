@@ -8,10 +8,10 @@ import pytest
 from automerge.core import ROOT, Document, ScalarType
 from nacl.signing import SigningKey
 
-from p2pcommunity.sync.apply import SignedChange, apply_to_document, verify_batch
 from p2pcommunity.sync.crypto import CHANGE_TAG, sign
+from p2pcommunity.sync.docs.apply import SignedChange, apply_to_document, verify_batch
+from p2pcommunity.sync.docs.memberdoc import DocRef, PostRecord, SegmentDoc
 from p2pcommunity.sync.errors import Rejected
-from p2pcommunity.sync.memberdoc import DocRef, PostRecord, SegmentDoc
 
 COMMUNITY = bytes(32)
 
@@ -161,7 +161,7 @@ def test_a_copy_of_a_held_change_is_a_duplicate_whatever_its_signature() -> None
 def test_a_recently_held_copy_is_dropped_without_parsing() -> None:
     key = SigningKey.generate()
     ref, items = _chain(key, 1)
-    from p2pcommunity.sync.apply import raw_change_hash
+    from p2pcommunity.sync.docs.apply import raw_change_hash
 
     known = raw_change_hash(items[0].data)
     assert known is not None

@@ -24,10 +24,10 @@ from nacl.signing import SigningKey
 from p2pcommunity.sync import cbor, invite, reports, service
 from p2pcommunity.sync.cbor import FRAME, Limits, MalformedCBOR, decode
 from p2pcommunity.sync.crypto import canonical_cbor
+from p2pcommunity.sync.docs.memberdoc import ADDRS, EDITS, POSTS, DocRef, SegmentDoc
 from p2pcommunity.sync.errors import Invalid, Rejected, RemoteProtocolError
-from p2pcommunity.sync.log import decode_op
-from p2pcommunity.sync.memberdoc import ADDRS, EDITS, POSTS, DocRef, SegmentDoc
-from p2pcommunity.sync.protocol_frames import decode_frame
+from p2pcommunity.sync.log.community_log import decode_op
+from p2pcommunity.sync.protocol.frames import decode_frame
 
 _PLAIN = (int, str, bytes, bool, type(None))
 
@@ -159,7 +159,7 @@ def test_tagged_cbor_is_refused_at_every_decode_site(spy: list[Any], site: str, 
 def test_an_archive_log_with_a_tag_is_refused(spy: list[Any], tmp_path: Path) -> None:
     from p2pcommunity.archive import import_community
     from p2pcommunity.sync.service import Service
-    from p2pcommunity.sync.store import Store
+    from p2pcommunity.sync.storage.store import Store
 
     directory = tmp_path / "export"
     directory.mkdir()

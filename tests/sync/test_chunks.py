@@ -11,7 +11,8 @@ from automerge.core import ROOT, Document, ObjType, ScalarType
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from p2pcommunity.sync.chunks import (
+from p2pcommunity.sync.crypto import sha256
+from p2pcommunity.sync.docs.chunks import (
     MAGIC,
     MAX_CHANGE_SIZE,
     ParsedChange,
@@ -20,7 +21,6 @@ from p2pcommunity.sync.chunks import (
     encode_uleb128,
     parse_change,
 )
-from p2pcommunity.sync.crypto import sha256
 from p2pcommunity.sync.errors import Rejected
 
 if TYPE_CHECKING:

@@ -13,15 +13,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
-from p2pcommunity.sync import memberdoc
-from p2pcommunity.sync.apply import SignedChange, apply_to_document
 from p2pcommunity.sync.crypto import CHANGE_TAG, sign
+from p2pcommunity.sync.docs import memberdoc
+from p2pcommunity.sync.docs.apply import SignedChange, apply_to_document
+from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.errors import Invalid, Rejected
-from p2pcommunity.sync.log import SignedOp, make_op
-from p2pcommunity.sync.memberdoc import DocRef
+from p2pcommunity.sync.log.community_log import SignedOp, make_op
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 
 _clock = itertools.count(1_700_000_000_000, 1000)
 
@@ -52,7 +52,7 @@ def world(tmp_path: Path) -> dict[str, Any]:
     owner.member_add(community_id.hex(), peer_id_from_public_key(member.me))
     community = owner.community(community_id.hex())
     # The member holds the same log: copy the ops over.
-    member.take_up(community_id).receive_ops(community.log.ops_in_order())
+    member.node_support.take_up(community_id).receive_ops(community.log.ops_in_order())
     return {"owner": owner, "member": member, "cid": community_id, "community": community}
 
 
@@ -196,7 +196,7 @@ def test_profile_survives_segment_rollover(tmp_path: Path, monkeypatch: pytest.M
     service.profile_set(None, "gardener")
     members = service.member_list(cid)["members"]
     assert members[0]["name"] == "ann"
-    assert service.store.profiles(bytes.fromhex(cid))[service.me] == ("ann", "gardener")
+    assert service.store.read_model.profiles(bytes.fromhex(cid))[service.me] == ("ann", "gardener")
     assert len(service.store.docs_of(bytes.fromhex(cid))) >= 2
 
 
@@ -226,7 +226,7 @@ def test_paging_threads_and_unread_counts(tmp_path: Path) -> None:
     assert [p["id"] for p in alice.thread(cid, ids[0])["posts"]] == [ids[0], reply]
     assert alice.read(cid, "general", 50)["posts"][0]["replies"] == 1
     # Bob receives Alice's posts: they are unread for him until he marks the channel read.
-    community = bob.take_up(bytes.fromhex(cid))
+    community = bob.node_support.take_up(bytes.fromhex(cid))
     community.receive_ops(alice.community(cid).log.ops_in_order())
     ref = DocRef(bytes.fromhex(cid), alice.me, 0)
     rows = alice.store.changes_after(ref.doc_id, 0)

@@ -18,11 +18,10 @@ import pytest
 from automerge.core import ROOT, ScalarType
 from nacl.signing import SigningKey
 
-from p2pcommunity.sync import content
-from p2pcommunity.sync.apply import SignedChange
 from p2pcommunity.sync.crypto import CHANGE_TAG, canonical_cbor, sign
-from p2pcommunity.sync.errors import Invalid, Rejected
-from p2pcommunity.sync.memberdoc import (
+from p2pcommunity.sync.docs import content
+from p2pcommunity.sync.docs.apply import SignedChange
+from p2pcommunity.sync.docs.memberdoc import (
     POSTS,
     SEGMENT_MAX_CHANGES,
     CommittedChange,
@@ -31,9 +30,10 @@ from p2pcommunity.sync.memberdoc import (
     SegmentDoc,
     new_local_id,
 )
+from p2pcommunity.sync.errors import Invalid, Rejected
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 
 _clock = itertools.count(1_700_000_000_000, 1000)
 

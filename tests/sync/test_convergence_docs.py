@@ -25,15 +25,15 @@ from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
 from p2pcommunity.sync import community as community_module
-from p2pcommunity.sync import memberdoc
-from p2pcommunity.sync.apply import SignedChange
 from p2pcommunity.sync.community import Community
+from p2pcommunity.sync.docs import memberdoc
+from p2pcommunity.sync.docs.apply import SignedChange
+from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.errors import Rejected
-from p2pcommunity.sync.log import CommunityLog, SignedOp
-from p2pcommunity.sync.memberdoc import DocRef
+from p2pcommunity.sync.log.community_log import CommunityLog, SignedOp
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 
 SEGMENT = 5
 WRITERS = 3

@@ -22,12 +22,12 @@ import pytest
 from nacl.signing import SigningKey
 
 from p2pcommunity.sync import community as community_module
-from p2pcommunity.sync import memberdoc
-from p2pcommunity.sync.apply import SignedChange, verify_batch
 from p2pcommunity.sync.community import Community
-from p2pcommunity.sync.memberdoc import DocRef
+from p2pcommunity.sync.docs import memberdoc
+from p2pcommunity.sync.docs.apply import SignedChange, verify_batch
+from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,12 +35,12 @@ _CHILD = """
 import itertools, sys, time
 from pathlib import Path
 from nacl.signing import SigningKey
-from p2pcommunity.sync import memberdoc
+from p2pcommunity.sync.docs import memberdoc
 memberdoc.SEGMENT_MAX_CHANGES = int(sys.argv[3])
 from p2pcommunity.sync import community as community_module
 community_module.SEGMENT_MAX_CHANGES = memberdoc.SEGMENT_MAX_CHANGES
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 
 store = Store(Path(sys.argv[1]))
 service = Service(store, SigningKey(bytes.fromhex(sys.argv[2])), lambda: time.time_ns() // 10**6)

@@ -11,7 +11,7 @@ from nacl.signing import SigningKey
 
 from p2pcommunity.sync.crypto import OP_TAG, canonical_cbor, sha256, sign
 from p2pcommunity.sync.errors import Rejected
-from p2pcommunity.sync.log import (
+from p2pcommunity.sync.log.community_log import (
     MAX_OP_SIZE,
     AddStatus,
     CommunityLog,
@@ -21,7 +21,7 @@ from p2pcommunity.sync.log import (
     make_genesis,
     make_op,
 )
-from p2pcommunity.sync.log_ops import decode_canonical
+from p2pcommunity.sync.log.ops import decode_canonical
 from tests.sync.logtools import (
     ALICE,
     BOB,

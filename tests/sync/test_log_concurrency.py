@@ -12,7 +12,7 @@ from nacl.signing import SigningKey
 
 from p2pcommunity.sync.crypto import canonical_cbor
 from p2pcommunity.sync.errors import Rejected
-from p2pcommunity.sync.log import (
+from p2pcommunity.sync.log.community_log import (
     MAX_BUFFERED_OPS,
     AddStatus,
     CommunityLog,
@@ -171,7 +171,7 @@ def test_buffered_op_found_forbidden_is_dropped_with_its_descendants() -> None:
 
 
 def test_buffer_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    import p2pcommunity.sync.log as log_module
+    import p2pcommunity.sync.log.community_log as log_module
 
     monkeypatch.setattr(log_module, "MAX_BUFFERED_OPS", 2)
     log = new_log()

@@ -15,7 +15,7 @@ from nacl.signing import SigningKey
 
 from p2pcommunity.sync.crypto import OP_TAG, canonical_cbor, sha256, sign
 from p2pcommunity.sync.errors import Rejected
-from p2pcommunity.sync.log import (
+from p2pcommunity.sync.log.community_log import (
     AddStatus,
     CommunityLog,
     Role,

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from p2pcommunity.sync.errors import Rejected
-from p2pcommunity.sync.log import (
+from p2pcommunity.sync.log.community_log import (
     CommunityLog,
     Role,
     SignedOp,

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from nacl.signing import SigningKey
 
-from p2pcommunity.sync.apply import SignedChange
+from p2pcommunity.sync.docs.apply import SignedChange
+from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.errors import Forbidden, Rejected
-from p2pcommunity.sync.memberdoc import DocRef
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.reports import open_report, seal_report
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 
 _clock = itertools.count(1_700_000_000_000, 1000)
 
@@ -28,7 +28,9 @@ def _service(tmp_path: Path, name: str) -> Service:
 
 
 def _sync_log(source: Service, target: Service, cid: str) -> None:
-    target.take_up(bytes.fromhex(cid)).receive_ops(source.community(cid).log.ops_in_order())
+    target.node_support.take_up(bytes.fromhex(cid)).receive_ops(
+        source.community(cid).log.ops_in_order()
+    )
 
 
 def _sync_docs(source: Service, target: Service, cid: str, owner: bytes) -> None:
@@ -67,7 +69,7 @@ def test_a_peer_that_applied_late_changes_rebuilds_at_the_removal_heads(
     mallory.post(cid, "general", "fine post")
     _sync_docs(mallory, admin, cid, mallory.me)
     # The admin removes mallory knowing only her first post...
-    admin.member_remove(cid, peer_id_from_public_key(mallory.me))
+    admin.governance.member_remove(cid, peer_id_from_public_key(mallory.me))
     # ...while mallory, not knowing, keeps posting; bob applies those first.
     mallory.post(cid, "general", "abuse 1")
     mallory.react(cid, admin.read(cid, "general")["posts"][0]["id"], "👎")
@@ -91,7 +93,7 @@ def test_a_removed_member_is_refused_by_its_own_node(
     trio_of: tuple[Service, Service, Service, str],
 ) -> None:
     admin, mallory, _, cid = trio_of
-    admin.member_remove(cid, peer_id_from_public_key(mallory.me))
+    admin.governance.member_remove(cid, peer_id_from_public_key(mallory.me))
     _sync_log(admin, mallory, cid)
     with pytest.raises(Forbidden):
         mallory.post(cid, "general", "still here?")
@@ -105,7 +107,7 @@ def test_timeout_hides_posts_outside_its_heads_until_it_ends(
     _sync_docs(mallory, bob, cid, mallory.me)
     admin.role_set(cid, peer_id_from_public_key(bob.me), "moderator")
     _sync_log(admin, bob, cid)
-    bob.timeout(cid, peer_id_from_public_key(mallory.me), "1h")
+    bob.governance.timeout(cid, peer_id_from_public_key(mallory.me), "1h")
     # Mallory had not seen the timeout and posted meanwhile, dated before its end.
     mallory.post(cid, "general", "during the timeout")
     _sync_docs(mallory, bob, cid, mallory.me)
@@ -115,7 +117,7 @@ def test_timeout_hides_posts_outside_its_heads_until_it_ends(
         mallory.post(cid, "general", "again")
     statuses = {m["peer_id"]: m["status"] for m in bob.member_list(cid)["members"]}
     assert statuses[peer_id_from_public_key(mallory.me)] == "timed_out"
-    bob.untimeout(cid, peer_id_from_public_key(mallory.me))
+    bob.governance.untimeout(cid, peer_id_from_public_key(mallory.me))
     assert _texts(bob, cid) == ["before the timeout", "during the timeout"]
 
 
@@ -126,9 +128,9 @@ def test_a_moderator_cannot_remove_or_time_out_an_admin(
     admin.role_set(cid, peer_id_from_public_key(bob.me), "moderator")
     _sync_log(admin, bob, cid)
     with pytest.raises(Forbidden):
-        bob.member_remove(cid, peer_id_from_public_key(admin.me))
+        bob.governance.member_remove(cid, peer_id_from_public_key(admin.me))
     with pytest.raises(Forbidden):
-        bob.timeout(cid, peer_id_from_public_key(admin.me), "1h")
+        bob.governance.timeout(cid, peer_id_from_public_key(admin.me), "1h")
 
 
 def test_reports_open_only_for_their_readers() -> None:
@@ -151,10 +153,10 @@ def test_hidden_posts_leave_read_search_and_threads(
     admin, _, _, cid = trio_of
     post = admin.post(cid, "general", "misinformation about vaccines")["post_id"]
     admin.post(cid, "general", "a reply", reply_to=post)
-    admin.hide(cid, post, "misinformation")
+    admin.governance.hide(cid, post, "misinformation")
     assert _texts(admin, cid) == ["a reply"]
     assert admin.search(cid, "vaccines")["posts"] == []
-    admin.unhide(cid, post)
+    admin.governance.unhide(cid, post)
     assert _texts(admin, cid) == ["misinformation about vaccines", "a reply"]
 
 
@@ -163,10 +165,10 @@ def test_rules_are_limited_in_characters_by_one_definition(tmp_path: Path) -> No
     refused its own op (the log counted bytes, the command characters)."""
     owner, peer = _service(tmp_path, "owner"), _service(tmp_path, "peer")
     cid = owner.community_create("Rules")["community_id"]
-    assert owner.rules_set(cid, "é" * 10_000)["rules_version"] == 1
+    assert owner.governance.rules_set(cid, "é" * 10_000)["rules_version"] == 1
     _sync_log(owner, peer, cid)
     assert peer.community(cid).state.rules == "é" * 10_000
     with pytest.raises(Exception, match="characters"):
-        owner.rules_set(cid, "x" * (16 * 1024 + 1))
+        owner.governance.rules_set(cid, "x" * (16 * 1024 + 1))
     with pytest.raises(Exception, match="KB"):
-        owner.rules_set(cid, "😀" * 16_384)
+        owner.governance.rules_set(cid, "😀" * 16_384)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
-from p2pcommunity.sync.apply import SignedChange
-from p2pcommunity.sync.memberdoc import DocRef
+from p2pcommunity.sync.docs.apply import SignedChange
+from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.names import labels, short_id
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 
 _clock = itertools.count(1_700_000_000_000, 1000)
 
@@ -33,7 +33,7 @@ def test_read_and_member_list_carry_the_labels(tmp_path: Path) -> None:
     twin = Service(Store(tmp_path / "t.sqlite3"), SigningKey.generate(), lambda: next(_clock))
     owner.member_add(cid, peer_id_from_public_key(twin.me))
     community = owner.community(cid)
-    twin.take_up(community.id).receive_ops(community.log.ops_in_order())
+    twin.node_support.take_up(community.id).receive_ops(community.log.ops_in_order())
     twin.profile_set("alice", None)
     twin.post(cid, "general", "I am the real alice")
     ref = DocRef(community.id, twin.me, 0)

@@ -10,21 +10,21 @@ import pytest
 from nacl.signing import SigningKey
 
 from p2pcommunity import sigworker
-from p2pcommunity.sync.apply import SignedChange, verify_batch
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.crypto import CHANGE_TAG, sign
-from p2pcommunity.sync.errors import Rejected
-from p2pcommunity.sync.memberdoc import DocRef, PostRecord, SegmentDoc
-from p2pcommunity.sync.peerid import peer_id_from_public_key
-from p2pcommunity.sync.presign import (
+from p2pcommunity.sync.docs.apply import SignedChange, verify_batch
+from p2pcommunity.sync.docs.memberdoc import DocRef, PostRecord, SegmentDoc
+from p2pcommunity.sync.docs.presign import (
     SignatureCache,
     change_checks,
     frame_checks,
     valid_checks,
 )
-from p2pcommunity.sync.protocol_frames import ChangesFrame, HeadsFrame, encode_frame
+from p2pcommunity.sync.errors import Rejected
+from p2pcommunity.sync.peerid import peer_id_from_public_key
+from p2pcommunity.sync.protocol.frames import ChangesFrame, HeadsFrame, encode_frame
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 
 COMMUNITY = bytes(32)
 

@@ -14,14 +14,25 @@ import cbor2
 import pytest
 from nacl.signing import SigningKey
 
-from p2pcommunity.sync.apply import SignedChange
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.crypto import canonical_cbor
+from p2pcommunity.sync.docs.apply import SignedChange
+from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.errors import RemoteProtocolError
-from p2pcommunity.sync.log import SignedOp
-from p2pcommunity.sync.memberdoc import DocRef
+from p2pcommunity.sync.log.community_log import SignedOp
 from p2pcommunity.sync.peerid import peer_id_from_public_key
-from p2pcommunity.sync.protocol import (
+from p2pcommunity.sync.protocol.frames import (
+    BATCH_BYTES,
+    ChangesFrame,
+    HeadsFrame,
+    HelloFrame,
+    OpsFrame,
+    RefusedFrame,
+    SummaryFrame,
+    decode_frame,
+    encode_frame,
+)
+from p2pcommunity.sync.protocol.session import (
     MAX_FRAME_SIZE,
     CaughtUp,
     ChangesApplied,
@@ -33,19 +44,8 @@ from p2pcommunity.sync.protocol import (
     SyncSession,
     hello_community,
 )
-from p2pcommunity.sync.protocol_frames import (
-    BATCH_BYTES,
-    ChangesFrame,
-    HeadsFrame,
-    HelloFrame,
-    OpsFrame,
-    RefusedFrame,
-    SummaryFrame,
-    decode_frame,
-    encode_frame,
-)
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 
 CLOCK = itertools.count(1_700_000_000_000, 1000)
 

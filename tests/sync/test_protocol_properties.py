@@ -12,16 +12,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from p2pcommunity.sync.errors import RemoteProtocolError
-from p2pcommunity.sync.protocol import (
-    CaughtUp,
-    SyncSession,
-)
-from p2pcommunity.sync.protocol_frames import (
+from p2pcommunity.sync.protocol.frames import (
     ChangesFrame,
     HeadsFrame,
     HelloFrame,
     SummaryFrame,
     decode_frame,
+)
+from p2pcommunity.sync.protocol.session import (
+    CaughtUp,
+    SyncSession,
 )
 from tests.sync.test_protocol import (
     Peer,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from automerge.core import ObjType, ScalarType
 
-from p2pcommunity.sync.apply import apply_to_document
-from p2pcommunity.sync.memberdoc import (
+from p2pcommunity.sync.docs.apply import apply_to_document
+from p2pcommunity.sync.docs.memberdoc import (
     JOURNAL,
     POSTS,
     DocRef,
@@ -16,8 +16,8 @@ from p2pcommunity.sync.memberdoc import (
     SegmentDoc,
     post_id_for,
 )
-from p2pcommunity.sync.readmodel import project_new_entries
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.projection import project_new_entries
+from p2pcommunity.sync.storage.store import Store
 
 COMMUNITY = bytes(32)
 CHANNEL = bytes(range(32))
@@ -96,9 +96,9 @@ def test_projection_in_bulk_matches_projection_change_by_change(tmp_path: Path) 
     for store in (bulk, single):
         store.ensure_doc(segment.ref.doc_id, COMMUNITY, owner, 0)
         # Someone else's edit of one of these ids waits forever; the owner's own apply.
-        store.edit_post(post_id_for(owner, f"{7:016x}"), stranger, "not yours", 0)
-        store.edit_post(post_id_for(owner, f"{8:016x}"), owner, "early edit", 1)
-        store.delete_post(post_id_for(owner, f"{9:016x}"), owner, 1)
+        store.read_model.edit_post(post_id_for(owner, f"{7:016x}"), stranger, "not yours", 0)
+        store.read_model.edit_post(post_id_for(owner, f"{8:016x}"), owner, "early edit", 1)
+        store.read_model.delete_post(post_id_for(owner, f"{9:016x}"), owner, 1)
     at_once = SegmentDoc.new(segment.ref)
     apply_to_document(at_once, [c.raw_bytes for c in changes], changes[-1].hash)
     with bulk.transaction():

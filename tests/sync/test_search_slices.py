@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from p2pcommunity.sync import tables
-from p2pcommunity.sync.store import Store
-from p2pcommunity.sync.tables import PostRow
+from p2pcommunity.sync.storage import read_model as tables
+from p2pcommunity.sync.storage.read_model import PostRow
+from p2pcommunity.sync.storage.store import Store
 
 COMMUNITY = b"c" * 32
 CHANNEL = b"h" * 32
@@ -52,7 +52,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def add(store: Store, first: int, count: int) -> None:
     with store.transaction():
-        store.insert_posts([row(i) for i in range(first, first + count)])
+        store.read_model.insert_posts([row(i) for i in range(first, first + count)])
 
 
 def fts_rows(store: Store) -> int:
@@ -60,20 +60,20 @@ def fts_rows(store: Store) -> int:
 
 
 def found(store: Store, word: str) -> list[str]:
-    return [r.id for r in store.search(COMMUNITY, word, limit=10_000)]
+    return [r.id for r in store.read_model.search(COMMUNITY, word, limit=10_000)]
 
 
 def test_a_big_pending_set_is_indexed_completely_in_several_slices(store: Store) -> None:
     add(store, 0, 1_234)
     slices = []
     while True:
-        indexed, more = store.index_search_slice(max_posts=500)
+        indexed, more = store.read_model.index_search_slice(max_posts=500)
         slices.append(indexed)
         if not more:
             break
     assert slices == [500, 500, 234]
     assert fts_rows(store) == 1_234
-    assert store.index_search_slice(max_posts=500) == (0, False)
+    assert store.read_model.index_search_slice(max_posts=500) == (0, False)
     assert found(store, "word0") == ["post-00000"]
     assert found(store, "word1233") == ["post-01233"]
     assert len(found(store, "common")) == 1_234
@@ -82,17 +82,17 @@ def test_a_big_pending_set_is_indexed_completely_in_several_slices(store: Store)
 def test_each_slice_is_its_own_transaction(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     add(store, 0, 120)
     commits = 0
-    real = Store.transaction
+    real = store.read_model.transaction
 
-    def counting(self: Store):  # type: ignore[no-untyped-def]
+    def counting():  # type: ignore[no-untyped-def]
         nonlocal commits
         commits += 1
-        return real(self)
+        return real()
 
-    monkeypatch.setattr(Store, "transaction", counting)
+    monkeypatch.setattr(store.read_model, "transaction", counting)
     total = 0
     while True:
-        indexed, more = store.index_search_slice(50)
+        indexed, more = store.read_model.index_search_slice(50)
         total += indexed
         if not more:
             break
@@ -101,20 +101,20 @@ def test_each_slice_is_its_own_transaction(store: Store, monkeypatch: pytest.Mon
 
 def test_index_pending_search_still_does_everything(store: Store) -> None:
     add(store, 0, tables.SEARCH_SLICE * 2 + 7)
-    assert store.index_pending_search() == tables.SEARCH_SLICE * 2 + 7
-    assert store.index_pending_search() == 0
+    assert store.read_model.index_pending_search() == tables.SEARCH_SLICE * 2 + 7
+    assert store.read_model.index_pending_search() == 0
 
 
 def test_posts_added_edited_and_deleted_between_slices(store: Store) -> None:
     add(store, 0, 30)
-    assert store.index_search_slice(max_posts=10) == (10, True)
+    assert store.read_model.index_search_slice(max_posts=10) == (10, True)
     # An indexed post and a pending one change between slices.
-    store.edit_post("post-00003", AUTHOR, "edited3 now", 1)
-    store.edit_post("post-00025", AUTHOR, "edited25 now", 1)
-    store.delete_post("post-00004", AUTHOR, 1)
-    store.delete_post("post-00026", AUTHOR, 1)
+    store.read_model.edit_post("post-00003", AUTHOR, "edited3 now", 1)
+    store.read_model.edit_post("post-00025", AUTHOR, "edited25 now", 1)
+    store.read_model.delete_post("post-00004", AUTHOR, 1)
+    store.read_model.delete_post("post-00026", AUTHOR, 1)
     add(store, 30, 5)  # arrives while the index catches up
-    while store.index_search_slice(max_posts=10)[1]:
+    while store.read_model.index_search_slice(max_posts=10)[1]:
         pass
     assert found(store, "edited3") == ["post-00003"]
     assert found(store, "edited25") == ["post-00025"]

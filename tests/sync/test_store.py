@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from p2pcommunity.sync.store import Store
+from p2pcommunity.sync.storage.store import Store
 
 
 def test_community_ids_follow_adds_deletes_and_rollbacks(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from nacl.signing import SigningKey
 
 from p2pcommunity.sync.errors import DatabaseLocked, DiskFull, StoreCorrupt, StoreIOError
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.store import Store, environment_error
+from p2pcommunity.sync.storage.store import Store, environment_error
 
 
 class Clock:

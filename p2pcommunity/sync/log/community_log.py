@@ -71,12 +71,12 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from p2pcommunity.sync.errors import Rejected
-from p2pcommunity.sync.log_envelope import decode_op, make_genesis, make_op
-from p2pcommunity.sync.log_governance import check_invite_admission, invite_proof
-from p2pcommunity.sync.log_ops import MAX_OP_SIZE, OP_VERSION, Op, Role, SignedOp
-from p2pcommunity.sync.log_pending import PendingOps
-from p2pcommunity.sync.log_rules import OP_RULES
-from p2pcommunity.sync.log_state import (
+from p2pcommunity.sync.log.envelope import decode_op, make_genesis, make_op
+from p2pcommunity.sync.log.governance_rules import check_invite_admission, invite_proof
+from p2pcommunity.sync.log.ops import MAX_OP_SIZE, OP_VERSION, Op, Role, SignedOp
+from p2pcommunity.sync.log.pending import PendingOps
+from p2pcommunity.sync.log.rules import OP_RULES
+from p2pcommunity.sync.log.state import (
     CHANNELS,
     NODES,
     RULES,

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from p2pcommunity.sync import migrations
 from p2pcommunity.sync.errors import (
     DatabaseLocked,
     DiskFull,
@@ -35,7 +34,13 @@ from p2pcommunity.sync.errors import (
     StoreIOError,
     StoreUnavailable,
 )
-from p2pcommunity.sync.tables import READ_MODEL_SCHEMA, PostRow, ReadModelTables, Visibility
+from p2pcommunity.sync.storage import migrations
+from p2pcommunity.sync.storage.read_model import (
+    READ_MODEL_SCHEMA,
+    PostRow,
+    ReadModel,
+    Visibility,
+)
 
 SCHEMA_VERSION = migrations.CURRENT
 
@@ -155,7 +160,7 @@ class DocRow:
     snapshot_seq: int
 
 
-class Store(ReadModelTables):
+class Store:
     def __init__(self, path: Path, busy_timeout: float = 5.0) -> None:
         """Open (or make) the store at `path`, bringing an older schema up to date.
 
@@ -182,6 +187,7 @@ class Store(ReadModelTables):
             # fsynced either way: what survives a killed process is unchanged.
             self.db.execute("PRAGMA wal_autocheckpoint=4000")
             self.db.execute("PRAGMA foreign_keys=ON")
+            self.read_model = ReadModel(self.db, self.transaction)
             self._open_schema()
         except BaseException as exc:
             self.db.close()

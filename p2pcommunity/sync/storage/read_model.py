@@ -10,7 +10,7 @@ an edit or deletion that arrives before its post waits in pending_updates.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -106,16 +106,27 @@ class Visibility:
 
     hidden: frozenset[str] = frozenset()
     timeouts: tuple[tuple[bytes, int, tuple[tuple[int, int], ...]], ...] = ()
+    hidden_shown_to: bytes | None = None
+    """An author who still sees their own hidden posts (flagged: `read` says why)."""
 
-    def sql(self) -> tuple[str, list[Any]]:
+    def sql(self, prefix: str = "") -> tuple[str, list[Any]]:
+        """The WHERE clauses (each starting with AND) for columns named `prefix` + name."""
         clauses: list[str] = []
         args: list[Any] = []
         if self.hidden:
-            clauses.append(f"id NOT IN ({','.join('?' * len(self.hidden))})")
-            args += sorted(self.hidden)
+            listed = f"{prefix}id NOT IN ({','.join('?' * len(self.hidden))})"
+            if self.hidden_shown_to is not None:
+                clauses.append(f"({listed} OR {prefix}author = ?)")
+                args += [*sorted(self.hidden), self.hidden_shown_to]
+            else:
+                clauses.append(listed)
+                args += sorted(self.hidden)
         for author, until_ms, within in self.timeouts:
-            inside = " OR ".join("(segment = ? AND journal_index < ?)" for _ in within) or "0"
-            clauses.append(f"NOT (author = ? AND author_ms < ? AND NOT ({inside}))")
+            inside = (
+                " OR ".join(f"({prefix}segment = ? AND {prefix}journal_index < ?)" for _ in within)
+                or "0"
+            )
+            clauses.append(f"NOT ({prefix}author = ? AND {prefix}author_ms < ? AND NOT ({inside}))")
             args += [author, until_ms]
             for segment, limit in within:
                 args += [segment, limit]
@@ -175,11 +186,18 @@ def _post_values(row: PostRow) -> tuple[Any, ...]:
     )
 
 
-class ReadModelTables:
-    db: sqlite3.Connection
+class ReadModel:
+    """The read-model tables of one store: its connection, and the store's transactions
+    (SQLite has one writer, so the replicated data and the rows projected from it share
+    them: a batch and its rows are saved together or not at all)."""
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        transaction: Callable[[], AbstractContextManager[sqlite3.Connection]],
+    ) -> None:
+        self.db = db
+        self.transaction = transaction
 
     # -- read models -----------------------------------------------------------
 
@@ -434,16 +452,30 @@ class ReadModelTables:
                 (community_id, channel_id, now_ms),
             )
 
-    def unread_counts(self, community_id: bytes, me: bytes) -> dict[bytes, int]:
-        """Posts by others first seen after the channel was last read (local only)."""
+    def unread_counts(
+        self,
+        community_id: bytes,
+        me: bytes,
+        blocked: Sequence[bytes] = (),
+        visibility: Visibility = Visibility(),
+    ) -> dict[bytes, tuple[int, int]]:
+        """channel -> (unread, unread mentioning `me`): posts by others this member can
+        see (not blocked, not hidden by moderation) first seen after the channel was
+        last read. Local only. A mention is found as `me`'s 32 bytes inside the stored
+        CBOR list of mentioned keys (no other field of that list is 32 bytes long)."""
+        marks = ",".join("?" * len(blocked))
+        exclude = f"AND p.author NOT IN ({marks}) " if blocked else ""
+        moderated, moderated_args = visibility.sql(prefix="p.")
         return {
-            bytes(channel): count
-            for channel, count in self.db.execute(
-                "SELECT p.channel_id, COUNT(*) FROM posts p LEFT JOIN read_markers m "
+            bytes(channel): (count, mentions)
+            for channel, count, mentions in self.db.execute(
+                "SELECT p.channel_id, COUNT(*), SUM(instr(p.mentions, ?) > 0) "
+                "FROM posts p LEFT JOIN read_markers m "
                 "ON m.community_id = p.community_id AND m.channel_id = p.channel_id "
                 "WHERE p.community_id=? AND p.deleted=0 AND p.author != ? "
-                "AND p.first_seen_ms > COALESCE(m.last_read_ms, 0) GROUP BY p.channel_id",
-                (community_id, me),
+                f"AND p.first_seen_ms > COALESCE(m.last_read_ms, 0) {exclude}{moderated} "
+                "GROUP BY p.channel_id",
+                (me, community_id, me, *blocked, *moderated_args),
             )
         }
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from automerge.core import Message, SyncState
 
-from p2pcommunity.sync.chunks import ParsedChange, encode_uleb128, parse_change
-from p2pcommunity.sync.chunks import raw_change_hash as raw_change_hash
 from p2pcommunity.sync.crypto import CHANGE_TAG, signed_message, verify_each
+from p2pcommunity.sync.docs.chunks import ParsedChange, encode_uleb128, parse_change
+from p2pcommunity.sync.docs.chunks import raw_change_hash as raw_change_hash
+from p2pcommunity.sync.docs.memberdoc import DocRef, SegmentDoc
 from p2pcommunity.sync.errors import Rejected
-from p2pcommunity.sync.memberdoc import DocRef, SegmentDoc
 
 MAX_BATCH_CHANGES = 1000
 

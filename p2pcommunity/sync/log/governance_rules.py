@@ -55,8 +55,8 @@ from nacl.signing import SigningKey
 
 from p2pcommunity.sync.crypto import INVITE_TAG, SIGNATURE_SIZE, sign, verify
 from p2pcommunity.sync.errors import Rejected
-from p2pcommunity.sync.log_ops import Op, Role, fields, is_key, is_nonce, is_op_id
-from p2pcommunity.sync.log_state import (
+from p2pcommunity.sync.log.ops import Op, Role, fields, is_key, is_nonce, is_op_id
+from p2pcommunity.sync.log.state import (
     NODES,
     REMOVED,
     RULES,
@@ -284,6 +284,11 @@ def _join_links(op: Op) -> tuple[Link, ...]:
 def _apply_rules_set(state: StateBuilder, op: Op) -> None:
     state.rules = op.body["text"]
     state.rules_version += 1
+    # Whoever sets the rules has read them (also in 0.1.0 logs, whose admins never
+    # signed a rules_ack for their own rules): the new version does not lock them out.
+    author = state.active_member(op.author)
+    if author is not None:
+        state.members[author.key] = replace(author, rules_acked=state.rules_version)
 
 
 def _check_rules_ack(view: PastView, op: Op) -> None:
@@ -428,7 +433,7 @@ GOVERNANCE_RULES: dict[str, OpRule] = {
     "rules_set": OpRule(
         required=Role.ADMIN,
         validate=fields({"text": _rules_text}),
-        touches=lambda op: (RULES,),
+        touches=lambda op: (RULES, member_touch(op.author)),
         check=no_check,
         revokes=no_revocation,
         apply=_apply_rules_set,

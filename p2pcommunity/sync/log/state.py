@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from p2pcommunity.sync.errors import Rejected
-from p2pcommunity.sync.log_ops import Op, Role
+from p2pcommunity.sync.log.ops import Op, Role
 
 ACTIVE = "active"
 REMOVED = "removed"

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from p2pcommunity.sync.log_governance import GOVERNANCE_RULES
-from p2pcommunity.sync.log_ops import (
+from p2pcommunity.sync.log.governance_rules import GOVERNANCE_RULES
+from p2pcommunity.sync.log.ops import (
     GENESIS,
     ROLE_NAMES,
     Op,
@@ -25,7 +25,7 @@ from p2pcommunity.sync.log_ops import (
     is_role_name,
     is_text,
 )
-from p2pcommunity.sync.log_state import (
+from p2pcommunity.sync.log.state import (
     CHANNELS,
     COMMUNITY,
     Channel,

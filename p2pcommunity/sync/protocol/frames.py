@@ -25,13 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from p2pcommunity.sync.apply import MAX_BATCH_CHANGES, SignedChange
 from p2pcommunity.sync.cbor import decode_canonical
-from p2pcommunity.sync.chunks import MAX_CHANGE_SIZE
 from p2pcommunity.sync.crypto import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, canonical_cbor
+from p2pcommunity.sync.docs.apply import MAX_BATCH_CHANGES, SignedChange
+from p2pcommunity.sync.docs.chunks import MAX_CHANGE_SIZE
 from p2pcommunity.sync.errors import Rejected, RemoteProtocolError
-from p2pcommunity.sync.log import MAX_OP_SIZE, SignedOp
-from p2pcommunity.sync.log_ops import HASH_SIZE
+from p2pcommunity.sync.log.community_log import MAX_OP_SIZE, SignedOp
+from p2pcommunity.sync.log.ops import HASH_SIZE
 
 # 2: admission by a member's `admit` op (0.2); a 0.1 peer is refused politely.
 PROTOCOL_VERSION = 2

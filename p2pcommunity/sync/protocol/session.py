@@ -37,12 +37,12 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from p2pcommunity.sync.apply import MAX_BATCH_CHANGES, SignedChange
 from p2pcommunity.sync.community import Community
+from p2pcommunity.sync.docs.apply import MAX_BATCH_CHANGES, SignedChange
+from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.errors import Rejected, RemoteProtocolError
-from p2pcommunity.sync.log import CommunityState, PendingOps, SignedOp, decode_op
-from p2pcommunity.sync.memberdoc import DocRef
-from p2pcommunity.sync.protocol_frames import (
+from p2pcommunity.sync.log.community_log import CommunityState, PendingOps, SignedOp, decode_op
+from p2pcommunity.sync.protocol.frames import (
     BATCH_BYTES,
     ITEM_OVERHEAD,
     MAX_FRAME_SIZE,

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from p2pcommunity.sync.errors import Rejected
-from p2pcommunity.sync.log_ops import Op
+from p2pcommunity.sync.log.ops import Op
 
 DEFAULT_MAX_OPS = 1000
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024

@@ -37,12 +37,12 @@ from typing import Any
 
 from automerge.core import ROOT, Document, ObjType, ScalarType
 
-from p2pcommunity.sync import content
 from p2pcommunity.sync.cbor import decode_or_none
-from p2pcommunity.sync.content import MAX_POST_CHARS as MAX_POST_CHARS
 from p2pcommunity.sync.crypto import SEGMENT_DOMAIN as SEGMENT_DOMAIN
 from p2pcommunity.sync.crypto import canonical_cbor
 from p2pcommunity.sync.crypto import segment_doc_id as segment_doc_id
+from p2pcommunity.sync.docs import content
+from p2pcommunity.sync.docs.content import MAX_POST_CHARS as MAX_POST_CHARS
 
 SCHEMA_VERSION = 1
 SEGMENT_MAX_CHANGES = 2000

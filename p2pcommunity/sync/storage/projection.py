@@ -42,10 +42,9 @@ from collections.abc import Sequence
 
 import cbor2
 
-from p2pcommunity.sync import content
-from p2pcommunity.sync.content import MAX_EMOJI_CHARS as MAX_EMOJI_CHARS
-from p2pcommunity.sync.errors import Rejected
-from p2pcommunity.sync.memberdoc import (
+from p2pcommunity.sync.docs import content
+from p2pcommunity.sync.docs.content import MAX_EMOJI_CHARS as MAX_EMOJI_CHARS
+from p2pcommunity.sync.docs.memberdoc import (
     DELETED,
     EDITS,
     J_ADDRS,
@@ -66,7 +65,8 @@ from p2pcommunity.sync.memberdoc import (
     post_id_for,
     post_is_valid,
 )
-from p2pcommunity.sync.store import PostRow, Store
+from p2pcommunity.sync.errors import Rejected
+from p2pcommunity.sync.storage.store import PostRow, Store
 
 INVALID_CONTENT = "invalid_content"
 _NO_MENTIONS = cbor2.dumps([])
@@ -123,7 +123,7 @@ def project_own_change(
     post = change.post
     if post is not None and change.entries == (f"{J_POST}:{post.local_id}",):
         if post_is_valid(post):
-            store.upsert_post(_post_row(segment.ref, post, now_ms, position), fresh=True)
+            store.read_model.upsert_post(_post_row(segment.ref, post, now_ms, position), fresh=True)
     else:
         _project(store, segment, position, change.entries, now_ms)
 
@@ -227,11 +227,11 @@ def _project(
                 posts.append(_post_row(ref, post, now_ms, index))
             continue
         if posts:
-            store.insert_posts(posts)
+            store.read_model.insert_posts(posts)
             posts = []
         _project_other(store, segment, entry)
     if posts:
-        store.insert_posts(posts)
+        store.read_model.insert_posts(posts)
 
 
 def _project_other(store: Store, segment: SegmentDoc, entry: str) -> None:
@@ -241,21 +241,23 @@ def _project_other(store: Store, segment: SegmentDoc, entry: str) -> None:
     if kind == J_EDIT:
         edit = segment.read_edit(key)
         if edit is not None:
-            store.edit_post(key, ref.owner, edit.text, ref.segment)
+            store.read_model.edit_post(key, ref.owner, edit.text, ref.segment)
     elif kind == J_DELETE:
         if segment.read_deleted(key):
-            store.delete_post(key, ref.owner, ref.segment)
+            store.read_model.delete_post(key, ref.owner, ref.segment)
     elif kind == J_REACT:
         post_id, _, emoji = key.partition("/")
         on = segment.read_reaction(key)
         if on is not None and post_id and content.emoji_problem(emoji) is None:
-            store.set_reaction(post_id, ref.owner, emoji, on, ref.segment)
+            store.read_model.set_reaction(post_id, ref.owner, emoji, on, ref.segment)
     elif kind == J_REPORT:
         body = segment.read_report(key)
         if body is not None:
             store.add_report(ref.community_id, ref.owner, key, body)
     elif entry == J_PROFILE:
-        store.set_profile(ref.community_id, ref.owner, segment.read_profile(), ref.segment)
+        store.read_model.set_profile(
+            ref.community_id, ref.owner, segment.read_profile(), ref.segment
+        )
     elif entry == J_ADDRS:
         addrs = "\n".join(segment.read_addrs())
-        store.set_addrs(ref.community_id, ref.owner, addrs, ref.segment)
+        store.read_model.set_addrs(ref.community_id, ref.owner, addrs, ref.segment)

@@ -16,7 +16,7 @@ from nacl.signing import SigningKey
 
 from p2pcommunity.sync.crypto import OP_TAG, canonical_cbor, sha256, sign, verify
 from p2pcommunity.sync.errors import Invalid, Rejected
-from p2pcommunity.sync.log_ops import (
+from p2pcommunity.sync.log.ops import (
     GENESIS,
     HASH_SIZE,
     MAX_OP_SIZE,
@@ -26,7 +26,7 @@ from p2pcommunity.sync.log_ops import (
     SignedOp,
     decode_canonical,
 )
-from p2pcommunity.sync.log_rules import OP_RULES
+from p2pcommunity.sync.log.rules import OP_RULES
 
 _MALFORMED = "malformed_op"
 # An op names at most this many parents: with more heads than that, a node

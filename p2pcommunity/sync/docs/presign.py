@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from p2pcommunity.sync.chunks import raw_change_hash
 from p2pcommunity.sync.crypto import (
     CHANGE_TAG,
     PUBLIC_KEY_SIZE,
@@ -33,8 +32,9 @@ from p2pcommunity.sync.crypto import (
     verify_each,
     verify_signed,
 )
+from p2pcommunity.sync.docs.chunks import raw_change_hash
 from p2pcommunity.sync.errors import Rejected
-from p2pcommunity.sync.log_ops import decode_canonical
+from p2pcommunity.sync.log.ops import decode_canonical
 
 # (public key, signed message, signature)
 SignatureCheck = tuple[bytes, bytes, bytes]

@@ -1,0 +1,1 @@
+"""Member documents: signed Automerge segments, verified before Automerge sees a byte."""

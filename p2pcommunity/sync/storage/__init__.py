@@ -1,0 +1,1 @@
+"""SQLite: the replicated data, the read models projected from it, migrations."""
