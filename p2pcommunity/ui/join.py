@@ -272,10 +272,10 @@ class JoinDialog(QDialog):
             self.community_name = str(info.get("name") or "the community")
             if was_known and acknowledged:
                 self._show_member()
-            elif acknowledged:
-                self._finish()
-            elif not str(info.get("rules") or result.get("rules") or "").strip():
-                self._accept_rules()  # no rules to read: accepting writes the join
+            elif acknowledged or not str(info.get("rules") or result.get("rules") or "").strip():
+                # No rules to read. `rules accept` still writes what waited for
+                # them (the profile), and is harmless when there is nothing to write.
+                self._accept_rules()
             else:
                 self._show_rules(info, result)
 
