@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
@@ -32,6 +32,8 @@ from p2pcommunity.ui.chat import ChatPage
 from p2pcommunity.ui.client import ControlClient
 from p2pcommunity.ui.join import RulesPage
 from p2pcommunity.ui.onboarding import ConnectingPage, NamePage, WelcomePage
+
+NARROW = 1000  # below this width the member list starts closed
 
 
 class MainWindow(QMainWindow):
@@ -61,6 +63,11 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         self.chat.status_message.connect(self.flash)
+        self._narrow = False
+        # The side lists size their rows to the view's width; a horizontal scroll bar
+        # only ever appears when that width is tight (800x600) and then hides a row.
+        for view in (self.chat.channel_view, self.chat.members_panel.view):
+            view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.allow_close = False
         geometry = settings.value("window/geometry")
         if geometry is not None:
@@ -268,6 +275,18 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/splitter", self.chat.splitter.saveState())
         self.settings.sync()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        narrow = self.width() < NARROW
+        if (
+            narrow
+            and not self._narrow
+            and self.chat.side.currentWidget() is self.chat.members_panel
+        ):
+            # Room for the messages first: the member list opens again with its button.
+            self.chat.side.hide()
+        self._narrow = narrow
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()

@@ -169,3 +169,8 @@ def test_the_window_fits_an_800x600_screen(qtbot, tmp_path: Path) -> None:
     assert hint.width() <= 800 and hint.height() <= 600
     minimum = app.window.minimumSize()
     assert minimum.width() <= 760 and minimum.height() <= 540  # and room for the frame
+    # the messages get the room: the member list starts closed, and its button opens it
+    assert not app.chat.side.isVisible()
+    members_button = app.chat.header_buttons[1]
+    qtbot.mouseClick(members_button, Qt.MouseButton.LeftButton)
+    assert app.chat.side.isVisible() and app.chat.side.currentWidget() is app.chat.members_panel
