@@ -354,6 +354,14 @@ class App(QObject):
             return
         self.open_join(code)
 
+    def serve_links(self) -> InstanceServer:
+        """Take the links and "show yourself" that later starts on this data dir hand over."""
+        server = InstanceServer(self.data_dir, self)
+        server.link_received.connect(self.open_link)
+        server.shown.connect(self.show_window)
+        server.listen()
+        return server
+
     def open_channel_create(self, community_id: str) -> None:
         dialog = CreateChannelDialog(self.client, community_id, self.window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -574,10 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     app = App(args.data_dir, args.listen, args.color_scheme)
     app.apply_theme()
     qt_app.styleHints().colorSchemeChanged.connect(lambda _s: app.on_system_scheme_changed())
-    server = InstanceServer(args.data_dir, app)
-    server.link_received.connect(app.open_link)
-    server.shown.connect(app.show_window)
-    server.listen()
+    server = app.serve_links()
     if args.url:
         app.open_link(args.url)
     qt_app.aboutToQuit.connect(app.shutdown)

@@ -108,3 +108,33 @@ def test_a_second_start_with_a_link_hands_it_over_and_exits(qtbot, tmp_path: Pat
         if proc.stderr:
             proc.stderr.close()
         server.close()
+
+
+def test_a_link_handed_to_the_app_opens_the_join_flow_with_its_code(qtbot, make_app) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from p2pcommunity.ui.join import JoinDialog
+
+    from .conftest import start_with_name
+
+    app = make_app("alice")
+    start_with_name(qtbot, app, "Alice")
+    server = app.serve_links()
+    try:
+        assert hand_to_running(app.data_dir, "p2pcommunity://join/bad code!") is True
+        qtbot.waitUntil(lambda: "link" in app.window.statusBar().currentMessage(), timeout=5_000)
+        assert hand_to_running(app.data_dir, make_link(CODE)) is True
+
+        def dialogs() -> list[JoinDialog]:
+            return [
+                w
+                for w in QApplication.topLevelWidgets()
+                if isinstance(w, JoinDialog) and w.isVisible()
+            ]
+
+        qtbot.waitUntil(lambda: bool(dialogs()), timeout=5_000)
+        assert len(dialogs()) == 1  # the bad link opened nothing
+        assert dialogs()[0].code.toPlainText() == CODE
+        dialogs()[0].reject()
+    finally:
+        server.close()
