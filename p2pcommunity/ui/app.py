@@ -263,6 +263,9 @@ class App(QObject):
         if any(r.get("id") == community for r in self.pending_rules):  # still waiting
             self.window.show_rules()
             self._set_stage("rules")
+            # What brought us here may have been a refusal flashed in the status bar
+            # ("acknowledge the rules first"): the page says it better.
+            self.window.statusBar().clearMessage()
 
     def _on_rules_page_accepted(self, community: str) -> None:
         self.window.flash("Welcome! You accepted the rules.")
@@ -316,8 +319,10 @@ class App(QObject):
         self.client.request("status", {}, on_result=done)
 
     def _on_client_sync_progressed(self, community_id: str, caught_up: bool) -> None:
-        row = self.chat.communities.row_of(community_id)
-        name = self.chat.communities.row_at(row).get("name", "") if row >= 0 else "A new community"
+        names = {
+            r.get("id"): r.get("name") for r in (*self.chat.communities.rows(), *self.pending_rules)
+        }
+        name = str(names.get(community_id) or "A new community")
         self.window.set_syncing(name, caught_up)
         self.chat.on_community_changed(community_id, "sync")
 

@@ -174,6 +174,7 @@ def test_leaving_from_the_rules_asks_and_new_rules_gate_a_member(qtbot, make_app
     assert "No spoilers." in page.view.rules.toPlainText()
     assert "changed" in page.view.intro.text()
     assert bob.chat.communities.rowCount() == 0  # not listed while the rules wait
+    assert "rules accept" not in bob.window.statusBar().currentMessage()  # no CLI hint
     # Leave… asks first; going back keeps Bob a member
     click(qtbot, page.view.leave_button)
     box = leave_box(qtbot)
