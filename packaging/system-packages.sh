@@ -46,7 +46,7 @@ check_base() {
   [ -n "$found" ] || add libgmp-dev
   for lib in libEGL.so.1:libegl1 libGL.so.1:libgl1 libxkbcommon.so.0:libxkbcommon0 \
     libfontconfig.so.1:libfontconfig1 libxcb-cursor.so.0:libxcb-cursor0 \
-    libdbus-1.so.3:libdbus-1-3; do
+    libdbus-1.so.3:libdbus-1-3 libglib-2.0.so.0:libglib2.0-0; do
     have_lib "${lib%%:*}" || add "${lib##*:}"
   done
   # Emoji in posts and the reaction menu; `make dist` bundles this font.
