@@ -186,3 +186,17 @@ def test_leaving_from_the_rules_asks_and_new_rules_gate_a_member(qtbot, make_app
     qtbot.waitUntil(lambda: bool(bob.chat.channel), timeout=10_000)
     send(qtbot, bob, "agreed twice")
     qtbot.waitUntil(lambda: "agreed twice" in timeline_texts(alice), timeout=SYNC_MS)
+
+
+def test_closing_the_dialog_while_it_syncs_ends_on_the_rules_not_half_in(qtbot, make_app) -> None:
+    alice, bob, community = two_apps(qtbot, make_app)
+    dialog = paste_and_join(qtbot, bob, make_invite(qtbot, alice, community))
+    assert dialog.stack.currentIndex() == JoinDialog.PROGRESS
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)  # gone at once: a join may take a minute
+    qtbot.waitUntil(lambda: closed(dialog), timeout=2_000)
+    # the node finishes the join it was asked for; the app shows its rules, nothing more
+    qtbot.waitUntil(lambda: bob.stage == "rules", timeout=SYNC_MS)
+    assert bob.window.pages.currentWidget() is bob.window.rules_page
+    assert bob.chat.communities.rowCount() == 0
+    click(qtbot, bob.window.rules_page.view.agree_button)
+    qtbot.waitUntil(lambda: bob.stage == "chat" and bob.chat.community == community, timeout=10_000)
