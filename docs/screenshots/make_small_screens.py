@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # Its helpers, and its QApplication (made when it is imported).
-from make_screenshots import LOCAL, call, grab, qt, spin, start, wait  # noqa: E402
+from make_screenshots import LOCAL, call, grab, qt, spin, start, wait
 
-from p2pcommunity.ui.app import App  # noqa: E402
-from p2pcommunity.ui.dialogs import InviteDialog  # noqa: E402
-from p2pcommunity.ui.theme import apply_theme  # noqa: E402
+from p2pcommunity.ui.app import App
+from p2pcommunity.ui.dialogs import InviteDialog
+from p2pcommunity.ui.theme import apply_theme
 
 
 def main() -> None:
