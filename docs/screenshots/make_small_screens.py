@@ -53,7 +53,9 @@ def main() -> None:
         wait(lambda: bool(dialog.code.toPlainText()), 20, "invite")
         dialog.move(0, 0)
         spin(600)
-        print("invite dialog:", dialog.frameGeometry().width(), "x", dialog.frameGeometry().height())
+        print(
+            "invite dialog:", dialog.frameGeometry().width(), "x", dialog.frameGeometry().height()
+        )
         grab(dialog, "invite-800x600.png")
         dialog.close()
     finally:
