@@ -30,7 +30,8 @@ LOCAL = ["/ip4/127.0.0.1/tcp/0"]
 qt = QApplication(sys.argv)
 
 from p2pcommunity.ui.app import App  # noqa: E402
-from p2pcommunity.ui.dialogs import InviteDialog, JoinDialog  # noqa: E402
+from p2pcommunity.ui.dialogs import InviteDialog  # noqa: E402
+from p2pcommunity.ui.join import JoinDialog  # noqa: E402
 from p2pcommunity.ui.theme import apply_theme  # noqa: E402
 
 
@@ -198,10 +199,10 @@ def main() -> None:
         grab(join, "join-code.png")
         join._on_join_clicked()
         join.grab().save(str(OUT / "join-progress.png"))
-        wait(lambda: join.stack.currentIndex() == 2 or not join.isVisible(), 40, "join")
+        wait(lambda: join.stack.currentIndex() == join.RULES or not join.isVisible(), 40, "join")
         if join.isVisible():
             grab(join, "join-rules.png")
-            join._on_agree_clicked()
+            join.rules_view.agree_button.click()
         wait(lambda: dave.stage == "chat", 20, "dave chat")
         spin(1500)
         grab(dave.window, "join-done.png")

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QPoint, Qt
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QMenu, QMessageBox
 
-from p2pcommunity.ui.dialogs import ask_text
+from p2pcommunity.ui.dialogs import ONLY_ADMINS_INVITE, ask_text, confirm_leave
 from p2pcommunity.ui.models import short_peer
 
 if TYPE_CHECKING:
@@ -91,7 +91,13 @@ class ChatActions(QObject):
         invite = menu.addAction(
             "Invite people…", lambda: page.invite_wanted.emit(page.community, name)
         )
-        invite.setEnabled(page.my_role in ADMINS)
+        if page.my_role not in ADMINS:
+            # Greyed out, and saying why: in the text a screen reader reads, and on hover.
+            invite.setEnabled(False)
+            invite.setText(f"Invite people… ({ONLY_ADMINS_INVITE.lower()})")
+            invite.setToolTip(ONLY_ADMINS_INVITE)
+            invite.setStatusTip(ONLY_ADMINS_INVITE)
+            menu.setToolTipsVisible(True)
         menu.addAction("Community settings…", lambda: page.settings_wanted.emit(page.community))
         if page.my_role in MODERATORS:
             menu.addAction("Reports…", lambda: page.reports_wanted.emit(page.community))
@@ -103,33 +109,20 @@ class ChatActions(QObject):
 
     def confirm_leave(self) -> None:
         page = self.page
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
-            "Leave community",
-            f"Leave {page.info.get('name', 'this community')}? Its data is deleted from this "
-            "computer and you need a new invite to come back.",
-            QMessageBox.StandardButton.Cancel,
-            self.widget,
-        )
-        leave = box.addButton("Leave", QMessageBox.ButtonRole.DestructiveRole)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        community = page.community
 
-        def finished(_r: int) -> None:
-            if box.clickedButton() is leave:
-                community = page.community
+        def leave() -> None:
+            def done(_result: dict[str, Any]) -> None:
+                if page.community == community:
+                    page.community = ""
+                    page.channel = ""
+                page.refresh_communities()
 
-                def done(_result: dict[str, Any]) -> None:
-                    if page.community == community:
-                        page.community = ""
-                        page.channel = ""
-                    page.refresh_communities()
+            page.client.request(
+                "leave", {"community": community}, on_result=done, on_error=page.report_error
+            )
 
-                page.client.request(
-                    "leave", {"community": community}, on_result=done, on_error=page.report_error
-                )
-
-        box.finished.connect(finished)
-        box.open()
+        confirm_leave(self.widget, page.info.get("name", ""), leave)
 
     # ------------------------------------------------------------------ posts
 

@@ -2,11 +2,16 @@
 
 `App` owns the node process, the control connection, the window and the tray,
 and walks the start-up states: connecting -> (first run: display name) ->
-(no community yet: welcome) -> chat. Everything is driven by signals; the
-only bounded wait is stopping the node we started, while quitting.
+(no community yet: welcome) -> chat, with a detour to the rules page whenever
+a community's rules wait for this member's agreement (then nothing of it is
+shown: the node refuses everything else with `rules_pending` anyway, and such
+an error sends the app back to the community list, which shows the rules).
+Everything is driven by signals; the only bounded waits are stopping the
+node we started, while quitting, and offering a link to an app already
+running, before any window exists (links.py).
 
-Settings (window geometry, last channel, the tray's keep-syncing choice) are
-a `QSettings` INI file in the data dir, so two data dirs are two profiles.
+Settings (window geometry, last channel, preferences) are a `QSettings` INI
+file in the data dir, so two data dirs are two profiles.
 """
 
 from __future__ import annotations
@@ -20,22 +25,36 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRectF, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
 
 from p2pcommunity import __version__
 from p2pcommunity.ui.client import ControlClient, friendly_error
 from p2pcommunity.ui.dbus_notify import Notifier
-from p2pcommunity.ui.dialogs import CreateCommunityDialog, InviteDialog, JoinDialog, ProfileDialog
+from p2pcommunity.ui.dialogs import (
+    CreateChannelDialog,
+    CreateCommunityDialog,
+    InviteDialog,
+    ProfileDialog,
+)
 from p2pcommunity.ui.icons import load_emoji_font
+from p2pcommunity.ui.join import JoinDialog
+from p2pcommunity.ui.links import InstanceServer, LinkError, hand_to_running, parse_link
 from p2pcommunity.ui.mainwindow import MainWindow
 from p2pcommunity.ui.node_process import DEFAULT_LISTEN, NodeProcess
+from p2pcommunity.ui.preferences import (
+    KEEP_SYNCING,
+    Choices,
+    Preferences,
+    PreferencesDialog,
+    forced_dark,
+)
 from p2pcommunity.ui.reports import ReportsDialog
 from p2pcommunity.ui.settings import CommunitySettingsDialog
 from p2pcommunity.ui.theme import apply_theme
 from p2pcommunity.ui.widgets import NotificationBanner
 
 SETTINGS_FILE = "app.ini"
-KEEP_SYNCING = "tray/keep_syncing"
+LICENCE = "MIT"
 STATUS_POLL_MS = 3000
 RECONNECT_MS = 2000
 LISTEN_ENV = "P2PCOMMUNITY_LISTEN"
@@ -64,14 +83,20 @@ class App(QObject):
     stage_changed = Signal(str)  # connecting, name, welcome, chat, failed
     quitting = Signal()
 
-    def __init__(self, data_dir: Path, listen: list[str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, listen: list[str] | None = None, theme: str | None = None
+    ) -> None:
+        """`listen` and `theme` given here (flags, tests) win over the preferences."""
         super().__init__()
         self.data_dir = data_dir.absolute()
         self.stage = ""
         self.settings = QSettings(
             str(self.data_dir / SETTINGS_FILE), QSettings.Format.IniFormat, self
         )
-        self.node = NodeProcess(self.data_dir, listen)
+        self.prefs = Preferences(self.settings)
+        self.listen_override = listen
+        self.theme_override = theme
+        self.node = NodeProcess(self.data_dir, self._listen(self.prefs.load()))
         self.client = ControlClient(self)
         self.window = MainWindow(self.client, self.settings)
         self.window.setWindowIcon(app_icon())
@@ -101,7 +126,7 @@ class App(QObject):
         self.window.welcome.join_clicked.connect(self.open_join)
         self.window.connecting.retried.connect(self.start)
         self.window.close_requested.connect(self._on_window_close_requested)
-        self.window.quit_requested.connect(self.quit)
+        self.window.quit_requested.connect(self.request_quit)
         self.chat.create_wanted.connect(self.open_create)
         self.chat.join_wanted.connect(self.open_join)
         self.chat.invite_wanted.connect(self.open_invite)
@@ -109,7 +134,23 @@ class App(QObject):
         self.chat.reports_wanted.connect(self.open_reports)
         self.chat.profile_wanted.connect(self.open_profile)
         self.chat.communities_listed.connect(self._on_chat_communities_listed)
+        self.chat.rules_pending.connect(self._on_chat_rules_pending)
+        self.chat.channel_create_wanted.connect(self.open_channel_create)
         self.chat.notification_wanted.connect(self._notify)
+        self.window.rules_page.loaded.connect(self._on_rules_page_loaded)
+        self.window.rules_page.accepted.connect(self._on_rules_page_accepted)
+        self.window.rules_page.left.connect(self._on_left)
+        self.window.rules_page.failed.connect(self.window.flash)
+        self.window.preferences_requested.connect(self.open_preferences)
+        self.window.about_requested.connect(self.open_about)
+        self.client.request_failed.connect(self._on_client_request_failed)
+        self.pending_rules: list[dict[str, Any]] = []  # rows of `community list`
+        self._acknowledged_seen: set[str] = set()
+        self._pending_link = ""
+        self._refresh_soon = QTimer(self)
+        self._refresh_soon.setSingleShot(True)
+        self._refresh_soon.setInterval(200)
+        self._refresh_soon.timeout.connect(self.chat.refresh_communities)
         self.notifications: list[tuple[str, str]] = []  # every notification asked for
         self.tray: QSystemTrayIcon | None = None
         self._build_tray()
@@ -198,14 +239,57 @@ class App(QObject):
             return
         self.chat.refresh_communities()
 
+    def _on_chat_rules_pending(self, rows: list[dict[str, Any]]) -> None:
+        self.pending_rules = rows
+
     def _on_chat_communities_listed(self, count: int) -> None:
-        if count == 0:
+        self._acknowledged_seen.update(r["id"] for r in self.chat.communities.rows())
+        if self.pending_rules:
+            self._show_pending_rules(self.pending_rules[0])
+        elif count == 0:
             if self.stage != "welcome":
                 self.window.show_welcome(self.name)
                 self._set_stage("welcome")
         elif self.stage != "chat":
             self.window.show_chat()
             self._set_stage("chat")
+        if self._pending_link and self.stage in ("welcome", "chat", "rules"):
+            url, self._pending_link = self._pending_link, ""
+            self.open_link(url)
+
+    # ------------------------------------------------------------------ rules
+
+    def _show_pending_rules(self, row: dict[str, Any]) -> None:
+        community = str(row.get("id", ""))
+        page = self.window.rules_page
+        if self.stage != "rules" or page.community_id != community:
+            page.load(community, changed=community in self._acknowledged_seen)
+
+    def _on_rules_page_loaded(self, community: str) -> None:
+        if any(r.get("id") == community for r in self.pending_rules):  # still waiting
+            self.window.show_rules()
+            self._set_stage("rules")
+            # What brought us here may have been a refusal flashed in the status bar
+            # ("acknowledge the rules first"): the page says it better.
+            self.window.statusBar().clearMessage()
+
+    def _on_rules_page_accepted(self, community: str) -> None:
+        self.window.flash("Welcome! You accepted the rules.")
+        self._set_stage("accepted")  # so that the refresh shows the chat again
+        self.chat.refresh_communities(select=community)
+
+    def _on_left(self, community: str) -> None:
+        if self.chat.community == community:
+            self.chat.community = ""
+            self.chat.channel = ""
+        self.window.flash("You left the community; its data is deleted from this device.")
+        self._set_stage("left")
+        self.chat.refresh_communities()
+
+    def _on_client_request_failed(self, _method: str, _message: str, code: str) -> None:
+        # The rules changed under us: the list says whose, and the rules page shows them.
+        if code == "rules_pending":
+            self._refresh_soon.start()
 
     def _on_fatal(self, message: str, code: str) -> None:
         self.window.show_failure(friendly_error(message, code))
@@ -241,8 +325,10 @@ class App(QObject):
         self.client.request("status", {}, on_result=done)
 
     def _on_client_sync_progressed(self, community_id: str, caught_up: bool) -> None:
-        row = self.chat.communities.row_of(community_id)
-        name = self.chat.communities.row_at(row).get("name", "") if row >= 0 else "A new community"
+        names = {
+            r.get("id"): r.get("name") for r in (*self.chat.communities.rows(), *self.pending_rules)
+        }
+        name = str(names.get(community_id) or "A new community")
         self.window.set_syncing(name, caught_up)
         self.chat.on_community_changed(community_id, "sync")
 
@@ -254,13 +340,50 @@ class App(QObject):
         dialog.created.connect(self._on_community_added)
         dialog.open()
 
-    def open_join(self) -> None:
-        dialog = JoinDialog(self.socket_path, self.window)
+    def open_join(self, code: str = "") -> JoinDialog:
+        known = {str(r.get("id")): True for r in self.chat.communities.rows()}
+        known.update({str(r.get("id")): False for r in self.pending_rules})
+        dialog = JoinDialog(self.socket_path, self.window, known=known, code=code)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.joined.connect(self._on_community_added)
+        dialog.left.connect(self._on_left)
+        # Closed while the node still syncs: if the join completes, the list shows its rules.
+        dialog.rejected.connect(self._refresh_soon.start)
+        dialog.open()
+        return dialog
+
+    def open_link(self, url: str) -> None:
+        """A `p2pcommunity://join/` link, from the command line or a second start."""
+        self.show_window()
+        try:
+            code = parse_link(url)
+        except LinkError as exc:
+            self.window.flash(friendly_error(str(exc), "invalid"))
+            return
+        if self.stage not in ("welcome", "chat", "rules"):
+            self._pending_link = url  # opened once the node answers
+            return
+        self.open_join(code)
+
+    def serve_links(self) -> InstanceServer:
+        """Take the links and "show yourself" that later starts on this data dir hand over."""
+        server = InstanceServer(self.data_dir, self)
+        server.link_received.connect(self.open_link)
+        server.shown.connect(self.show_window)
+        server.listen()
+        return server
+
+    def open_channel_create(self, community_id: str) -> None:
+        dialog = CreateChannelDialog(self.client, community_id, self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.created.connect(
+            lambda channel: self.chat.select_community(community_id, channel=channel)
+        )
         dialog.open()
 
     def _on_community_added(self, community_id: str) -> None:
+        if self.stage == "rules":
+            self._set_stage("accepted")
         self.chat.refresh_communities(select=community_id)
 
     def open_invite(self, community_id: str, name: str) -> None:
@@ -297,10 +420,45 @@ class App(QObject):
 
     @property
     def keep_syncing(self) -> bool:
-        return str(self.settings.value(KEEP_SYNCING, "false")).lower() == "true"
+        return self.prefs.load().keep_syncing
 
     def set_keep_syncing(self, on: bool) -> None:
         self.settings.setValue(KEEP_SYNCING, "true" if on else "false")
+        if self.tray is not None and self._keep_action.isChecked() != on:
+            self._keep_action.setChecked(on)
+
+    # ------------------------------------------------------------------ preferences
+
+    def _listen(self, choices: Choices) -> list[str]:
+        return list(self.listen_override or choices.listen or [DEFAULT_LISTEN])
+
+    def apply_theme(self) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, forced_dark(self.theme_override or self.prefs.load().theme))
+
+    def on_system_scheme_changed(self) -> None:
+        if forced_dark(self.theme_override or self.prefs.load().theme) is None:
+            self.apply_theme()
+
+    def open_preferences(self) -> PreferencesDialog:
+        dialog = PreferencesDialog(self.prefs, self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.saved.connect(self._on_preferences_saved)
+        dialog.open()
+        return dialog
+
+    def _on_preferences_saved(self, old: Choices, new: Choices) -> None:
+        self.apply_theme()
+        self.set_keep_syncing(new.keep_syncing)
+        self.node.listen = self._listen(new)
+        if (old.listen, old.lan_discovery) != (new.listen, new.lan_discovery):
+            self.window.flash("Saved. The network settings apply when the node next starts.")
+        else:
+            self.window.flash("Preferences saved.")
+
+    def open_about(self) -> QMessageBox:
+        return self.window.open_about(__version__, LICENCE, self.data_dir, app_icon())
 
     def _build_tray(self) -> None:
         if not QSystemTrayIcon.isSystemTrayAvailable():
@@ -313,8 +471,9 @@ class App(QObject):
         keep.setCheckable(True)
         keep.setChecked(self.keep_syncing)
         keep.toggled.connect(self.set_keep_syncing)
+        self._keep_action = keep
         menu.addSeparator()
-        menu.addAction("Quit", self.quit)
+        menu.addAction("Quit", self.request_quit)
         tray.setContextMenu(menu)
         self._tray_menu = menu
         tray.activated.connect(self._on_tray_activated)
@@ -331,6 +490,8 @@ class App(QObject):
         self.window.activateWindow()
 
     def _notify(self, title: str, text: str) -> None:
+        if not self.prefs.load().notifications:
+            return  # turned off in the preferences
         self.notifications.append((title, text))
         self.notifier.notify(title, text)  # banner always; D-Bus, else tray, when not in front
 
@@ -346,9 +507,18 @@ class App(QObject):
                     5000,
                 )
             return
-        self.quit()
+        self.request_quit()
 
     # ------------------------------------------------------------------ quitting
+
+    def request_quit(self) -> None:
+        """Quit as the user asked (menu, tray, window): first ask if a draft would be lost."""
+        where = self.window.unsent_drafts()
+        if not where:
+            self.quit()
+            return
+        self.show_window()
+        self.window.ask_quit(where, self.quit)
 
     def shutdown(self) -> None:
         """Stop what we started (idempotent). The node stays if keep-syncing is on."""
@@ -388,11 +558,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="p2pcommunity", description="p2pcommunity desktop app")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--data-dir", type=Path, default=None, help="data directory")
+    parser.add_argument(
+        "url", nargs="?", default="", help="a p2pcommunity://join/… invite link to open"
+    )
     parser.add_argument("--listen", action="append", default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--color-scheme",
         choices=["system", "light", "dark"],
-        default="system",
+        default=None,
         help=argparse.SUPPRESS,
     )
     args, _qt_args = parser.parse_known_args(argv)
@@ -400,7 +573,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         args.data_dir = default_data_dir()
     if args.listen is None:
         env = os.environ.get(LISTEN_ENV, "")
-        args.listen = [a for a in env.split(",") if a] or [DEFAULT_LISTEN]
+        args.listen = [a for a in env.split(",") if a] or None
     return args
 
 
@@ -408,18 +581,23 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     qt_app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(qt_app, QApplication)
+    # One app per data dir: a second start (a clicked link) hands over and is done.
+    if hand_to_running(args.data_dir, args.url):
+        return 0
     qt_app.setApplicationName("p2pcommunity")
     qt_app.setApplicationDisplayName("p2pcommunity")
     qt_app.setDesktopFileName("io.github.p2pcommunity.P2PCommunity")
     qt_app.setWindowIcon(app_icon())
     load_emoji_font()
     qt_app.setQuitOnLastWindowClosed(False)
-    forced = {"light": False, "dark": True}.get(args.color_scheme)
-    apply_theme(qt_app, forced)
-    if forced is None:
-        qt_app.styleHints().colorSchemeChanged.connect(lambda _s: apply_theme(qt_app))
-    app = App(args.data_dir, args.listen)
+    app = App(args.data_dir, args.listen, args.color_scheme)
+    app.apply_theme()
+    qt_app.styleHints().colorSchemeChanged.connect(lambda _s: app.on_system_scheme_changed())
+    server = app.serve_links()
+    if args.url:
+        app.open_link(args.url)
     qt_app.aboutToQuit.connect(app.shutdown)
+    qt_app.aboutToQuit.connect(server.close)
     # Let Python see SIGINT/SIGTERM while Qt's loop runs.
     signal.signal(signal.SIGINT, lambda *_: app.quit())
     signal.signal(signal.SIGTERM, lambda *_: app.quit())

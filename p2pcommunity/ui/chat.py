@@ -55,6 +55,8 @@ class ChatPage(QWidget):
     status_message = Signal(str)
     notification_wanted = Signal(str, str)  # title, text
     communities_listed = Signal(int)
+    rules_pending = Signal(list)  # communities whose rules this member has yet to accept
+    channel_create_wanted = Signal(str)  # community id
     create_wanted = Signal()
     join_wanted = Signal()
     invite_wanted = Signal(str, str)  # community id, name
@@ -67,6 +69,7 @@ class ChatPage(QWidget):
     community_button: QToolButton
     community_menu: QMenu
     channel_view: QListView
+    add_channel_button: QToolButton
     me_label: QLabel
     channel_title: QLabel
     channel_topic: QLabel
@@ -132,6 +135,10 @@ class ChatPage(QWidget):
     def refresh_communities(self, select: str = "") -> None:
         def done(result: dict[str, Any]) -> None:
             rows = list(result.get("communities", []))
+            # Until its rules are accepted nothing of a community is shown: the app
+            # shows the rules instead (issue 13).
+            self.rules_pending.emit([r for r in rows if r.get("rules_acknowledged") is False])
+            rows = [r for r in rows if r.get("rules_acknowledged") is not False]
             self.communities.set_rows(rows)
             self.communities_listed.emit(len(rows))
             for community in rows:
@@ -185,6 +192,7 @@ class ChatPage(QWidget):
                 toolbar.moderator = self.my_role in MODERATORS
             for composer in (self.composer, self.thread_panel.composer):
                 composer.set_timed_out(result.get("timed_out_until"))
+            self.add_channel_button.setVisible(result.get("role") in ("owner", "admin"))
 
         self.client.request(
             "community show", {"community": community}, on_result=done, on_error=self.report_error

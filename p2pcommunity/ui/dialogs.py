@@ -2,40 +2,45 @@
 
 A dialog disables its buttons, sends its request, and on the answer either
 closes (emitting a past-tense signal) or shows the node's error in its own
-error label, readable and in place. Dialogs are opened with `open()`, never
+error label, readable and in place; the error goes away as soon as the user
+edits the input it was about. Dialogs are opened with `open()`, never
 `exec()`, so no nested event loop hides a bug in a test.
+
+Every dialog here must fit an 800x600 screen: what can grow (the invite's QR
+code and text) sits in a scroll area, and the button row stays outside it.
+The join flow lives in join.py; this module keeps the small one-job dialogs.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication, QPixmap, QTextOption
+from PySide6.QtGui import QGuiApplication, QPixmap, QShowEvent, QTextOption
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
-    QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
-    QStackedWidget,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
 from p2pcommunity.ui.client import ControlClient, friendly_error
+from p2pcommunity.ui.links import make_link
 
-HEX_ID = re.compile(r"^[0-9a-fA-F]{64}$")
+ONLY_ADMINS_INVITE = "Only admins can create invites"
 
 
 def error_label() -> QLabel:
@@ -66,10 +71,48 @@ def ask_text(
     return dialog
 
 
+def confirm_leave(
+    parent: QWidget, name: str, leave: Callable[[], None], back: str = "Cancel"
+) -> QMessageBox:
+    """Ask before `leave` runs: leaving deletes the community's data from this device.
+
+    `back` names the way out ("Back to the rules" in the join flow). Non-blocking:
+    `leave()` is called once the user chose Leave, and never otherwise.
+    """
+    name = name or "this community"
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("Leave community")
+    box.setText(f"Leave {name}?")
+    box.setInformativeText(
+        f"This deletes {name}'s messages, channels and member list from this device, "
+        "and it stops syncing. To come back you need a new invite."
+    )
+    leave_button = box.addButton("Leave", QMessageBox.ButtonRole.DestructiveRole)
+    leave_button.setObjectName("confirmLeave")
+    back_button = box.addButton(back, QMessageBox.ButtonRole.RejectRole)
+    back_button.setObjectName("confirmBack")
+    box.setDefaultButton(back_button)
+    box.setEscapeButton(back_button)
+
+    def finished(_result: int) -> None:
+        # deleteLater here, not WA_DeleteOnClose: with that, a key that closes the box
+        # crashed PySide6 6.x at the next event round (seen with Escape in a test).
+        box.deleteLater()
+        if box.clickedButton() is leave_button:
+            leave()
+
+    box.finished.connect(finished)
+    box.open()
+    return box
+
+
 class JobDialog(QDialog):
     """A form with OK/Cancel whose OK sends one request."""
 
-    def __init__(self, client: ControlClient, title: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, client: ControlClient, title: str, parent: QWidget | None = None, ok_text: str = ""
+    ) -> None:
         super().__init__(parent)
         self.client = client
         self.setWindowTitle(title)
@@ -79,12 +122,30 @@ class JobDialog(QDialog):
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        if ok_text:
+            self.ok_button.setText(ok_text)
+        self.first_field: QWidget | None = None
         self.buttons.accepted.connect(self._submit)
         self.buttons.rejected.connect(self.reject)
         self.layout_ = QVBoxLayout(self)
         self.layout_.addLayout(self.form)
         self.layout_.addWidget(self.error)
         self.layout_.addWidget(self.buttons)
+
+    def add_field(self, label: str, field: QLineEdit | QPlainTextEdit) -> None:
+        """A row of the form; the first one gets the focus, and editing any hides the error."""
+        self.form.addRow(label, field)
+        field.textChanged.connect(self.error.hide)
+        if self.first_field is None:
+            self.first_field = field
+        # The buttons were made first, so Tab would start on them: put them last.
+        QWidget.setTabOrder(field, self.ok_button)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self.first_field is not None:
+            self.first_field.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _submit(self) -> None:
         method, params = self.job()
@@ -114,13 +175,16 @@ class CreateCommunityDialog(JobDialog):
     created = Signal(str)  # community id
 
     def __init__(self, client: ControlClient, parent: QWidget | None = None) -> None:
-        super().__init__(client, "Create a community", parent)
+        super().__init__(client, "Create a community", parent, ok_text="Create")
         self.name = QLineEdit()
+        self.name.setObjectName("communityName")
         self.name.setPlaceholderText("e.g. Climbing club")
+        self.name.setAccessibleName("Community name")
         self.description = QLineEdit()
         self.description.setPlaceholderText("What is it about? (optional)")
-        self.form.addRow("Name", self.name)
-        self.form.addRow("Description", self.description)
+        self.description.setAccessibleName("Description")
+        self.add_field("Name", self.name)
+        self.add_field("Description", self.description)
 
     def job(self) -> tuple[str, dict[str, Any]]:
         name = self.name.text().strip()
@@ -139,7 +203,7 @@ class ProfileDialog(JobDialog):
     def __init__(
         self, client: ControlClient, name: str, peer_id: str, parent: QWidget | None = None
     ) -> None:
-        super().__init__(client, "Your profile", parent)
+        super().__init__(client, "Your profile", parent, ok_text="Save")
         self.name = QLineEdit(name)
         self.bio = QPlainTextEdit()
         self.bio.setPlaceholderText("A few words about you (optional)")
@@ -147,8 +211,8 @@ class ProfileDialog(JobDialog):
         peer = QLineEdit(peer_id)
         peer.setReadOnly(True)
         peer.setToolTip("Your peer id: give it to an admin who adds you directly")
-        self.form.addRow("Display name", self.name)
-        self.form.addRow("Bio", self.bio)
+        self.add_field("Display name", self.name)
+        self.add_field("Bio", self.bio)
         self.form.addRow("Peer id", peer)
 
     def job(self) -> tuple[str, dict[str, Any]]:
@@ -162,142 +226,39 @@ class ProfileDialog(JobDialog):
         self.saved.emit(self.name.text().strip())
 
 
-class JoinDialog(QDialog):
-    """Paste an invite code -> progress while the node syncs -> rules to acknowledge.
+class CreateChannelDialog(JobDialog):
+    """The "+" beside CHANNELS: a name and an optional topic."""
 
-    The join runs on its own control connection: the node answers one
-    connection's requests in order, and a join can take many seconds.
-    """
+    created = Signal(str)  # channel id
 
-    joined = Signal(str)  # community id, after the rules were acknowledged
+    def __init__(
+        self, client: ControlClient, community: str, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(client, "Create a channel", parent, ok_text="Create")
+        self.community = community
+        self.name = QLineEdit()
+        self.name.setObjectName("channelName")
+        self.name.setPlaceholderText("e.g. announcements")
+        self.name.setAccessibleName("Channel name")
+        self.topic = QLineEdit()
+        self.topic.setPlaceholderText("What is it for? (optional)")
+        self.topic.setAccessibleName("Topic")
+        self.add_field("Name", self.name)
+        self.add_field("Topic", self.topic)
 
-    def __init__(self, socket_path: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Join a community")
-        self.setMinimumWidth(520)
-        self.community_id = ""
-        self.client = ControlClient(self)
-        self.client.connect_to(socket_path)
-        self.stack = QStackedWidget()
-        # page 0: the code
-        page = QWidget()
-        form = QVBoxLayout(page)
-        intro = QLabel("Paste the invite code someone gave you.")
-        intro.setWordWrap(True)
-        self.code = QPlainTextEdit()
-        self.code.setObjectName("inviteCode")
-        self.code.setPlaceholderText("Invite code")
-        self.code.setAccessibleName("Invite code")
-        self.code.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere)
-        self.code.setFixedHeight(90)
-        self.bootstrap = QLineEdit()
-        self.bootstrap.setAccessibleName("Admin's node address")
-        self.bootstrap.setPlaceholderText("/ip4/…/tcp/…/p2p/… (an admin's address)")
-        self.bootstrap_label = QLabel("Added directly by an admin? Their node's address:")
-        self.bootstrap_label.setWordWrap(True)
-        self.code.textChanged.connect(self._on_code_text_changed)
-        self.error = error_label()
-        form.addWidget(intro)
-        form.addWidget(self.code)
-        form.addWidget(self.bootstrap_label)
-        form.addWidget(self.bootstrap)
-        form.addWidget(self.error)
-        self._on_code_text_changed()
-        # page 1: progress
-        progress_page = QWidget()
-        pl = QVBoxLayout(progress_page)
-        self.progress_label = QLabel("Connecting to the community's peers…")
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 0)
-        pl.addStretch(1)
-        pl.addWidget(self.progress_label)
-        pl.addWidget(self.progress)
-        pl.addStretch(1)
-        # page 2: rules
-        rules_page = QWidget()
-        rl = QVBoxLayout(rules_page)
-        self.rules_title = QLabel("<b>Community rules</b>")
-        self.rules = QTextBrowser()
-        self.rules.setAccessibleName("Community rules")
-        rl.addWidget(self.rules_title)
-        rl.addWidget(self.rules)
-        for p in (page, progress_page, rules_page):
-            self.stack.addWidget(p)
-        self.join_button = QPushButton("Join")
-        self.join_button.setDefault(True)
-        self.join_button.clicked.connect(self._on_join_clicked)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.reject)
-        self.agree_button = QPushButton("I agree, take me in")
-        self.agree_button.clicked.connect(self._on_agree_clicked)
-        self.agree_button.hide()
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.join_button)
-        buttons.addWidget(self.agree_button)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.stack)
-        layout.addLayout(buttons)
+    def job(self) -> tuple[str, dict[str, Any]]:
+        name = self.name.text().strip().lstrip("#").strip()
+        if not name:
+            show_error(self.error, "give the channel a name", "invalid")
+            return "", {}
+        return "channel create", {
+            "community": self.community,
+            "name": name,
+            "topic": self.topic.text().strip() or None,
+        }
 
-    def _on_code_text_changed(self) -> None:
-        direct = bool(HEX_ID.match(self.code.toPlainText().strip()))
-        self.bootstrap.setVisible(direct)
-        self.bootstrap_label.setVisible(direct)
-
-    def _on_join_clicked(self) -> None:
-        code = self.code.toPlainText().strip()
-        if not code:
-            show_error(self.error, "paste an invite code first", "invalid")
-            return
-        params: dict[str, Any] = {"community": code, "timeout": 60}
-        if HEX_ID.match(code):
-            addr = self.bootstrap.text().strip()
-            if not addr:
-                show_error(
-                    self.error, "a community id needs the address of a member's node", "invalid"
-                )
-                return
-            params["bootstrap"] = [addr]
-        self.error.hide()
-        self.stack.setCurrentIndex(1)
-        self.join_button.setEnabled(False)
-        self.progress_label.setText("Connecting to the community's peers and syncing…")
-        self.client.request("join", params, on_result=self._on_joined, on_error=self._on_failed)
-
-    def _on_joined(self, result: dict[str, Any]) -> None:
-        self.community_id = str(result.get("community_id", ""))
-        rules = str(result.get("rules") or "")
-        if not rules:
-            self.joined.emit(self.community_id)
-            self.accept()
-            return
-        version = result.get("rules_version")
-        self.rules_title.setText(
-            f"<b>Community rules</b>{f' (version {version})' if version else ''}"
-            " — read them before you take part"
-        )
-        self.rules.setPlainText(rules)
-        self.stack.setCurrentIndex(2)
-        self.join_button.hide()
-        self.cancel_button.setText("Leave")
-        self.cancel_button.clicked.disconnect()
-        self.cancel_button.clicked.connect(self._on_decline_clicked)
-        self.agree_button.show()
-        self.agree_button.setDefault(True)
-
-    def _on_agree_clicked(self) -> None:
-        self.joined.emit(self.community_id)
-        self.accept()
-
-    def _on_decline_clicked(self) -> None:
-        self.client.request("leave", {"community": self.community_id})
-        self.reject()
-
-    def _on_failed(self, message: str, code: str) -> None:
-        self.stack.setCurrentIndex(0)
-        self.join_button.setEnabled(True)
-        show_error(self.error, message, code)
+    def succeeded(self, result: dict[str, Any]) -> None:
+        self.created.emit(str(result.get("channel_id", "")))
 
 
 def qr_pixmap(text: str, scale: int = 5) -> QPixmap:
@@ -313,7 +274,11 @@ def qr_pixmap(text: str, scale: int = 5) -> QPixmap:
 
 
 class InviteDialog(QDialog):
-    """Create an invite: its code to copy and a QR code to scan."""
+    """Create an invite: its code and its `p2pcommunity://join/` link to copy, a QR code to scan.
+
+    The code, the QR code and the hint scroll; Close stays in reach below them
+    on a screen 800 pixels high.
+    """
 
     created = Signal(str)  # invite code
 
@@ -324,8 +289,9 @@ class InviteDialog(QDialog):
         self.client = client
         self.community = community
         self.setWindowTitle(f"Invite people to {name}")
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(480)
         self.expires = QComboBox()
+        self.expires.setAccessibleName("Expires after")
         for label, value in (
             ("30 minutes", "30m"),
             ("12 hours", "12h"),
@@ -336,9 +302,11 @@ class InviteDialog(QDialog):
             self.expires.addItem(label, value)
         self.expires.setCurrentIndex(3)
         self.uses = QSpinBox()
+        self.uses.setAccessibleName("Number of uses")
         self.uses.setRange(1, 1000)
         self.uses.setValue(1)
         self.role = QComboBox()
+        self.role.setAccessibleName("Joins as")
         self.role.addItems(["member", "moderator"])
         title = QLabel(f"<b>Invite people to {name}</b>")
         form = QFormLayout()
@@ -355,36 +323,54 @@ class InviteDialog(QDialog):
         self.code.setAccessibleName("Invite code")
         self.code.setReadOnly(True)
         self.code.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere)
-        self.code.setFixedHeight(110)
+        self.code.setFixedHeight(96)
         self.code.hide()
         self.qr = QLabel()
+        self.qr.setAccessibleName("QR code of the invite")
         self.qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.qr.hide()
         self.copy_button = QPushButton("Copy code")
         self.copy_button.clicked.connect(self._on_copy_clicked)
         self.copy_button.hide()
+        self.copy_link_button = QPushButton("Copy link")
+        self.copy_link_button.setToolTip(
+            "A p2pcommunity://join/… link: clicking it opens the app's join flow"
+        )
+        self.copy_link_button.clicked.connect(self._on_copy_link_clicked)
+        self.copy_link_button.hide()
         self.hint = QLabel(
-            "Send this code over a channel you trust. Anyone holding it can join "
-            "until it expires or its uses run out; you can revoke it in the "
+            "Send this code or link over a channel you trust. Anyone holding it can "
+            "join until it expires or its uses run out; you can revoke it in the "
             "community settings."
         )
         self.hint.setObjectName("muted")
         self.hint.setWordWrap(True)
         self.hint.hide()
-        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        close.rejected.connect(self.reject)
+        self.close_buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.close_buttons.rejected.connect(self.reject)
         row = QHBoxLayout()
         row.addStretch(1)
+        row.addWidget(self.copy_link_button)
         row.addWidget(self.copy_button)
         row.addWidget(self.create_button)
+        body = QWidget()
+        inner = QVBoxLayout(body)
+        inner.setContentsMargins(0, 0, 0, 0)
+        inner.addLayout(form)
+        inner.addLayout(row)
+        inner.addWidget(self.error)
+        inner.addWidget(self.qr)
+        inner.addWidget(self.code)
+        inner.addWidget(self.hint)
+        inner.addStretch(1)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.setWidget(body)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(row)
-        layout.addWidget(self.error)
-        layout.addWidget(self.qr)
-        layout.addWidget(self.code)
-        layout.addWidget(self.hint)
-        layout.addWidget(close)
+        layout.addWidget(self.scroll_area, 1)
+        layout.addWidget(self.close_buttons)
 
     def _on_create_clicked(self) -> None:
         self.create_button.setEnabled(False)
@@ -407,9 +393,21 @@ class InviteDialog(QDialog):
         self.qr.setPixmap(qr_pixmap(code, 4 if len(code) < 400 else 3))
         self.qr.show()
         self.copy_button.show()
+        self.copy_button.setText("Copy code")
+        self.copy_link_button.show()
+        self.copy_link_button.setText("Copy link")
         self.hint.show()
         self.create_button.setText("Create another")
-        self.adjustSize()
+        self._fit_screen()
+
+    def _fit_screen(self) -> None:
+        """Grow to show what was added, but never past the screen: the rest scrolls."""
+        body = self.scroll_area.widget()
+        assert body is not None
+        want = body.sizeHint().height() + self.close_buttons.sizeHint().height() + 40
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        room = screen.availableGeometry().height() - 60 if screen is not None else want
+        self.resize(max(self.width(), body.sizeHint().width() + 40), max(240, min(want, room)))
 
     def _on_created(self, result: dict[str, Any]) -> None:
         self.create_button.setEnabled(True)
@@ -424,3 +422,9 @@ class InviteDialog(QDialog):
     def _on_copy_clicked(self) -> None:
         QGuiApplication.clipboard().setText(self.code.toPlainText())
         self.copy_button.setText("Copied ✓")
+        self.copy_link_button.setText("Copy link")
+
+    def _on_copy_link_clicked(self) -> None:
+        QGuiApplication.clipboard().setText(make_link(self.code.toPlainText()))
+        self.copy_link_button.setText("Link copied ✓")
+        self.copy_button.setText("Copy code")

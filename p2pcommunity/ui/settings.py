@@ -2,7 +2,9 @@
 
 One tab per concern; each button sends one request and reports its answer in
 the dialog's status line. Members who are not admins see the same dialog
-read-only (the node would refuse their changes anyway).
+read-only (the node would refuse their changes anyway), and where that
+greys out a button a visible line says why. An empty list says what would
+fill it and offers the button that does (the Invites tab: "Create invite…").
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
+    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from p2pcommunity.ui.client import ControlClient, friendly_error
-from p2pcommunity.ui.dialogs import ask_text
+from p2pcommunity.ui.dialogs import ONLY_ADMINS_INVITE, InviteDialog, ask_text
 
 
 class CommunitySettingsDialog(QDialog):
@@ -83,7 +86,7 @@ class CommunitySettingsDialog(QDialog):
             "invite list",
             {"community": self.community},
             on_result=self._on_invites_listed,
-            on_error=lambda m, c: self.invites.clear(),
+            on_error=lambda m, c: self._on_invites_listed({}),
         )
 
     def _on_shown(self, info: dict[str, Any]) -> None:
@@ -110,6 +113,7 @@ class CommunitySettingsDialog(QDialog):
             self.nodes.addItem(item)
         for widget in self._admin_only:
             widget.setEnabled(admin)
+        self.invite_reason.setVisible(not admin)
         if not admin:
             self.status.setText("Only admins can change these settings.")
 
@@ -210,6 +214,21 @@ class CommunitySettingsDialog(QDialog):
         layout = QVBoxLayout(page)
         self.invites = QListWidget()
         self.invites.setAccessibleName("Invites")
+        self.invites_empty = QLabel(
+            "No invites yet. Create one and send its code or link to the people you want to let in."
+        )
+        self.invites_empty.setObjectName("invitesEmpty")
+        self.invites_empty.setWordWrap(True)
+        self.invites_empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.invites_stack = QStackedWidget()
+        self.invites_stack.addWidget(self.invites_empty)
+        self.invites_stack.addWidget(self.invites)
+        self.create_invite = QPushButton("Create invite…")
+        self.create_invite.setObjectName("createInvite")
+        self.create_invite.clicked.connect(self._on_create_invite_clicked)
+        self.invite_reason = QLabel(ONLY_ADMINS_INVITE + ".")
+        self.invite_reason.setObjectName("muted")
+        self.invite_reason.hide()
         revoke = QPushButton("Revoke")
 
         def do_revoke() -> None:
@@ -218,10 +237,22 @@ class CommunitySettingsDialog(QDialog):
                 self._job("invite revoke", {"invite_id": invite["invite_id"]}, "Invite revoked.")
 
         revoke.clicked.connect(do_revoke)
-        layout.addWidget(self.invites)
-        layout.addWidget(revoke, 0, Qt.AlignmentFlag.AlignRight)
-        self._admin_only.append(revoke)
+        row = QHBoxLayout()
+        row.addWidget(self.invite_reason, 1)
+        row.addStretch(0)
+        row.addWidget(revoke)
+        row.addWidget(self.create_invite)
+        layout.addWidget(self.invites_stack, 1)
+        layout.addLayout(row)
+        self._admin_only += [revoke, self.create_invite]
         self.tabs.addTab(page, "Invites")
+
+    def _on_create_invite_clicked(self) -> None:
+        dialog = InviteDialog(self.client, self.community, self.info.get("name", ""), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.created.connect(lambda _code: self.reload())
+        dialog.open()
+        self.invite_dialog = dialog
 
     def _on_invites_listed(self, result: dict[str, Any]) -> None:
         self.invites.clear()
@@ -233,6 +264,9 @@ class CommunitySettingsDialog(QDialog):
             )
             item.setData(Qt.ItemDataRole.UserRole, inv)
             self.invites.addItem(item)
+        self.invites_stack.setCurrentWidget(
+            self.invites if self.invites.count() else self.invites_empty
+        )
 
     def _build_nodes(self) -> None:
         page = QWidget()

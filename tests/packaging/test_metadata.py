@@ -202,3 +202,11 @@ def test_sh_wrapper_keeps_the_pid_and_logs_stderr(tmp_path: Path) -> None:
     assert stat.S_IMODE(log.stat().st_mode) == 0o600
     pid = run()
     assert log.read_text() == f"{pid}\n"  # truncated, not appended
+
+
+def test_desktop_file_opens_join_links() -> None:
+    """`p2pcommunity://join/…` links start the app with the URL (issue 13, item 6)."""
+    entry = _desktop_entry()
+    assert "x-scheme-handler/p2pcommunity" in entry["MimeType"].split(";")
+    assert entry["Exec"].split()[1:] == ["%u"]
+    assert entry["TryExec"] == "p2pcommunity"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from p2pcommunity.ui.app import App
-from p2pcommunity.ui.dialogs import JoinDialog
+from p2pcommunity.ui.join import JoinDialog
 
 from .conftest import start_with_name
 from .test_app_flow import create_community, send, timeline_texts
@@ -99,9 +99,9 @@ def test_invite_join_with_rules_and_hide_reaches_the_other_app(qtbot, make_app) 
     assert not dialog.bootstrap.isVisibleTo(dialog)
     dialog.join_button.click()
     qtbot.waitUntil(lambda: dialog.stack.currentIndex() == 2, timeout=SYNC_MS)
-    assert "Be kind." in dialog.rules.toPlainText()
-    dialog.agree_button.click()
-    assert joined == [community]
+    assert "Be kind." in dialog.rules_view.rules.toPlainText()
+    dialog.rules_view.agree_button.click()
+    qtbot.waitUntil(lambda: joined == [community], timeout=10_000)
     qtbot.waitUntil(lambda: bob.stage == "chat" and bob.chat.community == community, timeout=10_000)
 
     qtbot.waitUntil(lambda: "Be kind." in bob.chat.info.get("rules", ""), timeout=10_000)
