@@ -119,7 +119,7 @@ def test_topics_votes_and_an_accepted_answer(qa: tuple[Service, Service, Service
 def test_bad_input_is_refused_with_a_clear_error(
     qa: tuple[Service, Service, Service, str],
 ) -> None:
-    admin, alice, bob, cid = qa
+    _, alice, bob, cid = qa
     with pytest.raises(WrongKind):
         alice.knowledge.topic_create(cid, "general", "t", "x")
     with pytest.raises(WrongKind):
