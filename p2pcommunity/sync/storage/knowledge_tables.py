@@ -29,7 +29,7 @@ from typing import Any
 from p2pcommunity.sync.storage.read_model import Visibility
 
 KNOWLEDGE_SCHEMA = """
-CREATE TABLE topic_meta (
+CREATE TABLE IF NOT EXISTS topic_meta (
     post_id TEXT PRIMARY KEY,
     community_id BLOB NOT NULL,
     author BLOB NOT NULL,
@@ -37,7 +37,7 @@ CREATE TABLE topic_meta (
     tags TEXT NOT NULL,
     segment INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE votes (
+CREATE TABLE IF NOT EXISTS votes (
     post_id TEXT NOT NULL,
     voter BLOB NOT NULL,
     community_id BLOB NOT NULL,
@@ -45,19 +45,20 @@ CREATE TABLE votes (
     segment INTEGER NOT NULL,
     PRIMARY KEY (post_id, voter)
 ) WITHOUT ROWID;
-CREATE TABLE author_accepts (
+CREATE TABLE IF NOT EXISTS author_accepts (
     topic_id TEXT PRIMARY KEY,
     community_id BLOB NOT NULL,
     author BLOB NOT NULL,
     answer TEXT NOT NULL,
     segment INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX posts_topic_replies ON posts (reply_to, deleted, author_ms)
+CREATE INDEX IF NOT EXISTS posts_topic_replies ON posts (reply_to, deleted, author_ms)
     WHERE reply_to IS NOT NULL;
-CREATE INDEX posts_topics ON posts (community_id, channel_id, author_ms)
+CREATE INDEX IF NOT EXISTS posts_topics ON posts (community_id, channel_id, author_ms)
     WHERE reply_to IS NULL AND deleted = 0;
 """
-"""Today's DDL of these tables; migrations.py step 1.2 runs the same statements."""
+"""Today's DDL of these tables; migrations.py step 1.2 runs the same statements
+(IF NOT EXISTS: a store stamped older than its tables, as tests fake one, still opens)."""
 
 
 @dataclass(frozen=True)
