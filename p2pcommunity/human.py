@@ -226,3 +226,26 @@ def joined(result: Result, args: Args) -> str:
 
 def exported(result: Result, args: Args) -> str:
     return f"{result['documents']} documents and {result['ops']} ops written to {args['dir']}"
+
+
+# -- issue 14: knowledge ---------------------------------------------------------
+
+
+def topics(result: Result, args: Args) -> str:
+    lines = []
+    for t in result["topics"]:
+        marks = ("pinned " if t["pinned"] else "") + ("solved " if t["solved"] else "")
+        tags = " ".join(f"#{tag}" for tag in t["tags"])
+        lines.append(
+            f"{t['id'][:12]}  {t['votes']:+d}  {t['replies']} replies  {marks}"
+            f"{escape_line(t['title'])}  {tags}".rstrip()
+        )
+    return "\n".join(lines) or "no topics"
+
+
+def vote(result: Result, args: Args) -> str:
+    return f"{result['votes']:+d} ({result['up']} up, {result['down']} down)"
+
+
+def tag_list(result: Result, args: Args) -> str:
+    return "\n".join(escape_line(t) for t in result["tags"]) or "no tags"

@@ -401,6 +401,7 @@ class Community:
                     self.store.truncate_doc(row.doc_id, member.removed_heads.get(row.segment, 0))
                     self.forget(row.doc_id)
                 self.store.read_model.clear_member_rows(self.id, member.key)
+                self.store.knowledge.clear_member_rows(self.id, member.key)
                 for row in self.store.docs_of(self.id, member.key):
                     self.store.set_journal_pos(row.doc_id, 0)
                     segment = self.segment(DocRef(self.id, member.key, row.segment))

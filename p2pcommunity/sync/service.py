@@ -21,6 +21,7 @@ from p2pcommunity.sync.docs import content
 from p2pcommunity.sync.docs.memberdoc import PostRecord, new_local_id, post_id_for
 from p2pcommunity.sync.errors import Forbidden, Invalid, NotFound, Rejected, RulesPending
 from p2pcommunity.sync.governance import Governance
+from p2pcommunity.sync.knowledge import Knowledge
 from p2pcommunity.sync.log.community_log import CommunityState, Member, Role
 from p2pcommunity.sync.mentions import find_mentions
 from p2pcommunity.sync.names import labels
@@ -51,6 +52,7 @@ class Service:
         self.on_local_change: Callable[[Community, str], None] = lambda community, kind: None
         self.governance = Governance(self)
         self.node_support = NodeSupport(self)
+        self.knowledge = Knowledge(self)
 
     def close(self) -> None:
         for community in self._communities.values():
@@ -282,13 +284,20 @@ class Service:
 
     # -- channels --------------------------------------------------------------
 
-    def channel_create(self, ref: str, name: str, topic: str = "") -> dict[str, Any]:
+    def channel_create(
+        self, ref: str, name: str, topic: str = "", kind: str = "chat"
+    ) -> dict[str, Any]:
         community = self.community(ref)
+        if kind not in ("chat", "forum", "qa"):
+            raise Invalid("a channel's kind is chat, forum or qa")
         name = _clean_name(name.lstrip("#"), "channel name")
         self.require_role(community, Role.ADMIN, "create channels")
         if community.state.channel_by_name(name) is not None:
             raise Invalid(f"a channel named {name!r} exists", code="exists")
-        op_hash = self.append_op(community, "channel_create", {"name": name, "topic": topic})
+        body = {"name": name, "topic": topic}
+        if kind != "chat":  # issue 14; a chat channel's op stays what older releases read
+            body["kind"] = kind
+        op_hash = self.append_op(community, "channel_create", body)
         return {"channel_id": op_hash.hex()}
 
     def channel_rename(self, ref: str, channel: str, name: str) -> dict[str, Any]:
@@ -322,6 +331,7 @@ class Service:
                     "name": c.name,
                     "topic": c.topic,
                     "archived": c.archived,
+                    "kind": c.kind,
                     "unread": unread.get(c.id, (0, 0))[0],
                     "mentions": unread.get(c.id, (0, 0))[1],
                 }
@@ -357,6 +367,7 @@ class Service:
         self._require_not_timed_out(community)
         text = _clean_text(text)
         parent = self.post_row(community, reply_to).id if reply_to else None
+        self.knowledge.check_plain_post(community, channel_id, parent)
         mentions = _mentions(text, state, self.store.read_model.profiles(community.id))
         local_id = new_local_id()
         now = self.clock()
@@ -455,6 +466,9 @@ class Service:
             r for r in [root, *self.store.read_model.replies(root.id)] if r.author not in blocked
         ]
         rows = self.store.read_model.visible(rows, self._visibility(community, include_hidden))
+        accepted = self.knowledge.accepted_answer(community, root)
+        if accepted is not None:  # shown first under its question (issue 14)
+            rows.sort(key=lambda r: r.id != root.id and r.id != accepted)
         return {"posts": self._post_json(community, rows)}
 
     def mark_read(self, ref: str, channel: str) -> dict[str, Any]:
@@ -471,6 +485,7 @@ class Service:
         replies = self.store.read_model.reply_counts([r.id for r in rows])
         mentions_me = self.me
         hidden = community.state.hidden
+        knowledge = self.knowledge.post_fields(community, rows)
         out = []
         for row in rows:
             shown_ms = row.author_ms
@@ -498,6 +513,7 @@ class Service:
                     "mentions_me": mentions_me in _decode_mentions(row.mentions),
                     "hidden": row.id in hidden,
                     "hidden_reason": hidden.get(row.id),
+                    **knowledge[row.id],
                 }
             )
         return out

@@ -100,6 +100,23 @@ def test_every_command_prints_escaped_human_output(make_cli: Any, tmp_path: Path
         human(alice, "member add", cid, carol_id, expect=carol_id)
         human(alice, "member list", cid, expect="owner")
         human(alice, "role set", cid, bob_id, "moderator", expect="moderator")
+        # Issue 14: knowledge. Bob's topic reaches alice's node through a sync.
+        human(alice, "channel create", cid, "help", "--kind", "qa")
+        human(alice, "tag create", cid, "soil", expect="soil")
+        human(alice, "tag list", cid, expect="soil")
+        mine = human(alice, "topic create", cid, "help", "Why \u202eevil", "x", "--tag", "soil")
+        mine = mine.strip()
+        bob("join", cid, "--bootstrap", node.addr, "--timeout", "30")
+        theirs = bob.json("topic", "create", cid, "help", "Compost?", "how")["post_id"]
+        answer = bob.json("post", cid, "help", "water it", "--reply-to", mine)["post_id"]
+        bob("join", cid, "--bootstrap", node.addr, "--timeout", "30")
+        human(alice, "vote", cid, theirs, "up", expect="+1 (1 up, 0 down)")
+        human(alice, "accept", cid, answer, expect="accepted")
+        human(alice, "pin", cid, mine, expect="pinned")
+        listed = human(alice, "topics", cid, "help", "--sort", "votes", expect="pinned solved")
+        assert listed.count("\n") == 2 and "#soil" in listed and "\\u202e" in listed, listed
+        human(alice, "unaccept", cid, mine, expect="no accepted answer")
+        human(alice, "unpin", cid, mine, expect="unpinned")
         human(alice, "timeout", cid, bob_id, "1h", expect="timed out")
         human(alice, "untimeout", cid, bob_id, expect="again")
         human(alice, "report", cid, post, HOSTILE, expect="reported")

@@ -152,10 +152,13 @@ def test_fixture_is_what_0_1_0_wrote() -> None:
 def test_migrated_store_has_todays_schema(copy: Path, tmp_path: Path) -> None:
     path = copy / "alice" / "store.sqlite3"
     store = Store(path)
-    assert store.schema_version() == migrations.CURRENT == (1, 1)
+    assert store.schema_version() == migrations.CURRENT == (1, 2)
     history = store.db.execute("SELECT version, how FROM schema_history").fetchall()
+    # 1.2 (issue 14): the knowledge read models start empty.
+    for table in ("topic_meta", "votes", "author_accepts"):
+        assert store.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
     store.close()
-    assert history == [(1001, "migrated")]
+    assert history == [(1001, "migrated"), (1002, "migrated")]
     assert user_version(path) == migrations.encode(migrations.CURRENT)
     fresh = tmp_path / "fresh.sqlite3"
     Store(fresh).close()
@@ -265,13 +268,13 @@ def test_all_steps_run_in_one_transaction(copy: Path, monkeypatch: pytest.Monkey
 
     def broken(db: sqlite3.Connection) -> None:
         db.execute("CREATE TABLE half_done (x)")
-        raise RuntimeError("step 1.2 failed")
+        raise RuntimeError("step 1.3 failed")
 
-    monkeypatch.setitem(migrations.STEPS, (1, 2), broken)
-    monkeypatch.setattr(migrations, "CURRENT", (1, 2))
-    with pytest.raises(RuntimeError, match=r"step 1\.2"):
+    monkeypatch.setitem(migrations.STEPS, (1, 3), broken)
+    monkeypatch.setattr(migrations, "CURRENT", (1, 3))
+    with pytest.raises(RuntimeError, match=r"step 1\.3"):
         Store(path)
-    # 1.1 ran before 1.2 failed, and is rolled back with it.
+    # 1.1 and 1.2 ran before 1.3 failed, and are rolled back with it.
     assert user_version(path) == 1
     assert schema(path) == before
 
@@ -306,7 +309,7 @@ def test_version_packing() -> None:
     assert migrations.decode(1) == (1, 0)  # release 0.1.0
     assert migrations.decode(migrations.encode((3, 42))) == (3, 42)
     assert migrations.encode((1, 1)) == 1001
-    assert migrations.pending((1, 0)) == [(1, 1)]
+    assert migrations.pending((1, 0)) == [(1, 1), (1, 2)]
     assert migrations.pending(migrations.CURRENT) == []
     assert max(migrations.STEPS) == migrations.CURRENT
     with pytest.raises(ValueError):

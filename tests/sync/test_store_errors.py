@@ -107,7 +107,7 @@ def test_a_migration_waiting_for_a_lock_changes_nothing(made: tuple[Path, Signin
         db.execute("ROLLBACK")
     assert db.execute("PRAGMA user_version").fetchone()[0] == 1
     db.close()
-    assert Store(path).schema_version() == (1, 1)
+    assert Store(path).schema_version() == (1, 2)
 
 
 def overwrite(path: Path, first_page: int, pages: int | None = None) -> None:

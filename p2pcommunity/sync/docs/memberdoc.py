@@ -61,6 +61,13 @@ POSTS, EDITS, DELETED, REACTIONS, PROFILE, ADDRS, JOURNAL, REPORTS = (
     "reports",
 )
 _MAPS = (POSTS, EDITS, DELETED, REACTIONS, PROFILE)
+# Issue 14, made with their first entry (like reports), so that older segments
+# and older releases see nothing new: a topic's title and tags (by the post's
+# local id, written in the post's own change), votes (by post id) and the answer
+# the author accepts on their own question (by its local id: no one can accept
+# on someone else's question, by construction).
+TOPICS, VOTES, ACCEPTS = ("topics", "votes", "accepts")
+_LAZY_MAPS = (REPORTS, TOPICS, VOTES, ACCEPTS)
 
 
 def post_id_for(author: bytes, local_id: str) -> str:
@@ -119,6 +126,7 @@ J_POST, J_EDIT, J_DELETE, J_REACT, J_PROFILE, J_ADDRS, J_REPORT = (
     "addrs",
     "report",
 )
+J_TOPIC, J_VOTE, J_ACCEPT = ("t", "v", "a")
 
 
 class SegmentDoc:
@@ -146,7 +154,7 @@ class SegmentDoc:
         return cls(ref, doc)
 
     def refresh(self) -> None:
-        for key in (*_MAPS, JOURNAL, REPORTS):
+        for key in (*_MAPS, JOURNAL, *_LAZY_MAPS):
             got = self.doc.get(ROOT, key)
             if got is not None and isinstance(got[0], ObjType):
                 self._objs[key] = got[1]
@@ -193,15 +201,7 @@ class SegmentDoc:
 
     def write_post(self, post: PostRecord) -> CommittedChange:
         """A new post; its local id must be fresh (`new_local_id`), never reused."""
-        body = canonical_cbor(
-            {
-                "ch": post.channel_id,
-                "text": post.text,
-                "re": post.reply_to,
-                "mn": list(post.mentions),
-                "ms": post.author_ms,
-            }
-        )
+        body = _post_body(post)
 
         def write(tx: Any) -> None:
             tx.put(self._objs[POSTS], post.local_id, ScalarType.Bytes, body)
@@ -251,6 +251,34 @@ class SegmentDoc:
             tx.put(reports, report_id, ScalarType.Bytes, body)
 
         return self._commit([f"{J_REPORT}:{report_id}"], write)
+
+    def _lazy_map(self, tx: Any, key: str) -> bytes:
+        obj = self._objs.get(key)
+        if obj is None:
+            obj = self._objs[key] = tx.put_object(ROOT, key, ObjType.Map)
+        return obj
+
+    def write_topic(self, post: PostRecord, meta: bytes) -> CommittedChange:
+        """A topic: its post and its title and tags (`meta`, CBOR) in one change."""
+        body = _post_body(post)
+
+        def write(tx: Any) -> None:
+            tx.put(self._objs[POSTS], post.local_id, ScalarType.Bytes, body)
+            tx.put(self._lazy_map(tx, TOPICS), post.local_id, ScalarType.Bytes, meta)
+
+        return self._commit([f"{J_POST}:{post.local_id}", f"{J_TOPIC}:{post.local_id}"], write)
+
+    def write_vote(self, post_id: str, value: int) -> CommittedChange:
+        def write(tx: Any) -> None:
+            tx.put(self._lazy_map(tx, VOTES), post_id, ScalarType.Int, value)
+
+        return self._commit([f"{J_VOTE}:{post_id}"], write)
+
+    def write_accept(self, topic_local_id: str, answer: str) -> CommittedChange:
+        def write(tx: Any) -> None:
+            tx.put(self._lazy_map(tx, ACCEPTS), topic_local_id, ScalarType.Str, answer)
+
+        return self._commit([f"{J_ACCEPT}:{topic_local_id}"], write)
 
     def read_report(self, report_id: str) -> bytes | None:
         value = self._scalar(REPORTS, report_id)
@@ -394,6 +422,18 @@ class SegmentDoc:
 
     def save(self) -> bytes:
         return self.doc.save()
+
+
+def _post_body(post: PostRecord) -> bytes:
+    return canonical_cbor(
+        {
+            "ch": post.channel_id,
+            "text": post.text,
+            "re": post.reply_to,
+            "mn": list(post.mentions),
+            "ms": post.author_ms,
+        }
+    )
 
 
 def post_is_valid(post: PostRecord) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from p2pcommunity.sync.log.governance_rules import GOVERNANCE_RULES
+from p2pcommunity.sync.log.knowledge_rules import KNOWLEDGE_RULES, is_kind
 from p2pcommunity.sync.log.ops import (
     GENESIS,
     ROLE_NAMES,
@@ -71,7 +72,8 @@ def _check_name_free(view: PastView, op: Op) -> None:
 
 def _apply_channel_create(state: StateBuilder, op: Op) -> None:
     name = state.name_channel(op.hash, op.body["name"])
-    state.channels[op.hash] = Channel(op.hash, name, op.body["topic"], False, op.ms)
+    kind = op.body.get("kind", "chat")
+    state.channels[op.hash] = Channel(op.hash, name, op.body["topic"], False, op.ms, kind)
 
 
 def _check_channel_rename(view: PastView, op: Op) -> None:
@@ -154,7 +156,7 @@ _CORE_RULES: dict[str, OpRule] = {
     ),
     "channel_create": OpRule(
         required=Role.ADMIN,
-        validate=fields({"name": is_name, "topic": is_text}),
+        validate=fields({"name": is_name, "topic": is_text}, {"kind": is_kind}),
         touches=lambda op: (CHANNELS,),
         check=_check_name_free,
         revokes=no_revocation,
@@ -204,4 +206,4 @@ _CORE_RULES: dict[str, OpRule] = {
     ),
 }
 
-OP_RULES: Mapping[str, OpRule] = _CORE_RULES | GOVERNANCE_RULES
+OP_RULES: Mapping[str, OpRule] = _CORE_RULES | GOVERNANCE_RULES | KNOWLEDGE_RULES

@@ -33,6 +33,7 @@ class Channel:
     topic: str
     archived: bool
     created_ms: int
+    kind: str = "chat"  # chat, forum or qa (issue 14); fixed at creation
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,11 @@ class CommunityState:
     invites: dict[bytes, Invite] = field(default_factory=dict)
     hidden: dict[str, str] = field(default_factory=dict)  # post id -> reason
     nodes: dict[bytes, str] = field(default_factory=dict)  # peer key -> multiaddr
+    # Issue 14 (log/knowledge_rules.py): tag name -> its op; pinned post -> pin time;
+    # topic -> the answer a moderator accepted ("" once a moderator unaccepted).
+    tags: dict[str, bytes] = field(default_factory=dict)
+    pinned: dict[str, int] = field(default_factory=dict)
+    accepted: dict[str, str] = field(default_factory=dict)
 
     def role_of(self, key: bytes) -> Role | None:
         member = self.members.get(key)
@@ -124,6 +130,9 @@ class StateBuilder:
         self.invites: dict[bytes, Invite] = {}
         self.hidden: dict[str, str] = {}
         self.nodes: dict[bytes, str] = {}
+        self.tags: dict[str, bytes] = {}
+        self.pinned: dict[str, int] = {}
+        self.accepted: dict[str, str] = {}
 
     def role_of(self, key: bytes) -> Role | None:
         member = self.members.get(key)
@@ -163,6 +172,8 @@ class StateBuilder:
         other.invites = dict(self.invites)
         other.hidden = dict(self.hidden)
         other.nodes = dict(self.nodes)
+        other.tags, other.pinned = dict(self.tags), dict(self.pinned)
+        other.accepted = dict(self.accepted)
         return other
 
     def freeze(self) -> CommunityState:
@@ -178,6 +189,9 @@ class StateBuilder:
             invites=dict(self.invites),
             hidden=dict(self.hidden),
             nodes=dict(self.nodes),
+            tags=dict(self.tags),
+            pinned=dict(self.pinned),
+            accepted=dict(self.accepted),
         )
 
 

@@ -48,8 +48,19 @@ def _add_schema_history(db: sqlite3.Connection) -> None:
     )
 
 
+def _add_knowledge(db: sqlite3.Connection) -> None:
+    """1.2 (issue 14): topic titles and tags, votes, accepted answers; all start empty,
+    as no earlier release wrote them (channels of earlier ops are chat channels)."""
+    from p2pcommunity.sync.storage.knowledge_tables import KNOWLEDGE_SCHEMA
+
+    for statement in KNOWLEDGE_SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 STEPS: dict[Version, Callable[[sqlite3.Connection], None]] = {
     (1, 1): _add_schema_history,
+    (1, 2): _add_knowledge,
 }
 """Version a step brings the store to -> the step. Append only; never edit a released step."""
 

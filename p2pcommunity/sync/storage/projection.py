@@ -66,6 +66,7 @@ from p2pcommunity.sync.docs.memberdoc import (
     post_is_valid,
 )
 from p2pcommunity.sync.errors import Rejected
+from p2pcommunity.sync.storage import knowledge_projection
 from p2pcommunity.sync.storage.store import PostRow, Store
 
 INVALID_CONTENT = "invalid_content"
@@ -150,6 +151,8 @@ def _entry_problem(segment: SegmentDoc, kind: str, key: str, entry: str) -> str 
         return segment.profile_problem()
     if entry == J_ADDRS:
         return segment.addrs_problem()
+    if kind in knowledge_projection.KINDS:
+        return knowledge_projection.entry_problem(segment, kind, key)
     return None
 
 
@@ -261,3 +264,5 @@ def _project_other(store: Store, segment: SegmentDoc, entry: str) -> None:
     elif entry == J_ADDRS:
         addrs = "\n".join(segment.read_addrs())
         store.read_model.set_addrs(ref.community_id, ref.owner, addrs, ref.segment)
+    elif kind in knowledge_projection.KINDS:
+        knowledge_projection.project_entry(store, segment, kind, key)

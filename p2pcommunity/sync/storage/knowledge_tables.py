@@ -1,0 +1,235 @@
+"""Read models of issue 14: topic titles and tags, votes, authors' accepted answers.
+
+Like read_model.py, everything here is rebuilt from replicated data, and
+each row is a function of the changes it came from alone, so it is the same
+on every peer in any arrival order: a value from a lower segment of one
+member never overwrites one from a higher segment (a member's later segment
+is later in time), one vote row per (post, voter) whatever was sent, and
+whose vote or accept counts is decided when reading, by joining with the
+posts (a vote on one's own post counts nowhere; an answer counts only if it
+is a live reply to its topic). Reading is where log state (pins, tags,
+moderators' accepts, channel kinds) meets these rows: see sync/knowledge.py.
+
+The topic list is computed per request from these tables and the posts
+table (one query for the whole channel, then sorting in Python): no derived
+counters to keep right under deletions, hiding and removals. The covering
+index `posts_topic_replies` makes a topic's reply count and last activity an
+index-only lookup, and the partial index `posts_topics` finds a channel's topics
+without visiting its replies (benchmarks/bench_knowledge.py measures a
+10,000-topic forum). Tags are stored newline-joined: a tag holds no space.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from p2pcommunity.sync.storage.read_model import Visibility
+
+KNOWLEDGE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS topic_meta (
+    post_id TEXT PRIMARY KEY,
+    community_id BLOB NOT NULL,
+    author BLOB NOT NULL,
+    title TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    segment INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS votes (
+    post_id TEXT NOT NULL,
+    voter BLOB NOT NULL,
+    community_id BLOB NOT NULL,
+    value INTEGER NOT NULL,
+    segment INTEGER NOT NULL,
+    PRIMARY KEY (post_id, voter)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS author_accepts (
+    topic_id TEXT PRIMARY KEY,
+    community_id BLOB NOT NULL,
+    author BLOB NOT NULL,
+    answer TEXT NOT NULL,
+    segment INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS posts_topic_replies ON posts (reply_to, deleted, author_ms)
+    WHERE reply_to IS NOT NULL;
+CREATE INDEX IF NOT EXISTS posts_topics ON posts (community_id, channel_id, author_ms)
+    WHERE reply_to IS NULL AND deleted = 0;
+"""
+"""Today's DDL of these tables; migrations.py step 1.2 runs the same statements
+(IF NOT EXISTS: a store stamped older than its tables, as tests fake one, still opens)."""
+
+
+@dataclass(frozen=True)
+class TopicRow:
+    id: str
+    author: bytes
+    author_ms: int
+    text: str
+    title: str | None
+    tags: tuple[str, ...]
+    replies: int
+    last_activity_ms: int
+    up: int
+    down: int
+    author_answer: str | None  # the topic author's accepted answer, if a live reply
+
+
+class KnowledgeTables:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    # -- writes (projection, inside the batch's transaction) --------------------
+
+    def set_topic_meta(
+        self,
+        post_id: str,
+        community_id: bytes,
+        author: bytes,
+        title: str,
+        tags: Sequence[str],
+        segment: int,
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO topic_meta VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (post_id) DO UPDATE "
+            "SET title=excluded.title, tags=excluded.tags, segment=excluded.segment "
+            "WHERE excluded.segment >= segment AND excluded.author = author",
+            (post_id, community_id, author, title, "\n".join(tags), segment),
+        )
+
+    def set_vote(
+        self, post_id: str, voter: bytes, community_id: bytes, value: int, segment: int
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO votes VALUES (?, ?, ?, ?, ?) ON CONFLICT (post_id, voter) DO UPDATE "
+            "SET value=excluded.value, segment=excluded.segment WHERE excluded.segment >= segment",
+            (post_id, voter, community_id, value, segment),
+        )
+
+    def set_author_accept(
+        self, topic_id: str, community_id: bytes, author: bytes, answer: str, segment: int
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO author_accepts VALUES (?, ?, ?, ?, ?) ON CONFLICT (topic_id) DO UPDATE "
+            "SET answer=excluded.answer, segment=excluded.segment "
+            "WHERE excluded.segment >= segment AND excluded.author = author",
+            (topic_id, community_id, author, answer, segment),
+        )
+
+    def clear_member_rows(self, community_id: bytes, member: bytes) -> None:
+        """Drop what a member's documents produced (a removal rebuilds them)."""
+        for table, column in (
+            ("topic_meta", "author"),
+            ("votes", "voter"),
+            ("author_accepts", "author"),
+        ):
+            self.db.execute(
+                f"DELETE FROM {table} WHERE community_id=? AND {column}=?", (community_id, member)
+            )
+
+    # -- reads -------------------------------------------------------------------
+
+    def vote_of(self, post_id: str, voter: bytes) -> int:
+        row = self.db.execute(
+            "SELECT value FROM votes WHERE post_id=? AND voter=?", (post_id, voter)
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def totals(self, post_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """(up, down) per post; a vote on one's own post counts nowhere."""
+        out: dict[str, tuple[int, int]] = {}
+        ids = list(dict.fromkeys(post_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for post_id, up, down in self.db.execute(
+                "SELECT v.post_id, SUM(v.value = 1), SUM(v.value = -1) FROM votes v "
+                "JOIN posts p ON p.id = v.post_id AND p.author != v.voter "
+                f"WHERE v.post_id IN ({marks}) GROUP BY v.post_id",
+                chunk,
+            ):
+                out[post_id] = (int(up), int(down))
+        return out
+
+    def topic_meta(self, post_ids: Sequence[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
+        out: dict[str, tuple[str, tuple[str, ...]]] = {}
+        ids = list(dict.fromkeys(post_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for post_id, title, tags in self.db.execute(
+                "SELECT t.post_id, t.title, t.tags FROM topic_meta t "
+                "JOIN posts p ON p.id = t.post_id AND p.author = t.author "
+                f"WHERE t.post_id IN ({marks})",
+                chunk,
+            ):
+                out[post_id] = (title, _tags(tags))
+        return out
+
+    def author_answer(self, topic_id: str) -> str | None:
+        """The topic author's accepted answer, if it is a live reply to the topic."""
+        row = self.db.execute(
+            "SELECT a.answer FROM author_accepts a JOIN posts p ON p.id = a.topic_id "
+            "AND p.author = a.author JOIN posts r ON r.id = a.answer AND r.reply_to = p.id "
+            "AND r.deleted = 0 WHERE a.topic_id = ?",
+            (topic_id,),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def topics(
+        self,
+        community_id: bytes,
+        channel_id: bytes,
+        blocked: Sequence[bytes],
+        visibility: Visibility,
+    ) -> list[TopicRow]:
+        """Every visible topic of a channel with its counts, in no particular order."""
+        where, args = visibility.sql("p.")
+        reply_where, reply_args = visibility.sql("r.")
+        if blocked:
+            marks = ",".join("?" * len(blocked))
+            where += f" AND p.author NOT IN ({marks})"
+            args += list(blocked)
+            reply_where += f" AND r.author NOT IN ({marks})"
+            reply_args += list(blocked)
+        sql = (
+            "SELECT p.id, p.author, p.author_ms, p.text, t.title, t.tags, "
+            "(SELECT COUNT(*) FROM posts r WHERE r.reply_to = p.id AND r.deleted = 0"
+            f"{reply_where}), "
+            "(SELECT MAX(r.author_ms) FROM posts r WHERE r.reply_to = p.id AND r.deleted = 0"
+            f"{reply_where}), "
+            "(SELECT SUM(v.value = 1) FROM votes v WHERE v.post_id = p.id AND v.voter != p.author),"
+            " (SELECT SUM(v.value = -1) FROM votes v WHERE v.post_id = p.id "
+            "AND v.voter != p.author), "
+            "(SELECT a.answer FROM author_accepts a JOIN posts r ON r.id = a.answer "
+            "AND r.reply_to = p.id AND r.deleted = 0 WHERE a.topic_id = p.id AND a.author = p.author)"
+            " FROM posts p INDEXED BY posts_topics LEFT JOIN topic_meta t ON t.post_id = p.id AND t.author = p.author "
+            "WHERE p.community_id = ? AND p.channel_id = ? AND p.deleted = 0 "
+            f"AND p.reply_to IS NULL{where}"
+        )
+        params: list[Any] = [*reply_args, *reply_args, community_id, channel_id, *args]
+        rows = []
+        for pid, author, ms, text, title, tags, n, last, up, down, answer in self.db.execute(
+            sql, params
+        ):
+            rows.append(
+                TopicRow(
+                    id=pid,
+                    author=bytes(author),
+                    author_ms=ms,
+                    text=text,
+                    title=title,
+                    tags=_tags(tags),
+                    replies=n,
+                    last_activity_ms=max(ms, last or 0),
+                    up=int(up or 0),
+                    down=int(down or 0),
+                    author_answer=answer,
+                )
+            )
+        return rows
+
+
+def _tags(joined: str | None) -> tuple[str, ...]:
+    return tuple(joined.split("\n")) if joined else ()
