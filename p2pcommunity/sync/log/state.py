@@ -88,6 +88,9 @@ class CommunityState:
     invites: dict[bytes, Invite] = field(default_factory=dict)
     hidden: dict[str, str] = field(default_factory=dict)  # post id -> reason
     nodes: dict[bytes, str] = field(default_factory=dict)  # peer key -> multiaddr
+    # Wiki pages (page_rules.py): page id -> PageInfo; member -> {page id: seq kept}.
+    pages: dict[bytes, Any] = field(default_factory=dict)
+    page_cuts: dict[bytes, dict[bytes, int]] = field(default_factory=dict)
 
     def role_of(self, key: bytes) -> Role | None:
         member = self.members.get(key)
@@ -124,6 +127,8 @@ class StateBuilder:
         self.invites: dict[bytes, Invite] = {}
         self.hidden: dict[str, str] = {}
         self.nodes: dict[bytes, str] = {}
+        self.pages: dict[bytes, Any] = {}
+        self.page_cuts: dict[bytes, dict[bytes, int]] = {}
 
     def role_of(self, key: bytes) -> Role | None:
         member = self.members.get(key)
@@ -163,6 +168,7 @@ class StateBuilder:
         other.invites = dict(self.invites)
         other.hidden = dict(self.hidden)
         other.nodes = dict(self.nodes)
+        other.pages, other.page_cuts = dict(self.pages), dict(self.page_cuts)
         return other
 
     def freeze(self) -> CommunityState:
@@ -178,6 +184,8 @@ class StateBuilder:
             invites=dict(self.invites),
             hidden=dict(self.hidden),
             nodes=dict(self.nodes),
+            pages=dict(self.pages),
+            page_cuts=dict(self.page_cuts),
         )
 
 

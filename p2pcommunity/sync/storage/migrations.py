@@ -48,8 +48,18 @@ def _add_schema_history(db: sqlite3.Connection) -> None:
     )
 
 
+def _add_pages(db: sqlite3.Connection) -> None:
+    """1.3: wiki pages (issue 14): their signed changes and derived rows, empty at first."""
+    from p2pcommunity.sync.storage.page_tables import PAGE_SCHEMA
+
+    for statement in PAGE_SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 STEPS: dict[Version, Callable[[sqlite3.Connection], None]] = {
     (1, 1): _add_schema_history,
+    (1, 3): _add_pages,
 }
 """Version a step brings the store to -> the step. Append only; never edit a released step."""
 
