@@ -20,6 +20,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
+
+from nacl.signing import SigningKey
 
 from p2pcommunity.sync.crypto import sign
 from p2pcommunity.sync.docs.apply import SignedChange
@@ -44,53 +47,41 @@ if TYPE_CHECKING:
 
 PAGE_CACHE = 16
 SNAPSHOT_AFTER = 200  # changes replayed on open beyond the snapshot
+# The actor of a page held for reading; a write sets the writer's key first.
+READ_ACTOR = bytes(32)
 
 
-class Pages:
-    def __init__(self, service: Service) -> None:
-        self.service = service
+class CommunityPages:
+    """The pages of one community on this device: their documents in memory, and the
+    one way in for changes (`receive`, `write`). Shared by the service's commands and
+    the sync sessions of the community (`pages_of`)."""
+
+    def __init__(self, community: Community) -> None:
+        self.community = community
+        self.store = community.store
         self._docs: OrderedDict[bytes, PageDoc] = OrderedDict()
-        # page id -> the page_cuts it was last enforced against
+        # page id -> the removals and cuts it was last enforced against
         self._enforced: dict[bytes, Any] = {}
 
-    # -- resolving -------------------------------------------------------------
-
-    def resolve(self, community: Community, ref: str) -> PageInfo:
-        pages = community.state.pages
-        wanted = ref.strip().lower()
-        found = [p for p in pages.values() if p.id.hex() == wanted]
-        if not found and len(wanted) >= 6:
-            found = [p for p in pages.values() if p.id.hex().startswith(wanted)]
-        if not found:
-            found = [p for p in pages.values() if p.title == ref.strip()]
-        if not found:
-            raise NotFound(f"no page {ref!r}")
-        if len(found) > 1:
-            raise Invalid(f"{ref!r} names more than one page; use its id")
-        info: PageInfo = found[0]
-        return info
-
-    # -- documents ---------------------------------------------------------------
-
-    def open(self, community: Community, page_id: bytes) -> PageDoc:
-        self.enforce(community, page_id)
+    def open(self, page_id: bytes) -> PageDoc:
+        self.enforce(page_id)
         cached = self._docs.get(page_id)
         if cached is not None:
             self._docs.move_to_end(page_id)
             return cached
-        tables = self.service.store.pages
+        tables = self.store.pages
         row = tables.row(page_id)
         after = 0
         if row is not None and row[2] is not None:
-            page = PageDoc.load(page_id, self.service.me, row[2])
+            page = PageDoc.load(page_id, READ_ACTOR, row[2])
             after = row[3]
         else:
-            page = PageDoc.new(page_id, self.service.me)
+            page = PageDoc.new(page_id, READ_ACTOR)
         later = tables.changes(page_id, after)
         if later:
             apply_page_changes(page, [data for _, _, _, data, _ in later])
             if len(later) >= SNAPSHOT_AFTER and row is not None:
-                with self.service.store.transaction():
+                with self.store.transaction():
                     tables.set_snapshot(page_id, page.save(), after + len(later))
         self._docs[page_id] = page
         while len(self._docs) > PAGE_CACHE:
@@ -100,44 +91,45 @@ class Pages:
     def forget(self, page_id: bytes) -> None:
         self._docs.pop(page_id, None)
 
-    def _write(self, community: Community, page_id: bytes, text: str, summary: str) -> bool:
-        me = self.service.me
-        tables = self.service.store.pages
+    def write(self, key: SigningKey, page_id: bytes, text: str, summary: str, now: int) -> bool:
+        """Make, sign and store one change of ours; False when the text is unchanged."""
+        me = bytes(key.verify_key)
+        tables = self.store.pages
         seq = tables.max_seqs(page_id).get(me, 0) + 1
-        if not may_edit(community.state, page_id, me, seq):
+        if not may_edit(self.community.state, page_id, me, seq):
             raise Forbidden("you may not edit this page (see `page editors`)")
         if len(text) > MAX_PAGE_CHARS:
             raise Invalid(f"a page holds at most {MAX_PAGE_CHARS} characters")
-        page = self.open(community, page_id)
-        now = self.service.clock()
+        page = self.open(page_id)
         try:
+            page.doc.set_actor(me)
             change = page.replace_text(text, seq, now, summary)
             if change is None:
                 return False
-            signature = sign(self.service.key, PAGE_CHANGE_TAG, page_id, change.hash)
-            with self.service.store.transaction():
+            signature = sign(key, PAGE_CHANGE_TAG, page_id, change.hash)
+            with self.store.transaction():
                 tables.insert(
                     page_id,
-                    community.id,
+                    self.community.id,
                     [(me, change.seq, change.hash, change.raw_bytes, signature)],
                 )
-                tables.set_row(page_id, community.id, page.text(), now)
+                tables.set_row(page_id, self.community.id, page.text(), now)
         except BaseException:
             self.forget(page_id)
             raise
-        self.service.on_local_change(community, "page")
         return True
 
     def receive(
-        self, community: Community, page_id: bytes, items: Sequence[SignedChange], now_ms: int
+        self, page_id: bytes, items: Sequence[SignedChange], now_ms: int
     ) -> tuple[int, list[SignedChange]]:
         """Verify, apply and store a peer's page changes; returns (applied, waiting for deps).
         `Rejected` changes nothing."""
+        community = self.community
         state = community.state
         if page_id not in state.pages:
             raise Rejected("unknown_page", "changes of a page the log does not hold")
-        self.enforce(community, page_id)
-        tables = self.service.store.pages
+        self.enforce(page_id)
+        tables = self.store.pages
         seqs = tables.max_seqs(page_id)
         fresh, waiting, _ = verify_page_batch(
             page_id,
@@ -150,10 +142,10 @@ class Pages:
         )
         if not fresh:
             return 0, waiting
-        page = self.open(community, page_id)
+        page = self.open(page_id)
         try:
             apply_page_changes(page, [c.parsed.raw_bytes for c in fresh])
-            with self.service.store.transaction():
+            with self.store.transaction():
                 tables.insert(
                     page_id,
                     community.id,
@@ -174,18 +166,19 @@ class Pages:
             raise
         return len(fresh), waiting
 
-    def enforce(self, community: Community, page_id: bytes) -> int:
+    def enforce(self, page_id: bytes) -> int:
         """Cut removed members' changes beyond their recorded seq, and what depended
         on them; rebuild the page if anything went. Returns how many changes went."""
+        community = self.community
         state = community.state
         cuts = {m: c.get(page_id, 0) for m, c in state.page_cuts.items()}
         removed = {k for k, m in state.members.items() if not m.active}
         key = (tuple(sorted(cuts.items())), tuple(sorted(removed)))
         if self._enforced.get(page_id) == key:
             return 0
-        tables = self.service.store.pages
+        tables = self.store.pages
         gone = 0
-        with self.service.store.transaction():
+        with self.store.transaction():
             for actor, top in tables.max_seqs(page_id).items():
                 if actor in removed and top > cuts.get(actor, 0):
                     gone += tables.cut(page_id, actor, cuts.get(actor, 0))
@@ -200,11 +193,60 @@ class Pages:
         self._enforced[page_id] = key
         if gone:
             self.forget(page_id)
-            page = self.open(community, page_id)
-            with self.service.store.transaction():
+            page = self.open(page_id)
+            with self.store.transaction():
                 row = tables.row(page_id)
                 tables.set_row(page_id, community.id, page.text(), row[1] if row else 0)
         return gone
+
+
+_BY_COMMUNITY: WeakKeyDictionary[Community, CommunityPages] = WeakKeyDictionary()
+
+
+def pages_of(community: Community) -> CommunityPages:
+    """The one `CommunityPages` of this community object."""
+    held = _BY_COMMUNITY.get(community)
+    if held is None:
+        held = _BY_COMMUNITY[community] = CommunityPages(community)
+    return held
+
+
+class Pages:
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    # -- resolving -------------------------------------------------------------
+
+    def resolve(self, community: Community, ref: str) -> PageInfo:
+        pages = community.state.pages
+        wanted = ref.strip().lower()
+        found = [p for p in pages.values() if p.id.hex() == wanted]
+        if not found and len(wanted) >= 6:
+            found = [p for p in pages.values() if p.id.hex().startswith(wanted)]
+        if not found:
+            found = [p for p in pages.values() if p.title == ref.strip()]
+        if not found:
+            raise NotFound(f"no page {ref!r}")
+        if len(found) > 1:
+            raise Invalid(f"{ref!r} names more than one page; use its id")
+        info: PageInfo = found[0]
+        return info
+
+    def open(self, community: Community, page_id: bytes) -> PageDoc:
+        return pages_of(community).open(page_id)
+
+    def receive(
+        self, community: Community, page_id: bytes, items: Sequence[SignedChange], now_ms: int
+    ) -> tuple[int, list[SignedChange]]:
+        return pages_of(community).receive(page_id, items, now_ms)
+
+    def _write(self, community: Community, page_id: bytes, text: str, summary: str) -> bool:
+        written = pages_of(community).write(
+            self.service.key, page_id, text, summary, self.service.clock()
+        )
+        if written:
+            self.service.on_local_change(community, "page")
+        return written
 
     # -- commands ----------------------------------------------------------------
 

@@ -119,6 +119,7 @@ def test_non_editor_change_is_refused_and_stores_nothing(
     # Forge it anyway, below the service's check: a signed change by a non-editor.
     page_id = bytes.fromhex(page)
     ann_page = ann.pages.open(ann.community(cid), page_id)
+    ann_page.doc.set_actor(ann.me)
     change = ann_page.replace_text("vandalised", 1, clock(), "x")
     assert change is not None
     from p2pcommunity.sync.crypto import sign
