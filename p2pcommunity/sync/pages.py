@@ -139,6 +139,7 @@ class CommunityPages:
             lambda h: tables.has_hash(page_id, h),
             lambda actor, seq: may_edit(state, page_id, actor, seq),
             community.presigned.verify,
+            lambda actor: actor in state.members and not state.members[actor].active,
         )
         if not fresh:
             return 0, waiting

@@ -163,6 +163,7 @@ def verify_page_batch(
     held: Callable[[bytes], bool],
     may_edit: MayEdit,
     verify_signatures: Callable[[Sequence[tuple[bytes, bytes, bytes]]], list[bool]] = verify_each,
+    is_removed: Callable[[bytes], bool] = lambda actor: False,
 ) -> tuple[list[VerifiedPageChange], list[SignedChange], int]:
     """Check a batch of page changes; returns (fresh in a causal order, waiting for deps,
     duplicates). `Rejected` for a change that can never be valid: nothing is applied then."""
@@ -173,6 +174,8 @@ def verify_page_batch(
     for signed in items:
         change = parse_change(signed.data)
         if not may_edit(change.actor, change.seq):
+            if is_removed(change.actor):
+                raise Rejected("removed", "a removed member's page change beyond its cut")
             raise Rejected("not_editor", f"{change.actor.hex()[:16]} may not edit this page")
         parsed.append((change, signed))
         checks.append(
@@ -181,6 +184,17 @@ def verify_page_batch(
     for (change, _), valid in zip(parsed, verify_signatures(checks), strict=True):
         if not valid:
             raise Rejected("bad_signature", f"page change {change.hash.hex()[:16]}")
+    return _causal_order(parsed, max_seq_of, hash_at, held)
+
+
+def _causal_order(
+    parsed: list[tuple[ParsedChange, SignedChange]],
+    max_seq_of: Callable[[bytes], int],
+    hash_at: Callable[[bytes, int], bytes | None],
+    held: Callable[[bytes], bool],
+) -> tuple[list[VerifiedPageChange], list[SignedChange], int]:
+    """The changes that extend each actor's chain with their deps held, in an order
+    that applies; those still waiting; and how many were copies."""
     next_seq: dict[bytes, int] = {}
     fresh: list[VerifiedPageChange] = []
     known: set[bytes] = set()
