@@ -383,6 +383,21 @@ class Pages:
         )
         return {}
 
+    def export(self, community: Community, directory: Any) -> list[dict[str, Any]]:
+        """Each page as a standard .automerge file under `directory`/pages (archive.py)."""
+        out = []
+        pages = community.state.pages
+        if pages:
+            (directory / "pages").mkdir(exist_ok=True)
+        for page_id, info in sorted(pages.items()):
+            name = f"pages/{page_id.hex()}.automerge"
+            (directory / name).write_bytes(self.open(community, page_id).save())
+            signatures = [g.hex() for _, _, _, _, g in self.service.store.pages.changes(page_id)]
+            out.append(
+                {"file": name, "id": page_id.hex(), "title": info.title, "signatures": signatures}
+            )
+        return out
+
     def record_removal(self, community: Community, member: bytes) -> None:
         """After a removal of ours: what `member` had written to each page, as we know it."""
         heads = []
