@@ -364,7 +364,7 @@ TABLE: tuple[Command, ...] = (
     _c("page show", "print a page", (COMMUNITY, arg("page")),
        lambda c, a: c.service.pages.show(a["community"], a["page"]), human.page_show),
     _c("page list", "list the pages of a community", (COMMUNITY,),
-       lambda c, a: c.service.pages.list(a["community"]), human.page_list),
+       lambda c, a: c.service.pages.list_pages(a["community"]), human.page_list),
     _c("page history", "who changed a page, when, oldest first", (COMMUNITY, arg("page")),
        lambda c, a: c.service.pages.history(a["community"], a["page"]), human.page_history),
     _c("page revert", "restore an earlier version's text as a new change (moderators)",

@@ -314,7 +314,7 @@ class Pages:
             "contributors": sorted(peer_id_from_public_key(a) for a in actors),
         }
 
-    def list(self, ref: str) -> dict[str, Any]:
+    def list_pages(self, ref: str) -> dict[str, Any]:
         community = self.service.community(ref)
         updated = self.service.store.pages.updated(community.id)
         pages = sorted(community.state.pages.values(), key=lambda p: (p.title, p.id))

@@ -200,5 +200,5 @@ def test_non_member_cannot_create_or_restrict(club: tuple[Service, Service, Serv
     with pytest.raises(Forbidden):
         ann.pages.create(cid, "Mods", "x", editors="moderators")
     ann.pages.create(cid, "Open", "x")
-    assert [p["title"] for p in ann.pages.list(cid)["pages"]] == ["Open"]
+    assert [p["title"] for p in ann.pages.list_pages(cid)["pages"]] == ["Open"]
     del admin
