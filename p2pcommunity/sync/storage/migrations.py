@@ -52,9 +52,11 @@ def _add_pages(db: sqlite3.Connection) -> None:
     """1.3: wiki pages (issue 14): their signed changes and derived rows, empty at first."""
     from p2pcommunity.sync.storage.page_tables import PAGE_SCHEMA
 
+    # IF NOT EXISTS: a store whose version was set back by hand (tests do) may hold them.
     for statement in PAGE_SCHEMA.split(";"):
         if statement.strip():
-            db.execute(statement)
+            statement = statement.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ")
+            db.execute(statement.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS "))
 
 
 STEPS: dict[Version, Callable[[sqlite3.Connection], None]] = {
