@@ -56,6 +56,7 @@ def export_community(service: Service, ref: str, directory: Path) -> dict[str, A
         "community_id": community.id.hex(),
         "name": community.state.name,
         "documents": documents,
+        "pages": service.pages.export(community, directory),  # issue 14; import skips them
     }
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return {"community_id": community.id.hex(), "documents": len(documents), "ops": len(ops)}

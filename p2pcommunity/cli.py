@@ -79,7 +79,9 @@ def _add_param(parser: argparse.ArgumentParser, param: Param) -> None:
     if param.kind is bool:
         parser.add_argument(param.flag, action="store_true", **kw)
         return
-    if param.kind is list:
+    if param.kind is list and param.nargs:
+        kw["nargs"] = param.nargs
+    elif param.kind is list:
         kw["action"] = "append"
     elif param.kind is not str or param.path:
         kw["type"] = Path if param.path else param.kind

@@ -91,6 +91,7 @@ class Param:
     wire: bool = True
     cli: bool = True
     optional_positional: bool = False
+    nargs: int | None = None  # a list option taking this many values at once (--replace)
 
     @property
     def flag(self) -> str:
@@ -132,6 +133,7 @@ GROUPS: dict[str, str] = {
     "mark": "read markers",
     "topic": "topics of forum and qa channels",
     "tag": "the community's topic tags",
+    "page": "wiki pages of a community",
 }
 
 COMMUNITY = arg("community")
@@ -157,6 +159,34 @@ def _read_rules_file(args: Args) -> Args:
     if file is not None:
         args["text"] = Path(file).read_text(encoding="utf-8")
     return args
+
+
+def _read_page_file(args: Args) -> Args:
+    """`page create/edit` take --file F: the client reads it and sends its text."""
+    from pathlib import Path
+
+    file = args.pop("file", None)
+    if file is not None:
+        if args.get("text") is not None:
+            raise Invalid("give TEXT or --file F, not both")
+        args["text"] = Path(file).read_text(encoding="utf-8")
+    if "text" not in args:
+        args["text"] = None
+    return args
+
+
+def _required_text(a: Args) -> str:
+    if a.get("text") is None:
+        raise Invalid("page create needs TEXT or --file F")
+    return str(a["text"])
+
+
+def _page_edit(c: Context, a: Args) -> Outcome:
+    replace = a["replace"] or []
+    if replace and len(replace) != 2:
+        raise Invalid("--replace takes OLD NEW")
+    old, new = (replace[0], replace[1]) if replace else (None, None)
+    return c.service.pages.edit(a["community"], a["page"], a["text"], a["append"], old, new)
 
 
 def _c(
@@ -357,6 +387,32 @@ TABLE: tuple[Command, ...] = (
        lambda c, a: c.export(a["community"], a["dir"]), human.exported),
     _c("import", "load an export, verifying every signature", (arg("dir", path=True),),
        lambda c, a: c.import_(a["dir"]), human.field("community_id")),
+    # -- issue 14: wiki pages --
+    _c("page create", "create a wiki page (editors other than members: moderators)",
+       (COMMUNITY, arg("title"), arg("text", optional_positional=True),
+        opt("file", path=True, wire=False),
+        opt("editors", choices=("members", "moderators", "admins"), default="members")),
+       lambda c, a: c.service.pages.create(
+           a["community"], a["title"], _required_text(a), a["editors"]),
+       human.field("page_id"), prepare=_read_page_file),
+    _c("page edit", "edit a page (its editors); --file replaces the text as a minimal splice",
+       (COMMUNITY, arg("page"), opt("file", path=True, wire=False), opt("text", cli=False),
+        opt("append"), opt("replace", list, nargs=2)),
+       _page_edit, human.done("page edited"), prepare=_read_page_file),
+    _c("page show", "print a page", (COMMUNITY, arg("page")),
+       lambda c, a: c.service.pages.show(a["community"], a["page"]), human.page_show),
+    _c("page list", "list the pages of a community", (COMMUNITY,),
+       lambda c, a: c.service.pages.list_pages(a["community"]), human.page_list),
+    _c("page history", "who changed a page, when, oldest first", (COMMUNITY, arg("page")),
+       lambda c, a: c.service.pages.history(a["community"], a["page"]), human.page_history),
+    _c("page revert", "restore an earlier version's text as a new change (moderators)",
+       (COMMUNITY, arg("page"), arg("version")),
+       lambda c, a: c.service.pages.revert(a["community"], a["page"], a["version"]),
+       human.done("page reverted to {version}")),
+    _c("page editors", "set who edits a page (moderators)",
+       (COMMUNITY, arg("page"), arg("editors", choices=("members", "moderators", "admins"))),
+       lambda c, a: c.service.pages.set_editors(a["community"], a["page"], a["editors"]),
+       human.done("page editors: {editors}")),
 )  # fmt: skip
 
 COMMANDS: dict[str, Command] = {command.name: command for command in TABLE}

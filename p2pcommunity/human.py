@@ -249,3 +249,28 @@ def vote(result: Result, args: Args) -> str:
 
 def tag_list(result: Result, args: Args) -> str:
     return "\n".join(escape_line(t) for t in result["tags"]) or "no tags"
+
+
+# -- issue 14: wiki pages --
+
+
+def page_show(result: Result, args: Args) -> str:
+    head = f"{result['title']}  (editors: {result['editors']}, version {result['version']})"
+    return f"{head}\n\n{result['text']}"
+
+
+def page_list(result: Result, args: Args) -> str:
+    if not result["pages"]:
+        return "no pages"
+    return "\n".join(
+        f"{p['id'][:12]}  {p['title']}  editors: {p['editors']}  updated {p['updated']}"
+        for p in result["pages"]
+    )
+
+
+def page_history(result: Result, args: Args) -> str:
+    if not result["history"]:
+        return "no history"
+    return "\n".join(
+        f"{h['version']}  [{h['time']}] {h['author']}: {h['summary']}" for h in result["history"]
+    )

@@ -45,6 +45,7 @@ from p2pcommunity.sync.protocol.session import (
     CaughtUp,
     ChangesApplied,
     OpsAdded,
+    PageChangesApplied,
     Refused,
     Step,
     SyncSession,
@@ -254,7 +255,7 @@ class SessionRunner:
         await write_frames(self.stream, step.frames)
         metrics = self.node.metrics
         for event in step.events:
-            if isinstance(event, OpsAdded | ChangesApplied):
+            if isinstance(event, OpsAdded | ChangesApplied | PageChangesApplied):
                 if isinstance(event, OpsAdded):
                     metrics.ops_applied.inc(len(event.hashes))
                 else:

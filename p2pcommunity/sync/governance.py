@@ -224,6 +224,7 @@ class Governance:
         self.service.append_op(
             community, "member_remove", {"member": key, "heads": self._heads_of(community, key)}
         )
+        self.service.pages.record_removal(community, key)  # issue 14: their page edits
         return {}
 
     def timeout(self, ref: str, peer: str, duration: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from p2pcommunity.sync.log.community_log import CommunityState, Member, Role
 from p2pcommunity.sync.mentions import find_mentions
 from p2pcommunity.sync.names import labels
 from p2pcommunity.sync.node_support import NodeSupport
+from p2pcommunity.sync.pages import Pages
 from p2pcommunity.sync.peerid import peer_id_from_public_key, public_key_from_peer_id
 from p2pcommunity.sync.storage.store import PostRow, Store, Visibility
 from p2pcommunity.sync.timefmt import iso_ms
@@ -53,6 +54,7 @@ class Service:
         self.governance = Governance(self)
         self.node_support = NodeSupport(self)
         self.knowledge = Knowledge(self)
+        self.pages = Pages(self)
 
     def close(self) -> None:
         for community in self._communities.values():

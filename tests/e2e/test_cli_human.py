@@ -125,6 +125,17 @@ def test_every_command_prints_escaped_human_output(make_cli: Any, tmp_path: Path
         human(alice, "unhide", cid, post, expect="shown")
         human(alice, "node add", cid, carol_id, f"/ip4/127.0.0.1/tcp/9/p2p/{carol_id}")
         human(alice, "node remove", cid, carol_id, expect="unlisted")
+        page_file = tmp_path / "page.md"
+        page_file.write_text("# Guide\n\nStep one.\n", encoding="utf-8")
+        page = human(alice, "page create", cid, "Guide", "--file", str(page_file)).strip()
+        human(alice, "page edit", cid, "Guide", "--append", HOSTILE, expect="edited")
+        human(alice, "page edit", cid, page, "--replace", "one", "1", expect="edited")
+        human(alice, "page show", cid, "Guide", expect="Step 1.")
+        human(alice, "page list", cid, expect="Guide")
+        first = alice.json("page", "history", cid, "Guide")["history"][0]["version"]
+        human(alice, "page history", cid, "Guide", expect=first)
+        human(alice, "page revert", cid, "Guide", first, expect="reverted")
+        human(alice, "page editors", cid, "Guide", "moderators", expect="moderators")
         human(alice, "member remove", cid, carol_id, expect="removed")
         human(alice, "block", bob_id, expect="blocked")
         human(alice, "unblock", bob_id, expect="unblocked")

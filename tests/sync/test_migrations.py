@@ -152,13 +152,16 @@ def test_fixture_is_what_0_1_0_wrote() -> None:
 def test_migrated_store_has_todays_schema(copy: Path, tmp_path: Path) -> None:
     path = copy / "alice" / "store.sqlite3"
     store = Store(path)
-    assert store.schema_version() == migrations.CURRENT == (1, 2)
+    assert store.schema_version() == migrations.CURRENT == (1, 3)
     history = store.db.execute("SELECT version, how FROM schema_history").fetchall()
     # 1.2 (issue 14): the knowledge read models start empty.
     for table in ("topic_meta", "votes", "author_accepts"):
         assert store.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
+    # 1.3 (issue 14): the page tables, empty: 0.1.0 had no pages.
+    assert store.db.execute("SELECT count(*) FROM page_changes").fetchone() == (0,)
+    assert store.db.execute("SELECT count(*) FROM pages").fetchone() == (0,)
     store.close()
-    assert history == [(1001, "migrated"), (1002, "migrated")]
+    assert history == [(1001, "migrated"), (1002, "migrated"), (1003, "migrated")]
     assert user_version(path) == migrations.encode(migrations.CURRENT)
     fresh = tmp_path / "fresh.sqlite3"
     Store(fresh).close()
@@ -234,6 +237,7 @@ def test_every_read_model_survives_the_upgrade(
     ]
     invites = {i["invite_id"]: i for i in run(capsys, alice, "invite", "list", "garden")["invites"]}
     assert invites[made["unused_invite"]]["uses_left"] == 5
+    assert run(capsys, alice, "page", "list", "garden") == {"pages": []}
     found = run(capsys, alice, "search", "garden", "potatoes")["posts"]
     assert [p["text"] for p in found] == ["Potatoes like sandy soil"]
     assert run(capsys, alice, "search", "garden", "deleted")["posts"] == []
@@ -309,7 +313,8 @@ def test_version_packing() -> None:
     assert migrations.decode(1) == (1, 0)  # release 0.1.0
     assert migrations.decode(migrations.encode((3, 42))) == (3, 42)
     assert migrations.encode((1, 1)) == 1001
-    assert migrations.pending((1, 0)) == [(1, 1), (1, 2)]
+    assert migrations.pending((1, 0)) == [(1, 1), (1, 2), (1, 3)]
+    assert migrations.pending((1, 1)) == [(1, 2), (1, 3)]
     assert migrations.pending(migrations.CURRENT) == []
     assert max(migrations.STEPS) == migrations.CURRENT
     with pytest.raises(ValueError):

@@ -19,6 +19,7 @@ from nacl.signing import SigningKey
 
 from p2pcommunity.sync.errors import DatabaseLocked, DiskFull, StoreCorrupt, StoreIOError
 from p2pcommunity.sync.service import Service
+from p2pcommunity.sync.storage import migrations
 from p2pcommunity.sync.storage.store import Store, environment_error
 
 
@@ -107,7 +108,7 @@ def test_a_migration_waiting_for_a_lock_changes_nothing(made: tuple[Path, Signin
         db.execute("ROLLBACK")
     assert db.execute("PRAGMA user_version").fetchone()[0] == 1
     db.close()
-    assert Store(path).schema_version() == (1, 2)
+    assert Store(path).schema_version() == migrations.CURRENT
 
 
 def overwrite(path: Path, first_page: int, pages: int | None = None) -> None:

@@ -26,6 +26,7 @@ from p2pcommunity.sync.log.ops import (
     is_role_name,
     is_text,
 )
+from p2pcommunity.sync.log.page_rules import PAGE_RULES
 from p2pcommunity.sync.log.state import (
     CHANNELS,
     COMMUNITY,
@@ -206,4 +207,4 @@ _CORE_RULES: dict[str, OpRule] = {
     ),
 }
 
-OP_RULES: Mapping[str, OpRule] = _CORE_RULES | GOVERNANCE_RULES | KNOWLEDGE_RULES
+OP_RULES: Mapping[str, OpRule] = _CORE_RULES | GOVERNANCE_RULES | KNOWLEDGE_RULES | PAGE_RULES

@@ -94,6 +94,9 @@ class CommunityState:
     tags: dict[str, bytes] = field(default_factory=dict)
     pinned: dict[str, int] = field(default_factory=dict)
     accepted: dict[str, str] = field(default_factory=dict)
+    # Wiki pages (page_rules.py): page id -> PageInfo; member -> {page id: seq kept}.
+    pages: dict[bytes, Any] = field(default_factory=dict)
+    page_cuts: dict[bytes, dict[bytes, int]] = field(default_factory=dict)
 
     def role_of(self, key: bytes) -> Role | None:
         member = self.members.get(key)
@@ -133,6 +136,8 @@ class StateBuilder:
         self.tags: dict[str, bytes] = {}
         self.pinned: dict[str, int] = {}
         self.accepted: dict[str, str] = {}
+        self.pages: dict[bytes, Any] = {}
+        self.page_cuts: dict[bytes, dict[bytes, int]] = {}
 
     def role_of(self, key: bytes) -> Role | None:
         member = self.members.get(key)
@@ -174,6 +179,7 @@ class StateBuilder:
         other.nodes = dict(self.nodes)
         other.tags, other.pinned = dict(self.tags), dict(self.pinned)
         other.accepted = dict(self.accepted)
+        other.pages, other.page_cuts = dict(self.pages), dict(self.page_cuts)
         return other
 
     def freeze(self) -> CommunityState:
@@ -192,6 +198,8 @@ class StateBuilder:
             tags=dict(self.tags),
             pinned=dict(self.pinned),
             accepted=dict(self.accepted),
+            pages=dict(self.pages),
+            page_cuts=dict(self.page_cuts),
         )
 
 

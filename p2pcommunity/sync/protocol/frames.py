@@ -17,6 +17,8 @@ batch limits below (the session does).
 | "summary"  | docs: [[owner, segment, max seq, head hash]], last: bool   |
 | "changes"  | owner, segment, changes: [[change bytes, signature]]       |
 | "refused"  | reason: text                                               |
+| "page_summary" | pages: [[page id, [[actor, seq]]]], last: bool (v3)    |
+| "page_changes" | page: page id, changes: [[change bytes, signature]] (v3) |
 """
 
 from __future__ import annotations
@@ -34,7 +36,13 @@ from p2pcommunity.sync.log.community_log import MAX_OP_SIZE, SignedOp
 from p2pcommunity.sync.log.ops import HASH_SIZE
 
 # 2: admission by a member's `admit` op (0.2); a 0.1 peer is refused politely.
-PROTOCOL_VERSION = 2
+# 3: wiki pages (page_summary, page_changes frames). A responder still serves a
+# version 2 initiator, without page frames; see session.py.
+PROTOCOL_VERSION = 3
+PAGES_VERSION = 3
+ACCEPTED_VERSIONS = frozenset({2, 3})
+MAX_SUMMARY_PAGES = 1024
+MAX_PAGE_ACTORS = 1024
 # The one definition: net/framing refuses a longer length prefix before buffering.
 MAX_FRAME_SIZE = 1024 * 1024
 # What the session puts into one ops or changes frame, at most (one item always fits).
@@ -111,7 +119,30 @@ class RefusedFrame:
     reason: str
 
 
-Frame = HelloFrame | HeadsFrame | OpsFrame | SummaryFrame | ChangesFrame | RefusedFrame
+@dataclass(frozen=True)
+class PageSummaryFrame:
+    """Version vectors of pages: ((page id, ((actor, seq), ...)), ...)."""
+
+    pages: tuple[tuple[bytes, tuple[tuple[bytes, int], ...]], ...]
+    last: bool
+
+
+@dataclass(frozen=True)
+class PageChangesFrame:
+    page: bytes
+    changes: tuple[SignedChange, ...]
+
+
+Frame = (
+    HelloFrame
+    | HeadsFrame
+    | OpsFrame
+    | SummaryFrame
+    | ChangesFrame
+    | RefusedFrame
+    | PageSummaryFrame
+    | PageChangesFrame
+)
 
 
 # --- encoding ---------------------------------------------------------------
@@ -148,6 +179,18 @@ def encode_frame(frame: Frame) -> bytes:
             }
         case RefusedFrame():
             record = {"t": "refused", "reason": frame.reason}
+        case PageSummaryFrame():
+            record = {
+                "t": "page_summary",
+                "pages": [[p, [[a, s] for a, s in vv]] for p, vv in frame.pages],
+                "last": frame.last,
+            }
+        case PageChangesFrame():
+            record = {
+                "t": "page_changes",
+                "page": frame.page,
+                "changes": [[c.data, c.signature] for c in frame.changes],
+            }
     data = canonical_cbor(record)
     if len(data) > MAX_FRAME_SIZE:  # our own bug: the session batches below this
         raise ValueError(f"frame of {len(data)} bytes exceeds {MAX_FRAME_SIZE}")
@@ -247,6 +290,34 @@ def _refused(r: dict[str, Any]) -> RefusedFrame:
     return RefusedFrame(reason)
 
 
+def _page_summary(r: dict[str, Any]) -> PageSummaryFrame:
+    pages = []
+    for item in _list(r["pages"], "pages", 0, MAX_SUMMARY_PAGES):
+        page, vv = _list(item, "a page summary", 2, 2)
+        actors = []
+        for pair in _list(vv, "a version vector", 0, MAX_PAGE_ACTORS):
+            actor, seq = _list(pair, "an actor's seq", 2, 2)
+            actors.append(
+                (
+                    _bytes(actor, "an actor", PUBLIC_KEY_SIZE, PUBLIC_KEY_SIZE),
+                    _int(seq, "a seq", 1, MAX_SEQ),
+                )
+            )
+        pages.append((_hash(page, "a page id"), tuple(actors)))
+    last = r["last"]
+    if not isinstance(last, bool):
+        raise _bad("'last' must be a boolean")
+    return PageSummaryFrame(tuple(pages), last)
+
+
+def _page_changes(r: dict[str, Any]) -> PageChangesFrame:
+    pairs = _signed_pairs(r["changes"], "changes", MAX_BATCH_CHANGES, MAX_CHANGE_SIZE)
+    return PageChangesFrame(
+        page=_hash(r["page"], "the page id"),
+        changes=tuple(SignedChange(d, s) for d, s in pairs),
+    )
+
+
 # type -> (required fields, optional fields, parser)
 _PARSERS: dict[str, tuple[frozenset[str], frozenset[str], Callable[[dict[str, Any]], Frame]]] = {
     "hello": (frozenset({"t", "v", "c", "heads"}), frozenset({"invite"}), _hello),
@@ -255,6 +326,8 @@ _PARSERS: dict[str, tuple[frozenset[str], frozenset[str], Callable[[dict[str, An
     "summary": (frozenset({"t", "docs", "last"}), frozenset(), _summary),
     "changes": (frozenset({"t", "owner", "segment", "changes"}), frozenset(), _changes),
     "refused": (frozenset({"t", "reason"}), frozenset(), _refused),
+    "page_summary": (frozenset({"t", "pages", "last"}), frozenset(), _page_summary),
+    "page_changes": (frozenset({"t", "page", "changes"}), frozenset(), _page_changes),
 }
 
 

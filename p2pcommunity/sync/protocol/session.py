@@ -43,6 +43,7 @@ from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.errors import Rejected, RemoteProtocolError
 from p2pcommunity.sync.log.community_log import CommunityState, PendingOps, SignedOp, decode_op
 from p2pcommunity.sync.protocol.frames import (
+    ACCEPTED_VERSIONS,
     BATCH_BYTES,
     ITEM_OVERHEAD,
     MAX_FRAME_SIZE,
@@ -56,6 +57,8 @@ from p2pcommunity.sync.protocol.frames import (
     HeadsFrame,
     HelloFrame,
     OpsFrame,
+    PageChangesFrame,
+    PageSummaryFrame,
     RefusedFrame,
     SessionLimits,
     SummaryFrame,
@@ -63,6 +66,7 @@ from p2pcommunity.sync.protocol.frames import (
     encode_frame,
     hello_community,
 )
+from p2pcommunity.sync.protocol.pages import PageChangesApplied, PageSync
 
 __all__ = [
     "MAX_FRAME_SIZE",
@@ -74,6 +78,7 @@ __all__ = [
     "InviteCheck",
     "LocalProtocolError",
     "OpsAdded",
+    "PageChangesApplied",
     "Refused",
     "SessionLimits",
     "Step",
@@ -124,7 +129,7 @@ class CaughtUp:
     """Both sides have exchanged their state and nothing known is missing on either side."""
 
 
-Event = OpsAdded | ChangesApplied | Refused | CaughtUp
+Event = OpsAdded | ChangesApplied | Refused | CaughtUp | PageChangesApplied
 
 
 @dataclass(frozen=True)
@@ -149,7 +154,15 @@ _ACCEPTS: dict[State, tuple[type[Frame], ...]] = {
     State.IDLE: (),
     State.AWAIT_HELLO: (HelloFrame,),
     State.AWAIT_ADMISSION: (HeadsFrame, RefusedFrame),
-    State.OPEN: (HeadsFrame, OpsFrame, SummaryFrame, ChangesFrame, RefusedFrame),
+    State.OPEN: (
+        HeadsFrame,
+        OpsFrame,
+        SummaryFrame,
+        ChangesFrame,
+        RefusedFrame,
+        PageSummaryFrame,
+        PageChangesFrame,
+    ),
     State.CLOSED: (),
 }
 
@@ -215,6 +228,7 @@ class SyncSession:
         # Ops from this peer that wait for parents: dropped with the session.
         self._pending = PendingOps(self.limits.max_pending_ops, self.limits.max_pending_op_bytes)
         self._summary_entries = 0
+        self._pages = PageSync()  # issue 14: wiki pages, protocol version 3
 
     @classmethod
     def responder(
@@ -257,6 +271,7 @@ class SyncSession:
             assert self.community is not None
             heads = tuple(self.community.log.heads()[:MAX_HEADS])
             out.send(HelloFrame(self.community_id, heads, self._invite))
+            self._pages.enabled = True  # a version 2 responder refuses our hello
             self._sent_heads = heads
             self._state = State.AWAIT_ADMISSION
         return out.step()
@@ -307,6 +322,14 @@ class SyncSession:
             case RefusedFrame():
                 out.events.append(Refused(frame.reason))
                 self._close(out)
+            case PageSummaryFrame():
+                self._pages.on_summary(self._community(), frame)
+                self._push(out)
+            case PageChangesFrame():
+                applied = self._pages.on_changes(self._community(), frame, now_ms)
+                if applied is not None:
+                    out.events.append(applied)
+                self._push(out, docs=False)
 
     def _on_hello(self, hello: HelloFrame, out: _Out) -> None:
         if self._lookup is not None:
@@ -318,8 +341,9 @@ class SyncSession:
             raise RemoteProtocolError("hello names another community than this session's")
         if self.community is None or len(self.community.log) == 0:
             return self._refuse(UNKNOWN_COMMUNITY, out)
-        if hello.version != PROTOCOL_VERSION:
+        if hello.version not in ACCEPTED_VERSIONS:
             return self._refuse(UNSUPPORTED_VERSION, out)
+        self._pages.enabled = hello.version >= PROTOCOL_VERSION
         self._peer_invite = hello.invite
         refusal = self._refusal()
         if refusal is not None:
@@ -430,6 +454,7 @@ class SyncSession:
             self._send_summary(out)
         if docs and self._peer_summary_done:
             self._push_changes(out)
+        self._pages.push(community, out.send)
         self._check_caught_up(out)
 
     def _take_up_arrivals(self, community: Community, out: _Out) -> None:

@@ -58,9 +58,21 @@ def _add_knowledge(db: sqlite3.Connection) -> None:
             db.execute(statement)
 
 
+def _add_pages(db: sqlite3.Connection) -> None:
+    """1.3: wiki pages (issue 14): their signed changes and derived rows, empty at first."""
+    from p2pcommunity.sync.storage.page_tables import PAGE_SCHEMA
+
+    # IF NOT EXISTS: a store whose version was set back by hand (tests do) may hold them.
+    for statement in PAGE_SCHEMA.split(";"):
+        if statement.strip():
+            statement = statement.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ")
+            db.execute(statement.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS "))
+
+
 STEPS: dict[Version, Callable[[sqlite3.Connection], None]] = {
     (1, 1): _add_schema_history,
     (1, 2): _add_knowledge,
+    (1, 3): _add_pages,
 }
 """Version a step brings the store to -> the step. Append only; never edit a released step."""
 

@@ -36,6 +36,7 @@ from p2pcommunity.sync.errors import (
 )
 from p2pcommunity.sync.storage import migrations
 from p2pcommunity.sync.storage.knowledge_tables import KNOWLEDGE_SCHEMA, KnowledgeTables
+from p2pcommunity.sync.storage.page_tables import PAGE_SCHEMA, PageTables
 from p2pcommunity.sync.storage.read_model import (
     READ_MODEL_SCHEMA,
     PostRow,
@@ -190,6 +191,7 @@ class Store:
             self.db.execute("PRAGMA foreign_keys=ON")
             self.read_model = ReadModel(self.db, self.transaction)
             self.knowledge = KnowledgeTables(self.db)
+            self.pages = PageTables(self.db)
             self._open_schema()
         except BaseException as exc:
             self.db.close()
@@ -229,7 +231,7 @@ class Store:
                 "or not a p2pcommunity store. Nothing was changed; p2pcommunity will not "
                 "overwrite it. Move it aside to start a new store there."
             )
-        for statement in (_SCHEMA + READ_MODEL_SCHEMA + KNOWLEDGE_SCHEMA).split(";"):
+        for statement in (_SCHEMA + READ_MODEL_SCHEMA + KNOWLEDGE_SCHEMA + PAGE_SCHEMA).split(";"):
             if statement.strip():
                 db.execute(statement)
         migrations.stamp_fresh(db, now_ms)
@@ -320,6 +322,7 @@ class Store:
             for table in ("posts", "profiles", "addrs", "ops", "reports"):
                 db.execute(f"DELETE FROM {table} WHERE community_id=?", (community_id,))
             db.execute("DELETE FROM docs WHERE community_id=?", (community_id,))
+            self.pages.delete_community(community_id)
             db.execute("DELETE FROM communities WHERE id=?", (community_id,))
 
     def insert_op(self, community_id: bytes, op_hash: bytes, data: bytes, signature: bytes) -> None:

@@ -1,0 +1,125 @@
+"""SQLite tables of wiki pages (issue 14): their signed changes and a derived row each.
+
+`page_changes` is replicated data (what peers send and we serve), one row per
+(page, actor, seq), in arrival order (`rowid`), which is a causal order: a
+change is stored only once its deps are. `pages` is derived (text, updated
+time, a snapshot to open a long page quickly) and can be rebuilt from the
+changes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+PAGE_SCHEMA = """
+CREATE TABLE page_changes (
+    page_id BLOB NOT NULL,
+    community_id BLOB NOT NULL,
+    actor BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    data BLOB NOT NULL,
+    signature BLOB NOT NULL,
+    PRIMARY KEY (page_id, actor, seq)
+);
+CREATE INDEX page_changes_hash ON page_changes (page_id, hash);
+CREATE TABLE pages (
+    page_id BLOB PRIMARY KEY,
+    community_id BLOB NOT NULL,
+    text TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    snapshot BLOB,
+    snapshot_changes INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+ChangeRow = tuple[bytes, int, bytes, bytes, bytes]  # actor, seq, hash, data, signature
+
+
+class PageTables:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def max_seqs(self, page_id: bytes) -> dict[bytes, int]:
+        rows = self.db.execute(
+            "SELECT actor, max(seq) FROM page_changes WHERE page_id=? GROUP BY actor", (page_id,)
+        )
+        return {bytes(a): s for a, s in rows}
+
+    def hash_at(self, page_id: bytes, actor: bytes, seq: int) -> bytes | None:
+        row = self.db.execute(
+            "SELECT hash FROM page_changes WHERE page_id=? AND actor=? AND seq=?",
+            (page_id, actor, seq),
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def has_hash(self, page_id: bytes, change_hash: bytes) -> bool:
+        return (
+            self.db.execute(
+                "SELECT 1 FROM page_changes WHERE page_id=? AND hash=?", (page_id, change_hash)
+            ).fetchone()
+            is not None
+        )
+
+    def insert(self, page_id: bytes, community_id: bytes, rows: Sequence[ChangeRow]) -> None:
+        self.db.executemany(
+            "INSERT INTO page_changes VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(page_id, community_id, a, s, h, d, g) for a, s, h, d, g in rows],
+        )
+
+    def changes(self, page_id: bytes, after: int = 0) -> list[ChangeRow]:
+        """The page's changes in arrival (causal) order, skipping the first `after`."""
+        rows = self.db.execute(
+            "SELECT actor, seq, hash, data, signature FROM page_changes WHERE page_id=? "
+            "ORDER BY rowid LIMIT -1 OFFSET ?",
+            (page_id, after),
+        )
+        return [(bytes(a), s, bytes(h), bytes(d), bytes(g)) for a, s, h, d, g in rows]
+
+    def count(self, page_id: bytes) -> int:
+        row = self.db.execute(
+            "SELECT count(*) FROM page_changes WHERE page_id=?", (page_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def cut(self, page_id: bytes, actor: bytes, keep_seq: int) -> int:
+        """Drop `actor`'s changes beyond `keep_seq`; how many went."""
+        cursor = self.db.execute(
+            "DELETE FROM page_changes WHERE page_id=? AND actor=? AND seq>?",
+            (page_id, actor, keep_seq),
+        )
+        return cursor.rowcount
+
+    def set_row(self, page_id: bytes, community_id: bytes, text: str, updated_ms: int) -> None:
+        self.db.execute(
+            "INSERT INTO pages (page_id, community_id, text, updated_ms) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (page_id) DO UPDATE SET text=excluded.text, "
+            "updated_ms=excluded.updated_ms",
+            (page_id, community_id, text, updated_ms),
+        )
+
+    def row(self, page_id: bytes) -> tuple[str, int, bytes | None, int] | None:
+        got = self.db.execute(
+            "SELECT text, updated_ms, snapshot, snapshot_changes FROM pages WHERE page_id=?",
+            (page_id,),
+        ).fetchone()
+        if got is None:
+            return None
+        return got[0], got[1], None if got[2] is None else bytes(got[2]), got[3]
+
+    def set_snapshot(self, page_id: bytes, snapshot: bytes | None, changes: int) -> None:
+        self.db.execute(
+            "UPDATE pages SET snapshot=?, snapshot_changes=? WHERE page_id=?",
+            (snapshot, changes, page_id),
+        )
+
+    def updated(self, community_id: bytes) -> dict[bytes, int]:
+        rows = self.db.execute(
+            "SELECT page_id, updated_ms FROM pages WHERE community_id=?", (community_id,)
+        )
+        return {bytes(p): ms for p, ms in rows}
+
+    def delete_community(self, community_id: bytes) -> None:
+        self.db.execute("DELETE FROM page_changes WHERE community_id=?", (community_id,))
+        self.db.execute("DELETE FROM pages WHERE community_id=?", (community_id,))

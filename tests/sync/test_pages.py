@@ -1,0 +1,204 @@
+"""Wiki pages (issue 14): multi-writer documents, editors, removal cuts, attacks."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from nacl.signing import SigningKey
+
+from p2pcommunity.sync.docs.apply import SignedChange
+from p2pcommunity.sync.docs.pages import splice_for
+from p2pcommunity.sync.errors import Forbidden, Rejected
+from p2pcommunity.sync.peerid import peer_id_from_public_key
+from p2pcommunity.sync.service import Service
+from p2pcommunity.sync.storage.store import Store
+
+_clock = itertools.count(1_700_000_000_000, 1000)
+
+
+def clock() -> int:
+    return next(_clock)
+
+
+def _service(tmp_path: Path, name: str) -> Service:
+    return Service(Store(tmp_path / f"{name}.sqlite3"), SigningKey.generate(), clock)
+
+
+def _sync_log(source: Service, target: Service, cid: str) -> None:
+    target.node_support.take_up(bytes.fromhex(cid)).receive_ops(
+        source.community(cid).log.ops_in_order()
+    )
+
+
+def _page_changes(source: Service, page_id: bytes) -> list[SignedChange]:
+    return [SignedChange(d, g) for _, _, _, d, g in source.store.pages.changes(page_id)]
+
+
+def _sync_page(source: Service, target: Service, cid: str, page: str) -> int:
+    page_id = bytes.fromhex(page)
+    community = target.community(cid)
+    applied, waiting = target.pages.receive(
+        community, page_id, _page_changes(source, page_id), clock()
+    )
+    assert not waiting
+    return applied
+
+
+@pytest.fixture
+def club(tmp_path: Path) -> tuple[Service, Service, Service, str]:
+    admin, ann, bob = (_service(tmp_path, n) for n in ("admin", "ann", "bob"))
+    cid = admin.community_create("Club")["community_id"]
+    for who in (ann, bob):
+        admin.member_add(cid, peer_id_from_public_key(who.me))
+    for who in (ann, bob):
+        _sync_log(admin, who, cid)
+    return admin, ann, bob, cid
+
+
+def test_splice_is_minimal() -> None:
+    assert splice_for("hello world", "hello brave world") == (6, 0, "brave ")
+    assert splice_for("abc", "abc") == (3, 0, "")
+    assert splice_for("aaa", "aa") == (2, 1, "")
+
+
+@given(st.text(max_size=30), st.text(max_size=30))
+@settings(max_examples=200, deadline=None)
+def test_splice_turns_old_into_new(old: str, new: str) -> None:
+    start, deleted, inserted = splice_for(old, new)
+    assert old[:start] + inserted + old[start + deleted :] == new
+
+
+def test_concurrent_edits_merge_identically(club: tuple[Service, Service, Service, str]) -> None:
+    admin, ann, bob, cid = club
+    page = admin.pages.create(cid, "Guide", "line one\nline two\n")["page_id"]
+    for who in (ann, bob):
+        _sync_log(admin, who, cid)
+        _sync_page(admin, who, cid, page)
+    ann.pages.edit(cid, "Guide", text="ANN line one\nline two\n")
+    bob.pages.edit(cid, "Guide", append="bob's line\n")
+    admin.pages.edit(cid, page, old="two", new="2")
+    everyone = (admin, ann, bob)
+    for source in everyone:
+        for target in everyone:
+            if source is not target:
+                _sync_page(source, target, cid, page)
+    texts = {s.pages.show(cid, "Guide")["text"] for s in everyone}
+    assert texts == {"ANN line one\nline 2\nbob's line\n"}
+    shown = admin.pages.show(cid, "Guide")
+    assert len(shown["contributors"]) == 3
+    history = admin.pages.history(cid, "Guide")["history"]
+    assert len(history) == 4 and history[0]["summary"] == "+18 -0 chars"
+
+
+def test_revert_restores_an_earlier_text(club: tuple[Service, Service, Service, str]) -> None:
+    admin, ann, _, cid = club
+    admin.pages.create(cid, "FAQ", "first")
+    admin.pages.edit(cid, "FAQ", text="second")
+    first = admin.pages.history(cid, "FAQ")["history"][0]["version"]
+    admin.pages.revert(cid, "FAQ", first)
+    assert admin.pages.show(cid, "FAQ")["text"] == "first"
+    assert len(admin.pages.history(cid, "FAQ")["history"]) == 3
+    _sync_log(admin, ann, cid)
+    with pytest.raises(Forbidden):
+        ann.pages.revert(cid, "FAQ", first)
+
+
+def test_non_editor_change_is_refused_and_stores_nothing(
+    club: tuple[Service, Service, Service, str],
+) -> None:
+    admin, ann, bob, cid = club
+    page = admin.pages.create(cid, "Rules", "mods only", editors="moderators")["page_id"]
+    _sync_log(admin, ann, cid)
+    _sync_page(admin, ann, cid, page)
+    with pytest.raises(Forbidden):
+        ann.pages.edit(cid, "Rules", append="!")
+    # Forge it anyway, below the service's check: a signed change by a non-editor.
+    page_id = bytes.fromhex(page)
+    ann_page = ann.pages.open(ann.community(cid), page_id)
+    ann_page.doc.set_actor(ann.me)
+    change = ann_page.replace_text("vandalised", 1, clock(), "x")
+    assert change is not None
+    from p2pcommunity.sync.crypto import sign
+    from p2pcommunity.sync.docs.pages import PAGE_CHANGE_TAG
+
+    forged = SignedChange(change.raw_bytes, sign(ann.key, PAGE_CHANGE_TAG, page_id, change.hash))
+    before = admin.store.pages.count(page_id)
+    with pytest.raises(Rejected) as refused:
+        admin.pages.receive(admin.community(cid), page_id, [forged], clock())
+    assert refused.value.reason == "not_editor"
+    assert admin.store.pages.count(page_id) == before
+    assert admin.pages.show(cid, "Rules")["text"] == "mods only"
+    del bob
+
+
+def test_bad_signature_stores_nothing(club: tuple[Service, Service, Service, str]) -> None:
+    admin, ann, _, cid = club
+    page = admin.pages.create(cid, "Links", "a")["page_id"]
+    page_id = bytes.fromhex(page)
+    _sync_log(admin, ann, cid)
+    _sync_page(admin, ann, cid, page)
+    ann.pages.edit(cid, "Links", append="b")
+    data = ann.store.pages.changes(page_id)[-1][3]
+    with pytest.raises(Rejected) as refused:
+        admin.pages.receive(admin.community(cid), page_id, [SignedChange(data, b"\0" * 64)], 1)
+    assert refused.value.reason == "bad_signature"
+    assert admin.store.pages.count(page_id) == 1
+
+
+def test_editors_change_applies_to_later_changes_only(
+    club: tuple[Service, Service, Service, str],
+) -> None:
+    admin, ann, _, cid = club
+    page = admin.pages.create(cid, "Wiki", "x")["page_id"]
+    _sync_log(admin, ann, cid)
+    _sync_page(admin, ann, cid, page)
+    ann.pages.edit(cid, "Wiki", append="y")  # allowed: editors are members
+    _sync_page(ann, admin, cid, page)
+    admin.pages.set_editors(cid, "Wiki", "moderators")
+    _sync_log(admin, ann, cid)
+    with pytest.raises(Forbidden):
+        ann.pages.edit(cid, "Wiki", append="z")
+    assert admin.pages.show(cid, "Wiki")["text"] == "xy"  # the earlier edit still counts
+    assert admin.pages.show(cid, "Wiki")["editors"] == "moderators"
+
+
+def test_removed_members_later_edit_is_cut_on_a_peer_that_applied_it(
+    club: tuple[Service, Service, Service, str],
+) -> None:
+    admin, mallory, bob, cid = club
+    page = admin.pages.create(cid, "Guide", "good text")["page_id"]
+    page_id = bytes.fromhex(page)
+    for who in (mallory, bob):
+        _sync_log(admin, who, cid)
+        _sync_page(admin, who, cid, page)
+    mallory.pages.edit(cid, "Guide", append=" ok")
+    _sync_page(mallory, admin, cid, page)
+    _sync_page(mallory, bob, cid, page)
+    # The admin removes mallory knowing her first edit; she edits again, and bob,
+    # who has not seen the removal yet, applies it and builds on it.
+    admin.governance.member_remove(cid, peer_id_from_public_key(mallory.me))
+    mallory.pages.edit(cid, "Guide", text="SPAM")
+    _sync_page(mallory, bob, cid, page)
+    bob.pages.edit(cid, "Guide", append="!")
+    assert bob.pages.show(cid, "Guide")["text"] == "SPAM!"
+    _sync_log(admin, bob, cid)
+    assert bob.pages.show(cid, "Guide")["text"] == "good text ok"
+    assert bob.store.pages.max_seqs(page_id).get(mallory.me) == 1
+    # Her later edit is refused everywhere now, and stores nothing.
+    later = _page_changes(mallory, page_id)
+    with pytest.raises(Rejected):
+        admin.pages.receive(admin.community(cid), page_id, later, clock())
+    assert admin.pages.show(cid, "Guide")["text"] == "good text ok"
+
+
+def test_non_member_cannot_create_or_restrict(club: tuple[Service, Service, Service, str]) -> None:
+    admin, ann, _, cid = club
+    with pytest.raises(Forbidden):
+        ann.pages.create(cid, "Mods", "x", editors="moderators")
+    ann.pages.create(cid, "Open", "x")
+    assert [p["title"] for p in ann.pages.list_pages(cid)["pages"]] == ["Open"]
+    del admin
