@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from nacl.signing import SigningKey
 
+from p2pcommunity.sync.accountability import cite
 from p2pcommunity.sync.errors import DomainError, Forbidden, Invalid, NotFound, Rejected
 from p2pcommunity.sync.invite import InviteCode, decode_presented
 from p2pcommunity.sync.log.community_log import Role, check_invite_admission
@@ -212,7 +213,7 @@ class Governance:
             raise NotFound(f"{peer} is not a member")
         return key
 
-    def member_remove(self, ref: str, peer: str) -> dict[str, Any]:
+    def member_remove(self, ref: str, peer: str, rule: str | None = None) -> dict[str, Any]:
         community = self.service.community(ref)
         self.service.require_role(community, Role.ADMIN, "remove members")
         key = self._target(community, peer)
@@ -221,12 +222,13 @@ class Governance:
             raise Forbidden("the owner cannot be removed")
         if state.role_of(key) == Role.ADMIN and state.role_of(self.service.me) != Role.OWNER:
             raise Forbidden("only the owner can remove an admin")
-        self.service.append_op(
-            community, "member_remove", {"member": key, "heads": self._heads_of(community, key)}
-        )
+        body = cite({"member": key, "heads": self._heads_of(community, key)}, rule)
+        self.service.append_op(community, "member_remove", body)
         return {}
 
-    def timeout(self, ref: str, peer: str, duration: str) -> dict[str, Any]:
+    def timeout(
+        self, ref: str, peer: str, duration: str, rule: str | None = None
+    ) -> dict[str, Any]:
         community = self.service.community(ref)
         self.service.require_role(community, Role.MODERATOR, "time members out")
         key = self._target(community, peer)
@@ -235,18 +237,21 @@ class Governance:
             raise Forbidden("you can only time out members below your role")
         until = self.service.clock() + parse_duration(duration)
         body = {"member": key, "heads": self._heads_of(community, key), "until_ms": until}
-        self.service.append_op(community, "timeout", body)
+        self.service.append_op(community, "timeout", cite(body, rule))
         return {}
 
-    def untimeout(self, ref: str, peer: str) -> dict[str, Any]:
+    def untimeout(self, ref: str, peer: str, rule: str | None = None) -> dict[str, Any]:
         community = self.service.community(ref)
         self.service.require_role(community, Role.MODERATOR, "end timeouts")
-        self.service.append_op(community, "untimeout", {"member": self._target(community, peer)})
+        body = cite({"member": self._target(community, peer)}, rule)
+        self.service.append_op(community, "untimeout", body)
         return {}
 
     # -- hiding posts ------------------------------------------------------------
 
-    def hide(self, ref: str, post: str, reason: str | None = None) -> dict[str, Any]:
+    def hide(
+        self, ref: str, post: str, reason: str | None = None, rule: str | None = None
+    ) -> dict[str, Any]:
         community = self.service.community(ref)
         self.service.require_role(community, Role.MODERATOR, "hide posts")
         row = self.service.post_row(community, post)
@@ -255,17 +260,17 @@ class Governance:
             raise Invalid(f"reason longer than {MAX_REASON_CHARS} characters")
         if row.id in community.state.hidden:
             raise DomainError("that post is already hidden", "exists")
-        self.service.append_op(community, "hide", {"post": row.id, "reason": reason})
+        self.service.append_op(community, "hide", cite({"post": row.id, "reason": reason}, rule))
         return {}
 
-    def unhide(self, ref: str, post: str) -> dict[str, Any]:
+    def unhide(self, ref: str, post: str, rule: str | None = None) -> dict[str, Any]:
         community = self.service.community(ref)
         self.service.require_role(community, Role.MODERATOR, "unhide posts")
         wanted = post.strip().lower()
         matches = [p for p in community.state.hidden if p.startswith(wanted)]
         if len(matches) != 1 or len(wanted) < 6:
             raise NotFound(f"no hidden post {post!r}")
-        self.service.append_op(community, "unhide", {"post": matches[0]})
+        self.service.append_op(community, "unhide", cite({"post": matches[0]}, rule))
         return {}
 
     # -- always-on nodes -----------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
+from p2pcommunity.sync.accountability import Accountability, cite
 from p2pcommunity.sync.cbor import decode_or_none
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.docs import content
@@ -51,6 +52,7 @@ class Service:
         self.on_local_change: Callable[[Community, str], None] = lambda community, kind: None
         self.governance = Governance(self)
         self.node_support = NodeSupport(self)
+        self.accountability = Accountability(self)
 
     def close(self) -> None:
         for community in self._communities.values():
@@ -471,6 +473,7 @@ class Service:
         replies = self.store.read_model.reply_counts([r.id for r in rows])
         mentions_me = self.me
         hidden = community.state.hidden
+        notes = self.accountability.notes(community) if rows else {}
         out = []
         for row in rows:
             shown_ms = row.author_ms
@@ -498,6 +501,7 @@ class Service:
                     "mentions_me": mentions_me in _decode_mentions(row.mentions),
                     "hidden": row.id in hidden,
                     "hidden_reason": hidden.get(row.id),
+                    "note": notes.get(row.id),
                 }
             )
         return out
@@ -538,7 +542,7 @@ class Service:
         self.append_op(community, "member_add", {"member": key})
         return {}
 
-    def role_set(self, ref: str, peer: str, role: str) -> dict[str, Any]:
+    def role_set(self, ref: str, peer: str, role: str, rule: str | None = None) -> dict[str, Any]:
         community = self.community(ref)
         key = self.peer_key(peer)
         if role not in ("admin", "moderator", "member"):
@@ -549,7 +553,7 @@ class Service:
             raise NotFound(f"{peer} is not a member")
         if key == state.owner:
             raise Forbidden("the owner's role cannot change")
-        self.append_op(community, "role_set", {"member": key, "role": role})
+        self.append_op(community, "role_set", cite({"member": key, "role": role}, rule))
         return {}
 
     def member_list(self, ref: str, online: frozenset[bytes] = frozenset()) -> dict[str, Any]:
