@@ -303,8 +303,12 @@ TABLE: tuple[Command, ...] = (
     _c("untimeout", "end a timeout (moderators)", (COMMUNITY, PEER, RULE),
        lambda c, a: c.service.governance.untimeout(a["community"], a["peer"], a.get("rule")),
        human.done("{peer} can post again")),
-    _c("report", "report a post to the moderators (sealed)", (COMMUNITY, POST, arg("reason")),
-       lambda c, a: c.service.governance.report(a["community"], a["post"], a["reason"]),
+    _c("report", "report a post to the moderators (sealed)",
+       (COMMUNITY, POST, arg("reason"),
+        opt("category", choices=("harassment", "spam", "misinformation", "other"),
+            default="other")),  # issue 16
+       lambda c, a: c.service.governance.report(
+           a["community"], a["post"], a["reason"], a.get("category") or "other"),
        human.done("post reported")),
     _c("reports", "read reports (moderators)", (COMMUNITY,),
        lambda c, a: c.service.governance.reports(a["community"]), human.reports),

@@ -198,9 +198,14 @@ def invite_list(result: Result, args: Args) -> str:
 def reports(result: Result, args: Args) -> str:
     if not result["reports"]:
         return "no reports"
+    counts = ", ".join(f"{k} {v}" for k, v in result.get("counts", {}).items())
     return "\n".join(
-        f"[{r['time']}] #{r['post'][:8]} by {r['reporter']}: {r['reason']}"
-        for r in result["reports"]
+        ([counts] if counts else [])
+        + [
+            f"[{r['time']}] #{r['post'][:8]} {r.get('category', 'other')} by {r['reporter']}: "
+            f"{r['reason']}"
+            for r in result["reports"]
+        ]
     )
 
 

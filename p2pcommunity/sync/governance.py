@@ -29,7 +29,7 @@ from p2pcommunity.sync.log.governance_rules import (
 )
 from p2pcommunity.sync.log.ops import MAX_OP_SIZE, NONCE_SIZE
 from p2pcommunity.sync.peerid import peer_id_from_public_key
-from p2pcommunity.sync.reports import open_reports, seal_report
+from p2pcommunity.sync.reports import CATEGORIES, open_reports, seal_report
 from p2pcommunity.sync.timefmt import iso_ms
 
 if TYPE_CHECKING:
@@ -297,7 +297,7 @@ class Governance:
 
     # -- reports ---------------------------------------------------------------
 
-    def report(self, ref: str, post: str, reason: str) -> dict[str, Any]:
+    def report(self, ref: str, post: str, reason: str, category: str = "other") -> dict[str, Any]:
         community = self.service.community(ref)
         if not community.state.is_member(self.service.me):
             raise Forbidden("you are not a member of this community")
@@ -305,14 +305,18 @@ class Governance:
         reason = reason.strip()
         if not reason or len(reason) > MAX_REASON_CHARS:
             raise Invalid(f"a reason of 1 to {MAX_REASON_CHARS} characters is needed")
+        if category not in CATEGORIES:
+            raise Invalid(f"a category is one of {', '.join(CATEGORIES)}")
         readers = [
             m.key
             for m in community.state.members.values()
             if community.state.role_of(m.key) is not None
             and (community.state.role_of(m.key) or Role.MEMBER) >= Role.MODERATOR
         ]
+        # Sealed to the reporter too: their own node collapses the post (issue 16).
+        readers.append(self.service.me)
         report_id = os.urandom(8).hex()
-        body = seal_report(row.id, reason, self.service.clock(), readers)
+        body = seal_report(row.id, reason, self.service.clock(), readers, category)
         self.service.write_report(community, report_id, body)
         return {"report_id": report_id}
 
@@ -320,14 +324,19 @@ class Governance:
         community = self.service.community(ref)
         self.service.require_role(community, Role.MODERATOR, "read reports")
         opened = open_reports(self.service.key, self.service.store.reports(community.id))
+        counts = dict.fromkeys(CATEGORIES, 0)
+        for r in opened:
+            counts[r.category] += 1
         return {
+            "counts": counts,
             "reports": [
                 {
                     "post": r.post_id,
                     "reporter": peer_id_from_public_key(r.reporter),
                     "reason": r.reason,
                     "time": iso_ms(r.ms),
+                    "category": r.category,
                 }
                 for r in opened
-            ]
+            ],
         }

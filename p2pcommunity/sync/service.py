@@ -27,6 +27,7 @@ from p2pcommunity.sync.mentions import find_mentions
 from p2pcommunity.sync.names import labels
 from p2pcommunity.sync.node_support import NodeSupport
 from p2pcommunity.sync.peerid import peer_id_from_public_key, public_key_from_peer_id
+from p2pcommunity.sync.reports import open_reports
 from p2pcommunity.sync.storage.store import PostRow, Store, Visibility
 from p2pcommunity.sync.timefmt import iso_ms
 
@@ -343,6 +344,11 @@ class Service:
         if until is not None and until > self.clock():
             raise Forbidden(f"you are timed out until {iso_ms(until)}")
 
+    def reported_by_me(self, community: Community) -> frozenset[str]:
+        """The posts this member reported (their reports are sealed to them too)."""
+        mine = [(r, b) for r, b in self.store.reports(community.id) if r == self.me]
+        return frozenset(r.post_id for r in open_reports(self.key, mine))
+
     def write_report(self, community: Community, report_id: str, body: bytes) -> None:
         community.write(self.key, self.clock(), lambda seg: seg.write_report(report_id, body))
         self.on_local_change(community, "doc")
@@ -474,6 +480,7 @@ class Service:
         mentions_me = self.me
         hidden = community.state.hidden
         notes = self.accountability.notes(community) if rows else {}
+        reported = self.reported_by_me(community) if rows else frozenset()
         out = []
         for row in rows:
             shown_ms = row.author_ms
@@ -502,6 +509,7 @@ class Service:
                     "hidden": row.id in hidden,
                     "hidden_reason": hidden.get(row.id),
                     "note": notes.get(row.id),
+                    "reported_by_me": row.id in reported,
                 }
             )
         return out

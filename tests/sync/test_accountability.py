@@ -285,3 +285,24 @@ def test_a_bad_rule_field_is_refused_on_receipt(group: Group) -> None:
             admin.community(cid).receive_ops([op])
     with pytest.raises(Invalid):
         mod.governance.untimeout(cid, _peer(mallory), rule="y" * 200)
+
+
+def test_reports_carry_a_category_counted_and_collapse_for_the_reporter_only(
+    group: Group,
+) -> None:
+    admin, mod, mallory, bob, cid = group
+    post = mallory.post(cid, "general", "buy cheap watches")["post_id"]
+    _everyone_syncs([admin, mod, mallory, bob], cid)
+    with pytest.raises(Invalid):
+        bob.governance.report(cid, post, "ads", "rude")
+    bob.governance.report(cid, post, "ads", "spam")
+    bob.governance.report(cid, post, "and again")
+    _everyone_syncs([admin, mod, mallory, bob], cid)
+    seen = mod.governance.reports(cid)
+    assert sorted(r["category"] for r in seen["reports"]) == ["other", "spam"]
+    assert seen["counts"] == {"harassment": 0, "spam": 1, "misinformation": 0, "other": 1}
+    assert [p["reported_by_me"] for p in bob.read(cid, "general")["posts"]] == [True]
+    for other in (admin, mod, mallory):
+        assert [p["reported_by_me"] for p in other.read(cid, "general")["posts"]] == [False]
+    with pytest.raises(Forbidden):
+        bob.governance.reports(cid)
