@@ -108,6 +108,9 @@ def _match(ops: dict[str, Op], ref: str, what: str) -> Op:
 class Accountability:
     def __init__(self, service: Service) -> None:
         self.service = service
+        # Every read asks for the notes: keep them per community for as long as the
+        # fold's list of counted ops is the same object (a new op makes a new list).
+        self._notes: dict[bytes, tuple[list[Op], dict[str, str]]] = {}
 
     # -- reading the log ---------------------------------------------------------
 
@@ -156,12 +159,17 @@ class Accountability:
 
     def notes(self, community: Community) -> dict[str, str]:
         """post id -> its context note, the last note op per post in the fold order."""
+        counted = self._counted(community)
+        cached = self._notes.get(community.id)
+        if cached is not None and cached[0] is counted:
+            return cached[1]
         notes: dict[str, str] = {}
-        for op in self._counted(community):
+        for op in counted:
             if op.type == "note_set":
                 notes[op.body["post"]] = op.body["text"]
             elif op.type == "note_remove":
                 notes.pop(op.body["post"], None)
+        self._notes[community.id] = (counted, notes)
         return notes
 
     # -- appeals -----------------------------------------------------------------

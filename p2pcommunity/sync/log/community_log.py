@@ -234,6 +234,7 @@ class CommunityLog:
         self._revocations: list[int] = []
         self._pending = PendingOps(MAX_BUFFERED_OPS, MAX_BUFFERED_OPS * MAX_OP_SIZE)
         self._state: CommunityState | None = None
+        self._counted: list[Op] = []  # the ops `_state` folded, in order (the modlog's source)
 
     @classmethod
     def from_genesis(cls, genesis: SignedOp) -> CommunityLog:
@@ -276,7 +277,8 @@ class CommunityLog:
 
     def state(self) -> CommunityState:
         if self._state is None:
-            self._state = self._fold()
+            self._counted = []
+            self._state = self._fold(self._counted)
         return self._state
 
     # --- adding -------------------------------------------------------------
@@ -491,10 +493,12 @@ class CommunityLog:
         return dropped
 
     def counted_ops(self) -> list[Op]:
-        """The v1 ops that count in the fold, in the global order (the modlog reads them)."""
-        counted: list[Op] = []
-        self._fold(counted)
-        return counted
+        """The v1 ops that count in the fold, in the global order (the modlog reads them).
+
+        The list is the fold's own, made again only when the state is: read, never change it.
+        """
+        self.state()
+        return self._counted
 
     def _fold(self, counted: list[Op] | None = None) -> CommunityState:
         dropped = self._revoked()
