@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_cbor.py
 	$(PY) benchmarks/bench_knowledge.py
 	$(PY) benchmarks/bench_pages.py
+	$(PY) benchmarks/bench_accountability.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/bench_app.py
 
 # The desktop app on the default data dir (starts its node if none runs).

@@ -140,6 +140,7 @@ COMMUNITY = arg("community")
 CHANNEL = arg("channel")
 POST = arg("post")
 PEER = arg("peer")
+RULE = opt("rule", help="the community rule this act cites, shown in the modlog (issue 16)")
 PASSPHRASE_FILE = opt("passphrase_file", path=True, wire=False)
 INCLUDE_HIDDEN = opt(
     "include_hidden",
@@ -187,6 +188,28 @@ def _page_edit(c: Context, a: Args) -> Outcome:
         raise Invalid("--replace takes OLD NEW")
     old, new = (replace[0], replace[1]) if replace else (None, None)
     return c.service.pages.edit(a["community"], a["page"], a["text"], a["append"], old, new)
+
+
+def _appeal(c: Context, a: Args) -> Result:
+    """`appeal C E T`, or `appeal resolve C A OUTCOME` read as community "resolve"."""
+    part = c.service.accountability
+    if a["community"] == "resolve" and a.get("outcome"):
+        return part.appeal_resolve(a["entry"], a["text"], a["outcome"], a.get("note")) | {
+            "resolved": True
+        }
+    if a.get("outcome") or a.get("note"):
+        raise Invalid("an outcome and --note belong to 'appeal resolve COMMUNITY APPEAL ...'")
+    return part.appeal(a["community"], a["entry"], a["text"])
+
+
+def _note(c: Context, a: Args) -> Result:
+    """`note C P T`, or `note remove C P` read as community "remove" without a text."""
+    part = c.service.accountability
+    if a["community"] == "remove" and a.get("text") is not None:
+        return part.note_remove(a["post"], a["text"]) | {"removed": True}
+    if not a.get("text"):
+        raise Invalid("a note needs a text: note COMMUNITY POST TEXT")
+    return part.note(a["community"], a["post"], a["text"])
 
 
 def _c(
@@ -273,11 +296,11 @@ TABLE: tuple[Command, ...] = (
     _c("member list", "list members", (COMMUNITY,),
        lambda c, a: c.service.member_list(a["community"], c.online()), human.member_list),
     _c("role set", "set a member's role (admins)",
-       (COMMUNITY, PEER, arg("role", choices=("admin", "moderator", "member"))),
-       lambda c, a: c.service.role_set(a["community"], a["peer"], a["role"]),
+       (COMMUNITY, PEER, arg("role", choices=("admin", "moderator", "member")), RULE),
+       lambda c, a: c.service.role_set(a["community"], a["peer"], a["role"], a.get("rule")),
        human.done("{peer} is now {role}")),
-    _c("member remove", "remove a member (admins)", (COMMUNITY, PEER),
-       lambda c, a: c.service.governance.member_remove(a["community"], a["peer"]),
+    _c("member remove", "remove a member (admins)", (COMMUNITY, PEER, RULE),
+       lambda c, a: c.service.governance.member_remove(a["community"], a["peer"], a.get("rule")),
        human.done("{peer} removed")),
     _c("rules set", "set the rules (admins); bumps the rules version",
        (COMMUNITY, arg("text", optional_positional=True), opt("file", path=True, wire=False)),
@@ -299,23 +322,56 @@ TABLE: tuple[Command, ...] = (
     _c("invite revoke", "revoke an invite", (COMMUNITY, arg("invite_id")),
        lambda c, a: c.service.governance.invite_revoke(a["community"], a["invite_id"]),
        human.done("invite revoked")),
-    _c("hide", "hide a post for everyone (moderators)", (COMMUNITY, POST, opt("reason")),
-       lambda c, a: c.service.governance.hide(a["community"], a["post"], a["reason"]),
+    _c("hide", "hide a post for everyone (moderators)", (COMMUNITY, POST, opt("reason"), RULE),
+       lambda c, a: c.service.governance.hide(
+           a["community"], a["post"], a["reason"], a.get("rule")),
        human.done("post hidden")),
-    _c("unhide", "undo hide (moderators)", (COMMUNITY, POST),
-       lambda c, a: c.service.governance.unhide(a["community"], a["post"]), human.done("post shown again")),
+    _c("unhide", "undo hide (moderators)", (COMMUNITY, POST, RULE),
+       lambda c, a: c.service.governance.unhide(a["community"], a["post"], a.get("rule")), human.done("post shown again")),
     _c("timeout", "keep a member from posting for a while (moderators)",
-       (COMMUNITY, PEER, arg("duration", metavar="DURATION")),
-       lambda c, a: c.service.governance.timeout(a["community"], a["peer"], a["duration"]),
+       (COMMUNITY, PEER, arg("duration", metavar="DURATION"), RULE),
+       lambda c, a: c.service.governance.timeout(
+           a["community"], a["peer"], a["duration"], a.get("rule")),
        human.done("{peer} timed out for {duration}")),
-    _c("untimeout", "end a timeout (moderators)", (COMMUNITY, PEER),
-       lambda c, a: c.service.governance.untimeout(a["community"], a["peer"]),
+    _c("untimeout", "end a timeout (moderators)", (COMMUNITY, PEER, RULE),
+       lambda c, a: c.service.governance.untimeout(a["community"], a["peer"], a.get("rule")),
        human.done("{peer} can post again")),
-    _c("report", "report a post to the moderators (sealed)", (COMMUNITY, POST, arg("reason")),
-       lambda c, a: c.service.governance.report(a["community"], a["post"], a["reason"]),
+    _c("report", "report a post to the moderators (sealed)",
+       (COMMUNITY, POST, arg("reason"),
+        opt("category", choices=("harassment", "spam", "misinformation", "other"),
+            default="other")),  # issue 16
+       lambda c, a: c.service.governance.report(
+           a["community"], a["post"], a["reason"], a.get("category") or "other"),
        human.done("post reported")),
     _c("reports", "read reports (moderators)", (COMMUNITY,),
        lambda c, a: c.service.governance.reports(a["community"]), human.reports),
+    # Issue 16 (s2): the moderation log, appeals and context notes. `appeal` and `note`
+    # are both a command and a group in CLI.md ("appeal C E T", "appeal resolve C A
+    # uphold"), which argparse cannot express; the CLI row dispatches on its first
+    # positional and the API gets the two clean rows below it.
+    _c("modlog", "the moderation log, newest first (every member)",
+       (COMMUNITY, opt("limit", int, default=100)),
+       lambda c, a: c.service.accountability.modlog(a["community"], a["limit"]), human.modlog),
+    _c("appeal", "appeal a moderation entry that acted on you, once (sealed to the admins); "
+       "'appeal resolve COMMUNITY APPEAL uphold|reverse [--note T]': admins",
+       (COMMUNITY, arg("entry"), arg("text"),
+        Param("outcome", positional=True, optional_positional=True,
+              choices=("uphold", "reverse")), opt("note")),
+       lambda c, a: _appeal(c, a), human.appealed),
+    _c("appeal resolve", "uphold or reverse an appeal (admins)",
+       (COMMUNITY, arg("appeal"), arg("outcome", choices=("uphold", "reverse")), opt("note")),
+       lambda c, a: c.service.accountability.appeal_resolve(
+           a["community"], a["appeal"], a["outcome"], a["note"]),
+       human.done("appeal resolved"), cli=False),
+    _c("appeals", "appeals and their outcomes (admins)", (COMMUNITY,),
+       lambda c, a: c.service.accountability.appeals(a["community"]), human.appeals),
+    _c("note", "attach a context note under a post (moderators); "
+       "'note remove COMMUNITY POST' removes it",
+       (COMMUNITY, POST, Param("text", positional=True, optional_positional=True)),
+       lambda c, a: _note(c, a), human.noted),
+    _c("note remove", "remove a post's context note (moderators)", (COMMUNITY, POST),
+       lambda c, a: c.service.accountability.note_remove(a["community"], a["post"]),
+       human.done("note removed"), cli=False),
     _c("node add", "list an always-on node", (COMMUNITY, PEER, arg("multiaddr")),
        lambda c, a: c.service.governance.node_add(a["community"], a["peer"], a["multiaddr"]),
        human.done("node {peer} listed")),

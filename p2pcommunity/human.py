@@ -198,9 +198,14 @@ def invite_list(result: Result, args: Args) -> str:
 def reports(result: Result, args: Args) -> str:
     if not result["reports"]:
         return "no reports"
+    counts = ", ".join(f"{k} {v}" for k, v in result.get("counts", {}).items())
     return "\n".join(
-        f"[{r['time']}] #{r['post'][:8]} by {r['reporter']}: {r['reason']}"
-        for r in result["reports"]
+        ([counts] if counts else [])
+        + [
+            f"[{r['time']}] #{r['post'][:8]} {r.get('category', 'other')} by {r['reporter']}: "
+            f"{r['reason']}"
+            for r in result["reports"]
+        ]
     )
 
 
@@ -274,3 +279,43 @@ def page_history(result: Result, args: Args) -> str:
     return "\n".join(
         f"{h['version']}  [{h['time']}] {h['author']}: {h['summary']}" for h in result["history"]
     )
+
+
+# --- issue 16 (s2): moderation log, appeals, context notes ---------------------
+
+
+def modlog(result: Result, args: Args) -> str:
+    if not result["entries"]:
+        return "no moderation entries"
+    lines = []
+    for e in result["entries"]:
+        line = f"[{e['time']}] {e['id'][:12]}  {e['action']}  by {e['actor']}"
+        if e["target"]:
+            line += f"  on {e['target']}"
+        if e.get("detail"):
+            line += f"  ({e['detail']})"
+        if e["rule"]:
+            line += f"  rule: {e['rule']}"
+        if e["reason"]:
+            line += f"  reason: {e['reason']}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def appealed(result: Result, args: Args) -> str:
+    return "appeal resolved" if result.get("resolved") else str(result["appeal_id"])
+
+
+def appeals(result: Result, args: Args) -> str:
+    if not result["appeals"]:
+        return "no appeals"
+    return "\n".join(
+        f"[{a['time']}] {a['id'][:12]}  on entry {a['entry'][:12]} by {a['member']}: "
+        f"{a['text'] if a['text'] is not None else '(not sealed to you)'}"
+        f"  -> {a['outcome'] or 'open'}"
+        for a in result["appeals"]
+    )
+
+
+def noted(result: Result, args: Args) -> str:
+    return "note removed" if result.get("removed") else "note attached"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from nacl.signing import SigningKey
 
+from p2pcommunity.sync.accountability import cite
 from p2pcommunity.sync.errors import DomainError, Forbidden, Invalid, NotFound, Rejected
 from p2pcommunity.sync.invite import InviteCode, decode_presented
 from p2pcommunity.sync.log.community_log import Role, check_invite_admission
@@ -28,7 +29,7 @@ from p2pcommunity.sync.log.governance_rules import (
 )
 from p2pcommunity.sync.log.ops import MAX_OP_SIZE, NONCE_SIZE
 from p2pcommunity.sync.peerid import peer_id_from_public_key
-from p2pcommunity.sync.reports import open_reports, seal_report
+from p2pcommunity.sync.reports import CATEGORIES, open_reports, seal_report
 from p2pcommunity.sync.timefmt import iso_ms
 
 if TYPE_CHECKING:
@@ -212,7 +213,7 @@ class Governance:
             raise NotFound(f"{peer} is not a member")
         return key
 
-    def member_remove(self, ref: str, peer: str) -> dict[str, Any]:
+    def member_remove(self, ref: str, peer: str, rule: str | None = None) -> dict[str, Any]:
         community = self.service.community(ref)
         self.service.require_role(community, Role.ADMIN, "remove members")
         key = self._target(community, peer)
@@ -221,13 +222,14 @@ class Governance:
             raise Forbidden("the owner cannot be removed")
         if state.role_of(key) == Role.ADMIN and state.role_of(self.service.me) != Role.OWNER:
             raise Forbidden("only the owner can remove an admin")
-        self.service.append_op(
-            community, "member_remove", {"member": key, "heads": self._heads_of(community, key)}
-        )
+        body = cite({"member": key, "heads": self._heads_of(community, key)}, rule)
+        self.service.append_op(community, "member_remove", body)
         self.service.pages.record_removal(community, key)  # issue 14: their page edits
         return {}
 
-    def timeout(self, ref: str, peer: str, duration: str) -> dict[str, Any]:
+    def timeout(
+        self, ref: str, peer: str, duration: str, rule: str | None = None
+    ) -> dict[str, Any]:
         community = self.service.community(ref)
         self.service.require_role(community, Role.MODERATOR, "time members out")
         key = self._target(community, peer)
@@ -236,18 +238,21 @@ class Governance:
             raise Forbidden("you can only time out members below your role")
         until = self.service.clock() + parse_duration(duration)
         body = {"member": key, "heads": self._heads_of(community, key), "until_ms": until}
-        self.service.append_op(community, "timeout", body)
+        self.service.append_op(community, "timeout", cite(body, rule))
         return {}
 
-    def untimeout(self, ref: str, peer: str) -> dict[str, Any]:
+    def untimeout(self, ref: str, peer: str, rule: str | None = None) -> dict[str, Any]:
         community = self.service.community(ref)
         self.service.require_role(community, Role.MODERATOR, "end timeouts")
-        self.service.append_op(community, "untimeout", {"member": self._target(community, peer)})
+        body = cite({"member": self._target(community, peer)}, rule)
+        self.service.append_op(community, "untimeout", body)
         return {}
 
     # -- hiding posts ------------------------------------------------------------
 
-    def hide(self, ref: str, post: str, reason: str | None = None) -> dict[str, Any]:
+    def hide(
+        self, ref: str, post: str, reason: str | None = None, rule: str | None = None
+    ) -> dict[str, Any]:
         community = self.service.community(ref)
         self.service.require_role(community, Role.MODERATOR, "hide posts")
         row = self.service.post_row(community, post)
@@ -256,17 +261,17 @@ class Governance:
             raise Invalid(f"reason longer than {MAX_REASON_CHARS} characters")
         if row.id in community.state.hidden:
             raise DomainError("that post is already hidden", "exists")
-        self.service.append_op(community, "hide", {"post": row.id, "reason": reason})
+        self.service.append_op(community, "hide", cite({"post": row.id, "reason": reason}, rule))
         return {}
 
-    def unhide(self, ref: str, post: str) -> dict[str, Any]:
+    def unhide(self, ref: str, post: str, rule: str | None = None) -> dict[str, Any]:
         community = self.service.community(ref)
         self.service.require_role(community, Role.MODERATOR, "unhide posts")
         wanted = post.strip().lower()
         matches = [p for p in community.state.hidden if p.startswith(wanted)]
         if len(matches) != 1 or len(wanted) < 6:
             raise NotFound(f"no hidden post {post!r}")
-        self.service.append_op(community, "unhide", {"post": matches[0]})
+        self.service.append_op(community, "unhide", cite({"post": matches[0]}, rule))
         return {}
 
     # -- always-on nodes -----------------------------------------------------
@@ -293,7 +298,7 @@ class Governance:
 
     # -- reports ---------------------------------------------------------------
 
-    def report(self, ref: str, post: str, reason: str) -> dict[str, Any]:
+    def report(self, ref: str, post: str, reason: str, category: str = "other") -> dict[str, Any]:
         community = self.service.community(ref)
         if not community.state.is_member(self.service.me):
             raise Forbidden("you are not a member of this community")
@@ -301,14 +306,18 @@ class Governance:
         reason = reason.strip()
         if not reason or len(reason) > MAX_REASON_CHARS:
             raise Invalid(f"a reason of 1 to {MAX_REASON_CHARS} characters is needed")
+        if category not in CATEGORIES:
+            raise Invalid(f"a category is one of {', '.join(CATEGORIES)}")
         readers = [
             m.key
             for m in community.state.members.values()
             if community.state.role_of(m.key) is not None
             and (community.state.role_of(m.key) or Role.MEMBER) >= Role.MODERATOR
         ]
+        # Sealed to the reporter too: their own node collapses the post (issue 16).
+        readers.append(self.service.me)
         report_id = os.urandom(8).hex()
-        body = seal_report(row.id, reason, self.service.clock(), readers)
+        body = seal_report(row.id, reason, self.service.clock(), readers, category)
         self.service.write_report(community, report_id, body)
         return {"report_id": report_id}
 
@@ -316,14 +325,19 @@ class Governance:
         community = self.service.community(ref)
         self.service.require_role(community, Role.MODERATOR, "read reports")
         opened = open_reports(self.service.key, self.service.store.reports(community.id))
+        counts = dict.fromkeys(CATEGORIES, 0)
+        for r in opened:
+            counts[r.category] += 1
         return {
+            "counts": counts,
             "reports": [
                 {
                     "post": r.post_id,
                     "reporter": peer_id_from_public_key(r.reporter),
                     "reason": r.reason,
                     "time": iso_ms(r.ms),
+                    "category": r.category,
                 }
                 for r in opened
-            ]
+            ],
         }

@@ -21,6 +21,9 @@ from p2pcommunity.sync.cbor import RECORD, decode_or_none
 from p2pcommunity.sync.crypto import canonical_cbor
 
 MAX_READERS = 256
+# Issue 16. "other" is left out of the payload, so that such a report opens on
+# nodes that predate categories (their reader wants exactly post, reason, ms).
+CATEGORIES = ("harassment", "spam", "misinformation", "other")
 
 
 @dataclass(frozen=True)
@@ -29,10 +32,16 @@ class OpenedReport:
     post_id: str
     reason: str
     ms: int
+    category: str = "other"
 
 
-def seal_report(post_id: str, reason: str, ms: int, readers: Sequence[bytes]) -> bytes:
-    payload = canonical_cbor({"post": post_id, "reason": reason, "ms": ms})
+def seal_report(
+    post_id: str, reason: str, ms: int, readers: Sequence[bytes], category: str = "other"
+) -> bytes:
+    fields: dict[str, Any] = {"post": post_id, "reason": reason, "ms": ms}
+    if category != "other":
+        fields["category"] = category
+    payload = canonical_cbor(fields)
     boxes = [
         [reader, SealedBox(VerifyKey(reader).to_curve25519_public_key()).encrypt(payload)]
         for reader in sorted(set(readers))[:MAX_READERS]
@@ -57,12 +66,15 @@ def open_report(key: SigningKey, reporter: bytes, body: bytes) -> OpenedReport |
     except CryptoError:
         return None
     payload: Any = decode_or_none(plain, RECORD)
-    if not isinstance(payload, dict) or set(payload) != {"post", "reason", "ms"}:
+    if not isinstance(payload, dict) or set(payload) - {"category"} != {"post", "reason", "ms"}:
         return None
     post_id, reason, ms = payload["post"], payload["reason"], payload["ms"]
     if not (isinstance(post_id, str) and isinstance(reason, str) and isinstance(ms, int)):
         return None
-    return OpenedReport(reporter, post_id, reason, ms)
+    category = payload.get("category", "other")
+    if category not in CATEGORIES:
+        return None
+    return OpenedReport(reporter, post_id, reason, ms, category)
 
 
 def open_reports(key: SigningKey, rows: Iterable[tuple[bytes, bytes]]) -> list[OpenedReport]:

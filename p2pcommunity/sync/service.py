@@ -15,6 +15,7 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
+from p2pcommunity.sync.accountability import Accountability, cite
 from p2pcommunity.sync.cbor import decode_or_none
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.docs import content
@@ -28,6 +29,7 @@ from p2pcommunity.sync.names import labels
 from p2pcommunity.sync.node_support import NodeSupport
 from p2pcommunity.sync.pages import Pages
 from p2pcommunity.sync.peerid import peer_id_from_public_key, public_key_from_peer_id
+from p2pcommunity.sync.reports import open_reports
 from p2pcommunity.sync.storage.store import PostRow, Store, Visibility
 from p2pcommunity.sync.timefmt import iso_ms
 
@@ -55,6 +57,7 @@ class Service:
         self.node_support = NodeSupport(self)
         self.knowledge = Knowledge(self)
         self.pages = Pages(self)
+        self.accountability = Accountability(self)
 
     def close(self) -> None:
         for community in self._communities.values():
@@ -353,6 +356,11 @@ class Service:
         if until is not None and until > self.clock():
             raise Forbidden(f"you are timed out until {iso_ms(until)}")
 
+    def reported_by_me(self, community: Community) -> frozenset[str]:
+        """The posts this member reported (their reports are sealed to them too)."""
+        mine = [(r, b) for r, b in self.store.reports(community.id) if r == self.me]
+        return frozenset(r.post_id for r in open_reports(self.key, mine))
+
     def write_report(self, community: Community, report_id: str, body: bytes) -> None:
         community.write(self.key, self.clock(), lambda seg: seg.write_report(report_id, body))
         self.on_local_change(community, "doc")
@@ -488,6 +496,8 @@ class Service:
         mentions_me = self.me
         hidden = community.state.hidden
         knowledge = self.knowledge.post_fields(community, rows)
+        notes = self.accountability.notes(community) if rows else {}
+        reported = self.reported_by_me(community) if rows else frozenset()
         out = []
         for row in rows:
             shown_ms = row.author_ms
@@ -516,6 +526,8 @@ class Service:
                     "hidden": row.id in hidden,
                     "hidden_reason": hidden.get(row.id),
                     **knowledge[row.id],
+                    "note": notes.get(row.id),
+                    "reported_by_me": row.id in reported,
                 }
             )
         return out
@@ -556,7 +568,7 @@ class Service:
         self.append_op(community, "member_add", {"member": key})
         return {}
 
-    def role_set(self, ref: str, peer: str, role: str) -> dict[str, Any]:
+    def role_set(self, ref: str, peer: str, role: str, rule: str | None = None) -> dict[str, Any]:
         community = self.community(ref)
         key = self.peer_key(peer)
         if role not in ("admin", "moderator", "member"):
@@ -567,7 +579,7 @@ class Service:
             raise NotFound(f"{peer} is not a member")
         if key == state.owner:
             raise Forbidden("the owner's role cannot change")
-        self.append_op(community, "role_set", {"member": key, "role": role})
+        self.append_op(community, "role_set", cite({"member": key, "role": role}, rule))
         return {}
 
     def member_list(self, ref: str, online: frozenset[bytes] = frozenset()) -> dict[str, Any]:

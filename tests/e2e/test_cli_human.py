@@ -123,6 +123,17 @@ def test_every_command_prints_escaped_human_output(make_cli: Any, tmp_path: Path
         human(alice, "reports", cid, expect="SYSTEM")
         human(alice, "hide", cid, post, "--reason", HOSTILE, expect="hidden")
         human(alice, "unhide", cid, post, expect="shown")
+        # Issue 16 (s2): the modlog, an appeal of one's own hidden post, a context note.
+        human(alice, "hide", cid, post, "--reason", HOSTILE, "--rule", HOSTILE, expect="hidden")
+        entry = alice.json("modlog", cid)["entries"][0]["id"]
+        appeal = human(alice, "appeal", cid, entry, "please " + HOSTILE).strip()
+        human(alice, "appeals", cid, expect="-> open")
+        human(
+            alice, "appeal", "resolve", cid, appeal, "reverse", "--note", HOSTILE, expect="resolved"
+        )
+        human(alice, "modlog", cid, "--limit", "5", expect="appeal_reverse")
+        human(alice, "note", cid, post, "Context: " + HOSTILE, expect="attached")
+        human(alice, "note", "remove", cid, post, expect="removed")
         human(alice, "node add", cid, carol_id, f"/ip4/127.0.0.1/tcp/9/p2p/{carol_id}")
         human(alice, "node remove", cid, carol_id, expect="unlisted")
         page_file = tmp_path / "page.md"

@@ -203,6 +203,16 @@ class _PastView:
     def has_channel(self, channel_id: bytes) -> bool:
         return channel_id in self._fold(CHANNELS).channels
 
+    def past_op(self, op_hash: bytes) -> Op | None:
+        index = self._log._index.get(op_hash)
+        if index is None or not self._ancestors >> index & 1:
+            return None
+        return self._log._nodes[index].op
+
+    def past_ops_by(self, author: bytes) -> list[Op]:
+        nodes, ancestors = self._log._nodes, self._ancestors
+        return [nodes[i].op for i in self._log._by_author.get(author, ()) if ancestors >> i & 1]
+
 
 class CommunityLog:
     """All ops of one community we hold, plus those still waiting for parents.
@@ -224,6 +234,7 @@ class CommunityLog:
         self._revocations: list[int] = []
         self._pending = PendingOps(MAX_BUFFERED_OPS, MAX_BUFFERED_OPS * MAX_OP_SIZE)
         self._state: CommunityState | None = None
+        self._counted: list[Op] = []  # the ops `_state` folded, in order (the modlog's source)
 
     @classmethod
     def from_genesis(cls, genesis: SignedOp) -> CommunityLog:
@@ -266,7 +277,8 @@ class CommunityLog:
 
     def state(self) -> CommunityState:
         if self._state is None:
-            self._state = self._fold()
+            self._counted = []
+            self._state = self._fold(self._counted)
         return self._state
 
     # --- adding -------------------------------------------------------------
@@ -480,7 +492,15 @@ class CommunityLog:
                 dropped.add(j)
         return dropped
 
-    def _fold(self) -> CommunityState:
+    def counted_ops(self) -> list[Op]:
+        """The v1 ops that count in the fold, in the global order (the modlog reads them).
+
+        The list is the fold's own, made again only when the state is: read, never change it.
+        """
+        self.state()
+        return self._counted
+
+    def _fold(self, counted: list[Op] | None = None) -> CommunityState:
         dropped = self._revoked()
         state = StateBuilder(self.community_id)
         for i in self._order:
@@ -492,4 +512,6 @@ class CommunityLog:
                 if role is None or role < node.required:
                     continue
             OP_RULES[node.op.type].apply(state, node.op)
+            if counted is not None:
+                counted.append(node.op)
         return state.freeze()

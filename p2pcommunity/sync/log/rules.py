@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from p2pcommunity.sync.log.appeal_rules import with_citations
 from p2pcommunity.sync.log.governance_rules import GOVERNANCE_RULES
 from p2pcommunity.sync.log.knowledge_rules import KNOWLEDGE_RULES, is_kind
 from p2pcommunity.sync.log.ops import (
@@ -207,4 +208,6 @@ _CORE_RULES: dict[str, OpRule] = {
     ),
 }
 
-OP_RULES: Mapping[str, OpRule] = _CORE_RULES | GOVERNANCE_RULES | KNOWLEDGE_RULES | PAGE_RULES
+OP_RULES: Mapping[str, OpRule] = with_citations(
+    _CORE_RULES | GOVERNANCE_RULES | KNOWLEDGE_RULES | PAGE_RULES
+)

@@ -225,6 +225,14 @@ class PastView(Protocol):
 
     def has_node(self, peer: bytes) -> bool: ...
 
+    def past_op(self, op_hash: bytes) -> Op | None:
+        """The op with this hash if it is in the causal past (issue 16: appeals cite ops)."""
+        ...
+
+    def past_ops_by(self, author: bytes) -> list[Op]:
+        """The author's ops in the causal past, in insertion order."""
+        ...
+
 
 class Revocation(NamedTuple):
     """`target` keeps at most `role` from this op on; None: removed, every op revoked."""
