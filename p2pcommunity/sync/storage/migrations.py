@@ -48,8 +48,19 @@ def _add_schema_history(db: sqlite3.Connection) -> None:
     )
 
 
+def _add_blobs(db: sqlite3.Connection) -> None:
+    """1.6 (issue 15): blobs, their chunks and the attachments posts carry (all empty:
+    no older release could attach a file)."""
+    from p2pcommunity.sync.storage.blob_store import BLOB_SCHEMA
+
+    for statement in BLOB_SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 STEPS: dict[Version, Callable[[sqlite3.Connection], None]] = {
     (1, 1): _add_schema_history,
+    (1, 6): _add_blobs,
 }
 """Version a step brings the store to -> the step. Append only; never edit a released step."""
 

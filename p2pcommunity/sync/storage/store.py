@@ -35,6 +35,7 @@ from p2pcommunity.sync.errors import (
     StoreUnavailable,
 )
 from p2pcommunity.sync.storage import migrations
+from p2pcommunity.sync.storage.blob_store import BLOB_SCHEMA, BlobStore
 from p2pcommunity.sync.storage.read_model import (
     READ_MODEL_SCHEMA,
     PostRow,
@@ -188,6 +189,7 @@ class Store:
             self.db.execute("PRAGMA wal_autocheckpoint=4000")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.read_model = ReadModel(self.db, self.transaction)
+            self.blobs = BlobStore(self.db, self.transaction, path)  # issue 15
             self._open_schema()
         except BaseException as exc:
             self.db.close()
@@ -227,7 +229,7 @@ class Store:
                 "or not a p2pcommunity store. Nothing was changed; p2pcommunity will not "
                 "overwrite it. Move it aside to start a new store there."
             )
-        for statement in (_SCHEMA + READ_MODEL_SCHEMA).split(";"):
+        for statement in (_SCHEMA + READ_MODEL_SCHEMA + BLOB_SCHEMA).split(";"):
             if statement.strip():
                 db.execute(statement)
         migrations.stamp_fresh(db, now_ms)
