@@ -20,6 +20,7 @@ from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.docs import content
 from p2pcommunity.sync.docs.memberdoc import PostRecord, new_local_id, post_id_for
 from p2pcommunity.sync.errors import Forbidden, Invalid, NotFound, Rejected, RulesPending
+from p2pcommunity.sync.files import Files
 from p2pcommunity.sync.governance import Governance
 from p2pcommunity.sync.log.community_log import CommunityState, Member, Role
 from p2pcommunity.sync.mentions import find_mentions
@@ -51,6 +52,7 @@ class Service:
         self.on_local_change: Callable[[Community, str], None] = lambda community, kind: None
         self.governance = Governance(self)
         self.node_support = NodeSupport(self)
+        self.files = Files(self)  # issue 15
 
     def close(self) -> None:
         for community in self._communities.values():
@@ -346,7 +348,12 @@ class Service:
         self.on_local_change(community, "doc")
 
     def post(
-        self, ref: str, channel: str, text: str, reply_to: str | None = None
+        self,
+        ref: str,
+        channel: str,
+        text: str,
+        reply_to: str | None = None,
+        attach: list[str] | None = None,
     ) -> dict[str, Any]:
         community = self.community(ref)
         state = community.state
@@ -358,9 +365,10 @@ class Service:
         text = _clean_text(text)
         parent = self.post_row(community, reply_to).id if reply_to else None
         mentions = _mentions(text, state, self.store.read_model.profiles(community.id))
+        attachments = self.files.attach(community, attach) if attach else ()
         local_id = new_local_id()
         now = self.clock()
-        record = PostRecord(local_id, channel_id, text, parent, mentions, now)
+        record = PostRecord(local_id, channel_id, text, parent, mentions, now, attachments)
         community.write(self.key, now, lambda seg: seg.write_post(record))
         self.on_local_change(community, "doc")
         return {"post_id": post_id_for(self.me, local_id)}
@@ -471,6 +479,7 @@ class Service:
         replies = self.store.read_model.reply_counts([r.id for r in rows])
         mentions_me = self.me
         hidden = community.state.hidden
+        attached = self.files.attachments_json([r.id for r in rows])
         out = []
         for row in rows:
             shown_ms = row.author_ms
@@ -498,6 +507,7 @@ class Service:
                     "mentions_me": mentions_me in _decode_mentions(row.mentions),
                     "hidden": row.id in hidden,
                     "hidden_reason": hidden.get(row.id),
+                    "attachments": attached.get(row.id, []),
                 }
             )
         return out

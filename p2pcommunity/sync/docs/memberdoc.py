@@ -37,6 +37,7 @@ from typing import Any
 
 from automerge.core import ROOT, Document, ObjType, ScalarType
 
+from p2pcommunity.sync.blobs.manifest import Ref, parse_refs
 from p2pcommunity.sync.cbor import decode_or_none
 from p2pcommunity.sync.crypto import SEGMENT_DOMAIN as SEGMENT_DOMAIN
 from p2pcommunity.sync.crypto import canonical_cbor
@@ -87,6 +88,8 @@ class PostRecord:
     reply_to: str | None
     mentions: tuple[bytes, ...]
     author_ms: int
+    # Issue 15: files attached (blobs/manifest.py); written as the optional key "at".
+    attachments: tuple[Ref, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -193,15 +196,16 @@ class SegmentDoc:
 
     def write_post(self, post: PostRecord) -> CommittedChange:
         """A new post; its local id must be fresh (`new_local_id`), never reused."""
-        body = canonical_cbor(
-            {
-                "ch": post.channel_id,
-                "text": post.text,
-                "re": post.reply_to,
-                "mn": list(post.mentions),
-                "ms": post.author_ms,
-            }
-        )
+        value: dict[str, Any] = {
+            "ch": post.channel_id,
+            "text": post.text,
+            "re": post.reply_to,
+            "mn": list(post.mentions),
+            "ms": post.author_ms,
+        }
+        if post.attachments:
+            value["at"] = [ref.to_value() for ref in post.attachments]
+        body = canonical_cbor(value)
 
         def write(tx: Any) -> None:
             tx.put(self._objs[POSTS], post.local_id, ScalarType.Bytes, body)
@@ -418,13 +422,19 @@ _EDIT_FIELDS = frozenset({"text", "ms"})
 def parse_post(local_id: str, raw: Any) -> PostRecord | str:
     """A post as its author wrote it, or what is wrong with the value."""
     value = decode_or_none(raw)
-    if not isinstance(value, dict) or set(value) != _POST_FIELDS:
-        return "a post must be a strict CBOR map of ch, text, re, mn, ms"
+    if not isinstance(value, dict) or set(value) - {"at"} != _POST_FIELDS:
+        return "a post must be a strict CBOR map of ch, text, re, mn, ms (and at)"
     channel, text, reply, mentions, ms = (value[k] for k in ("ch", "text", "re", "mn", "ms"))
     problem = content.post_problem(channel, text, reply, mentions, ms)
     if problem is not None:
         return problem
-    return PostRecord(local_id, channel, text, reply, tuple(mentions), ms)
+    attachments: tuple[Ref, ...] = ()
+    if "at" in value:
+        refs = parse_refs(value["at"])
+        if isinstance(refs, str):
+            return refs
+        attachments = refs
+    return PostRecord(local_id, channel, text, reply, tuple(mentions), ms, attachments)
 
 
 def parse_edit(post_id: str, raw: Any) -> EditRecord | str:
