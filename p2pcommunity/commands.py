@@ -130,6 +130,7 @@ GROUPS: dict[str, str] = {
     "invite": "invites (admins)",
     "node": "always-on nodes of a community (admins)",
     "mark": "read markers",
+    "attachment": "files attached to posts",
 }
 
 COMMUNITY = arg("community")
@@ -154,6 +155,15 @@ def _read_rules_file(args: Args) -> Args:
         raise Invalid("rules set needs TEXT or --file F (one of them)")
     if file is not None:
         args["text"] = Path(file).read_text(encoding="utf-8")
+    return args
+
+
+def _absolute_attach(args: Args) -> Args:
+    """Issue 15: `--attach` files go to the node as absolute paths (it may run elsewhere)."""
+    from pathlib import Path
+
+    if args.get("attach"):
+        args["attach"] = [str(Path(p).absolute()) for p in args["attach"]]
     return args
 
 
@@ -208,9 +218,13 @@ TABLE: tuple[Command, ...] = (
        human.done("channel {channel} archived")),
     _c("channel list", "list channels", (COMMUNITY,),
        lambda c, a: c.service.channel_list(a["community"]), human.channel_list),
-    _c("post", "post to a channel", (COMMUNITY, CHANNEL, arg("text"), opt("reply_to")),
-       lambda c, a: c.service.post(a["community"], a["channel"], a["text"], a["reply_to"]),
-       human.field("post_id")),
+    _c("post", "post to a channel",
+       (COMMUNITY, CHANNEL, arg("text"), opt("reply_to"),
+        opt("attach", list, path=True, metavar="FILE", help="attach a file (repeatable)")),
+       lambda c, a: c.service.post(
+           a["community"], a["channel"], a["text"], a["reply_to"], a["attach"]
+       ),
+       human.field("post_id"), prepare=_absolute_attach),
     _c("edit", "edit your post", (COMMUNITY, POST, arg("text")),
        lambda c, a: c.service.edit(a["community"], a["post"], a["text"]),
        human.done("post edited")),
@@ -319,6 +333,14 @@ TABLE: tuple[Command, ...] = (
        lambda c, a: c.export(a["community"], a["dir"]), human.exported),
     _c("import", "load an export, verifying every signature", (arg("dir", path=True),),
        lambda c, a: c.import_(a["dir"]), human.field("community_id")),
+    # -- issue 15: files ---------------------------------------------------------
+    _c("attachment save", "write an attached file, fetching it from peers if needed",
+       (COMMUNITY, arg("cid"), arg("path", path=True),
+        opt("timeout", float, default=60.0, metavar="SECONDS")),
+       lambda c, a: c.service.files.save(a["community"], a["cid"], a["path"], a["timeout"]),
+       human.saved),
+    _c("storage", "bytes used by files, the quota, blobs held", (),
+       lambda c, a: c.service.files.storage(), human.storage),
 )  # fmt: skip
 
 COMMANDS: dict[str, Command] = {command.name: command for command in TABLE}

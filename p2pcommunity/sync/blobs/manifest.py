@@ -188,7 +188,9 @@ def parse_manifest(raw: bytes, root: bytes) -> Manifest:
             raise BadManifest("chunks are raw CIDs")
     except cids.BadCid as exc:
         raise BadManifest(str(exc)) from None
-    ref = Ref(root, value["name"], value["size"], value["mime"], value["w"], value["h"], value["th"])
+    ref = Ref(
+        root, value["name"], value["size"], value["mime"], value["w"], value["h"], value["th"]
+    )
     return Manifest(ref, tuple(chunks), raw)
 
 

@@ -207,13 +207,17 @@ class BlobStore:
             ]
             db.execute("DELETE FROM blob_chunks WHERE root = ?", (root,))
             db.execute("DELETE FROM blobs WHERE root = ?", (root,))
-            kept = {
-                bytes(c)
-                for (c,) in db.execute(
-                    "SELECT cid FROM blob_chunks WHERE cid IN (%s)" % ",".join("?" * len(chunks)),
-                    chunks,
-                )
-            } if chunks else set()
+            marks = ",".join("?" * len(chunks))
+            kept = (
+                {
+                    bytes(c)
+                    for (c,) in db.execute(
+                        f"SELECT cid FROM blob_chunks WHERE cid IN ({marks})", chunks
+                    )
+                }
+                if chunks
+                else set()
+            )
         for chunk in set(chunks) - kept:
             self._remove_chunk_file(chunk)
 
