@@ -152,10 +152,13 @@ def test_fixture_is_what_0_1_0_wrote() -> None:
 def test_migrated_store_has_todays_schema(copy: Path, tmp_path: Path) -> None:
     path = copy / "alice" / "store.sqlite3"
     store = Store(path)
-    assert store.schema_version() == migrations.CURRENT == (1, 1)
+    assert store.schema_version() == migrations.CURRENT == (1, 6)
     history = store.db.execute("SELECT version, how FROM schema_history").fetchall()
+    # Issue 15 (1.6): the blob tables exist and are empty; nothing was attached before.
+    assert store.blobs.usage() == (0, 0)
+    assert store.db.execute("SELECT count(*) FROM post_attachments").fetchone() == (0,)
     store.close()
-    assert history == [(1001, "migrated")]
+    assert sorted(history) == [(1001, "migrated"), (1006, "migrated")]
     assert user_version(path) == migrations.encode(migrations.CURRENT)
     fresh = tmp_path / "fresh.sqlite3"
     Store(fresh).close()
@@ -257,6 +260,7 @@ def test_migrated_store_syncs_with_a_fresh_node(copy: Path, tmp_path: Path) -> N
         assert [{k: p[k] for k in fields} for p in got] == [
             {k: p[k] for k in fields} for p in posts["posts"]
         ], channel
+        assert all(p["attachments"] == [] for p in got)  # issue 15: derived, and empty
 
 
 def test_all_steps_run_in_one_transaction(copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -306,7 +310,7 @@ def test_version_packing() -> None:
     assert migrations.decode(1) == (1, 0)  # release 0.1.0
     assert migrations.decode(migrations.encode((3, 42))) == (3, 42)
     assert migrations.encode((1, 1)) == 1001
-    assert migrations.pending((1, 0)) == [(1, 1)]
+    assert migrations.pending((1, 0)) == [(1, 1), (1, 6)]
     assert migrations.pending(migrations.CURRENT) == []
     assert max(migrations.STEPS) == migrations.CURRENT
     with pytest.raises(ValueError):
