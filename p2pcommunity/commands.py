@@ -201,8 +201,11 @@ TABLE: tuple[Command, ...] = (
     _c("community show", "show a community", (COMMUNITY,),
        lambda c, a: c.service.community_show(a["community"]), human.community_show),
     _c("community set", "rename or describe a community (admins)",
-       (COMMUNITY, opt("name"), opt("description")),
-       lambda c, a: c.service.community_set(a["community"], a["name"], a["description"]),
+       (COMMUNITY, opt("name"), opt("description"),
+        opt("max_file_size", metavar="SIZE", help="largest file a post may attach: 25MB, 2GB")),
+       lambda c, a: c.service.community_set(
+           a["community"], a["name"], a["description"], a["max_file_size"]
+       ),
        human.done("community updated")),
     _c("leave", "stop syncing a community and delete its local data", (COMMUNITY,),
        lambda c, a: c.leave(a["community"]), human.done("left {community}")),

@@ -29,6 +29,7 @@ from p2pcommunity.sync.blobs.images import inspect
 from p2pcommunity.sync.blobs.manifest import (
     DEFAULT_MAX_FILE_SIZE,
     MAX_ATTACHMENTS,
+    MAX_FILE_SIZE_CAP,
     BadManifest,
     Manifest,
     Ref,
@@ -38,6 +39,7 @@ from p2pcommunity.sync.blobs.manifest import (
 )
 from p2pcommunity.sync.blobs.sniff import HEAD_BYTES, IMAGES, sniff
 from p2pcommunity.sync.errors import Invalid, NotFound
+from p2pcommunity.sync.log.ops import Role
 
 if TYPE_CHECKING:
     from p2pcommunity.sync.community import Community
@@ -46,6 +48,28 @@ if TYPE_CHECKING:
 DEFAULT_QUOTA = 10 * 1000**3  # [limits] blob_quota_bytes of an always-on node
 MANIFEST_INDEX = -1  # the index a request gives for a blob's manifest
 Fetcher = Callable[[bytes, bytes, float], Awaitable[None]]
+
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+}
+
+
+def parse_size(text: str) -> int:
+    """'25MB' -> 25_000_000 (decimal units, as CLI.md's 25 MB and 2 GB; KiB, MiB, GiB too)."""
+    raw = text.strip().lower().replace(" ", "")
+    number = raw.rstrip("kmgib")
+    unit = raw[len(number) :]
+    if not number.isdigit() or unit not in _UNITS:
+        raise Invalid(f"not a size: {text!r} (like 25MB or 2GB)")
+    return int(number) * _UNITS[unit]
 
 
 class Files:
@@ -60,7 +84,16 @@ class Files:
         return self.service.store.blobs
 
     def max_file_size(self, community: Community) -> int:
-        return DEFAULT_MAX_FILE_SIZE
+        value = community.state.settings.get("max_file_size", DEFAULT_MAX_FILE_SIZE)
+        return int(value)
+
+    def set_max_file_size(self, community: Community, size: str) -> None:
+        """`community set --max-file-size SIZE` (admins): SIZE like 25MB, 2GB, 500kB."""
+        self.service.require_role(community, Role.ADMIN, "set the file size limit")
+        value = parse_size(size)
+        if not 0 < value <= MAX_FILE_SIZE_CAP:
+            raise Invalid(f"--max-file-size is 1 byte to 2GB, not {size!r}")
+        self.service.append_op(community, "files_set", {"max_file_size": value})
 
     # -- attaching -------------------------------------------------------------
 

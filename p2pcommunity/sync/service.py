@@ -247,8 +247,18 @@ class Service:
             **self._my_standing(community),
         }
 
-    def community_set(self, ref: str, name: str | None, description: str | None) -> dict[str, Any]:
+    def community_set(
+        self,
+        ref: str,
+        name: str | None,
+        description: str | None,
+        max_file_size: str | None = None,
+    ) -> dict[str, Any]:
         community = self.community(ref)
+        if max_file_size is not None:  # issue 15: its own op, checked before the others
+            self.files.set_max_file_size(community, max_file_size)
+            if name is None and description is None:
+                return {}
         body: dict[str, Any] = {}
         if name is not None:
             body["name"] = _clean_name(name, "community name")

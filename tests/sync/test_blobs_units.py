@@ -146,3 +146,18 @@ def test_a_decompression_bomb_gets_no_thumbnail(tmp_path: Path) -> None:
     path = tmp_path / "bomb.png"
     path.write_bytes(bomb)
     assert inspect(path) is None
+
+
+def test_admins_set_the_file_limit_and_it_holds(service: Service, tmp_path: Path) -> None:
+    cid = service.community_create("c")["community_id"]
+    service.community_set(cid, None, None, "1kB")
+    f = tmp_path / "f.txt"
+    f.write_text("x" * 1001)
+    with pytest.raises(Invalid) as refused:
+        service.post(cid, "general", "too big now", attach=[str(f)])
+    assert refused.value.code == "too_large"
+    for bad in ("3GB", "0", "lots", "-5MB"):
+        with pytest.raises(Invalid):
+            service.community_set(cid, None, None, bad)
+    service.community_set(cid, None, None, "2GB")
+    service.post(cid, "general", "fits again", attach=[str(f)])

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from p2pcommunity.sync.log.files_rules import FILES_RULES
 from p2pcommunity.sync.log.governance_rules import GOVERNANCE_RULES
 from p2pcommunity.sync.log.ops import (
     GENESIS,
@@ -204,4 +205,4 @@ _CORE_RULES: dict[str, OpRule] = {
     ),
 }
 
-OP_RULES: Mapping[str, OpRule] = _CORE_RULES | GOVERNANCE_RULES
+OP_RULES: Mapping[str, OpRule] = _CORE_RULES | GOVERNANCE_RULES | FILES_RULES

@@ -88,6 +88,7 @@ class CommunityState:
     invites: dict[bytes, Invite] = field(default_factory=dict)
     hidden: dict[str, str] = field(default_factory=dict)  # post id -> reason
     nodes: dict[bytes, str] = field(default_factory=dict)  # peer key -> multiaddr
+    settings: dict[str, Any] = field(default_factory=dict)  # issue 15: max_file_size
 
     def role_of(self, key: bytes) -> Role | None:
         member = self.members.get(key)
@@ -124,6 +125,7 @@ class StateBuilder:
         self.invites: dict[bytes, Invite] = {}
         self.hidden: dict[str, str] = {}
         self.nodes: dict[bytes, str] = {}
+        self.settings: dict[str, Any] = {}
 
     def role_of(self, key: bytes) -> Role | None:
         member = self.members.get(key)
@@ -178,6 +180,7 @@ class StateBuilder:
             invites=dict(self.invites),
             hidden=dict(self.hidden),
             nodes=dict(self.nodes),
+            settings=dict(self.settings),
         )
 
 
