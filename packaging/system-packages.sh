@@ -39,6 +39,8 @@ check_base() {
     add python3-dev
   fi
   command -v gcc >/dev/null 2>&1 || add gcc
+  # The notification tests run a private session bus (tests/ui/test_notify_dbus.py).
+  command -v dbus-daemon >/dev/null 2>&1 || add dbus
   found=""
   for dir in $INCLUDE_DIRS; do
     [ -f "$dir/gmp.h" ] && found=1
@@ -46,7 +48,7 @@ check_base() {
   [ -n "$found" ] || add libgmp-dev
   for lib in libEGL.so.1:libegl1 libGL.so.1:libgl1 libxkbcommon.so.0:libxkbcommon0 \
     libfontconfig.so.1:libfontconfig1 libxcb-cursor.so.0:libxcb-cursor0 \
-    libdbus-1.so.3:libdbus-1-3; do
+    libdbus-1.so.3:libdbus-1-3 libglib-2.0.so.0:libglib2.0-0; do
     have_lib "${lib%%:*}" || add "${lib##*:}"
   done
   # Emoji in posts and the reaction menu; `make dist` bundles this font.

@@ -21,10 +21,14 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
+    """What the user named (a community, channel, post, member, invite) is not held here."""
+
     code = "not_found"
 
 
 class Forbidden(DomainError):
+    """The user's role (or timeout, or removal) does not allow the command."""
+
     code = "forbidden"
 
 
@@ -33,6 +37,8 @@ class Invalid(DomainError):
 
 
 class Exists(DomainError):
+    """A name that must be unique is taken (a channel), or a data dir already has a key."""
+
     code = "exists"
 
 
@@ -52,6 +58,8 @@ class StoreUnavailable(DomainError):
 
 
 class DiskFull(StoreUnavailable):
+    """SQLite could not grow the file: the disk (or the store's page limit) is full."""
+
     code = "disk_full"
 
 
@@ -64,6 +72,8 @@ class DatabaseLocked(StoreUnavailable):
 
 
 class StoreCorrupt(StoreUnavailable):
+    """The file is not a database or fails SQLite's checks; it is never recreated silently."""
+
     code = "corrupt"
 
 

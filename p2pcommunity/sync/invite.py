@@ -31,6 +31,8 @@ _LIMITS = Limits(max_size=16 * 1024, max_items=FRAME.max_items, max_depth=4)
 
 @dataclass(frozen=True)
 class InviteCode:
+    """All a joiner needs while every admin is offline (see the module docstring)."""
+
     community_id: bytes
     invite_seed: bytes
     invite_op: SignedOp

@@ -295,3 +295,22 @@ def test_every_flipped_bit_of_a_raw_chunk_is_rejected() -> None:
         flipped[bit // 8] ^= 1 << (bit % 8)
         with pytest.raises(Rejected):
             parse_change(bytes(flipped))
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [(b"\x00", 0), (b"\x7f", -1), (b"\x3f", 63), (b"\xc0\x00", 64), (b"\x40", -64),
+     (b"\xbf\x7f", -65), (b"\x80\x80\x80\x80\x80\x80\x80\x80\x80\x7f", -(1 << 63))],
+)  # fmt: skip
+def test_signed_varints_decode_like_automerge(raw: bytes, value: int) -> None:
+    from p2pcommunity.sync.docs.chunks import _decode_sleb128
+
+    assert _decode_sleb128(raw + b"\x99", 0) == (value, len(raw))
+
+
+@pytest.mark.parametrize("raw", [b"\x80\x00", b"\xff\x7f", b"\x80", b"\xff" * 11])
+def test_overlong_truncated_and_endless_signed_varints_are_refused(raw: bytes) -> None:
+    from p2pcommunity.sync.docs.chunks import _decode_sleb128
+
+    with pytest.raises(Rejected):
+        _decode_sleb128(raw, 0)

@@ -29,6 +29,8 @@ _SYNC_MESSAGE_V1 = 0x42
 
 @dataclass(frozen=True)
 class SignedChange:
+    """A change as stored and sent: the Automerge chunk and its author's signature."""
+
     data: bytes
     signature: bytes
 

@@ -40,6 +40,8 @@ _MAX_ULEB_BYTES = 10  # ceil(64 / 7)
 
 @dataclass(frozen=True)
 class ParsedChange:
+    """What verification needs of a change, read from its untrusted header."""
+
     actor: bytes
     seq: int
     start_op: int
@@ -70,39 +72,40 @@ def decode_uleb128(buf: bytes, pos: int, *, reason: str = "malformed_varint") ->
     does, so one number has exactly one encoding. Errors are `Rejected(reason)`
     since the bytes always come from a peer.
     """
-    value = 0
-    for i in range(_MAX_ULEB_BYTES):
-        if pos + i >= len(buf):
-            raise Rejected(reason, "truncated varint")
-        byte = buf[pos + i]
-        value |= (byte & 0x7F) << (7 * i)
-        if not byte & 0x80:
-            if i > 0 and byte == 0:
-                raise Rejected(reason, "overlong varint")
-            if value > _U64_MAX:
-                raise Rejected(reason, "varint overflows 64 bits")
-            return value, pos + i + 1
-    raise Rejected(reason, "varint longer than 10 bytes")
+    value, used = _leb128_groups(buf, pos, reason, "varint")
+    if used > 1 and buf[pos + used - 1] == 0:
+        raise Rejected(reason, "overlong varint")
+    if value > _U64_MAX:
+        raise Rejected(reason, "varint overflows 64 bits")
+    return value, pos + used
 
 
 def _decode_sleb128(buf: bytes, pos: int) -> tuple[int, int]:
+    value, used = _leb128_groups(buf, pos, _MALFORMED, "signed varint")
+    last = buf[pos + used - 1]
+    if used > 1:
+        sign_of_previous = buf[pos + used - 2] & 0x40
+        if (last == 0x00 and not sign_of_previous) or (last == 0x7F and sign_of_previous):
+            raise Rejected(_MALFORMED, "overlong signed varint")
+    if last & 0x40:
+        value -= 1 << (7 * used)
+    if not -(1 << 63) <= value < (1 << 63):
+        raise Rejected(_MALFORMED, "signed varint overflows 64 bits")
+    return value, pos + used
+
+
+def _leb128_groups(buf: bytes, pos: int, reason: str, kind: str) -> tuple[int, int]:
+    """The 7-bit groups of one LEB128 at `pos`, read as unsigned: (value, bytes used).
+    The callers judge the encoding (overlong, range, sign) from the bytes used."""
     value = 0
     for i in range(_MAX_ULEB_BYTES):
         if pos + i >= len(buf):
-            raise Rejected(_MALFORMED, "truncated signed varint")
+            raise Rejected(reason, f"truncated {kind}")
         byte = buf[pos + i]
         value |= (byte & 0x7F) << (7 * i)
         if not byte & 0x80:
-            if i > 0:
-                sign_of_previous = buf[pos + i - 1] & 0x40
-                if (byte == 0x00 and not sign_of_previous) or (byte == 0x7F and sign_of_previous):
-                    raise Rejected(_MALFORMED, "overlong signed varint")
-            if byte & 0x40:
-                value -= 1 << (7 * (i + 1))
-            if not -(1 << 63) <= value < (1 << 63):
-                raise Rejected(_MALFORMED, "signed varint overflows 64 bits")
-            return value, pos + i + 1
-    raise Rejected(_MALFORMED, "signed varint longer than 10 bytes")
+            return value, i + 1
+    raise Rejected(reason, f"{kind} longer than 10 bytes")
 
 
 class _Reader:

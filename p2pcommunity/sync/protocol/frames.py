@@ -80,6 +80,8 @@ class HeadsFrame:
 
 @dataclass(frozen=True)
 class OpsFrame:
+    """Log ops, parents first, at most MAX_OPS_PER_FRAME (checked before decoding)."""
+
     ops: tuple[SignedOp, ...]
 
 

@@ -101,6 +101,8 @@ class LocalProtocolError(Exception):
 
 @dataclass(frozen=True)
 class OpsAdded:
+    """Log ops this session stored (the node tells the community's other sessions)."""
+
     hashes: tuple[bytes, ...]
 
 
@@ -112,6 +114,8 @@ class ChangesApplied:
 
 @dataclass(frozen=True)
 class Refused:
+    """The peer refused us (a refused frame): the session is over, for `reason`."""
+
     reason: str
 
 

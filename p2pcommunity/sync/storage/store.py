@@ -448,6 +448,7 @@ class Store:
         }
 
     def add_report(self, community_id: bytes, reporter: bytes, report_id: str, body: bytes) -> None:
+        """A sealed report as it arrived in the reporter's document (only moderators open it)."""
         self.db.execute(
             "INSERT OR IGNORE INTO reports VALUES (?, ?, ?, ?)",
             (community_id, reporter, report_id, body),
