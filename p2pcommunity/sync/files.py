@@ -30,6 +30,7 @@ from p2pcommunity.sync.blobs.manifest import (
     DEFAULT_MAX_FILE_SIZE,
     MAX_ATTACHMENTS,
     MAX_FILE_SIZE_CAP,
+    MAX_MANIFEST_BYTES,
     BadManifest,
     Manifest,
     Ref,
@@ -296,3 +297,44 @@ class Files:
             if (row is None or not row.complete) and self.visible_refs(community_id, root):
                 out.append(root)
         return out
+
+    # -- export and import (archive.py) -------------------------------------------
+
+    def export_blobs(self, community: Community, directory: Path) -> int:
+        """Every complete blob of the community's visible posts: `blobs/<root>.manifest`
+        and `blobs/chunks/<cid>`, copied chunk by chunk. Returns how many blobs."""
+        count = 0
+        for root in self.blobs.community_roots(community.id):
+            row = self.blobs.blob(root)
+            if row is None or not row.complete or not self.visible_refs(community.id, root):
+                continue
+            chunks_dir = directory / "blobs" / "chunks"
+            chunks_dir.mkdir(parents=True, exist_ok=True)
+            (directory / "blobs" / f"{cids.to_text(root)}.manifest").write_bytes(row.manifest)
+            for chunk in self.blobs.chunks_in_order(root):
+                data = self.blobs.verified_chunk(chunk)
+                if data is not None:
+                    (chunks_dir / cids.to_text(chunk)).write_bytes(data)
+            count += 1
+        return count
+
+    def import_blobs(self, community_id: bytes, directory: Path) -> dict[str, int]:
+        """The blobs of an export, each manifest and chunk verified as if a peer sent it
+        (its CID, a post's ref, the sniffed type); what fails is counted, not stored."""
+        imported = refused = 0
+        for path in sorted((directory / "blobs").glob("*.manifest")):
+            try:
+                root = cids.from_text(path.stem)
+                if path.stat().st_size > MAX_MANIFEST_BYTES:
+                    raise BadManifest("manifest too large")
+                manifest = self.accept_manifest(community_id, root, path.read_bytes())
+                for index, chunk in enumerate(manifest.chunks):
+                    chunk_path = directory / "blobs" / "chunks" / cids.to_text(chunk)
+                    if chunk_path.stat().st_size != manifest.chunk_length(index):
+                        raise BadManifest(f"chunk {index} has the wrong size")
+                    if not self.accept_chunk(manifest, index, chunk_path.read_bytes()):
+                        raise BadManifest(f"chunk {index} does not match its CID")
+                imported += 1
+            except (cids.BadCid, BadManifest, OSError):
+                refused += 1
+        return {"blobs": imported, "blobs_refused": refused}

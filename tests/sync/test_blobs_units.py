@@ -161,3 +161,28 @@ def test_admins_set_the_file_limit_and_it_holds(service: Service, tmp_path: Path
             service.community_set(cid, None, None, bad)
     service.community_set(cid, None, None, "2GB")
     service.post(cid, "general", "fits again", attach=[str(f)])
+
+
+def test_export_carries_blobs_and_import_verifies_them(service: Service, tmp_path: Path) -> None:
+    from p2pcommunity.archive import export_community, import_community
+
+    cid = service.community_create("c")["community_id"]
+    f = tmp_path / "f.bin"
+    f.write_bytes(os.urandom(2 * mf.CHUNK_SIZE + 5))
+    service.post(cid, "general", "file", attach=[str(f)])
+    out = tmp_path / "export"
+    assert export_community(service, cid, out)["blobs"] == 1
+    tampered = tmp_path / "tampered"
+    import shutil
+
+    shutil.copytree(out, tampered)
+    victim = sorted((tampered / "blobs" / "chunks").iterdir())[0]
+    victim.write_bytes(b"\x00" + victim.read_bytes()[1:])
+    for source, expected in ((tampered, (0, 1)), (out, (1, 0))):
+        other_dir = tmp_path / f"other-{source.name}"
+        other_dir.mkdir()
+        other = Service(Store(other_dir / "s.sqlite3"), SigningKey.generate(), lambda: 1)
+        result = import_community(other, source)
+        assert (result["blobs"], result["blobs_refused"]) == expected
+        posts = other.read(cid, "general")["posts"]
+        assert posts[0]["attachments"][0]["local"] is (expected == (1, 0))
