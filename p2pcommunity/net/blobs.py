@@ -81,7 +81,9 @@ class BlobExchange:
                 if community is None or not community.state.is_member(key):
                     log.warning("blob request from non-member %s refused", peer)
                     return
-                data = await trio.to_thread.run_sync(self.files.serve, community_id, root, index)
+                # On the node's thread: it reads SQLite (one connection, whose
+                # transactions are this thread's) and one chunk file (<= 256 KiB).
+                data = self.files.serve(community_id, root, index)
                 await write_frame(stream, b"\x00" if data is None else b"\x01" + data, MAX_ANSWER)
         except (MalformedCBOR, DomainError, ValueError) as exc:
             log.warning("blob stream from %s closed: %s", peer, exc)
@@ -107,7 +109,10 @@ class BlobExchange:
                 if manifest is None:
                     manifest = await self._fetch_manifest(community_id, root)
                 if manifest is not None:
-                    await trio.to_thread.run_sync(self.files.reuse_local, manifest)
+                    missing = self.files.blobs.missing(root)
+                    found = await trio.to_thread.run_sync(self.files.local_chunks, missing)
+                    if found:
+                        self.files.blobs.mark_had(root, found)
                     if not self.files.blobs.missing(root):
                         return
                     await self._fetch_chunks(community_id, manifest)
@@ -176,12 +181,14 @@ class BlobExchange:
                     refused.add(index)
                     queue.append(index)
                     continue
-                if not await trio.to_thread.run_sync(
-                    self.files.accept_chunk, manifest, index, data
-                ):
+                stored = await trio.to_thread.run_sync(
+                    self.files.store_chunk_file, manifest, index, data
+                )
+                if not stored:
                     queue.appendleft(index)
                     log.warning("%s sent a bad chunk %d; dropped for this blob", peer, index)
                     return
+                self.files.blobs.mark_had(manifest.ref.root, [index])
         except BadManifest as exc:  # the content is not what its post claims
             failure.append(Invalid(str(exc)))
         except Exception as exc:  # noqa: BLE001 -- the peer went away: others take its chunks
@@ -203,7 +210,7 @@ class BlobExchange:
                         await self.fetch(community.id, root, 30.0)
                     except DomainError as exc:
                         log.info("keeping blob: %s", exc)
-            await trio.to_thread.run_sync(self.files.sweep)
+            self.files.sweep()  # SQLite: on the node's thread
             await trio.sleep(KEEP_EVERY_S)
 
 

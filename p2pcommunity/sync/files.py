@@ -195,24 +195,31 @@ class Files:
         self.blobs.add_blob(manifest, own=False, now_ms=self.service.clock())
         return manifest
 
-    def accept_chunk(self, manifest: Manifest, index: int, data: bytes) -> bool:
-        """Store a chunk a peer sent if it is what the manifest names (else False)."""
+    def store_chunk_file(self, manifest: Manifest, index: int, data: bytes) -> bool:
+        """Write a chunk a peer sent if it is what the manifest names (else False). Only
+        file I/O: net/ runs it in a worker thread, then `mark_had` on the node's thread
+        (the SQLite connection's transactions belong to that thread)."""
         chunk = manifest.chunks[index]
         if len(data) != manifest.chunk_length(index) or not cids.matches(chunk, data):
             return False
         if index == 0 and sniff(data[:HEAD_BYTES]) != manifest.ref.mime:
             raise BadManifest(f"the content is not {manifest.ref.mime}, as its post claims")
         self.blobs.write_chunk(chunk, data)
+        return True
+
+    def accept_chunk(self, manifest: Manifest, index: int, data: bytes) -> bool:
+        if not self.store_chunk_file(manifest, index, data):
+            return False
         self.blobs.mark_had(manifest.ref.root, [index])
         return True
 
+    def local_chunks(self, missing: list[tuple[int, bytes]]) -> list[int]:
+        """Which of `missing` are already in the tree, verified (file I/O only: a thread)."""
+        return [i for i, chunk in missing if self.blobs.verified_chunk(chunk) is not None]
+
     def reuse_local(self, manifest: Manifest) -> None:
         """Chunks already in the tree (another blob, or a transfer before a restart)."""
-        found = [
-            i
-            for i, chunk in self.blobs.missing(manifest.ref.root)
-            if self.blobs.verified_chunk(chunk) is not None
-        ]
+        found = self.local_chunks(self.blobs.missing(manifest.ref.root))
         if found:
             self.blobs.mark_had(manifest.ref.root, found)
 

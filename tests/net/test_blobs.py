@@ -96,7 +96,7 @@ async def _test_a_transfer_stopped_halfway_resumes_without_refetching(tmp_path: 
         await _until_post(b, cid, post_id)
         served = _counting(a)
         files = b.service.files
-        real = files.accept_chunk
+        real = files.store_chunk_file
         stored: list[int] = []
         with trio.move_on_after(60) as scope:
 
@@ -107,9 +107,9 @@ async def _test_a_transfer_stopped_halfway_resumes_without_refetching(tmp_path: 
                     trio.from_thread.run_sync(scope.cancel)  # the transfer is killed here
                 return ok
 
-            files.accept_chunk = accept  # type: ignore[method-assign]
+            files.store_chunk_file = accept  # type: ignore[method-assign]
             await files.fetcher(cid, root, 60.0)  # type: ignore[misc]
-        files.accept_chunk = real  # type: ignore[method-assign]
+        files.store_chunk_file = real  # type: ignore[method-assign]
         had = set(stored)
         assert 0 < len(had) < 41
         served.clear()
