@@ -18,6 +18,7 @@ the service's clock.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -45,6 +46,8 @@ from p2pcommunity.sync.log.ops import Role
 if TYPE_CHECKING:
     from p2pcommunity.sync.community import Community
     from p2pcommunity.sync.service import Service
+
+log = logging.getLogger(__name__)
 
 DEFAULT_QUOTA = 10 * 1000**3  # [limits] blob_quota_bytes of an always-on node
 MANIFEST_INDEX = -1  # the index a request gives for a blob's manifest
@@ -344,4 +347,6 @@ class Files:
                 imported += 1
             except (cids.BadCid, BadManifest, OSError):
                 refused += 1
+        if refused:
+            log.warning("import: %d blobs refused (did not verify), %d imported", refused, imported)
         return {"blobs": imported, "blobs_refused": refused}
