@@ -59,7 +59,13 @@ def export_community(service: Service, ref: str, directory: Path) -> dict[str, A
         "pages": service.pages.export(community, directory),  # issue 14; import skips them
     }
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-    return {"community_id": community.id.hex(), "documents": len(documents), "ops": len(ops)}
+    blobs = service.files.export_blobs(community, directory)  # issue 15
+    return {
+        "community_id": community.id.hex(),
+        "documents": len(documents),
+        "ops": len(ops),
+        "blobs": blobs,
+    }
 
 
 def _read(path: Path) -> bytes:
@@ -112,6 +118,7 @@ def import_community(service: Service, directory: Path) -> dict[str, Any]:
         service.drop_cached(community_id)
         raise Invalid(f"verification failed, nothing imported: {exc}") from exc
     service.adopt(community)
+    service.files.import_blobs(community_id, directory)  # issue 15: counts are logged
     return {"community_id": community_id.hex()}
 
 

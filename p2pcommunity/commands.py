@@ -134,6 +134,7 @@ GROUPS: dict[str, str] = {
     "topic": "topics of forum and qa channels",
     "tag": "the community's topic tags",
     "page": "wiki pages of a community",
+    "attachment": "files attached to posts",
 }
 
 COMMUNITY = arg("community")
@@ -212,6 +213,15 @@ def _note(c: Context, a: Args) -> Result:
     return part.note(a["community"], a["post"], a["text"])
 
 
+def _absolute_attach(args: Args) -> Args:
+    """Issue 15: `--attach` files go to the node as absolute paths (it may run elsewhere)."""
+    from pathlib import Path
+
+    if args.get("attach"):
+        args["attach"] = [str(Path(p).absolute()) for p in args["attach"]]
+    return args
+
+
 def _c(
     name: str,
     help_text: str,
@@ -246,8 +256,11 @@ TABLE: tuple[Command, ...] = (
     _c("community show", "show a community", (COMMUNITY,),
        lambda c, a: c.service.community_show(a["community"]), human.community_show),
     _c("community set", "rename or describe a community (admins)",
-       (COMMUNITY, opt("name"), opt("description")),
-       lambda c, a: c.service.community_set(a["community"], a["name"], a["description"]),
+       (COMMUNITY, opt("name"), opt("description"),
+        opt("max_file_size", metavar="SIZE", help="largest file a post may attach: 25MB, 2GB")),
+       lambda c, a: c.service.community_set(
+           a["community"], a["name"], a["description"], a["max_file_size"]
+       ),
        human.done("community updated")),
     _c("leave", "stop syncing a community and delete its local data", (COMMUNITY,),
        lambda c, a: c.leave(a["community"]), human.done("left {community}")),
@@ -264,9 +277,13 @@ TABLE: tuple[Command, ...] = (
        human.done("channel {channel} archived")),
     _c("channel list", "list channels", (COMMUNITY,),
        lambda c, a: c.service.channel_list(a["community"]), human.channel_list),
-    _c("post", "post to a channel", (COMMUNITY, CHANNEL, arg("text"), opt("reply_to")),
-       lambda c, a: c.service.post(a["community"], a["channel"], a["text"], a["reply_to"]),
-       human.field("post_id")),
+    _c("post", "post to a channel",
+       (COMMUNITY, CHANNEL, arg("text"), opt("reply_to"),
+        opt("attach", list, path=True, metavar="FILE", help="attach a file (repeatable)")),
+       lambda c, a: c.service.post(
+           a["community"], a["channel"], a["text"], a["reply_to"], a["attach"]
+       ),
+       human.field("post_id"), prepare=_absolute_attach),
     _c("edit", "edit your post", (COMMUNITY, POST, arg("text")),
        lambda c, a: c.service.edit(a["community"], a["post"], a["text"]),
        human.done("post edited")),
@@ -469,6 +486,14 @@ TABLE: tuple[Command, ...] = (
        (COMMUNITY, arg("page"), arg("editors", choices=("members", "moderators", "admins"))),
        lambda c, a: c.service.pages.set_editors(a["community"], a["page"], a["editors"]),
        human.done("page editors: {editors}")),
+    # -- issue 15: files ---------------------------------------------------------
+    _c("attachment save", "write an attached file, fetching it from peers if needed",
+       (COMMUNITY, arg("cid"), arg("path", path=True),
+        opt("timeout", float, default=60.0, metavar="SECONDS")),
+       lambda c, a: c.service.files.save(a["community"], a["cid"], a["path"], a["timeout"]),
+       human.saved),
+    _c("storage", "bytes used by files, the quota, blobs held", (),
+       lambda c, a: c.service.files.storage(), human.storage),
 )  # fmt: skip
 
 COMMANDS: dict[str, Command] = {command.name: command for command in TABLE}

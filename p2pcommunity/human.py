@@ -171,6 +171,7 @@ def posts(result: Result, args: Args) -> str:
             else ""
         )
         lines.append(f"[{post['time']}] {name}: {post['text']}{marks}{reacts}  #{post['id'][:8]}")
+        lines.extend(attachment_lines(post))
     return "\n".join(lines)
 
 
@@ -319,3 +320,32 @@ def appeals(result: Result, args: Args) -> str:
 
 def noted(result: Result, args: Args) -> str:
     return "note removed" if result.get("removed") else "note attached"
+
+
+# -- issue 15: files ---------------------------------------------------------------
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n = n / 1000  # type: ignore[assignment]
+    return str(n)
+
+
+def attachment_lines(post: Result) -> list[str]:
+    return [
+        f"    [file] {a['name']} ({_size(a['size'])}, {a['mime']}"
+        + (f", {a['width']}x{a['height']}" if a.get("width") else "")
+        + (")" if a.get("local") else ", not here yet)")
+        + f"  {a['cid']}"
+        for a in post.get("attachments", [])
+    ]
+
+
+def saved(result: Result, args: Args) -> str:
+    return f"{result['path']}  {_size(result['size'])}"
+
+
+def storage(result: Result, args: Args) -> str:
+    return f"{_size(result['used'])} used of {_size(result['quota'])}, {result['blobs']} blobs"

@@ -31,6 +31,7 @@ from p2pcommunity.control.server import ControlServer, serve_control
 from p2pcommunity.datadir import DataDir, now_ms
 from p2pcommunity.dialer import Dialer
 from p2pcommunity.identity import DeviceIdentity
+from p2pcommunity.net.blobs import BLOB_PROTOCOL, BlobExchange
 from p2pcommunity.net.host import running_host
 from p2pcommunity.net.metrics import NodeMetrics, serve_metrics
 from p2pcommunity.net.node import SYNC_PROTOCOL, Node
@@ -62,6 +63,9 @@ async def serve(
         metrics = NodeMetrics()
         node = Node(identity, service, host, now_ms, config.limits, metrics)
         host.set_stream_handler(SYNC_PROTOCOL, node.handle_sync_stream)
+        blobs = BlobExchange(node)  # issue 15
+        service.files.quota = config.limits.blob_quota_bytes
+        host.set_stream_handler(BLOB_PROTOCOL, blobs.handle)
         dialer = Dialer(node, bootstrap)
 
         def own() -> list[str]:
@@ -96,6 +100,7 @@ async def serve(
                 nursery.cancel_scope.cancel()
                 return result
             nursery.start_soon(dialer.run)
+            nursery.start_soon(blobs.keep)
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for signum in signals:
                     log.info("received %s; stopping", signal.Signals(signum).name)

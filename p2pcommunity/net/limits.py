@@ -93,6 +93,7 @@ class Limits:
     max_summary_entries: int = 100_000
     max_pending_ops: int = 1000
     max_pending_op_bytes: int = 4 * MAX_FRAME_SIZE
+    blob_quota_bytes: int = 10 * 1000**3  # issue 15: others' blobs kept (LRU beyond it)
 
     def __post_init__(self) -> None:
         # Three groups, each a plain list of checks: one function would be too branchy to read.

@@ -21,6 +21,7 @@ from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.docs import content
 from p2pcommunity.sync.docs.memberdoc import PostRecord, new_local_id, post_id_for
 from p2pcommunity.sync.errors import Forbidden, Invalid, NotFound, Rejected, RulesPending
+from p2pcommunity.sync.files import Files
 from p2pcommunity.sync.governance import Governance
 from p2pcommunity.sync.knowledge import Knowledge
 from p2pcommunity.sync.log.community_log import CommunityState, Member, Role
@@ -58,6 +59,7 @@ class Service:
         self.knowledge = Knowledge(self)
         self.pages = Pages(self)
         self.accountability = Accountability(self)
+        self.files = Files(self)  # issue 15
 
     def close(self) -> None:
         for community in self._communities.values():
@@ -252,8 +254,18 @@ class Service:
             **self._my_standing(community),
         }
 
-    def community_set(self, ref: str, name: str | None, description: str | None) -> dict[str, Any]:
+    def community_set(
+        self,
+        ref: str,
+        name: str | None,
+        description: str | None,
+        max_file_size: str | None = None,
+    ) -> dict[str, Any]:
         community = self.community(ref)
+        if max_file_size is not None:  # issue 15: its own op, checked before the others
+            self.files.set_max_file_size(community, max_file_size)
+            if name is None and description is None:
+                return {}
         body: dict[str, Any] = {}
         if name is not None:
             body["name"] = _clean_name(name, "community name")
@@ -366,7 +378,12 @@ class Service:
         self.on_local_change(community, "doc")
 
     def post(
-        self, ref: str, channel: str, text: str, reply_to: str | None = None
+        self,
+        ref: str,
+        channel: str,
+        text: str,
+        reply_to: str | None = None,
+        attach: list[str] | None = None,
     ) -> dict[str, Any]:
         community = self.community(ref)
         state = community.state
@@ -379,9 +396,10 @@ class Service:
         parent = self.post_row(community, reply_to).id if reply_to else None
         self.knowledge.check_plain_post(community, channel_id, parent)
         mentions = _mentions(text, state, self.store.read_model.profiles(community.id))
+        attachments = self.files.attach(community, attach) if attach else ()
         local_id = new_local_id()
         now = self.clock()
-        record = PostRecord(local_id, channel_id, text, parent, mentions, now)
+        record = PostRecord(local_id, channel_id, text, parent, mentions, now, attachments)
         community.write(self.key, now, lambda seg: seg.write_post(record))
         self.on_local_change(community, "doc")
         return {"post_id": post_id_for(self.me, local_id)}
@@ -498,6 +516,7 @@ class Service:
         knowledge = self.knowledge.post_fields(community, rows)
         notes = self.accountability.notes(community) if rows else {}
         reported = self.reported_by_me(community) if rows else frozenset()
+        attached = self.files.attachments_json([r.id for r in rows])
         out = []
         for row in rows:
             shown_ms = row.author_ms
@@ -528,6 +547,7 @@ class Service:
                     **knowledge[row.id],
                     "note": notes.get(row.id),
                     "reported_by_me": row.id in reported,
+                    "attachments": attached.get(row.id, []),
                 }
             )
         return out

@@ -81,6 +81,16 @@ def test_every_command_prints_escaped_human_output(make_cli: Any, tmp_path: Path
         assert out.count("\n") == 1 and "\\x1b[31m" in out and "\\u202e" in out, out
         assert out.startswith("[") and "alice: edited" in out
         human(alice, "thread", cid, post, expect="alice: edited")
+        # Issue 15: a file attached, listed, saved elsewhere; storage counts it.
+        notes = tmp_path / "notes.txt"
+        notes.write_text("bring gloves\n", encoding="utf-8")
+        human(alice, "post", cid, "general", "see file", "--attach", str(notes))
+        human(alice, "read", cid, "general", expect="[file] notes.txt (13 B, text/plain)")
+        root = alice.json("read", cid, "general")["posts"][-1]["attachments"][0]["cid"]
+        saved = tmp_path / "saved.txt"
+        human(alice, "attachment save", cid, root, str(saved), expect="saved.txt  13 B")
+        assert saved.read_text(encoding="utf-8") == "bring gloves\n"
+        human(alice, "storage", expect="1 blobs")
         gone = alice.json("post", cid, "general", "oops")["post_id"]
         human(alice, "delete", cid, gone, expect="deleted")
         human(alice, "search", cid, "edited")  # the index may lag: "no posts" is fine

@@ -152,7 +152,7 @@ def test_fixture_is_what_0_1_0_wrote() -> None:
 def test_migrated_store_has_todays_schema(copy: Path, tmp_path: Path) -> None:
     path = copy / "alice" / "store.sqlite3"
     store = Store(path)
-    assert store.schema_version() == migrations.CURRENT == (1, 3)
+    assert store.schema_version() == migrations.CURRENT == (1, 4)
     history = store.db.execute("SELECT version, how FROM schema_history").fetchall()
     # 1.2 (issue 14): the knowledge read models start empty.
     for table in ("topic_meta", "votes", "author_accepts"):
@@ -160,8 +160,16 @@ def test_migrated_store_has_todays_schema(copy: Path, tmp_path: Path) -> None:
     # 1.3 (issue 14): the page tables, empty: 0.1.0 had no pages.
     assert store.db.execute("SELECT count(*) FROM page_changes").fetchone() == (0,)
     assert store.db.execute("SELECT count(*) FROM pages").fetchone() == (0,)
+    # 1.4 (issue 15): the blob tables exist and are empty; nothing was attached before.
+    assert store.blobs.usage() == (0, 0)
+    assert store.db.execute("SELECT count(*) FROM post_attachments").fetchone() == (0,)
     store.close()
-    assert history == [(1001, "migrated"), (1002, "migrated"), (1003, "migrated")]
+    assert history == [
+        (1001, "migrated"),
+        (1002, "migrated"),
+        (1003, "migrated"),
+        (1004, "migrated"),
+    ]
     assert user_version(path) == migrations.encode(migrations.CURRENT)
     fresh = tmp_path / "fresh.sqlite3"
     Store(fresh).close()
@@ -264,6 +272,7 @@ def test_migrated_store_syncs_with_a_fresh_node(copy: Path, tmp_path: Path) -> N
         assert [{k: p[k] for k in fields} for p in got] == [
             {k: p[k] for k in fields} for p in posts["posts"]
         ], channel
+        assert all(p["attachments"] == [] for p in got)  # issue 15: derived, and empty
 
 
 def test_all_steps_run_in_one_transaction(copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -313,8 +322,8 @@ def test_version_packing() -> None:
     assert migrations.decode(1) == (1, 0)  # release 0.1.0
     assert migrations.decode(migrations.encode((3, 42))) == (3, 42)
     assert migrations.encode((1, 1)) == 1001
-    assert migrations.pending((1, 0)) == [(1, 1), (1, 2), (1, 3)]
-    assert migrations.pending((1, 1)) == [(1, 2), (1, 3)]
+    assert migrations.pending((1, 0)) == [(1, 1), (1, 2), (1, 3), (1, 4)]
+    assert migrations.pending((1, 1)) == [(1, 2), (1, 3), (1, 4)]
     assert migrations.pending(migrations.CURRENT) == []
     assert max(migrations.STEPS) == migrations.CURRENT
     with pytest.raises(ValueError):

@@ -37,6 +37,7 @@ from typing import Any
 
 from automerge.core import ROOT, Document, ObjType, ScalarType
 
+from p2pcommunity.sync.blobs.manifest import Ref, parse_refs
 from p2pcommunity.sync.cbor import decode_or_none
 from p2pcommunity.sync.crypto import SEGMENT_DOMAIN as SEGMENT_DOMAIN
 from p2pcommunity.sync.crypto import canonical_cbor
@@ -94,6 +95,8 @@ class PostRecord:
     reply_to: str | None
     mentions: tuple[bytes, ...]
     author_ms: int
+    # Issue 15: files attached (blobs/manifest.py); written as the optional key "at".
+    attachments: tuple[Ref, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -425,15 +428,16 @@ class SegmentDoc:
 
 
 def _post_body(post: PostRecord) -> bytes:
-    return canonical_cbor(
-        {
-            "ch": post.channel_id,
-            "text": post.text,
-            "re": post.reply_to,
-            "mn": list(post.mentions),
-            "ms": post.author_ms,
-        }
-    )
+    value: dict[str, Any] = {
+        "ch": post.channel_id,
+        "text": post.text,
+        "re": post.reply_to,
+        "mn": list(post.mentions),
+        "ms": post.author_ms,
+    }
+    if post.attachments:  # issue 15: optional, so a post without files reads as before
+        value["at"] = [ref.to_value() for ref in post.attachments]
+    return canonical_cbor(value)
 
 
 def post_is_valid(post: PostRecord) -> bool:
@@ -458,13 +462,19 @@ _EDIT_FIELDS = frozenset({"text", "ms"})
 def parse_post(local_id: str, raw: Any) -> PostRecord | str:
     """A post as its author wrote it, or what is wrong with the value."""
     value = decode_or_none(raw)
-    if not isinstance(value, dict) or set(value) != _POST_FIELDS:
-        return "a post must be a strict CBOR map of ch, text, re, mn, ms"
+    if not isinstance(value, dict) or set(value) - {"at"} != _POST_FIELDS:
+        return "a post must be a strict CBOR map of ch, text, re, mn, ms (and at)"
     channel, text, reply, mentions, ms = (value[k] for k in ("ch", "text", "re", "mn", "ms"))
     problem = content.post_problem(channel, text, reply, mentions, ms)
     if problem is not None:
         return problem
-    return PostRecord(local_id, channel, text, reply, tuple(mentions), ms)
+    attachments: tuple[Ref, ...] = ()
+    if "at" in value:
+        refs = parse_refs(value["at"])
+        if isinstance(refs, str):
+            return refs
+        attachments = refs
+    return PostRecord(local_id, channel, text, reply, tuple(mentions), ms, attachments)
 
 
 def parse_edit(post_id: str, raw: Any) -> EditRecord | str:

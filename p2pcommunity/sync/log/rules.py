@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from p2pcommunity.sync.log.appeal_rules import with_citations
+from p2pcommunity.sync.log.files_rules import FILES_RULES
 from p2pcommunity.sync.log.governance_rules import GOVERNANCE_RULES
 from p2pcommunity.sync.log.knowledge_rules import KNOWLEDGE_RULES, is_kind
 from p2pcommunity.sync.log.ops import (
@@ -209,5 +210,5 @@ _CORE_RULES: dict[str, OpRule] = {
 }
 
 OP_RULES: Mapping[str, OpRule] = with_citations(
-    _CORE_RULES | GOVERNANCE_RULES | KNOWLEDGE_RULES | PAGE_RULES
+    _CORE_RULES | GOVERNANCE_RULES | KNOWLEDGE_RULES | PAGE_RULES | FILES_RULES
 )

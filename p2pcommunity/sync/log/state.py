@@ -97,6 +97,7 @@ class CommunityState:
     # Wiki pages (page_rules.py): page id -> PageInfo; member -> {page id: seq kept}.
     pages: dict[bytes, Any] = field(default_factory=dict)
     page_cuts: dict[bytes, dict[bytes, int]] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # issue 15: max_file_size
 
     def role_of(self, key: bytes) -> Role | None:
         member = self.members.get(key)
@@ -138,6 +139,7 @@ class StateBuilder:
         self.accepted: dict[str, str] = {}
         self.pages: dict[bytes, Any] = {}
         self.page_cuts: dict[bytes, dict[bytes, int]] = {}
+        self.settings: dict[str, Any] = {}
 
     def role_of(self, key: bytes) -> Role | None:
         member = self.members.get(key)
@@ -200,6 +202,7 @@ class StateBuilder:
             accepted=dict(self.accepted),
             pages=dict(self.pages),
             page_cuts=dict(self.page_cuts),
+            settings=dict(self.settings),
         )
 
 

@@ -58,6 +58,16 @@ def _add_knowledge(db: sqlite3.Connection) -> None:
             db.execute(statement)
 
 
+def _add_blobs(db: sqlite3.Connection) -> None:
+    """1.4 (issue 15): blobs, their chunks and the attachments posts carry (all empty:
+    no older release could attach a file)."""
+    from p2pcommunity.sync.storage.blob_store import BLOB_SCHEMA
+
+    for statement in BLOB_SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 def _add_pages(db: sqlite3.Connection) -> None:
     """1.3: wiki pages (issue 14): their signed changes and derived rows, empty at first."""
     from p2pcommunity.sync.storage.page_tables import PAGE_SCHEMA
@@ -73,6 +83,7 @@ STEPS: dict[Version, Callable[[sqlite3.Connection], None]] = {
     (1, 1): _add_schema_history,
     (1, 2): _add_knowledge,
     (1, 3): _add_pages,
+    (1, 4): _add_blobs,
 }
 """Version a step brings the store to -> the step. Append only; never edit a released step."""
 

@@ -92,6 +92,14 @@ def _post_row(ref: DocRef, post: PostRecord, now_ms: int, index: int) -> PostRow
     )
 
 
+def _index_attachments(store: Store, ref: DocRef, posts: Sequence[PostRecord]) -> None:
+    """Issue 15: the files a post attaches, for `read` and the blob exchange."""
+    for post in posts:
+        if post.attachments:
+            post_id = post_id_for(ref.owner, post.local_id)
+            store.blobs.add_refs(ref.community_id, post_id, post.attachments)
+
+
 def project_new_entries(
     store: Store, segment: SegmentDoc, position: int, now_ms: int, strict: bool = False
 ) -> int:
@@ -125,6 +133,7 @@ def project_own_change(
     if post is not None and change.entries == (f"{J_POST}:{post.local_id}",):
         if post_is_valid(post):
             store.read_model.upsert_post(_post_row(segment.ref, post, now_ms, position), fresh=True)
+            _index_attachments(store, segment.ref, [post])
     else:
         _project(store, segment, position, change.entries, now_ms)
 
@@ -228,6 +237,7 @@ def _project(
             post = records.get(key)
             if post is not None:
                 posts.append(_post_row(ref, post, now_ms, index))
+                _index_attachments(store, ref, [post])
             continue
         if posts:
             store.read_model.insert_posts(posts)

@@ -35,6 +35,7 @@ from p2pcommunity.sync.errors import (
     StoreUnavailable,
 )
 from p2pcommunity.sync.storage import migrations
+from p2pcommunity.sync.storage.blob_store import BLOB_SCHEMA, BlobStore
 from p2pcommunity.sync.storage.knowledge_tables import KNOWLEDGE_SCHEMA, KnowledgeTables
 from p2pcommunity.sync.storage.page_tables import PAGE_SCHEMA, PageTables
 from p2pcommunity.sync.storage.read_model import (
@@ -192,6 +193,7 @@ class Store:
             self.read_model = ReadModel(self.db, self.transaction)
             self.knowledge = KnowledgeTables(self.db)
             self.pages = PageTables(self.db)
+            self.blobs = BlobStore(self.db, self.transaction, path)  # issue 15
             self._open_schema()
         except BaseException as exc:
             self.db.close()
@@ -231,7 +233,8 @@ class Store:
                 "or not a p2pcommunity store. Nothing was changed; p2pcommunity will not "
                 "overwrite it. Move it aside to start a new store there."
             )
-        for statement in (_SCHEMA + READ_MODEL_SCHEMA + KNOWLEDGE_SCHEMA + PAGE_SCHEMA).split(";"):
+        schema = _SCHEMA + READ_MODEL_SCHEMA + KNOWLEDGE_SCHEMA + PAGE_SCHEMA + BLOB_SCHEMA
+        for statement in schema.split(";"):
             if statement.strip():
                 db.execute(statement)
         migrations.stamp_fresh(db, now_ms)

@@ -1,0 +1,243 @@
+"""The blob exchange: `/p2pcommunity/blobs/1.0.0`, chunks of attached files between members.
+
+Why not py-libp2p's bitswap (0.8.1 ships `libp2p.bitswap`): its block store
+is one namespace served to any connected peer whose wantlist names a CID,
+and a want is broadcast to every connected peer, strangers included (they
+may hold identify/ping connections). Membership is per community, and a
+blob may be served only while a visible post of that community attaches
+it; bitswap's decision engine knows only (peer, CID), its gated variant
+gates on payment. Wrapping it would mean re-deciding every block behind its
+back. So the protocol is ours and small: one request frame
+`{"c": community id, "r": root CID, "i": chunk index or -1 for the
+manifest}` (strict canonical CBOR), one answer frame `0x01 + bytes` or
+`0x00` (not here). The serving side checks at every request that the
+peer's Noise-authenticated key is a current member of that community
+(a non-member's stream is closed with nothing sent) and that the blob is
+servable (`Files.serve`).
+
+Fetching: the manifest from the first peer that has it, checked against
+its CID and the post's ref; then one worker per connected member of the
+community, each with its own stream, taking the next missing chunk from a
+shared queue, so several peers send at once. Every chunk is checked against
+its CID before it is written; a peer that sends a bad one is dropped for
+this blob and the chunk goes back to the queue for the others. What is
+stored is recorded per chunk, so a transfer that stops (killed, or a peer
+gone) resumes with only the chunks still missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from p2pcommunity.net.framing import read_frame, write_frame
+from p2pcommunity.sync.blobs.manifest import MAX_MANIFEST_BYTES, BadManifest, Manifest
+from p2pcommunity.sync.cbor import MalformedCBOR, decode
+from p2pcommunity.sync.crypto import canonical_cbor
+from p2pcommunity.sync.errors import DomainError, Invalid
+from p2pcommunity.sync.files import MANIFEST_INDEX
+from p2pcommunity.sync.peerid import public_key_from_peer_id
+
+if TYPE_CHECKING:
+    from p2pcommunity.net.node import Node
+    from p2pcommunity.net.stream import PeerStream
+
+log = logging.getLogger(__name__)
+
+BLOB_PROTOCOL = "/p2pcommunity/blobs/1.0.0"
+MAX_REQUEST = 256
+MAX_ANSWER = MAX_MANIFEST_BYTES + 1
+RETRY_S = 0.5
+KEEP_EVERY_S = 2.0
+
+
+class BadPeer(Exception):
+    """A peer sent what its request did not name."""
+
+
+class BlobExchange:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.files = node.service.files
+        self.files.fetcher = self.fetch
+        self._fetching: dict[bytes, trio.Event] = {}
+
+    # -- serving -------------------------------------------------------------------
+
+    async def handle(self, stream: PeerStream) -> None:
+        peer = stream.remote_peer_id
+        try:
+            key = public_key_from_peer_id(peer)
+            while True:
+                frame = await read_frame(stream, MAX_REQUEST)
+                if frame is None:
+                    return
+                community_id, root, index = _parse_request(frame)
+                community = self.node._community(community_id)
+                if community is None or not community.state.is_member(key):
+                    log.warning("blob request from non-member %s refused", peer)
+                    return
+                # On the node's thread: it reads SQLite (one connection, whose
+                # transactions are this thread's) and one chunk file (<= 256 KiB).
+                data = self.files.serve(community_id, root, index)
+                await write_frame(stream, b"\x00" if data is None else b"\x01" + data, MAX_ANSWER)
+        except (MalformedCBOR, DomainError, ValueError) as exc:
+            log.warning("blob stream from %s closed: %s", peer, exc)
+        except Exception as exc:  # noqa: BLE001 -- the peer went away mid-stream
+            log.info("blob stream from %s ended: %r", peer, exc)
+        finally:
+            await _close(stream)
+
+    # -- fetching ------------------------------------------------------------------
+
+    def _peers(self, community_id: bytes) -> list[str]:
+        community = self.node._community(community_id)
+        if community is None:
+            return []
+        peers = {r.peer_id for r in self.node.sessions_of(community_id)}
+        return sorted(p for p in peers if community.state.is_member(public_key_from_peer_id(p)))
+
+    async def fetch(self, community_id: bytes, root: bytes, timeout: float) -> None:
+        """Until every chunk of `root` is here; `Invalid` (code timeout) after `timeout` s."""
+        with trio.move_on_after(timeout) as scope:
+            while True:
+                manifest = self.files.manifest(root)
+                if manifest is None:
+                    manifest = await self._fetch_manifest(community_id, root)
+                if manifest is not None:
+                    missing = self.files.blobs.missing(root)
+                    found = await trio.to_thread.run_sync(self.files.local_chunks, missing)
+                    if found:
+                        self.files.blobs.mark_had(root, found)
+                    if not self.files.blobs.missing(root):
+                        return
+                    await self._fetch_chunks(community_id, manifest)
+                    if not self.files.blobs.missing(root):
+                        return
+                await trio.sleep(RETRY_S)
+        if scope.cancelled_caught:
+            raise Invalid(f"the file did not arrive within {timeout:g} s", code="timeout")
+
+    async def _fetch_manifest(self, community_id: bytes, root: bytes) -> Manifest | None:
+        for peer in self._peers(community_id):
+            try:
+                stream = await self.node.host.open_stream(peer, [], BLOB_PROTOCOL)
+            except Exception as exc:  # noqa: BLE001 -- that peer is unreachable: try the next
+                log.info("no blob stream to %s: %r", peer, exc)
+                continue
+            try:
+                data = await _ask(stream, community_id, root, MANIFEST_INDEX)
+                if data is not None:
+                    return self.files.accept_manifest(community_id, root, data)
+            except BadManifest as exc:
+                if "content" in str(exc):
+                    raise Invalid(str(exc)) from None
+                log.warning("bad manifest from %s: %s", peer, exc)
+            except Exception as exc:  # noqa: BLE001 -- the peer went away
+                log.info("manifest from %s failed: %r", peer, exc)
+            finally:
+                await _close(stream)
+        return None
+
+    async def _fetch_chunks(self, community_id: bytes, manifest: Manifest) -> None:
+        queue = deque(i for i, _ in self.files.blobs.missing(manifest.ref.root))
+        failure: list[BaseException] = []
+        async with trio.open_nursery() as nursery:
+            for peer in self._peers(community_id):
+                nursery.start_soon(self._worker, peer, community_id, manifest, queue, failure)
+        if failure:
+            raise failure[0]
+
+    async def _worker(
+        self,
+        peer: str,
+        community_id: bytes,
+        manifest: Manifest,
+        queue: deque[int],
+        failure: list[BaseException],
+    ) -> None:
+        refused: set[int] = set()
+        try:
+            stream = await self.node.host.open_stream(peer, [], BLOB_PROTOCOL)
+        except Exception as exc:  # noqa: BLE001 -- unreachable: the other workers go on
+            log.info("no blob stream to %s: %r", peer, exc)
+            return
+        try:
+            while True:
+                index = next((i for i in queue if i not in refused), None)
+                if index is None:
+                    return
+                queue.remove(index)
+                try:
+                    data = await _ask(stream, community_id, manifest.ref.root, index)
+                except BaseException:
+                    queue.appendleft(index)
+                    raise
+                if data is None:
+                    refused.add(index)
+                    queue.append(index)
+                    continue
+                stored = await trio.to_thread.run_sync(
+                    self.files.store_chunk_file, manifest, index, data
+                )
+                if not stored:
+                    queue.appendleft(index)
+                    log.warning("%s sent a bad chunk %d; dropped for this blob", peer, index)
+                    return
+                self.files.blobs.mark_had(manifest.ref.root, [index])
+        except BadManifest as exc:  # the content is not what its post claims
+            failure.append(Invalid(str(exc)))
+        except Exception as exc:  # noqa: BLE001 -- the peer went away: others take its chunks
+            log.info("blob transfer from %s stopped: %r", peer, exc)
+        finally:
+            await _close(stream)
+
+    # -- always-on nodes keep every blob -----------------------------------------
+
+    async def keep(self) -> None:
+        """For communities that list this node: fetch every blob, sweep what is gone."""
+        me = self.node.identity.public_key
+        while True:
+            for community in self.node.service.communities():
+                if me not in community.state.nodes:
+                    continue
+                for root in self.files.wanted(community.id):
+                    try:
+                        await self.fetch(community.id, root, 30.0)
+                    except DomainError as exc:
+                        log.info("keeping blob: %s", exc)
+            self.files.sweep()  # SQLite: on the node's thread
+            await trio.sleep(KEEP_EVERY_S)
+
+
+def _parse_request(frame: bytes) -> tuple[bytes, bytes, int]:
+    value: Any = decode(frame)
+    if not isinstance(value, dict) or set(value) != {"c", "r", "i"}:
+        raise ValueError("a blob request is a map of c, r, i")
+    community_id, root, index = value["c"], value["r"], value["i"]
+    if not isinstance(community_id, bytes) or not isinstance(root, bytes):
+        raise ValueError("ids are bytes")
+    if type(index) is not int or not MANIFEST_INDEX <= index < 1 << 20:
+        raise ValueError("bad chunk index")
+    return community_id, root, index
+
+
+async def _ask(stream: PeerStream, community_id: bytes, root: bytes, index: int) -> bytes | None:
+    await write_frame(stream, canonical_cbor({"c": community_id, "r": root, "i": index}))
+    answer = await read_frame(stream, MAX_ANSWER)
+    if answer is None:
+        raise BadPeer("stream closed")
+    if answer[:1] == b"\x00" and len(answer) == 1:
+        return None
+    if answer[:1] != b"\x01":
+        raise BadPeer("bad answer")
+    return answer[1:]
+
+
+async def _close(stream: PeerStream) -> None:
+    with contextlib.suppress(Exception):  # already gone
+        await stream.close()

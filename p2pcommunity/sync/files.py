@@ -1,0 +1,352 @@
+"""Files attached to posts: the service part behind `post --attach`, `attachment save`
+and `storage` (issue 15), and what the blob exchange (net/blobs.py) asks of the store.
+
+Attaching streams the file through `manifest.chunk_file` into the chunk
+tree (one chunk in memory at a time); every limit is checked for every
+file before the first chunk is written, so a refused post stores nothing.
+Received blobs are checked the other way round: a manifest must match its
+CID and agree with a post's signed ref, a chunk its CID, and the first
+chunk's sniffed type the type the post claims.
+
+Who keeps what: our own blobs are never evicted; others' are, least
+recently used first, once the quota is exceeded. A blob that no visible
+post attaches (all its posts deleted or hidden) is neither served nor kept:
+`servable` says so at every request, `sweep` removes it. Time comes from
+the service's clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from p2pcommunity.sync.blobs import cid as cids
+from p2pcommunity.sync.blobs.images import inspect
+from p2pcommunity.sync.blobs.manifest import (
+    DEFAULT_MAX_FILE_SIZE,
+    MAX_ATTACHMENTS,
+    MAX_FILE_SIZE_CAP,
+    MAX_MANIFEST_BYTES,
+    BadManifest,
+    Manifest,
+    Ref,
+    chunk_file,
+    name_problem,
+    parse_manifest,
+)
+from p2pcommunity.sync.blobs.sniff import HEAD_BYTES, IMAGES, sniff
+from p2pcommunity.sync.errors import Invalid, NotFound
+from p2pcommunity.sync.log.ops import Role
+
+if TYPE_CHECKING:
+    from p2pcommunity.sync.community import Community
+    from p2pcommunity.sync.service import Service
+
+log = logging.getLogger(__name__)
+
+DEFAULT_QUOTA = 10 * 1000**3  # [limits] blob_quota_bytes of an always-on node
+MANIFEST_INDEX = -1  # the index a request gives for a blob's manifest
+Fetcher = Callable[[bytes, bytes, float], Awaitable[None]]
+
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+}
+
+
+def parse_size(text: str) -> int:
+    """'25MB' -> 25_000_000 (decimal units, as CLI.md's 25 MB and 2 GB; KiB, MiB, GiB too)."""
+    raw = text.strip().lower().replace(" ", "")
+    number = raw.rstrip("kmgib")
+    unit = raw[len(number) :]
+    if not number.isdigit() or unit not in _UNITS:
+        raise Invalid(f"not a size: {text!r} (like 25MB or 2GB)")
+    return int(number) * _UNITS[unit]
+
+
+class Files:
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.quota = DEFAULT_QUOTA
+        # Set by the node: fetches (community id, root, timeout) from peers.
+        self.fetcher: Fetcher | None = None
+
+    @property
+    def blobs(self) -> Any:
+        return self.service.store.blobs
+
+    def max_file_size(self, community: Community) -> int:
+        value = community.state.settings.get("max_file_size", DEFAULT_MAX_FILE_SIZE)
+        return int(value)
+
+    def set_max_file_size(self, community: Community, size: str) -> None:
+        """`community set --max-file-size SIZE` (admins): SIZE like 25MB, 2GB, 500kB."""
+        self.service.require_role(community, Role.ADMIN, "set the file size limit")
+        value = parse_size(size)
+        if not 0 < value <= MAX_FILE_SIZE_CAP:
+            raise Invalid(f"--max-file-size is 1 byte to 2GB, not {size!r}")
+        self.service.append_op(community, "files_set", {"max_file_size": value})
+
+    # -- attaching -------------------------------------------------------------
+
+    def attach(self, community: Community, paths: list[str]) -> tuple[Ref, ...]:
+        """Store `paths` as blobs of ours and return their refs; refuses before storing."""
+        if len(paths) > MAX_ATTACHMENTS:
+            raise Invalid(f"at most {MAX_ATTACHMENTS} files per post")
+        limit = self.max_file_size(community)
+        files = []
+        for raw in paths:
+            path = Path(raw)
+            if not path.is_absolute() or not path.is_file():
+                raise NotFound(f"no file {raw!r}")
+            size = path.stat().st_size
+            if size > limit:
+                raise Invalid(
+                    f"{path.name} is {size} bytes; this community allows {limit}",
+                    code="too_large",
+                )
+            problem = name_problem(path.name)
+            if problem is not None:
+                raise Invalid(problem)
+            with path.open("rb") as f:
+                mime = sniff(f.read(HEAD_BYTES))
+            files.append((path, mime))
+        refs = []
+        now = self.service.clock()
+        for path, mime in files:
+            info = inspect(path) if mime in IMAGES else None
+            image = (info.width, info.height, info.thumb) if info is not None else None
+            manifest = chunk_file(path, path.name, mime, image, self.blobs.write_chunk)
+            self.blobs.add_blob(manifest, own=True, now_ms=now)
+            self.blobs.mark_had(manifest.ref.root, range(len(manifest.chunks)))
+            refs.append(manifest.ref)
+        return tuple(refs)
+
+    # -- reading -----------------------------------------------------------------
+
+    def attachments_json(self, post_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for post_id, refs in self.blobs.refs_of(post_ids).items():
+            out[post_id] = []
+            for ref in refs:
+                row = self.blobs.blob(ref.root)
+                out[post_id].append(
+                    {
+                        "cid": cids.to_text(ref.root),
+                        "name": ref.name,
+                        "size": ref.size,
+                        "mime": ref.mime,
+                        "width": ref.width,
+                        "height": ref.height,
+                        "local": row is not None and row.complete,
+                    }
+                )
+        return out
+
+    def storage(self) -> dict[str, Any]:
+        used, count = self.blobs.usage()
+        return {"used": used, "quota": self.quota, "blobs": count}
+
+    # -- serving and receiving (net/blobs.py) ---------------------------------
+
+    def visible_refs(self, community_id: bytes, root: bytes) -> list[Ref]:
+        """The refs of `root` in posts of `community_id` that are neither deleted nor hidden."""
+        hidden = self.service.open_community(community_id).state.hidden
+        refs = []
+        for post_id, ref in self.blobs.posts_with(community_id, root):
+            row = self.service.store.read_model.post(post_id)
+            if row is not None and not row.deleted and post_id not in hidden:
+                refs.append(ref)
+        return refs
+
+    def serve(self, community_id: bytes, root: bytes, index: int) -> bytes | None:
+        """What a member asked for, or None: unknown, not here, or no visible post has it."""
+        if community_id not in self.service.store.community_ids():
+            return None
+        if not self.visible_refs(community_id, root):
+            return None
+        row = self.blobs.blob(root)
+        if row is None:
+            return None
+        if index == MANIFEST_INDEX:
+            return bytes(row.manifest)
+        chunk = self.blobs.chunk_id(root, index)
+        return None if chunk is None else self.blobs.verified_chunk(chunk)
+
+    def manifest(self, root: bytes) -> Manifest | None:
+        row = self.blobs.blob(root)
+        return None if row is None else parse_manifest(bytes(row.manifest), root)
+
+    def accept_manifest(self, community_id: bytes, root: bytes, raw: bytes) -> Manifest:
+        """A manifest a peer sent: it must match `root` and a visible post's ref."""
+        manifest = parse_manifest(raw, root)
+        refs = self.visible_refs(community_id, root)
+        if manifest.ref not in refs:
+            raise BadManifest("the manifest disagrees with the post that attaches it")
+        self.blobs.add_blob(manifest, own=False, now_ms=self.service.clock())
+        return manifest
+
+    def store_chunk_file(self, manifest: Manifest, index: int, data: bytes) -> bool:
+        """Write a chunk a peer sent if it is what the manifest names (else False). Only
+        file I/O: net/ runs it in a worker thread, then `mark_had` on the node's thread
+        (the SQLite connection's transactions belong to that thread)."""
+        chunk = manifest.chunks[index]
+        if len(data) != manifest.chunk_length(index) or not cids.matches(chunk, data):
+            return False
+        if index == 0 and sniff(data[:HEAD_BYTES]) != manifest.ref.mime:
+            raise BadManifest(f"the content is not {manifest.ref.mime}, as its post claims")
+        self.blobs.write_chunk(chunk, data)
+        return True
+
+    def accept_chunk(self, manifest: Manifest, index: int, data: bytes) -> bool:
+        if not self.store_chunk_file(manifest, index, data):
+            return False
+        self.blobs.mark_had(manifest.ref.root, [index])
+        return True
+
+    def local_chunks(self, missing: list[tuple[int, bytes]]) -> list[int]:
+        """Which of `missing` are already in the tree, verified (file I/O only: a thread)."""
+        return [i for i, chunk in missing if self.blobs.verified_chunk(chunk) is not None]
+
+    def reuse_local(self, manifest: Manifest) -> None:
+        """Chunks already in the tree (another blob, or a transfer before a restart)."""
+        found = self.local_chunks(self.blobs.missing(manifest.ref.root))
+        if found:
+            self.blobs.mark_had(manifest.ref.root, found)
+
+    # -- saving ------------------------------------------------------------------
+
+    def save(
+        self, ref: str, cid_text: str, path: str, timeout: float = 60.0
+    ) -> dict[str, Any] | Awaitable[dict[str, Any]]:
+        community = self.service.community(ref)
+        try:
+            root = cids.from_text(cid_text.strip())
+        except cids.BadCid as exc:
+            raise Invalid(str(exc)) from None
+        target = Path(path)
+        if target.exists():
+            raise Invalid(f"{path} exists; not overwriting it", code="exists")
+        if not self.visible_refs(community.id, root):
+            raise NotFound(f"no attachment {cid_text} in {community.state.name!r}")
+        row = self.blobs.blob(root)
+        if row is not None and row.complete:
+            return self._write_out(root, target)
+        if self.fetcher is None:
+            raise Invalid("the file is not here yet; run the node to fetch it", code="network")
+        return self._fetch_and_write(community.id, root, target, timeout)
+
+    async def _fetch_and_write(
+        self, community_id: bytes, root: bytes, target: Path, timeout: float
+    ) -> dict[str, Any]:
+        assert self.fetcher is not None
+        await self.fetcher(community_id, root, timeout)
+        return self._write_out(root, target)
+
+    def _write_out(self, root: bytes, target: Path) -> dict[str, Any]:
+        """Copy the blob to `target` chunk by chunk, each checked; temp file, fsync, rename."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".p2pc-save-")
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as f:
+                for chunk in self.blobs.chunks_in_order(root):
+                    data = self.blobs.verified_chunk(chunk)
+                    if data is None:
+                        raise Invalid("a chunk of the file was damaged on disk; fetch it again")
+                    f.write(data)
+                    size += len(data)
+                f.flush()
+                os.fsync(f.fileno())
+            if target.exists():
+                raise Invalid(f"{target} exists; not overwriting it", code="exists")
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        self.blobs.touch(root, self.service.clock())
+        return {"path": str(target), "size": size}
+
+    # -- keeping -----------------------------------------------------------------
+
+    def sweep(self) -> int:
+        """Remove blobs no visible post attaches, then others' blobs beyond the quota
+        (least recently used first, never our own). Returns how many were removed."""
+        removed = 0
+        for root in self.blobs.roots():
+            if not any(self.visible_refs(c, root) for c in self.blobs.communities_of(root)):
+                self.blobs.remove_blob(root)
+                removed += 1
+        used, _ = self.blobs.usage()
+        for root, size in self.blobs.eviction_order():
+            if used <= self.quota:
+                break
+            self.blobs.remove_blob(root)
+            used -= size
+            removed += 1
+        return removed
+
+    def wanted(self, community_id: bytes) -> list[bytes]:
+        """Roots attached by visible posts of `community_id` that are not complete here."""
+        out = []
+        for root in self.blobs.community_roots(community_id):
+            row = self.blobs.blob(root)
+            if (row is None or not row.complete) and self.visible_refs(community_id, root):
+                out.append(root)
+        return out
+
+    # -- export and import (archive.py) -------------------------------------------
+
+    def export_blobs(self, community: Community, directory: Path) -> int:
+        """Every complete blob of the community's visible posts: `blobs/<root>.manifest`
+        and `blobs/chunks/<cid>`, copied chunk by chunk. Returns how many blobs."""
+        count = 0
+        for root in self.blobs.community_roots(community.id):
+            row = self.blobs.blob(root)
+            if row is None or not row.complete or not self.visible_refs(community.id, root):
+                continue
+            chunks_dir = directory / "blobs" / "chunks"
+            chunks_dir.mkdir(parents=True, exist_ok=True)
+            (directory / "blobs" / f"{cids.to_text(root)}.manifest").write_bytes(row.manifest)
+            for chunk in self.blobs.chunks_in_order(root):
+                data = self.blobs.verified_chunk(chunk)
+                if data is not None:
+                    (chunks_dir / cids.to_text(chunk)).write_bytes(data)
+            count += 1
+        return count
+
+    def import_blobs(self, community_id: bytes, directory: Path) -> dict[str, int]:
+        """The blobs of an export, each manifest and chunk verified as if a peer sent it
+        (its CID, a post's ref, the sniffed type); what fails is counted, not stored."""
+        imported = refused = 0
+        for path in sorted((directory / "blobs").glob("*.manifest")):
+            try:
+                root = cids.from_text(path.stem)
+                if path.stat().st_size > MAX_MANIFEST_BYTES:
+                    raise BadManifest("manifest too large")
+                manifest = self.accept_manifest(community_id, root, path.read_bytes())
+                for index, chunk in enumerate(manifest.chunks):
+                    chunk_path = directory / "blobs" / "chunks" / cids.to_text(chunk)
+                    if chunk_path.stat().st_size != manifest.chunk_length(index):
+                        raise BadManifest(f"chunk {index} has the wrong size")
+                    if not self.accept_chunk(manifest, index, chunk_path.read_bytes()):
+                        raise BadManifest(f"chunk {index} does not match its CID")
+                imported += 1
+            except (cids.BadCid, BadManifest, OSError):
+                refused += 1
+        if refused:
+            log.warning("import: %d blobs refused (did not verify), %d imported", refused, imported)
+        return {"blobs": imported, "blobs_refused": refused}
