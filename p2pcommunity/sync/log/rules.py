@@ -25,6 +25,7 @@ from p2pcommunity.sync.log.ops import (
     is_role_name,
     is_text,
 )
+from p2pcommunity.sync.log.policy_rules import POLICY_RULES
 from p2pcommunity.sync.log.state import (
     CHANNELS,
     COMMUNITY,
@@ -204,4 +205,4 @@ _CORE_RULES: dict[str, OpRule] = {
     ),
 }
 
-OP_RULES: Mapping[str, OpRule] = _CORE_RULES | GOVERNANCE_RULES
+OP_RULES: Mapping[str, OpRule] = _CORE_RULES | GOVERNANCE_RULES | POLICY_RULES

@@ -88,6 +88,8 @@ class CommunityState:
     invites: dict[bytes, Invite] = field(default_factory=dict)
     hidden: dict[str, str] = field(default_factory=dict)  # post id -> reason
     nodes: dict[bytes, str] = field(default_factory=dict)  # peer key -> multiaddr
+    # State of op families owned by other modules (e.g. "safety"): immutable values.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def role_of(self, key: bytes) -> Role | None:
         member = self.members.get(key)
@@ -124,6 +126,7 @@ class StateBuilder:
         self.invites: dict[bytes, Invite] = {}
         self.hidden: dict[str, str] = {}
         self.nodes: dict[bytes, str] = {}
+        self.extra: dict[str, Any] = {}  # see CommunityState.extra
 
     def role_of(self, key: bytes) -> Role | None:
         member = self.members.get(key)
@@ -163,6 +166,7 @@ class StateBuilder:
         other.invites = dict(self.invites)
         other.hidden = dict(self.hidden)
         other.nodes = dict(self.nodes)
+        other.extra = dict(self.extra)
         return other
 
     def freeze(self) -> CommunityState:
@@ -178,6 +182,7 @@ class StateBuilder:
             invites=dict(self.invites),
             hidden=dict(self.hidden),
             nodes=dict(self.nodes),
+            extra=dict(self.extra),
         )
 
 

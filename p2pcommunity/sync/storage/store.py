@@ -41,6 +41,7 @@ from p2pcommunity.sync.storage.read_model import (
     ReadModel,
     Visibility,
 )
+from p2pcommunity.sync.storage.safety_tables import SafetyTables
 
 SCHEMA_VERSION = migrations.CURRENT
 
@@ -188,6 +189,7 @@ class Store:
             self.db.execute("PRAGMA wal_autocheckpoint=4000")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.read_model = ReadModel(self.db, self.transaction)
+            self.safety = SafetyTables(self.db)
             self._open_schema()
         except BaseException as exc:
             self.db.close()
