@@ -94,7 +94,7 @@ def test_tokens_split_on_punctuation_after_folding() -> None:
 
 
 def test_author_node_refuses_each_rule_with_its_code(club: tuple) -> None:
-    admin, mod, mallory, bob, cid = club
+    admin, mod, mallory, _bob, cid = club
     admin.safety.policy_set(cid, "slow_mode.general", "60s")
     admin.safety.policy_set(cid, "max_mentions", "1")
     mod.safety.words_add(cid, "spam", "block")
@@ -154,7 +154,7 @@ def test_a_held_post_is_invisible_to_a_plain_member_until_approved(club: tuple) 
 
 
 def test_rejected_held_post_stays_hidden(club: tuple) -> None:
-    admin, mod, mallory, bob, cid = club
+    _admin, mod, mallory, bob, cid = club
     mod.safety.words_add(cid, "crypto deal", "hold")
     _sync_log(mod, mallory, cid)
     post = mallory.post(cid, "general", "CRYPT0   DEAL inside")
@@ -167,22 +167,20 @@ def test_rejected_held_post_stays_hidden(club: tuple) -> None:
 
 
 def test_plain_members_cannot_read_the_word_list_and_ops_hold_no_plaintext(club: tuple) -> None:
-    admin, mod, mallory, bob, cid = club
+    admin, mod, _mallory, bob, cid = club
     mod.safety.words_add(cid, "Forbidden Phrase", "flag")
     _sync_log(mod, bob, cid)
     with pytest.raises(Forbidden):
         bob.safety.words_list(cid)
     assert admin.safety.words_list(cid)["words"] == []  # not synced yet
     _sync_log(mod, admin, cid)
-    assert admin.safety.words_list(cid)["words"] == [
-        {"word": "Forbidden Phrase", "action": "flag"}
-    ]
+    assert admin.safety.words_list(cid)["words"] == [{"word": "Forbidden Phrase", "action": "flag"}]
     raw = b"".join(op.data for op in bob.community(cid).log.ops_in_order())
     assert b"orbidden" not in raw and b"hrase" not in raw
 
 
 def test_only_admins_set_the_policy_and_bad_values_change_nothing(club: tuple) -> None:
-    admin, mod, mallory, bob, cid = club
+    admin, mod, _mallory, _bob, cid = club
     with pytest.raises(Forbidden):
         mod.safety.policy_set(cid, "max_links", "0")
     for key, value in (("max_links", "-1"), ("slow_mode.nowhere", "5s"), ("what", "1")):
@@ -236,8 +234,6 @@ def test_concurrent_policy_changes_and_posts_resolve_identically(
             if source is not target:
                 _sync_log(source, target, cid)
                 _sync_docs(source, target, cid, c.me)
-    seen = [
-        sorted(p["id"] for p in who.read(cid, "general", limit=100)["posts"]) for who in peers
-    ]
+    seen = [sorted(p["id"] for p in who.read(cid, "general", limit=100)["posts"]) for who in peers]
     assert seen[0] == seen[1] == seen[2]
     assert all(who.safety.policy_show(cid) == a.safety.policy_show(cid) for who in peers)

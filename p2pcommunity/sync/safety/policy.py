@@ -200,12 +200,13 @@ def judge(
 ) -> Verdict | None:
     """The verdict on `post` before approvals and rejections (see `verdicts`).
 
-    Moderators and admins are held to blocked words only."""
+    Moderators and admins are held to blocked words (and flag words put their
+    posts in the queue too); no other rule holds them back."""
     word = matcher.match(post.text)
     if word == "block":
         return Verdict("hide", "blocked_word", "the post contains a blocked word")
     if role is not None and role >= Role.MODERATOR:
-        return None
+        return Verdict("flag", "watched_word", "sent to the moderators") if word == "flag" else None
     links = links_in(post.text)
     found = (
         _spacing(safety, post, history)
