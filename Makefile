@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_sustained_procs.py
 	$(PY) benchmarks/bench_attack.py --seconds 20
 	$(PY) benchmarks/bench_cbor.py
+	$(PY) benchmarks/bench_safety.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/bench_app.py
 
 # The desktop app on the default data dir (starts its node if none runs).

@@ -19,6 +19,7 @@ assigned in newer Unicode versions (such a character is then left as is).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 _LEET = {
@@ -40,24 +41,20 @@ _SCRIPTS = {
 _TABLE = str.maketrans({**_SCRIPTS, **_LEET})
 
 
+# Combining marks, as literal ranges (the main blocks) so that peers on other
+# Unicode versions drop the same ones: "é" after NFD is "e" + U+0301.
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+_WORD = re.compile(r"[^\W_]+")
+
+
 def fold(text: str) -> str:
     """The skeleton of `text` (see the module docstring)."""
+    if text.isascii():  # the common case: NFKC and the marks change nothing
+        return text.lower().translate(_TABLE)
     text = unicodedata.normalize("NFKC", text).casefold()
-    decomposed = unicodedata.normalize("NFD", text)
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return bare.translate(_TABLE)
+    return _MARKS.sub("", unicodedata.normalize("NFD", text)).translate(_TABLE)
 
 
 def tokens(text: str) -> list[str]:
     """The folded words of `text`: runs of letters and digits (after folding)."""
-    out: list[str] = []
-    word: list[str] = []
-    for ch in fold(text):
-        if ch.isalnum():
-            word.append(ch)
-        elif word:
-            out.append("".join(word))
-            word = []
-    if word:
-        out.append("".join(word))
-    return out
+    return _WORD.findall(fold(text))

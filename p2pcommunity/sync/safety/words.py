@@ -31,6 +31,7 @@ MAX_WORD_CHARS = 64
 MAX_READERS = 256
 ACTIONS = ("block", "flag", "hold")
 # The strongest action wins when a post matches several words.
+_CACHE_SIZE = 50_000
 _STRENGTH = {"flag": 1, "hold": 2, "block": 3}
 
 
@@ -81,7 +82,10 @@ class Matcher:
 
     def __init__(self, community_id: bytes, words: Mapping[bytes, tuple[str, int]]) -> None:
         # words: hash -> (action, number of tokens of the phrase)
-        self._key = hashlib.blake2b(community_id, digest_size=32, person=b"p2pc-words").digest()
+        key = hashlib.blake2b(community_id, digest_size=32, person=b"p2pc-words").digest()
+        self._base = hashlib.blake2b(key=key, digest_size=HASH_SIZE)
+        # Words recur from post to post (Zipf): their hashes are kept, in a bounded dict.
+        self._cache: dict[str, bytes] = {}
         self._actions = {h: action for h, (action, _) in words.items()}
         self._lengths = sorted({n for _, n in words.values() if 1 <= n <= MAX_PHRASE_TOKENS})
 
@@ -90,11 +94,21 @@ class Matcher:
         if not self._actions:
             return None
         words = tokens(text)
-        key, actions, best = self._key, self._actions, None
+        base, actions, cache, best = self._base, self._actions, self._cache, None
         for n in self._lengths:
-            for i in range(len(words) - n + 1):
-                piece = words[i] if n == 1 else " ".join(words[i : i + n])
-                digest = hashlib.blake2b(piece.encode(), key=key, digest_size=HASH_SIZE).digest()
+            pieces = (
+                set(words)
+                if n == 1
+                else {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+            )
+            for piece in pieces:
+                digest = cache.get(piece)
+                if digest is None:
+                    if len(cache) >= _CACHE_SIZE:
+                        cache.clear()
+                    h = base.copy()  # cheaper than a keyed blake2b per piece
+                    h.update(piece.encode())
+                    digest = cache[piece] = h.digest()
                 action = actions.get(digest)
                 if action is not None and (best is None or _STRENGTH[action] > _STRENGTH[best]):
                     best = action
