@@ -39,6 +39,8 @@ check_base() {
     add python3-dev
   fi
   command -v gcc >/dev/null 2>&1 || add gcc
+  # The notification tests run a private session bus (tests/ui/test_notify_dbus.py).
+  command -v dbus-daemon >/dev/null 2>&1 || add dbus
   found=""
   for dir in $INCLUDE_DIRS; do
     [ -f "$dir/gmp.h" ] && found=1

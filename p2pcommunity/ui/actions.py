@@ -336,6 +336,4 @@ class ChatActions(QObject):
         menu.popup(pos)
 
     def insert_mention(self, peer: str) -> None:
-        edit = self.page.composer.edit
-        edit.insertPlainText(f"@{peer} ")
-        edit.setFocus()
+        self.page.composer.edit.insert_mention(peer)

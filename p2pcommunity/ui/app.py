@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
 from p2pcommunity import __version__
 from p2pcommunity.ui.client import ControlClient, friendly_error
+from p2pcommunity.ui.dbus_notify import Notifier
 from p2pcommunity.ui.dialogs import CreateCommunityDialog, InviteDialog, JoinDialog, ProfileDialog
 from p2pcommunity.ui.icons import load_emoji_font
 from p2pcommunity.ui.mainwindow import MainWindow
@@ -31,6 +32,7 @@ from p2pcommunity.ui.node_process import DEFAULT_LISTEN, NodeProcess
 from p2pcommunity.ui.reports import ReportsDialog
 from p2pcommunity.ui.settings import CommunitySettingsDialog
 from p2pcommunity.ui.theme import apply_theme
+from p2pcommunity.ui.widgets import NotificationBanner
 
 SETTINGS_FILE = "app.ini"
 KEEP_SYNCING = "tray/keep_syncing"
@@ -111,6 +113,10 @@ class App(QObject):
         self.notifications: list[tuple[str, str]] = []  # every notification asked for
         self.tray: QSystemTrayIcon | None = None
         self._build_tray()
+        self.banner = NotificationBanner(self.window.pages)
+        self.notifier = Notifier(
+            self.window, self.banner, self.settings, lambda: self.tray, app_icon(), parent=self
+        )
 
     # ------------------------------------------------------------------ stages
 
@@ -326,8 +332,7 @@ class App(QObject):
 
     def _notify(self, title: str, text: str) -> None:
         self.notifications.append((title, text))
-        if self.tray is not None and not self.window.isActiveWindow():
-            self.tray.showMessage(title, text, app_icon(), 6000)
+        self.notifier.notify(title, text)  # banner always; D-Bus, else tray, when not in front
 
     def _on_window_close_requested(self) -> None:
         if self.keep_syncing and self.tray is not None:
@@ -354,6 +359,7 @@ class App(QObject):
         self._reconnect_timer.stop()
         self.window.save_state()
         self.client.close()
+        self.notifier.dbus.close()
         if self.keep_syncing:
             self.node.detach()
         else:

@@ -29,6 +29,7 @@ from p2pcommunity.ui.actions import ChatActions
 from p2pcommunity.ui.client import ControlClient, friendly_error
 from p2pcommunity.ui.composer import Composer
 from p2pcommunity.ui.delegate import ChannelDelegate, CommunityDelegate
+from p2pcommunity.ui.drafts import DraftStore
 from p2pcommunity.ui.icons import icon_button
 from p2pcommunity.ui.models import (
     ChannelListModel,
@@ -95,6 +96,7 @@ class ChatPage(QWidget):
         # far left: communities
         self.community_view = QListView()
         self.community_view.setObjectName("communityRail")
+        self.community_view.setAccessibleName("Communities")
         self.community_view.setModel(self.communities)
         self.community_view.setItemDelegate(CommunityDelegate(self.community_view))
         self.community_view.setFixedWidth(72)
@@ -137,6 +139,7 @@ class ChatPage(QWidget):
         self.community_button.setMenu(self.community_menu)
         self.channel_view = QListView()
         self.channel_view.setObjectName("channels")
+        self.channel_view.setAccessibleName("Channels")
         self.channel_view.setModel(self.channels)
         self.channel_view.setItemDelegate(ChannelDelegate(self.channel_view))
         self.channel_view.setFrameShape(QFrame.Shape.NoFrame)
@@ -203,6 +206,8 @@ class ChatPage(QWidget):
         self.composer = Composer()
         self.composer.sent.connect(self.menus.on_composer_sent)
         self.composer.edited.connect(self.menus.on_composer_edited)
+        self.composer.set_drafts(DraftStore.beside(self.settings, self))
+        self.composer.timeout_ended.connect(self._refresh_info)
         center = QFrame()
         center.setObjectName("center")
         cl = QVBoxLayout(center)
@@ -311,6 +316,8 @@ class ChatPage(QWidget):
             self.info = result
             self.community_button.setText(f"{result.get('name', '')}  ▾")
             self.community_button.setToolTip(result.get("description") or "")
+            for composer in (self.composer, self.thread_panel.composer):
+                composer.set_timed_out(result.get("timed_out_until"))
 
         self.client.request(
             "community show", {"community": community}, on_result=done, on_error=self.report_error
@@ -383,6 +390,7 @@ class ChatPage(QWidget):
             if archived
             else f"Message #{info.get('name', '')}"
         )
+        self.composer.set_draft_key(f"{self.community}/{channel_id}")
         self.composer.cancel_mode()
         self.timeline.load(self.community, channel_id)
 

@@ -28,6 +28,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from p2pcommunity.ui.models import AnyIndex, ChannelRole, CommunityRole, PostRole, short_peer
+from p2pcommunity.ui.theme import DARK, LIGHT, readable
 
 AVATAR = 36
 PAD_X = 16
@@ -42,7 +43,8 @@ MENTION = re.compile(r"@([1-9A-HJ-NP-Za-km-z]{40,})")
 def peer_color(peer_id: str, dark: bool) -> QColor:
     """A stable, readable color per author."""
     hue = int.from_bytes(hashlib.sha256(peer_id.encode()).digest()[:2], "big") % 360
-    return QColor.fromHsl(hue, 150, 170 if dark else 95)
+    base = QColor((DARK if dark else LIGHT)["base"])
+    return readable(QColor.fromHsl(hue, 150, 170 if dark else 95), base)  # WCAG AA
 
 
 def is_dark(palette: QPalette) -> bool:

@@ -54,7 +54,8 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.offline_label = QLabel("● Offline")
-        self.offline_label.setStyleSheet("color: #e5484d; padding: 0 8px;")
+        self.offline_label.setObjectName("error")  # the theme's AA red, not a fixed one
+        self.offline_label.setStyleSheet("padding: 0 8px;")
         self.offline_label.hide()
         self.sync_label = QLabel("")
         self.sync_progress = QProgressBar()

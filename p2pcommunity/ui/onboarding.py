@@ -107,6 +107,7 @@ class NamePage(QWidget):
         layout.addWidget(QLabel("What should people call you?"))
         self.name = QLineEdit()
         self.name.setObjectName("displayName")
+        self.name.setAccessibleName("Display name")
         self.name.setPlaceholderText("Display name")
         self.name.setMaxLength(64)
         self.name.returnPressed.connect(self._on_continue_clicked)

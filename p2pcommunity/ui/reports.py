@@ -160,6 +160,7 @@ class ReportsDialog(QDialog):
         self.resize(760, 420)
         self.model = ReportsModel(self)
         self.view = QTableView()
+        self.view.setAccessibleName("Reports")
         self.view.setModel(self.model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)

@@ -140,6 +140,7 @@ class CommunitySettingsDialog(QDialog):
         self.rules_version = QLabel()
         self.rules_version.setObjectName("muted")
         self.rules = QPlainTextEdit()
+        self.rules.setAccessibleName("Rules")
         self.rules.setPlaceholderText("Rules every new member reads and accepts when joining.")
         save = QPushButton("Publish rules")
         save.clicked.connect(
@@ -162,6 +163,7 @@ class CommunitySettingsDialog(QDialog):
         page = QWidget()
         layout = QVBoxLayout(page)
         self.channels = QListWidget()
+        self.channels.setAccessibleName("Channels")
         create = QPushButton("New channel…")
         rename = QPushButton("Rename…")
         archive = QPushButton("Archive")
@@ -207,6 +209,7 @@ class CommunitySettingsDialog(QDialog):
         page = QWidget()
         layout = QVBoxLayout(page)
         self.invites = QListWidget()
+        self.invites.setAccessibleName("Invites")
         revoke = QPushButton("Revoke")
 
         def do_revoke() -> None:
@@ -238,6 +241,7 @@ class CommunitySettingsDialog(QDialog):
         hint.setWordWrap(True)
         hint.setObjectName("muted")
         self.nodes = QListWidget()
+        self.nodes.setAccessibleName("Always-on nodes")
         self.node_peer = QLineEdit()
         self.node_peer.setPlaceholderText("Peer id (12D3Koo…)")
         self.node_addr = QLineEdit()

@@ -2,14 +2,19 @@
 
 Each widget shows models and reports what the user did as past-tense
 signals; none talks to the node. The main window wires signals to requests.
+`NotificationBanner` floats over the window instead of taking a place in a
+layout: a notice that comes and goes must not move the timeline under the
+reader's eyes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
+    QAccessible,
+    QAccessibleEvent,
     QColor,
     QFont,
     QFontMetrics,
@@ -93,6 +98,7 @@ class TimelineView(PostListView):
         self._proxy = NoAutoFetchProxy(self)
         self._proxy.setSourceModel(model)
         self.setModel(self._proxy)
+        self.setAccessibleName("Messages")
         self._at_bottom = True
         self._from_bottom = 0
         self._reveal: tuple[str, str] | None = None  # channel, post id
@@ -266,6 +272,7 @@ class MembersPanel(QWidget):
         self.view = QListView()
         self.view.setModel(model)
         self.view.setItemDelegate(MemberDelegate(self.view))
+        self.view.setAccessibleName("Members")
         self.view.setFrameShape(QFrame.Shape.NoFrame)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._on_view_context_menu)
@@ -292,6 +299,7 @@ class ThreadPanel(QWidget):
         self.view = PostListView()
         self.view.post_delegate.show_replies = False
         self.view.setModel(self.model)
+        self.view.setAccessibleName("Messages in the thread")
         self.composer = Composer()
         self.composer.set_placeholder("Reply in thread…")
         layout = QVBoxLayout(self)
@@ -311,6 +319,7 @@ class SearchPanel(QWidget):
         self.header = PanelHeader("Search")
         self.field = QLineEdit()
         self.field.setPlaceholderText("Search this community…")
+        self.field.setAccessibleName("Search this community")
         self.field.setClearButtonEnabled(True)
         self.field.returnPressed.connect(lambda: self.searched.emit(self.field.text().strip()))
         self.status = QLabel("")
@@ -320,6 +329,7 @@ class SearchPanel(QWidget):
         self.view = PostListView()
         self.view.post_delegate.show_replies = False
         self.view.setModel(self.model)
+        self.view.setAccessibleName("Search results")
         self.view.activated.connect(self._on_view_activated)
         self.view.clicked.connect(self._on_view_activated)
         box = QVBoxLayout()
@@ -354,7 +364,9 @@ class ChannelSwitcher(QDialog):
         self.resize(460, 360)
         self.field = QLineEdit()
         self.field.setPlaceholderText("Jump to a channel…")
+        self.field.setAccessibleName("Channel name")
         self.list = QListWidget()
+        self.list.setAccessibleName("Channels")
         self.list.setFrameShape(QFrame.Shape.NoFrame)
         layout = QVBoxLayout(self)
         layout.addWidget(self.field)
@@ -411,3 +423,68 @@ class ChannelSwitcher(QDialog):
         self.field.clear()
         self.open()
         self.field.setFocus()
+
+
+# ------------------------------------------------------------------ notifications
+
+
+class NotificationBanner(QFrame):
+    """The in-window notice of a notification: near the top of `host`, for a while."""
+
+    SHOW_MS = 10_000
+    TOP = 56  # below the channel header, so its buttons stay reachable
+
+    def __init__(self, host: QWidget) -> None:
+        super().__init__(host)
+        self.setObjectName("notificationBanner")
+        self.setAccessibleName("Notification")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.title = QLabel()
+        self.title.setObjectName("panelTitle")
+        self.text = QLabel()
+        self.text.setObjectName("bannerText")
+        self.text.setWordWrap(True)
+        self.text.setTextFormat(Qt.TextFormat.PlainText)
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
+        close = icon_button("close", "Dismiss notification")
+        close.clicked.connect(self.hide)
+        texts = QVBoxLayout()
+        texts.setSpacing(2)
+        texts.addWidget(self.title)
+        texts.addWidget(self.text)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 8, 6, 8)
+        layout.addLayout(texts, 1)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(self.SHOW_MS)
+        self._timer.timeout.connect(self.hide)
+        host.installEventFilter(self)
+        self.hide()
+
+    def show_notification(self, title: str, text: str) -> None:
+        self.title.setText(title)
+        short = text if len(text) <= 160 else text[:159] + "…"
+        self.text.setText(short)
+        self.text.setVisible(bool(short))
+        self.setAccessibleDescription(f"{title}: {short}")
+        self._place()
+        self.show()
+        self.raise_()
+        self._timer.start()
+        QAccessible.updateAccessibility(QAccessibleEvent(self, QAccessible.Event.Alert))
+
+    def _place(self) -> None:
+        host = self.parentWidget()
+        if host is None:
+            return
+        width = min(420, max(host.width() - 32, 200))
+        self.setFixedWidth(width)
+        self.adjustSize()
+        self.move((host.width() - width) // 2, self.TOP)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if obj is self.parentWidget() and event.type() == QEvent.Type.Resize and self.isVisible():
+            self._place()
+        return super().eventFilter(obj, event)

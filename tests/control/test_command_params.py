@@ -149,6 +149,7 @@ def test_defaults_and_nulls() -> None:
         "channel": "g",
         "limit": 50,
         "before": None,
+        "include_hidden": False,
     }
     join = next(c for c in TABLE if c.name == "join")
     args = validate(join, {"community": "code", "timeout": 60})

@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = (
-    "libgmp-dev libegl1 libgl1 libxkbcommon0 libfontconfig1 libxcb-cursor0 libdbus-1-3 libglib2.0-0 "
+    "dbus libgmp-dev libegl1 libgl1 libxkbcommon0 libfontconfig1 libxcb-cursor0 libdbus-1-3 libglib2.0-0 "
     "fonts-noto-color-emoji"
 )
 
@@ -145,6 +145,7 @@ def test_nothing_missing_means_nothing_said(tmp_path: Path) -> None:
     bin_dir = machine(tmp_path, uid=0)
     libs = "libEGL.so.1 libGL.so.1 libxkbcommon.so.0 libfontconfig.so.1 libxcb-cursor.so.0 libdbus-1.so.3 libglib-2.0.so.0"
     stub(bin_dir, "ldconfig", f'for l in {libs}; do echo "  $l (libc6) => /x/$l"; done')
+    stub(bin_dir, "dbus-daemon", "exit 0")
     (tmp_path / "include").mkdir()
     (tmp_path / "include" / "gmp.h").write_text("")
     (tmp_path / "fonts" / "noto").mkdir(parents=True)
