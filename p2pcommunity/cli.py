@@ -103,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
             if head not in groups:
                 g = sub.add_parser(head, help=GROUPS[head], description=GROUPS[head])
                 _common(g, suppress=True)
-                groups[head] = g.add_subparsers(dest="subcommand", required=True, parser_class=_Parser)
+                groups[head] = g.add_subparsers(
+                    dest="subcommand", required=True, parser_class=_Parser
+                )
             parent = groups[head]
         p = parent.add_parser(action or head, help=command.help, description=command.help)
         _common(p, suppress=True)
