@@ -12,7 +12,7 @@ from nacl.signing import SigningKey
 
 from p2pcommunity.sync.docs.apply import SignedChange
 from p2pcommunity.sync.docs.memberdoc import DocRef, PostRecord, new_local_id, post_id_for
-from p2pcommunity.sync.errors import DomainError, Forbidden
+from p2pcommunity.sync.errors import DomainError, Forbidden, Rejected
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.safety.confusables import fold, tokens
 from p2pcommunity.sync.safety.words import skeleton
@@ -237,3 +237,36 @@ def test_concurrent_policy_changes_and_posts_resolve_identically(
     seen = [sorted(p["id"] for p in who.read(cid, "general", limit=100)["posts"]) for who in peers]
     assert seen[0] == seen[1] == seen[2]
     assert all(who.safety.policy_show(cid) == a.safety.policy_show(cid) for who in peers)
+
+
+# --- ops from the network: refused whole, nothing changes ---------------------
+
+
+@pytest.mark.parametrize(
+    ("op_type", "body"),
+    [
+        ("policy_set", {"key": "max_links", "value": -1}),
+        ("policy_set", {"key": "max_links", "value": 1, "extra": 1}),
+        ("policy_set", {"key": "slow_mode", "value": 5}),  # no channel
+        ("word_set", {"hash": b"short", "action": "block", "tokens": 1, "sealed": b"x"}),
+        ("word_set", {"hash": bytes(16), "action": "block", "tokens": 1}),  # not sealed
+        ("word_set", {"hash": bytes(16), "action": "nuke", "tokens": 1, "sealed": b"x"}),
+        ("post_approve", {"post": "not-an-id"}),
+    ],
+)
+def test_malformed_safety_ops_are_refused(club: tuple, op_type: str, body: dict) -> None:
+    admin, _mod, _mallory, _bob, cid = club
+    community = admin.community(cid)
+    before = admin.safety.policy_show(cid)
+    with pytest.raises((Rejected, DomainError)):  # the body check, or the envelope's
+        community.append_op(admin.key, op_type, body, clock())
+    assert admin.safety.policy_show(cid) == before
+
+
+def test_a_plain_members_policy_op_is_refused_by_every_peer(club: tuple) -> None:
+    admin, _mod, mallory, _bob, cid = club
+    with pytest.raises(Rejected):
+        mallory.community(cid).append_op(
+            mallory.key, "policy_set", {"key": "max_links", "value": 0}, clock()
+        )
+    assert admin.safety.policy_show(cid)["max_links"] is None
