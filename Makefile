@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_pages.py
 	$(PY) benchmarks/bench_accountability.py
 	$(PY) benchmarks/bench_blobs.py --mb 200
+	$(PY) benchmarks/bench_safety.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/bench_app.py
 
 # The desktop app on the default data dir (starts its node if none runs).

@@ -39,7 +39,7 @@ from p2pcommunity.control.protocol import default_data_dir
 from p2pcommunity.sync.errors import DomainError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
-_OWN = {"command", "action", "data_dir", "json"}
+_OWN = {"command", "subcommand", "data_dir", "json"}
 """Namespace entries that are not params of the command."""
 
 
@@ -105,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
             if head not in groups:
                 g = sub.add_parser(head, help=GROUPS[head], description=GROUPS[head])
                 _common(g, suppress=True)
-                groups[head] = g.add_subparsers(dest="action", required=True, parser_class=_Parser)
+                groups[head] = g.add_subparsers(
+                    dest="subcommand", required=True, parser_class=_Parser
+                )
             parent = groups[head]
         p = parent.add_parser(action or head, help=command.help, description=command.help)
         _common(p, suppress=True)
@@ -116,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_of(args: argparse.Namespace) -> Command:
-    name = args.command + (f" {args.action}" if getattr(args, "action", None) else "")
+    # "subcommand", not "action": `words add --action` is a param of its own.
+    sub = getattr(args, "subcommand", None)
+    name = args.command + (f" {sub}" if sub else "")
     return COMMANDS[name]
 
 

@@ -135,6 +135,8 @@ GROUPS: dict[str, str] = {
     "tag": "the community's topic tags",
     "page": "wiki pages of a community",
     "attachment": "files attached to posts",
+    "policy": "the community policy: slow mode, rate, limits, probation (issue 16)",
+    "words": "watched words (moderators; the list is sealed to them)",
 }
 
 COMMUNITY = arg("community")
@@ -283,7 +285,7 @@ TABLE: tuple[Command, ...] = (
        lambda c, a: c.service.post(
            a["community"], a["channel"], a["text"], a["reply_to"], a["attach"]
        ),
-       human.field("post_id"), prepare=_absolute_attach),
+       human.posted, prepare=_absolute_attach),
     _c("edit", "edit your post", (COMMUNITY, POST, arg("text")),
        lambda c, a: c.service.edit(a["community"], a["post"], a["text"]),
        human.done("post edited")),
@@ -389,6 +391,30 @@ TABLE: tuple[Command, ...] = (
     _c("note remove", "remove a post's context note (moderators)", (COMMUNITY, POST),
        lambda c, a: c.service.accountability.note_remove(a["community"], a["post"]),
        human.done("note removed"), cli=False),
+    # Issue 16: the community policy, watched words, held posts (CLI.md "Safety").
+    _c("policy show", "show the community policy", (COMMUNITY,),
+       lambda c, a: c.service.safety.policy_show(a["community"]), human.policy),
+    _c("policy set", "set one policy key (admins)",
+       (COMMUNITY, arg("key", metavar="KEY"), arg("value", metavar="VALUE")),
+       lambda c, a: c.service.safety.policy_set(a["community"], a["key"], a["value"]),
+       human.policy),
+    _c("words add", "watch a word or phrase (moderators)",
+       (COMMUNITY, arg("word"), opt("action", choices=("block", "flag", "hold"), default="block")),
+       lambda c, a: c.service.safety.words_add(a["community"], a["word"], a["action"]),
+       human.done("watching {word!r} ({action})")),
+    _c("words remove", "stop watching a word (moderators)", (COMMUNITY, arg("word")),
+       lambda c, a: c.service.safety.words_remove(a["community"], a["word"]),
+       human.done("no longer watching {word!r}")),
+    _c("words list", "the watched words (moderators)", (COMMUNITY,),
+       lambda c, a: c.service.safety.words_list(a["community"]), human.words),
+    _c("pending", "posts held or flagged for approval (moderators)", (COMMUNITY,),
+       lambda c, a: c.service.safety.pending(a["community"]), human.posts),
+    _c("approve", "approve a held post (moderators)", (COMMUNITY, POST),
+       lambda c, a: c.service.safety.approve(a["community"], a["post"]),
+       human.done("post approved")),
+    _c("reject", "reject a held post (moderators)", (COMMUNITY, POST, opt("reason")),
+       lambda c, a: c.service.safety.reject(a["community"], a["post"], a["reason"]),
+       human.done("post rejected")),
     _c("node add", "list an always-on node", (COMMUNITY, PEER, arg("multiaddr")),
        lambda c, a: c.service.governance.node_add(a["community"], a["peer"], a["multiaddr"]),
        human.done("node {peer} listed")),

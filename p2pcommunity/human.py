@@ -349,3 +349,37 @@ def saved(result: Result, args: Args) -> str:
 
 def storage(result: Result, args: Args) -> str:
     return f"{_size(result['used'])} used of {_size(result['quota'])}, {result['blobs']} blobs"
+
+
+# --- issue 16: policy, watched words, held posts ------------------------------
+
+
+def posted(result: Result, args: Args) -> str:
+    held = "  (held for approval by a moderator)" if result.get("held") else ""
+    return f"{result['post_id']}{held}"
+
+
+def policy(result: Result, args: Args) -> str:
+    def shown(value: Any, unit: str = "") -> str:
+        return "off" if value is None else f"{value}{unit}"
+
+    lines = [f"policy version {result['version']}"]
+    for channel, seconds in sorted(result["slow_mode"].items()):
+        lines.append(f"slow mode #{escape_line(channel)}: one post per {seconds}s")
+    lines += [
+        f"posts per minute: {shown(result['posts_per_minute'])}",
+        f"max mentions: {shown(result['max_mentions'])}",
+        f"max links: {shown(result['max_links'])}",
+        f"probation: {shown(result['probation_s'], 's')}"
+        + ("  (posts held)" if result["probation_hold"] else ""),
+    ]
+    return "\n".join(lines)
+
+
+def words(result: Result, args: Args) -> str:
+    if not result["words"]:
+        return "no watched words"
+    return "\n".join(
+        f"{w['action']:5}  {escape_line(w['word']) if w['word'] is not None else '(sealed before you could read it)'}"
+        for w in result["words"]
+    )

@@ -31,6 +31,7 @@ from p2pcommunity.sync.node_support import NodeSupport
 from p2pcommunity.sync.pages import Pages
 from p2pcommunity.sync.peerid import peer_id_from_public_key, public_key_from_peer_id
 from p2pcommunity.sync.reports import open_reports
+from p2pcommunity.sync.safety.part import Safety
 from p2pcommunity.sync.storage.store import PostRow, Store, Visibility
 from p2pcommunity.sync.timefmt import iso_ms
 
@@ -60,6 +61,7 @@ class Service:
         self.pages = Pages(self)
         self.accountability = Accountability(self)
         self.files = Files(self)  # issue 15
+        self.safety = Safety(self)
 
     def close(self) -> None:
         for community in self._communities.values():
@@ -400,9 +402,10 @@ class Service:
         local_id = new_local_id()
         now = self.clock()
         record = PostRecord(local_id, channel_id, text, parent, mentions, now, attachments)
+        held = self.safety.check_outgoing(community, record, post_id_for(self.me, local_id))
         community.write(self.key, now, lambda seg: seg.write_post(record))
         self.on_local_change(community, "doc")
-        return {"post_id": post_id_for(self.me, local_id)}
+        return {"post_id": post_id_for(self.me, local_id), "held": held}
 
     def _own_post(self, community: Community, ref: str) -> PostRow:
         row = self.post_row(community, ref)
@@ -478,10 +481,14 @@ class Service:
         (flagged, so a post never silently vanishes for whoever wrote it); without it,
         as for everyone else, hidden posts are left out."""
         seen = community.visibility(self.clock())
+        # Issue 16: what the policy hides, and held posts (which moderators see).
+        policy_hidden, held = self.safety.hidden_and_held(community)
+        role = community.state.role_of(self.me)
+        staff = role is not None and role >= Role.MODERATOR
+        seen = replace(seen, hidden=seen.hidden | policy_hidden | (set() if staff else held))
         if not include_hidden:
             return seen
-        role = community.state.role_of(self.me)
-        if role is not None and role >= Role.MODERATOR:
+        if staff:
             return replace(seen, hidden=frozenset())
         return replace(seen, hidden_shown_to=self.me)
 
@@ -517,6 +524,7 @@ class Service:
         notes = self.accountability.notes(community) if rows else {}
         reported = self.reported_by_me(community) if rows else frozenset()
         attached = self.files.attachments_json([r.id for r in rows])
+        verdicts = self.safety.verdicts(community)
         out = []
         for row in rows:
             shown_ms = row.author_ms
@@ -542,8 +550,11 @@ class Service:
                     "edited": row.edited,
                     "replies": replies.get(row.id, 0),
                     "mentions_me": mentions_me in _decode_mentions(row.mentions),
-                    "hidden": row.id in hidden,
-                    "hidden_reason": hidden.get(row.id),
+                    "hidden": row.id in hidden
+                    or getattr(verdicts.get(row.id), "action", None) == "hide",
+                    "hidden_reason": hidden.get(row.id)
+                    or getattr(verdicts.get(row.id), "message", None),
+                    "held": getattr(verdicts.get(row.id), "action", None) == "hold",
                     **knowledge[row.id],
                     "note": notes.get(row.id),
                     "reported_by_me": row.id in reported,

@@ -144,6 +144,17 @@ def test_every_command_prints_escaped_human_output(make_cli: Any, tmp_path: Path
         human(alice, "modlog", cid, "--limit", "5", expect="appeal_reverse")
         human(alice, "note", cid, post, "Context: " + HOSTILE, expect="attached")
         human(alice, "note", "remove", cid, post, expect="removed")
+        human(alice, "policy set", cid, "slow_mode.general", "1s", expect="one post per 1s")
+        human(alice, "policy show", cid, expect="policy version 1")
+        human(alice, "words add", cid, "w33ds", "--action", "flag", expect="watching")
+        human(alice, "words add", cid, "gone", expect="watching")
+        human(alice, "words remove", cid, "gone", expect="no longer")
+        human(alice, "words list", cid, expect="flag   w33ds")
+        flagged = alice.json("post", cid, "general", "WEEDS " + HOSTILE)["post_id"]
+        human(alice, "pending", cid, expect="WEEDS")
+        human(alice, "approve", cid, flagged, expect="approved")
+        flagged = alice.json("post", cid, "general", "weeds again, later")["post_id"]
+        human(alice, "reject", cid, flagged, "--reason", HOSTILE, expect="rejected")
         human(alice, "node add", cid, carol_id, f"/ip4/127.0.0.1/tcp/9/p2p/{carol_id}")
         human(alice, "node remove", cid, carol_id, expect="unlisted")
         page_file = tmp_path / "page.md"

@@ -29,6 +29,7 @@ from p2pcommunity.sync.log.ops import (
     is_text,
 )
 from p2pcommunity.sync.log.page_rules import PAGE_RULES
+from p2pcommunity.sync.log.policy_rules import POLICY_RULES
 from p2pcommunity.sync.log.state import (
     CHANNELS,
     COMMUNITY,
@@ -210,5 +211,5 @@ _CORE_RULES: dict[str, OpRule] = {
 }
 
 OP_RULES: Mapping[str, OpRule] = with_citations(
-    _CORE_RULES | GOVERNANCE_RULES | KNOWLEDGE_RULES | PAGE_RULES | FILES_RULES
+    _CORE_RULES | GOVERNANCE_RULES | KNOWLEDGE_RULES | PAGE_RULES | FILES_RULES | POLICY_RULES
 )

@@ -98,6 +98,8 @@ class CommunityState:
     pages: dict[bytes, Any] = field(default_factory=dict)
     page_cuts: dict[bytes, dict[bytes, int]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)  # issue 15: max_file_size
+    # State of op families owned by other modules (e.g. "safety"): immutable values.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def role_of(self, key: bytes) -> Role | None:
         member = self.members.get(key)
@@ -140,6 +142,7 @@ class StateBuilder:
         self.pages: dict[bytes, Any] = {}
         self.page_cuts: dict[bytes, dict[bytes, int]] = {}
         self.settings: dict[str, Any] = {}
+        self.extra: dict[str, Any] = {}  # see CommunityState.extra
 
     def role_of(self, key: bytes) -> Role | None:
         member = self.members.get(key)
@@ -182,6 +185,7 @@ class StateBuilder:
         other.tags, other.pinned = dict(self.tags), dict(self.pinned)
         other.accepted = dict(self.accepted)
         other.pages, other.page_cuts = dict(self.pages), dict(self.page_cuts)
+        other.extra = dict(self.extra)
         return other
 
     def freeze(self) -> CommunityState:
@@ -203,6 +207,7 @@ class StateBuilder:
             pages=dict(self.pages),
             page_cuts=dict(self.page_cuts),
             settings=dict(self.settings),
+            extra=dict(self.extra),
         )
 
 

@@ -44,6 +44,7 @@ from p2pcommunity.sync.storage.read_model import (
     ReadModel,
     Visibility,
 )
+from p2pcommunity.sync.storage.safety_tables import SafetyTables
 
 SCHEMA_VERSION = migrations.CURRENT
 
@@ -194,6 +195,7 @@ class Store:
             self.knowledge = KnowledgeTables(self.db)
             self.pages = PageTables(self.db)
             self.blobs = BlobStore(self.db, self.transaction, path)  # issue 15
+            self.safety = SafetyTables(self.db)
             self._open_schema()
         except BaseException as exc:
             self.db.close()

@@ -1,0 +1,160 @@
+"""Rows of `OP_RULES` for the community policy, watched words and held posts (issue 16).
+
+- `policy_set` (admins): {"key", "value"} and, for slow mode, "channel". A
+  value is an int (seconds, a count, or 1/0 for probation_hold) or null (off).
+  Entries are kept with the op's time: a rule holds for posts dated from then
+  on (safety/policy.py), so a change never rewrites history's verdicts.
+- `word_set` (moderators): {"hash", "action", "tokens", "sealed"}: the keyed
+  hash of a watched word's skeleton, its action ("block", "flag", "hold", or
+  "off" to remove it), its number of tokens and the word sealed to the
+  moderators and admins (safety/words.py). Later ops in fold order win.
+- `post_approve` / `post_reject` (moderators): {"post"} / {"post", "reason"}.
+  Approving lifts a hold or a flag (never a hide); rejecting hides the post.
+
+All of it lives in `CommunityState.extra["safety"]`, an immutable
+`SafetyState` replaced on every change, so that copies of the fold share it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from p2pcommunity.sync.log.ops import Op, Role, fields, is_op_id
+from p2pcommunity.sync.log.state import (
+    CHANNELS,
+    OpRule,
+    PastView,
+    StateBuilder,
+    Touch,
+    no_check,
+    no_revocation,
+    reject,
+)
+from p2pcommunity.sync.safety.policy import (
+    KEYS,
+    MAX_COUNT,
+    MAX_SECONDS,
+    PolicyEntry,
+    WordEntry,
+    add_entry,
+    safety_of,
+    set_safety,
+)
+from p2pcommunity.sync.safety.words import ACTIONS, HASH_SIZE, MAX_PHRASE_TOKENS
+
+POLICY: Touch = ("policy", b"")
+WORDS: Touch = ("words", b"")
+MAX_SEALED = 48 * 1024
+MAX_REASON_CHARS = 512
+_HEX = frozenset("0123456789abcdef")
+_LIMITS = {
+    "slow_mode": MAX_SECONDS,
+    "posts_per_minute": MAX_COUNT,
+    "max_mentions": MAX_COUNT,
+    "max_links": MAX_COUNT,
+    "probation": MAX_SECONDS,
+    "probation_hold": 1,
+}
+
+
+def _value(v: Any) -> bool:
+    return v is None or (type(v) is int and 0 <= v <= MAX_SECONDS)
+
+
+def _post_id(v: Any) -> bool:
+    return isinstance(v, str) and len(v) == 32 and _HEX.issuperset(v)
+
+
+def _check_policy_set(view: PastView, op: Op) -> None:
+    key, value, channel = op.body["key"], op.body["value"], op.body.get("channel")
+    if key not in KEYS:
+        raise reject(f"unknown policy key {key!r}")
+    if value is not None and value > _LIMITS[key]:
+        raise reject(f"{key} out of range")
+    if (key == "slow_mode") != (channel is not None):
+        raise reject("slow_mode, and only it, names a channel")
+    if channel is not None and not view.has_channel(channel):
+        raise reject("no such channel")
+
+
+def _apply_policy_set(state: StateBuilder, op: Op) -> None:
+    body = op.body
+    entry = PolicyEntry(body["key"], body.get("channel"), body["value"], op.ms, op.hash)
+    set_safety(state, add_entry(safety_of(state), entry))
+
+
+def _check_word_set(view: PastView, op: Op) -> None:
+    if op.body["action"] != "off" and not op.body.get("sealed"):
+        raise reject("a watched word is sealed to the moderators")
+
+
+def _apply_word_set(state: StateBuilder, op: Op) -> None:
+    safety = safety_of(state)
+    words = dict(safety.words)
+    if op.body["action"] == "off":
+        words.pop(op.body["hash"], None)
+    else:
+        words[op.body["hash"]] = WordEntry(
+            op.body["action"], op.body["tokens"], op.body.get("sealed", b"")
+        )
+    set_safety(state, replace(safety, words=words))
+
+
+def _apply_approve(state: StateBuilder, op: Op) -> None:
+    safety = safety_of(state)
+    set_safety(state, replace(safety, approved=safety.approved | {op.body["post"]}))
+
+
+def _apply_reject(state: StateBuilder, op: Op) -> None:
+    safety = safety_of(state)
+    rejected = {**safety.rejected, op.body["post"]: op.body["reason"]}
+    set_safety(state, replace(safety, rejected=rejected))
+
+
+POLICY_RULES: dict[str, OpRule] = {
+    "policy_set": OpRule(
+        required=Role.ADMIN,
+        validate=fields(
+            {"key": lambda v: isinstance(v, str) and len(v) <= 32, "value": _value},
+            {"channel": is_op_id},
+        ),
+        touches=lambda op: (POLICY, CHANNELS),
+        check=_check_policy_set,
+        revokes=no_revocation,
+        apply=_apply_policy_set,
+    ),
+    "word_set": OpRule(
+        required=Role.MODERATOR,
+        validate=fields(
+            {
+                "hash": lambda v: isinstance(v, bytes) and len(v) == HASH_SIZE,
+                "action": lambda v: v in (*ACTIONS, "off"),
+                "tokens": lambda v: type(v) is int and 1 <= v <= MAX_PHRASE_TOKENS,
+            },
+            {"sealed": lambda v: isinstance(v, bytes) and len(v) <= MAX_SEALED},
+        ),
+        touches=lambda op: (WORDS,),
+        check=_check_word_set,
+        revokes=no_revocation,
+        apply=_apply_word_set,
+    ),
+    "post_approve": OpRule(
+        required=Role.MODERATOR,
+        validate=fields({"post": _post_id}),
+        touches=lambda op: (),
+        check=no_check,
+        revokes=no_revocation,
+        apply=_apply_approve,
+    ),
+    "post_reject": OpRule(
+        required=Role.MODERATOR,
+        validate=fields(
+            {"post": _post_id, "reason": lambda v: isinstance(v, str) and len(v) <= 512}
+        ),
+        touches=lambda op: (),
+        check=no_check,
+        revokes=no_revocation,
+        apply=_apply_reject,
+    ),
+}

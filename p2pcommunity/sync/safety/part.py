@@ -1,0 +1,227 @@
+"""`service.safety`: the policy, watched-word and held-post commands (issue 16).
+
+A part of `Service` like `governance`: every command ends in a signed log op
+that every peer checks again in the fold (log/policy_rules.py); the checks
+here give the user a clear error early. `check_outgoing` is the author's own
+node running the very verdict every other peer runs (safety/policy.py).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from p2pcommunity.sync.errors import DomainError, Forbidden, Invalid, NotFound
+from p2pcommunity.sync.log.ops import Role
+from p2pcommunity.sync.safety.policy import (
+    MAX_COUNT,
+    MAX_SECONDS,
+    PolicyError,
+    PostFacts,
+    Verdict,
+    safety_of,
+    verdicts,
+)
+from p2pcommunity.sync.safety.words import (
+    ACTIONS,
+    MAX_PHRASE_TOKENS,
+    MAX_WORD_CHARS,
+    open_word,
+    seal_word,
+    skeleton,
+    word_hash,
+)
+
+if TYPE_CHECKING:
+    from p2pcommunity.sync.community import Community
+    from p2pcommunity.sync.docs.memberdoc import PostRecord
+    from p2pcommunity.sync.service import Service
+
+_COUNT_KEYS = {"rate.posts_per_minute": "posts_per_minute", "max_mentions": "max_mentions",
+               "max_links": "max_links"}  # fmt: skip
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def _seconds(text: str) -> int | None:
+    """'30s', '5m', '7d', a plain number of seconds, or 'off' (None)."""
+    text = text.strip().lower()
+    if text == "off":
+        return None
+    number, unit = (text[:-1], text[-1]) if text[-1:] in _UNIT_S else (text, "s")
+    if not number.isdigit() or not 0 < int(number) * _UNIT_S[unit] <= MAX_SECONDS:
+        raise Invalid(f"not a duration: {text!r} (use e.g. 30s, 5m, 7d, or off)")
+    return int(number) * _UNIT_S[unit]
+
+
+def _count(text: str) -> int | None:
+    text = text.strip().lower()
+    if text == "off":
+        return None
+    if not text.isdigit() or int(text) > MAX_COUNT:
+        raise Invalid(f"not a count from 0 to {MAX_COUNT}: {text!r} (or off)")
+    return int(text)
+
+
+class Safety:
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    # -- policy ----------------------------------------------------------------
+
+    def policy_show(self, ref: str) -> dict[str, Any]:
+        community = self.service.community(ref)
+        state = community.state
+        safety = safety_of(state)
+        slow = {}
+        for channel_id in sorted(safety.slow_channels()):
+            seconds = safety.current("slow_mode", channel_id)
+            if seconds and channel_id in state.channels:
+                slow[state.channels[channel_id].name] = seconds
+        return {
+            "version": safety.version,
+            "slow_mode": slow,
+            "posts_per_minute": safety.current("posts_per_minute"),
+            "max_mentions": safety.current("max_mentions"),
+            "max_links": safety.current("max_links"),
+            "probation_s": safety.current("probation"),
+            "probation_hold": bool(safety.current("probation_hold")),
+        }
+
+    def policy_set(self, ref: str, key: str, value: str) -> dict[str, Any]:
+        community = self.service.community(ref)
+        self.service.require_role(community, Role.ADMIN, "set the policy")
+        body: dict[str, Any]
+        if key.startswith("slow_mode."):
+            channel = self.service.channel_id(community.state, key.split(".", 1)[1])
+            body = {"key": "slow_mode", "channel": channel, "value": _seconds(value)}
+        elif key in _COUNT_KEYS:
+            body = {"key": _COUNT_KEYS[key], "value": _count(value)}
+        elif key == "probation":
+            body = {"key": "probation", "value": _seconds(value)}
+        elif key == "probation.hold":
+            if value.strip().lower() not in ("on", "off"):
+                raise Invalid("probation.hold is on or off")
+            body = {"key": "probation_hold", "value": int(value.strip().lower() == "on")}
+        else:
+            raise Invalid(
+                f"unknown policy key {key!r} (slow_mode.CHANNEL, rate.posts_per_minute, "
+                "max_mentions, max_links, probation, probation.hold)"
+            )
+        self.service.append_op(community, "policy_set", body)
+        return self.policy_show(ref)
+
+    # -- watched words ---------------------------------------------------------
+
+    def _readers(self, community: Community) -> list[bytes]:
+        state = community.state
+        return [
+            key for key in state.members if (state.role_of(key) or Role.MEMBER) >= Role.MODERATOR
+        ]
+
+    def _skeleton(self, word: str) -> str:
+        skel = skeleton(word)
+        if not skel or len(word) > MAX_WORD_CHARS:
+            raise Invalid(
+                f"a watched word has 1 to {MAX_WORD_CHARS} characters, letters among them"
+            )
+        if skel.count(" ") >= MAX_PHRASE_TOKENS:
+            raise Invalid(f"a watched phrase has at most {MAX_PHRASE_TOKENS} words")
+        return skel
+
+    def words_add(self, ref: str, word: str, action: str) -> dict[str, Any]:
+        community = self.service.community(ref)
+        self.service.require_role(community, Role.MODERATOR, "watch words")
+        if action not in ACTIONS:
+            raise Invalid(f"--action is one of {', '.join(ACTIONS)}")
+        skel = self._skeleton(word)
+        body = {
+            "hash": word_hash(community.id, skel),
+            "action": action,
+            "tokens": skel.count(" ") + 1,
+            "sealed": seal_word(word.strip(), self._readers(community)),
+        }
+        self.service.append_op(community, "word_set", body)
+        return {}
+
+    def words_remove(self, ref: str, word: str) -> dict[str, Any]:
+        community = self.service.community(ref)
+        self.service.require_role(community, Role.MODERATOR, "watch words")
+        skel = self._skeleton(word)
+        digest = word_hash(community.id, skel)
+        if digest not in safety_of(community.state).words:
+            raise NotFound(f"{word!r} is not a watched word")
+        body = {"hash": digest, "action": "off", "tokens": skel.count(" ") + 1}
+        self.service.append_op(community, "word_set", body)
+        return {}
+
+    def words_list(self, ref: str) -> dict[str, Any]:
+        community = self.service.community(ref)
+        self.service.require_role(community, Role.MODERATOR, "read the watched words")
+        out = []
+        for entry in safety_of(community.state).words.values():
+            word = open_word(self.service.key, entry.sealed)
+            # None: sealed before we became a moderator (a moderator who can read it
+            # may add it again to reseal it to us).
+            out.append({"word": word, "action": entry.action})
+        out.sort(key=lambda w: (w["word"] is None, w["word"] or "", w["action"]))
+        return {"words": out}
+
+    # -- held posts ------------------------------------------------------------
+
+    def verdicts(self, community: Community) -> dict[str, Verdict]:
+        return self.service.store.safety.verdicts(community.state)
+
+    def check_outgoing(self, community: Community, record: PostRecord, post_id: str) -> bool:
+        """Raise `PolicyError` if every peer would hide this post; True if it is held."""
+        me = self.service.me
+        own = self.service.store.safety.posts(community.id, me)
+        new = PostFacts(
+            post_id, me, record.channel_id, record.author_ms, record.text, len(record.mentions)
+        )
+        found = verdicts(community.state, [*own, new]).get(post_id)
+        if found is not None and found.action == "hide":
+            raise PolicyError(found.message, found.rule)
+        return found is not None and found.action == "hold"
+
+    def hidden_and_held(self, community: Community) -> tuple[set[str], set[str]]:
+        """The posts the policy hides from everyone, and those it holds."""
+        hidden, held = set(), set()
+        for post_id, verdict in self.verdicts(community).items():
+            if verdict.action == "hide":
+                hidden.add(post_id)
+            elif verdict.action == "hold":
+                held.add(post_id)
+        return hidden, held
+
+    def pending(self, ref: str) -> dict[str, Any]:
+        community = self.service.community(ref)
+        self.service.require_role(community, Role.MODERATOR, "review held posts")
+        waiting = {
+            p: v for p, v in self.verdicts(community).items() if v.action in ("hold", "flag")
+        }
+        rows = [self.service.store.read_model.post(p) for p in sorted(waiting)]
+        found = sorted((r for r in rows if r is not None), key=lambda r: (r.author_ms, r.id))
+        return {"posts": self.service._post_json(community, found)}
+
+    def _waiting(self, community: Community, post: str) -> str:
+        row = self.service.post_row(community, post)
+        verdict = self.verdicts(community).get(row.id)
+        if verdict is None or verdict.action not in ("hold", "flag"):
+            raise DomainError("that post is not waiting for approval", "not_found")
+        return row.id
+
+    def approve(self, ref: str, post: str) -> dict[str, Any]:
+        community = self.service.community(ref)
+        self.service.require_role(community, Role.MODERATOR, "approve posts")
+        self.service.append_op(community, "post_approve", {"post": self._waiting(community, post)})
+        return {}
+
+    def reject(self, ref: str, post: str, reason: str | None = None) -> dict[str, Any]:
+        community = self.service.community(ref)
+        if (community.state.role_of(self.service.me) or Role.MEMBER) < Role.MODERATOR:
+            raise Forbidden("only moderators and above may reject posts")
+        reason = (reason or "").strip()
+        if len(reason) > 512:
+            raise Invalid("reason longer than 512 characters")
+        body = {"post": self._waiting(community, post), "reason": reason}
+        self.service.append_op(community, "post_reject", body)
+        return {}

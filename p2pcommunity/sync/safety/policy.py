@@ -1,0 +1,246 @@
+"""The community policy and the verdict on each post: one pure function every peer runs.
+
+The verdict on a post (hide, hold, flag, or nothing) is a function of the
+signed log (the policy, the watched words, approvals, the author's role and
+witnessed join time) and of the author's own document (their earlier posts,
+in document order), and of nothing local: the same data gives the same
+verdict on every peer, in whatever order it arrived. The author's node runs
+the same function on the post it is about to write and refuses to send what
+it would hide (`PolicyError`); a peer whose author skipped that check hides it.
+
+Time: a rule set by a `policy_set` op holds for posts dated at or after the
+op's time (the admin's clock); probation runs from the member's `joined_ms`,
+the time of the op that admitted them (the admitter's or the adding admin's
+clock, never the joiner's). Spacing (slow mode, rate) compares a member's own
+post times along the order of their document, which they cannot reorder: a
+post dated before the member's previous counted post breaks slow mode or
+the rate limit outright, so a member cannot backdate to make room.
+See docs/safety.md for what a member's clock can still do.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from p2pcommunity.sync.errors import DomainError
+from p2pcommunity.sync.log.ops import Role
+from p2pcommunity.sync.log.state import CommunityState, StateBuilder
+from p2pcommunity.sync.safety.words import Matcher
+
+EXTRA_KEY = "safety"
+# Keys of `policy_set` ops; "slow_mode" also names a channel.
+KEYS = ("slow_mode", "posts_per_minute", "max_mentions", "max_links", "probation", "probation_hold")
+MAX_SECONDS = 366 * 86_400
+MAX_COUNT = 10_000
+_LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class PolicyEntry:
+    key: str
+    channel: bytes | None
+    value: int | None  # seconds, a count, or 1/0 for probation_hold; None: off
+    ms: int
+    op: bytes  # the policy_set op hash: the tie-break between entries of one ms
+
+
+@dataclass(frozen=True)
+class WordEntry:
+    action: str
+    n_tokens: int
+    sealed: bytes
+
+
+@dataclass(frozen=True)
+class SafetyState:
+    """The part of the fold issue 16 owns (`CommunityState.extra["safety"]`); immutable."""
+
+    version: int = 0  # how many policy_set ops counted
+    entries: tuple[PolicyEntry, ...] = ()  # sorted by (key, channel, ms, op)
+    words: Mapping[bytes, WordEntry] = field(default_factory=dict)
+    approved: frozenset[str] = frozenset()
+    rejected: Mapping[str, str] = field(default_factory=dict)
+
+    def value_at(self, key: str, channel: bytes | None, ms: int) -> int | None:
+        """The value in force for a post dated `ms`: the latest entry at or before it."""
+        found = None
+        for entry in self.entries:
+            if entry.key == key and entry.channel == channel and entry.ms <= ms:
+                found = entry.value
+        return found
+
+    def current(self, key: str, channel: bytes | None = None) -> int | None:
+        found = None
+        for entry in self.entries:
+            if entry.key == key and entry.channel == channel:
+                found = entry.value
+        return found
+
+    def slow_channels(self) -> set[bytes]:
+        return {e.channel for e in self.entries if e.key == "slow_mode" and e.channel}
+
+    def matcher(self, community_id: bytes) -> Matcher:
+        return Matcher(community_id, {h: (w.action, w.n_tokens) for h, w in self.words.items()})
+
+
+def safety_of(state: CommunityState | StateBuilder) -> SafetyState:
+    value = state.extra.get(EXTRA_KEY)
+    return value if isinstance(value, SafetyState) else SafetyState()
+
+
+def set_safety(state: StateBuilder, safety: SafetyState) -> None:
+    state.extra[EXTRA_KEY] = safety
+
+
+def add_entry(safety: SafetyState, entry: PolicyEntry) -> SafetyState:
+    def order(e: PolicyEntry) -> tuple[Any, ...]:
+        return (e.key, e.channel or b"", e.ms, e.op)
+
+    entries = sorted((*safety.entries, entry), key=order)
+    return replace(safety, version=safety.version + 1, entries=tuple(entries))
+
+
+# --- verdicts ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostFacts:
+    id: str
+    author: bytes
+    channel: bytes
+    author_ms: int
+    text: str
+    mentions: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: str  # "hide", "hold" or "flag"
+    rule: str  # slow_mode, rate_limited, probation, max_mentions, max_links, blocked_word,
+    # watched_word (hold or flag), rejected
+    message: str
+
+
+class PolicyError(DomainError):
+    """The author's own node refuses to send a post the policy would hide."""
+
+
+@dataclass
+class AuthorHistory:
+    """A member's counted posts so far, in their document's order."""
+
+    times: list[int] = field(default_factory=list)  # non-decreasing
+    last_in_channel: dict[bytes, int] = field(default_factory=dict)
+
+    def add(self, post: PostFacts) -> None:
+        self.times.append(post.author_ms)
+        self.last_in_channel[post.channel] = post.author_ms
+
+
+def links_in(text: str) -> int:
+    if text.isascii() and "://" not in text and "www." not in text.lower():
+        return 0  # the common case, without NFKC
+    return len(_LINK.findall(unicodedata.normalize("NFKC", text)))
+
+
+def _spacing(safety: SafetyState, post: PostFacts, history: AuthorHistory) -> Verdict | None:
+    """Slow mode and the rate limit, along the author's document order."""
+    t = post.author_ms
+    backdated = bool(history.times) and t < history.times[-1]
+    slow = safety.value_at("slow_mode", post.channel, t)
+    if slow:
+        prev = history.last_in_channel.get(post.channel)
+        if backdated or (prev is not None and t - prev < slow * 1000):
+            return Verdict("hide", "slow_mode", f"slow mode: one post per {slow} s here")
+    rate = safety.value_at("posts_per_minute", None, t)
+    if rate:
+        recent = len(history.times) - bisect.bisect_right(history.times, t - 60_000)
+        if backdated or recent >= rate:
+            return Verdict("hide", "rate_limited", f"at most {rate} posts a minute")
+    return None
+
+
+def _limits(safety: SafetyState, post: PostFacts, links: int) -> Verdict | None:
+    t = post.author_ms
+    max_mentions = safety.value_at("max_mentions", None, t)
+    if max_mentions is not None and post.mentions > max_mentions:
+        return Verdict("hide", "max_mentions", f"at most {max_mentions} mentions a post")
+    max_links = safety.value_at("max_links", None, t)
+    if max_links is not None and links > max_links:
+        return Verdict("hide", "max_links", f"at most {max_links} links a post")
+    return None
+
+
+def _probation(
+    safety: SafetyState, role: Role | None, joined_ms: int, post: PostFacts, links: int
+) -> Verdict | None:
+    t = post.author_ms
+    probation = safety.value_at("probation", None, t)
+    if not probation or role is not Role.MEMBER or t >= joined_ms + probation * 1000:
+        return None
+    if links or post.mentions > 1:
+        return Verdict(
+            "hide", "probation", "new members may not post links or mention several people"
+        )
+    if safety.value_at("probation_hold", None, t):
+        return Verdict("hold", "probation", "new members' posts wait for approval")
+    return None
+
+
+def judge(
+    safety: SafetyState,
+    matcher: Matcher,
+    role: Role | None,
+    joined_ms: int,
+    post: PostFacts,
+    history: AuthorHistory,
+) -> Verdict | None:
+    """The verdict on `post` before approvals and rejections (see `verdicts`).
+
+    Moderators and admins are held to blocked words (and flag words put their
+    posts in the queue too); no other rule holds them back."""
+    word = matcher.match(post.text)
+    if word == "block":
+        return Verdict("hide", "blocked_word", "the post contains a blocked word")
+    if role is not None and role >= Role.MODERATOR:
+        return Verdict("flag", "watched_word", "sent to the moderators") if word == "flag" else None
+    links = links_in(post.text)
+    found = (
+        _spacing(safety, post, history)
+        or _limits(safety, post, links)
+        or _probation(safety, role, joined_ms, post, links)
+    )
+    if found is not None:
+        return found
+    if word == "hold":
+        return Verdict("hold", "watched_word", "held for approval (watched word)")
+    if word == "flag":
+        return Verdict("flag", "watched_word", "sent to the moderators (watched word)")
+    return None
+
+
+def verdicts(state: CommunityState, posts: Iterable[PostFacts]) -> dict[str, Verdict]:
+    """Every post's verdict; `posts` grouped by author, each in document order."""
+    safety = safety_of(state)
+    matcher = safety.matcher(state.community_id)
+    out: dict[str, Verdict] = {}
+    histories: dict[bytes, AuthorHistory] = {}
+    for post in posts:
+        member = state.members.get(post.author)
+        role = state.role_of(post.author)
+        history = histories.setdefault(post.author, AuthorHistory())
+        found = judge(safety, matcher, role, member.joined_ms if member else 0, post, history)
+        if found is None or found.action != "hide":
+            history.add(post)
+        if post.id in safety.rejected:
+            found = Verdict("hide", "rejected", safety.rejected[post.id] or "rejected")
+        elif found is not None and found.action != "hide" and post.id in safety.approved:
+            found = None
+        if found is not None:
+            out[post.id] = found
+    return out

@@ -1,0 +1,117 @@
+"""Watched words: published as keyed hashes of their skeletons, readable only when sealed.
+
+Every peer must enforce a `block` word (the author's node refuses to send, the
+others hide on receipt), but only moderators and admins may read the list.
+So a `word_set` op carries the hash of the word's skeleton (confusables.fold,
+tokens joined by one space) keyed with the community id, the action, and the
+word itself sealed to the moderators and admins of the moment (one SealedBox
+each, as reports are). Checking a post hashes its token n-grams (n up to the
+longest watched phrase) and looks them up: O(tokens x phrase lengths), not
+O(words). A member can still test a guess against the hashes (the key is the
+community id, which they hold); docs/safety.md says what that leaves open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from nacl.exceptions import CryptoError
+from nacl.public import SealedBox
+from nacl.signing import SigningKey, VerifyKey
+
+from p2pcommunity.sync.cbor import RECORD, decode_or_none
+from p2pcommunity.sync.crypto import canonical_cbor
+from p2pcommunity.sync.safety.confusables import tokens
+
+HASH_SIZE = 16
+MAX_PHRASE_TOKENS = 4
+MAX_WORD_CHARS = 64
+MAX_READERS = 256
+ACTIONS = ("block", "flag", "hold")
+# The strongest action wins when a post matches several words.
+_CACHE_SIZE = 50_000
+_STRENGTH = {"flag": 1, "hold": 2, "block": 3}
+
+
+def skeleton(word: str) -> str:
+    """The canonical form of a watched word or phrase; "" if it has no letters."""
+    return " ".join(tokens(word))
+
+
+def word_hash(community_id: bytes, skel: str) -> bytes:
+    key = hashlib.blake2b(community_id, digest_size=32, person=b"p2pc-words").digest()
+    return hashlib.blake2b(skel.encode(), key=key, digest_size=HASH_SIZE).digest()
+
+
+def seal_word(word: str, readers: Sequence[bytes]) -> bytes:
+    payload = canonical_cbor({"word": word})
+    boxes = [
+        [reader, SealedBox(VerifyKey(reader).to_curve25519_public_key()).encrypt(payload)]
+        for reader in sorted(set(readers))[:MAX_READERS]
+    ]
+    return canonical_cbor({"boxes": boxes})
+
+
+def open_word(key: SigningKey, sealed: bytes) -> str | None:
+    """The word if it was sealed to `key`; None otherwise or when malformed."""
+    me = bytes(key.verify_key)
+    value: Any = decode_or_none(sealed, RECORD)
+    if not isinstance(value, dict) or not isinstance(value.get("boxes"), list):
+        return None
+    box = next(
+        (b[1] for b in value["boxes"] if isinstance(b, list) and len(b) == 2 and b[0] == me),
+        None,
+    )
+    if not isinstance(box, bytes):
+        return None
+    try:
+        plain = SealedBox(key.to_curve25519_private_key()).decrypt(box)
+    except CryptoError:
+        return None
+    payload: Any = decode_or_none(plain, RECORD)
+    if not isinstance(payload, dict) or set(payload) != {"word"}:
+        return None
+    word = payload["word"]
+    return word if isinstance(word, str) else None
+
+
+class Matcher:
+    """The watched words of one community state, ready to check texts against."""
+
+    def __init__(self, community_id: bytes, words: Mapping[bytes, tuple[str, int]]) -> None:
+        # words: hash -> (action, number of tokens of the phrase)
+        key = hashlib.blake2b(community_id, digest_size=32, person=b"p2pc-words").digest()
+        self._base = hashlib.blake2b(key=key, digest_size=HASH_SIZE)
+        # Words recur from post to post (Zipf): their hashes are kept, in a bounded dict.
+        self._cache: dict[str, bytes] = {}
+        self._actions = {h: action for h, (action, _) in words.items()}
+        self._lengths = sorted({n for _, n in words.values() if 1 <= n <= MAX_PHRASE_TOKENS})
+
+    def match(self, text: str) -> str | None:
+        """The strongest action of the watched words in `text`, or None."""
+        if not self._actions:
+            return None
+        words = tokens(text)
+        base, actions, cache, best = self._base, self._actions, self._cache, None
+        for n in self._lengths:
+            pieces = (
+                set(words)
+                if n == 1
+                else {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+            )
+            for piece in pieces:
+                digest = cache.get(piece)
+                if digest is None:
+                    if len(cache) >= _CACHE_SIZE:
+                        cache.clear()
+                    h = base.copy()  # cheaper than a keyed blake2b per piece
+                    h.update(piece.encode())
+                    digest = cache[piece] = h.digest()
+                action = actions.get(digest)
+                if action is not None and (best is None or _STRENGTH[action] > _STRENGTH[best]):
+                    best = action
+                    if best == "block":
+                        return best
+        return best

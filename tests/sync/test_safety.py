@@ -1,0 +1,272 @@
+"""Issue 16: the policy, watched words and held posts, judged the same on every peer."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from nacl.signing import SigningKey
+
+from p2pcommunity.sync.docs.apply import SignedChange
+from p2pcommunity.sync.docs.memberdoc import DocRef, PostRecord, new_local_id, post_id_for
+from p2pcommunity.sync.errors import DomainError, Forbidden, Rejected
+from p2pcommunity.sync.peerid import peer_id_from_public_key
+from p2pcommunity.sync.safety.confusables import fold, tokens
+from p2pcommunity.sync.safety.words import skeleton
+from p2pcommunity.sync.service import Service
+from p2pcommunity.sync.storage.store import Store
+
+_clock = itertools.count(1_700_000_000_000, 1000)
+
+
+def clock() -> int:
+    return next(_clock)
+
+
+def _service(tmp_path: Path, name: str, ticks: itertools.count[int] | None = None) -> Service:
+    tick = ticks if ticks is not None else _clock
+    return Service(Store(tmp_path / f"{name}.sqlite3"), SigningKey.generate(), lambda: next(tick))
+
+
+def _sync_log(source: Service, target: Service, cid: str) -> None:
+    target.node_support.take_up(bytes.fromhex(cid)).receive_ops(
+        source.community(cid).log.ops_in_order()
+    )
+
+
+def _sync_docs(source: Service, target: Service, cid: str, owner: bytes) -> None:
+    community = target.community(cid)
+    for row in source.store.docs_of(bytes.fromhex(cid), owner):
+        held = target.store.doc(row.doc_id)
+        rows = source.store.changes_after(row.doc_id, held.max_seq if held else 0)
+        if rows:
+            items = [SignedChange(d, s) for _, _, d, s in rows]
+            community.receive_changes(DocRef(bytes.fromhex(cid), owner, row.segment), items, 0)
+
+
+def _texts(service: Service, cid: str) -> list[str]:
+    return [p["text"] for p in service.read(cid, "general")["posts"]]
+
+
+def _raw_post(service: Service, cid: str, text: str, ms: int, mentions: int = 0) -> str:
+    """The test double of an app that skips its own checks: straight into its document."""
+    community = service.community(cid)
+    channel = service.channel_id(community.state, "general")
+    keys = tuple(SigningKey.generate().verify_key.encode() for _ in range(mentions))
+    local_id = new_local_id()
+    record = PostRecord(local_id, channel, text, None, keys, ms)
+    community.write(service.key, ms, lambda seg: seg.write_post(record))
+    return post_id_for(service.me, local_id)
+
+
+@pytest.fixture
+def club(tmp_path: Path) -> tuple[Service, Service, Service, Service, str]:
+    """admin, a moderator, mallory (who skips her checks) and bob, all synced."""
+    admin, mod, mallory, bob = (_service(tmp_path, n) for n in ("admin", "mod", "mal", "bob"))
+    cid = admin.community_create("Club")["community_id"]
+    for who in (mod, mallory, bob):
+        admin.member_add(cid, peer_id_from_public_key(who.me))
+    admin.role_set(cid, peer_id_from_public_key(mod.me), "moderator")
+    for who in (mod, mallory, bob):
+        _sync_log(admin, who, cid)
+    return admin, mod, mallory, bob, cid
+
+
+# --- folding -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "variant", ["FREE", "fr33", "ｆｒｅｅ", "ＦＲ３３", "frée", "frее", "FrEe"]
+)
+def test_confusable_and_full_width_variants_fold_to_one_skeleton(variant: str) -> None:
+    assert skeleton(variant) == "free"
+
+
+def test_tokens_split_on_punctuation_after_folding() -> None:
+    assert tokens("Get fr33 $tuff, now!") == ["get", "free", "stuff", "now"]
+    assert fold("ＡＢＣ") == "abc"
+
+
+# --- policy and words through the service ------------------------------------
+
+
+def test_author_node_refuses_each_rule_with_its_code(club: tuple) -> None:
+    admin, mod, mallory, _bob, cid = club
+    admin.safety.policy_set(cid, "slow_mode.general", "60s")
+    admin.safety.policy_set(cid, "max_mentions", "1")
+    mod.safety.words_add(cid, "spam", "block")
+    _sync_log(admin, mallory, cid)
+    _sync_log(mod, mallory, cid)
+    assert mallory.post(cid, "general", "hello")["held"] is False
+    with pytest.raises(DomainError) as slow:
+        mallory.post(cid, "general", "again")
+    assert slow.value.code == "slow_mode"
+    _sync_log(mod, admin, cid)
+    with pytest.raises(DomainError) as word:
+        admin.post(cid, "general", "buy ＳＰ4Ｍ now")
+    assert word.value.code == "blocked_word"
+
+
+def test_peers_hide_what_a_check_skipping_author_sent(club: tuple) -> None:
+    admin, mod, mallory, bob, cid = club
+    admin.safety.policy_set(cid, "slow_mode.general", "60s")
+    admin.safety.policy_set(cid, "max_mentions", "2")
+    admin.safety.policy_set(cid, "probation", "7d")
+    mod.safety.words_add(cid, "scam", "block")
+    _sync_log(mod, admin, cid)
+    for who in (mallory, bob):
+        _sync_log(admin, who, cid)
+        _sync_log(mod, who, cid)
+    base = admin.community(cid).state.members[mallory.me].joined_ms + 10_000_000
+    _raw_post(mallory, cid, "first, fine", base)
+    _raw_post(mallory, cid, "too soon", base + 1000)  # slow mode
+    _raw_post(mallory, cid, "a s c a m? no: a sc4m", base + 120_000)  # blocked word
+    _raw_post(mallory, cid, "see https://x.example", base + 240_000)  # probation: a link
+    _raw_post(mallory, cid, "hi all", base + 360_000, mentions=3)  # mention limit
+    for who in (bob, admin):
+        _sync_docs(mallory, who, cid, mallory.me)
+        assert _texts(who, cid) == ["first, fine"]
+    assert _texts(mallory, cid) == ["first, fine"]
+
+
+def test_a_held_post_is_invisible_to_a_plain_member_until_approved(club: tuple) -> None:
+    admin, mod, mallory, bob, cid = club
+    admin.safety.policy_set(cid, "probation", "7d")
+    admin.safety.policy_set(cid, "probation.hold", "on")
+    for who in (mallory, bob, mod):
+        _sync_log(admin, who, cid)
+    result = mallory.post(cid, "general", "hello, new here")
+    assert result["held"] is True
+    for who in (bob, mod):
+        _sync_docs(mallory, who, cid, mallory.me)
+    assert _texts(bob, cid) == []
+    pending = mod.safety.pending(cid)["posts"]
+    assert [p["text"] for p in pending] == ["hello, new here"] and pending[0]["held"]
+    with pytest.raises(Forbidden):
+        bob.safety.approve(cid, result["post_id"])
+    mod.safety.approve(cid, result["post_id"])
+    _sync_log(mod, bob, cid)
+    assert _texts(bob, cid) == ["hello, new here"]
+    assert mod.safety.pending(cid)["posts"] == []
+
+
+def test_rejected_held_post_stays_hidden(club: tuple) -> None:
+    _admin, mod, mallory, bob, cid = club
+    mod.safety.words_add(cid, "crypto deal", "hold")
+    _sync_log(mod, mallory, cid)
+    post = mallory.post(cid, "general", "CRYPT0   DEAL inside")
+    assert post["held"] is True
+    _sync_docs(mallory, mod, cid, mallory.me)
+    mod.safety.reject(cid, post["post_id"], "spam")
+    _sync_log(mod, bob, cid)
+    _sync_docs(mallory, bob, cid, mallory.me)
+    assert _texts(bob, cid) == [] and mod.safety.pending(cid)["posts"] == []
+
+
+def test_plain_members_cannot_read_the_word_list_and_ops_hold_no_plaintext(club: tuple) -> None:
+    admin, mod, _mallory, bob, cid = club
+    mod.safety.words_add(cid, "Forbidden Phrase", "flag")
+    _sync_log(mod, bob, cid)
+    with pytest.raises(Forbidden):
+        bob.safety.words_list(cid)
+    assert admin.safety.words_list(cid)["words"] == []  # not synced yet
+    _sync_log(mod, admin, cid)
+    assert admin.safety.words_list(cid)["words"] == [{"word": "Forbidden Phrase", "action": "flag"}]
+    raw = b"".join(op.data for op in bob.community(cid).log.ops_in_order())
+    assert b"orbidden" not in raw and b"hrase" not in raw
+
+
+def test_only_admins_set_the_policy_and_bad_values_change_nothing(club: tuple) -> None:
+    admin, mod, _mallory, _bob, cid = club
+    with pytest.raises(Forbidden):
+        mod.safety.policy_set(cid, "max_links", "0")
+    for key, value in (("max_links", "-1"), ("slow_mode.nowhere", "5s"), ("what", "1")):
+        with pytest.raises(DomainError):
+            admin.safety.policy_set(cid, key, value)
+    assert admin.safety.policy_show(cid)["version"] == 0
+    shown = admin.safety.policy_set(cid, "slow_mode.general", "2m")
+    assert shown["slow_mode"] == {"general": 120} and shown["version"] == 1
+
+
+# --- concurrency: 3 peers, any order ------------------------------------------
+
+_POLICY = st.sampled_from(
+    [("slow_mode.general", "30s"), ("slow_mode.general", "off"), ("max_mentions", "0"),
+     ("rate.posts_per_minute", "2"), ("max_links", "0"), ("max_links", "off")]
+)  # fmt: skip
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    changes=st.lists(_POLICY, min_size=1, max_size=3),
+    posts=st.lists(
+        st.tuples(st.integers(0, 90), st.integers(0, 2), st.booleans()), min_size=1, max_size=5
+    ),
+    orders=st.lists(st.permutations([0, 1, 2]), min_size=3, max_size=3),
+)
+def test_concurrent_policy_changes_and_posts_resolve_identically(
+    tmp_path_factory: pytest.TempPathFactory,
+    changes: list[tuple[str, str]],
+    posts: list[tuple[int, int, bool]],
+    orders: list[list[int]],
+) -> None:
+    tmp = tmp_path_factory.mktemp("conc")
+    ticks = itertools.count(1_800_000_000_000, 7000)
+    a, b, c = (_service(tmp, n, ticks) for n in ("a", "b", "c"))
+    cid = a.community_create("C")["community_id"]
+    for who in (b, c):
+        a.member_add(cid, peer_id_from_public_key(who.me))
+        a.role_set(cid, peer_id_from_public_key(b.me), "admin") if who is b else None
+    for who in (b, c):
+        _sync_log(a, who, cid)
+    # a and b change the policy concurrently while c posts without checking.
+    for i, (key, value) in enumerate(changes):
+        (a if i % 2 else b).safety.policy_set(cid, key, value)
+    base = 1_800_000_000_000
+    for offset, mentions, link in posts:
+        _raw_post(c, cid, "x https://l.example" if link else "x", base + offset * 1000, mentions)
+    peers = (a, b, c)
+    for target, order in zip(peers, orders, strict=True):
+        for source in (peers[i] for i in order):
+            if source is not target:
+                _sync_log(source, target, cid)
+                _sync_docs(source, target, cid, c.me)
+    seen = [sorted(p["id"] for p in who.read(cid, "general", limit=100)["posts"]) for who in peers]
+    assert seen[0] == seen[1] == seen[2]
+    assert all(who.safety.policy_show(cid) == a.safety.policy_show(cid) for who in peers)
+
+
+# --- ops from the network: refused whole, nothing changes ---------------------
+
+
+@pytest.mark.parametrize(
+    ("op_type", "body"),
+    [
+        ("policy_set", {"key": "max_links", "value": -1}),
+        ("policy_set", {"key": "max_links", "value": 1, "extra": 1}),
+        ("policy_set", {"key": "slow_mode", "value": 5}),  # no channel
+        ("word_set", {"hash": b"short", "action": "block", "tokens": 1, "sealed": b"x"}),
+        ("word_set", {"hash": bytes(16), "action": "block", "tokens": 1}),  # not sealed
+        ("word_set", {"hash": bytes(16), "action": "nuke", "tokens": 1, "sealed": b"x"}),
+        ("post_approve", {"post": "not-an-id"}),
+    ],
+)
+def test_malformed_safety_ops_are_refused(club: tuple, op_type: str, body: dict) -> None:
+    admin, _mod, _mallory, _bob, cid = club
+    community = admin.community(cid)
+    before = admin.safety.policy_show(cid)
+    with pytest.raises((Rejected, DomainError)):  # the body check, or the envelope's
+        community.append_op(admin.key, op_type, body, clock())
+    assert admin.safety.policy_show(cid) == before
+
+
+def test_a_plain_members_policy_op_is_refused_by_every_peer(club: tuple) -> None:
+    admin, _mod, mallory, _bob, cid = club
+    with pytest.raises(Rejected):
+        mallory.community(cid).append_op(
+            mallory.key, "policy_set", {"key": "max_links", "value": 0}, clock()
+        )
+    assert admin.safety.policy_show(cid)["max_links"] is None
