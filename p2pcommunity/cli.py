@@ -139,7 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sigworker.main()
         return 0
     try:
-        return _main(argv)
+        code = _main(argv)
+        # A piped stdout is block-buffered: the write that meets the closed pipe is this
+        # flush, not the print, so it must happen here and not at interpreter exit.
+        sys.stdout.flush()
+        return code
     except BrokenPipeError:
         # The reader went away (`| head -1`). Point stdout at /dev/null so that
         # the interpreter's final flush does not fail a second time.
