@@ -173,6 +173,8 @@ class Safety:
     def check_outgoing(self, community: Community, record: PostRecord, post_id: str) -> bool:
         """Raise `PolicyError` if every peer would hide this post; True if it is held."""
         me = self.service.me
+        if safety_of(community.state).inactive:
+            return False
         own = self.service.store.safety.posts(community.id, me)
         new = PostFacts(
             post_id, me, record.channel_id, record.author_ms, record.text, len(record.mentions)

@@ -66,6 +66,12 @@ class SafetyState:
     approved: frozenset[str] = frozenset()
     rejected: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def inactive(self) -> bool:
+        """No policy value, no watched word and no rejection: no post can get a verdict,
+        so nothing needs the community's posts (the usual case, and it costs nothing)."""
+        return not self.entries and not self.words and not self.rejected
+
     def value_at(self, key: str, channel: bytes | None, ms: int) -> int | None:
         """The value in force for a post dated `ms`: the latest entry at or before it."""
         found = None
@@ -227,6 +233,8 @@ def judge(
 def verdicts(state: CommunityState, posts: Iterable[PostFacts]) -> dict[str, Verdict]:
     """Every post's verdict; `posts` grouped by author, each in document order."""
     safety = safety_of(state)
+    if safety.inactive:
+        return {}
     matcher = safety.matcher(state.community_id)
     out: dict[str, Verdict] = {}
     histories: dict[bytes, AuthorHistory] = {}
