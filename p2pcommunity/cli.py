@@ -140,17 +140,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         code = _main(argv)
-        # A piped stdout is block-buffered: the write that meets the closed pipe is this
-        # flush, not the print, so it must happen here and not at interpreter exit.
-        sys.stdout.flush()
-        return code
     except BrokenPipeError:
-        # The reader went away (`| head -1`). Point stdout at /dev/null so that
-        # the interpreter's final flush does not fail a second time.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        _silence_stdout()
         return EXIT_ERROR
+    except SystemExit:  # argparse's --help and usage errors: their output may be unsent
+        if not _flushed():
+            _silence_stdout()
+        raise
+    # A piped stdout is block-buffered: the write that meets the closed pipe is this
+    # flush, not the print, so it must happen here and not at interpreter exit.
+    if not _flushed():
+        _silence_stdout()
+        return EXIT_ERROR
+    return code
+
+
+def _flushed() -> bool:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return False
+    return True
+
+
+def _silence_stdout() -> None:
+    """The reader went away (`| head -1`): point stdout at /dev/null so that the
+    interpreter's final flush does not fail a second time."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _main(argv: Sequence[str] | None) -> int:
