@@ -143,17 +143,19 @@ def test_every_menu_action_has_a_name(window: MainWindow, qtbot) -> None:
 
 def test_the_dialogs_name_every_control(window: MainWindow, qtbot) -> None:
     from p2pcommunity.ui.dialogs import (
+        CreateChannelDialog,
         CreateCommunityDialog,
         InviteDialog,
-        JoinDialog,
         ProfileDialog,
     )
+    from p2pcommunity.ui.join import JoinDialog
     from p2pcommunity.ui.reports import ReportsDialog
     from p2pcommunity.ui.settings import CommunitySettingsDialog
 
     client = ControlClient()
     dialogs = [
         CreateCommunityDialog(client, window),
+        CreateChannelDialog(client, "c1", window),
         JoinDialog("", window),
         InviteDialog(client, "c1", "Climbing club", window),
         ProfileDialog(client, "Alice", ME, window),
