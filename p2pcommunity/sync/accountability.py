@@ -21,12 +21,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from nacl.exceptions import CryptoError
-from nacl.public import SealedBox
-from nacl.signing import SigningKey, VerifyKey
+from nacl.signing import SigningKey
 
-from p2pcommunity.sync.cbor import RECORD, decode_or_none
-from p2pcommunity.sync.crypto import canonical_cbor
 from p2pcommunity.sync.errors import DomainError, Forbidden, Invalid, NotFound
 from p2pcommunity.sync.log.appeal_rules import (
     APPEALABLE,
@@ -38,6 +34,7 @@ from p2pcommunity.sync.log.ops import Op, Role
 from p2pcommunity.sync.log.rules import OP_RULES
 from p2pcommunity.sync.log.state import StateBuilder
 from p2pcommunity.sync.peerid import peer_id_from_public_key
+from p2pcommunity.sync.sealing import open_sealed, seal_to
 from p2pcommunity.sync.timefmt import iso_ms
 
 if TYPE_CHECKING:
@@ -45,7 +42,6 @@ if TYPE_CHECKING:
     from p2pcommunity.sync.service import Service
 
 MAX_APPEAL_CHARS = 2000
-MAX_READERS = 256
 # s1's ops (issue 16's policy half) are listed when present; their bodies are read
 # defensively (`.get`), since this module does not own their rules.
 MODLOG_TYPES = frozenset(
@@ -67,29 +63,15 @@ MODLOG_TYPES = frozenset(
 
 
 def seal_text(text: str, readers: Sequence[bytes]) -> bytes:
-    payload = text.encode()
-    boxes = [
-        [reader, SealedBox(VerifyKey(reader).to_curve25519_public_key()).encrypt(payload)]
-        for reader in sorted(set(readers))[:MAX_READERS]
-    ]
-    return canonical_cbor({"boxes": boxes})
+    return seal_to(text.encode(), readers)
 
 
 def open_text(key: SigningKey, sealed: bytes) -> str | None:
     """The text if it was sealed to `key`; None otherwise or when malformed."""
-    me = bytes(key.verify_key)
-    value: Any = decode_or_none(sealed, RECORD)
-    if not isinstance(value, dict) or not isinstance(value.get("boxes"), list):
-        return None
-    box = next(
-        (b[1] for b in value["boxes"] if isinstance(b, list) and len(b) == 2 and b[0] == me),
-        None,
-    )
-    if not isinstance(box, bytes):
-        return None
+    plain = open_sealed(key, sealed)
     try:
-        return SealedBox(key.to_curve25519_private_key()).decrypt(box).decode()
-    except (CryptoError, UnicodeDecodeError):
+        return None if plain is None else plain.decode()
+    except UnicodeDecodeError:
         return None
 
 

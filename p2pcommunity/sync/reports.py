@@ -13,14 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nacl.exceptions import CryptoError
-from nacl.public import SealedBox
-from nacl.signing import SigningKey, VerifyKey
+from nacl.signing import SigningKey
 
 from p2pcommunity.sync.cbor import RECORD, decode_or_none
 from p2pcommunity.sync.crypto import canonical_cbor
+from p2pcommunity.sync.sealing import open_sealed, seal_to
 
-MAX_READERS = 256
 # Issue 16. "other" is left out of the payload, so that such a report opens on
 # nodes that predate categories (their reader wants exactly post, reason, ms).
 CATEGORIES = ("harassment", "spam", "misinformation", "other")
@@ -41,29 +39,13 @@ def seal_report(
     fields: dict[str, Any] = {"post": post_id, "reason": reason, "ms": ms}
     if category != "other":
         fields["category"] = category
-    payload = canonical_cbor(fields)
-    boxes = [
-        [reader, SealedBox(VerifyKey(reader).to_curve25519_public_key()).encrypt(payload)]
-        for reader in sorted(set(readers))[:MAX_READERS]
-    ]
-    return canonical_cbor({"boxes": boxes})
+    return seal_to(canonical_cbor(fields), readers)
 
 
 def open_report(key: SigningKey, reporter: bytes, body: bytes) -> OpenedReport | None:
     """The report if it was sealed to `key`; None otherwise or when malformed."""
-    me = bytes(key.verify_key)
-    value: Any = decode_or_none(body, RECORD)
-    if not isinstance(value, dict) or not isinstance(value.get("boxes"), list):
-        return None
-    box = None
-    for item in value["boxes"]:
-        if isinstance(item, list) and len(item) == 2 and item[0] == me:
-            box = item[1]
-    if not isinstance(box, bytes):
-        return None
-    try:
-        plain = SealedBox(key.to_curve25519_private_key()).decrypt(box)
-    except CryptoError:
+    plain = open_sealed(key, body)
+    if plain is None:
         return None
     payload: Any = decode_or_none(plain, RECORD)
     if not isinstance(payload, dict) or set(payload) - {"category"} != {"post", "reason", "ms"}:

@@ -17,18 +17,16 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from nacl.exceptions import CryptoError
-from nacl.public import SealedBox
-from nacl.signing import SigningKey, VerifyKey
+from nacl.signing import SigningKey
 
 from p2pcommunity.sync.cbor import RECORD, decode_or_none
 from p2pcommunity.sync.crypto import canonical_cbor
 from p2pcommunity.sync.safety.confusables import tokens
+from p2pcommunity.sync.sealing import open_sealed, seal_to
 
 HASH_SIZE = 16
 MAX_PHRASE_TOKENS = 4
 MAX_WORD_CHARS = 64
-MAX_READERS = 256
 ACTIONS = ("block", "flag", "hold")
 # The strongest action wins when a post matches several words.
 _CACHE_SIZE = 50_000
@@ -46,31 +44,13 @@ def word_hash(community_id: bytes, skel: str) -> bytes:
 
 
 def seal_word(word: str, readers: Sequence[bytes]) -> bytes:
-    payload = canonical_cbor({"word": word})
-    boxes = [
-        [reader, SealedBox(VerifyKey(reader).to_curve25519_public_key()).encrypt(payload)]
-        for reader in sorted(set(readers))[:MAX_READERS]
-    ]
-    return canonical_cbor({"boxes": boxes})
+    return seal_to(canonical_cbor({"word": word}), readers)
 
 
 def open_word(key: SigningKey, sealed: bytes) -> str | None:
     """The word if it was sealed to `key`; None otherwise or when malformed."""
-    me = bytes(key.verify_key)
-    value: Any = decode_or_none(sealed, RECORD)
-    if not isinstance(value, dict) or not isinstance(value.get("boxes"), list):
-        return None
-    box = next(
-        (b[1] for b in value["boxes"] if isinstance(b, list) and len(b) == 2 and b[0] == me),
-        None,
-    )
-    if not isinstance(box, bytes):
-        return None
-    try:
-        plain = SealedBox(key.to_curve25519_private_key()).decrypt(box)
-    except CryptoError:
-        return None
-    payload: Any = decode_or_none(plain, RECORD)
+    plain = open_sealed(key, sealed)
+    payload: Any = decode_or_none(plain, RECORD) if plain is not None else None
     if not isinstance(payload, dict) or set(payload) != {"word"}:
         return None
     word = payload["word"]
