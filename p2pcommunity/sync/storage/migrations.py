@@ -28,6 +28,7 @@ to the DDL without its step (or the reverse) fails there.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 
@@ -48,14 +49,30 @@ def _add_schema_history(db: sqlite3.Connection) -> None:
     )
 
 
+_IDEMPOTENT = re.compile(r"CREATE (TABLE|INDEX|VIRTUAL TABLE) (?!IF NOT EXISTS)")
+
+
+def _create(db: sqlite3.Connection, schema: str) -> None:
+    """Runs a module's DDL as a step. IF NOT EXISTS: a store whose version was set back
+    by hand (tests do) may already hold its tables."""
+    for statement in schema.split(";"):
+        if statement.strip():
+            db.execute(_IDEMPOTENT.sub(r"CREATE \1 IF NOT EXISTS ", statement))
+
+
 def _add_knowledge(db: sqlite3.Connection) -> None:
     """1.2 (issue 14): topic titles and tags, votes, accepted answers; all start empty,
     as no earlier release wrote them (channels of earlier ops are chat channels)."""
     from p2pcommunity.sync.storage.knowledge_tables import KNOWLEDGE_SCHEMA
 
-    for statement in KNOWLEDGE_SCHEMA.split(";"):
-        if statement.strip():
-            db.execute(statement)
+    _create(db, KNOWLEDGE_SCHEMA)
+
+
+def _add_pages(db: sqlite3.Connection) -> None:
+    """1.3: wiki pages (issue 14): their signed changes and derived rows, empty at first."""
+    from p2pcommunity.sync.storage.page_tables import PAGE_SCHEMA
+
+    _create(db, PAGE_SCHEMA)
 
 
 def _add_blobs(db: sqlite3.Connection) -> None:
@@ -63,22 +80,7 @@ def _add_blobs(db: sqlite3.Connection) -> None:
     no older release could attach a file)."""
     from p2pcommunity.sync.storage.blob_store import BLOB_SCHEMA
 
-    # IF NOT EXISTS: a store whose version was set back by hand (tests do) may hold them.
-    for statement in BLOB_SCHEMA.split(";"):
-        if statement.strip():
-            statement = statement.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ")
-            db.execute(statement.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS "))
-
-
-def _add_pages(db: sqlite3.Connection) -> None:
-    """1.3: wiki pages (issue 14): their signed changes and derived rows, empty at first."""
-    from p2pcommunity.sync.storage.page_tables import PAGE_SCHEMA
-
-    # IF NOT EXISTS: a store whose version was set back by hand (tests do) may hold them.
-    for statement in PAGE_SCHEMA.split(";"):
-        if statement.strip():
-            statement = statement.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ")
-            db.execute(statement.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS "))
+    _create(db, BLOB_SCHEMA)
 
 
 STEPS: dict[Version, Callable[[sqlite3.Connection], None]] = {
