@@ -27,8 +27,8 @@ LOCK_FILE = "node.lock"
 STORE_FILE = "store.sqlite3"
 
 
-class DataDirLocked(DomainError):
-    code = "locked"
+class DataDirLocked(DomainError, code="locked"):
+    """Another process holds this data dir's lock (a running node: talk to it instead)."""
 
 
 # Test-only: shifts this process's wall clock, so an end-to-end test can see an

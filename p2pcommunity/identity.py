@@ -45,10 +45,8 @@ SEED_SIZE = 32
 _MAX_FILE_SIZE = 64 * 1024
 
 
-class IdentityLocked(DomainError):
+class IdentityLocked(DomainError, code="locked"):
     """The key is sealed and no passphrase, or a wrong one, was given."""
-
-    code = "locked"
 
 
 @dataclass(frozen=True)

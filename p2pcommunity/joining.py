@@ -35,12 +35,12 @@ DEFAULT_JOIN_TIMEOUT_S = 30.0
 JOIN_ACK_TIMEOUT_S = 5.0
 
 
-class NetworkError(DomainError):
-    code = "network"
+class NetworkError(DomainError, code="network"):
+    """No peer of the invite could be reached, or the connection broke during the join."""
 
 
-class TimeoutFailure(DomainError):
-    code = "timeout"
+class TimeoutFailure(DomainError, code="timeout"):
+    """No peer finished the join's sync within its --timeout."""
 
 
 async def join(

@@ -57,16 +57,12 @@ RequestId: TypeAlias = int | str
 Params: TypeAlias = dict[str, Any]
 
 
-class MethodNotFound(DomainError):
+class MethodNotFound(DomainError, code="invalid"):
     """Raise from a control handler for an unknown method: answered with -32601."""
 
-    code = "invalid"
 
-
-class InvalidParams(DomainError):
+class InvalidParams(DomainError, code="invalid"):
     """Raise from a control handler for missing or ill-typed params: answered with -32602."""
-
-    code = "invalid"
 
 
 # --------------------------------------------------------------------------- messages

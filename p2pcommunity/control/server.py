@@ -61,10 +61,8 @@ AUTH_TIMEOUT = 10.0
 RECEIVE_SIZE = 65536
 
 
-class ControlServerRunning(DomainError):
+class ControlServerRunning(DomainError, code="locked"):
     """A live node already answers on this data dir's control socket."""
-
-    code = "locked"
 
 
 class _Connection:

@@ -10,9 +10,18 @@ from __future__ import annotations
 
 
 class DomainError(Exception):
-    """A request the user or a client made that cannot be done; nothing changed."""
+    """A request the user or a client made that cannot be done; nothing changed.
+
+    A subclass names its code in its header, `class NotFound(DomainError,
+    code="not_found")`, so that each error reads as one line and a docstring.
+    """
 
     code = "invalid"
+
+    def __init_subclass__(cls, code: str | None = None, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
 
     def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(message)
@@ -20,33 +29,25 @@ class DomainError(Exception):
             self.code = code
 
 
-class NotFound(DomainError):
+class NotFound(DomainError, code="not_found"):
     """What the user named (a community, channel, post, member, invite) is not held here."""
 
-    code = "not_found"
 
-
-class Forbidden(DomainError):
+class Forbidden(DomainError, code="forbidden"):
     """The user's role (or timeout, or removal) does not allow the command."""
 
-    code = "forbidden"
+
+class Invalid(DomainError, code="invalid"):
+    """The request's own values are wrong (a name too long, a bad id, a field missing)."""
 
 
-class Invalid(DomainError):
-    code = "invalid"
-
-
-class Exists(DomainError):
+class Exists(DomainError, code="exists"):
     """A name that must be unique is taken (a channel), or a data dir already has a key."""
 
-    code = "exists"
 
-
-class RulesPending(DomainError):
+class RulesPending(DomainError, code="rules_pending"):
     """The member has not acknowledged the community's current rules (issue 13): until
     they do, nothing of the community is shown and this node writes nothing to it."""
-
-    code = "rules_pending"
 
 
 class StoreUnavailable(DomainError):
@@ -57,36 +58,26 @@ class StoreUnavailable(DomainError):
     """
 
 
-class DiskFull(StoreUnavailable):
+class DiskFull(StoreUnavailable, code="disk_full"):
     """SQLite could not grow the file: the disk (or the store's page limit) is full."""
 
-    code = "disk_full"
 
-
-class DatabaseLocked(StoreUnavailable):
+class DatabaseLocked(StoreUnavailable, code="db_locked"):
     """Another program holds SQLite's write lock. Not `locked`, which says a
     p2pcommunity node holds the data dir (talk to it instead); this one
     passes once that program lets go, so a script may retry."""
 
-    code = "db_locked"
 
-
-class StoreCorrupt(StoreUnavailable):
+class StoreCorrupt(StoreUnavailable, code="corrupt"):
     """The file is not a database or fails SQLite's checks; it is never recreated silently."""
 
-    code = "corrupt"
 
-
-class StoreIOError(StoreUnavailable):
+class StoreIOError(StoreUnavailable, code="io_error"):
     """The disk refused a read or write (I/O error, permissions, read-only)."""
 
-    code = "io_error"
 
-
-class NewerStore(StoreUnavailable):
+class NewerStore(StoreUnavailable, code="too_new"):
     """The store's format has a newer major version than this release reads."""
-
-    code = "too_new"
 
 
 class RemoteProtocolError(Exception):

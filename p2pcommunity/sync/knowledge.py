@@ -39,10 +39,8 @@ MAX_TOPICS_LIMIT = 1000
 _VOTES = {"up": 1, "down": -1, "clear": 0}
 
 
-class WrongKind(DomainError):
+class WrongKind(DomainError, code="wrong_kind"):
     """The command does not fit the channel's kind (CLI.md: wrong_kind)."""
-
-    code = "wrong_kind"
 
 
 class Knowledge:

@@ -29,7 +29,6 @@ from typing import NoReturn
 from p2pcommunity.sync.errors import (
     DatabaseLocked,
     DiskFull,
-    DomainError,
     StoreCorrupt,
     StoreIOError,
     StoreUnavailable,
@@ -146,10 +145,6 @@ def environment_error(
             "file and its directory are writable by you, then try again."
         )
     return None
-
-
-class StoreError(DomainError):
-    code = "invalid"
 
 
 @dataclass(frozen=True)
@@ -494,7 +489,6 @@ __all__ = [
     "DocRow",
     "PostRow",
     "Store",
-    "StoreError",
     "Visibility",
     "environment_error",
 ]
