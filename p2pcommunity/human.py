@@ -36,6 +36,16 @@ _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _KEEP_FORMAT = {"\u200c", "\u200d", *map(chr, range(0xE0020, 0xE0080))}
 
 
+def _listing(key: str, empty: str, line: Callable[[Result], str]) -> Formatter:
+    """The formatter of a list result: one line an item of `result[key]`, or `empty`."""
+
+    def formatter(result: Result, args: Args) -> str:
+        items = result[key]
+        return "\n".join(map(line, items)) if items else empty
+
+    return formatter
+
+
 def _unsafe(ch: str) -> bool:
     category = unicodedata.category(ch)
     if category in ("Cc", "Zl", "Zp"):
@@ -121,13 +131,15 @@ def identity(result: Result, args: Args) -> str:
     return "\n".join(lines)
 
 
-def community_list(result: Result, args: Args) -> str:
-    if not result["communities"]:
-        return "no communities yet: `community create NAME` or `join INVITE_CODE`"
-    return "\n".join(
-        f"{c['id'][:12]}  {c['name']}  ({c['role'] or 'not a member'}, {c['members']} members)"
-        for c in result["communities"]
-    )
+def _community_list_line(c: Result) -> str:
+    return f"{c['id'][:12]}  {c['name']}  ({c['role'] or 'not a member'}, {c['members']} members)"
+
+
+community_list = _listing(
+    "communities",
+    "no communities yet: `community create NAME` or `join INVITE_CODE`",
+    _community_list_line,
+)
 
 
 def community_show(result: Result, args: Args) -> str:
@@ -186,14 +198,14 @@ def member_list(result: Result, args: Args) -> str:
     )
 
 
-def invite_list(result: Result, args: Args) -> str:
-    if not result["invites"]:
-        return "no invites"
-    return "\n".join(
+def _invite_list_line(i: Result) -> str:
+    return (
         f"{i['invite_id'][:12]}  {i['role']}  expires {i['expires']}  "
         f"{i['uses_left']} uses left{'  REVOKED' if i['revoked'] else ''}"
-        for i in result["invites"]
     )
+
+
+invite_list = _listing("invites", "no invites", _invite_list_line)
 
 
 def reports(result: Result, args: Args) -> str:
@@ -265,21 +277,18 @@ def page_show(result: Result, args: Args) -> str:
     return f"{head}\n\n{result['text']}"
 
 
-def page_list(result: Result, args: Args) -> str:
-    if not result["pages"]:
-        return "no pages"
-    return "\n".join(
-        f"{p['id'][:12]}  {p['title']}  editors: {p['editors']}  updated {p['updated']}"
-        for p in result["pages"]
-    )
+def _page_list_line(p: Result) -> str:
+    return f"{p['id'][:12]}  {p['title']}  editors: {p['editors']}  updated {p['updated']}"
 
 
-def page_history(result: Result, args: Args) -> str:
-    if not result["history"]:
-        return "no history"
-    return "\n".join(
-        f"{h['version']}  [{h['time']}] {h['author']}: {h['summary']}" for h in result["history"]
-    )
+page_list = _listing("pages", "no pages", _page_list_line)
+
+
+def _page_history_line(h: Result) -> str:
+    return f"{h['version']}  [{h['time']}] {h['author']}: {h['summary']}"
+
+
+page_history = _listing("history", "no history", _page_history_line)
 
 
 # --- issue 16 (s2): moderation log, appeals, context notes ---------------------
@@ -307,15 +316,15 @@ def appealed(result: Result, args: Args) -> str:
     return "appeal resolved" if result.get("resolved") else str(result["appeal_id"])
 
 
-def appeals(result: Result, args: Args) -> str:
-    if not result["appeals"]:
-        return "no appeals"
-    return "\n".join(
+def _appeals_line(a: Result) -> str:
+    return (
         f"[{a['time']}] {a['id'][:12]}  on entry {a['entry'][:12]} by {a['member']}: "
         f"{a['text'] if a['text'] is not None else '(not sealed to you)'}"
         f"  -> {a['outcome'] or 'open'}"
-        for a in result["appeals"]
     )
+
+
+appeals = _listing("appeals", "no appeals", _appeals_line)
 
 
 def noted(result: Result, args: Args) -> str:
@@ -376,10 +385,8 @@ def policy(result: Result, args: Args) -> str:
     return "\n".join(lines)
 
 
-def words(result: Result, args: Args) -> str:
-    if not result["words"]:
-        return "no watched words"
-    return "\n".join(
-        f"{w['action']:5}  {escape_line(w['word']) if w['word'] is not None else '(sealed before you could read it)'}"
-        for w in result["words"]
-    )
+def _words_line(w: Result) -> str:
+    return f"{w['action']:5}  {escape_line(w['word']) if w['word'] is not None else '(sealed before you could read it)'}"
+
+
+words = _listing("words", "no watched words", _words_line)
