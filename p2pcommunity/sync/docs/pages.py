@@ -61,9 +61,11 @@ def summarize(old: str, new: str) -> str:
 
 @dataclass(frozen=True)
 class LocalPageChange:
+    """A change this node just made to a page, ready to store and send."""
+
     seq: int
     hash: bytes
-    raw_bytes: bytes
+    raw_bytes: bytes  # signed, stored and sent exactly as Automerge wrote them
     deps: tuple[bytes, ...]
 
 
