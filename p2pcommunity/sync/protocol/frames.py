@@ -268,18 +268,26 @@ def _summary(r: dict[str, Any]) -> SummaryFrame:
                 head=_hash(head, "a head hash"),
             )
         )
+    return SummaryFrame(tuple(docs), _last(r))
+
+
+def _last(r: dict[str, Any]) -> bool:
     last = r["last"]
     if not isinstance(last, bool):
         raise _bad("'last' must be a boolean")
-    return SummaryFrame(tuple(docs), last)
+    return last
+
+
+def _signed_changes(r: dict[str, Any]) -> tuple[SignedChange, ...]:
+    pairs = _signed_pairs(r["changes"], "changes", MAX_BATCH_CHANGES, MAX_CHANGE_SIZE)
+    return tuple(SignedChange(d, s) for d, s in pairs)
 
 
 def _changes(r: dict[str, Any]) -> ChangesFrame:
-    pairs = _signed_pairs(r["changes"], "changes", MAX_BATCH_CHANGES, MAX_CHANGE_SIZE)
     return ChangesFrame(
         owner=_bytes(r["owner"], "the owner", PUBLIC_KEY_SIZE, PUBLIC_KEY_SIZE),
         segment=_int(r["segment"], "the segment", 0, MAX_SEGMENT),
-        changes=tuple(SignedChange(d, s) for d, s in pairs),
+        changes=_signed_changes(r),
     )
 
 
@@ -304,17 +312,13 @@ def _page_summary(r: dict[str, Any]) -> PageSummaryFrame:
                 )
             )
         pages.append((_hash(page, "a page id"), tuple(actors)))
-    last = r["last"]
-    if not isinstance(last, bool):
-        raise _bad("'last' must be a boolean")
-    return PageSummaryFrame(tuple(pages), last)
+    return PageSummaryFrame(tuple(pages), _last(r))
 
 
 def _page_changes(r: dict[str, Any]) -> PageChangesFrame:
-    pairs = _signed_pairs(r["changes"], "changes", MAX_BATCH_CHANGES, MAX_CHANGE_SIZE)
     return PageChangesFrame(
         page=_hash(r["page"], "the page id"),
-        changes=tuple(SignedChange(d, s) for d, s in pairs),
+        changes=_signed_changes(r),
     )
 
 

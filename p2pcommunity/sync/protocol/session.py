@@ -114,7 +114,7 @@ class OpsAdded:
 @dataclass(frozen=True)
 class ChangesApplied:
     ref: DocRef
-    count: int
+    count: int  # new to this store: copies of changes it held are not counted
 
 
 @dataclass(frozen=True)

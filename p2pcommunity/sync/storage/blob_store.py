@@ -156,9 +156,11 @@ class BlobStore:
             "SELECT root, manifest, size, own, last_used_ms, complete FROM blobs WHERE root = ?",
             (root,),
         ).fetchone()
-        if row is None:
-            return None
-        return BlobRow(row[0], row[1], row[2], bool(row[3]), row[4], bool(row[5]))
+        return (
+            None
+            if row is None
+            else BlobRow(row[0], row[1], row[2], bool(row[3]), row[4], bool(row[5]))
+        )
 
     def chunk_id(self, root: bytes, index: int) -> bytes | None:
         row = self.db.execute(

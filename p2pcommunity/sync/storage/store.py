@@ -333,13 +333,9 @@ class Store:
 
     def ops(self, community_id: bytes) -> list[tuple[bytes, bytes]]:
         """(data, signature) in insertion order, which is causal: parents first."""
-        return [
-            (bytes(d), bytes(s))
-            for d, s in self.db.execute(
-                "SELECT data, signature FROM ops WHERE community_id=? ORDER BY rowid",
-                (community_id,),
-            )
-        ]
+        return self._blob_pairs(
+            "SELECT data, signature FROM ops WHERE community_id=? ORDER BY rowid", community_id
+        )
 
     # -- documents and changes -------------------------------------------------
 
@@ -458,12 +454,13 @@ class Store:
         )
 
     def reports(self, community_id: bytes) -> list[tuple[bytes, bytes]]:
-        return [
-            (bytes(r), bytes(b))
-            for r, b in self.db.execute(
-                "SELECT reporter, body FROM reports WHERE community_id=?", (community_id,)
-            )
-        ]
+        """(reporter, sealed body) of every report held for the community."""
+        return self._blob_pairs(
+            "SELECT reporter, body FROM reports WHERE community_id=?", community_id
+        )
+
+    def _blob_pairs(self, sql: str, community_id: bytes) -> list[tuple[bytes, bytes]]:
+        return [(bytes(a), bytes(b)) for a, b in self.db.execute(sql, (community_id,))]
 
     def known_peers(self) -> dict[bytes, list[str]]:
         return {
