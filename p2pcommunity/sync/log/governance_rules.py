@@ -72,8 +72,6 @@ from p2pcommunity.sync.log.state import (
     Touch,
     invite_touch,
     member_touch,
-    no_check,
-    no_revocation,
     reject,
 )
 
@@ -381,17 +379,12 @@ def _apply_node_remove(state: StateBuilder, op: Op) -> None:
     state.nodes.pop(op.body["peer"], None)
 
 
-def _nothing(op: Op) -> tuple[Touch, ...]:
-    return ()
-
-
 # Legacy (0.1.0): the joiner's own op; see the module docstring.
 _LEGACY_JOIN = OpRule(
     required=None,
     validate=fields({"invite": is_op_id, "proof": _signature}),
     touches=_join_touches,
     check=_check_join,
-    revokes=no_revocation,
     apply=_apply_join,
     links=_join_links,
 )
@@ -409,8 +402,6 @@ GOVERNANCE_RULES: dict[str, OpRule] = {
             {"witness": lambda v: v is True},
         ),
         touches=lambda op: (invite_touch(op.hash),),
-        check=no_check,
-        revokes=no_revocation,
         apply=_apply_invite_create,
     ),
     "invite_revoke": OpRule(
@@ -418,7 +409,6 @@ GOVERNANCE_RULES: dict[str, OpRule] = {
         validate=fields({"invite": is_op_id}),
         touches=lambda op: (invite_touch(op.body["invite"]),),
         check=_check_invite_exists,
-        revokes=no_revocation,
         apply=_apply_invite_revoke,
     ),
     "join": _LEGACY_JOIN,
@@ -434,8 +424,6 @@ GOVERNANCE_RULES: dict[str, OpRule] = {
         required=Role.ADMIN,
         validate=fields({"text": _rules_text}),
         touches=lambda op: (RULES, member_touch(op.author)),
-        check=no_check,
-        revokes=no_revocation,
         apply=_apply_rules_set,
     ),
     "rules_ack": OpRule(
@@ -443,7 +431,6 @@ GOVERNANCE_RULES: dict[str, OpRule] = {
         validate=fields({"version": _int_in(1, _U63)}),
         touches=lambda op: (member_touch(op.author),),
         check=_check_rules_ack,
-        revokes=no_revocation,
         apply=_apply_rules_ack,
     ),
     "member_remove": OpRule(
@@ -460,7 +447,6 @@ GOVERNANCE_RULES: dict[str, OpRule] = {
         validate=fields({"member": is_key, "heads": _heads, "until_ms": _int_in(0, _U63)}),
         touches=_touch_target,
         check=_check_outranks,
-        revokes=no_revocation,
         apply=_apply_timeout,
     ),
     "untimeout": OpRule(
@@ -468,31 +454,22 @@ GOVERNANCE_RULES: dict[str, OpRule] = {
         validate=fields({"member": is_key}),
         touches=_touch_target,
         check=_check_outranks,
-        revokes=no_revocation,
         apply=_apply_untimeout,
     ),
     "hide": OpRule(
         required=Role.MODERATOR,
         validate=fields({"post": _post_id, "reason": _short_text(MAX_REASON_CHARS)}),
-        touches=_nothing,
-        check=no_check,
-        revokes=no_revocation,
         apply=_apply_hide,
     ),
     "unhide": OpRule(
         required=Role.MODERATOR,
         validate=fields({"post": _post_id}),
-        touches=_nothing,
-        check=no_check,
-        revokes=no_revocation,
         apply=_apply_unhide,
     ),
     "node_add": OpRule(
         required=Role.ADMIN,
         validate=fields({"peer": is_key, "addr": _multiaddr}),
         touches=lambda op: (NODES,),
-        check=no_check,
-        revokes=no_revocation,
         apply=_apply_node_add,
     ),
     "node_remove": OpRule(
@@ -500,7 +477,6 @@ GOVERNANCE_RULES: dict[str, OpRule] = {
         validate=fields({"peer": is_key}),
         touches=lambda op: (NODES,),
         check=_check_node_exists,
-        revokes=no_revocation,
         apply=_apply_node_remove,
     ),
 }

@@ -26,8 +26,6 @@ from p2pcommunity.sync.log.state import (
     PastView,
     StateBuilder,
     Touch,
-    no_check,
-    no_revocation,
     reject,
 )
 
@@ -135,7 +133,6 @@ PAGE_RULES: dict[str, OpRule] = {
         validate=fields({"title": _title, "editors": _editors}),
         touches=lambda op: (_page_touch(op.hash),),
         check=_check_create,
-        revokes=no_revocation,
         apply=_apply_create,
     ),
     "page_editors": OpRule(
@@ -148,16 +145,12 @@ PAGE_RULES: dict[str, OpRule] = {
             }
         ),
         touches=lambda op: (_page_touch(op.body["page"]),),
-        check=no_check,
-        revokes=no_revocation,
         apply=_apply_editors,
     ),
     "page_cut": OpRule(
         required=Role.ADMIN,
         validate=fields({"member": is_key, "heads": lambda v: _vv(v, is_op_id)}),
         touches=lambda op: (("page_cut", op.body["member"]),),
-        check=no_check,
-        revokes=no_revocation,
         apply=_apply_cut,
         final=True,
     ),

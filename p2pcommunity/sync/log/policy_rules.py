@@ -27,8 +27,6 @@ from p2pcommunity.sync.log.state import (
     PastView,
     StateBuilder,
     Touch,
-    no_check,
-    no_revocation,
     reject,
 )
 from p2pcommunity.sync.safety.policy import (
@@ -121,7 +119,6 @@ POLICY_RULES: dict[str, OpRule] = {
         ),
         touches=lambda op: (POLICY, CHANNELS),
         check=_check_policy_set,
-        revokes=no_revocation,
         apply=_apply_policy_set,
     ),
     "word_set": OpRule(
@@ -136,15 +133,11 @@ POLICY_RULES: dict[str, OpRule] = {
         ),
         touches=lambda op: (WORDS,),
         check=_check_word_set,
-        revokes=no_revocation,
         apply=_apply_word_set,
     ),
     "post_approve": OpRule(
         required=Role.MODERATOR,
         validate=fields({"post": _post_id}),
-        touches=lambda op: (),
-        check=no_check,
-        revokes=no_revocation,
         apply=_apply_approve,
     ),
     "post_reject": OpRule(
@@ -152,9 +145,6 @@ POLICY_RULES: dict[str, OpRule] = {
         validate=fields(
             {"post": _post_id, "reason": lambda v: isinstance(v, str) and len(v) <= 512}
         ),
-        touches=lambda op: (),
-        check=no_check,
-        revokes=no_revocation,
         apply=_apply_reject,
     ),
 }

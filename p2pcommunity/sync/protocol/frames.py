@@ -97,7 +97,7 @@ class OpsFrame:
 class DocSummary:
     owner: bytes
     segment: int
-    max_seq: int
+    max_seq: int  # the sender holds every change of the document up to this seq
     head: bytes  # the hash of the change at max_seq
 
 

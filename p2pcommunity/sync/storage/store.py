@@ -326,10 +326,7 @@ class Store:
             db.execute("DELETE FROM communities WHERE id=?", (community_id,))
 
     def insert_op(self, community_id: bytes, op_hash: bytes, data: bytes, signature: bytes) -> None:
-        self.db.execute(
-            "INSERT OR IGNORE INTO ops VALUES (?, ?, ?, ?)",
-            (community_id, op_hash, data, signature),
-        )
+        self._insert_or_ignore("ops", (community_id, op_hash, data, signature))
 
     def ops(self, community_id: bytes) -> list[tuple[bytes, bytes]]:
         """(data, signature) in insertion order, which is causal: parents first."""
@@ -448,10 +445,7 @@ class Store:
 
     def add_report(self, community_id: bytes, reporter: bytes, report_id: str, body: bytes) -> None:
         """A sealed report as it arrived in the reporter's document (only moderators open it)."""
-        self.db.execute(
-            "INSERT OR IGNORE INTO reports VALUES (?, ?, ?, ?)",
-            (community_id, reporter, report_id, body),
-        )
+        self._insert_or_ignore("reports", (community_id, reporter, report_id, body))
 
     def reports(self, community_id: bytes) -> list[tuple[bytes, bytes]]:
         """(reporter, sealed body) of every report held for the community."""
@@ -461,6 +455,11 @@ class Store:
 
     def _blob_pairs(self, sql: str, community_id: bytes) -> list[tuple[bytes, bytes]]:
         return [(bytes(a), bytes(b)) for a, b in self.db.execute(sql, (community_id,))]
+
+    def _insert_or_ignore(self, table: str, row: tuple[object, ...]) -> None:
+        """A row that is its own identity (an op, a report): a copy already held is not an error."""
+        marks = ", ".join("?" * len(row))
+        self.db.execute(f"INSERT OR IGNORE INTO {table} VALUES ({marks})", row)
 
     def known_peers(self) -> dict[bytes, list[str]]:
         return {
