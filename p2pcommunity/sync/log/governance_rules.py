@@ -53,9 +53,10 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
+from p2pcommunity.sync.cbor import MAX_I64
 from p2pcommunity.sync.crypto import INVITE_TAG, SIGNATURE_SIZE, sign, verify
 from p2pcommunity.sync.errors import Rejected
-from p2pcommunity.sync.log.ops import Op, Role, fields, is_key, is_nonce, is_op_id
+from p2pcommunity.sync.log.ops import Op, Role, fields, is_key, is_nonce, is_op_id, is_seq_pairs
 from p2pcommunity.sync.log.state import (
     NODES,
     REMOVED,
@@ -86,7 +87,6 @@ MAX_HEADS = 4096
 INVITE_ROLES: Mapping[str, Role] = {"member": Role.MEMBER, "moderator": Role.MODERATOR}
 
 _U32 = (1 << 32) - 1
-_U63 = (1 << 63) - 1
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -103,17 +103,7 @@ def _signature(value: Any) -> bool:
 
 def _heads(value: Any) -> bool:
     """[[segment, seq], ...] with distinct segments, in any order."""
-    if not isinstance(value, list) or len(value) > MAX_HEADS:
-        return False
-    segments = set()
-    for pair in value:
-        if not (isinstance(pair, list) and len(pair) == 2):
-            return False
-        segment, seq = pair
-        if not (_int_in(0, _U32)(segment) and _int_in(0, _U63)(seq)) or segment in segments:
-            return False
-        segments.add(segment)
-    return True
+    return is_seq_pairs(value, MAX_HEADS, _int_in(0, _U32))
 
 
 def _post_id(value: Any) -> bool:
@@ -396,7 +386,7 @@ GOVERNANCE_RULES: dict[str, OpRule] = {
             {
                 "invite_key": is_key,
                 "role": lambda v: isinstance(v, str) and v in INVITE_ROLES,
-                "expires_ms": _int_in(0, _U63),
+                "expires_ms": _int_in(0, MAX_I64),
                 "uses": _int_in(1, MAX_INVITE_USES),
             },
             {"witness": lambda v: v is True},
@@ -428,7 +418,7 @@ GOVERNANCE_RULES: dict[str, OpRule] = {
     ),
     "rules_ack": OpRule(
         required=Role.MEMBER,
-        validate=fields({"version": _int_in(1, _U63)}),
+        validate=fields({"version": _int_in(1, MAX_I64)}),
         touches=lambda op: (member_touch(op.author),),
         check=_check_rules_ack,
         apply=_apply_rules_ack,
@@ -444,7 +434,7 @@ GOVERNANCE_RULES: dict[str, OpRule] = {
     ),
     "timeout": OpRule(
         required=Role.MODERATOR,
-        validate=fields({"member": is_key, "heads": _heads, "until_ms": _int_in(0, _U63)}),
+        validate=fields({"member": is_key, "heads": _heads, "until_ms": _int_in(0, MAX_I64)}),
         touches=_touch_target,
         check=_check_outranks,
         apply=_apply_timeout,
