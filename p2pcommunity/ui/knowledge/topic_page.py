@@ -15,8 +15,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -208,7 +208,7 @@ class TopicPage(QWidget):
         self.reply_edit.setFixedHeight(84)
         self.reply_button = named(QPushButton("Post reply"), "replyButton")
         self.reply_button.clicked.connect(self.send_reply)
-        QShortcut(QKeySequence("Ctrl+Return"), self.reply_edit, self.send_reply)
+        self.reply_edit.installEventFilter(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -219,6 +219,19 @@ class TopicPage(QWidget):
         composer.setContentsMargins(16, 6, 16, 10)
         composer.addWidget(self.reply_edit, 1)
         composer.addWidget(self.reply_button, 0, Qt.AlignmentFlag.AlignBottom)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Ctrl+Enter in the reply box sends (a plain Enter is a new line of Markdown)."""
+        if (
+            watched is self.reply_edit
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
+            self.send_reply()
+            return True
+        return super().eventFilter(watched, event)
 
     def open_topic(self, topic_id: str, qa: bool, channel_name: str) -> None:
         if topic_id != self.topic_id:
