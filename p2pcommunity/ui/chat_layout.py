@@ -185,7 +185,7 @@ def build_chat_page(page: ChatPage) -> None:
     cl.addWidget(page.timeline_stack, 1)
     cl.addWidget(page.composer)
     page.knowledge = KnowledgePane(page, center)  # forum, qa channels and the wiki
-    side.insertWidget(1, page.knowledge.pages_button)
+    side.insertWidget(1, page.knowledge.pages_entry)
 
     # right: members / thread / search
     page.members_panel = MembersPanel(page.members)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
 
-from p2pcommunity.ui.app import App
 from p2pcommunity.ui.knowledge.dialogs import NewPageDialog
 from p2pcommunity.ui.knowledge.history import HistoryWindow
 from p2pcommunity.ui.knowledge.pages import may_edit

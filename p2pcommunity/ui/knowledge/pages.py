@@ -82,6 +82,7 @@ class PageView(QWidget):
         head.addWidget(self.edit_button)
         self.viewer = MarkdownView(scrolls=True)
         self.viewer.setObjectName("pageViewer")
+        self.viewer.setAccessibleName("Page")
         self.viewer.setFrameShape(QFrame.Shape.NoFrame)
         self.viewer.document().setDocumentMargin(16)
         self.viewer.link_refused.connect(session.status_message)

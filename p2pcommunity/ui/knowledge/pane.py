@@ -14,7 +14,14 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from PySide6.QtCore import QModelIndex, Qt, Signal, SignalInstance
-from PySide6.QtWidgets import QListView, QStackedWidget, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QListView,
+    QPushButton,
+    QSizePolicy,
+    QStackedWidget,
+    QWidget,
+)
 
 from p2pcommunity.ui.client import ControlClient
 from p2pcommunity.ui.knowledge.dialogs import NewPageDialog, NewTopicDialog
@@ -76,18 +83,22 @@ class KnowledgePane(QStackedWidget):
         ):
             signal.connect(slot)
         self.pages_button = named(
-            QToolButton(), "pagesEntry", "Pages", "The community's wiki: guides, FAQs, resources"
+            QPushButton(), "pagesEntry", "Pages", "The community's wiki: guides, FAQs, resources"
         )
         self.pages_button.setText("📄  Pages")
         self.pages_button.setCheckable(True)
-        self.pages_button.setAutoRaise(True)
-        self.pages_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.pages_button.setFlat(True)
         self.pages_button.setStyleSheet(
-            "QToolButton { text-align: left; padding: 6px 16px; border-radius: 6px; }"
-            " QToolButton:checked { background: palette(highlight);"
+            "QPushButton { text-align: left; padding: 5px 10px; border: none; border-radius: 6px; }"
+            " QPushButton:checked { background: palette(highlight);"
             " color: palette(highlighted-text); }"
         )
         self.pages_button.clicked.connect(self.show_pages)
+        self.pages_button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.pages_entry = QWidget()  # the sidebar's row: inset like the channel rows
+        row = QHBoxLayout(self.pages_entry)
+        row.setContentsMargins(8, 4, 8, 0)
+        row.addWidget(self.pages_button)
 
     def _sync(self) -> None:
         """Who and where, from the chat page, before anything is asked or shown."""

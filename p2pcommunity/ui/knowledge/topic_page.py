@@ -146,6 +146,7 @@ class PostCard(QFrame):
             )
             head.addWidget(self.pin_button)
         self.body = MarkdownView()
+        self.body.setAccessibleName("Topic" if is_topic else "Reply")
         self.body.link_refused.connect(session.status_message)
         self.body.link_hovered.connect(session.status_message)
         self.body.set_markdown(str(post.get("text") or ""))
