@@ -531,6 +531,8 @@ class ChatPage(QWidget):
                 self.status_message.emit("That message's channel is not available.")
                 return
             self.channel_view.setCurrentIndex(self.channels.index(row))
+        if self.knowledge.open_post(post):
+            return  # in a forum or qa channel: the post's topic page
         self.timeline_view.reveal_post(channel, post["id"])
         self.composer.edit.setFocus()
 

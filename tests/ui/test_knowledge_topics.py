@@ -146,6 +146,8 @@ def test_a_qa_channel_opens_on_its_topics_and_a_question_gets_an_accepted_answer
         qtbot.keyClick(dialog.tags.viewport(), Qt.Key.Key_Space)
     assert len(dialog.chosen_tags()) == MAX_TAGS
     assert "at most 5 tags" in dialog.error.text()
+    click(qtbot, dialog.ok_button)  # no body: refused in place, nothing sent
+    assert dialog.isVisible() and "body" in dialog.error.text()
     dialog.reject()
 
     ask(qtbot, alice, "Cannot borrow v as mutable", "The **loop** holds `v`.", tags=2)
@@ -234,6 +236,20 @@ def test_a_qa_channel_opens_on_its_topics_and_a_question_gets_an_accepted_answer
     assert alice.chat.composer.isVisible()  # the timeline and its composer
     click_channel(qtbot, alice, "help")
     qtbot.waitUntil(lambda: pane.currentWidget() is topics, timeout=WAIT)
+
+    # a search result in a qa channel, chosen from #general, opens its topic
+    click_channel(qtbot, alice, "general")
+    qtbot.waitUntil(lambda: pane.currentWidget() is pane.chat_centre, timeout=WAIT)
+    alice.chat.open_search()
+    qtbot.keyClicks(alice.chat.search_panel.field, "extend")
+    qtbot.keyClick(alice.chat.search_panel.field, Qt.Key.Key_Return)
+    results = alice.chat.search_panel
+    qtbot.waitUntil(lambda: results.model.rowCount() == 1, timeout=WAIT)
+    results.view.setFocus()
+    results.view.setCurrentIndex(results.model.index(0, 0))
+    qtbot.keyClick(results.view, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: pane.currentWidget() is page and len(page.cards) == 3, timeout=WAIT)
+    assert page.cards[0].post["title"] == "Cannot borrow v as mutable"
 
 
 def test_a_member_votes_on_a_question_and_takes_the_vote_back(qtbot, make_app) -> None:

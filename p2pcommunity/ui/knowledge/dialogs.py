@@ -105,6 +105,9 @@ class NewTopicDialog(JobDialog):
 
     def job(self) -> tuple[str, dict[str, Any]]:
         title = required(self, "topic")
+        if title and not self.body.toPlainText().strip():
+            show_error(self.error, "write what the topic is about in the body", "invalid")
+            title = ""
         return ("topic create" if title else ""), {
             "community": self.community,
             "channel": self.channel,

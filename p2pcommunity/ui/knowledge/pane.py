@@ -149,6 +149,13 @@ class KnowledgePane(QStackedWidget):
         self.topic.open_topic(topic_id, self.topics.qa, str(self.channel.get("name", "")))
         self.setCurrentWidget(self.topic)
 
+    def open_post(self, post: dict[str, Any]) -> bool:
+        """A search result of the shown forum or qa channel: open its topic. False: not ours."""
+        if not self.channel or post.get("channel") != self.channel.get("id"):
+            return False
+        self.open_topic(str(post.get("reply_to") or post.get("id") or ""))
+        return True
+
     def _on_topic_back_wanted(self) -> None:
         self.setCurrentWidget(self.topics)
         self.topics.refresh()
