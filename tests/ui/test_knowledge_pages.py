@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import QMessageBox
 
 from p2pcommunity.ui.knowledge.dialogs import NewPageDialog
 from p2pcommunity.ui.knowledge.history import HistoryWindow
@@ -12,6 +13,15 @@ from p2pcommunity.ui.knowledge.pages import may_edit
 
 from .test_app_flow import create_community
 from .test_knowledge_topics import WAIT, choose, click, click_channel, started
+from .test_two_apps import call
+
+
+def wait_box(qtbot, app) -> QMessageBox:
+    def shown() -> list[QMessageBox]:
+        return [b for b in app.window.findChildren(QMessageBox, "pageChanged") if b.isVisible()]
+
+    qtbot.waitUntil(lambda: len(shown()) == 1, timeout=WAIT)
+    return shown()[0]
 
 
 def test_a_page_is_written_edited_and_reverted_from_its_history(qtbot, make_app) -> None:
@@ -76,6 +86,26 @@ def test_a_page_is_written_edited_and_reverted_from_its_history(qtbot, make_app)
     qtbot.waitUntil(lambda: view.page.get("text") == original, timeout=WAIT)
     assert "be kind" not in view.viewer.toPlainText()
     history.close()
+
+    # someone saves while Alice edits: Save asks before undoing their change
+    click(qtbot, view.edit_button)
+    assert not pages.list.isEnabled()  # another page would drop the edit
+    qtbot.keyClicks(view.editor, "mine ")
+    page = {"community": community, "page": view.page["id"]}
+    call(qtbot, alice, "page edit", page | {"append": "theirs"})
+    click(qtbot, view.save_button)
+    box = wait_box(qtbot, alice)
+    keep = next(b for b in box.buttons() if b.text() == "Keep editing")
+    click(qtbot, keep)
+    qtbot.waitUntil(lambda: not box.isVisible(), timeout=WAIT)
+    assert view.editing
+    assert call(qtbot, alice, "page show", page)["text"] == original + "theirs"
+    click(qtbot, view.save_button)
+    box = wait_box(qtbot, alice)
+    click(qtbot, next(b for b in box.buttons() if b.text() == "Save mine anyway"))
+    qtbot.waitUntil(lambda: not view.editing, timeout=WAIT)
+    assert call(qtbot, alice, "page show", page)["text"] == "mine " + original
+    assert pages.list.isEnabled()
 
     # who may edit: the owner picks moderators; members could then no longer
     choose(qtbot, view.editors, "Editors: moderators")

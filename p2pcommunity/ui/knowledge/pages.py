@@ -2,9 +2,11 @@
 
 A page is one multi-writer Automerge document in the node. Saving here sends
 the whole edited text as `page edit`'s `text`, exactly what the CLI's
-`page edit --file` does: the node turns it into a minimal splice against the
-page as it is now, so an edit made meanwhile by someone else is merged, not
-overwritten. Who may edit (`editors`) is checked by the node and by every
+`page edit --file` does: the node turns it into a minimal splice from the page
+as it is now to this text. Edits that peers make concurrently merge character
+by character; but an edit saved on this node (or synced to it) while the user
+was typing would be spliced away, so Save first compares the page's version
+with the one the edit started from and, when they differ, asks. Who may edit (`editors`) is checked by the node and by every
 peer; the Edit button only mirrors it, disabled with the reason.
 """
 
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
@@ -50,11 +53,13 @@ class PageView(QWidget):
 
     history_wanted = Signal(str, str)  # page id, title
     saved = Signal()
+    editing_changed = Signal(bool)
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.page: dict[str, Any] = {}
+        self.base_version = ""  # the version an edit started from
         self.title = QLabel()
         self.title.setObjectName("pageHeading")
         self.title.setTextFormat(Qt.TextFormat.PlainText)
@@ -146,18 +151,57 @@ class PageView(QWidget):
             self.cancel_edit()
 
     def start_edit(self) -> None:
+        self.base_version = str(self.page.get("version", ""))
         self.editor.setPlainText(str(self.page.get("text", "")))
         self.stack.setCurrentIndex(1)
         self.edit_button.setEnabled(False)
         self.editor.setFocus()
+        self.editing_changed.emit(True)
 
     def cancel_edit(self) -> None:
         self.stack.setCurrentIndex(0)
         self.edit_button.setEnabled(may_edit(self.session.role, self.page.get("editors", "")))
+        self.editing_changed.emit(False)
 
     def save(self) -> None:
-        page_id = str(self.page.get("id", ""))
+        """Save, unless the page changed since the edit began: then ask first (module doc)."""
         self.save_button.setEnabled(False)
+
+        def checked(result: dict[str, Any]) -> None:
+            if str(result.get("version", "")) == self.base_version:
+                self._send()
+                return
+            self.save_button.setEnabled(True)
+            self._ask_overwrite(result)
+
+        self.session.ask("page show", {"page": self.page.get("id")}, checked, self._failed)
+
+    def _ask_overwrite(self, current: dict[str, Any]) -> QMessageBox:
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "The page changed",
+            "Someone saved this page while you were editing it. Saving yours now replaces"
+            " the whole text, so their change would be undone.",
+            QMessageBox.StandardButton.NoButton,
+            self,
+        )
+        box.setObjectName("pageChanged")
+        overwrite = box.addButton("Save mine anyway", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Keep editing", QMessageBox.ButtonRole.RejectRole)
+        box.setDetailedText(str(current.get("text", "")))  # theirs, to copy from
+
+        def finished(_result: int) -> None:
+            if box.clickedButton() is overwrite:
+                self.save_button.setEnabled(False)
+                self._send()
+            box.deleteLater()
+
+        box.finished.connect(finished)
+        box.open()
+        return box
+
+    def _send(self) -> None:
+        page_id = str(self.page.get("id", ""))
 
         def done(_result: dict[str, Any]) -> None:
             self.save_button.setEnabled(True)
@@ -166,13 +210,13 @@ class PageView(QWidget):
             self.saved.emit()
             self.session.status_message.emit("Page saved.")
 
-        def failed(message: str, code: str) -> None:
-            self.save_button.setEnabled(True)
-            self.session.report_error(message, code)
-
         self.session.ask(
-            "page edit", {"page": page_id, "text": self.editor.toPlainText()}, done, failed
+            "page edit", {"page": page_id, "text": self.editor.toPlainText()}, done, self._failed
         )
+
+    def _failed(self, message: str, code: str) -> None:
+        self.save_button.setEnabled(True)
+        self.session.report_error(message, code)
 
     def _on_editors_activated(self, _index: int) -> None:
         value = self.editors.currentData()
@@ -211,6 +255,8 @@ class PagesPane(QWidget):
         self.list.currentItemChanged.connect(self._on_list_current_item_changed)
         self.view = PageView(session)
         self.view.saved.connect(self.refresh)
+        # While a page is edited the list waits: choosing another page would drop the edit.
+        self.view.editing_changed.connect(lambda on: self.list.setEnabled(not on))
         self.empty = QLabel("No pages yet. Guides, FAQs and resources live here.")
         self.empty.setObjectName("muted")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
