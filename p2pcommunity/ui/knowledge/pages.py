@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from p2pcommunity.ui.knowledge.dialogs import EDITORS
 from p2pcommunity.ui.knowledge.markdown import MarkdownView
 from p2pcommunity.ui.knowledge.session import Session
+from p2pcommunity.ui.knowledge.widgets import named
 from p2pcommunity.ui.models import local_clock
 
 ROLES_FOR = {
@@ -177,15 +178,13 @@ class PageView(QWidget):
         self.session.ask("page show", {"page": self.page.get("id")}, checked, self._failed)
 
     def _ask_overwrite(self, current: dict[str, Any]) -> QMessageBox:
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
-            "The page changed",
+        box = named(QMessageBox(self), "pageChanged")
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("The page changed")
+        box.setText(
             "Someone saved this page while you were editing it. Saving yours now replaces"
-            " the whole text, so their change would be undone.",
-            QMessageBox.StandardButton.NoButton,
-            self,
+            " the whole text, so their change would be undone."
         )
-        box.setObjectName("pageChanged")
         overwrite = box.addButton("Save mine anyway", QMessageBox.ButtonRole.DestructiveRole)
         box.addButton("Keep editing", QMessageBox.ButtonRole.RejectRole)
         box.setDetailedText(str(current.get("text", "")))  # theirs, to copy from
