@@ -89,7 +89,8 @@ class KnowledgePane(QStackedWidget):
         self.pages_button.setCheckable(True)
         self.pages_button.setFlat(True)
         self.pages_button.setStyleSheet(
-            "QPushButton { text-align: left; padding: 5px 10px; border: none; border-radius: 6px; }"
+            "QPushButton { text-align: left; padding: 5px 10px; border: none; border-radius: 6px;"
+            " background: transparent; }"
             " QPushButton:checked { background: palette(highlight);"
             " color: palette(highlighted-text); }"
         )

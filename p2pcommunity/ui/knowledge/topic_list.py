@@ -101,6 +101,14 @@ def plural(n: int, word: str) -> str:
     return f"{word}" if n == 1 else f"{word}s"
 
 
+def pill_colors(pal: QPalette) -> tuple[QColor, QColor]:
+    """A tag's background and text: a tint of the accent, light on light themes, deep on dark."""
+    accent = pal.color(QPalette.ColorRole.Highlight)
+    if pal.color(QPalette.ColorRole.Base).lightness() > 128:
+        return accent.lighter(185), accent.darker(140)
+    return accent.darker(260), accent.lighter(175)
+
+
 class TopicDelegate(QStyledItemDelegate):
     HEIGHT = 64
     BOX = 58
@@ -170,9 +178,10 @@ class TopicDelegate(QStyledItemDelegate):
             w = metrics.horizontalAdvance(tag) + 14
             pill = QRect(tx, rect.top() + 37, w, 18)
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(pal.color(QPalette.ColorRole.Highlight).lighter(185))
+            fill, ink = pill_colors(pal)
+            painter.setBrush(fill)
             painter.drawRoundedRect(pill, 9, 9)
-            painter.setPen(pal.color(QPalette.ColorRole.Highlight).darker(140))
+            painter.setPen(ink)
             painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, tag)
             tx += w + 6
         who = str(row.get("author_name") or "")

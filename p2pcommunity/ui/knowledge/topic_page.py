@@ -16,7 +16,7 @@ from html import escape
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QPalette
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -40,8 +40,9 @@ CARD_STYLE = (
     " border-radius: 8px; }"
     " QLabel#voteTotal { font-weight: 600; font-size: 11pt; }"
 )
-ACCEPTED_STYLE = CARD_STYLE.replace("1px solid palette(mid)", "2px solid #18794e") + (
-    " QLabel#acceptedMark { color: #18794e; font-weight: 600; }"
+SOLVED = "#18794e"
+ACCEPTED_STYLE = CARD_STYLE.replace("1px solid palette(mid)", f"2px solid {SOLVED}") + (
+    f" QLabel#acceptedMark {{ color: {SOLVED}; font-weight: 600; }}"
 )
 
 
@@ -106,7 +107,10 @@ class PostCard(QFrame):
         self.post = post
         is_topic = post["id"] == topic["id"]
         accepted = bool(post.get("accepted"))
-        self.setStyleSheet(ACCEPTED_STYLE if accepted else CARD_STYLE)
+        dark = self.palette().color(QPalette.ColorRole.Base).lightness() <= 128
+        style = ACCEPTED_STYLE if accepted else CARD_STYLE
+        # the theme's success green for dark palettes (theme.py): #18794e is unreadable there
+        self.setStyleSheet(style.replace(SOLVED, "#3dd68c") if dark else style)
         self.votes = VoteBar(session, post)
         head = QHBoxLayout()
         who = QLabel(
