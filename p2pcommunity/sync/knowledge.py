@@ -298,7 +298,7 @@ class Knowledge:
     # -- fields `read` and `thread` gain -------------------------------------------
 
     def post_fields(self, community: Community, rows: list[PostRow]) -> dict[str, dict[str, Any]]:
-        """title, tags, votes, accepted, pinned for each row (CLI.md, Knowledge)."""
+        """title, tags, votes, my_vote, accepted, pinned for each row (CLI.md, Knowledge)."""
         state = community.state
         ids = [r.id for r in rows]
         knowledge = self.service.store.knowledge
@@ -323,6 +323,7 @@ class Knowledge:
                 "title": (title or _fallback_title(row.text)) if is_topic else None,
                 "tags": [t for t in tags if t in state.tags] if is_topic else [],
                 "votes": up - down,
+                "my_vote": knowledge.vote_of(row.id, self.service.me),  # the app's vote buttons
                 "accepted": accepted,
                 "pinned": row.id in state.pinned,
             }

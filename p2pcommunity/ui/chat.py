@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from p2pcommunity.ui.composer import Composer
     from p2pcommunity.ui.hover_toolbar import HoverToolbar
+    from p2pcommunity.ui.knowledge.pane import KnowledgePane
     from p2pcommunity.ui.search import SearchController
     from p2pcommunity.ui.text_select import TextSelector
     from p2pcommunity.ui.widgets import (
@@ -87,6 +88,7 @@ class ChatPage(QWidget):
     side: QStackedWidget
     splitter: QSplitter
     switcher: ChannelSwitcher
+    knowledge: KnowledgePane
 
     def __init__(
         self, client: ControlClient, settings: QSettings, parent: QWidget | None = None
@@ -277,12 +279,16 @@ class ChatPage(QWidget):
             self.select_channel(current.data(ChannelRole.ID))
 
     def select_channel(self, channel_id: str) -> None:
-        if channel_id == self.channel and self.timeline.channel == channel_id:
+        shown = channel_id == self.channel and self.timeline.channel == channel_id
+        if shown and not self.knowledge.showing_pages:
             return
         self.channel = channel_id
         self.settings.setValue(f"channel/{self.community}", channel_id)
         row = self.channels.row_of(channel_id)
         info = self.channels.row_at(row) if row >= 0 else {}
+        if self.knowledge.show_channel(info):
+            self.mark_read()
+            return  # a forum or qa channel: its topic list, not a timeline
         self.channel_title.setText(f"<b># {info.get('name', '')}</b>")
         self.channel_topic.setText(info.get("topic") or "")
         archived = bool(info.get("archived"))
@@ -341,6 +347,7 @@ class ChatPage(QWidget):
         if not self.community:
             return
         self.timeline.refresh()
+        self.knowledge.refresh()
         self._refresh_info()
         self._refresh_channels()
         self._refresh_members()
@@ -524,6 +531,8 @@ class ChatPage(QWidget):
                 self.status_message.emit("That message's channel is not available.")
                 return
             self.channel_view.setCurrentIndex(self.channels.index(row))
+        if self.knowledge.open_post(post):
+            return  # in a forum or qa channel: the post's topic page
         self.timeline_view.reveal_post(channel, post["id"])
         self.composer.edit.setFocus()
 

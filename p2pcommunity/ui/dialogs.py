@@ -41,6 +41,11 @@ from p2pcommunity.ui.client import ControlClient, friendly_error
 from p2pcommunity.ui.links import make_link
 
 ONLY_ADMINS_INVITE = "Only admins can create invites"
+CHANNEL_KINDS = (
+    ("chat", "Chat: a timeline of messages"),
+    ("forum", "Forum: topics with titles, tags and replies"),
+    ("qa", "Q&A: questions, votes and accepted answers"),
+)
 
 
 def error_label() -> QLabel:
@@ -227,7 +232,7 @@ class ProfileDialog(JobDialog):
 
 
 class CreateChannelDialog(JobDialog):
-    """The "+" beside CHANNELS: a name and an optional topic."""
+    """The "+" beside CHANNELS: a name, an optional topic and its kind (chat, forum, Q&A)."""
 
     created = Signal(str)  # channel id
 
@@ -245,6 +250,12 @@ class CreateChannelDialog(JobDialog):
         self.topic.setAccessibleName("Topic")
         self.add_field("Name", self.name)
         self.add_field("Topic", self.topic)
+        self.kind = QComboBox()
+        self.kind.setObjectName("channelKind")
+        self.kind.setAccessibleName("Kind")
+        for value, label in CHANNEL_KINDS:
+            self.kind.addItem(label, value)
+        self.form.addRow("Kind", self.kind)
 
     def job(self) -> tuple[str, dict[str, Any]]:
         name = self.name.text().strip().lstrip("#").strip()
@@ -255,6 +266,7 @@ class CreateChannelDialog(JobDialog):
             "community": self.community,
             "name": name,
             "topic": self.topic.text().strip() or None,
+            "kind": self.kind.currentData(),
         }
 
     def succeeded(self, result: dict[str, Any]) -> None:
