@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QLabel, QListView, QMenu, QSplitter, QStackedWidget, QToolButton
 
     from p2pcommunity.ui.composer import Composer
+    from p2pcommunity.ui.files.controller import FilesController
     from p2pcommunity.ui.hover_toolbar import HoverToolbar
     from p2pcommunity.ui.search import SearchController
     from p2pcommunity.ui.text_select import TextSelector
@@ -87,6 +88,7 @@ class ChatPage(QWidget):
     side: QStackedWidget
     splitter: QSplitter
     switcher: ChannelSwitcher
+    files: FilesController
 
     def __init__(
         self, client: ControlClient, settings: QSettings, parent: QWidget | None = None
@@ -186,6 +188,7 @@ class ChatPage(QWidget):
             if community != self.community:
                 return
             self.info = result
+            self.files.set_community_info(result)
             self.community_button.setText(f"{result.get('name', '')}  ▾")
             self.community_button.setToolTip(result.get("description") or "")
             for toolbar in self.toolbars:
@@ -383,6 +386,7 @@ class ChatPage(QWidget):
         def done(_result: dict[str, Any]) -> None:
             self.composer.send_button.setEnabled(True)
             self.composer.accept_sent()
+            self.files.tray.accept_sent()
             self.timeline_view.follow_bottom()
             self.timeline.refresh()
 
@@ -391,6 +395,7 @@ class ChatPage(QWidget):
             self.report_error(message, code)
 
         params = {"channel": self.channel, "text": text, "reply_to": reply_to or None}
+        params |= self.files.post_params()
         self.client.request(
             "post", {"community": self.community, **params}, on_result=done, on_error=failed
         )
