@@ -72,12 +72,13 @@ class BlobExchange:
         self.node = node
         self.files = node.service.files
         self.files.fetcher = self.fetch
-        self._told: dict[bytes, tuple[float, str]] = {}  # root -> (when, state) last sent
+        self._told: dict[bytes, tuple[float, tuple[str, bool]]] = {}  # root -> (when, state)
 
     # -- serving -------------------------------------------------------------------
 
     async def handle(self, stream: PeerStream) -> None:
         peer = stream.remote_peer_id
+        serving: set[tuple[bytes, bytes]] = set()  # (community, root) this stream asked for
         try:
             key = public_key_from_peer_id(peer)
             while True:
@@ -94,13 +95,19 @@ class BlobExchange:
                 data = self.files.serve(community_id, root, index)
                 await write_frame(stream, b"\x00" if data is None else b"\x01" + data, MAX_ANSWER)
                 if data is not None and index != MANIFEST_INDEX:
-                    self.files.progress.chunk_served(root, self.node.clock())
+                    if (community_id, root) not in serving:
+                        serving.add((community_id, root))
+                        self.files.progress.serving_started(root)
+                    self.files.progress.chunk_served(root)
                     self._tell(community_id, root, "up")
         except (MalformedCBOR, DomainError, ValueError) as exc:
             log.warning("blob stream from %s closed: %s", peer, exc)
         except Exception as exc:  # noqa: BLE001 -- the peer went away mid-stream
             log.info("blob stream from %s ended: %r", peer, exc)
         finally:
+            for community_id, root in serving:
+                self.files.progress.serving_ended(root)
+                self._tell(community_id, root, "up", force=True)
             await _close(stream)
 
     # -- fetching ------------------------------------------------------------------
@@ -120,10 +127,10 @@ class BlobExchange:
         status = self.files.blob_status(root, refs[0].size)
         now = time.monotonic()
         last = self._told.get(root)
-        same = last is not None and last[1] == status["state"]
+        same = last is not None and last[1] == (status["state"], status["sending"])
         if not force and same and last is not None and now - last[0] < PROGRESS_EVERY_S:
             return
-        self._told[root] = (now, status["state"])
+        self._told[root] = (now, (status["state"], status["sending"]))
         if len(self._told) > 4096:
             self._told.clear()
         self.node.notify(

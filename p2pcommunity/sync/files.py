@@ -189,7 +189,7 @@ class Files:
             "bytes": held,
             "size": size,
             "state": state,
-            "sending": self.progress.sending(root, self.service.clock()),
+            "sending": self.progress.sending(root),
             "sent_chunks": self.progress.sent_chunks(root),
         }
 

@@ -1,59 +1,61 @@
 """Which blobs are moving right now, for `attachment status` and the `blob_progress` event.
 
 The store knows which chunks are here (that survives a restart); this
-knows what only the running node knows: that a fetch is under way, and
-how many chunks it has served to peers. Plain data, no clock of its own
-(times are passed in), so it may live in sync/ and net/blobs.py updates it.
+knows what only the running node knows: that a fetch is under way, that
+peers' streams are fetching it from us, and how many chunks were served.
+Plain data, so it may live in sync/; net/blobs.py updates it.
 A state is one of: "complete" (every chunk here), "fetching", "partial"
 (some chunks here, no fetch running), "missing" (not even the manifest).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-SENDING_FOR_MS = 2_000  # a blob counts as "sending" this long after its last served chunk
+MAX_COUNTED = 4096  # blobs whose served chunks are counted (then the oldest is forgotten)
 
 
-@dataclass
-class Served:
-    chunks: int = 0
-    last_ms: int = 0
+def _up(counts: dict[bytes, int], root: bytes) -> None:
+    counts[root] = counts.get(root, 0) + 1
+
+
+def _down(counts: dict[bytes, int], root: bytes) -> None:
+    left = counts.get(root, 0) - 1
+    if left > 0:
+        counts[root] = left
+    else:
+        counts.pop(root, None)
 
 
 class Progress:
     def __init__(self) -> None:
-        self._fetching: dict[bytes, int] = {}  # root -> nested fetches (keep + save)
-        self._served: dict[bytes, Served] = {}
+        self._fetching: dict[bytes, int] = {}  # root -> fetches running (keep + save)
+        self._serving: dict[bytes, int] = {}  # root -> peers' streams that asked for it
+        self._sent: dict[bytes, int] = {}  # root -> chunks served since the node started
 
     def fetch_started(self, root: bytes) -> None:
-        self._fetching[root] = self._fetching.get(root, 0) + 1
+        _up(self._fetching, root)
 
     def fetch_ended(self, root: bytes) -> None:
-        left = self._fetching.get(root, 0) - 1
-        if left > 0:
-            self._fetching[root] = left
-        else:
-            self._fetching.pop(root, None)
+        _down(self._fetching, root)
 
     def fetching(self, root: bytes) -> bool:
         return root in self._fetching
 
-    def chunk_served(self, root: bytes, now_ms: int) -> None:
-        served = self._served.setdefault(root, Served())
-        served.chunks += 1
-        served.last_ms = now_ms
-        if len(self._served) > 4096:  # bounded: forget the longest idle
-            oldest = min(self._served, key=lambda r: self._served[r].last_ms)
-            del self._served[oldest]
+    def serving_started(self, root: bytes) -> None:
+        _up(self._serving, root)
+
+    def serving_ended(self, root: bytes) -> None:
+        _down(self._serving, root)
+
+    def sending(self, root: bytes) -> bool:
+        return root in self._serving
+
+    def chunk_served(self, root: bytes) -> None:
+        self._sent[root] = self._sent.pop(root, 0) + 1  # re-inserted: last in, last out
+        if len(self._sent) > MAX_COUNTED:
+            del self._sent[next(iter(self._sent))]
 
     def sent_chunks(self, root: bytes) -> int:
-        served = self._served.get(root)
-        return 0 if served is None else served.chunks
-
-    def sending(self, root: bytes, now_ms: int) -> bool:
-        served = self._served.get(root)
-        return served is not None and now_ms - served.last_ms < SENDING_FOR_MS
+        return self._sent.get(root, 0)
 
 
 def state_of(have: int, total: int | None, fetching: bool) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QProgressBar, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QWidget
 
 from p2pcommunity.ui.files.area import attachments_of
 from p2pcommunity.ui.files.attach import AttachTray
@@ -41,6 +41,7 @@ class TransferIndicator(QWidget):
         row.setContentsMargins(0, 0, 8, 0)
         row.addWidget(self.label)
         row.addWidget(self.bar)
+        self.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
         self.hide()
 
     def show_running(self, n: int) -> None:
@@ -128,7 +129,7 @@ class FilesController(QObject):
         viewer.setParent(self.page.window(), Qt.WindowType.Dialog)
         viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         viewer.save_wanted.connect(lambda: self.save_as(att))
-        viewer.destroyed.connect(lambda: self.viewers.pop(cid, None))
+        viewer.finished.connect(lambda _result: self.viewers.pop(cid, None))
         self.viewers[cid] = viewer
         viewer.show()
 

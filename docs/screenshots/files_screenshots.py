@@ -1,0 +1,172 @@
+"""Screenshots of issue 15 in the app: an image inline in the timeline, a file card downloading.
+
+Run under Xvfb (real X11 rendering, fonts and all):
+
+    xvfb-run -s "-screen 0 1280x800x24" env QT_QPA_PLATFORM=xcb \\
+        .venv/bin/python docs/screenshots/files_screenshots.py
+
+Two apps on two temporary data dirs (two real nodes on 127.0.0.1): Alice
+posts a photo of the crag and a 20 MB guidebook; Bob's window is grabbed
+with the photo inline (its signed thumbnail), then once more while the
+guidebook downloads after a click on its card's Save (the save dialog is
+answered by this script). Every node is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEventLoop, QPoint, Qt, QTimer
+from PySide6.QtGui import QColor, QCursor, QImage, QPainter, QPen, QRadialGradient
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QFileDialog, QWidget
+
+OUT = Path(__file__).resolve().parent
+LOCAL = ["/ip4/127.0.0.1/tcp/0"]
+
+qt = QApplication(sys.argv)
+
+from p2pcommunity.ui.app import App  # noqa: E402
+from p2pcommunity.ui.text_select import TextSelector  # noqa: E402
+from p2pcommunity.ui.theme import apply_theme  # noqa: E402
+
+
+def spin(ms: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def wait(cond: Callable[[], bool], timeout: float = 45.0, what: str = "", step: int = 50) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        spin(step)
+
+
+def call(app: App, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    out: list[dict[str, Any]] = []
+    err: list[str] = []
+    app.client.request(method, params, on_result=out.append, on_error=lambda m, c: err.append(m))
+    wait(lambda: bool(out or err), 60, method)
+    if err:
+        raise RuntimeError(f"{method}: {err[0]}")
+    return out[0]
+
+
+def start(app: App, name: str) -> None:
+    app.window.resize(1280, 800)
+    app.window.show()
+    app.start()
+    if app.stage == "name":
+        app.window.name_page.name.setText(name)
+        app.window.name_page.button.click()
+    wait(lambda: app.stage in ("welcome", "chat"), what=f"{name} ready")
+
+
+def sunset(path: Path) -> Path:
+    """A picture of a crag at dusk, drawn here (no stock photo in the repo)."""
+    w, h = 1200, 800
+    image = QImage(w, h, QImage.Format.Format_RGB32)
+    p = QPainter(image)
+    sky = QRadialGradient(w * 0.7, h * 0.35, w * 0.8)
+    sky.setColorAt(0, QColor("#ffd27f"))
+    sky.setColorAt(0.35, QColor("#f08a5d"))
+    sky.setColorAt(1, QColor("#3b3b6d"))
+    p.fillRect(image.rect(), sky)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor("#fff3d6"))
+    p.drawEllipse(QPoint(int(w * 0.7), int(h * 0.38)), 70, 70)
+    for color, points in (
+        ("#5a4a6b", [(0, 560), (260, 300), (420, 420), (560, 240), (760, 520), (1200, 380)]),
+        ("#2e2640", [(0, 680), (300, 470), (520, 600), (820, 430), (1200, 640)]),
+    ):
+        p.setBrush(QColor(color))
+        p.drawPolygon([QPoint(x, y) for x, y in points] + [QPoint(w, h), QPoint(0, h)])
+    p.setPen(QPen(QColor("#f7e3b5"), 3, Qt.PenStyle.DashLine))
+    p.drawLine(560, 240, 520, 600)  # the route
+    p.end()
+    image.save(str(path))
+    return path
+
+
+def grab(widget: QWidget, name: str) -> None:
+    widget.grab().save(str(OUT / name))
+    print("wrote", OUT / name)
+
+
+def main() -> None:
+    apply_theme(qt, False)
+    tmp = Path(tempfile.mkdtemp(prefix="p2pc-files-shots-"))
+    alice, bob = App(tmp / "alice", LOCAL), App(tmp / "bob", LOCAL)
+    try:
+        start(alice, "Alice")
+        start(bob, "Bob")
+        cid = call(alice, "community create", {"name": "Climbing club"})["community_id"]
+        alice.chat.refresh_communities(select=cid)
+        wait(lambda: bool(alice.chat.channel), what="general")
+        general = alice.chat.channel
+        call(alice, "member add", {"community": cid, "peer": bob.peer_id})
+        addr = call(alice, "whoami", {})["addrs"][0]
+        call(bob, "join", {"community": cid, "bootstrap": [addr], "timeout": 30})
+        pic = sunset(tmp / "crag-at-dusk.png")
+        guide = tmp / "guidebook-2026.zip"
+        guide.write_bytes(b"PK\x03\x04" + os.urandom(20 * 1000 * 1000))
+
+        def post(app: App, text: str, attach: list[Path] | None = None) -> None:
+            params: dict[str, Any] = {"community": cid, "channel": general, "text": text}
+            if attach:
+                params["attach"] = [str(p) for p in attach]
+            call(app, "post", params)
+
+        post(bob, "Anyone up for the north face on Saturday?")
+        post(alice, "Yes! This is how it looked last evening, the route is the dashed line", [pic])
+        post(alice, "And the new guidebook, topos for all the sectors:", [guide])
+        bob.chat.refresh_communities(select=cid)
+        wait(
+            lambda: sum(bool(r.get("attachments")) for r in bob.chat.timeline.rows()) == 2,
+            60,
+            "posts at Bob's",
+        )
+        alice.window.hide()  # it lies over Bob's window (no window manager places them)
+        bob.window.raise_()
+        bob.window.activateWindow()
+        view = bob.chat.timeline_view
+        view.follow_bottom()
+        spin(1500)
+        grab(bob.window, "files-inline.png")
+
+        rows = bob.chat.timeline.rows()
+        row = max(i for i, r in enumerate(rows) if r.get("attachments"))
+        index = view.model().index(row, 0)
+        (card,) = view.post_delegate.attachment_places(TextSelector(view).option_for(index), index)
+        assert card.save is not None
+        target = tmp / "saved-guidebook.zip"
+        QFileDialog.getSaveFileName = staticmethod(lambda *a, **k: (str(target), ""))  # type: ignore[assignment]
+        transfers = bob.chat.files.transfers
+        cid_blob = str(card.att["cid"])
+        QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=card.save.center())
+        edit = bob.chat.composer.edit
+        QCursor.setPos(edit.mapToGlobal(edit.rect().center()))  # no hover band in the shot
+        QTest.mouseMove(edit, edit.rect().center())
+        wait(lambda: 0.2 <= (transfers.fraction(cid_blob) or 0) <= 0.8, 120, "download", 5)
+        grab(bob.window, "files-progress.png")
+        wait(lambda: target.exists(), 120, "saved")
+        assert target.read_bytes() == guide.read_bytes()
+    finally:
+        for app in (alice, bob):
+            app.shutdown()
+        wait(lambda: not alice.node.stopping and not bob.node.stopping, 20, "nodes to stop")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
