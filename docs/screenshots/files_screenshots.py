@@ -16,60 +16,21 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEventLoop, QPoint, Qt, QTimer
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QCursor, QImage, QPainter, QPen, QRadialGradient
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QWidget
 
-OUT = Path(__file__).resolve().parent
-LOCAL = ["/ip4/127.0.0.1/tcp/0"]
+# Its QApplication, spin/wait/call/start: the same steps as the timeline's shots.
+from timeline_screenshots import LOCAL, OUT, call, qt, spin, start, wait
 
-qt = QApplication(sys.argv)
-
-from p2pcommunity.ui.app import App  # noqa: E402
-from p2pcommunity.ui.text_select import TextSelector  # noqa: E402
-from p2pcommunity.ui.theme import apply_theme  # noqa: E402
-
-
-def spin(ms: int) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
-
-
-def wait(cond: Callable[[], bool], timeout: float = 45.0, what: str = "", step: int = 50) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        spin(step)
-
-
-def call(app: App, method: str, params: dict[str, Any]) -> dict[str, Any]:
-    out: list[dict[str, Any]] = []
-    err: list[str] = []
-    app.client.request(method, params, on_result=out.append, on_error=lambda m, c: err.append(m))
-    wait(lambda: bool(out or err), 60, method)
-    if err:
-        raise RuntimeError(f"{method}: {err[0]}")
-    return out[0]
-
-
-def start(app: App, name: str) -> None:
-    app.window.resize(1280, 800)
-    app.window.show()
-    app.start()
-    if app.stage == "name":
-        app.window.name_page.name.setText(name)
-        app.window.name_page.button.click()
-    wait(lambda: app.stage in ("welcome", "chat"), what=f"{name} ready")
+from p2pcommunity.ui.app import App
+from p2pcommunity.ui.text_select import TextSelector
+from p2pcommunity.ui.theme import apply_theme
 
 
 def sunset(path: Path) -> Path:
@@ -106,17 +67,18 @@ def grab(widget: QWidget, name: str) -> None:
 def main() -> None:
     apply_theme(qt, False)
     tmp = Path(tempfile.mkdtemp(prefix="p2pc-files-shots-"))
-    alice, bob = App(tmp / "alice", LOCAL), App(tmp / "bob", LOCAL)
+    apps = {name: App(tmp / name.lower(), LOCAL) for name in ("Alice", "Bob")}
+    alice, bob = apps["Alice"], apps["Bob"]
     try:
-        start(alice, "Alice")
-        start(bob, "Bob")
-        cid = call(alice, "community create", {"name": "Climbing club"})["community_id"]
+        for name, app in apps.items():
+            start(app, name)
+        cid = str(call(alice, "community create", {"name": "Climbing club"})["community_id"])
+        call(alice, "member add", {"community": cid, "peer": bob.peer_id})
+        bootstrap = call(alice, "whoami", {})["addrs"][:1]
+        call(bob, "join", {"community": cid, "bootstrap": bootstrap, "timeout": 30})
         alice.chat.refresh_communities(select=cid)
         wait(lambda: bool(alice.chat.channel), what="general")
         general = alice.chat.channel
-        call(alice, "member add", {"community": cid, "peer": bob.peer_id})
-        addr = call(alice, "whoami", {})["addrs"][0]
-        call(bob, "join", {"community": cid, "bootstrap": [addr], "timeout": 30})
         pic = sunset(tmp / "crag-at-dusk.png")
         guide = tmp / "guidebook-2026.zip"
         guide.write_bytes(b"PK\x03\x04" + os.urandom(20 * 1000 * 1000))
@@ -157,15 +119,20 @@ def main() -> None:
         edit = bob.chat.composer.edit
         QCursor.setPos(edit.mapToGlobal(edit.rect().center()))  # no hover band in the shot
         QTest.mouseMove(edit, edit.rect().center())
-        wait(lambda: 0.2 <= (transfers.fraction(cid_blob) or 0) <= 0.8, 120, "download", 5)
+        wait(lambda: 0.2 <= (transfers.fraction(cid_blob) or 0) <= 0.8, 120, "download")
         grab(bob.window, "files-progress.png")
         wait(lambda: target.exists(), 120, "saved")
         assert target.read_bytes() == guide.read_bytes()
     finally:
-        for app in (alice, bob):
-            app.shutdown()
-        wait(lambda: not alice.node.stopping and not bob.node.stopping, 20, "nodes to stop")
+        stop_all(list(apps.values()))
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stop_all(apps: list[App]) -> None:
+    """Shut every app down and wait (bounded) until its node has stopped."""
+    for app in apps:
+        app.shutdown()
+    wait(lambda: not any(app.node.stopping for app in apps), 20, "nodes to stop")
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ class BlobExchange:
                 if data is not None and index != MANIFEST_INDEX:
                     if (community_id, root) not in serving:
                         serving.add((community_id, root))
-                        self.files.progress.serving_started(root)
+                        self.files.progress.serving.up(root)
                     self.files.progress.chunk_served(root)
                     self._tell(community_id, root, "up")
         except (MalformedCBOR, DomainError, ValueError) as exc:
@@ -106,7 +106,7 @@ class BlobExchange:
             log.info("blob stream from %s ended: %r", peer, exc)
         finally:
             for community_id, root in serving:
-                self.files.progress.serving_ended(root)
+                self.files.progress.serving.down(root)
                 self._tell(community_id, root, "up", force=True)
             await _close(stream)
 
@@ -140,12 +140,12 @@ class BlobExchange:
 
     async def fetch(self, community_id: bytes, root: bytes, timeout: float) -> None:
         """Until every chunk of `root` is here; `Invalid` (code timeout) after `timeout` s."""
-        self.files.progress.fetch_started(root)
+        self.files.progress.fetching.up(root)
         try:
             self._tell(community_id, root, "down", force=True)
             await self._fetch(community_id, root, timeout)
         finally:
-            self.files.progress.fetch_ended(root)
+            self.files.progress.fetching.down(root)
             self._tell(community_id, root, "down", force=True)
 
     async def _fetch(self, community_id: bytes, root: bytes, timeout: float) -> None:

@@ -172,7 +172,7 @@ class Files:
 
     def blob_status(self, root: bytes, size: int) -> dict[str, Any]:
         manifest = self.manifest(root)
-        fetching = self.progress.fetching(root)
+        fetching = root in self.progress.fetching
         if manifest is None:
             have, total, held = 0, -(-size // CHUNK_SIZE), 0
             state = "fetching" if fetching else "missing"
@@ -189,7 +189,7 @@ class Files:
             "bytes": held,
             "size": size,
             "state": state,
-            "sending": self.progress.sending(root),
+            "sending": root in self.progress.serving,
             "sent_chunks": self.progress.sent_chunks(root),
         }
 

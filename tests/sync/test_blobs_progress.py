@@ -28,18 +28,19 @@ def service(tmp_path: Path) -> Service:
 
 def test_progress_counts_nested_fetches_and_open_streams() -> None:
     progress, root = Progress(), b"r" * 36
-    progress.fetch_started(root)
-    progress.fetch_started(root)  # `keep` and a save of the same blob
-    progress.fetch_ended(root)
-    assert progress.fetching(root)
-    progress.fetch_ended(root)
-    assert not progress.fetching(root)
-    progress.serving_started(root)
+    progress.fetching.up(root)
+    progress.fetching.up(root)  # `keep` and a save of the same blob
+    progress.fetching.down(root)
+    assert root in progress.fetching
+    progress.fetching.down(root)
+    progress.fetching.down(root)  # one too many: no negative count
+    assert root not in progress.fetching
+    progress.serving.up(root)
     for _ in range(3):
         progress.chunk_served(root)
-    assert progress.sending(root) and progress.sent_chunks(root) == 3
-    progress.serving_ended(root)
-    assert not progress.sending(root) and progress.sent_chunks(root) == 3
+    assert root in progress.serving and progress.sent_chunks(root) == 3
+    progress.serving.down(root)
+    assert root not in progress.serving and progress.sent_chunks(root) == 3
     assert [state_of(3, 3, False), state_of(1, 3, True), state_of(1, 3, False)] == [
         "complete",
         "fetching",
@@ -74,7 +75,7 @@ def test_status_of_an_own_file_and_while_peers_fetch_it(service: Service, tmp_pa
         "sent_chunks": 0,
     }
     root = bytes(service.files.blobs.roots()[0])
-    service.files.progress.serving_started(root)
+    service.files.progress.serving.up(root)
     service.files.progress.chunk_served(root)
     status = service.files.status(cid, att["cid"])
     assert status["sending"] and status["sent_chunks"] == 1

@@ -26,10 +26,9 @@ def rows_with_files(app: App) -> list[int]:
 def test_a_card_saves_identical_bytes_with_progress_and_an_image_opens(
     qtbot, make_app, tmp_path, monkeypatch
 ) -> None:
-    alice: App = make_app("alice")
-    bob: App = make_app("bob")
-    start_with_name(qtbot, alice, "Alice")
-    start_with_name(qtbot, bob, "Bob")
+    alice, bob = (make_app(name) for name in ("alice", "bob"))
+    for app, name in ((alice, "Alice"), (bob, "Bob")):
+        start_with_name(qtbot, app, name)
     community = create_community(qtbot, alice, "Climbing club")
     join_as_member(qtbot, alice, bob, community)
     data = os.urandom(3 * 1024 * 1024 + 123)  # 13 chunks of 256 KiB

@@ -13,41 +13,29 @@ from __future__ import annotations
 MAX_COUNTED = 4096  # blobs whose served chunks are counted (then the oldest is forgotten)
 
 
-def _up(counts: dict[bytes, int], root: bytes) -> None:
-    counts[root] = counts.get(root, 0) + 1
+class Counts:
+    """How many of something are running per blob (fetches, or peers' streams)."""
 
+    def __init__(self) -> None:
+        self._n: dict[bytes, int] = {}
 
-def _down(counts: dict[bytes, int], root: bytes) -> None:
-    left = counts.get(root, 0) - 1
-    if left > 0:
-        counts[root] = left
-    else:
-        counts.pop(root, None)
+    def up(self, root: bytes) -> None:
+        self._n[root] = self._n.get(root, 0) + 1
+
+    def down(self, root: bytes) -> None:
+        left = self._n.pop(root, 0) - 1
+        if left > 0:
+            self._n[root] = left
+
+    def __contains__(self, root: object) -> bool:
+        return root in self._n
 
 
 class Progress:
     def __init__(self) -> None:
-        self._fetching: dict[bytes, int] = {}  # root -> fetches running (keep + save)
-        self._serving: dict[bytes, int] = {}  # root -> peers' streams that asked for it
+        self.fetching = Counts()  # fetches running (`keep` and a save may share a blob)
+        self.serving = Counts()  # peers' blob streams that asked for its chunks
         self._sent: dict[bytes, int] = {}  # root -> chunks served since the node started
-
-    def fetch_started(self, root: bytes) -> None:
-        _up(self._fetching, root)
-
-    def fetch_ended(self, root: bytes) -> None:
-        _down(self._fetching, root)
-
-    def fetching(self, root: bytes) -> bool:
-        return root in self._fetching
-
-    def serving_started(self, root: bytes) -> None:
-        _up(self._serving, root)
-
-    def serving_ended(self, root: bytes) -> None:
-        _down(self._serving, root)
-
-    def sending(self, root: bytes) -> bool:
-        return root in self._serving
 
     def chunk_served(self, root: bytes) -> None:
         self._sent[root] = self._sent.pop(root, 0) + 1  # re-inserted: last in, last out
