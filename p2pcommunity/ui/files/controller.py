@@ -132,6 +132,8 @@ class FilesController(QObject):
         viewer.finished.connect(lambda _result: self.viewers.pop(cid, None))
         self.viewers[cid] = viewer
         viewer.show()
+        viewer.raise_()
+        viewer.activateWindow()  # Escape closes it, not the main window's panel
 
     def _on_transfers_saved(self, _cid: str, path: str) -> None:
         self.page.status_message.emit(f"Saved {path}")
