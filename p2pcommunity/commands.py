@@ -518,6 +518,9 @@ TABLE: tuple[Command, ...] = (
         opt("timeout", float, default=60.0, metavar="SECONDS")),
        lambda c, a: c.service.files.save(a["community"], a["cid"], a["path"], a["timeout"]),
        human.saved),
+    _c("attachment status", "how much of an attached file is here, and whether it is moving",
+       (COMMUNITY, arg("cid")),
+       lambda c, a: c.service.files.status(a["community"], a["cid"]), human.attachment_status),
     _c("storage", "bytes used by files, the quota, blobs held", (),
        lambda c, a: c.service.files.storage(), human.storage),
 )  # fmt: skip

@@ -356,6 +356,14 @@ def saved(result: Result, args: Args) -> str:
     return f"{result['path']}  {_size(result['size'])}"
 
 
+def attachment_status(result: Result, args: Args) -> str:
+    moving = "  (sending)" if result.get("sending") else ""
+    return (
+        f"{result['state']}: {result['have_chunks']}/{result['total_chunks']} chunks, "
+        f"{_size(result['bytes'])} of {_size(result['size'])}{moving}"
+    )
+
+
 def storage(result: Result, args: Args) -> str:
     return f"{_size(result['used'])} used of {_size(result['quota'])}, {result['blobs']} blobs"
 

@@ -17,6 +17,7 @@ the service's clock.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import os
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from p2pcommunity.sync.blobs import cid as cids
 from p2pcommunity.sync.blobs.images import inspect
 from p2pcommunity.sync.blobs.manifest import (
+    CHUNK_SIZE,
     DEFAULT_MAX_FILE_SIZE,
     MAX_ATTACHMENTS,
     MAX_FILE_SIZE_CAP,
@@ -39,6 +41,7 @@ from p2pcommunity.sync.blobs.manifest import (
     name_problem,
     parse_manifest,
 )
+from p2pcommunity.sync.blobs.progress import Progress, state_of
 from p2pcommunity.sync.blobs.sniff import HEAD_BYTES, IMAGES, sniff
 from p2pcommunity.sync.errors import Invalid, NotFound
 from p2pcommunity.sync.log.ops import Role
@@ -82,6 +85,7 @@ class Files:
         self.quota = DEFAULT_QUOTA
         # Set by the node: fetches (community id, root, timeout) from peers.
         self.fetcher: Fetcher | None = None
+        self.progress = Progress()  # updated by net/blobs.py while the node runs
 
     @property
     def blobs(self) -> Any:
@@ -151,9 +155,43 @@ class Files:
                         "width": ref.width,
                         "height": ref.height,
                         "local": row is not None and row.complete,
+                        # the signed inline thumbnail (<= 16 KB JPEG): the app shows it first
+                        "thumb": base64.b64encode(ref.thumb).decode() if ref.thumb else None,
                     }
                 )
         return out
+
+    def status(self, ref: str, cid_text: str) -> dict[str, Any]:
+        """`attachment status`: how much of a blob is here and whether it is moving."""
+        community = self.service.community(ref)
+        root = _root(cid_text)
+        visible = self.visible_refs(community.id, root)
+        if not visible:
+            raise NotFound(f"no attachment {cid_text} in {community.state.name!r}")
+        return self.blob_status(root, visible[0].size)
+
+    def blob_status(self, root: bytes, size: int) -> dict[str, Any]:
+        manifest = self.manifest(root)
+        fetching = root in self.progress.fetching
+        if manifest is None:
+            have, total, held = 0, -(-size // CHUNK_SIZE), 0
+            state = "fetching" if fetching else "missing"
+        else:
+            missing = self.blobs.missing(root)
+            total = len(manifest.chunks)
+            have = total - len(missing)
+            held = size - sum(manifest.chunk_length(i) for i, _ in missing)
+            state = state_of(have, total, fetching)
+        return {
+            "cid": cids.to_text(root),
+            "have_chunks": have,
+            "total_chunks": total,
+            "bytes": held,
+            "size": size,
+            "state": state,
+            "sending": root in self.progress.serving,
+            "sent_chunks": self.progress.sent_chunks(root),
+        }
 
     def storage(self) -> dict[str, Any]:
         used, count = self.blobs.usage()
@@ -232,10 +270,7 @@ class Files:
         self, ref: str, cid_text: str, path: str, timeout: float = 60.0
     ) -> dict[str, Any] | Awaitable[dict[str, Any]]:
         community = self.service.community(ref)
-        try:
-            root = cids.from_text(cid_text.strip())
-        except cids.BadCid as exc:
-            raise Invalid(str(exc)) from None
+        root = _root(cid_text)
         target = Path(path)
         if target.exists():
             raise Invalid(f"{path} exists; not overwriting it", code="exists")
@@ -350,3 +385,10 @@ class Files:
         if refused:
             log.warning("import: %d blobs refused (did not verify), %d imported", refused, imported)
         return {"blobs": imported, "blobs_refused": refused}
+
+
+def _root(cid_text: str) -> bytes:
+    try:
+        return cids.from_text(cid_text.strip())
+    except cids.BadCid as exc:
+        raise Invalid(str(exc)) from None

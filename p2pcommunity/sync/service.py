@@ -249,6 +249,7 @@ class Service:
             "rules_version": state.rules_version,
             "channels": [] if pending else self.channel_list(ref)["channels"],
             "members": sum(1 for key in state.members if state.is_member(key)),
+            "max_file_size": self.files.max_file_size(community),  # the app checks before sending
             "nodes": [
                 {"peer_id": peer_id_from_public_key(key), "addr": addr}
                 for key, addr in sorted(state.nodes.items())
@@ -394,7 +395,8 @@ class Service:
         if state.channels[channel_id].archived:
             raise Forbidden(f"#{state.channels[channel_id].name} is archived (read-only)")
         self._require_not_timed_out(community)
-        text = _clean_text(text)
+        if not attach or text.strip():  # a post of files alone may have no text
+            text = _clean_text(text)
         parent = self.post_row(community, reply_to).id if reply_to else None
         self.knowledge.check_plain_post(community, channel_id, parent)
         mentions = _mentions(text, state, self.store.read_model.profiles(community.id))

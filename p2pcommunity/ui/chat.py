@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QLabel, QListView, QMenu, QSplitter, QStackedWidget, QToolButton
 
     from p2pcommunity.ui.composer import Composer
+    from p2pcommunity.ui.files.controller import FilesController
     from p2pcommunity.ui.hover_toolbar import HoverToolbar
     from p2pcommunity.ui.knowledge.pane import KnowledgePane
     from p2pcommunity.ui.search import SearchController
@@ -89,6 +90,7 @@ class ChatPage(QWidget):
     splitter: QSplitter
     switcher: ChannelSwitcher
     knowledge: KnowledgePane
+    files: FilesController
 
     def __init__(
         self, client: ControlClient, settings: QSettings, parent: QWidget | None = None
@@ -188,6 +190,7 @@ class ChatPage(QWidget):
             if community != self.community:
                 return
             self.info = result
+            self.files.set_community_info(result)
             self.community_button.setText(f"{result.get('name', '')}  ▾")
             self.community_button.setToolTip(result.get("description") or "")
             for toolbar in self.toolbars:
@@ -390,6 +393,7 @@ class ChatPage(QWidget):
         def done(_result: dict[str, Any]) -> None:
             self.composer.send_button.setEnabled(True)
             self.composer.accept_sent()
+            self.files.tray.accept_sent()
             self.timeline_view.follow_bottom()
             self.timeline.refresh()
 
@@ -398,6 +402,7 @@ class ChatPage(QWidget):
             self.report_error(message, code)
 
         params = {"channel": self.channel, "text": text, "reply_to": reply_to or None}
+        params |= self.files.post_params()
         self.client.request(
             "post", {"community": self.community, **params}, on_result=done, on_error=failed
         )

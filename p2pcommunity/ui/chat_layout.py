@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from p2pcommunity.ui.composer import Composer
 from p2pcommunity.ui.delegate import ChannelDelegate, CommunityDelegate
 from p2pcommunity.ui.drafts import DraftStore
+from p2pcommunity.ui.files.controller import FilesController
 from p2pcommunity.ui.hover_toolbar import HoverToolbar
 from p2pcommunity.ui.icons import icon_button
 from p2pcommunity.ui.knowledge.pane import KnowledgePane
@@ -238,4 +239,5 @@ def build_chat_page(page: ChatPage) -> None:
     layout.addWidget(rail)
     layout.addWidget(page.splitter, 1)
     page.switcher = ChannelSwitcher(page)
+    page.files = FilesController(page)  # issue 15: attach, show, save
     page.switcher.chosen.connect(page.go_to)

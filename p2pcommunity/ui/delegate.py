@@ -28,6 +28,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
+from p2pcommunity.ui.files.area import AttachmentArea, Placed, attachments_of
 from p2pcommunity.ui.models import AnyIndex, ChannelRole, CommunityRole, PostListModel, PostRole
 from p2pcommunity.ui.post_text import (
     Selection,
@@ -81,6 +82,7 @@ class PostDelegate(QStyledItemDelegate):
 
     reaction_clicked = Signal(str, str)  # post id, emoji
     replies_clicked = Signal(str)  # post id
+    attachment_clicked = Signal(str, str, str)  # post id, "save" or "image", cid
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -92,6 +94,7 @@ class PostDelegate(QStyledItemDelegate):
         self.channel_names: dict[str, str] | None = None
         """Set where posts of several channels mix (search): each header names its channel."""
         self.selection: Selection | None = None
+        self.files = AttachmentArea()  # issue 15: ui/files/area.py draws attachments
         self._heights: dict[tuple[Any, ...], int] = {}
 
     def invalidate(self) -> None:
@@ -159,6 +162,25 @@ class PostDelegate(QStyledItemDelegate):
         )
         return layout, height, origin
 
+    def _attachments(self, option: QStyleOptionViewItem, index: AnyIndex) -> tuple[list[Any], int]:
+        """The post's attachments and the width they may take (none on a collapsed post)."""
+        if self.collapsed(index):
+            return [], 0
+        atts = attachments_of(index.data(PostListModel.ROW_ROLE))
+        return atts, option.rect.width() - self._text_left() - PAD_X
+
+    def attachment_places(self, option: QStyleOptionViewItem, index: AnyIndex) -> list[Placed]:
+        """Each attachment's box (and a card's Save button) in view coordinates."""
+        _, text_h, origin = self.text_layout(option, index)
+        atts, width = self._attachments(option, index)
+        return self.files.place(atts, int(origin.x()), int(origin.y() + text_h), width)
+
+    def _below_text(self, option: QStyleOptionViewItem, index: AnyIndex) -> int:
+        """The y (view coordinates) under the text and the attachments."""
+        _, text_h, origin = self.text_layout(option, index)
+        atts, width = self._attachments(option, index)
+        return int(origin.y() + text_h) + self.files.height(atts, width)
+
     def _chips(
         self, index: AnyIndex, fm: QFontMetrics, left: int, top: int
     ) -> list[tuple[str, QRect, bool]]:
@@ -192,7 +214,8 @@ class PostDelegate(QStyledItemDelegate):
         probe = QStyleOptionViewItem(option)
         probe.rect = QRect(0, 0, width, 0)
         _, text_h, _ = self.text_layout(probe, index)
-        h = self._text_top(option, index) + int(text_h)
+        atts, files_w = self._attachments(probe, index)
+        h = self._text_top(option, index) + int(text_h) + self.files.height(atts, files_w)
         if reactions:
             h += 6 + CHIP_H
         if replies:
@@ -266,6 +289,10 @@ class PostDelegate(QStyledItemDelegate):
             painter.drawText(edited_rect, Qt.AlignmentFlag.AlignRight, "(edited)")
             painter.setFont(font)
 
+        atts, files_w = self._attachments(option, index)
+        if atts:
+            y = self.files.paint(painter, option, atts, left, y, files_w)
+            painter.setFont(font)
         y = self._paint_chips(painter, option, index, y)
         replies = int(index.data(PostRole.REPLIES) or 0)
         if replies and self.show_replies:
@@ -380,9 +407,9 @@ class PostDelegate(QStyledItemDelegate):
 
     def chip_rects(self, option: QStyleOptionViewItem, index: AnyIndex) -> list[tuple[str, QRect]]:
         """Each reaction chip's emoji and rectangle in view coordinates."""
-        _, text_h, origin = self.text_layout(option, index)
+        _, _, origin = self.text_layout(option, index)
         fm = QFontMetrics(option.font)
-        top = int(origin.y() + text_h) + 6
+        top = self._below_text(option, index) + 6
         return [(e, r) for e, r, _ in self._chips(index, fm, int(origin.x()), top)]
 
     def hit(self, option: QStyleOptionViewItem, index: AnyIndex, pos: QPointF) -> tuple[str, str]:
@@ -392,11 +419,14 @@ class PostDelegate(QStyledItemDelegate):
         layout, text_h, origin = self.text_layout(option, index)
         fm = QFontMetrics(option.font)
         point = pos.toPoint()
+        kind, cid = self.files.hit(self.attachment_places(option, index), point)
+        if kind:
+            return (kind, cid)
         chips = self.chip_rects(option, index)
         for emoji, chip in chips:
             if chip.contains(point):
                 return ("reaction", emoji)
-        y = int(origin.y() + text_h) + (6 + CHIP_H if chips else 0)
+        y = self._below_text(option, index) + (6 + CHIP_H if chips else 0)
         replies = int(index.data(PostRole.REPLIES) or 0)
         if replies and self.show_replies:
             area = QRect(int(origin.x()), y + 2, 160, fm.height() + 4)
@@ -427,6 +457,9 @@ class PostDelegate(QStyledItemDelegate):
                 return True
             if kind == "replies":
                 self.replies_clicked.emit(post)
+                return True
+            if kind in ("save", "image"):
+                self.attachment_clicked.emit(post, kind, emoji)
                 return True
         return super().editorEvent(event, model, option, index)
 

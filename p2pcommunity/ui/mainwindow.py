@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self.sync_progress.hide()
         self.peers_label = QLabel("")
         self.peers_label.setObjectName("muted")
+        bar.addPermanentWidget(self.chat.files.indicator)
         bar.addPermanentWidget(self.sync_label)
         bar.addPermanentWidget(self.sync_progress)
         bar.addPermanentWidget(self.offline_label)

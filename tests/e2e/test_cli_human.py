@@ -90,6 +90,7 @@ def test_every_command_prints_escaped_human_output(make_cli: Any, tmp_path: Path
         saved = tmp_path / "saved.txt"
         human(alice, "attachment save", cid, root, str(saved), expect="saved.txt  13 B")
         assert saved.read_text(encoding="utf-8") == "bring gloves\n"
+        human(alice, "attachment status", cid, root, expect="complete: 1/1 chunks, 13 B of 13 B")
         human(alice, "storage", expect="1 blobs")
         gone = alice.json("post", cid, "general", "oops")["post_id"]
         human(alice, "delete", cid, gone, expect="deleted")
