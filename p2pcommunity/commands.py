@@ -141,6 +141,7 @@ GROUPS: dict[str, str] = {
 
 COMMUNITY = arg("community")
 CHANNEL = arg("channel")
+ATTACH = opt("attach", list, path=True, metavar="FILE", help="attach a file (repeatable)")
 POST = arg("post")
 PEER = arg("peer")
 RULE = opt("rule", help="the community rule this act cites, shown in the modlog (issue 16)")
@@ -280,8 +281,7 @@ TABLE: tuple[Command, ...] = (
     _c("channel list", "list channels", (COMMUNITY,),
        lambda c, a: c.service.channel_list(a["community"]), human.channel_list),
     _c("post", "post to a channel",
-       (COMMUNITY, CHANNEL, arg("text"), opt("reply_to"),
-        opt("attach", list, path=True, metavar="FILE", help="attach a file (repeatable)")),
+       (COMMUNITY, CHANNEL, arg("text"), opt("reply_to"), ATTACH),
        lambda c, a: c.service.post(
            a["community"], a["channel"], a["text"], a["reply_to"], a["attach"]
        ),
@@ -427,10 +427,10 @@ TABLE: tuple[Command, ...] = (
        lambda c, a: c.service.unblock(a["peer"]), human.done("{peer} unblocked")),
     # -- issue 14: knowledge (forum and qa channels) --
     _c("topic create", "start a topic in a forum or qa channel",
-       (COMMUNITY, CHANNEL, arg("title"), arg("text"), opt("tag", list, default=[])),
+       (COMMUNITY, CHANNEL, arg("title"), arg("text"), opt("tag", list, default=[]), ATTACH),
        lambda c, a: c.service.knowledge.topic_create(
-           a["community"], a["channel"], a["title"], a["text"], a["tag"]),
-       human.field("post_id")),
+           a["community"], a["channel"], a["title"], a["text"], a["tag"], a["attach"]),
+       human.field("post_id"), prepare=_absolute_attach),
     _c("topics", "list the topics of a forum or qa channel, pinned first",
        (COMMUNITY, CHANNEL, opt("sort", choices=("activity", "votes", "new"), default="activity"),
         opt("filter", choices=("all", "unanswered", "solved"), default="all"),

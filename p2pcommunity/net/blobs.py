@@ -53,6 +53,9 @@ MAX_REQUEST = 256
 MAX_ANSWER = MAX_MANIFEST_BYTES + 1
 RETRY_S = 0.5
 KEEP_EVERY_S = 2.0
+# Requests in flight per peer: one stream waits a round trip per chunk, a second
+# keeps the pipe busy meanwhile (benchmarks/bench_blobs.py: 44 % -> see RESULTS.md).
+STREAMS_PER_PEER = 2
 
 
 class BadPeer(Exception):
@@ -65,6 +68,7 @@ class BlobExchange:
         self.files = node.service.files
         self.files.fetcher = self.fetch
         self._fetching: dict[bytes, trio.Event] = {}
+        self._busy: dict[bytes, int] = {}  # roots being fetched: not evicted meanwhile
 
     # -- serving -------------------------------------------------------------------
 
@@ -103,6 +107,15 @@ class BlobExchange:
 
     async def fetch(self, community_id: bytes, root: bytes, timeout: float) -> None:
         """Until every chunk of `root` is here; `Invalid` (code timeout) after `timeout` s."""
+        self._busy[root] = self._busy.get(root, 0) + 1
+        try:
+            await self._fetch(community_id, root, timeout)
+        finally:
+            self._busy[root] -= 1
+            if not self._busy[root]:
+                del self._busy[root]
+
+    async def _fetch(self, community_id: bytes, root: bytes, timeout: float) -> None:
         with trio.move_on_after(timeout) as scope:
             while True:
                 manifest = self.files.manifest(root)
@@ -146,9 +159,13 @@ class BlobExchange:
     async def _fetch_chunks(self, community_id: bytes, manifest: Manifest) -> None:
         queue = deque(i for i, _ in self.files.blobs.missing(manifest.ref.root))
         failure: list[BaseException] = []
+        dropped: set[str] = set()
         async with trio.open_nursery() as nursery:
             for peer in self._peers(community_id):
-                nursery.start_soon(self._worker, peer, community_id, manifest, queue, failure)
+                for _ in range(STREAMS_PER_PEER):
+                    nursery.start_soon(
+                        self._worker, peer, community_id, manifest, queue, failure, dropped
+                    )
         if failure:
             raise failure[0]
 
@@ -159,6 +176,7 @@ class BlobExchange:
         manifest: Manifest,
         queue: deque[int],
         failure: list[BaseException],
+        dropped: set[str],
     ) -> None:
         refused: set[int] = set()
         try:
@@ -167,7 +185,7 @@ class BlobExchange:
             log.info("no blob stream to %s: %r", peer, exc)
             return
         try:
-            while True:
+            while peer not in dropped:
                 index = next((i for i in queue if i not in refused), None)
                 if index is None:
                     return
@@ -186,6 +204,7 @@ class BlobExchange:
                 )
                 if not stored:
                     queue.appendleft(index)
+                    dropped.add(peer)
                     log.warning("%s sent a bad chunk %d; dropped for this blob", peer, index)
                     return
                 self.files.blobs.mark_had(manifest.ref.root, [index])
@@ -210,7 +229,7 @@ class BlobExchange:
                         await self.fetch(community.id, root, 30.0)
                     except DomainError as exc:
                         log.info("keeping blob: %s", exc)
-            self.files.sweep()  # SQLite: on the node's thread
+            self.files.sweep(frozenset(self._busy))  # SQLite: on the node's thread
             await trio.sleep(KEEP_EVERY_S)
 
 

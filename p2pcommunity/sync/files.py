@@ -282,30 +282,46 @@ class Files:
 
     # -- keeping -----------------------------------------------------------------
 
-    def sweep(self) -> int:
+    def sweep(self, busy: frozenset[bytes] = frozenset()) -> int:
         """Remove blobs no visible post attaches, then others' blobs beyond the quota
-        (least recently used first, never our own). Returns how many were removed."""
+        (least recently used first, never our own, nor one in `busy`: being fetched).
+        Returns how many were removed."""
         removed = 0
         for root in self.blobs.roots():
             if not any(self.visible_refs(c, root) for c in self.blobs.communities_of(root)):
                 self.blobs.remove_blob(root)
                 removed += 1
         used, _ = self.blobs.usage()
-        for root, size in self.blobs.eviction_order():
+        for root, _size in self.blobs.eviction_order():
             if used <= self.quota:
                 break
+            if root in busy:
+                continue
             self.blobs.remove_blob(root)
-            used -= size
+            used, _ = self.blobs.usage()  # exact: chunks another blob shares stay
             removed += 1
         return removed
 
     def wanted(self, community_id: bytes) -> list[bytes]:
-        """Roots attached by visible posts of `community_id` that are not complete here."""
+        """What an always-on node fetches: roots attached by visible posts of
+        `community_id`, not complete here, that fit in the quota (a blob not started
+        counts its whole size). Beyond the quota it fetches nothing more, rather than
+        fetch and evict in turn."""
+        used, _ = self.blobs.usage()
+        room = self.quota - used
         out = []
         for root in self.blobs.community_roots(community_id):
             row = self.blobs.blob(root)
-            if (row is None or not row.complete) and self.visible_refs(community_id, root):
-                out.append(root)
+            if row is not None and row.complete:
+                continue
+            refs = self.visible_refs(community_id, root)
+            if not refs:
+                continue
+            if row is None:
+                if refs[0].size > room:
+                    continue
+                room -= refs[0].size
+            out.append(root)
         return out
 
     # -- export and import (archive.py) -------------------------------------------

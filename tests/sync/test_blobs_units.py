@@ -185,3 +185,25 @@ def test_export_carries_blobs_and_import_verifies_them(service: Service, tmp_pat
         assert import_community(other, source) == {"community_id": cid}
         posts = other.read(cid, "general")["posts"]
         assert posts[0]["attachments"][0]["local"] is expected
+
+
+def test_a_topic_attaches_files_and_its_limits_hold(service: Service, tmp_path: Path) -> None:
+    cid = service.community_create("c")["community_id"]
+    service.channel_create(cid, "help", kind="forum")
+    f, big = tmp_path / "map.pdf", tmp_path / "big.bin"
+    f.write_bytes(b"%PDF-1.7\n" + os.urandom(mf.CHUNK_SIZE))
+    with big.open("wb") as out:
+        out.truncate(mf.DEFAULT_MAX_FILE_SIZE + 1)
+    with pytest.raises(Invalid) as refused:
+        service.knowledge.topic_create(cid, "help", "Where?", "see", attach=[str(f), str(big)])
+    assert refused.value.code == "too_large"
+    assert service.files.storage()["blobs"] == 0
+    topic = service.knowledge.topic_create(cid, "help", "Where?", "the map", attach=[str(f)])
+    posts = service.thread(cid, topic["post_id"])["posts"]
+    (attachment,) = posts[0]["attachments"]
+    assert (attachment["name"], attachment["mime"], attachment["local"]) == (
+        "map.pdf",
+        "application/pdf",
+        True,
+    )
+    assert attachment["size"] == f.stat().st_size
