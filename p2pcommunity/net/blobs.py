@@ -157,7 +157,23 @@ class BlobExchange:
         return None
 
     async def _fetch_chunks(self, community_id: bytes, manifest: Manifest) -> None:
-        queue = deque(i for i, _ in self.files.blobs.missing(manifest.ref.root))
+        missing = deque(i for i, _ in self.files.blobs.missing(manifest.ref.root))
+        # The first chunk alone first: its sniffed type must be the one the post claims
+        # before any other chunk of a file that lies about its type is written.
+        first = deque([missing.popleft()]) if missing and missing[0] == 0 else deque()
+        try:
+            for queue in (first, missing):
+                if queue:
+                    await self._run_workers(community_id, manifest, queue)
+        except Invalid:
+            row = self.files.blobs.blob(manifest.ref.root)
+            if row is not None and not row.own:
+                self.files.blobs.remove_blob(manifest.ref.root)
+            raise
+
+    async def _run_workers(
+        self, community_id: bytes, manifest: Manifest, queue: deque[int]
+    ) -> None:
         failure: list[BaseException] = []
         dropped: set[str] = set()
         async with trio.open_nursery() as nursery:

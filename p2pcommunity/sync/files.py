@@ -91,6 +91,17 @@ class Files:
         value = community.state.settings.get("max_file_size", DEFAULT_MAX_FILE_SIZE)
         return int(value)
 
+    def over_limit(self, community_id: bytes, root: bytes) -> str | None:
+        """Why a received blob is not fetched: a peer's post claims a size beyond what the
+        community allows now (its limit, not the one at posting time: a limit an admin
+        lowered protects every disk from then on). None when it fits."""
+        community = self.service.open_community(community_id)
+        limit = self.max_file_size(community)
+        for ref in self.visible_refs(community_id, root):
+            if ref.size > limit:
+                return f"{ref.name} is {ref.size} bytes; this community allows {limit}"
+        return None
+
     def set_max_file_size(self, community: Community, size: str) -> None:
         """`community set --max-file-size SIZE` (admins): SIZE like 25MB, 2GB, 500kB."""
         self.service.require_role(community, Role.ADMIN, "set the file size limit")
@@ -195,6 +206,9 @@ class Files:
         refs = self.visible_refs(community_id, root)
         if manifest.ref not in refs:
             raise BadManifest("the manifest disagrees with the post that attaches it")
+        too_large = self.over_limit(community_id, root)
+        if too_large is not None:
+            raise BadManifest(too_large)
         self.blobs.add_blob(manifest, own=False, now_ms=self.service.clock())
         return manifest
 
@@ -244,6 +258,9 @@ class Files:
         row = self.blobs.blob(root)
         if row is not None and row.complete:
             return self._write_out(root, target)
+        too_large = self.over_limit(community.id, root)
+        if too_large is not None:
+            raise Invalid(f"not fetched: {too_large}", code="too_large")
         if self.fetcher is None:
             raise Invalid("the file is not here yet; run the node to fetch it", code="network")
         return self._fetch_and_write(community.id, root, target, timeout)
@@ -315,7 +332,7 @@ class Files:
             if row is not None and row.complete:
                 continue
             refs = self.visible_refs(community_id, root)
-            if not refs:
+            if not refs or self.over_limit(community_id, root) is not None:
                 continue
             if row is None:
                 if refs[0].size > room:
