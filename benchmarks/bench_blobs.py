@@ -1,18 +1,16 @@
 """Issue 15: files over loopback through the blob exchange, on real nodes (Noise + Yamux on
-127.0.0.1) in one trio run. Three figures, each printed as `BENCH <name> <value> <unit>
-floor=<value>`:
+127.0.0.1) in one trio run. Two figures, each printed as `BENCH <name> <value> <unit>
+floor=<value>` (3 seeders against 1: bench_blob_seeders.py):
 
 - transfer: a file posted on A and fetched by B, against the raw py-libp2p stream
   throughput between the same two hosts measured in the same run (floor: 50 % of it);
-- seeders: the same file fetched by D from A alone, then by E from A, B and C (who
-  fetched it first); E must be faster than D;
 - rss: the growth of this process's resident set (sampled every 50 ms) while a file
   is sent and received (floor: 50 MB; both ends are in this process, so it counts both).
 
 Sizes in MB, from the command line or the environment (`make bench` runs the defaults):
 
-    python benchmarks/bench_blobs.py                      (BLOB_BENCH_MB=50, SEEDERS 30, RSS 100)
-    python benchmarks/bench_blobs.py --mb 200 --seeders-mb 100 --rss-mb 1000   (full size)
+    python benchmarks/bench_blobs.py              (BLOB_BENCH_MB=50, BLOB_BENCH_RSS_MB=100)
+    python benchmarks/bench_blobs.py --mb 200 --rss-mb 1000         (full size, RESULTS.md)
 """
 
 from __future__ import annotations
@@ -41,9 +39,15 @@ RSS_SAMPLE_S = 0.05
 
 
 @asynccontextmanager
-async def nodes(n: int) -> AsyncIterator[list[HarnessNode]]:
+async def nodes(n: int, under: Path | None = None) -> AsyncIterator[list[HarnessNode]]:
+    """`n` running nodes with the blob exchange; their stores in `under`/n<i> if given."""
     async with AsyncExitStack() as stack:
-        out = [await start_node(stack, f"n{i}") for i in range(n)]
+        out = []
+        for i in range(n):
+            directory = None if under is None else under / f"n{i}"
+            if directory is not None:
+                directory.mkdir()
+            out.append(await start_node(stack, f"n{i}", None, directory))
         async with trio.open_nursery() as nursery:
             for h in out:
                 h.node.nursery = nursery
@@ -110,23 +114,6 @@ async def transfer(mb: int, tmp: Path) -> None:
     bench(f"blob_vs_raw_{mb}mb", 100 * rate / raw_rate, "%", 50)
 
 
-async def seeders(mb: int, tmp: Path) -> None:
-    async with nodes(5) as (a, b, c, d, e):
-        cid = a.create_community(members=[b, c, d, e])
-        for n in (b, c, d):
-            await n.connect(a, cid)
-        write_random(tmp / "seeded.bin", mb)
-        root = await post_file(a, cid, tmp / "seeded.bin", [b, c, d])
-        for n in (b, c):
-            await fetch_seconds(n, cid, root)
-        one = await fetch_seconds(d, cid, root)  # D's only session is with A
-        for n in (a, b, c):
-            await e.connect(n, cid)
-        three = await fetch_seconds(e, cid, root)
-    bench(f"blob_from_1_seeder_{mb}mb", mb / one, "MB/s", 0)
-    bench(f"blob_from_3_seeders_{mb}mb", mb / three, "MB/s", f"{mb / one:.4g}")
-
-
 async def rss(mb: int, tmp: Path) -> None:
     async with nodes(2) as (a, b):
         cid = a.create_community(members=[b])
@@ -152,7 +139,7 @@ async def rss(mb: int, tmp: Path) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="p2pc-bench-blobs-") as tmp:
-        for part, mb in ((transfer, args.mb), (seeders, args.seeders_mb), (rss, args.rss_mb)):
+        for part, mb in ((transfer, args.mb), (rss, args.rss_mb)):
             if mb > 0:
                 await part(mb, Path(tmp))
                 for f in Path(tmp).iterdir():
@@ -166,6 +153,5 @@ def _env(name: str, default: int) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=_env("BLOB_BENCH_MB", 50))
-    parser.add_argument("--seeders-mb", type=int, default=_env("BLOB_BENCH_SEEDERS_MB", 30))
     parser.add_argument("--rss-mb", type=int, default=_env("BLOB_BENCH_RSS_MB", 100))
     trio.run(main, parser.parse_args())
