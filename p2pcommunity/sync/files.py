@@ -6,13 +6,21 @@ tree (one chunk in memory at a time); every limit is checked for every
 file before the first chunk is written, so a refused post stores nothing.
 Received blobs are checked the other way round: a manifest must match its
 CID and agree with a post's signed ref, a chunk its CID, and the first
-chunk's sniffed type the type the post claims.
+chunk's sniffed type the type the post claims; a blob whose post claims a
+size over the community's current limit is not fetched at all.
 
-Who keeps what: our own blobs are never evicted; others' are, least
-recently used first, once the quota is exceeded. A blob that no visible
-post attaches (all its posts deleted or hidden) is neither served nor kept:
-`servable` says so at every request, `sweep` removes it. Time comes from
-the service's clock.
+Who keeps what (one quota per node, `[limits] blob_quota_bytes`):
+- an always-on node (listed by a `node_add` op) fetches every blob of the
+  community's visible posts (`wanted`) while it fits in the quota, and then
+  stops: it never fetches what the next sweep would evict;
+- a member keeps what it posted (`own`, never evicted) and what it opened
+  (`attachment save` fetches and touches it);
+- `sweep` evicts others' blobs beyond the quota, least recently used first,
+  never our own nor one being fetched;
+- a blob that no visible post attaches (all its posts deleted or hidden) is
+  neither served (`serve` asks at every request) nor kept (`sweep` removes
+  it, our own too).
+Time comes from the service's clock.
 """
 
 from __future__ import annotations
@@ -366,6 +374,7 @@ class Files:
         (its CID, a post's ref, the sniffed type); what fails is counted, not stored."""
         imported = refused = 0
         for path in sorted((directory / "blobs").glob("*.manifest")):
+            root = b""
             try:
                 root = cids.from_text(path.stem)
                 if path.stat().st_size > MAX_MANIFEST_BYTES:
@@ -380,6 +389,9 @@ class Files:
                 imported += 1
             except (cids.BadCid, BadManifest, OSError):
                 refused += 1
+                row = self.blobs.blob(root) if root else None
+                if row is not None and not row.own and not row.complete:
+                    self.blobs.remove_blob(root)  # no chunk of a refused blob stays
         if refused:
             log.warning("import: %d blobs refused (did not verify), %d imported", refused, imported)
         return {"blobs": imported, "blobs_refused": refused}
