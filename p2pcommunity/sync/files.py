@@ -50,6 +50,7 @@ from p2pcommunity.sync.blobs.manifest import (
 from p2pcommunity.sync.blobs.sniff import HEAD_BYTES, IMAGES, sniff
 from p2pcommunity.sync.errors import Invalid, NotFound
 from p2pcommunity.sync.log.ops import Role
+from p2pcommunity.sync.storage.blob_store import PAGE_HOLDER
 
 if TYPE_CHECKING:
     from p2pcommunity.sync.community import Community
@@ -122,6 +123,20 @@ class Files:
 
     def attach(self, community: Community, paths: list[str]) -> tuple[Ref, ...]:
         """Store `paths` as blobs of ours and return their refs; refuses before storing."""
+        files = self.check_paths(community, paths)
+        refs = []
+        now = self.service.clock()
+        for path, mime in files:
+            info = inspect(path) if mime in IMAGES else None
+            image = (info.width, info.height, info.thumb) if info is not None else None
+            manifest = chunk_file(path, path.name, mime, image, self.blobs.write_chunk)
+            self.blobs.add_blob(manifest, own=True, now_ms=now)
+            self.blobs.mark_had(manifest.ref.root, range(len(manifest.chunks)))
+            refs.append(manifest.ref)
+        return tuple(refs)
+
+    def check_paths(self, community: Community, paths: list[str]) -> list[tuple[Path, str]]:
+        """Every file exists, is within the limit and has a bare name: (path, sniffed type)."""
         if len(paths) > MAX_ATTACHMENTS:
             raise Invalid(f"at most {MAX_ATTACHMENTS} files per post")
         limit = self.max_file_size(community)
@@ -142,16 +157,7 @@ class Files:
             with path.open("rb") as f:
                 mime = sniff(f.read(HEAD_BYTES))
             files.append((path, mime))
-        refs = []
-        now = self.service.clock()
-        for path, mime in files:
-            info = inspect(path) if mime in IMAGES else None
-            image = (info.width, info.height, info.thumb) if info is not None else None
-            manifest = chunk_file(path, path.name, mime, image, self.blobs.write_chunk)
-            self.blobs.add_blob(manifest, own=True, now_ms=now)
-            self.blobs.mark_had(manifest.ref.root, range(len(manifest.chunks)))
-            refs.append(manifest.ref)
-        return tuple(refs)
+        return files
 
     # -- reading -----------------------------------------------------------------
 
@@ -181,10 +187,16 @@ class Files:
     # -- serving and receiving (net/blobs.py) ---------------------------------
 
     def visible_refs(self, community_id: bytes, root: bytes) -> list[Ref]:
-        """The refs of `root` in posts of `community_id` that are neither deleted nor hidden."""
-        hidden = self.service.open_community(community_id).state.hidden
+        """The refs of `root` in posts of `community_id` that are neither deleted nor hidden,
+        and in its wiki pages."""
+        state = self.service.open_community(community_id).state
+        hidden = state.hidden
         refs = []
         for post_id, ref in self.blobs.posts_with(community_id, root):
+            if post_id.startswith(PAGE_HOLDER):  # a page's current files (pages.py)
+                if bytes.fromhex(post_id.removeprefix(PAGE_HOLDER)) in state.pages:
+                    refs.append(ref)
+                continue
             row = self.service.store.read_model.post(post_id)
             if row is not None and not row.deleted and post_id not in hidden:
                 refs.append(ref)

@@ -12,7 +12,7 @@ from nacl.signing import SigningKey
 
 from p2pcommunity.sync.docs.apply import SignedChange
 from p2pcommunity.sync.docs.pages import splice_for
-from p2pcommunity.sync.errors import Forbidden, Rejected
+from p2pcommunity.sync.errors import Forbidden, NotFound, Rejected
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
 from p2pcommunity.sync.storage.store import Store
@@ -202,3 +202,40 @@ def test_non_member_cannot_create_or_restrict(club: tuple[Service, Service, Serv
     ann.pages.create(cid, "Open", "x")
     assert [p["title"] for p in ann.pages.list_pages(cid)["pages"]] == ["Open"]
     del admin
+
+
+def test_page_files_travel_and_a_malformed_files_map_is_refused(
+    club: tuple[Service, Service, Service, str], tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from p2pcommunity.sync.crypto import sign
+    from p2pcommunity.sync.docs.pages import PAGE_CHANGE_TAG
+
+    admin, ann, _, cid = club
+    f = tmp_path / "map.txt"
+    f.write_text("north gate\n")
+    page = admin.pages.create(cid, "Meet", "see the map", attach=[str(f)])["page_id"]
+    _sync_log(admin, ann, cid)
+    _sync_page(admin, ann, cid, page)
+    (shown,) = ann.pages.show(cid, "Meet")["attachments"]
+    assert (shown["name"], shown["local"]) == ("map.txt", False)
+    # Ann forges a change below her service's check: a file named like a path.
+    page_id = bytes.fromhex(page)
+    ann_page = ann.pages.open(ann.community(cid), page_id)
+    ann_page.doc.set_actor(ann.me)
+    (ref,) = ann_page.files()  # type: ignore[misc]
+    change = ann_page.replace_text("see", 1, clock(), "x", attach=[replace(ref, name="../../x")])
+    assert change is not None
+    forged = SignedChange(change.raw_bytes, sign(ann.key, PAGE_CHANGE_TAG, page_id, change.hash))
+    before = admin.store.pages.count(page_id)
+    with pytest.raises(Rejected) as refused:
+        admin.pages.receive(admin.community(cid), page_id, [forged], clock())
+    assert refused.value.reason == "invalid_content"
+    assert admin.store.pages.count(page_id) == before
+    assert [a["name"] for a in admin.pages.show(cid, "Meet")["attachments"]] == ["map.txt"]
+    # Detaching by CID leaves the page without it, on every peer that syncs.
+    admin.pages.edit(cid, "Meet", detach=[shown["cid"]])
+    assert admin.pages.show(cid, "Meet")["attachments"] == []
+    with pytest.raises(NotFound):
+        admin.pages.edit(cid, "Meet", detach=[shown["cid"]])
