@@ -7,7 +7,14 @@ post), then A, B and C each run as a process of their own on its saved store,
 and this process times D fetching from A alone, then E from A, B and C. Prints
 `BENCH <name> <value> <unit> floor=<value>` (the 3-seeder floor is the 1-seeder rate).
 
-    python benchmarks/bench_blob_seeders.py --mb 30   (BLOB_BENCH_SEEDERS_MB; full size 100)
+Over loopback on a 2-core machine the fetcher's own CPU (Noise, Yamux in Python)
+is the bottleneck, not a seeder: extra seeder processes only take CPU from it.
+What several seeders buy is their uplinks added up, so by default each seeder
+sends at most `--uplink` MB/s (a home connection's upload; 0: unlimited, the
+CPU-bound figure).
+
+    python benchmarks/bench_blob_seeders.py --mb 30      (BLOB_BENCH_SEEDERS_MB; full size 100)
+    python benchmarks/bench_blob_seeders.py --mb 100 --uplink 0
 """
 
 from __future__ import annotations
@@ -29,9 +36,11 @@ from benchmarks.bench_blobs import nodes, post_file, write_random
 from benchmarks.benchlib import bench
 from p2pcommunity.identity import DeviceIdentity
 from p2pcommunity.net.blobs import BLOB_PROTOCOL, BlobExchange
+from p2pcommunity.net.stream import PeerStream
 from tests.net.harness import HarnessNode, start_node, wait_caught_up
 
 SEED = "seed.hex"
+SUFFIX = [""]  # the BENCH names say whether the seeders' uplinks were capped
 READY_S = 60.0
 
 
@@ -55,13 +64,48 @@ async def setup(mb: int, root_dir: Path) -> tuple[bytes, bytes]:
     return cid, root
 
 
-async def serve(directory: Path) -> None:
+class Uplink:
+    """What a seeder sends, at most `rate` bytes/s over all its streams (a token bucket)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.free_at = time.monotonic()
+
+    async def send(self, stream: PeerStream, data: bytes) -> None:
+        now = time.monotonic()
+        self.free_at = max(self.free_at, now) + len(data) / self.rate
+        await trio.sleep(max(0.0, self.free_at - now))
+        await stream.send_all(data)
+
+
+class Throttled:
+    def __init__(self, stream: PeerStream, uplink: Uplink) -> None:
+        self.stream, self.uplink = stream, uplink
+        self.remote_peer_id = stream.remote_peer_id
+
+    async def send_all(self, data: bytes) -> None:
+        await self.uplink.send(self.stream, data)
+
+    async def receive_some(self, max_bytes: int = 65536) -> bytes:
+        return await self.stream.receive_some(max_bytes)
+
+    async def close(self) -> None:
+        await self.stream.close()
+
+
+async def serve(directory: Path, uplink_mb: float) -> None:
     """A seeder process: its node on 127.0.0.1, its address on stdout, until killed."""
     async with AsyncExitStack() as stack:
         node = await start_node(stack, directory.name, _identity(directory), directory)
         async with trio.open_nursery() as nursery:
             node.node.nursery = nursery
-            node.host.set_stream_handler(BLOB_PROTOCOL, BlobExchange(node.node).handle)
+            exchange = BlobExchange(node.node)
+            uplink = Uplink(uplink_mb * 1_000_000) if uplink_mb > 0 else None
+
+            async def handle(stream: PeerStream) -> None:
+                await exchange.handle(stream if uplink is None else Throttled(stream, uplink))
+
+            node.host.set_stream_handler(BLOB_PROTOCOL, handle)
             print(node.addrs[0], flush=True)
             await trio.sleep_forever()
 
@@ -96,17 +140,24 @@ async def measure(
             seconds.append(await fetch_from(fetchers[1], cid, root, seeders))
             nursery.cancel_scope.cancel()
     one, three = (mb / s for s in seconds)
-    bench(f"blob_from_1_seeder_{mb}mb", one, "MB/s", 0)
-    bench(f"blob_from_3_seeders_{mb}mb", three, "MB/s", one)
+    bench(f"blob_from_1_seeder_{mb}mb{SUFFIX[0]}", one, "MB/s", 0)
+    bench(f"blob_from_3_seeders_{mb}mb{SUFFIX[0]}", three, "MB/s", one)
 
 
-def main(mb: int) -> None:
+def main(mb: int, uplink_mb: float) -> None:
     with tempfile.TemporaryDirectory(prefix="p2pc-bench-seeders-") as tmp:
         root_dir = Path(tmp)
         cid, root = trio.run(setup, mb, root_dir)
         procs = [
             subprocess.Popen(
-                [sys.executable, __file__, "--serve", str(root_dir / f"n{i}")],
+                [
+                    sys.executable,
+                    __file__,
+                    "--serve",
+                    str(root_dir / f"n{i}"),
+                    "--uplink",
+                    str(uplink_mb),
+                ],
                 stdout=subprocess.PIPE,
                 text=True,
             )
@@ -131,9 +182,11 @@ def main(mb: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=int(os.environ.get("BLOB_BENCH_SEEDERS_MB", 30)))
+    parser.add_argument("--uplink", type=float, default=4.0, help="MB/s per seeder (0: unlimited)")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    SUFFIX[0] = f"_uplink_{args.uplink:g}mbps" if args.uplink > 0 else "_unlimited"
     if args.serve is not None:
-        trio.run(serve, args.serve)
+        trio.run(serve, args.serve, args.uplink)
     else:
-        main(args.mb)
+        main(args.mb, args.uplink)
