@@ -33,6 +33,7 @@ from p2pcommunity.sync.docs.pages import (
     MAX_PAGE_CHARS,
     MAX_PAGE_FILES,
     PAGE_CHANGE_TAG,
+    FileEdit,
     PageDoc,
     apply_page_changes,
     summarize,
@@ -96,15 +97,9 @@ class CommunityPages:
         self._docs.pop(page_id, None)
 
     def write(
-        self,
-        key: SigningKey,
-        page_id: bytes,
-        text: str,
-        summary: str,
-        now: int,
-        attach: Sequence[Ref] = (),
-        detach: Sequence[bytes] = (),
-    ) -> bool:
+        self, key: SigningKey, page_id: bytes, text: str, summary: str, now: int,
+        edit: FileEdit | None = None,
+    ) -> bool:  # fmt: skip
         """Make, sign and store one change of ours; False when nothing changes."""
         me = bytes(key.verify_key)
         tables = self.store.pages
@@ -116,7 +111,7 @@ class CommunityPages:
         page = self.open(page_id)
         try:
             page.doc.set_actor(me)
-            change = page.replace_text(text, seq, now, summary, attach, detach)
+            change = page.replace_text(text, seq, now, summary, edit)
             if change is None:
                 return False
             files = page.files()
@@ -267,14 +262,9 @@ class Pages:
         return pages_of(community).receive(page_id, items, now_ms)
 
     def _write(
-        self,
-        community: Community,
-        page_id: bytes,
-        text: str,
-        summary: str,
-        attach: Sequence[str] = (),
-        detach: Sequence[str] = (),
-    ) -> bool:
+        self, community: Community, page_id: bytes, text: str, summary: str,
+        attach: Sequence[str] = (), detach: Sequence[str] = (),
+    ) -> bool:  # fmt: skip
         """One change of ours; `attach` are files (absolute paths, stored as our blobs
         first, every limit checked before), `detach` root CIDs the page attaches."""
         held = {cids.to_text(r.root): r.root for r in self._files(community, page_id)}
@@ -287,8 +277,9 @@ class Pages:
             raise Invalid(f"a page attaches at most {MAX_PAGE_FILES} files")
         refs = self.service.files.attach(community, list(attach)) if attach else ()
         written = pages_of(community).write(
-            self.service.key, page_id, text, summary, self.service.clock(), refs, gone
-        )
+            self.service.key, page_id, text, summary, self.service.clock(),
+            FileEdit(refs, tuple(gone)),
+        )  # fmt: skip
         if written:
             self.service.on_local_change(community, "page")
         return written

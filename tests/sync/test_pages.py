@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -13,7 +12,7 @@ from nacl.signing import SigningKey
 
 from p2pcommunity.sync.crypto import sign
 from p2pcommunity.sync.docs.apply import SignedChange
-from p2pcommunity.sync.docs.pages import PAGE_CHANGE_TAG, splice_for
+from p2pcommunity.sync.docs.pages import PAGE_CHANGE_TAG, FileEdit, splice_for
 from p2pcommunity.sync.errors import Forbidden, NotFound, Rejected
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
@@ -50,13 +49,15 @@ def _sync_page(source: Service, target: Service, cid: str, page: str) -> int:
     return applied
 
 
-def _forge(author: Service, cid: str, page_id: bytes, text: str, **files: Any) -> SignedChange:
+def _forge(
+    author: Service, cid: str, page_id: bytes, text: str, files: FileEdit | None = None
+) -> SignedChange:
     """A signed change of `author`'s, made below its service's checks (as a modified
-    client would), with `files` as `replace_text` takes them."""
+    client would)."""
     page = author.pages.open(author.community(cid), page_id)
     page.doc.set_actor(author.me)
     seq = author.store.pages.max_seqs(page_id).get(author.me, 0) + 1
-    change = page.replace_text(text, seq, clock(), "x", **files)
+    change = page.replace_text(text, seq, clock(), "x", files)
     assert change is not None
     return SignedChange(change.raw_bytes, sign(author.key, PAGE_CHANGE_TAG, page_id, change.hash))
 
@@ -231,7 +232,7 @@ def test_page_files_travel_and_a_malformed_files_map_is_refused(
     # Ann forges a change below her service's check: a file named like a path.
     page_id = bytes.fromhex(page)
     (ref,) = ann.pages.open(ann.community(cid), page_id).files()  # type: ignore[misc]
-    forged = _forge(ann, cid, page_id, "see", attach=[replace(ref, name="../../x")])
+    forged = _forge(ann, cid, page_id, "see", FileEdit((replace(ref, name="../../x"),)))
     assert _refusal(admin, cid, page_id, forged) == "invalid_content"
     assert [a["name"] for a in admin.pages.show(cid, "Meet")["attachments"]] == ["map.txt"]
     # Detaching by CID leaves the page without it, on every peer that syncs.

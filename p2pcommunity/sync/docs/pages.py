@@ -67,6 +67,14 @@ def summarize(old: str, new: str) -> str:
 
 
 @dataclass(frozen=True)
+class FileEdit:
+    """What one page change does to the page's files: refs added, root CIDs removed."""
+
+    attach: tuple[Ref, ...] = ()
+    detach: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True)
 class LocalPageChange:
     """A change this node just made to a page, ready to store and send."""
 
@@ -152,16 +160,11 @@ class PageDoc:
         return tuple(refs)
 
     def replace_text(
-        self,
-        new: str,
-        seq: int,
-        ms: int,
-        summary: str,
-        attach: Sequence[Ref] = (),
-        detach: Sequence[bytes] = (),
+        self, new: str, seq: int, ms: int, summary: str, edit: FileEdit | None = None
     ) -> LocalPageChange | None:
-        """Make the text `new` with one minimal splice, and attach and detach files (by
-        root CID); None when nothing changes."""
+        """Make the text `new` with one minimal splice, and do what `edit` does to the
+        files; None when nothing changes."""
+        attach, detach = (edit.attach, edit.detach) if edit is not None else ((), ())
         old = self.text()
         if old == new and self._obj(TEXT) is not None and not attach and not detach:
             return None
