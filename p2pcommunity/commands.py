@@ -141,6 +141,7 @@ GROUPS: dict[str, str] = {
 
 COMMUNITY = arg("community")
 CHANNEL = arg("channel")
+ATTACH = opt("attach", list, path=True, metavar="FILE", help="attach a file (repeatable)")
 POST = arg("post")
 PEER = arg("peer")
 RULE = opt("rule", help="the community rule this act cites, shown in the modlog (issue 16)")
@@ -166,7 +167,8 @@ def _read_rules_file(args: Args) -> Args:
 
 
 def _read_page_file(args: Args) -> Args:
-    """`page create/edit` take --file F: the client reads it and sends its text."""
+    """`page create/edit` take --file F: the client reads it and sends its text (and
+    their --attach files go as absolute paths)."""
     from pathlib import Path
 
     file = args.pop("file", None)
@@ -176,7 +178,7 @@ def _read_page_file(args: Args) -> Args:
         args["text"] = Path(file).read_text(encoding="utf-8")
     if "text" not in args:
         args["text"] = None
-    return args
+    return _absolute_attach(args)
 
 
 def _required_text(a: Args) -> str:
@@ -190,7 +192,10 @@ def _page_edit(c: Context, a: Args) -> Outcome:
     if replace and len(replace) != 2:
         raise Invalid("--replace takes OLD NEW")
     old, new = (replace[0], replace[1]) if replace else (None, None)
-    return c.service.pages.edit(a["community"], a["page"], a["text"], a["append"], old, new)
+    return c.service.pages.edit(
+        a["community"], a["page"], a["text"], a["append"], old, new,
+        a["attach"] or (), a["detach"] or (),
+    )  # fmt: skip
 
 
 def _appeal(c: Context, a: Args) -> Result:
@@ -280,8 +285,7 @@ TABLE: tuple[Command, ...] = (
     _c("channel list", "list channels", (COMMUNITY,),
        lambda c, a: c.service.channel_list(a["community"]), human.channel_list),
     _c("post", "post to a channel",
-       (COMMUNITY, CHANNEL, arg("text"), opt("reply_to"),
-        opt("attach", list, path=True, metavar="FILE", help="attach a file (repeatable)")),
+       (COMMUNITY, CHANNEL, arg("text"), opt("reply_to"), ATTACH),
        lambda c, a: c.service.post(
            a["community"], a["channel"], a["text"], a["reply_to"], a["attach"]
        ),
@@ -427,10 +431,10 @@ TABLE: tuple[Command, ...] = (
        lambda c, a: c.service.unblock(a["peer"]), human.done("{peer} unblocked")),
     # -- issue 14: knowledge (forum and qa channels) --
     _c("topic create", "start a topic in a forum or qa channel",
-       (COMMUNITY, CHANNEL, arg("title"), arg("text"), opt("tag", list, default=[])),
+       (COMMUNITY, CHANNEL, arg("title"), arg("text"), opt("tag", list, default=[]), ATTACH),
        lambda c, a: c.service.knowledge.topic_create(
-           a["community"], a["channel"], a["title"], a["text"], a["tag"]),
-       human.field("post_id")),
+           a["community"], a["channel"], a["title"], a["text"], a["tag"], a["attach"]),
+       human.field("post_id"), prepare=_absolute_attach),
     _c("topics", "list the topics of a forum or qa channel, pinned first",
        (COMMUNITY, CHANNEL, opt("sort", choices=("activity", "votes", "new"), default="activity"),
         opt("filter", choices=("all", "unanswered", "solved"), default="all"),
@@ -490,13 +494,15 @@ TABLE: tuple[Command, ...] = (
     _c("page create", "create a wiki page (editors other than members: moderators)",
        (COMMUNITY, arg("title"), arg("text", optional_positional=True),
         opt("file", path=True, wire=False),
-        opt("editors", choices=("members", "moderators", "admins"), default="members")),
+        opt("editors", choices=("members", "moderators", "admins"), default="members"),
+        ATTACH),
        lambda c, a: c.service.pages.create(
-           a["community"], a["title"], _required_text(a), a["editors"]),
+           a["community"], a["title"], _required_text(a), a["editors"], a["attach"] or ()),
        human.field("page_id"), prepare=_read_page_file),
     _c("page edit", "edit a page (its editors); --file replaces the text as a minimal splice",
        (COMMUNITY, arg("page"), opt("file", path=True, wire=False), opt("text", cli=False),
-        opt("append"), opt("replace", list, nargs=2)),
+        opt("append"), opt("replace", list, nargs=2), ATTACH,
+        opt("detach", list, metavar="CID", help="detach a file by its CID (repeatable)")),
        _page_edit, human.done("page edited"), prepare=_read_page_file),
     _c("page show", "print a page", (COMMUNITY, arg("page")),
        lambda c, a: c.service.pages.show(a["community"], a["page"]), human.page_show),

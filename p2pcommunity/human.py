@@ -274,7 +274,8 @@ def tag_list(result: Result, args: Args) -> str:
 
 def page_show(result: Result, args: Args) -> str:
     head = f"{result['title']}  (editors: {result['editors']}, version {result['version']})"
-    return f"{head}\n\n{result['text']}"
+    files = "".join(f"\n{line}" for line in attachment_lines(result))
+    return f"{head}{files}\n\n{result['text']}"
 
 
 def _page_list_line(p: Result) -> str:

@@ -164,6 +164,8 @@ def test_every_command_prints_escaped_human_output(make_cli: Any, tmp_path: Path
         human(alice, "page edit", cid, "Guide", "--append", HOSTILE, expect="edited")
         human(alice, "page edit", cid, page, "--replace", "one", "1", expect="edited")
         human(alice, "page show", cid, "Guide", expect="Step 1.")
+        human(alice, "page edit", cid, "Guide", "--attach", str(notes), expect="edited")
+        human(alice, "page show", cid, "Guide", expect="[file] notes.txt")
         human(alice, "page list", cid, expect="Guide")
         first = alice.json("page", "history", cid, "Guide")["history"][0]["version"]
         human(alice, "page history", cid, "Guide", expect=first)

@@ -30,6 +30,9 @@ class Counts:
     def __contains__(self, root: object) -> bool:
         return root in self._n
 
+    def roots(self) -> frozenset[bytes]:
+        return frozenset(self._n)
+
 
 class Progress:
     def __init__(self) -> None:
