@@ -383,3 +383,14 @@ def words(result: Result, args: Args) -> str:
         f"{w['action']:5}  {escape_line(w['word']) if w['word'] is not None else '(sealed before you could read it)'}"
         for w in result["words"]
     )
+
+
+def mutes(result: Result, args: Args) -> str:
+    lines = [f"word     {escape_line(w)}" for w in result["words"]]
+    lines += [f"channel  #{escape_line(c['name'])}" for c in result.get("channels", [])]
+    return "\n".join(lines) or "nothing muted"
+
+
+def dismissed(result: Result, args: Args) -> str:
+    rows = sorted(result["dismissed"].items(), key=lambda kv: kv[1])
+    return "\n".join(f"{time}  {post}" for post, time in rows) or "no dismissed reports"
