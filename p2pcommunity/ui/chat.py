@@ -380,15 +380,17 @@ class ChatPage(QWidget):
             return
         self.composer.send_button.setEnabled(False)
 
-        def done(_result: dict[str, Any]) -> None:
+        def done(result: dict[str, Any]) -> None:
             self.composer.send_button.setEnabled(True)
+            self.menus.safety.posted(result)  # held for approval: the composer says so
             self.composer.accept_sent()
             self.timeline_view.follow_bottom()
             self.timeline.refresh()
 
         def failed(message: str, code: str) -> None:
             self.composer.send_button.setEnabled(True)
-            self.report_error(message, code)
+            if not self.menus.safety.post_failed(message, code):  # slow mode etc., in words
+                self.report_error(message, code)
 
         params = {"channel": self.channel, "text": text, "reply_to": reply_to or None}
         self.client.request(

@@ -37,6 +37,7 @@ from p2pcommunity.ui.post_text import (
     selection_ranges,
     shown_text,
 )
+from p2pcommunity.ui.safety.marks import PostMarks
 from p2pcommunity.ui.theme import DARK, LIGHT, readable
 
 AVATAR = 36
@@ -76,6 +77,10 @@ def format_time(dt: QDateTime) -> str:
     return local.toString("d MMM yyyy, HH:mm")
 
 
+def _row(index: AnyIndex) -> dict[str, Any]:
+    return index.data(PostListModel.ROW_ROLE) or {}
+
+
 class PostDelegate(QStyledItemDelegate):
     """Posts, notices ("Bob joined") and hidden posts; search terms and a selection drawn in."""
 
@@ -93,6 +98,7 @@ class PostDelegate(QStyledItemDelegate):
         """Set where posts of several channels mix (search): each header names its channel."""
         self.selection: Selection | None = None
         self._heights: dict[tuple[Any, ...], int] = {}
+        self.marks = PostMarks()  # issue 16: folded (reported, muted) posts, context notes
 
     def invalidate(self) -> None:
         self._heights.clear()
@@ -106,6 +112,8 @@ class PostDelegate(QStyledItemDelegate):
 
     def collapsed(self, index: AnyIndex) -> bool:
         """A hidden post is collapsed to its note, except for its author, who sees the text."""
+        if self.marks.folded(_row(index)):
+            return True
         return bool(index.data(PostRole.HIDDEN)) and index.data(PostRole.AUTHOR) != self.me
 
     def shown(self, index: AnyIndex) -> tuple[str, list[tuple[int, int]]]:
@@ -132,7 +140,7 @@ class PostDelegate(QStyledItemDelegate):
         fm = QFontMetrics(option.font)
         continued = bool(index.data(PostRole.CONTINUED))
         y = PAD_TOP_CONTINUED if continued else PAD_TOP + fm.height() + 2
-        if index.data(PostRole.HIDDEN):
+        if index.data(PostRole.HIDDEN) or self.marks.fold_line(_row(index)):
             y += fm.height() + 2
         return y
 
@@ -184,7 +192,7 @@ class PostDelegate(QStyledItemDelegate):
         hidden, collapsed = bool(index.data(PostRole.HIDDEN)), self.collapsed(index)
         key = (
             *(index.data(PostRole.ID), text, width, continued),
-            *(len(reactions), replies > 0, hidden, collapsed),
+            *(len(reactions), replies > 0, hidden, collapsed, self.marks.key(_row(index))),
         )
         cached = self._heights.get(key)
         if cached is not None:
@@ -193,6 +201,7 @@ class PostDelegate(QStyledItemDelegate):
         probe.rect = QRect(0, 0, width, 0)
         _, text_h, _ = self.text_layout(probe, index)
         h = self._text_top(option, index) + int(text_h)
+        h += self.marks.note_height(_row(index), option.font, width - self._text_left() - PAD_X)
         if reactions:
             h += 6 + CHIP_H
         if replies:
@@ -236,12 +245,14 @@ class PostDelegate(QStyledItemDelegate):
         small = QFont(font)
         small.setPointSizeF(max(font.pointSizeF() * 0.85, 7.0))
         y = self._paint_header(painter, option, index, rect.top())
-        if index.data(PostRole.HIDDEN):
+        fold_line = self.marks.fold_line(_row(index))
+        if index.data(PostRole.HIDDEN) or fold_line:
             note = QFont(font)
             note.setItalic(True)
             painter.setFont(note)
             painter.setPen(muted)
-            painter.drawText(QPointF(left, y + fm.ascent()), "⊘ " + self.hidden_note(index))
+            line = "⊘ " + self.hidden_note(index) if index.data(PostRole.HIDDEN) else fold_line
+            painter.drawText(QPointF(left, y + fm.ascent()), line)
             y += fm.height() + 2
 
         painter.setFont(font)
@@ -259,6 +270,9 @@ class PostDelegate(QStyledItemDelegate):
             ),
         )
         y = int(origin.y() + text_h)
+        y = self.marks.paint_note(
+            painter, pal, _row(index), font, left, y, rect.width() - self._text_left() - PAD_X
+        )
         if continued and index.data(PostRole.EDITED):
             painter.setFont(small)
             painter.setPen(muted)
@@ -427,6 +441,9 @@ class PostDelegate(QStyledItemDelegate):
                 return True
             if kind == "replies":
                 self.replies_clicked.emit(post)
+                return True
+            if self.marks.toggle(_row(index)):  # a folded post: show it, or fold it back
+                self.sizeHintChanged.emit(index)
                 return True
         return super().editorEvent(event, model, option, index)
 
