@@ -562,7 +562,7 @@ class Service:
                     **knowledge[row.id],
                     "note": notes.get(row.id),
                     "reported_by_me": row.id in reported,
-                    "muted": muting.mutes(row.channel_id, row.text),
+                    "muted": row.author != self.me and muting.mutes(row.channel_id, row.text),
                     "attachments": attached.get(row.id, []),
                 }
             )

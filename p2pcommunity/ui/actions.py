@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QObject, QPoint, Qt
 from PySide6.QtGui import QAction, QGuiApplication
-from PySide6.QtWidgets import QMenu, QMessageBox
+from PySide6.QtWidgets import QDialog, QMenu, QMessageBox
 
 from p2pcommunity.ui.dialogs import ONLY_ADMINS_INVITE, ask_text, confirm_leave
 from p2pcommunity.ui.models import short_peer
@@ -182,8 +182,8 @@ class ChatActions(QObject):
         box.finished.connect(finished)
         box.open()
 
-    def report_post(self, post: dict[str, Any]) -> None:
-        self.safety.report(post)  # with its category (issue 16)
+    def report_post(self, post: dict[str, Any]) -> QDialog:
+        return self.safety.report(post)  # with its category (issue 16)
 
     def hide_post(self, post_id: str) -> None:
         ask_text(

@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QDateTime, Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QLabel,
+    QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -107,6 +110,18 @@ class SafetyDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(buttons)
 
+    def showEvent(self, event: QShowEvent) -> None:
+        # Return in a field (a word, a channel's seconds) acts on that field; it must not
+        # press a dialog button (Qt makes every push button of a dialog an autoDefault).
+        for button in self.findChildren(QPushButton):
+            button.setAutoDefault(False)
+            button.setDefault(False)
+        super().showEvent(event)
+
+    def alive(self) -> bool:
+        """False once the dialog was closed and deleted: a late answer has nowhere to go."""
+        return shiboken6.isValid(self) and shiboken6.isValid(self.status)
+
     def name(self, peer: str | None) -> str:
         if not peer:
             return ""
@@ -120,9 +135,26 @@ class SafetyDialog(QDialog):
         self.ask("member list", {}, done)
 
     def ask(self, method: str, params: Row, done: Callable[[Row], None]) -> None:
-        self.client.request(
-            method, {"community": self.community, **params}, on_result=done, on_error=self.fail
-        )
+        self.request(method, {"community": self.community, **params}, done)
+
+    def request(
+        self,
+        method: str,
+        params: Row,
+        done: Callable[[Row], None],
+        failed: Callable[[str, str], None] | None = None,
+    ) -> None:
+        """Send `method`; its answer reaches `done` (or `failed`) only while the dialog lives."""
+
+        def answered(result: Row) -> None:
+            if self.alive():
+                done(result)
+
+        def refused(message: str, code: str) -> None:
+            if self.alive():
+                (failed or self.fail)(message, code)
+
+        self.client.request(method, params, on_result=answered, on_error=refused)
 
     def job(
         self, method: str, params: Row, done_text: str, then: Callable[[], None] | None = None

@@ -110,7 +110,7 @@ class ComposerNotice(QObject):
 
 
 def _duration(seconds: int) -> str:
-    if seconds < 60:
+    if seconds <= 90:  # "1 min" would hide the countdown's last minute
         return f"{seconds} s"
     minutes, rest = divmod(seconds, 60)
     return f"{minutes} min {rest} s" if rest else f"{minutes} min"

@@ -128,11 +128,11 @@ class ModlogDialog(SafetyDialog):
                         item.setText(3, "your message")
                 self._update_buttons()
 
-        self.client.request(
+        self.request(
             "thread",
             {"community": self.community, "post": post_id, "include_hidden": True},
-            on_result=done,
-            on_error=lambda _m, _c: None,  # deleted since: nothing to appeal about
+            done,
+            lambda _m, _c: None,  # deleted since: nothing to appeal about
         )
 
     def current(self) -> Row:

@@ -89,9 +89,7 @@ class MuteDialog(SafetyDialog):
             self.channel_layout.addStretch(1)
             self._update()
 
-        self.client.request(
-            "mute list", {"community": self.community}, on_result=mutes, on_error=self.fail
-        )
+        self.request("mute list", {"community": self.community}, mutes)
 
     def _update(self, *_args: object) -> None:
         self.remove_button.setEnabled(self.words.currentItem() is not None)
@@ -119,4 +117,4 @@ class MuteDialog(SafetyDialog):
             self.changed.emit()
             self.reload()
 
-        self.client.request(method, params, on_result=done, on_error=self.fail)
+        self.request(method, params, done)

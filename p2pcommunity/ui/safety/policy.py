@@ -174,11 +174,11 @@ class PolicyDialog(SafetyDialog):
             self.save_button.setEnabled(True)
             self.fail(message, code)
 
-        self.client.request(
+        self.request(
             "policy set",
             {"community": self.community, "key": key, "value": value},
-            on_result=lambda _r: self._send(rest),
-            on_error=failed,
+            lambda _r: self._send(rest),
+            failed,
         )
 
     # ------------------------------------------------------------------ words

@@ -202,11 +202,11 @@ class ModerationQueue(SafetyDialog):
             self.posts[post_id] = {"id": post_id, "text": "(deleted)", "gone": True}
             self._refresh_report_rows(post_id)
 
-        self.client.request(
+        self.request(
             "thread",
             {"community": self.community, "post": post_id, "include_hidden": True},
-            on_result=done,
-            on_error=gone,
+            done,
+            gone,
         )
 
     def _refresh_report_rows(self, post_id: str) -> None:
