@@ -161,6 +161,8 @@ class PostDelegate(QStyledItemDelegate):
             (accent if not dark else accent.lighter(140)) if colored else None,
             QColor(MATCH_DARK if dark else MATCH_LIGHT) if colored else None,
         )
+        if self.collapsed(index):
+            height = 0.0  # folded to its note line: no empty line under it
         origin = QPointF(
             option.rect.left() + self._text_left(),
             option.rect.top() + self._text_top(option, index),

@@ -114,9 +114,7 @@ def test_note_hide_appeal_and_reverse(qtbot, make_app) -> None:
         return [log.view.topLevelItem(i).text(column) for i in range(log.view.topLevelItemCount())]
 
     qtbot.waitUntil(lambda: "showed a message again" in texts(2), timeout=10_000)
-    assert any(
-        t.startswith("reversed an action on appeal") and t.endswith("your appeal") for t in texts(2)
-    )
+    assert any(t.startswith("reversed on appeal") and t.endswith("your appeal") for t in texts(2))
     watcher.check(community)  # checked again: said once only
     qtbot.wait(500)
     assert len(watcher.notices) == 1

@@ -87,7 +87,7 @@ class AppealsDialog(SafetyDialog):
                 appeal,
             )
         open_ = sum(a.get("outcome") is None for a in appeals)
-        self.status.setText(f"{len(appeals)} appeal(s), {open_} open.")
+        self.status.setText(f"{len(appeals)} appeal{'s' * (len(appeals) != 1)}, {open_} open.")
         if appeals:
             select_first(self.view)
 

@@ -48,8 +48,8 @@ ACTION_WORDS = {
     "post_approve": "approved a message",
     "post_reject": "rejected a message",
     "policy_set": "changed the policy",
-    "appeal_uphold": "upheld an appeal",
-    "appeal_reverse": "reversed an action on appeal",
+    "appeal_uphold": "upheld on appeal",
+    "appeal_reverse": "reversed on appeal",
 }
 
 

@@ -100,7 +100,7 @@ class PostMarks:
         painter.setFont(bold)
         painter.setPen(palette.color(QPalette.ColorRole.Text))
         x, y = box.left() + NOTE_PAD + 4, box.top() + NOTE_PAD
-        painter.drawText(QPointF(x, y + fm.ascent()), "ⓘ " + NOTE_TITLE)
+        painter.drawText(QPointF(x, y + fm.ascent()), NOTE_TITLE)
         painter.setFont(font)
         text_rect = QRectF(x, y + fm.height() + 2, box.width() - 2 * NOTE_PAD - 4, 10_000)
         painter.drawText(text_rect, int(Qt.TextFlag.TextWordWrap), str(row.get("note")))

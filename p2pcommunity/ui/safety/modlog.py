@@ -56,7 +56,7 @@ class ModlogDialog(SafetyDialog):
         )
         intro.setWordWrap(True)
         self.view = tree(["Time", "Moderator", "Action", "Concerns", "Reason", "Rule"], "Log")
-        for column, width in enumerate((130, 110, 190, 130, 200)):
+        for column, width in enumerate((130, 100, 260, 110, 180)):
             self.view.setColumnWidth(column, width)
         self.view.currentItemChanged.connect(self._update_buttons)
         self.appeal_button = QPushButton("Appeal…")
@@ -93,8 +93,11 @@ class ModlogDialog(SafetyDialog):
     def _texts(self, entry: Row) -> list[str]:
         action = str(entry.get("action", ""))
         words = ACTION_WORDS.get(action) or action
-        if entry.get("detail") and action in ("role_set", "timeout", "policy_set"):
-            words += f" ({entry['detail']})"
+        detail = str(entry.get("detail") or "")
+        if action == "timeout" and detail.startswith("until "):
+            words += f" (until {local_time(detail.removeprefix('until '))})"
+        elif detail and action in ("role_set", "policy_set"):
+            words += f" ({detail})"
         if action.startswith("appeal_") and self._concerns_me(entry):
             words += " — your appeal"
         return [

@@ -62,7 +62,10 @@ class ModerationQueue(SafetyDialog):
         counts = QHBoxLayout()
         for key, label in CATEGORIES:
             chip = QLabel(f"{label}: 0")
-            chip.setObjectName("chip")
+            chip.setStyleSheet(
+                "padding: 3px 10px; border-radius: 10px; font-weight: 600;"
+                "background: palette(midlight);"
+            )
             chip.setAccessibleName(label)
             counts.addWidget(chip)
             self.counts[key] = chip
@@ -73,8 +76,9 @@ class ModerationQueue(SafetyDialog):
         self.reports = tree(["Category", "Message", "Reason", "Reported by", "Time"], "Reports")
         self.pending = tree(["Why", "Message", "Author", "Time"], "Awaiting approval")
         for view in (self.reports, self.pending):
-            view.setColumnWidth(0, 110)
-            view.setColumnWidth(1, 260)
+            view.setColumnWidth(0, 120)
+            view.setColumnWidth(1, 240)
+            view.setColumnWidth(2, 120)
             view.currentItemChanged.connect(partial(self._on_current_changed, view))
         self.context = QTextBrowser()
         self.context.setAccessibleName("Message in context")
@@ -117,7 +121,7 @@ class ModerationQueue(SafetyDialog):
         split = QSplitter()
         split.addWidget(lists)
         split.addWidget(side)
-        split.setSizes([600, 400])
+        split.setSizes([680, 420])
         self.body.addLayout(counts)
         self.body.addWidget(split, 1)
         self._update_buttons()
