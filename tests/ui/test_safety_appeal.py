@@ -15,16 +15,14 @@ from p2pcommunity.ui.safety.queue import ModerationQueue
 from p2pcommunity.ui.safety.report import ReportDialog
 
 from .conftest import answer_text
-from .test_app_flow import send, timeline_texts
-from .test_safety_queue import community_dialog, post_action, row, two_apps
+from .test_safety_queue import community_dialog, post_action, row, send_and_see, two_apps
 from .test_two_apps import SYNC_MS, call
 
 
 def test_note_hide_appeal_and_reverse(qtbot, make_app) -> None:
     alice, bob, community = two_apps(qtbot, make_app)
     claim = "The moon is made of cheese"
-    send(qtbot, bob, claim)
-    qtbot.waitUntil(lambda: claim in timeline_texts(alice), timeout=SYNC_MS)
+    send_and_see(qtbot, bob, alice, claim)
 
     # A context note, from the post's menu: everyone sees it under the post
     post_action(qtbot, alice, claim, "Add context note…")

@@ -97,6 +97,7 @@ def test_policy_refusals_in_words_and_personal_mutes(qtbot, make_app) -> None:
         timeout=10_000,
     )
     general = next(c for c in mutes.channel_checks.values() if c.text() == "#general")
+    qtbot.waitUntil(general.isVisible, timeout=5_000)
     qtbot.mouseClick(general, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(
         lambda: bool(call(qtbot, bob, "mute list", {"community": community}).get("channels")),

@@ -19,9 +19,8 @@ from p2pcommunity.ui.safety.policy import PolicyDialog
 from p2pcommunity.ui.safety.queue import ModerationQueue
 from p2pcommunity.ui.safety.report import ReportDialog
 
-from .conftest import start_with_name
-from .test_app_flow import create_community, send, timeline_texts
-from .test_two_apps import SYNC_MS, call, join_as_member
+from .test_app_flow import send, timeline_texts
+from .test_two_apps import SYNC_MS, call, club_of_two
 
 
 def community_dialog(app: App, text: str) -> QDialog:
@@ -64,13 +63,14 @@ def collapsed(app: App, text: str) -> bool:
     return app.chat.timeline_view.post_delegate.collapsed(index)
 
 
+def send_and_see(qtbot, author: App, reader: App, text: str) -> None:
+    """`author` sends `text` from the composer; it reaches `reader`'s timeline."""
+    send(qtbot, author, text)
+    qtbot.waitUntil(lambda: text in timeline_texts(reader), timeout=SYNC_MS)
+
+
 def two_apps(qtbot, make_app) -> tuple[App, App, str]:
-    alice: App = make_app("alice")
-    bob: App = make_app("bob")
-    start_with_name(qtbot, alice, "Alice")
-    start_with_name(qtbot, bob, "Bob")
-    community = create_community(qtbot, alice, "Climbing club")
-    join_as_member(qtbot, alice, bob, community)
+    alice, bob, community = club_of_two(qtbot, make_app)
     qtbot.waitUntil(lambda: bob.chat.my_role == "member" and bool(bob.chat.channel), timeout=10_000)
     return alice, bob, community
 
@@ -78,8 +78,7 @@ def two_apps(qtbot, make_app) -> tuple[App, App, str]:
 def test_report_with_category_then_work_the_queue(qtbot, make_app) -> None:
     alice, bob, community = two_apps(qtbot, make_app)
     ad = "Cheap ropes at example.com"
-    send(qtbot, alice, ad)
-    qtbot.waitUntil(lambda: ad in timeline_texts(bob), timeout=SYNC_MS)
+    send_and_see(qtbot, alice, bob, ad)
 
     # Bob reports it as spam from its menu; it folds for him, and a click shows it
     post_action(qtbot, bob, ad, "Report…")

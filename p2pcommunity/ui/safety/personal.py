@@ -74,22 +74,29 @@ class MuteDialog(SafetyDialog):
             self.words.clear()
             self.words.addItems(listed.get("words", []))
             muted = {c["id"] for c in listed.get("channels", [])}
-            while self.channel_layout.count():
-                item = self.channel_layout.takeAt(0)
-                widget = item.widget() if item is not None else None
-                if widget is not None:
-                    widget.deleteLater()
-            self.channel_checks = {}
-            for channel in channels:
-                check = QCheckBox(f"#{channel['name']}")
-                check.setChecked(channel["id"] in muted)
-                check.toggled.connect(partial(self.set_channel, channel["id"], channel["name"]))
-                self.channel_layout.addWidget(check)
-                self.channel_checks[channel["id"]] = check
-            self.channel_layout.addStretch(1)
+            if set(self.channel_checks) != {c["id"] for c in channels}:
+                self._build_checks(channels)
+            for channel_id, check in self.channel_checks.items():
+                check.blockSignals(True)  # what the node says, not a click
+                check.setChecked(channel_id in muted)
+                check.blockSignals(False)
             self._update()
 
         self.request("mute list", {"community": self.community}, mutes)
+
+    def _build_checks(self, channels: list[Row]) -> None:
+        while self.channel_layout.count():
+            item = self.channel_layout.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        self.channel_checks = {}
+        for channel in channels:
+            check = QCheckBox(f"#{channel['name']}")
+            check.toggled.connect(partial(self.set_channel, channel["id"], channel["name"]))
+            self.channel_layout.addWidget(check)
+            self.channel_checks[channel["id"]] = check
+        self.channel_layout.addStretch(1)
 
     def _update(self, *_args: object) -> None:
         self.remove_button.setEnabled(self.words.currentItem() is not None)
