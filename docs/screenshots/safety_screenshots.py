@@ -24,6 +24,7 @@ from timeline_screenshots import LOCAL, call, grab, qt, spin, start, wait
 from p2pcommunity.ui.app import App
 from p2pcommunity.ui.safety.appeals import AppealsDialog
 from p2pcommunity.ui.safety.modlog import AppealDialog, ModlogDialog
+from p2pcommunity.ui.safety.policy import PolicyDialog
 from p2pcommunity.ui.safety.queue import ModerationQueue
 from p2pcommunity.ui.theme import apply_theme
 
@@ -119,6 +120,20 @@ def main() -> None:
         wait(lambda: "Chalk" in queue.context.toPlainText(), what="context")
         grab(queue, "safety-queue.png")
         queue.close()
+        settings = alice.chat.menus.safety.open_policy()
+        assert isinstance(settings, PolicyDialog)
+        wait(lambda: "general" in settings.slow, what="policy form")
+        settings.slow["general"].setValue(30)
+        grab(settings, "safety-policy.png")
+        settings.tabs.setCurrentIndex(1)
+        wait(lambda: settings.words.topLevelItemCount() == 1, what="words")
+        grab(settings, "safety-words.png")
+        settings.close()
+        front(bob, alice, carol)
+        report = bob.chat.menus.safety.report({"id": welcome})
+        grab(report, "safety-report.png")
+        report.close()
+        front(alice, bob, carol)
 
         # Alice acts: a note under the false claim, the insult hidden, Carol timed out
         note = "Climbing chalk is magnesium carbonate; studies find no lung harm at gym levels."

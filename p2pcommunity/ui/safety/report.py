@@ -42,6 +42,7 @@ class ReportDialog(QDialog):
         self.community = community
         self.post = post
         self.setWindowTitle("Report message")
+        self.setMinimumWidth(440)
         intro = QLabel(
             "Only moderators can read your report. The message is collapsed for you once reported."
         )
