@@ -399,3 +399,14 @@ def _words_line(w: Result) -> str:
 
 
 words = _listing("words", "no watched words", _words_line)
+
+
+def mutes(result: Result, args: Args) -> str:
+    lines = [f"word     {escape_line(w)}" for w in result["words"]]
+    lines += [f"channel  #{escape_line(c['name'])}" for c in result.get("channels", [])]
+    return "\n".join(lines) or "nothing muted"
+
+
+def dismissed(result: Result, args: Args) -> str:
+    rows = sorted(result["dismissed"].items(), key=lambda kv: kv[1])
+    return "\n".join(f"{time}  {post}" for post, time in rows) or "no dismissed reports"

@@ -30,6 +30,7 @@ from p2pcommunity.sync.names import labels
 from p2pcommunity.sync.node_support import NodeSupport
 from p2pcommunity.sync.pages import Pages
 from p2pcommunity.sync.peerid import peer_id_from_public_key, public_key_from_peer_id
+from p2pcommunity.sync.personal import Personal, without
 from p2pcommunity.sync.reports import open_reports
 from p2pcommunity.sync.safety.part import Safety
 from p2pcommunity.sync.storage.store import PostRow, Store, Visibility
@@ -62,6 +63,7 @@ class Service:
         self.accountability = Accountability(self)
         self.files = Files(self)  # issue 15
         self.safety = Safety(self)
+        self.personal = Personal(self)  # issue 16: mutes, on this device only
 
     def close(self) -> None:
         for community in self._communities.values():
@@ -527,6 +529,7 @@ class Service:
         reported = self.reported_by_me(community) if rows else frozenset()
         attached = self.files.attachments_json([r.id for r in rows])
         verdicts = self.safety.verdicts(community)
+        muting, blocked = self.personal.muting(community.id), frozenset(self.store.blocked())
         out = []
         for row in rows:
             shown_ms = row.author_ms
@@ -546,8 +549,9 @@ class Service:
                     "text": row.text,
                     "reply_to": row.reply_to,
                     "reactions": {
-                        emoji: [peer_id_from_public_key(k) for k in keys]
+                        emoji: [peer_id_from_public_key(k) for k in shown]
                         for emoji, keys in reactions.get(row.id, {}).items()
+                        if (shown := without(keys, blocked))
                     },
                     "edited": row.edited,
                     "replies": replies.get(row.id, 0),
@@ -560,6 +564,7 @@ class Service:
                     **knowledge[row.id],
                     "note": notes.get(row.id),
                     "reported_by_me": row.id in reported,
+                    "muted": row.author != self.me and muting.mutes(row.channel_id, row.text),
                     "attachments": attached.get(row.id, []),
                 }
             )

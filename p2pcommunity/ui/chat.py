@@ -390,8 +390,9 @@ class ChatPage(QWidget):
             return
         self.composer.send_button.setEnabled(False)
 
-        def done(_result: dict[str, Any]) -> None:
+        def done(result: dict[str, Any]) -> None:
             self.composer.send_button.setEnabled(True)
+            self.menus.safety.posted(result)  # held for approval: the composer says so
             self.composer.accept_sent()
             self.files.tray.accept_sent()
             self.timeline_view.follow_bottom()
@@ -399,7 +400,8 @@ class ChatPage(QWidget):
 
         def failed(message: str, code: str) -> None:
             self.composer.send_button.setEnabled(True)
-            self.report_error(message, code)
+            if not self.menus.safety.post_failed(message, code):  # slow mode etc., in words
+                self.report_error(message, code)
 
         params = {"channel": self.channel, "text": text, "reply_to": reply_to or None}
         params |= self.files.post_params()

@@ -174,6 +174,14 @@ def test_every_command_prints_escaped_human_output(make_cli: Any, tmp_path: Path
         human(alice, "member remove", cid, carol_id, expect="removed")
         human(alice, "block", bob_id, expect="blocked")
         human(alice, "unblock", bob_id, expect="unblocked")
+        human(alice, "mute add", "w33ds", expect="muted")
+        human(alice, "channel mute", cid, "general", expect="channel muted")
+        muted = human(alice, "mute list", "--community", cid, expect="w33ds")
+        assert "#general" in muted
+        human(alice, "channel unmute", cid, "general", expect="unmuted")
+        human(alice, "mute remove", "w33ds", expect="unmuted")
+        human(alice, "dismiss", cid, post, expect="dismissed")
+        human(alice, "dismissed", cid, expect=post)
         status = human(alice, "status", expect=me)
         assert "Gardeners" in status and "documents" in status
         export = tmp_path / "export"

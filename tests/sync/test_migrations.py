@@ -152,7 +152,7 @@ def test_fixture_is_what_0_1_0_wrote() -> None:
 def test_migrated_store_has_todays_schema(copy: Path, tmp_path: Path) -> None:
     path = copy / "alice" / "store.sqlite3"
     store = Store(path)
-    assert store.schema_version() == migrations.CURRENT == (1, 4)
+    assert store.schema_version() == migrations.CURRENT == (1, 7)
     history = store.db.execute("SELECT version, how FROM schema_history").fetchall()
     # 1.2 (issue 14): the knowledge read models start empty.
     for table in ("topic_meta", "votes", "author_accepts"):
@@ -163,12 +163,17 @@ def test_migrated_store_has_todays_schema(copy: Path, tmp_path: Path) -> None:
     # 1.4 (issue 15): the blob tables exist and are empty; nothing was attached before.
     assert store.blobs.usage() == (0, 0)
     assert store.db.execute("SELECT count(*) FROM post_attachments").fetchone() == (0,)
+    # 1.7 (issue 16): the personal-safety lists exist and are empty (local, never synced).
+    assert store.personal.words() == []
+    for table in ("muted_channels", "dismissed_reports"):
+        assert store.db.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
     store.close()
     assert history == [
         (1001, "migrated"),
         (1002, "migrated"),
         (1003, "migrated"),
         (1004, "migrated"),
+        (1007, "migrated"),
     ]
     assert user_version(path) == migrations.encode(migrations.CURRENT)
     fresh = tmp_path / "fresh.sqlite3"
@@ -309,21 +314,21 @@ def test_newer_minor_opens_without_changing_its_version(copy: Path) -> None:
     path = copy / "carol" / "store.sqlite3"
     Store(path).close()  # to 1.1, then pretend a later 1.x release wrote it
     db = sqlite3.connect(path)
-    db.execute("PRAGMA user_version=1007")
+    db.execute("PRAGMA user_version=1099")
     db.close()
     store = Store(path)
-    assert store.schema_version() == (1, 7)
+    assert store.schema_version() == (1, 99)
     assert store.community_ids()
     store.close()
-    assert user_version(path) == 1007
+    assert user_version(path) == 1099
 
 
 def test_version_packing() -> None:
     assert migrations.decode(1) == (1, 0)  # release 0.1.0
     assert migrations.decode(migrations.encode((3, 42))) == (3, 42)
     assert migrations.encode((1, 1)) == 1001
-    assert migrations.pending((1, 0)) == [(1, 1), (1, 2), (1, 3), (1, 4)]
-    assert migrations.pending((1, 1)) == [(1, 2), (1, 3), (1, 4)]
+    assert migrations.pending((1, 0)) == [(1, 1), (1, 2), (1, 3), (1, 4), (1, 7)]
+    assert migrations.pending((1, 1)) == [(1, 2), (1, 3), (1, 4), (1, 7)]
     assert migrations.pending(migrations.CURRENT) == []
     assert max(migrations.STEPS) == migrations.CURRENT
     with pytest.raises(ValueError):

@@ -40,6 +40,17 @@ def join_as_member(qtbot, alice: App, bob: App, community: str) -> None:
     qtbot.waitUntil(lambda: bob.stage == "chat" and bob.chat.community == community, timeout=10_000)
 
 
+def club_of_two(qtbot, make_app) -> tuple[App, App, str]:
+    """Alice's "Climbing club", which Bob joined as a member: both apps in the chat."""
+    alice: App = make_app("alice")
+    bob: App = make_app("bob")
+    start_with_name(qtbot, alice, "Alice")
+    start_with_name(qtbot, bob, "Bob")
+    community = create_community(qtbot, alice, "Climbing club")
+    join_as_member(qtbot, alice, bob, community)
+    return alice, bob, community
+
+
 def test_member_add_join_and_see_each_others_posts(qtbot, make_app) -> None:
     alice: App = make_app("alice")
     bob: App = make_app("bob")

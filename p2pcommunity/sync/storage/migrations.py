@@ -83,11 +83,19 @@ def _add_blobs(db: sqlite3.Connection) -> None:
     _create(db, BLOB_SCHEMA)
 
 
+def _add_personal(db: sqlite3.Connection) -> None:
+    """1.7 (issue 16): muted words and channels, dismissed reports; local, empty at first."""
+    from p2pcommunity.sync.storage.personal_tables import PERSONAL_SCHEMA
+
+    _create(db, PERSONAL_SCHEMA)
+
+
 STEPS: dict[Version, Callable[[sqlite3.Connection], None]] = {
     (1, 1): _add_schema_history,
     (1, 2): _add_knowledge,
     (1, 3): _add_pages,
     (1, 4): _add_blobs,
+    (1, 7): _add_personal,
 }
 """Version a step brings the store to -> the step. Append only; never edit a released step."""
 

@@ -37,6 +37,7 @@ from p2pcommunity.sync.storage import migrations
 from p2pcommunity.sync.storage.blob_store import BLOB_SCHEMA, BlobStore
 from p2pcommunity.sync.storage.knowledge_tables import KNOWLEDGE_SCHEMA, KnowledgeTables
 from p2pcommunity.sync.storage.page_tables import PAGE_SCHEMA, PageTables
+from p2pcommunity.sync.storage.personal_tables import PERSONAL_SCHEMA, PersonalTables
 from p2pcommunity.sync.storage.read_model import (
     READ_MODEL_SCHEMA,
     PostRow,
@@ -191,6 +192,7 @@ class Store:
             self.pages = PageTables(self.db)
             self.blobs = BlobStore(self.db, self.transaction, path)  # issue 15
             self.safety = SafetyTables(self.db)
+            self.personal = PersonalTables(self.db)  # issue 16, local only
             self._open_schema()
         except BaseException as exc:
             self.db.close()
@@ -231,6 +233,7 @@ class Store:
                 "overwrite it. Move it aside to start a new store there."
             )
         schema = _SCHEMA + READ_MODEL_SCHEMA + KNOWLEDGE_SCHEMA + PAGE_SCHEMA + BLOB_SCHEMA
+        schema += PERSONAL_SCHEMA
         for statement in schema.split(";"):
             if statement.strip():
                 db.execute(statement)
