@@ -11,13 +11,14 @@ from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
 from p2pcommunity.sync.docs.apply import SignedChange
-from p2pcommunity.sync.docs.memberdoc import DocRef, PostRecord, new_local_id, post_id_for
+from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.errors import DomainError, Forbidden, Rejected
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.safety.confusables import fold, tokens
 from p2pcommunity.sync.safety.words import skeleton
 from p2pcommunity.sync.service import Service
 from p2pcommunity.sync.storage.store import Store
+from tests.sync.skipping_author import raw_post
 
 _clock = itertools.count(1_700_000_000_000, 1000)
 
@@ -49,17 +50,6 @@ def _sync_docs(source: Service, target: Service, cid: str, owner: bytes) -> None
 
 def _texts(service: Service, cid: str) -> list[str]:
     return [p["text"] for p in service.read(cid, "general")["posts"]]
-
-
-def _raw_post(service: Service, cid: str, text: str, ms: int, mentions: int = 0) -> str:
-    """The test double of an app that skips its own checks: straight into its document."""
-    community = service.community(cid)
-    channel = service.channel_id(community.state, "general")
-    keys = tuple(SigningKey.generate().verify_key.encode() for _ in range(mentions))
-    local_id = new_local_id()
-    record = PostRecord(local_id, channel, text, None, keys, ms)
-    community.write(service.key, ms, lambda seg: seg.write_post(record))
-    return post_id_for(service.me, local_id)
 
 
 @pytest.fixture
@@ -121,11 +111,11 @@ def test_peers_hide_what_a_check_skipping_author_sent(club: tuple) -> None:
         _sync_log(admin, who, cid)
         _sync_log(mod, who, cid)
     base = admin.community(cid).state.members[mallory.me].joined_ms + 10_000_000
-    _raw_post(mallory, cid, "first, fine", base)
-    _raw_post(mallory, cid, "too soon", base + 1000)  # slow mode
-    _raw_post(mallory, cid, "a s c a m? no: a sc4m", base + 120_000)  # blocked word
-    _raw_post(mallory, cid, "see https://x.example", base + 240_000)  # probation: a link
-    _raw_post(mallory, cid, "hi all", base + 360_000, mentions=3)  # mention limit
+    raw_post(mallory, cid, "first, fine", base)
+    raw_post(mallory, cid, "too soon", base + 1000)  # slow mode
+    raw_post(mallory, cid, "a s c a m? no: a sc4m", base + 120_000)  # blocked word
+    raw_post(mallory, cid, "see https://x.example", base + 240_000)  # probation: a link
+    raw_post(mallory, cid, "hi all", base + 360_000, mentions=3)  # mention limit
     for who in (bob, admin):
         _sync_docs(mallory, who, cid, mallory.me)
         assert _texts(who, cid) == ["first, fine"]
@@ -227,7 +217,7 @@ def test_concurrent_policy_changes_and_posts_resolve_identically(
         (a if i % 2 else b).safety.policy_set(cid, key, value)
     base = 1_800_000_000_000
     for offset, mentions, link in posts:
-        _raw_post(c, cid, "x https://l.example" if link else "x", base + offset * 1000, mentions)
+        raw_post(c, cid, "x https://l.example" if link else "x", base + offset * 1000, mentions)
     peers = (a, b, c)
     for target, order in zip(peers, orders, strict=True):
         for source in (peers[i] for i in order):

@@ -10,6 +10,10 @@
   moderators and admins (safety/words.py). Later ops in fold order win.
 - `post_approve` / `post_reject` (moderators): {"post"} / {"post", "reason"}.
   Approving lifts a hold or a flag (never a hide); rejecting hides the post.
+- `witness` (an always-on node, one of `state.nodes`): {"docs": [[owner,
+  segment, journal position], ...]}: at the op's time (the node's clock) it
+  held that much of each segment's journal. The time rules judge a post at
+  its author's date, but no later than that time (safety.policy.effective_ms).
 
 All of it lives in `CommunityState.extra["safety"]`, an immutable
 `SafetyState` replaced on every change, so that copies of the fold share it.
@@ -17,10 +21,11 @@ All of it lives in `CommunityState.extra["safety"]`, an immutable
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from p2pcommunity.sync.log.ops import Op, Role, fields, is_op_id
+from p2pcommunity.sync.log.ops import Op, Role, fields, is_key, is_op_id
 from p2pcommunity.sync.log.state import (
     CHANNELS,
     OpRule,
@@ -36,6 +41,7 @@ from p2pcommunity.sync.safety.policy import (
     MAX_COUNT,
     MAX_SECONDS,
     PolicyEntry,
+    Witnessed,
     WordEntry,
     add_entry,
     safety_of,
@@ -47,6 +53,8 @@ POLICY: Touch = ("policy", b"")
 WORDS: Touch = ("words", b"")
 MAX_SEALED = 48 * 1024
 MAX_REASON_CHARS = 512
+MAX_WITNESS_DOCS = 256
+_MAX_POSITION = 1 << 32
 _HEX = frozenset("0123456789abcdef")
 _LIMITS = {
     "slow_mode": MAX_SECONDS,
@@ -112,6 +120,51 @@ def _apply_reject(state: StateBuilder, op: Op) -> None:
     set_safety(state, replace(safety, rejected=rejected))
 
 
+def _witness_docs(v: Any) -> bool:
+    return (
+        isinstance(v, list)
+        and 1 <= len(v) <= MAX_WITNESS_DOCS
+        and all(
+            isinstance(d, list)
+            and len(d) == 3
+            and is_key(d[0])
+            and all(type(n) is int and 0 <= n < _MAX_POSITION for n in d[1:])
+            for d in v
+        )
+    )
+
+
+def _check_witness(view: PastView, op: Op) -> None:
+    if not view.has_node(op.author):
+        raise reject("only an always-on node of the community witnesses")
+
+
+def _apply_witness(state: StateBuilder, op: Op) -> None:
+    safety = safety_of(state)
+    witnessed = dict(safety.witnessed)
+    for owner, segment, position in op.body["docs"]:
+        key = (owner, segment)
+        witnessed[key] = witnessed.get(key, Witnessed()).add(position, op.ms)
+    set_safety(state, replace(safety, witnessed=witnessed))
+
+
+def _untouching(
+    required: Role,
+    body: dict[str, Any],
+    check: Callable[[PastView, Op], None],
+    apply: Callable[[StateBuilder, Op], None],
+) -> OpRule:
+    """A rule whose ops touch and revoke nothing: decisions on posts, witnessed times."""
+    return OpRule(
+        required=required,
+        validate=fields(body),
+        touches=lambda op: (),
+        check=check,
+        revokes=no_revocation,
+        apply=apply,
+    )
+
+
 POLICY_RULES: dict[str, OpRule] = {
     "policy_set": OpRule(
         required=Role.ADMIN,
@@ -139,22 +192,12 @@ POLICY_RULES: dict[str, OpRule] = {
         revokes=no_revocation,
         apply=_apply_word_set,
     ),
-    "post_approve": OpRule(
-        required=Role.MODERATOR,
-        validate=fields({"post": _post_id}),
-        touches=lambda op: (),
-        check=no_check,
-        revokes=no_revocation,
-        apply=_apply_approve,
+    "post_approve": _untouching(Role.MODERATOR, {"post": _post_id}, no_check, _apply_approve),
+    "post_reject": _untouching(
+        Role.MODERATOR,
+        {"post": _post_id, "reason": lambda v: isinstance(v, str) and len(v) <= MAX_REASON_CHARS},
+        no_check,
+        _apply_reject,
     ),
-    "post_reject": OpRule(
-        required=Role.MODERATOR,
-        validate=fields(
-            {"post": _post_id, "reason": lambda v: isinstance(v, str) and len(v) <= 512}
-        ),
-        touches=lambda op: (),
-        check=no_check,
-        revokes=no_revocation,
-        apply=_apply_reject,
-    ),
+    "witness": _untouching(Role.MEMBER, {"docs": _witness_docs}, _check_witness, _apply_witness),
 }

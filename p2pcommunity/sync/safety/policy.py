@@ -37,6 +37,10 @@ EXTRA_KEY = "safety"
 KEYS = ("slow_mode", "posts_per_minute", "max_mentions", "max_links", "probation", "probation_hold")
 MAX_SECONDS = 366 * 86_400
 MAX_COUNT = 10_000
+# A post counts as written no later than the time an always-on node witnessed its
+# journal entry plus this much (that node's clock may lag the author's honest one).
+WITNESS_SKEW_MS = 120_000
+TIME_KEYS = ("slow_mode", "posts_per_minute", "probation")
 _LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
 
 
@@ -65,6 +69,8 @@ class SafetyState:
     words: Mapping[bytes, WordEntry] = field(default_factory=dict)
     approved: frozenset[str] = frozenset()
     rejected: Mapping[str, str] = field(default_factory=dict)
+    # (owner, segment) -> Witnessed: when always-on nodes held that segment's journal
+    witnessed: Mapping[tuple[bytes, int], Witnessed] = field(default_factory=dict)
 
     @property
     def inactive(self) -> bool:
@@ -87,11 +93,37 @@ class SafetyState:
                 found = entry.value
         return found
 
+    def has_time_rule(self) -> bool:
+        return any(e.key in TIME_KEYS and e.value for e in self.entries)
+
     def slow_channels(self) -> set[bytes]:
         return {e.channel for e in self.entries if e.key == "slow_mode" and e.channel}
 
     def matcher(self, community_id: bytes) -> Matcher:
         return Matcher(community_id, {h: (w.action, w.n_tokens) for h, w in self.words.items()})
+
+
+@dataclass(frozen=True)
+class Witnessed:
+    """`witness` ops on one segment: positions ascending, and for each the earliest
+    time any witness held at least that much of the journal."""
+
+    positions: tuple[int, ...] = ()
+    earliest_ms: tuple[int, ...] = ()  # non-decreasing: a suffix minimum
+
+    def add(self, position: int, ms: int) -> Witnessed:
+        pairs = sorted({*zip(self.positions, self.earliest_ms, strict=True), (position, ms)})
+        positions = tuple(p for p, _ in pairs)
+        earliest, low = [], None
+        for _, t in reversed(pairs):
+            low = t if low is None else min(low, t)
+            earliest.append(low)
+        return Witnessed(positions, tuple(reversed(earliest)))
+
+    def bound(self, journal_index: int) -> int | None:
+        """The earliest time a witness held the journal entry `journal_index`."""
+        i = bisect.bisect_right(self.positions, journal_index)
+        return self.earliest_ms[i] if i < len(self.positions) else None
 
 
 def safety_of(state: CommunityState | StateBuilder) -> SafetyState:
@@ -122,6 +154,19 @@ class PostFacts:
     author_ms: int
     text: str
     mentions: int
+    segment: int = 0
+    journal_index: int = 0
+
+
+def effective_ms(safety: SafetyState, post: PostFacts) -> int:
+    """The time the rules judge a post at: its author's date, unless an always-on node
+    witnessed it earlier (then that time, plus WITNESS_SKEW_MS): future-dating
+    buys a member at most the skew."""
+    witnessed = safety.witnessed.get((post.author, post.segment))
+    bound = witnessed.bound(post.journal_index) if witnessed is not None else None
+    if bound is None or post.author_ms <= bound + WITNESS_SKEW_MS:
+        return post.author_ms
+    return bound + WITNESS_SKEW_MS
 
 
 @dataclass(frozen=True)
@@ -242,6 +287,9 @@ def verdicts(state: CommunityState, posts: Iterable[PostFacts]) -> dict[str, Ver
         member = state.members.get(post.author)
         role = state.role_of(post.author)
         history = histories.setdefault(post.author, AuthorHistory())
+        if safety.witnessed:
+            at = effective_ms(safety, post)
+            post = post if at == post.author_ms else replace(post, author_ms=at)
         found = judge(safety, matcher, role, member.joined_ms if member else 0, post, history)
         if found is None or found.action != "hide":
             history.add(post)

@@ -37,11 +37,26 @@ class SafetyTables:
         if author is not None:
             where, args = where + " AND author=?", [community_id, author]
         rows = self.db.execute(
-            "SELECT id, author, channel_id, author_ms, text, mentions FROM posts"
+            "SELECT id, author, channel_id, author_ms, text, mentions, segment, journal_index"
+            " FROM posts"
             f" WHERE {where} ORDER BY author, segment, journal_index, id",
             args,
         )
-        return [PostFacts(i, a, c, ms, t, _mention_count(m)) for i, a, c, ms, t, m in rows]
+        return [
+            PostFacts(i, a, c, ms, t, _mention_count(m), seg, j)
+            for i, a, c, ms, t, m, seg, j in rows
+        ]
+
+    def post_ids_since(
+        self, community_id: bytes, author: bytes, segment: int, journal_index: int
+    ) -> list[str]:
+        """The posts a segment's journal added from `journal_index` on."""
+        rows = self.db.execute(
+            "SELECT id FROM posts WHERE community_id=? AND author=? AND segment=?"
+            " AND journal_index>=? ORDER BY journal_index",
+            (community_id, author, segment, journal_index),
+        )
+        return [post_id for (post_id,) in rows]
 
     def verdicts(self, state: CommunityState) -> dict[str, Verdict]:
         cached = self._cache.get(state.community_id)
