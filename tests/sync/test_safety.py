@@ -15,6 +15,7 @@ from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.errors import DomainError, Forbidden, Rejected
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.safety.confusables import fold, tokens
+from p2pcommunity.sync.safety.policy import verdicts
 from p2pcommunity.sync.safety.words import skeleton
 from p2pcommunity.sync.service import Service
 from p2pcommunity.sync.storage.store import Store
@@ -185,7 +186,8 @@ def test_only_admins_set_the_policy_and_bad_values_change_nothing(club: tuple) -
 
 _POLICY = st.sampled_from(
     [("slow_mode.general", "30s"), ("slow_mode.general", "off"), ("max_mentions", "0"),
-     ("rate.posts_per_minute", "2"), ("max_links", "0"), ("max_links", "off")]
+     ("rate.posts_per_minute", "2"), ("max_links", "0"), ("max_links", "off"),
+     ("probation", "7d"), ("probation.hold", "on"), ("probation", "off")]
 )  # fmt: skip
 
 
@@ -227,6 +229,8 @@ def test_concurrent_policy_changes_and_posts_resolve_identically(
     seen = [sorted(p["id"] for p in who.read(cid, "general", limit=100)["posts"]) for who in peers]
     assert seen[0] == seen[1] == seen[2]
     assert all(who.safety.policy_show(cid) == a.safety.policy_show(cid) for who in peers)
+    judged = [who.safety.verdicts(who.community(cid)) for who in peers]
+    assert judged[0] == judged[1] == judged[2]  # held and flagged alike, not only hidden
 
 
 # --- ops from the network: refused whole, nothing changes ---------------------
@@ -260,3 +264,40 @@ def test_a_plain_members_policy_op_is_refused_by_every_peer(club: tuple) -> None
             mallory.key, "policy_set", {"key": "max_links", "value": 0}, clock()
         )
     assert admin.safety.policy_show(cid)["max_links"] is None
+
+
+# --- the verdicts kept incrementally ------------------------------------------
+
+
+def test_incremental_verdicts_follow_posts_edits_and_policy_changes(club: tuple) -> None:
+    """Each step changes one author's posts or the policy; the verdicts the store keeps
+    must equal a fresh judgement of every post after each of them."""
+    admin, mod, mallory, bob, cid = club
+    mod.safety.words_add(cid, "scam", "block")
+    for who in (mallory, bob):
+        _sync_log(mod, who, cid)
+
+    def check() -> set[str]:
+        state = bob.community(cid).state
+        kept = bob.store.safety.verdicts(state)
+        assert kept == verdicts(state, bob.store.safety.posts(bytes.fromhex(cid)))
+        return {p for p, v in kept.items() if v.action == "hide"}
+
+    first = mallory.post(cid, "general", "hello")["post_id"]
+    bobs = bob.post(cid, "general", "hi")["post_id"]
+    _sync_docs(mallory, bob, cid, mallory.me)
+    assert check() == set()
+    mallory.edit(cid, first, "hello, a SC4M")  # an edit is judged again on receipt
+    _sync_docs(mallory, bob, cid, mallory.me)
+    assert check() == {first}
+    bob.edit(cid, bobs, "scam? no")
+    assert check() == {first, bobs}
+    admin.safety.policy_set(cid, "max_links", "0")
+    _sync_log(admin, bob, cid)
+    link = raw_post(mallory, cid, "https://x.example", clock())
+    _sync_docs(mallory, bob, cid, mallory.me)
+    assert check() == {first, bobs, link}
+    mod.safety.words_remove(cid, "scam")
+    _sync_log(mod, bob, cid)
+    assert check() == {link}
+    assert "hello, a SC4M" in _texts(bob, cid)

@@ -6,8 +6,10 @@
   on (safety/policy.py), so a change never rewrites history's verdicts.
 - `word_set` (moderators): {"hash", "action", "tokens", "sealed"}: the keyed
   hash of a watched word's skeleton, its action ("block", "flag", "hold", or
-  "off" to remove it), its number of tokens and the word sealed to the
-  moderators and admins (safety/words.py). Later ops in fold order win.
+  "off" to remove it), its number of tokens, the word sealed to the
+  moderators and admins (safety/words.py) and, for a phrase, "first": the
+  hash of its first token, so that checking looks for phrases only where
+  such a token stands. Later ops in fold order win.
 - `post_approve` / `post_reject` (moderators): {"post"} / {"post", "reason"}.
   Approving lifts a hold or a flag (never a hide); rejecting hides the post.
 - `witness` (an always-on node, one of `state.nodes`): {"docs": [[owner,
@@ -104,7 +106,7 @@ def _apply_word_set(state: StateBuilder, op: Op) -> None:
         words.pop(op.body["hash"], None)
     else:
         words[op.body["hash"]] = WordEntry(
-            op.body["action"], op.body["tokens"], op.body.get("sealed", b"")
+            op.body["action"], op.body["tokens"], op.body.get("sealed", b""), op.body.get("first")
         )
     set_safety(state, replace(safety, words=words))
 
@@ -185,7 +187,10 @@ POLICY_RULES: dict[str, OpRule] = {
                 "action": lambda v: v in (*ACTIONS, "off"),
                 "tokens": lambda v: type(v) is int and 1 <= v <= MAX_PHRASE_TOKENS,
             },
-            {"sealed": lambda v: isinstance(v, bytes) and len(v) <= MAX_SEALED},
+            {
+                "sealed": lambda v: isinstance(v, bytes) and len(v) <= MAX_SEALED,
+                "first": lambda v: isinstance(v, bytes) and len(v) == HASH_SIZE,
+            },
         ),
         touches=lambda op: (WORDS,),
         check=_check_word_set,

@@ -19,6 +19,7 @@ from p2pcommunity.sync.safety.policy import (
     PolicyError,
     PostFacts,
     Verdict,
+    judge_next,
     safety_of,
     verdicts,
 )
@@ -140,6 +141,8 @@ class Safety:
             "tokens": skel.count(" ") + 1,
             "sealed": seal_word(word.strip(), self._readers(community)),
         }
+        if " " in skel:
+            body["first"] = word_hash(community.id, skel.split(" ", 1)[0])
         self.service.append_op(community, "word_set", body)
         return {}
 
@@ -172,15 +175,19 @@ class Safety:
         return self.service.store.safety.verdicts(community.state)
 
     def check_outgoing(self, community: Community, record: PostRecord, post_id: str) -> bool:
-        """Raise `PolicyError` if every peer would hide this post; True if it is held."""
+        """Raise `PolicyError` if every peer would hide this post; True if it is held.
+
+        Judged after our counted posts as the store keeps them (`SafetyTables.history`),
+        so a post costs O(1) checks, not O(our posts)."""
         me = self.service.me
-        if safety_of(community.state).inactive:
+        state = community.state
+        if safety_of(state).inactive:
             return False
-        own = self.service.store.safety.posts(community.id, me)
+        history = self.service.store.safety.history(state, me)
         new = PostFacts(
             post_id, me, record.channel_id, record.author_ms, record.text, len(record.mentions)
         )
-        found = verdicts(community.state, [*own, new]).get(post_id)
+        found = judge_next(state, new, history)
         if found is not None and found.action == "hide":
             raise PolicyError(found.message, found.rule)
         return found is not None and found.action == "hold"

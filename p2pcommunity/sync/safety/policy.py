@@ -25,6 +25,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from p2pcommunity.sync.errors import DomainError
@@ -58,6 +59,7 @@ class WordEntry:
     action: str
     n_tokens: int
     sealed: bytes
+    first: bytes | None = None  # a phrase's first token, hashed as a word (words.Matcher)
 
 
 @dataclass(frozen=True)
@@ -78,13 +80,23 @@ class SafetyState:
         so nothing needs the community's posts (the usual case, and it costs nothing)."""
         return not self.entries and not self.words and not self.rejected
 
+    @cached_property
+    def _by_key(self) -> dict[tuple[str, bytes | None], tuple[list[int], list[int | None]]]:
+        """(key, channel) -> its entries' times and values, in fold order (`entries`')."""
+        index: dict[tuple[str, bytes | None], tuple[list[int], list[int | None]]] = {}
+        for entry in self.entries:
+            times, values = index.setdefault((entry.key, entry.channel), ([], []))
+            times.append(entry.ms)
+            values.append(entry.value)
+        return index
+
     def value_at(self, key: str, channel: bytes | None, ms: int) -> int | None:
         """The value in force for a post dated `ms`: the latest entry at or before it."""
-        found = None
-        for entry in self.entries:
-            if entry.key == key and entry.channel == channel and entry.ms <= ms:
-                found = entry.value
-        return found
+        found = self._by_key.get((key, channel))
+        if found is None:
+            return None
+        i = bisect.bisect_right(found[0], ms)
+        return found[1][i - 1] if i else None
 
     def current(self, key: str, channel: bytes | None = None) -> int | None:
         found = None
@@ -99,8 +111,17 @@ class SafetyState:
     def slow_channels(self) -> set[bytes]:
         return {e.channel for e in self.entries if e.key == "slow_mode" and e.channel}
 
+    @cached_property
+    def _matchers(self) -> dict[bytes, Matcher]:
+        return {}
+
     def matcher(self, community_id: bytes) -> Matcher:
-        return Matcher(community_id, {h: (w.action, w.n_tokens) for h, w in self.words.items()})
+        """One per state and community, so that its piece cache lasts across checks."""
+        found = self._matchers.get(community_id)
+        if found is None:
+            words = {h: (w.action, w.n_tokens, w.first) for h, w in self.words.items()}
+            found = self._matchers[community_id] = Matcher(community_id, words)
+        return found
 
 
 @dataclass(frozen=True)
@@ -243,6 +264,16 @@ def _probation(
     return None
 
 
+def judge_next(state: CommunityState, post: PostFacts, history: AuthorHistory) -> Verdict | None:
+    """The verdict on an author's next post, given their counted posts so far (the
+    author's own node, before sending; no approval can name it yet)."""
+    safety = safety_of(state)
+    member = state.members.get(post.author)
+    joined = member.joined_ms if member else 0
+    matcher = safety.matcher(state.community_id)
+    return judge(safety, matcher, state.role_of(post.author), joined, post, history)
+
+
 def judge(
     safety: SafetyState,
     matcher: Matcher,
@@ -275,14 +306,21 @@ def judge(
     return None
 
 
-def verdicts(state: CommunityState, posts: Iterable[PostFacts]) -> dict[str, Verdict]:
-    """Every post's verdict; `posts` grouped by author, each in document order."""
+def verdicts(
+    state: CommunityState,
+    posts: Iterable[PostFacts],
+    histories: dict[bytes, AuthorHistory] | None = None,
+) -> dict[str, Verdict]:
+    """Every post's verdict; `posts` grouped by author, each in document order.
+
+    `histories` (filled in when given): each author's counted posts, from which
+    the verdict on their next post follows without their earlier ones."""
     safety = safety_of(state)
     if safety.inactive:
         return {}
     matcher = safety.matcher(state.community_id)
     out: dict[str, Verdict] = {}
-    histories: dict[bytes, AuthorHistory] = {}
+    histories = {} if histories is None else histories
     for post in posts:
         member = state.members.get(post.author)
         role = state.role_of(post.author)

@@ -195,7 +195,7 @@ class Store:
             self.knowledge = KnowledgeTables(self.db)
             self.pages = PageTables(self.db)
             self.blobs = BlobStore(self.db, self.transaction, path)  # issue 15
-            self.safety = SafetyTables(self.db)
+            self.safety = SafetyTables(self.db, self.read_model)
             self._open_schema()
         except BaseException as exc:
             self.db.close()
