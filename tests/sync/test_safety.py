@@ -246,6 +246,11 @@ def test_concurrent_policy_changes_and_posts_resolve_identically(
         ("word_set", {"hash": bytes(16), "action": "block", "tokens": 1}),  # not sealed
         ("word_set", {"hash": bytes(16), "action": "nuke", "tokens": 1, "sealed": b"x"}),
         ("post_approve", {"post": "not-an-id"}),
+        ("witness", {"docs": []}),
+        ("witness", {"docs": [[bytes(32), 0, -1]]}),
+        ("witness", {"docs": [[bytes(31), 0, 1]]}),
+        ("witness", {"docs": [[bytes(32), 0, 1]] * 257}),
+        ("witness", {"docs": [[bytes(32), 0, 1]]}),  # well formed, but no node wrote it
     ],
 )
 def test_malformed_safety_ops_are_refused(club: tuple, op_type: str, body: dict) -> None:
@@ -301,3 +306,54 @@ def test_incremental_verdicts_follow_posts_edits_and_policy_changes(club: tuple)
     _sync_log(mod, bob, cid)
     assert check() == {link}
     assert "hello, a SC4M" in _texts(bob, cid)
+
+
+# --- witnessed time ------------------------------------------------------------
+
+
+def test_a_witness_bounds_a_future_date_and_only_listed_nodes_witness(club: tuple) -> None:
+    admin, _mod, mallory, bob, cid = club
+    admin.safety.policy_set(cid, "slow_mode.general", "10m")  # longer than the skew
+    admin.governance.node_add(cid, peer_id_from_public_key(bob.me), "/ip4/127.0.0.1/tcp/1")
+    for who in (mallory, bob):
+        _sync_log(admin, who, cid)
+    now = clock()
+    # Two posts a real second apart, the second dated an hour ahead to dodge slow mode.
+    raw_post(mallory, cid, "first", now)
+    second = raw_post(mallory, cid, "second", now + 3_600_000)
+    _sync_docs(mallory, bob, cid, mallory.me)
+    assert "second" in _texts(bob, cid)  # judged at its own date until witnessed
+    with pytest.raises(Rejected):  # mallory is no always-on node
+        mallory.community(cid).append_op(
+            mallory.key, "witness", {"docs": [[mallory.me, 0, 9]]}, clock()
+        )
+    assert bob.safety.witness(bob.community(cid)) is True  # bob is one: at his clock
+    assert bob.safety.witness(bob.community(cid)) is False  # nothing new since
+    _sync_log(bob, admin, cid)
+    _sync_docs(mallory, admin, cid, mallory.me)
+    for who in (bob, admin):
+        assert _texts(who, cid) == ["first"]
+        assert who.safety.verdicts(who.community(cid))[second].rule == "slow_mode"
+
+
+@pytest.mark.parametrize("bad_at", [0, 1, 4, 6])
+def test_an_always_on_node_takes_a_batch_up_to_its_first_refused_change(
+    club: tuple, bad_at: int
+) -> None:
+    admin, mod, mallory, bob, cid = club
+    mod.safety.words_add(cid, "scam", "block")
+    admin.governance.node_add(cid, peer_id_from_public_key(bob.me), "/ip4/127.0.0.1/tcp/1")
+    for who in (mallory, bob, admin):
+        _sync_log(mod, who, cid)
+        _sync_log(admin, who, cid)
+    texts = [f"post {i}" if i != bad_at else "a scam" for i in range(7)]
+    ids = [raw_post(mallory, cid, text, clock()) for text in texts]
+    ref = DocRef(bytes.fromhex(cid), mallory.me, 0)
+    rows = mallory.store.changes_after(ref.doc_id, 0, 100)
+    result = bob.community(cid).receive_changes(ref, [SignedChange(d, s) for _, _, d, s in rows], 0)
+    assert result.refused == "blocked_word"
+    held = {p.id for p in bob.store.safety.posts(bytes.fromhex(cid), mallory.me)}
+    assert held == set(ids[:bad_at])
+    assert _texts(bob, cid) == texts[:bad_at]
+    _sync_docs(mallory, admin, cid, mallory.me)  # not a node: stores all, hides one
+    assert sorted(_texts(admin, cid)) == sorted(t for t in texts if t != "a scam")

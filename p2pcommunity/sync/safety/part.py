@@ -21,7 +21,6 @@ from p2pcommunity.sync.safety.policy import (
     Verdict,
     judge_next,
     safety_of,
-    verdicts,
 )
 from p2pcommunity.sync.safety.words import (
     ACTIONS,
@@ -209,10 +208,13 @@ class Safety:
         new = tables.post_ids_since(community.id, ref.owner, ref.segment, position)
         if not new:
             return None
-        found = verdicts(state, tables.posts(community.id, ref.owner))
+        # The kept verdicts: only this author is judged again, as the next read would.
+        found = tables.verdicts(state)
         for post_id in new:
             verdict = found.get(post_id)
             if verdict is not None and verdict.action == "hide" and verdict.rule != "rejected":
+                # The batch is rolled back: its rows must be judged away again too.
+                self.service.store.read_model.touch(ref.owner)
                 return verdict.rule
         return None
 

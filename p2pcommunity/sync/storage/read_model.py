@@ -206,7 +206,8 @@ class ReadModel:
 
     # -- read models -----------------------------------------------------------
 
-    def _touch(self, author: bytes) -> None:
+    def touch(self, author: bytes) -> None:
+        """Mark `author`'s post rows as changed (also after a rollback of a write)."""
         self.post_writes += 1
         self.posts_touched[author] = self.post_writes
 
@@ -214,7 +215,7 @@ class ReadModel:
         """Add a post unless held: its original record never changes (edits go through
         edit_post). `fresh`: its id was just made on this device, so no edit or
         deletion can be waiting for it in pending_updates."""
-        self._touch(row.author)
+        self.touch(row.author)
         cursor = self.db.execute(
             f"INSERT INTO posts ({_POST_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT (id) DO NOTHING",
@@ -246,7 +247,7 @@ class ReadModel:
         once the post is in.
         """
         for author in {row.author for row in rows}:
-            self._touch(author)
+            self.touch(author)
         fresh: dict[str, PostRow] = {}
         for start in range(0, len(rows), _IN_CHUNK):
             chunk = rows[start : start + _IN_CHUNK]
@@ -303,7 +304,7 @@ class ReadModel:
 
     def edit_post(self, post_id: str, author: bytes, text: str, segment: int) -> None:
         """Latest edit wins: a later segment of the single writer is later in time."""
-        self._touch(author)
+        self.touch(author)
         row = self.db.execute(
             "SELECT rowid, edit_segment, deleted FROM posts WHERE id=? AND author=?",
             (post_id, author),
@@ -340,7 +341,7 @@ class ReadModel:
         )
 
     def delete_post(self, post_id: str, author: bytes, segment: int) -> None:
-        self._touch(author)
+        self.touch(author)
         row = self.db.execute(
             "SELECT rowid, deleted FROM posts WHERE id=? AND author=?", (post_id, author)
         ).fetchone()
@@ -418,7 +419,7 @@ class ReadModel:
 
     def clear_member_rows(self, community_id: bytes, member: bytes) -> None:
         """Drop every read-model row a member's documents produced, to rebuild them."""
-        self._touch(member)
+        self.touch(member)
         self.db.execute(
             "DELETE FROM reactions WHERE reactor=? AND post_id IN "
             "(SELECT id FROM posts WHERE community_id=?)",
