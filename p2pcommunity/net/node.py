@@ -38,7 +38,7 @@ from p2pcommunity.net.metrics import CountingStream, NodeMetrics
 from p2pcommunity.net.stream import PeerStream
 from p2pcommunity.net.verifier import SignatureWorker
 from p2pcommunity.sync.community import Community
-from p2pcommunity.sync.errors import Invalid, RemoteProtocolError
+from p2pcommunity.sync.errors import DomainError, Invalid, RemoteProtocolError
 from p2pcommunity.sync.peerid import peer_id_from_public_key, public_key_from_peer_id
 from p2pcommunity.sync.protocol.frames import ChangesFrame, decode_frame
 from p2pcommunity.sync.protocol.session import (
@@ -557,6 +557,8 @@ class Node:
             await trio.sleep(self.witness_delay_s)
             community = self.service.open_community(community_id)
             self.service.safety.witness(community)  # its op reaches peers as a local change
+        except DomainError as exc:  # e.g. our role changed meanwhile: witness next time
+            log.warning("could not witness in %s: %s", community_id.hex()[:12], exc)
         finally:
             self._witnessing.discard(community_id)
 

@@ -224,7 +224,8 @@ class Safety:
         True if an op was written."""
         state = community.state
         safety = safety_of(state)
-        if self.service.me not in state.nodes or not safety.has_time_rule():
+        me = self.service.me
+        if me not in state.nodes or not state.is_member(me) or not safety.has_time_rule():
             return False
         docs = []
         for row in self.service.store.docs_of(community.id):
