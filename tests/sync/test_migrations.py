@@ -152,7 +152,10 @@ def test_fixture_is_what_0_1_0_wrote() -> None:
 def test_migrated_store_has_todays_schema(copy: Path, tmp_path: Path) -> None:
     path = copy / "alice" / "store.sqlite3"
     store = Store(path)
-    assert store.schema_version() == migrations.CURRENT == (1, 4)
+    assert store.schema_version() == migrations.CURRENT == (1, 8)
+    # 1.8 (issue 16): posts by author, in document order.
+    indexes = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "posts_by_author" in indexes
     history = store.db.execute("SELECT version, how FROM schema_history").fetchall()
     # 1.2 (issue 14): the knowledge read models start empty.
     for table in ("topic_meta", "votes", "author_accepts"):
@@ -169,6 +172,7 @@ def test_migrated_store_has_todays_schema(copy: Path, tmp_path: Path) -> None:
         (1002, "migrated"),
         (1003, "migrated"),
         (1004, "migrated"),
+        (1008, "migrated"),
     ]
     assert user_version(path) == migrations.encode(migrations.CURRENT)
     fresh = tmp_path / "fresh.sqlite3"
@@ -309,21 +313,21 @@ def test_newer_minor_opens_without_changing_its_version(copy: Path) -> None:
     path = copy / "carol" / "store.sqlite3"
     Store(path).close()  # to 1.1, then pretend a later 1.x release wrote it
     db = sqlite3.connect(path)
-    db.execute("PRAGMA user_version=1007")
+    db.execute("PRAGMA user_version=1009")
     db.close()
     store = Store(path)
-    assert store.schema_version() == (1, 7)
+    assert store.schema_version() == (1, 9)
     assert store.community_ids()
     store.close()
-    assert user_version(path) == 1007
+    assert user_version(path) == 1009
 
 
 def test_version_packing() -> None:
     assert migrations.decode(1) == (1, 0)  # release 0.1.0
     assert migrations.decode(migrations.encode((3, 42))) == (3, 42)
     assert migrations.encode((1, 1)) == 1001
-    assert migrations.pending((1, 0)) == [(1, 1), (1, 2), (1, 3), (1, 4)]
-    assert migrations.pending((1, 1)) == [(1, 2), (1, 3), (1, 4)]
+    assert migrations.pending((1, 0)) == [(1, 1), (1, 2), (1, 3), (1, 4), (1, 8)]
+    assert migrations.pending((1, 1)) == [(1, 2), (1, 3), (1, 4), (1, 8)]
     assert migrations.pending(migrations.CURRENT) == []
     assert max(migrations.STEPS) == migrations.CURRENT
     with pytest.raises(ValueError):

@@ -83,11 +83,20 @@ def _add_blobs(db: sqlite3.Connection) -> None:
     _create(db, BLOB_SCHEMA)
 
 
+def _add_safety_index(db: sqlite3.Connection) -> None:
+    """1.8 (issue 16): posts by author in document order, for the incremental verdicts.
+    (1.5 to 1.7 are other branches' steps of this session.)"""
+    from p2pcommunity.sync.storage.safety_tables import SAFETY_SCHEMA
+
+    _create(db, SAFETY_SCHEMA)
+
+
 STEPS: dict[Version, Callable[[sqlite3.Connection], None]] = {
     (1, 1): _add_schema_history,
     (1, 2): _add_knowledge,
     (1, 3): _add_pages,
     (1, 4): _add_blobs,
+    (1, 8): _add_safety_index,
 }
 """Version a step brings the store to -> the step. Append only; never edit a released step."""
 

@@ -203,19 +203,25 @@ class ReadModel:
         # write rolled back later leaves a mark too, which costs one recompute.
         self.post_writes = 0
         self.posts_touched: dict[bytes, int] = {}
+        # The same for writes that change rows already there (edits, deletions, a
+        # rebuild): after those an author's verdicts cannot just be carried on.
+        self.posts_rewritten: dict[bytes, int] = {}
 
     # -- read models -----------------------------------------------------------
 
-    def touch(self, author: bytes) -> None:
-        """Mark `author`'s post rows as changed (also after a rollback of a write)."""
+    def touch(self, author: bytes, rewrite: bool = True) -> None:
+        """Mark `author`'s post rows as changed (also after a rollback of a write);
+        `rewrite` False: only rows added."""
         self.post_writes += 1
         self.posts_touched[author] = self.post_writes
+        if rewrite:
+            self.posts_rewritten[author] = self.post_writes
 
     def upsert_post(self, row: PostRow, fresh: bool = False) -> None:
         """Add a post unless held: its original record never changes (edits go through
         edit_post). `fresh`: its id was just made on this device, so no edit or
         deletion can be waiting for it in pending_updates."""
-        self.touch(row.author)
+        self.touch(row.author, rewrite=False)
         cursor = self.db.execute(
             f"INSERT INTO posts ({_POST_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT (id) DO NOTHING",
@@ -247,7 +253,7 @@ class ReadModel:
         once the post is in.
         """
         for author in {row.author for row in rows}:
-            self.touch(author)
+            self.touch(author, rewrite=False)
         fresh: dict[str, PostRow] = {}
         for start in range(0, len(rows), _IN_CHUNK):
             chunk = rows[start : start + _IN_CHUNK]

@@ -14,7 +14,7 @@ as the first read does. Nothing to migrate, nothing to get out of step.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from p2pcommunity.sync.cbor import decode_or_none
 from p2pcommunity.sync.log.state import CommunityState
@@ -29,6 +29,12 @@ from p2pcommunity.sync.safety.policy import (
 from p2pcommunity.sync.storage.read_model import ReadModel
 
 Author = bytes
+
+# Store 1.8: an author's posts in document order, for judging only the posts
+# added since the last judged one (and the author's own check) without a scan.
+SAFETY_SCHEMA = """
+CREATE INDEX posts_by_author ON posts (community_id, author, segment, journal_index, id);
+"""
 
 
 def _mention_count(raw: bytes) -> int:
@@ -51,6 +57,9 @@ class _Judged:
     by_author: dict[Author, dict[str, Verdict]]
     histories: dict[Author, AuthorHistory]  # each author's counted posts (policy.verdicts)
     merged: dict[str, Verdict]
+    # Each author's last judged post (segment, journal index, id) and how many were.
+    last: dict[Author, tuple[int, int, str]] = field(default_factory=dict)
+    counts: dict[Author, int] = field(default_factory=dict)
 
 
 class SafetyTables:
@@ -59,12 +68,21 @@ class SafetyTables:
         self.read_model = read_model
         self._cache: dict[bytes, _Judged] = {}
 
-    def posts(self, community_id: bytes, author: bytes | None = None) -> list[PostFacts]:
+    def posts(
+        self,
+        community_id: bytes,
+        author: bytes | None = None,
+        after: tuple[int, int, str] | None = None,
+    ) -> list[PostFacts]:
         """The community's posts (deleted ones too: they were sent and count for
-        slow mode and the rate), grouped by author, each in document order."""
-        where, args = "community_id=?", [community_id]
+        slow mode and the rate), grouped by author, each in document order;
+        `after` (with `author`): only those after that (segment, journal index, id)."""
+        where, args = "community_id=?", list[object]([community_id])
         if author is not None:
             where, args = where + " AND author=?", [community_id, author]
+        if after is not None:
+            where += " AND (segment, journal_index, id) > (?, ?, ?)"
+            args += [after[0], after[1], after[2]]
         rows = self.db.execute(
             "SELECT id, author, channel_id, author_ms, text, mentions, segment, journal_index"
             " FROM posts"
@@ -97,18 +115,25 @@ class SafetyTables:
             return judged.merged
         rules = _rules(state) if judged is None or judged.state is not state else judged.rules
         if judged is None or rules != judged.rules:
-            histories: dict[Author, AuthorHistory] = {}
-            found = self._judge(state, None, histories)
-            judged = _Judged(state, rules, writes, found, histories, {})
+            judged = _Judged(state, rules, writes, {}, {}, {})
+            self._judge(state, None, judged)
         else:
             touched = self.read_model.posts_touched
             dirty = {a for a, at in touched.items() if at > judged.at}
             if judged.state is not state:
                 before, now = safety_of(judged.state).witnessed, safety.witnessed
-                dirty |= {
+                changed = {
                     key[0] for key in before.keys() | now.keys() if before.get(key) != now.get(key)
                 }
-            judged.by_author.update(self._judge(state, dirty, judged.histories))
+                dirty |= changed
+            else:
+                changed = set()
+            rewritten = self.read_model.posts_rewritten
+            for author in sorted(dirty):
+                if author in changed or rewritten.get(author, 0) > judged.at:
+                    self._judge(state, {author}, judged)
+                else:
+                    self._carry_on(state, author, judged)
             judged.state, judged.at = state, writes
         judged.merged = {p: v for found in judged.by_author.values() for p, v in found.items()}
         self._cache[cid] = judged
@@ -121,24 +146,38 @@ class SafetyTables:
         found = judged.histories.get(author) if judged is not None else None
         return found if found is not None else AuthorHistory()
 
-    def _judge(
-        self,
-        state: CommunityState,
-        authors: set[Author] | None,
-        histories: dict[Author, AuthorHistory],
-    ) -> dict[Author, dict[str, Verdict]]:
-        """The verdicts of these authors' posts (None: every author's), per author;
-        their histories are replaced in `histories`."""
+    def _judge(self, state: CommunityState, authors: set[Author] | None, judged: _Judged) -> None:
+        """Judge these authors' posts again from their first (None: every author's)."""
         cid = state.community_id
         if authors is None:
             posts = self.posts(cid)
             authors = {p.author for p in posts}
         else:
             posts = [p for a in sorted(authors) for p in self.posts(cid, a)]
-        out: dict[Author, dict[str, Verdict]] = {a: {} for a in authors}
         for author in authors:
-            histories.pop(author, None)
+            judged.histories.pop(author, None)
+            judged.by_author[author] = {}
+            judged.last.pop(author, None)
+            judged.counts[author] = 0
+        self._record(state, posts, judged)
+
+    def _carry_on(self, state: CommunityState, author: Author, judged: _Judged) -> None:
+        """Judge only the posts added after the author's last judged one, from their
+        kept history, if nothing was added before it (a segment arriving late);
+        otherwise judge the author again."""
+        cid = state.community_id
+        new = self.posts(cid, author, judged.last.get(author, (-1, -1, "")))
+        (total,) = self.db.execute(
+            "SELECT count(*) FROM posts WHERE community_id=? AND author=?", (cid, author)
+        ).fetchone()
+        if total != judged.counts.get(author, 0) + len(new):
+            return self._judge(state, {author}, judged)
+        self._record(state, new, judged)
+
+    def _record(self, state: CommunityState, posts: list[PostFacts], judged: _Judged) -> None:
         by_id = {p.id: p.author for p in posts}
-        for post_id, verdict in verdicts(state, posts, histories).items():
-            out[by_id[post_id]][post_id] = verdict
-        return out
+        for post_id, verdict in verdicts(state, posts, judged.histories).items():
+            judged.by_author.setdefault(by_id[post_id], {})[post_id] = verdict
+        for post in posts:
+            judged.last[post.author] = (post.segment, post.journal_index, post.id)
+            judged.counts[post.author] = judged.counts.get(post.author, 0) + 1

@@ -44,7 +44,7 @@ from p2pcommunity.sync.storage.read_model import (
     ReadModel,
     Visibility,
 )
-from p2pcommunity.sync.storage.safety_tables import SafetyTables
+from p2pcommunity.sync.storage.safety_tables import SAFETY_SCHEMA, SafetyTables
 
 SCHEMA_VERSION = migrations.CURRENT
 
@@ -235,7 +235,14 @@ class Store:
                 "or not a p2pcommunity store. Nothing was changed; p2pcommunity will not "
                 "overwrite it. Move it aside to start a new store there."
             )
-        schema = _SCHEMA + READ_MODEL_SCHEMA + KNOWLEDGE_SCHEMA + PAGE_SCHEMA + BLOB_SCHEMA
+        schema = (
+            _SCHEMA
+            + READ_MODEL_SCHEMA
+            + KNOWLEDGE_SCHEMA
+            + PAGE_SCHEMA
+            + BLOB_SCHEMA
+            + SAFETY_SCHEMA
+        )
         for statement in schema.split(";"):
             if statement.strip():
                 db.execute(statement)
