@@ -32,6 +32,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_local.py
+	$(PY) benchmarks/bench_safety.py
 	$(PY) benchmarks/bench_sync.py
 	$(PY) benchmarks/bench_join.py
 	$(PY) benchmarks/bench_node.py

@@ -152,6 +152,9 @@ class BlobExchange:
             self._tell(community_id, root, "down", force=True)
 
     async def _fetch(self, community_id: bytes, root: bytes, timeout: float) -> None:
+        # Peers that sent a bad chunk of this blob: never asked for it again in this
+        # fetch, in either phase of `_fetch_chunks` nor in a retry round.
+        dropped: set[str] = set()
         with trio.move_on_after(timeout) as scope:
             while True:
                 manifest = self.files.manifest(root)
@@ -164,7 +167,7 @@ class BlobExchange:
                         self.files.blobs.mark_had(root, found)
                     if not self.files.blobs.missing(root):
                         return
-                    await self._fetch_chunks(community_id, manifest)
+                    await self._fetch_chunks(community_id, manifest, dropped)
                     if not self.files.blobs.missing(root):
                         return
                 await trio.sleep(RETRY_S)
@@ -192,7 +195,9 @@ class BlobExchange:
                 await _close(stream)
         return None
 
-    async def _fetch_chunks(self, community_id: bytes, manifest: Manifest) -> None:
+    async def _fetch_chunks(
+        self, community_id: bytes, manifest: Manifest, dropped: set[str]
+    ) -> None:
         missing = deque(i for i, _ in self.files.blobs.missing(manifest.ref.root))
         # The first chunk alone first: its sniffed type must be the one the post claims
         # before any other chunk of a file that lies about its type is written.
@@ -200,7 +205,7 @@ class BlobExchange:
         try:
             for queue in (first, missing):
                 if queue:
-                    await self._run_workers(community_id, manifest, queue)
+                    await self._run_workers(community_id, manifest, queue, dropped)
         except Invalid:
             row = self.files.blobs.blob(manifest.ref.root)
             if row is not None and not row.own:
@@ -208,12 +213,11 @@ class BlobExchange:
             raise
 
     async def _run_workers(
-        self, community_id: bytes, manifest: Manifest, queue: deque[int]
+        self, community_id: bytes, manifest: Manifest, queue: deque[int], dropped: set[str]
     ) -> None:
         failure: list[BaseException] = []
-        dropped: set[str] = set()
         async with trio.open_nursery() as nursery:
-            for peer in self._peers(community_id):
+            for peer in (p for p in self._peers(community_id) if p not in dropped):
                 for _ in range(STREAMS_PER_PEER):
                     nursery.start_soon(
                         self._worker, peer, community_id, manifest, queue, failure, dropped

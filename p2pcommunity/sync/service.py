@@ -111,11 +111,12 @@ class Service:
         community = self._communities.get(community_id)
         if community is None:
             community = Community.load(self.store, community_id)
-            self._communities[community_id] = community
+            self.adopt(community)
         return community
 
     def adopt(self, community: Community) -> None:
-        """Hold `community` as the one object for its id (after an import built it)."""
+        """Hold `community` as the one object for its id."""
+        community.gate = self.safety.forward_gate
         self._communities[community.id] = community
 
     def drop_cached(self, community_id: bytes) -> None:
@@ -204,7 +205,7 @@ class Service:
         if len(description) > 1024:
             raise Invalid("description longer than 1024 characters")
         community = Community.create(self.store, self.key, name, description, self.clock())
-        self._communities[community.id] = community
+        self.adopt(community)
         if self.display_name():
             self.write_profile(community, self.display_name(), None)
         return {"community_id": community.id.hex()}

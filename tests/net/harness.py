@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,6 +169,16 @@ async def close_session(runner: SessionRunner, peer: HarnessNode, timeout: float
             for r in peer.node.runners
         ):
             await trio.sleep(POLL_S)
+
+
+def run(body: Callable[[], Awaitable[None]], timeout: float = 120.0) -> None:
+    """`trio.run` a test body, failing it after `timeout` seconds."""
+
+    async def main() -> None:
+        with trio.fail_after(timeout):
+            await body()
+
+    trio.run(main)
 
 
 async def wait_until(

@@ -44,7 +44,7 @@ from p2pcommunity.sync.storage.read_model import (
     ReadModel,
     Visibility,
 )
-from p2pcommunity.sync.storage.safety_tables import SafetyTables
+from p2pcommunity.sync.storage.safety_tables import SAFETY_SCHEMA, SafetyTables
 
 SCHEMA_VERSION = migrations.CURRENT
 
@@ -191,7 +191,7 @@ class Store:
             self.knowledge = KnowledgeTables(self.db)
             self.pages = PageTables(self.db)
             self.blobs = BlobStore(self.db, self.transaction, path)  # issue 15
-            self.safety = SafetyTables(self.db)
+            self.safety = SafetyTables(self.db, self.read_model)
             self.personal = PersonalTables(self.db)  # issue 16, local only
             self._open_schema()
         except BaseException as exc:
@@ -233,7 +233,7 @@ class Store:
                 "overwrite it. Move it aside to start a new store there."
             )
         schema = _SCHEMA + READ_MODEL_SCHEMA + KNOWLEDGE_SCHEMA + PAGE_SCHEMA + BLOB_SCHEMA
-        schema += PERSONAL_SCHEMA
+        schema += SAFETY_SCHEMA + PERSONAL_SCHEMA
         for statement in schema.split(";"):
             if statement.strip():
                 db.execute(statement)
