@@ -50,12 +50,12 @@ from p2pcommunity.ui.preferences import (
 )
 from p2pcommunity.ui.reports import ReportsDialog
 from p2pcommunity.ui.settings import CommunitySettingsDialog
+from p2pcommunity.ui.sync_status import SyncStatus
 from p2pcommunity.ui.theme import apply_theme
 from p2pcommunity.ui.widgets import NotificationBanner
 
 SETTINGS_FILE = "app.ini"
 LICENCE = "MIT"
-STATUS_POLL_MS = 3000
 RECONNECT_MS = 2000
 LISTEN_ENV = "P2PCOMMUNITY_LISTEN"
 
@@ -105,12 +105,9 @@ class App(QObject):
         self.name = ""
         self.socket_path = ""
         self.pending_name = ""
-        self._peers: int | None = None
         self._shut_down = False
         self._told_about_tray = False
-        self._status_timer = QTimer(self)
-        self._status_timer.setInterval(STATUS_POLL_MS)
-        self._status_timer.timeout.connect(self._poll_status)
+        self.sync_status = SyncStatus(self.client, self.window, self.chat.peers_changed)
         self._reconnect_timer = QTimer(self)
         self._reconnect_timer.setSingleShot(True)
         self._reconnect_timer.setInterval(RECONNECT_MS)
@@ -201,8 +198,7 @@ class App(QObject):
         self.window.set_online(True)
         self.client.subscribe()
         self.client.request("whoami", {}, on_result=self._on_whoami, on_error=self._on_fatal)
-        self._status_timer.start()
-        self._poll_status()
+        self.sync_status.start()
 
     def _on_whoami(self, result: dict[str, Any]) -> None:
         self.peer_id = str(result.get("peer_id", ""))
@@ -300,7 +296,7 @@ class App(QObject):
     def _on_client_disconnected(self) -> None:
         if self._shut_down:
             return
-        self._status_timer.stop()
+        self.sync_status.stop()
         self.window.set_online(False)
         if self.stage in ("chat", "welcome"):
             self.window.flash("Lost the connection to the node; reconnecting…")
@@ -314,22 +310,8 @@ class App(QObject):
         else:
             self.node.restart()
 
-    def _poll_status(self) -> None:
-        def done(result: dict[str, Any]) -> None:
-            peers = len(result.get("peers", []))
-            self.window.set_peers(peers)
-            if peers != self._peers:
-                self._peers = peers
-                self.chat.peers_changed()
-
-        self.client.request("status", {}, on_result=done)
-
     def _on_client_sync_progressed(self, community_id: str, caught_up: bool) -> None:
-        names = {
-            r.get("id"): r.get("name") for r in (*self.chat.communities.rows(), *self.pending_rules)
-        }
-        name = str(names.get(community_id) or "A new community")
-        self.window.set_syncing(name, caught_up)
+        self.sync_status.on_sync_progressed(community_id, caught_up)
         self.chat.on_community_changed(community_id, "sync")
 
     # ------------------------------------------------------------------ dialogs
@@ -525,7 +507,7 @@ class App(QObject):
         if self._shut_down:
             return
         self._shut_down = True
-        self._status_timer.stop()
+        self.sync_status.stop()
         self._reconnect_timer.stop()
         self.window.save_state()
         self.client.close()
