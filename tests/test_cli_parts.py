@@ -199,3 +199,16 @@ def test_human_output_never_lets_a_name_pass_for_someone_elses() -> None:
     }
     out = human.render(human.member_list, members, {})
     assert "alice (·aaaaaa)" in out and "alice (·bbbbbb)" in out
+
+
+def test_human_member_list_says_when_a_timeout_ends() -> None:
+    member = {"peer_id": "12D3KooWA", "name": "bob", "label": "bob", "role": "member"}
+    members = {
+        "members": [
+            {**member, "status": "timed_out", "timed_out_until": 1_796_220_000_000},
+            {**member, "peer_id": "12D3KooWB", "status": "offline", "timed_out_until": None},
+        ]
+    }
+    first, second = human.render(human.member_list, members, {}).splitlines()
+    assert first.endswith("timed_out until 2026-12-02T14:00:00.000Z")
+    assert second.endswith("offline")

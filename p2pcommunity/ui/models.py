@@ -27,6 +27,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTimeZone,
     Signal,
 )
 
@@ -265,9 +266,13 @@ class MemberListModel(RowsModel):
 STATUS_WORDS = {"online": "Online", "offline": "Offline", "removed": "Removed"}
 
 
-def local_clock(value: str | None) -> str:
-    """An ISO 8601 UTC time as local "14:30", or "14:30 on 3 Dec" when not today."""
-    dt = parse_time(value)
+def local_clock(value: str | int | None) -> str:
+    """An ISO 8601 UTC time, or ms since the epoch, as local "14:30" ("14:30 on 3 Dec"
+    when not today)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        dt = QDateTime.fromMSecsSinceEpoch(value, QTimeZone.utc())
+    else:
+        dt = parse_time(value if isinstance(value, str) else None)
     if not dt.isValid():
         return ""
     local = dt.toLocalTime()
