@@ -97,6 +97,7 @@ class App(QObject):
         self.listen_override = listen
         self.theme_override = theme
         self.node = NodeProcess(self.data_dir, self._listen(self.prefs.load()))
+        self.node.mdns = self.prefs.load().lan_discovery
         self.client = ControlClient(self)
         self.window = MainWindow(self.client, self.settings)
         self.window.setWindowIcon(app_icon())
@@ -434,6 +435,7 @@ class App(QObject):
         self.apply_theme()
         self.set_keep_syncing(new.keep_syncing)
         self.node.listen = self._listen(new)
+        self.node.mdns = new.lan_discovery
         if (old.listen, old.lan_discovery) != (new.listen, new.lan_discovery):
             self.window.flash("Saved. The network settings apply when the node next starts.")
         else:
