@@ -13,7 +13,6 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QDialog,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
@@ -30,20 +29,17 @@ from PySide6.QtWidgets import (
 )
 
 from p2pcommunity.ui.client import ControlClient, friendly_error
-from p2pcommunity.ui.dialogs import ONLY_ADMINS_INVITE, InviteDialog, ask_text
+from p2pcommunity.ui.dialogs import ONLY_ADMINS_INVITE, CommunityDialog, InviteDialog, ask_text
 
 
-class CommunitySettingsDialog(QDialog):
+class CommunitySettingsDialog(CommunityDialog):
     changed = Signal()
 
     def __init__(
         self, client: ControlClient, community: str, parent: QWidget | None = None
     ) -> None:
-        super().__init__(parent)
-        self.client = client
-        self.community = community
+        super().__init__(client, community, "Community settings", parent)
         self.info: dict[str, Any] = {}
-        self.setWindowTitle("Community settings")
         self.resize(620, 480)
         self.tabs = QTabWidget()
         self.status = QLabel()

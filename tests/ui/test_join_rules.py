@@ -38,7 +38,7 @@ def click(qtbot, widget: QWidget) -> None:
 
 def make_invite(qtbot, alice: App, community: str, moderator: bool = False, uses: int = 1) -> str:
     """Alice's invite dialog: pick the role and uses by keyboard, click Create."""
-    alice.open_invite(community, "Climbing club")
+    alice.dialogs.open_invite(community, "Climbing club")
     qtbot.waitUntil(lambda: bool(visible(InviteDialog)), timeout=5_000)
     dialog: InviteDialog = visible(InviteDialog)[0]
     if moderator:
