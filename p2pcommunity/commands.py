@@ -491,6 +491,7 @@ TABLE: tuple[Command, ...] = (
         opt("no_listen", bool, help="dial out only"),
         opt("bootstrap", list, default=[], metavar="MULTIADDR"),
         opt("relay", bool, help="serve circuit relay v2"),
+        opt("mdns", bool, help="find members on the local network (mDNS)"),
         opt("metrics", metavar="HOST:PORT", help="serve Prometheus /metrics, /healthz"),
         opt("config", path=True, metavar="FILE", help="TOML; flags override it"),
         opt("log_format", choices=("text", "json"), help="stderr log lines"),

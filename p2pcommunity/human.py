@@ -22,6 +22,8 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
+from p2pcommunity.sync.timefmt import iso_ms
+
 Result = dict[str, Any]
 Args = dict[str, Any]
 Formatter = Callable[[Result, Args], str]
@@ -192,8 +194,13 @@ def react(result: Result, args: Args) -> str:
 
 
 def member_list(result: Result, args: Args) -> str:
+    def until(m: dict[str, Any]) -> str:
+        ms = m.get("timed_out_until")
+        return f" until {iso_ms(ms)}" if isinstance(ms, int) else ""
+
     return "\n".join(
         f"{m['peer_id']}  {m.get('label') or m['name'] or '-'}  {m['role']}  {m['status']}"
+        f"{until(m)}"
         for m in result["members"]
     )
 

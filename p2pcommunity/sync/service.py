@@ -647,6 +647,7 @@ class Service:
                     "label": label[m.key],
                     "role": _role_name(state.role_of(m.key) or m.role),
                     "status": status(m),
+                    "timed_out_until": m.timeout_until_ms if status(m) == "timed_out" else None,
                 }
                 for m in members
             ]

@@ -80,7 +80,7 @@ def test_a_members_report_reaches_the_moderators_viewer(qtbot, make_app, qtmodel
     assert not dialog.isVisible()
 
     # Hide post: the row says so, and the post leaves Bob's timeline
-    dialog = alice.open_reports(community)
+    dialog = alice.dialogs.open_reports(community)
     model = dialog.model
     qtbot.waitUntil(lambda: model.row_at(0).get("state") == SHOWN, timeout=10_000)
     dialog.hide_post()
