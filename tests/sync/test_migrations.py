@@ -127,9 +127,12 @@ def schema(path: Path) -> dict[str, Any]:
                 cols = [r[2] for r in db.execute(f"PRAGMA index_xinfo('{index}')") if r[5]]
                 indexes[index if origin == "c" else origin] = (unique, partial, cols)
             out[name] = (kind, ncol, wr, columns, indexes)
-        for name, sql in db.execute("SELECT name, sql FROM sqlite_master WHERE type='index'"):
-            if sql is not None:  # partial indexes: their WHERE lives only in the SQL
-                out[f"index {name}"] = " ".join(sql.split())
+        for kind, name, sql in db.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger')"
+        ):
+            # partial indexes: their WHERE lives only in the SQL; triggers are only SQL
+            if sql is not None:
+                out[f"{kind} {name}"] = " ".join(sql.split())
         return out
     finally:
         db.close()
@@ -152,7 +155,7 @@ def test_fixture_is_what_0_1_0_wrote() -> None:
 def test_migrated_store_has_todays_schema(copy: Path, tmp_path: Path) -> None:
     path = copy / "alice" / "store.sqlite3"
     store = Store(path)
-    assert store.schema_version() == migrations.CURRENT == (1, 4)
+    assert store.schema_version() == migrations.CURRENT == (1, 5)
     history = store.db.execute("SELECT version, how FROM schema_history").fetchall()
     # 1.2 (issue 14): the knowledge read models start empty.
     for table in ("topic_meta", "votes", "author_accepts"):
@@ -163,12 +166,24 @@ def test_migrated_store_has_todays_schema(copy: Path, tmp_path: Path) -> None:
     # 1.4 (issue 15): the blob tables exist and are empty; nothing was attached before.
     assert store.blobs.usage() == (0, 0)
     assert store.db.execute("SELECT count(*) FROM post_attachments").fetchone() == (0,)
+    # 1.5 (issue 14): every live root post 0.1.0 held has its counters, as computed now.
+    stats = store.db.execute(
+        "SELECT topic_id, replies, last_activity_ms, up, down, answer FROM topic_stats"
+    ).fetchall()
+    expected = store.db.execute(
+        "SELECT p.id, (SELECT COUNT(*) FROM posts r WHERE r.reply_to = p.id AND r.deleted = 0), "
+        "max(p.author_ms, coalesce((SELECT MAX(r.author_ms) FROM posts r "
+        "WHERE r.reply_to = p.id AND r.deleted = 0), 0)), 0, 0, NULL "
+        "FROM posts p WHERE p.reply_to IS NULL AND p.deleted = 0"
+    ).fetchall()
+    assert stats and sorted(stats) == sorted(expected)
     store.close()
     assert history == [
         (1001, "migrated"),
         (1002, "migrated"),
         (1003, "migrated"),
         (1004, "migrated"),
+        (1005, "migrated"),
     ]
     assert user_version(path) == migrations.encode(migrations.CURRENT)
     fresh = tmp_path / "fresh.sqlite3"
@@ -322,8 +337,8 @@ def test_version_packing() -> None:
     assert migrations.decode(1) == (1, 0)  # release 0.1.0
     assert migrations.decode(migrations.encode((3, 42))) == (3, 42)
     assert migrations.encode((1, 1)) == 1001
-    assert migrations.pending((1, 0)) == [(1, 1), (1, 2), (1, 3), (1, 4)]
-    assert migrations.pending((1, 1)) == [(1, 2), (1, 3), (1, 4)]
+    assert migrations.pending((1, 0)) == [(1, 1), (1, 2), (1, 3), (1, 4), (1, 5)]
+    assert migrations.pending((1, 1)) == [(1, 2), (1, 3), (1, 4), (1, 5)]
     assert migrations.pending(migrations.CURRENT) == []
     assert max(migrations.STEPS) == migrations.CURRENT
     with pytest.raises(ValueError):

@@ -83,11 +83,24 @@ def _add_blobs(db: sqlite3.Connection) -> None:
     _create(db, BLOB_SCHEMA)
 
 
+def _add_topic_stats(db: sqlite3.Connection) -> None:
+    """1.5 (issue 14): per-topic counters kept by triggers, filled from the posts held;
+    the index they replace goes. An older 1.x release writing here keeps them right:
+    the triggers are in the store, not in the code."""
+    from p2pcommunity.sync.storage import topic_stats
+
+    db.execute("DROP INDEX IF EXISTS posts_topics")
+    _create(db, topic_stats.TOPIC_STATS_SCHEMA)
+    topic_stats.create_triggers(db)
+    topic_stats.backfill(db)
+
+
 STEPS: dict[Version, Callable[[sqlite3.Connection], None]] = {
     (1, 1): _add_schema_history,
     (1, 2): _add_knowledge,
     (1, 3): _add_pages,
     (1, 4): _add_blobs,
+    (1, 5): _add_topic_stats,
 }
 """Version a step brings the store to -> the step. Append only; never edit a released step."""
 
