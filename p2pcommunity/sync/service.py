@@ -15,6 +15,7 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
+from p2pcommunity.sync import knowledge_search
 from p2pcommunity.sync.accountability import Accountability, cite
 from p2pcommunity.sync.cbor import decode_or_none
 from p2pcommunity.sync.community import Community
@@ -586,7 +587,11 @@ class Service:
         for post in posts:
             channel = channels.get(bytes.fromhex(post["channel"]))
             post["channel_name"] = channel.name if channel is not None else None
-        return {"posts": posts}
+        return {
+            "posts": posts,
+            "topics": knowledge_search.group_by_topic(self, community, posts),
+            "pages": knowledge_search.search_pages(self, community, words),
+        }
 
     # -- members ---------------------------------------------------------------
 

@@ -84,7 +84,8 @@ def _add_blobs(db: sqlite3.Connection) -> None:
 
 
 def _add_topic_stats(db: sqlite3.Connection) -> None:
-    """1.5 (issue 14): per-topic counters kept by triggers, filled from the posts held;
+    """1.5 (issue 14): per-topic counters kept by triggers, filled from the posts held,
+    and topic titles in search;
     the index they replace goes. An older 1.x release writing here keeps them right:
     the triggers are in the store, not in the code."""
     from p2pcommunity.sync.storage import topic_stats
@@ -93,6 +94,7 @@ def _add_topic_stats(db: sqlite3.Connection) -> None:
     _create(db, topic_stats.TOPIC_STATS_SCHEMA)
     topic_stats.create_triggers(db)
     topic_stats.backfill(db)
+    db.execute("UPDATE topic_meta SET title = title")  # titles into search, by the trigger
 
 
 STEPS: dict[Version, Callable[[sqlite3.Connection], None]] = {

@@ -141,8 +141,25 @@ TOPIC_STATS_TRIGGERS: tuple[str, ...] = (
 )
 
 
+_REINDEX_TITLE = (
+    "DELETE FROM posts_fts WHERE rowid IN (SELECT rowid FROM posts WHERE id = NEW.post_id); "
+    "INSERT INTO posts_fts (rowid, text) SELECT p.rowid, NEW.title || char(10) || p.text "
+    "FROM posts p WHERE p.id = NEW.post_id AND p.author = NEW.author AND p.deleted = 0 "
+    "AND p.rowid <= coalesce((SELECT CAST(value AS INTEGER) FROM meta "
+    "WHERE key = 'search_indexed_upto'), 0);"
+)
+
+TITLE_SEARCH_TRIGGERS: tuple[str, ...] = tuple(
+    f"CREATE TRIGGER IF NOT EXISTS topic_title_searched_{when.lower()} AFTER {when} "
+    f"ON topic_meta BEGIN {_REINDEX_TITLE} END"
+    for when in ("INSERT", "UPDATE")
+)
+"""Search finds a topic by its title (read_model.SEARCHED_TEXT), also when the title
+came after the post was indexed. Posts not indexed yet get it when they are."""
+
+
 def create_triggers(db: sqlite3.Connection) -> None:
-    for statement in TOPIC_STATS_TRIGGERS:
+    for statement in TOPIC_STATS_TRIGGERS + TITLE_SEARCH_TRIGGERS:
         db.execute(statement)
 
 
