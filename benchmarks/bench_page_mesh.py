@@ -74,7 +74,8 @@ async def main(args: argparse.Namespace) -> None:
             held = _count(nodes[0], page)
             start = time.perf_counter()
             # Both write before the mesh can carry either change: concurrent edits.
-            nodes[a].service.pages.edit(ref, page_hex, old=f"line {r % 40}\n", new=f"A{r}\n")
+            current = nodes[a].service.pages.show(ref, page_hex)["text"]
+            nodes[a].service.pages.edit(ref, page_hex, text=f"A{r}\n" + current)
             nodes[b].service.pages.edit(ref, page_hex, append=f"B{r}\n")
             done = await _until_everywhere(nodes, page, held + 2)
             latencies.append(done - start)

@@ -172,17 +172,37 @@ class CommunityPages:
         on them; rebuild the page if anything went. Returns how many changes went."""
         community = self.community
         state = community.state
+        seen = self._enforced.get(page_id)
+        if seen is not None and seen[0] is state:
+            return 0  # checked against this very fold already
+        tables = self.store.pages
+        tops = tables.max_seqs(page_id)
         cuts = {m: c.get(page_id, 0) for m, c in state.page_cuts.items()}
         removed = {k for k, m in state.members.items() if not m.active}
-        key = (tuple(sorted(cuts.items())), tuple(sorted(removed)))
-        if self._enforced.get(page_id) == key:
+        info = state.pages.get(page_id)
+        # The writers' roles and the page's settings too: a demotion or a new `editors`
+        # re-judges changes applied before this peer knew of it (alike on every peer).
+        roles = tuple(sorted((a, state.role_of(a)) for a in tops))
+        key = (
+            tuple(sorted(cuts.items())),
+            tuple(sorted(removed)),
+            repr(roles),
+            repr(() if info is None else info.settings),
+        )
+        if seen is not None and seen[1] == key:
+            self._enforced[page_id] = (state, key)
             return 0
-        tables = self.store.pages
         gone = 0
         with self.store.transaction():
-            for actor, top in tables.max_seqs(page_id).items():
+            for actor, top in tops.items():
                 if actor in removed and top > cuts.get(actor, 0):
                     gone += tables.cut(page_id, actor, cuts.get(actor, 0))
+                    continue
+                bad = next(
+                    (s for s in range(1, top + 1) if not may_edit(state, page_id, actor, s)), None
+                )
+                if bad is not None:
+                    gone += tables.cut(page_id, actor, bad - 1)
             if gone:
                 held: set[bytes] = set()
                 for actor, seq, change_hash, data, _ in tables.changes(page_id):
@@ -191,7 +211,7 @@ class CommunityPages:
                     else:
                         gone += tables.cut(page_id, actor, seq - 1)
                 tables.set_snapshot(page_id, None, 0)
-        self._enforced[page_id] = key
+        self._enforced[page_id] = (state, key)
         if gone:
             self.forget(page_id)
             page = self.open(page_id)

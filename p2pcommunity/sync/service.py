@@ -615,6 +615,11 @@ class Service:
             raise NotFound(f"{peer} is not a member")
         if key == state.owner:
             raise Forbidden("the owner's role cannot change")
+        current = state.role_of(key)
+        if current is not None and current > Role[role.upper()]:
+            # Before the demotion, so that every peer holding it holds the heads too:
+            # what they wrote to restricted pages up to now keeps counting (issue 14).
+            self.pages.record_removal(community, key)
         self.append_op(community, "role_set", cite({"member": key, "role": role}, rule))
         return {}
 
