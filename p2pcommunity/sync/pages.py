@@ -412,9 +412,16 @@ class Pages:
         for page_id, info in sorted(pages.items()):
             name = f"pages/{page_id.hex()}.automerge"
             (directory / name).write_bytes(self.open(community, page_id).save())
-            signatures = [g.hex() for _, _, _, _, g in self.service.store.pages.changes(page_id)]
+            changes = self.service.store.pages.changes(page_id)
             out.append(
-                {"file": name, "id": page_id.hex(), "title": info.title, "signatures": signatures}
+                {
+                    "file": name,
+                    "id": page_id.hex(),
+                    "title": info.title,
+                    # In stored order, a causal one: `import` applies them so.
+                    "hashes": [h.hex() for _, _, h, _, _ in changes],
+                    "signatures": [g.hex() for _, _, _, _, g in changes],
+                }
             )
         return out
 
