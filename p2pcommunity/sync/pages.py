@@ -113,7 +113,7 @@ class CommunityPages:
                     self.community.id,
                     [(me, change.seq, change.hash, change.raw_bytes, signature)],
                 )
-                tables.set_row(page_id, self.community.id, page.text(), now)
+                tables.set_row(page_id, self.community.id, page.text(), now, page.heads())
         except BaseException:
             self.forget(page_id)
             raise
@@ -161,7 +161,7 @@ class CommunityPages:
                         for c in fresh
                     ],
                 )
-                tables.set_row(page_id, community.id, page.text(), now_ms)
+                tables.set_row(page_id, community.id, page.text(), now_ms, page.heads())
         except BaseException:
             self.forget(page_id)
             raise
@@ -217,7 +217,9 @@ class CommunityPages:
             page = self.open(page_id)
             with self.store.transaction():
                 row = tables.row(page_id)
-                tables.set_row(page_id, community.id, page.text(), row[1] if row else 0)
+                tables.set_row(
+                    page_id, community.id, page.text(), row[1] if row else 0, page.heads()
+                )
         return gone
 
 
@@ -323,14 +325,21 @@ class Pages:
     def show(self, ref: str, page_ref: str) -> dict[str, Any]:
         community = self.service.community(ref)
         info = self.resolve(community, page_ref)
-        page = self.open(community, info.id)
-        actors = self.service.store.pages.max_seqs(info.id)
+        tables = self.service.store.pages
+        pages_of(community).enforce(info.id)
+        # The row holds the text and heads of what is stored: showing a long page needs
+        # no Automerge load (~1 s at 10,000 edits here); only older rows lack heads.
+        held = tables.shown(info.id)
+        if held is None:
+            page = self.open(community, info.id)
+            held = page.text(), page.heads()
+        actors = tables.max_seqs(info.id)
         return {
             "id": info.id.hex(),
             "title": info.title,
-            "text": page.text(),
+            "text": held[0],
             "editors": info.editors,
-            "version": _version(page.heads()),
+            "version": _version(held[1]),
             "contributors": sorted(peer_id_from_public_key(a) for a in actors),
         }
 

@@ -95,6 +95,10 @@ def _add_topic_stats(db: sqlite3.Connection) -> None:
     topic_stats.create_triggers(db)
     topic_stats.backfill(db)
     db.execute("UPDATE topic_meta SET title = title")  # titles into search, by the trigger
+    # A page's heads next to its text (`page show` without an Automerge load); NULL
+    # until the page next changes. 1.3 of today's DDL already has the column.
+    if "heads" not in {row[1] for row in db.execute("PRAGMA table_info(pages)")}:
+        db.execute("ALTER TABLE pages ADD COLUMN heads BLOB")
 
 
 STEPS: dict[Version, Callable[[sqlite3.Connection], None]] = {
