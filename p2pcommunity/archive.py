@@ -10,8 +10,9 @@ same verification as data from the network.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import cbor2
 from automerge.core import Document
@@ -19,11 +20,15 @@ from automerge.core import Document
 from p2pcommunity.sync.cbor import Limits, decode
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.docs.apply import SignedChange
+from p2pcommunity.sync.docs.chunks import parse_change
 from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.errors import Invalid, Rejected
 from p2pcommunity.sync.log.community_log import CommunityLog, SignedOp
+from p2pcommunity.sync.pages import pages_of
 from p2pcommunity.sync.peerid import peer_id_from_public_key, public_key_from_peer_id
 from p2pcommunity.sync.service import Service
+
+_T = TypeVar("_T")
 
 FORMAT = "p2pcommunity-export"
 MANIFEST = "manifest.json"
@@ -56,7 +61,7 @@ def export_community(service: Service, ref: str, directory: Path) -> dict[str, A
         "community_id": community.id.hex(),
         "name": community.state.name,
         "documents": documents,
-        "pages": service.pages.export(community, directory),  # issue 14; import skips them
+        "pages": service.pages.export(community, directory),  # issue 14
     }
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     blobs = service.files.export_blobs(community, directory)  # issue 15
@@ -97,6 +102,7 @@ def import_community(service: Service, directory: Path) -> dict[str, Any]:
         if not log.has(community_id):
             raise Invalid("the export has no genesis op for its community")
         pending = [_document_changes(directory, community_id, entry) for entry in documents]
+        pages = [_page_changes(directory, entry) for entry in manifest.get("pages", [])]
     except Rejected as exc:
         raise Invalid(f"verification failed, nothing imported: {exc}") from exc
 
@@ -114,33 +120,78 @@ def import_community(service: Service, directory: Path) -> dict[str, Any]:
             community.receive_ops(ops)
             for ref, items in pending:
                 community.receive_changes(ref, items, now)
+            for page_id, items in pages:  # after the log: it says who may edit each page
+                _, waiting = pages_of(community).receive(page_id, items, now)
+                if waiting:
+                    raise Rejected("missing_deps", f"page {page_id.hex()[:12]} lacks changes")
     except Rejected as exc:
         service.drop_cached(community_id)
         raise Invalid(f"verification failed, nothing imported: {exc}") from exc
     service.adopt(community)
     service.files.import_blobs(community_id, directory)  # issue 15: counts are logged
-    return {"community_id": community_id.hex()}
+    return {"community_id": community_id.hex(), "pages": len(pages)}
+
+
+def _page_changes(directory: Path, entry: dict[str, Any]) -> tuple[bytes, list[SignedChange]]:
+    """A page's changes from its `.automerge` file, each with its signature, in the
+    manifest's (causal) order; `receive` then verifies them as a peer's."""
+    page_id, hashes, signatures, path = _entry(
+        "page",
+        lambda: (
+            bytes.fromhex(entry["id"]),
+            [bytes.fromhex(h) for h in entry["hashes"]],
+            [bytes.fromhex(s) for s in entry["signatures"]],
+            _inside(directory, entry["file"]),
+        ),
+    )
+    if len(hashes) != len(signatures):
+        raise Invalid(f"{path.name}: {len(hashes)} hashes but {len(signatures)} signatures")
+    by_hash = {parse_change(c.raw_bytes).hash: c.raw_bytes for c in _changes_of(path)}
+    if set(by_hash) != set(hashes):
+        raise Invalid(f"{path.name}: its changes are not the ones the manifest lists")
+    return page_id, [SignedChange(by_hash[h], g) for h, g in zip(hashes, signatures, strict=True)]
+
+
+def _entry(what: str, parse: Callable[[], _T]) -> _T:
+    """A manifest entry's fields; anything wrong with them is the export's fault."""
+    try:
+        return parse()
+    except Invalid:
+        raise
+    except Exception as exc:
+        raise Invalid(f"bad {what} entry in manifest: {exc}") from exc
+
+
+def _inside(directory: Path, name: str) -> Path:
+    path = (directory / name).resolve()
+    if directory.resolve() not in path.parents:
+        raise Invalid(f"path {name!r} leaves the export directory")
+    return path
+
+
+def _changes_of(path: Path) -> list[Any]:
+    data = _read(path)
+    try:
+        return list(Document.load(data).get_changes([]))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # the Rust core panics on some malformed files
+        raise Invalid(f"{path.name} is not an Automerge document") from exc
 
 
 def _document_changes(
     directory: Path, community_id: bytes, entry: dict[str, Any]
 ) -> tuple[DocRef, list[SignedChange]]:
-    try:
-        owner = public_key_from_peer_id(entry["owner"])
-        segment = int(entry["segment"])
-        signatures = [bytes.fromhex(s) for s in entry["signatures"]]
-        path = (directory / entry["file"]).resolve()
-    except Exception as exc:
-        raise Invalid(f"bad document entry in manifest: {exc}") from exc
-    if directory.resolve() not in path.parents:
-        raise Invalid(f"document path {entry['file']!r} leaves the export directory")
-    data = _read(path)
-    try:
-        changes = Document.load(data).get_changes([])
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as exc:  # the Rust core panics on some malformed files
-        raise Invalid(f"{path.name} is not an Automerge document") from exc
+    owner, segment, signatures, path = _entry(
+        "document",
+        lambda: (
+            public_key_from_peer_id(entry["owner"]),
+            int(entry["segment"]),
+            [bytes.fromhex(s) for s in entry["signatures"]],
+            _inside(directory, entry["file"]),
+        ),
+    )
+    changes = _changes_of(path)
     if len(changes) != len(signatures):
         raise Invalid(f"{path.name}: {len(changes)} changes but {len(signatures)} signatures")
     items = [

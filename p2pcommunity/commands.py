@@ -313,7 +313,7 @@ TABLE: tuple[Command, ...] = (
     _c("search", "full-text search in a community",
        (COMMUNITY, arg("query"), opt("limit", int, default=50), INCLUDE_HIDDEN),
        lambda c, a: c.service.search(a["community"], a["query"], a["limit"], a["include_hidden"]),
-       human.posts),
+       human.search),
     _c("member add", "admit a key directly (admins)", (COMMUNITY, PEER),
        lambda c, a: c.service.member_add(a["community"], a["peer"]),
        human.done("{peer} is a member")),

@@ -189,6 +189,22 @@ def posts(result: Result, args: Args) -> str:
     return "\n".join(lines)
 
 
+def search(result: Result, args: Args) -> str:
+    """Posts as `read` shows them, under their topic's title; then the pages found."""
+    titles = {t["topic"]: t for t in result.get("topics", [])}
+    lines = []
+    for topic in titles.values():
+        mark = "  [solved]" if topic["solved"] else ""
+        lines.append(f"topic: {topic['title']} (#{topic['channel_name']}){mark}")
+    shown = posts(result, args)
+    if result["posts"] or not result.get("pages"):
+        lines.append(shown)
+    lines.extend(
+        f"page: {p['title']}  {p['page_id'][:12]}  {p['snippet']}" for p in result.get("pages", [])
+    )
+    return "\n".join(lines)
+
+
 def react(result: Result, args: Args) -> str:
     return f"reacted {args['emoji']}" if result.get("reacted") else f"removed {args['emoji']}"
 

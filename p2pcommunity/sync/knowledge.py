@@ -25,8 +25,8 @@ from p2pcommunity.sync.docs.memberdoc import PostRecord, new_local_id, post_id_f
 from p2pcommunity.sync.errors import DomainError, Forbidden, Invalid, NotFound
 from p2pcommunity.sync.log.community_log import Role
 from p2pcommunity.sync.peerid import peer_id_from_public_key
-from p2pcommunity.sync.storage.knowledge_tables import TopicRow
 from p2pcommunity.sync.storage.read_model import PostRow
+from p2pcommunity.sync.storage.topic_stats import TopicQuery, TopicRow
 from p2pcommunity.sync.timefmt import iso_ms
 
 if TYPE_CHECKING:
@@ -136,23 +136,30 @@ class Knowledge:
             tag = tag.strip().lower().lstrip("#")
             if tag not in state.tags:
                 raise NotFound(f"no tag {tag!r}")
-        rows = service.store.knowledge.topics(
-            community.id,
-            channel_id,
-            service.store.blocked(),
-            community.visibility(service.clock()),
-        )
         qa = state.channels[channel_id].kind == "qa"
-        accepted = {row.id: self._accepted(community, row, qa) for row in rows}
-        if tag is not None:
-            rows = [r for r in rows if tag in r.tags]
-        if filter == "unanswered":
-            rows = [r for r in rows if r.replies == 0]
-        elif filter == "solved":
-            rows = [r for r in rows if accepted[r.id] is not None]
+        solved_among = None
+        if filter == "solved":
+            if not qa:
+                return {"topics": []}  # only a qa topic has an accepted answer
+            decided = state.accepted
+            live = {t for t, a in decided.items() if a and self._is_live_reply(a, t)}
+            solved_among = (set(decided), live)
         pinned = state.pinned
-        rows.sort(key=lambda r: (r.id not in pinned, *_order(r, sort)))
-        page = rows[:limit]
+        page = service.store.topics.page(
+            TopicQuery(
+                community.id,
+                channel_id,
+                sort,
+                limit,
+                service.store.blocked(),
+                community.visibility(service.clock()),
+                pinned,
+                unanswered=filter == "unanswered",
+                tag=tag,
+                solved_among=solved_among,
+            )
+        )
+        accepted = {row.id: self._accepted(community, row, qa) for row in page}
         names = service.store.read_model.profiles(community.id)
         return {
             "topics": [
@@ -335,15 +342,6 @@ class Knowledge:
                 "pinned": row.id in state.pinned,
             }
         return out
-
-
-def _order(row: TopicRow, sort: str) -> tuple[Any, ...]:
-    """Sort keys after "pinned first"; ties by id, so every peer orders alike."""
-    if sort == "votes":
-        return (-(row.up - row.down), -row.last_activity_ms, row.id)
-    if sort == "new":
-        return (-row.author_ms, row.id)
-    return (-row.last_activity_ms, row.id)
 
 
 def _fallback_title(text: str) -> str:

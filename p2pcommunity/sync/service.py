@@ -15,6 +15,7 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
+from p2pcommunity.sync import knowledge_search
 from p2pcommunity.sync.accountability import Accountability, cite
 from p2pcommunity.sync.cbor import decode_or_none
 from p2pcommunity.sync.community import Community
@@ -594,7 +595,11 @@ class Service:
         for post in posts:
             channel = channels.get(bytes.fromhex(post["channel"]))
             post["channel_name"] = channel.name if channel is not None else None
-        return {"posts": posts}
+        return {
+            "posts": posts,
+            "topics": knowledge_search.group_by_topic(self, community, posts),
+            "pages": knowledge_search.search_pages(self, community, words),
+        }
 
     # -- members ---------------------------------------------------------------
 
@@ -618,6 +623,11 @@ class Service:
             raise NotFound(f"{peer} is not a member")
         if key == state.owner:
             raise Forbidden("the owner's role cannot change")
+        current = state.role_of(key)
+        if current is not None and current > Role[role.upper()]:
+            # Before the demotion, so that every peer holding it holds the heads too:
+            # what they wrote to restricted pages up to now keeps counting (issue 14).
+            self.pages.record_removal(community, key)
         self.append_op(community, "role_set", cite({"member": key, "role": role}, rule))
         return {}
 

@@ -135,7 +135,7 @@ def test_errors_have_codes_and_change_nothing(make_cli: Any) -> None:
     # Bob gets Alice's community through an export/import, as a member.
     export_dir = alice.data_dir.parent / "export"
     alice("export", community_id, str(export_dir))
-    assert bob.json("import", str(export_dir)) == {"community_id": community_id}
+    assert bob.json("import", str(export_dir)) == {"community_id": community_id, "pages": 0}
     assert bob.json("community", "show", community_id)["role"] == "member"
 
     before = _store_snapshot(bob.data_dir)

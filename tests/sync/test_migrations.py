@@ -127,9 +127,12 @@ def schema(path: Path) -> dict[str, Any]:
                 cols = [r[2] for r in db.execute(f"PRAGMA index_xinfo('{index}')") if r[5]]
                 indexes[index if origin == "c" else origin] = (unique, partial, cols)
             out[name] = (kind, ncol, wr, columns, indexes)
-        for name, sql in db.execute("SELECT name, sql FROM sqlite_master WHERE type='index'"):
-            if sql is not None:  # partial indexes: their WHERE lives only in the SQL
-                out[f"index {name}"] = " ".join(sql.split())
+        for kind, name, sql in db.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger')"
+        ):
+            # partial indexes: their WHERE lives only in the SQL; triggers are only SQL
+            if sql is not None:
+                out[f"{kind} {name}"] = " ".join(sql.split())
         return out
     finally:
         db.close()
@@ -152,7 +155,7 @@ def test_fixture_is_what_0_1_0_wrote() -> None:
 def test_migrated_store_has_todays_schema(copy: Path, tmp_path: Path) -> None:
     path = copy / "alice" / "store.sqlite3"
     store = Store(path)
-    assert store.schema_version() == migrations.CURRENT == (1, 6)
+    assert store.schema_version() == migrations.CURRENT == (1, 7)
     # 1.6 (issue 16): posts by author, in document order.
     indexes = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "posts_by_author" in indexes
@@ -170,6 +173,17 @@ def test_migrated_store_has_todays_schema(copy: Path, tmp_path: Path) -> None:
     assert store.personal.words() == []
     for table in ("muted_channels", "dismissed_reports"):
         assert store.db.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
+    # 1.7 (issue 14): every live root post 0.1.0 held has its counters, as computed now.
+    stats = store.db.execute(
+        "SELECT topic_id, replies, last_activity_ms, up, down, answer FROM topic_stats"
+    ).fetchall()
+    expected = store.db.execute(
+        "SELECT p.id, (SELECT COUNT(*) FROM posts r WHERE r.reply_to = p.id AND r.deleted = 0), "
+        "max(p.author_ms, coalesce((SELECT MAX(r.author_ms) FROM posts r "
+        "WHERE r.reply_to = p.id AND r.deleted = 0), 0)), 0, 0, NULL "
+        "FROM posts p WHERE p.reply_to IS NULL AND p.deleted = 0"
+    ).fetchall()
+    assert stats and sorted(stats) == sorted(expected)
     store.close()
     assert history == [
         (1001, "migrated"),
@@ -178,6 +192,7 @@ def test_migrated_store_has_todays_schema(copy: Path, tmp_path: Path) -> None:
         (1004, "migrated"),
         (1005, "migrated"),
         (1006, "migrated"),
+        (1007, "migrated"),
     ]
     assert user_version(path) == migrations.encode(migrations.CURRENT)
     fresh = tmp_path / "fresh.sqlite3"
@@ -331,8 +346,8 @@ def test_version_packing() -> None:
     assert migrations.decode(1) == (1, 0)  # release 0.1.0
     assert migrations.decode(migrations.encode((3, 42))) == (3, 42)
     assert migrations.encode((1, 1)) == 1001
-    assert migrations.pending((1, 0)) == [(1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (1, 6)]
-    assert migrations.pending((1, 1)) == [(1, 2), (1, 3), (1, 4), (1, 5), (1, 6)]
+    assert migrations.pending((1, 0)) == [(1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (1, 6), (1, 7)]
+    assert migrations.pending((1, 1)) == [(1, 2), (1, 3), (1, 4), (1, 5), (1, 6), (1, 7)]
     assert migrations.pending(migrations.CURRENT) == []
     assert max(migrations.STEPS) == migrations.CURRENT
     with pytest.raises(ValueError):

@@ -9,6 +9,9 @@
 - `page_cut` {member, heads}: admins, emitted with a removal: the removed
   member's seq per page as the remover knew it ([[page, seq]]); the member's
   changes beyond are rejected everywhere (as §5.6 does for member docs).
+  Also emitted just before a demotion (the same op, parent of the `role_set`):
+  a still-active member's changes up to it were made under the earlier role
+  and count; later ones are judged by the role they have now.
 
 `may_edit` decides from the fold alone, so every peer holding the same ops
 gives the same answer for the same change.
@@ -105,9 +108,12 @@ def may_edit(state: CommunityState, page_id: bytes, actor: bytes, seq: int) -> b
     member = state.members.get(actor)
     if page is None or member is None:
         return False
+    cut = state.page_cuts.get(actor, {}).get(page_id)
     # A removed member keeps what its removal's page_cut recorded, nothing more.
-    if not member.active and seq > state.page_cuts.get(actor, {}).get(page_id, 0):
+    if not member.active and seq > (cut or 0):
         return False
+    if member.active and cut is not None and seq <= cut:
+        return True  # recorded at a demotion: made, and accepted, under the earlier role
     editors = page.settings[0][0]
     for setting, heads in page.settings[1:]:
         if seq <= heads.get(actor, 0):

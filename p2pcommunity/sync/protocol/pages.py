@@ -23,6 +23,7 @@ from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.docs.apply import MAX_BATCH_CHANGES, SignedChange
 from p2pcommunity.sync.docs.chunks import parse_change
 from p2pcommunity.sync.errors import Rejected, RemoteProtocolError
+from p2pcommunity.sync.log.page_rules import may_edit
 from p2pcommunity.sync.pages import pages_of
 from p2pcommunity.sync.protocol.frames import (
     BATCH_BYTES,
@@ -104,6 +105,22 @@ class PageSync:
             parsed = parse_change(change.data)
             held[parsed.actor] = max(held.get(parsed.actor, 0), parsed.seq)
         return PageChangesApplied(frame.page, applied) if applied else None
+
+    def behind(self, community: Community) -> bool:
+        """Whether the peer told of page changes we lack (that we would accept): `join`
+        waits for pages as for the rest (CaughtUp comes only once this is False)."""
+        if not self.enabled:
+            return False  # an older peer serves no pages: nothing to wait for
+        if not self.peer_summary_done:
+            return True
+        state = community.state
+        tables = community.store.pages
+        for page_id, theirs in self._peer_vv.items():
+            ours = tables.max_seqs(page_id)
+            for actor, seq in theirs.items():
+                if seq > ours.get(actor, 0) and may_edit(state, page_id, actor, seq):
+                    return True
+        return False
 
     # -- sending -------------------------------------------------------------------
 

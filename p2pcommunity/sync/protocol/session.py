@@ -629,6 +629,8 @@ class SyncSession:
             if row is None or row.max_seq < self._peer_seq[key]:
                 return
             self._behind.discard(key)
+        if self._pages.behind(community):
+            return
         self._caught_up = True
         out.events.append(CaughtUp())
 

@@ -10,23 +10,17 @@ posts (a vote on one's own post counts nowhere; an answer counts only if it
 is a live reply to its topic). Reading is where log state (pins, tags,
 moderators' accepts, channel kinds) meets these rows: see sync/knowledge.py.
 
-The topic list is computed per request from these tables and the posts
-table (one query for the whole channel, then sorting in Python): no derived
-counters to keep right under deletions, hiding and removals. The covering
-index `posts_topic_replies` makes a topic's reply count and last activity an
-index-only lookup, and the partial index `posts_topics` finds a channel's topics
-without visiting its replies (benchmarks/bench_knowledge.py measures a
-10,000-topic forum). Tags are stored newline-joined: a tag holds no space.
+The topic list reads per-topic counters that SQLite triggers keep from these
+tables and the posts table (topic_stats.py); the covering index
+`posts_topic_replies` makes a topic's reply count and last activity an
+index-only lookup when a counter is recomputed. Tags are stored
+newline-joined: a tag holds no space.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
-
-from p2pcommunity.sync.storage.read_model import Visibility
 
 KNOWLEDGE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS topic_meta (
@@ -54,26 +48,9 @@ CREATE TABLE IF NOT EXISTS author_accepts (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS posts_topic_replies ON posts (reply_to, deleted, author_ms)
     WHERE reply_to IS NOT NULL;
-CREATE INDEX IF NOT EXISTS posts_topics ON posts (community_id, channel_id, author_ms)
-    WHERE reply_to IS NULL AND deleted = 0;
 """
 """Today's DDL of these tables; migrations.py step 1.2 runs the same statements
 (IF NOT EXISTS: a store stamped older than its tables, as tests fake one, still opens)."""
-
-
-@dataclass(frozen=True)
-class TopicRow:
-    id: str
-    author: bytes
-    author_ms: int
-    text: str
-    title: str | None
-    tags: tuple[str, ...]
-    replies: int
-    last_activity_ms: int
-    up: int
-    down: int
-    author_answer: str | None  # the topic author's accepted answer, if a live reply
 
 
 class KnowledgeTables:
@@ -176,59 +153,6 @@ class KnowledgeTables:
             (topic_id,),
         ).fetchone()
         return None if row is None else str(row[0])
-
-    def topics(
-        self,
-        community_id: bytes,
-        channel_id: bytes,
-        blocked: Sequence[bytes],
-        visibility: Visibility,
-    ) -> list[TopicRow]:
-        """Every visible topic of a channel with its counts, in no particular order."""
-        where, args = visibility.sql("p.")
-        reply_where, reply_args = visibility.sql("r.")
-        if blocked:
-            marks = ",".join("?" * len(blocked))
-            where += f" AND p.author NOT IN ({marks})"
-            args += list(blocked)
-            reply_where += f" AND r.author NOT IN ({marks})"
-            reply_args += list(blocked)
-        sql = (
-            "SELECT p.id, p.author, p.author_ms, p.text, t.title, t.tags, "
-            "(SELECT COUNT(*) FROM posts r WHERE r.reply_to = p.id AND r.deleted = 0"
-            f"{reply_where}), "
-            "(SELECT MAX(r.author_ms) FROM posts r WHERE r.reply_to = p.id AND r.deleted = 0"
-            f"{reply_where}), "
-            "(SELECT SUM(v.value = 1) FROM votes v WHERE v.post_id = p.id AND v.voter != p.author),"
-            " (SELECT SUM(v.value = -1) FROM votes v WHERE v.post_id = p.id "
-            "AND v.voter != p.author), "
-            "(SELECT a.answer FROM author_accepts a JOIN posts r ON r.id = a.answer "
-            "AND r.reply_to = p.id AND r.deleted = 0 WHERE a.topic_id = p.id AND a.author = p.author)"
-            " FROM posts p INDEXED BY posts_topics LEFT JOIN topic_meta t ON t.post_id = p.id AND t.author = p.author "
-            "WHERE p.community_id = ? AND p.channel_id = ? AND p.deleted = 0 "
-            f"AND p.reply_to IS NULL{where}"
-        )
-        params: list[Any] = [*reply_args, *reply_args, community_id, channel_id, *args]
-        rows = []
-        for pid, author, ms, text, title, tags, n, last, up, down, answer in self.db.execute(
-            sql, params
-        ):
-            rows.append(
-                TopicRow(
-                    id=pid,
-                    author=bytes(author),
-                    author_ms=ms,
-                    text=text,
-                    title=title,
-                    tags=_tags(tags),
-                    replies=n,
-                    last_activity_ms=max(ms, last or 0),
-                    up=int(up or 0),
-                    down=int(down or 0),
-                    author_answer=answer,
-                )
-            )
-        return rows
 
 
 def _tags(joined: str | None) -> tuple[str, ...]:

@@ -97,6 +97,24 @@ def _add_safety_index(db: sqlite3.Connection) -> None:
     _create(db, SAFETY_SCHEMA)
 
 
+def _add_topic_stats(db: sqlite3.Connection) -> None:
+    """1.7 (issue 14): per-topic counters kept by triggers, filled from the posts held,
+    and topic titles in search;
+    the index they replace goes. An older 1.x release writing here keeps them right:
+    the triggers are in the store, not in the code."""
+    from p2pcommunity.sync.storage import topic_stats
+
+    db.execute("DROP INDEX IF EXISTS posts_topics")
+    _create(db, topic_stats.TOPIC_STATS_SCHEMA)
+    topic_stats.create_triggers(db)
+    topic_stats.backfill(db)
+    db.execute("UPDATE topic_meta SET title = title")  # titles into search, by the trigger
+    # A page's heads next to its text (`page show` without an Automerge load); NULL
+    # until the page next changes. 1.3 of today's DDL already has the column.
+    if "heads" not in {row[1] for row in db.execute("PRAGMA table_info(pages)")}:
+        db.execute("ALTER TABLE pages ADD COLUMN heads BLOB")
+
+
 STEPS: dict[Version, Callable[[sqlite3.Connection], None]] = {
     (1, 1): _add_schema_history,
     (1, 2): _add_knowledge,
@@ -104,6 +122,7 @@ STEPS: dict[Version, Callable[[sqlite3.Connection], None]] = {
     (1, 4): _add_blobs,
     (1, 5): _add_personal,
     (1, 6): _add_safety_index,
+    (1, 7): _add_topic_stats,
 }
 """Version a step brings the store to -> the step. Append only; never edit a released step."""
 

@@ -30,7 +30,8 @@ CREATE TABLE pages (
     text TEXT NOT NULL,
     updated_ms INTEGER NOT NULL,
     snapshot BLOB,
-    snapshot_changes INTEGER NOT NULL DEFAULT 0
+    snapshot_changes INTEGER NOT NULL DEFAULT 0,
+    heads BLOB
 );
 """
 
@@ -38,8 +39,9 @@ ChangeRow = tuple[bytes, int, bytes, bytes, bytes]  # actor, seq, hash, data, si
 
 
 _UPSERT_PAGE = (
-    "INSERT INTO pages (page_id, community_id, text, updated_ms) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (page_id) DO UPDATE SET text=excluded.text, updated_ms=excluded.updated_ms"
+    "INSERT INTO pages (page_id, community_id, text, updated_ms, heads) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (page_id) DO UPDATE SET text=excluded.text, updated_ms=excluded.updated_ms, "
+    "heads=excluded.heads"
 )
 
 
@@ -97,8 +99,27 @@ class PageTables:
         )
         return cursor.rowcount
 
-    def set_row(self, page_id: bytes, community_id: bytes, text: str, updated_ms: int) -> None:
-        self.db.execute(_UPSERT_PAGE, (page_id, community_id, text, updated_ms))
+    def set_row(
+        self,
+        page_id: bytes,
+        community_id: bytes,
+        text: str,
+        updated_ms: int,
+        heads: Sequence[bytes],
+    ) -> None:
+        """The page's text and heads after the changes just stored (32 bytes a head)."""
+        row = (page_id, community_id, text, updated_ms, b"".join(sorted(heads)))
+        self.db.execute(_UPSERT_PAGE, row)
+
+    def shown(self, page_id: bytes) -> tuple[str, list[bytes]] | None:
+        """(text, heads) as stored; None for a row written before 1.7 kept heads."""
+        got = self.db.execute(
+            "SELECT text, heads FROM pages WHERE page_id=?", (page_id,)
+        ).fetchone()
+        if got is None or got[1] is None:
+            return None
+        raw = bytes(got[1])
+        return got[0], [raw[i : i + 32] for i in range(0, len(raw), 32)]
 
     def row(self, page_id: bytes) -> tuple[str, int, bytes | None, int] | None:
         got = self.db.execute(

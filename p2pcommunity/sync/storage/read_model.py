@@ -133,6 +133,13 @@ class Visibility:
         return "".join(f" AND {c}" for c in clauses), args
 
 
+SEARCHED_TEXT = (
+    "coalesce((SELECT t.title || char(10) FROM topic_meta t WHERE t.post_id = p.id "
+    "AND t.author = p.author), '') || p.text"
+)
+"""What search indexes of post `p`: a topic's title (issue 14) before its text. A title
+that arrives or changes later is indexed again by a trigger (topic_stats.py)."""
+
 # Ids per `IN (...)` list: far below SQLite's limit on bound parameters.
 _IN_CHUNK = 500
 
@@ -327,7 +334,11 @@ class ReadModel:
         )
         if not deleted and rowid <= self._search_indexed_upto():
             self.db.execute("DELETE FROM posts_fts WHERE rowid=?", (rowid,))
-            self.db.execute("INSERT INTO posts_fts (rowid, text) VALUES (?, ?)", (rowid, text))
+            self.db.execute(
+                f"INSERT INTO posts_fts (rowid, text) SELECT rowid, {SEARCHED_TEXT} FROM posts p "
+                "WHERE rowid=?",
+                (rowid,),
+            )
 
     def _remember_edit(self, post_id: str, author: bytes, text: str, segment: int) -> None:
         """An edit whose post (in an earlier segment) has not arrived yet; the latest wins."""
@@ -541,8 +552,8 @@ class ReadModel:
                 (upto, max_posts),
             ).fetchone()[0]
             cursor = db.execute(
-                "INSERT INTO posts_fts (rowid, text) "
-                "SELECT rowid, text FROM posts WHERE rowid > ? AND rowid <= ? AND deleted=0",
+                f"INSERT INTO posts_fts (rowid, text) SELECT rowid, {SEARCHED_TEXT} FROM posts p "
+                "WHERE rowid > ? AND rowid <= ? AND deleted=0",
                 (upto, end),
             )
             db.execute("INSERT OR REPLACE INTO meta VALUES ('search_indexed_upto', ?)", (str(end),))

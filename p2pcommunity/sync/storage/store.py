@@ -45,6 +45,7 @@ from p2pcommunity.sync.storage.read_model import (
     Visibility,
 )
 from p2pcommunity.sync.storage.safety_tables import SAFETY_SCHEMA, SafetyTables
+from p2pcommunity.sync.storage.topic_stats import TOPIC_STATS_SCHEMA, TopicPage, create_triggers
 
 SCHEMA_VERSION = migrations.CURRENT
 
@@ -189,6 +190,7 @@ class Store:
             self.db.execute("PRAGMA foreign_keys=ON")
             self.read_model = ReadModel(self.db, self.transaction)
             self.knowledge = KnowledgeTables(self.db)
+            self.topics = TopicPage(self.db)
             self.pages = PageTables(self.db)
             self.blobs = BlobStore(self.db, self.transaction, path)  # issue 15
             self.safety = SafetyTables(self.db, self.read_model)
@@ -232,11 +234,12 @@ class Store:
                 "or not a p2pcommunity store. Nothing was changed; p2pcommunity will not "
                 "overwrite it. Move it aside to start a new store there."
             )
-        schema = _SCHEMA + READ_MODEL_SCHEMA + KNOWLEDGE_SCHEMA + PAGE_SCHEMA + BLOB_SCHEMA
-        schema += SAFETY_SCHEMA + PERSONAL_SCHEMA
+        schema = _SCHEMA + READ_MODEL_SCHEMA + KNOWLEDGE_SCHEMA + TOPIC_STATS_SCHEMA + ";"
+        schema += PAGE_SCHEMA + BLOB_SCHEMA + SAFETY_SCHEMA + PERSONAL_SCHEMA
         for statement in schema.split(";"):
             if statement.strip():
                 db.execute(statement)
+        create_triggers(db)
         migrations.stamp_fresh(db, now_ms)
 
     def schema_version(self) -> migrations.Version:

@@ -1,0 +1,58 @@
+"""Issue 14: a demotion re-judges a restricted page's edits the same way on every peer.
+
+Bob, a moderator, edits a page only moderators edit; an admin then demotes
+him, recording what Bob had written as the admin knew it. An edit Bob made
+before he learnt of it lies outside those heads: refused by a peer that
+receives it after the demotion, and cut by a peer that had applied it first.
+What he wrote within the heads stays everywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from p2pcommunity.sync.docs.apply import SignedChange
+from p2pcommunity.sync.errors import Rejected
+from p2pcommunity.sync.peerid import peer_id_from_public_key
+from p2pcommunity.sync.service import Service
+from tests.sync.test_pages import _page_changes, _service, _sync_log, clock
+
+
+def _receive(target: Service, cid: str, page: str, changes: list[SignedChange]) -> None:
+    target.pages.receive(target.community(cid), bytes.fromhex(page), changes, clock())
+
+
+def test_a_demoted_editors_edits_count_alike_on_every_peer(tmp_path: Path) -> None:
+    admin, bob, early, late = (_service(tmp_path, n) for n in ("admin", "bob", "early", "late"))
+    cid = admin.community_create("Club")["community_id"]
+    for who in (bob, early, late):
+        admin.member_add(cid, peer_id_from_public_key(who.me))
+    admin.role_set(cid, peer_id_from_public_key(bob.me), "moderator")
+    page = admin.pages.create(cid, "Rules", "one\n", editors="moderators")["page_id"]
+    page_id = bytes.fromhex(page)
+    for who in (bob, early, late):
+        _sync_log(admin, who, cid)
+        _receive(who, cid, page, _page_changes(admin, page_id))
+    bob.pages.edit(cid, page, append="two\n")  # as a moderator: allowed
+    (within,) = [c for c in _page_changes(bob, page_id) if c not in _page_changes(admin, page_id)]
+    for who in (early, admin):
+        _receive(who, cid, page, [within])
+    admin.role_set(cid, peer_id_from_public_key(bob.me), "member")  # records Bob's heads
+    bob.pages.edit(cid, page, append="three\n")  # before Bob learns of it
+    beyond = _page_changes(bob, page_id)[-1]
+    _receive(early, cid, page, [beyond])  # `early` applies it, not knowing of the demotion
+    assert early.pages.show(cid, page)["text"] == "one\ntwo\nthree\n"
+    for who in (bob, early, late):
+        _sync_log(admin, who, cid)
+    _receive(late, cid, page, [within])  # made while Bob was a moderator: counts
+    for who in (late, admin):
+        with pytest.raises(Rejected):
+            _receive(who, cid, page, [beyond])
+    texts = {
+        name: who.pages.show(cid, page)["text"]
+        for name, who in (("admin", admin), ("early", early), ("late", late))
+    }
+    assert texts == {"admin": "one\ntwo\n", "early": "one\ntwo\n", "late": "one\ntwo\n"}
+    assert early.store.pages.max_seqs(page_id)[bob.me] == late.store.pages.max_seqs(page_id)[bob.me]
