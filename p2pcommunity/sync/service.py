@@ -10,14 +10,11 @@ changed nothing. Time is passed in (`clock`), never read here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from nacl.signing import SigningKey
 
-from p2pcommunity.sync import knowledge_search
 from p2pcommunity.sync.accountability import Accountability, cite
-from p2pcommunity.sync.cbor import decode_or_none
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.docs import content
 from p2pcommunity.sync.docs.memberdoc import PostRecord, new_local_id, post_id_for
@@ -31,15 +28,13 @@ from p2pcommunity.sync.names import labels
 from p2pcommunity.sync.node_support import NodeSupport
 from p2pcommunity.sync.pages import Pages
 from p2pcommunity.sync.peerid import peer_id_from_public_key, public_key_from_peer_id
-from p2pcommunity.sync.personal import Personal, without
+from p2pcommunity.sync.personal import Personal
+from p2pcommunity.sync.reading import Reading
 from p2pcommunity.sync.reports import open_reports
 from p2pcommunity.sync.safety.part import Safety
-from p2pcommunity.sync.storage.store import PostRow, Store, Visibility
+from p2pcommunity.sync.storage.store import PostRow, Store
 from p2pcommunity.sync.timefmt import iso_ms
 
-# A post dated further ahead than this is shown at the time we first saw it.
-FUTURE_TOLERANCE_MS = 5 * 60 * 1000
-MAX_READ_LIMIT = 1000
 NAME_KEY = "display_name"
 
 
@@ -64,6 +59,12 @@ class Service:
         self.accountability = Accountability(self)
         self.files = Files(self)  # issue 15
         self.safety = Safety(self)
+        self.reading = Reading(self)
+        # The read commands, under the names CLI.md gives them.
+        self.read = self.reading.read
+        self.thread = self.reading.thread
+        self.search = self.reading.search
+        self.mark_read = self.reading.mark_read
         self.personal = Personal(self)  # issue 16: mutes, on this device only
 
     def close(self) -> None:
@@ -454,153 +455,6 @@ class Service:
         self.on_local_change(community, "doc")
         return {"reacted": on}
 
-    def read(
-        self,
-        ref: str,
-        channel: str,
-        limit: int = 50,
-        before: str | None = None,
-        include_hidden: bool = False,
-    ) -> dict[str, Any]:
-        """The newest `limit` posts (older than post `before` when paging back), oldest first."""
-        community = self.community(ref)
-        channel_id = self.channel_id(community.state, channel)
-        if not 0 < limit <= MAX_READ_LIMIT:
-            raise Invalid(f"--limit must be between 1 and {MAX_READ_LIMIT}")
-        cursor = None
-        if before:
-            anchor = self.post_row(community, before)
-            cursor = (anchor.author_ms, anchor.id)
-        rows = self.store.read_model.timeline(
-            community.id,
-            channel_id,
-            limit,
-            self.store.blocked(),
-            cursor,
-            self._visibility(community, include_hidden),
-        )
-        return {"posts": self._post_json(community, rows)}
-
-    def _visibility(self, community: Community, include_hidden: bool) -> Visibility:
-        """What this member's reads leave out. With `include_hidden` (the app asks for it)
-        moderators see hidden posts (flagged, to unhide them) and an author their own
-        (flagged, so a post never silently vanishes for whoever wrote it); without it,
-        as for everyone else, hidden posts are left out."""
-        seen = community.visibility(self.clock())
-        # Issue 16: what the policy hides, and held posts (which moderators see).
-        policy_hidden, held = self.safety.hidden_and_held(community)
-        role = community.state.role_of(self.me)
-        staff = role is not None and role >= Role.MODERATOR
-        seen = replace(seen, hidden=seen.hidden | policy_hidden | (set() if staff else held))
-        if not include_hidden:
-            return seen
-        if staff:
-            return replace(seen, hidden=frozenset())
-        return replace(seen, hidden_shown_to=self.me)
-
-    def thread(self, ref: str, post: str, include_hidden: bool = False) -> dict[str, Any]:
-        """A post and its replies, oldest first."""
-        community = self.community(ref)
-        root = self.post_row(community, post)
-        blocked = set(self.store.blocked())
-        rows = [
-            r for r in [root, *self.store.read_model.replies(root.id)] if r.author not in blocked
-        ]
-        rows = self.store.read_model.visible(rows, self._visibility(community, include_hidden))
-        accepted = self.knowledge.accepted_answer(community, root)
-        if accepted is not None:  # shown first under its question (issue 14)
-            rows.sort(key=lambda r: r.id != root.id and r.id != accepted)
-        return {"posts": self._post_json(community, rows)}
-
-    def mark_read(self, ref: str, channel: str) -> dict[str, Any]:
-        community = self.community(ref)
-        self.store.read_model.mark_read(
-            community.id, self.channel_id(community.state, channel), self.clock()
-        )
-        return {}
-
-    def _post_json(self, community: Community, rows: list[PostRow]) -> list[dict[str, Any]]:
-        names = self.store.read_model.profiles(community.id)
-        label = self._labels(community, names)
-        reactions = self.store.read_model.reactions([r.id for r in rows])
-        replies = self.store.read_model.reply_counts([r.id for r in rows])
-        mentions_me = self.me
-        hidden = community.state.hidden
-        knowledge = self.knowledge.post_fields(community, rows)
-        notes = self.accountability.notes(community) if rows else {}
-        reported = self.reported_by_me(community) if rows else frozenset()
-        attached = self.files.attachments_json([r.id for r in rows])
-        verdicts = self.safety.verdicts(community)
-        muting, blocked = self.personal.muting(community.id), frozenset(self.store.blocked())
-        out = []
-        for row in rows:
-            shown_ms = row.author_ms
-            if row.author_ms > row.first_seen_ms + FUTURE_TOLERANCE_MS:
-                shown_ms = row.first_seen_ms
-            out.append(
-                {
-                    "id": row.id,
-                    "channel": row.channel_id.hex(),
-                    "author": peer_id_from_public_key(row.author),
-                    "author_name": (names.get(row.author) or (None, None))[0] or "",
-                    "author_label": label.get(row.author)
-                    or labels({row.author: names.get(row.author, (None, None))[0] or ""})[
-                        row.author
-                    ],
-                    "time": iso_ms(shown_ms),
-                    "text": row.text,
-                    "reply_to": row.reply_to,
-                    "reactions": {
-                        emoji: [peer_id_from_public_key(k) for k in shown]
-                        for emoji, keys in reactions.get(row.id, {}).items()
-                        if (shown := without(keys, blocked))
-                    },
-                    "edited": row.edited,
-                    "replies": replies.get(row.id, 0),
-                    "mentions_me": mentions_me in _decode_mentions(row.mentions),
-                    "hidden": row.id in hidden
-                    or getattr(verdicts.get(row.id), "action", None) == "hide",
-                    "hidden_reason": hidden.get(row.id)
-                    or getattr(verdicts.get(row.id), "message", None),
-                    "held": getattr(verdicts.get(row.id), "action", None) == "hold",
-                    **knowledge[row.id],
-                    "note": notes.get(row.id),
-                    "reported_by_me": row.id in reported,
-                    "muted": row.author != self.me and muting.mutes(row.channel_id, row.text),
-                    "attachments": attached.get(row.id, []),
-                }
-            )
-        return out
-
-    def search(
-        self, ref: str, query: str, limit: int = 50, include_hidden: bool = False
-    ) -> dict[str, Any]:
-        """Posts holding every word of `query`, each as a word or a word's start
-        ("middle" finds "Middlemarch"); each post names its channel."""
-        community = self.community(ref)
-        words = query.split()
-        if not words:
-            raise Invalid("empty search")
-        # Quoted, so that no FTS5 syntax the user types is interpreted; * makes a prefix.
-        match = " ".join('"' + word.replace('"', '""') + '"*' for word in words)
-        blocked = set(self.store.blocked())
-        rows = [
-            r
-            for r in self.store.read_model.search(community.id, match, limit)
-            if r.author not in blocked
-        ]
-        rows = self.store.read_model.visible(rows, self._visibility(community, include_hidden))
-        posts = self._post_json(community, rows)
-        channels = community.state.channels
-        for post in posts:
-            channel = channels.get(bytes.fromhex(post["channel"]))
-            post["channel_name"] = channel.name if channel is not None else None
-        return {
-            "posts": posts,
-            "topics": knowledge_search.group_by_topic(self, community, posts),
-            "pages": knowledge_search.search_pages(self, community, words),
-        }
-
     # -- members ---------------------------------------------------------------
 
     def member_add(self, ref: str, peer: str) -> dict[str, Any]:
@@ -635,7 +489,7 @@ class Service:
         community = self.community(ref)
         state = community.state
         names = self.store.read_model.profiles(community.id)
-        label = self._labels(community, names)
+        label = self.member_labels(community, names)
         now = self.clock()
 
         def status(member: Member) -> str:
@@ -664,7 +518,7 @@ class Service:
         }
 
     @staticmethod
-    def _labels(
+    def member_labels(
         community: Community, names: dict[bytes, tuple[str | None, str | None]]
     ) -> dict[bytes, str]:
         """Display labels of every member (names.py): a shared or role-like name gets an id."""
@@ -693,12 +547,6 @@ def _check(problem: str | None) -> None:
     """A rule of content.py broken by what the user asked us to write."""
     if problem is not None:
         raise Invalid(problem)
-
-
-def _decode_mentions(raw: bytes) -> list[bytes]:
-    # The column holds what a peer's post named: read it as peer bytes.
-    value = decode_or_none(raw)
-    return [m for m in value if isinstance(m, bytes)] if isinstance(value, list) else []
 
 
 def _clean_name(name: str, what: str) -> str:

@@ -258,7 +258,7 @@ class Safety:
         }
         rows = [self.service.store.read_model.post(p) for p in sorted(waiting)]
         found = sorted((r for r in rows if r is not None), key=lambda r: (r.author_ms, r.id))
-        return {"posts": self.service._post_json(community, found)}
+        return {"posts": self.service.reading.post_json(community, found)}
 
     def _waiting(self, community: Community, post: str) -> str:
         row = self.service.post_row(community, post)
