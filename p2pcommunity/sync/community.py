@@ -418,10 +418,7 @@ class Community:
 
     def allowed_seq(self, owner: bytes, segment: int) -> int | None:
         """The highest seq a removed member's segment may hold; None if not removed."""
-        member = self.state.members.get(owner)
-        if member is None or member.status != "removed":
-            return None
-        return member.removed_heads.get(segment, 0)
+        return self.state.removed_limit(owner, segment)
 
     def enforce_removals(self, now_ms: int) -> list[bytes]:
         """Cut removed members' documents back to the heads their removal recorded.

@@ -109,6 +109,21 @@ class CommunityState:
         member = self.members.get(key)
         return member is not None and member.active
 
+    def removed_limit(self, key: bytes, segment: int) -> int | None:
+        """The highest seq a removed member's segment may hold; None if not removed."""
+        member = self.members.get(key)
+        if member is None or member.status != "removed":
+            return None
+        return member.removed_heads.get(segment, 0)
+
+    def servable_seq(self, owner: bytes, segment: int, max_seq: int) -> int:
+        """How much of a document is served: all of a member's, a removed member's up
+        to the heads its removal recorded, nothing of anyone else's."""
+        if self.is_member(owner):
+            return max_seq
+        limit = self.removed_limit(owner, segment)
+        return 0 if limit is None else min(max_seq, limit)
+
     def current_members(self) -> dict[bytes, Member]:
         """The members that are not removed."""
         return {key: m for key, m in self.members.items() if m.active}

@@ -35,13 +35,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.docs.apply import MAX_BATCH_CHANGES, SignedChange
 from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.errors import Rejected, RemoteProtocolError
-from p2pcommunity.sync.log.community_log import CommunityState, PendingOps, SignedOp, decode_op
+from p2pcommunity.sync.log.community_log import PendingOps, SignedOp, decode_op
 from p2pcommunity.sync.protocol.frames import (
     ACCEPTED_VERSIONS,
     BATCH_BYTES,
@@ -63,16 +62,26 @@ from p2pcommunity.sync.protocol.frames import (
     SessionLimits,
     SummaryFrame,
     decode_frame,
-    encode_frame,
     hello_community,
 )
 from p2pcommunity.sync.protocol.pages import PageChangesApplied, PageSync
+from p2pcommunity.sync.protocol.steps import (
+    CaughtUp,
+    ChangesApplied,
+    ChangesGated,
+    Event,
+    OpsAdded,
+    Outbox,
+    Refused,
+    Step,
+)
 
 __all__ = [
     "MAX_FRAME_SIZE",
     "PROTOCOL_VERSION",
     "CaughtUp",
     "ChangesApplied",
+    "ChangesGated",
     "CommunityLookup",
     "Event",
     "InviteCheck",
@@ -101,54 +110,6 @@ class LocalProtocolError(Exception):
     """Our caller misused the session (h11): a bug here, not the peer's fault."""
 
 
-# --- what a step gives back ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OpsAdded:
-    """Log ops this session stored (the node tells the community's other sessions)."""
-
-    hashes: tuple[bytes, ...]
-
-
-@dataclass(frozen=True)
-class ChangesApplied:
-    ref: DocRef
-    count: int  # new to this store: copies of changes it held are not counted
-
-
-@dataclass(frozen=True)
-class ChangesGated:
-    """Our policy gate refused changes of this document from `seq` on (an always-on
-    node does not store, so does not forward, what its policy hides: docs/safety.md)."""
-
-    ref: DocRef
-    seq: int
-    rule: str
-
-
-@dataclass(frozen=True)
-class Refused:
-    """The peer refused us (a refused frame): the session is over, for `reason`."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class CaughtUp:
-    """Both sides have exchanged their state and nothing known is missing on either side."""
-
-
-Event = OpsAdded | ChangesApplied | ChangesGated | Refused | CaughtUp | PageChangesApplied
-
-
-@dataclass(frozen=True)
-class Step:
-    frames: list[bytes] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
-    close: bool = False  # the caller closes the stream after sending `frames`
-
-
 # --- the state machine (h11 "Rule 1": the whole table in one place) ----------
 
 
@@ -175,19 +136,6 @@ _ACCEPTS: dict[State, tuple[type[Frame], ...]] = {
     ),
     State.CLOSED: (),
 }
-
-
-class _Out:
-    def __init__(self) -> None:
-        self.frames: list[bytes] = []
-        self.events: list[Event] = []
-        self.close = False
-
-    def send(self, frame: Frame) -> None:
-        self.frames.append(encode_frame(frame))
-
-    def step(self) -> Step:
-        return Step(self.frames, self.events, self.close)
 
 
 DocKey = tuple[bytes, int]  # (owner, segment)
@@ -279,7 +227,7 @@ class SyncSession:
         if self._started:
             raise LocalProtocolError("start() called twice")
         self._started = True
-        out = _Out()
+        out = Outbox()
         if self.initiator:
             assert self.community is not None
             heads = tuple(self.community.log.heads()[:MAX_HEADS])
@@ -301,7 +249,7 @@ class SyncSession:
                 raise RemoteProtocolError(
                     f"unexpected {type(parsed).__name__} in state {self._state.value}"
                 )
-            out = _Out()
+            out = Outbox()
             self._handle(parsed, now_ms, out)
             return out.step()
         except BaseException:
@@ -310,14 +258,14 @@ class SyncSession:
 
     def local_changed(self, now_ms: int) -> Step:
         """Something changed here (a local write, a batch from another peer): push it."""
-        out = _Out()
+        out = Outbox()
         if self._state is State.OPEN:
             self._push(out)
         return out.step()
 
     # --- handlers -----------------------------------------------------------------
 
-    def _handle(self, frame: Frame, now_ms: int, out: _Out) -> None:
+    def _handle(self, frame: Frame, now_ms: int, out: Outbox) -> None:
         match frame:
             case HelloFrame():
                 self._on_hello(frame, out)
@@ -344,7 +292,7 @@ class SyncSession:
                     out.events.append(applied)
                 self._push(out, docs=False)
 
-    def _on_hello(self, hello: HelloFrame, out: _Out) -> None:
+    def _on_hello(self, hello: HelloFrame, out: Outbox) -> None:
         if self._lookup is not None:
             self.community_id = hello.community_id
             self.community = self._lookup(hello.community_id)
@@ -365,7 +313,7 @@ class SyncSession:
         self._learn_peer_heads(hello.heads)
         self._push(out)
 
-    def _on_ops(self, frame: OpsFrame, out: _Out) -> None:
+    def _on_ops(self, frame: OpsFrame, out: Outbox) -> None:
         community = self._community()
         # Check every op before the log sees any: `receive_ops` stores nothing when
         # one fails, but keeps the ones before it in memory.
@@ -379,7 +327,7 @@ class SyncSession:
                 self._mark_peer_has(op.hash)
         self._push(out)
 
-    def _on_summary(self, frame: SummaryFrame, out: _Out) -> None:
+    def _on_summary(self, frame: SummaryFrame, out: Outbox) -> None:
         community = self._community()
         store, members = community.store, community.state.members
         self._summary_entries += len(frame.docs)
@@ -404,7 +352,7 @@ class SyncSession:
             self._peer_summary_done = True
         self._push(out)
 
-    def _on_changes(self, frame: ChangesFrame, now_ms: int, out: _Out) -> None:
+    def _on_changes(self, frame: ChangesFrame, now_ms: int, out: Outbox) -> None:
         community = self._community()
         ref = DocRef(self.community_id, frame.owner, frame.segment)
         # No log yet, or not a member here: a race with a removal, or a joiner that
@@ -443,7 +391,7 @@ class SyncSession:
 
     # --- pushing what the peer lacks ----------------------------------------------
 
-    def _push(self, out: _Out, docs: bool = True) -> None:
+    def _push(self, out: Outbox, docs: bool = True) -> None:
         community = self._community()
         self._take_up_arrivals(community, out)
         all_heads = tuple(community.log.heads())
@@ -475,7 +423,7 @@ class SyncSession:
         self._pages.push(community, out.send)
         self._check_caught_up(out)
 
-    def _take_up_arrivals(self, community: Community, out: _Out) -> None:
+    def _take_up_arrivals(self, community: Community, out: Outbox) -> None:
         """What other sessions brought meanwhile: the parents of pending ops (releasing
         them), and ops the peer named as heads before we held them."""
         if len(self._pending):
@@ -487,7 +435,7 @@ class SyncSession:
                 self._peer_heads_unknown.discard(head)
                 self._mark_peer_has(head)
 
-    def _push_ops(self, out: _Out) -> None:
+    def _push_ops(self, out: Outbox) -> None:
         log = self._community().log
         if len(self._peer_ops) >= len(log):
             return
@@ -507,12 +455,12 @@ class SyncSession:
             out.send(OpsFrame(tuple(pending)))
         self._peer_ops.update(op.hash for op in ours)
 
-    def _send_summary(self, out: _Out) -> None:
+    def _send_summary(self, out: Outbox) -> None:
         community = self._community()
         store, state = community.store, community.state
         docs = []
         for row in store.docs_of(self.community_id):
-            servable = _servable_seq(state, row.owner, row.segment, row.max_seq)
+            servable = state.servable_seq(row.owner, row.segment, row.max_seq)
             if servable < 1:
                 continue
             head = store.change_hash(row.doc_id, servable)
@@ -525,13 +473,13 @@ class SyncSession:
             out.send(SummaryFrame((), last=True))
         self._summary_sent = True
 
-    def _push_changes(self, out: _Out) -> None:
+    def _push_changes(self, out: Outbox) -> None:
         community = self._community()
         store, state = community.store, community.state
         for row in store.docs_of(self.community_id):
             key = (row.owner, row.segment)
             sent = self._peer_seq.get(key, 0)
-            limit = _servable_seq(state, row.owner, row.segment, row.max_seq)
+            limit = state.servable_seq(row.owner, row.segment, row.max_seq)
             if limit <= sent:
                 continue
             while sent < limit:
@@ -612,7 +560,7 @@ class SyncSession:
             self._peer_ops.add(current)
             stack.extend(log.op(current).parents)
 
-    def _check_caught_up(self, out: _Out) -> None:
+    def _check_caught_up(self, out: Outbox) -> None:
         if self._caught_up or not (
             self._serving and self._summary_sent and self._peer_summary_done
         ):
@@ -634,21 +582,10 @@ class SyncSession:
         self._caught_up = True
         out.events.append(CaughtUp())
 
-    def _refuse(self, reason: str, out: _Out) -> None:
+    def _refuse(self, reason: str, out: Outbox) -> None:
         out.send(RefusedFrame(reason))
         self._close(out)
 
-    def _close(self, out: _Out) -> None:
+    def _close(self, out: Outbox) -> None:
         out.close = True
         self._state = State.CLOSED
-
-
-def _servable_seq(state: CommunityState, owner: bytes, segment: int, max_seq: int) -> int:
-    """How much of a document we serve: all of a member's, a removed member's up to
-    the heads its removal recorded, nothing of anyone else's."""
-    if state.is_member(owner):
-        return max_seq
-    member = state.members.get(owner)
-    if member is None or member.status != "removed":
-        return 0
-    return min(max_seq, member.removed_heads.get(segment, 0))
