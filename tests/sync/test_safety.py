@@ -10,45 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
-from p2pcommunity.sync.docs.apply import SignedChange
-from p2pcommunity.sync.docs.memberdoc import DocRef, PostRecord, new_local_id, post_id_for
+from p2pcommunity.sync.docs.memberdoc import PostRecord, new_local_id, post_id_for
 from p2pcommunity.sync.errors import DomainError, Forbidden, Rejected
-from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.safety.confusables import fold, tokens
 from p2pcommunity.sync.safety.words import skeleton
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.storage.store import Store
-
-_clock = itertools.count(1_700_000_000_000, 1000)
-
-
-def clock() -> int:
-    return next(_clock)
-
-
-def _service(tmp_path: Path, name: str, ticks: itertools.count[int] | None = None) -> Service:
-    tick = ticks if ticks is not None else _clock
-    return Service(Store(tmp_path / f"{name}.sqlite3"), SigningKey.generate(), lambda: next(tick))
-
-
-def _sync_log(source: Service, target: Service, cid: str) -> None:
-    target.node_support.take_up(bytes.fromhex(cid)).receive_ops(
-        source.community(cid).log.ops_in_order()
-    )
-
-
-def _sync_docs(source: Service, target: Service, cid: str, owner: bytes) -> None:
-    community = target.community(cid)
-    for row in source.store.docs_of(bytes.fromhex(cid), owner):
-        held = target.store.doc(row.doc_id)
-        rows = source.store.changes_after(row.doc_id, held.max_seq if held else 0)
-        if rows:
-            items = [SignedChange(d, s) for _, _, d, s in rows]
-            community.receive_changes(DocRef(bytes.fromhex(cid), owner, row.segment), items, 0)
-
-
-def _texts(service: Service, cid: str) -> list[str]:
-    return [p["text"] for p in service.read(cid, "general")["posts"]]
+from tests.sync.builders import clock, member_club, new_service, peer_of, sync_docs, sync_log, texts
 
 
 def _raw_post(service: Service, cid: str, text: str, ms: int, mentions: int = 0) -> str:
@@ -65,13 +32,9 @@ def _raw_post(service: Service, cid: str, text: str, ms: int, mentions: int = 0)
 @pytest.fixture
 def club(tmp_path: Path) -> tuple[Service, Service, Service, Service, str]:
     """admin, a moderator, mallory (who skips her checks) and bob, all synced."""
-    admin, mod, mallory, bob = (_service(tmp_path, n) for n in ("admin", "mod", "mal", "bob"))
-    cid = admin.community_create("Club")["community_id"]
-    for who in (mod, mallory, bob):
-        admin.member_add(cid, peer_id_from_public_key(who.me))
-    admin.role_set(cid, peer_id_from_public_key(mod.me), "moderator")
-    for who in (mod, mallory, bob):
-        _sync_log(admin, who, cid)
+    (admin, mod, mallory, bob), cid = member_club(
+        tmp_path, "admin", "mod", "mal", "bob", moderator="mod"
+    )
     return admin, mod, mallory, bob, cid
 
 
@@ -98,13 +61,13 @@ def test_author_node_refuses_each_rule_with_its_code(club: tuple) -> None:
     admin.safety.policy_set(cid, "slow_mode.general", "60s")
     admin.safety.policy_set(cid, "max_mentions", "1")
     mod.safety.words_add(cid, "spam", "block")
-    _sync_log(admin, mallory, cid)
-    _sync_log(mod, mallory, cid)
+    sync_log(admin, mallory, cid)
+    sync_log(mod, mallory, cid)
     assert mallory.post(cid, "general", "hello")["held"] is False
     with pytest.raises(DomainError) as slow:
         mallory.post(cid, "general", "again")
     assert slow.value.code == "slow_mode"
-    _sync_log(mod, admin, cid)
+    sync_log(mod, admin, cid)
     with pytest.raises(DomainError) as word:
         admin.post(cid, "general", "buy ＳＰ4Ｍ now")
     assert word.value.code == "blocked_word"
@@ -116,10 +79,10 @@ def test_peers_hide_what_a_check_skipping_author_sent(club: tuple) -> None:
     admin.safety.policy_set(cid, "max_mentions", "2")
     admin.safety.policy_set(cid, "probation", "7d")
     mod.safety.words_add(cid, "scam", "block")
-    _sync_log(mod, admin, cid)
+    sync_log(mod, admin, cid)
     for who in (mallory, bob):
-        _sync_log(admin, who, cid)
-        _sync_log(mod, who, cid)
+        sync_log(admin, who, cid)
+        sync_log(mod, who, cid)
     base = admin.community(cid).state.members[mallory.me].joined_ms + 10_000_000
     _raw_post(mallory, cid, "first, fine", base)
     _raw_post(mallory, cid, "too soon", base + 1000)  # slow mode
@@ -127,9 +90,9 @@ def test_peers_hide_what_a_check_skipping_author_sent(club: tuple) -> None:
     _raw_post(mallory, cid, "see https://x.example", base + 240_000)  # probation: a link
     _raw_post(mallory, cid, "hi all", base + 360_000, mentions=3)  # mention limit
     for who in (bob, admin):
-        _sync_docs(mallory, who, cid, mallory.me)
-        assert _texts(who, cid) == ["first, fine"]
-    assert _texts(mallory, cid) == ["first, fine"]
+        sync_docs(mallory, who, cid, mallory.me, ms=0)
+        assert texts(who, cid) == ["first, fine"]
+    assert texts(mallory, cid) == ["first, fine"]
 
 
 def test_a_held_post_is_invisible_to_a_plain_member_until_approved(club: tuple) -> None:
@@ -137,43 +100,43 @@ def test_a_held_post_is_invisible_to_a_plain_member_until_approved(club: tuple) 
     admin.safety.policy_set(cid, "probation", "7d")
     admin.safety.policy_set(cid, "probation.hold", "on")
     for who in (mallory, bob, mod):
-        _sync_log(admin, who, cid)
+        sync_log(admin, who, cid)
     result = mallory.post(cid, "general", "hello, new here")
     assert result["held"] is True
     for who in (bob, mod):
-        _sync_docs(mallory, who, cid, mallory.me)
-    assert _texts(bob, cid) == []
+        sync_docs(mallory, who, cid, mallory.me, ms=0)
+    assert texts(bob, cid) == []
     pending = mod.safety.pending(cid)["posts"]
     assert [p["text"] for p in pending] == ["hello, new here"] and pending[0]["held"]
     with pytest.raises(Forbidden):
         bob.safety.approve(cid, result["post_id"])
     mod.safety.approve(cid, result["post_id"])
-    _sync_log(mod, bob, cid)
-    assert _texts(bob, cid) == ["hello, new here"]
+    sync_log(mod, bob, cid)
+    assert texts(bob, cid) == ["hello, new here"]
     assert mod.safety.pending(cid)["posts"] == []
 
 
 def test_rejected_held_post_stays_hidden(club: tuple) -> None:
     _admin, mod, mallory, bob, cid = club
     mod.safety.words_add(cid, "crypto deal", "hold")
-    _sync_log(mod, mallory, cid)
+    sync_log(mod, mallory, cid)
     post = mallory.post(cid, "general", "CRYPT0   DEAL inside")
     assert post["held"] is True
-    _sync_docs(mallory, mod, cid, mallory.me)
+    sync_docs(mallory, mod, cid, mallory.me, ms=0)
     mod.safety.reject(cid, post["post_id"], "spam")
-    _sync_log(mod, bob, cid)
-    _sync_docs(mallory, bob, cid, mallory.me)
-    assert _texts(bob, cid) == [] and mod.safety.pending(cid)["posts"] == []
+    sync_log(mod, bob, cid)
+    sync_docs(mallory, bob, cid, mallory.me, ms=0)
+    assert texts(bob, cid) == [] and mod.safety.pending(cid)["posts"] == []
 
 
 def test_plain_members_cannot_read_the_word_list_and_ops_hold_no_plaintext(club: tuple) -> None:
     admin, mod, _mallory, bob, cid = club
     mod.safety.words_add(cid, "Forbidden Phrase", "flag")
-    _sync_log(mod, bob, cid)
+    sync_log(mod, bob, cid)
     with pytest.raises(Forbidden):
         bob.safety.words_list(cid)
     assert admin.safety.words_list(cid)["words"] == []  # not synced yet
-    _sync_log(mod, admin, cid)
+    sync_log(mod, admin, cid)
     assert admin.safety.words_list(cid)["words"] == [{"word": "Forbidden Phrase", "action": "flag"}]
     raw = b"".join(op.data for op in bob.community(cid).log.ops_in_order())
     assert b"orbidden" not in raw and b"hrase" not in raw
@@ -215,13 +178,13 @@ def test_concurrent_policy_changes_and_posts_resolve_identically(
 ) -> None:
     tmp = tmp_path_factory.mktemp("conc")
     ticks = itertools.count(1_800_000_000_000, 7000)
-    a, b, c = (_service(tmp, n, ticks) for n in ("a", "b", "c"))
+    a, b, c = (new_service(tmp, n, now=lambda: next(ticks)) for n in ("a", "b", "c"))
     cid = a.community_create("C")["community_id"]
     for who in (b, c):
-        a.member_add(cid, peer_id_from_public_key(who.me))
-        a.role_set(cid, peer_id_from_public_key(b.me), "admin") if who is b else None
+        a.member_add(cid, peer_of(who))
+        a.role_set(cid, peer_of(b), "admin") if who is b else None
     for who in (b, c):
-        _sync_log(a, who, cid)
+        sync_log(a, who, cid)
     # a and b change the policy concurrently while c posts without checking.
     for i, (key, value) in enumerate(changes):
         (a if i % 2 else b).safety.policy_set(cid, key, value)
@@ -232,8 +195,8 @@ def test_concurrent_policy_changes_and_posts_resolve_identically(
     for target, order in zip(peers, orders, strict=True):
         for source in (peers[i] for i in order):
             if source is not target:
-                _sync_log(source, target, cid)
-                _sync_docs(source, target, cid, c.me)
+                sync_log(source, target, cid)
+                sync_docs(source, target, cid, c.me, ms=0)
     seen = [sorted(p["id"] for p in who.read(cid, "general", limit=100)["posts"]) for who in peers]
     assert seen[0] == seen[1] == seen[2]
     assert all(who.safety.policy_show(cid) == a.safety.policy_show(cid) for who in peers)
