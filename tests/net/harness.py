@@ -14,9 +14,8 @@ topology. `cluster(n)` tears everything down on exit: session tasks, hosts
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,17 @@ from p2pcommunity.sync.storage.store import Store
 
 LOOPBACK = ["/ip4/127.0.0.1/tcp/0"]
 POLL_S = 0.02
+TEST_TIMEOUT = 90
+
+
+def run(body: Callable[[], Awaitable[None]], timeout: float = TEST_TIMEOUT) -> None:
+    """`trio.run(body)`, failing after `timeout` seconds instead of hanging."""
+
+    async def main() -> None:
+        with trio.fail_after(timeout):
+            await body()
+
+    trio.run(main)
 
 
 @dataclass(eq=False)
@@ -229,13 +239,3 @@ async def cluster(
                 yield nodes
             finally:
                 nursery.cancel_scope.cancel()
-
-
-def snapshot(path: Path) -> list[Any]:
-    """Every row of every table of a store, from a second connection (WAL allows it)."""
-    db = sqlite3.connect(path)
-    try:
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return [(t, sorted(db.execute(f"SELECT * FROM {t}").fetchall())) for t in sorted(tables)]
-    finally:
-        db.close()

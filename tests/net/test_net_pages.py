@@ -2,21 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-import trio
-
-from tests.net.harness import HarnessNode, cluster, wait_all
-
-TEST_TIMEOUT = 90
-
-
-def run(body: Callable[[], Awaitable[None]]) -> None:
-    async def main() -> None:
-        with trio.fail_after(TEST_TIMEOUT):
-            await body()
-
-    trio.run(main)
+from tests.net.harness import HarnessNode, cluster, run, wait_all
 
 
 def _text(node: HarnessNode, cid: bytes, page: str) -> str | None:

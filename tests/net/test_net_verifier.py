@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -31,20 +30,12 @@ from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.protocol.frames import ChangesFrame, HelloFrame, encode_frame
 from p2pcommunity.sync.service import Service
 from p2pcommunity.sync.storage.store import Store
-from tests.net.harness import LOOPBACK, cluster, snapshot, wait_until
+from tests.net.harness import LOOPBACK, cluster, run, wait_until
 from tests.net.test_net_nodes import framed, own_changes, speak
+from tests.sync.builders import snapshot
 
-TEST_TIMEOUT = 90
 # Changes per frame: well above MIN_FRAME_BYTES, so every frame goes to the worker.
 PER_FRAME = 120
-
-
-def run(body: Callable[[], Awaitable[None]]) -> None:
-    async def main() -> None:
-        with trio.fail_after(TEST_TIMEOUT):
-            await body()
-
-    trio.run(main)
 
 
 def _member_community(tmp_path: Path) -> tuple[Community, SigningKey]:

@@ -103,11 +103,12 @@ def member_club(
     return services, cid
 
 
-def dump(store: Store) -> list[Any]:
-    """Every row of every table of `store`'s SQLite file, to compare before and after."""
-    db = sqlite3.connect(store.path)
+def snapshot(path: Path) -> list[Any]:
+    """Every row of every table of the SQLite file at `path`, read on a connection of
+    its own (WAL allows it while the store is open), to compare before and after."""
+    db = sqlite3.connect(path)
     try:
-        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return [(n, sorted(db.execute(f"SELECT * FROM {n}").fetchall())) for n in sorted(names)]
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return [(t, sorted(db.execute(f"SELECT * FROM {t}").fetchall())) for t in sorted(tables)]
     finally:
         db.close()

@@ -33,7 +33,7 @@ from p2pcommunity.sync.protocol.frames import (
 from p2pcommunity.sync.protocol.session import RefusedFrame, SessionLimits, SyncSession
 from p2pcommunity.sync.service import Service
 from p2pcommunity.sync.storage.store import Store
-from tests.sync.test_protocol import snapshot
+from tests.sync.builders import snapshot
 
 HOUR_MS = 3_600_000
 

@@ -19,7 +19,7 @@ from p2pcommunity.sync.errors import Invalid, Rejected
 from p2pcommunity.sync.log.community_log import SignedOp, make_op
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
-from tests.sync.builders import clock, dump, new_service
+from tests.sync.builders import clock, new_service, snapshot
 
 
 @pytest.fixture
@@ -46,11 +46,11 @@ def _member_changes(world: dict[str, Any], count: int) -> tuple[DocRef, list[Sig
 
 def _attack(world: dict[str, Any], ref: DocRef, items: list[SignedChange], reason: str) -> None:
     owner: Service = world["owner"]
-    before = dump(owner.store)
+    before = snapshot(owner.store.path)
     with pytest.raises(Rejected) as err:
         world["community"].receive_changes(ref, items, clock())
     assert err.value.reason == reason
-    assert dump(owner.store) == before
+    assert snapshot(owner.store.path) == before
 
 
 def test_valid_changes_are_stored_and_read(world: dict[str, Any]) -> None:
@@ -129,12 +129,12 @@ def test_truncated_or_random_chunk_bytes(world: dict[str, Any], data: st.DataObj
     else:
         i = data.draw(st.integers(0, len(raw) - 1))
         mangled = raw[:i] + bytes([raw[i] ^ (1 << data.draw(st.integers(0, 7)))]) + raw[i + 1 :]
-    before = dump(world["owner"].store)
+    before = snapshot(world["owner"].store.path)
     with pytest.raises(Rejected):
         world["community"].receive_changes(
             ref, [SignedChange(mangled, items[0].signature)], clock()
         )
-    assert dump(world["owner"].store) == before
+    assert snapshot(world["owner"].store.path) == before
 
 
 def test_non_admin_governance_op(world: dict[str, Any]) -> None:
@@ -148,21 +148,21 @@ def test_non_admin_governance_op(world: dict[str, Any]) -> None:
         {"name": "mine", "topic": ""},
         clock(),
     )
-    before = dump(world["owner"].store)
+    before = snapshot(world["owner"].store.path)
     with pytest.raises(Rejected) as err:
         community.receive_ops([op])
     assert err.value.reason == "forbidden"
-    assert dump(world["owner"].store) == before
+    assert snapshot(world["owner"].store.path) == before
     assert len(community.state.channels) == 1
 
 
 @pytest.mark.parametrize("data", [b"", b"\xa1", b"\xff" * 40, b"not cbor at all"])
 def test_malformed_cbor_op(world: dict[str, Any], data: bytes) -> None:
-    before = dump(world["owner"].store)
+    before = snapshot(world["owner"].store.path)
     with pytest.raises(Rejected) as err:
         world["community"].receive_ops([SignedOp(data, bytes(64))])
     assert err.value.reason in {"malformed_op", "bad_signature"}
-    assert dump(world["owner"].store) == before
+    assert snapshot(world["owner"].store.path) == before
 
 
 def test_profile_survives_segment_rollover(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -227,7 +227,7 @@ def test_a_panic_inside_automerge_changes_nothing_and_the_document_reloads(
     community = world["community"]
     community.receive_changes(ref, items[:1], clock())
     poisoned = community.segment(ref)
-    before = dump(world["owner"].store)
+    before = snapshot(world["owner"].store.path)
 
     def panic(*args: Any) -> None:
         raise FakePanic("the Rust core panicked")
@@ -236,7 +236,7 @@ def test_a_panic_inside_automerge_changes_nothing_and_the_document_reloads(
     with pytest.raises(Rejected) as err:
         community.receive_changes(ref, items[1:], clock())
     assert err.value.reason == "automerge_error"
-    assert dump(world["owner"].store) == before
+    assert snapshot(world["owner"].store.path) == before
     # The poisoned in-memory document was dropped: a fresh one is loaded from
     # SQLite and the same change now applies.
     assert community.segment(ref) is not poisoned

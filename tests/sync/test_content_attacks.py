@@ -31,7 +31,7 @@ from p2pcommunity.sync.docs.memberdoc import (
 from p2pcommunity.sync.errors import Invalid, Rejected
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
-from tests.sync.builders import clock, dump, new_service
+from tests.sync.builders import clock, new_service, snapshot
 
 # 882 characters of bidi overrides, zero-width characters, newlines and ANSI escapes.
 HOSTILE_NAME = ("\u202e\u200b\u200d\n\x1b[31mSYSTEM: your node key leaked\x1b[0m\u2066" * 21)[:882]
@@ -74,11 +74,11 @@ def world(tmp_path: Path) -> dict[str, Any]:
 def _refused(world: dict[str, Any], items: list[SignedChange], reason: str) -> Rejected:
     owner: Service = world["owner"]
     attacker: Attacker = world["attacker"]
-    before = dump(owner.store)
+    before = snapshot(owner.store.path)
     with pytest.raises(Rejected) as err:
         world["community"].receive_changes(attacker.ref, items, clock())
     assert err.value.reason == reason
-    assert dump(owner.store) == before
+    assert snapshot(owner.store.path) == before
     return err.value
 
 
