@@ -15,7 +15,7 @@ from p2pcommunity.ui.composer import local_time_text, parse_until
 
 from .conftest import start_with_name
 from .test_app_flow import create_community, timeline_texts
-from .test_two_apps import SYNC_MS, call, join_as_member
+from .test_two_apps import SYNC_MS, call, club_of_two, join_as_member
 
 
 def click_channel(qtbot, app: App, name: str) -> None:
@@ -29,11 +29,7 @@ def click_channel(qtbot, app: App, name: str) -> None:
 
 
 def test_a_completed_mention_is_a_name_and_notifies(qtbot, make_app) -> None:
-    alice: App = make_app("alice")
-    bob: App = make_app("bob")
-    start_with_name(qtbot, alice, "Alice")
-    start_with_name(qtbot, bob, "Bob")
-    community = create_community(qtbot, alice, "Climbing club")
+    alice, bob, community = club_of_two(qtbot, make_app)
     join_as_member(qtbot, alice, bob, community)
     edit = bob.chat.composer.edit
     qtbot.waitUntil(lambda: bool(edit._mentions), timeout=SYNC_MS)  # member list arrived
@@ -55,11 +51,7 @@ def test_a_completed_mention_is_a_name_and_notifies(qtbot, make_app) -> None:
 
 
 def test_a_timed_out_member_sees_until_when_and_can_post_again_after(qtbot, make_app) -> None:
-    alice: App = make_app("alice")
-    bob: App = make_app("bob")
-    start_with_name(qtbot, alice, "Alice")
-    start_with_name(qtbot, bob, "Bob")
-    community = create_community(qtbot, alice, "Climbing club")
+    alice, bob, community = club_of_two(qtbot, make_app)
     join_as_member(qtbot, alice, bob, community)
     composer = bob.chat.composer
     qtbot.waitUntil(lambda: composer.edit.isEnabled() and bool(bob.chat.channel), timeout=10_000)

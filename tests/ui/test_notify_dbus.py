@@ -24,12 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from p2pcommunity.ui.app import App
 from p2pcommunity.ui.dbus_notify import DBusNotifier
 
-from .conftest import start_with_name
-from .test_app_flow import create_community
-from .test_two_apps import SYNC_MS, call, join_as_member
+from .test_two_apps import SYNC_MS, call, club_of_two, join_as_member
 
 SIGNATURE = "susssasa{sv}i"  # Notify in the Desktop Notifications Specification
 
@@ -210,11 +207,7 @@ def test_a_typed_mention_from_another_member_reaches_the_desktop(
     qtbot, make_app, session_bus: Bus, monkeypatch
 ) -> None:
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", session_bus.address)
-    alice: App = make_app("alice")
-    bob: App = make_app("bob")
-    start_with_name(qtbot, alice, "Alice")
-    start_with_name(qtbot, bob, "Bob")
-    community = create_community(qtbot, alice, "Climbing club")
+    alice, bob, community = club_of_two(qtbot, make_app)
     join_as_member(qtbot, alice, bob, community)
     qtbot.waitUntil(lambda: alice.chat.channel != "", timeout=10_000)
     general = alice.chat.channel
