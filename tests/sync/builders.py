@@ -9,16 +9,19 @@ decide who learns what, and when.
 from __future__ import annotations
 
 import itertools
+import os
 import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from automerge.core import Document
 from nacl.signing import SigningKey
 
 from p2pcommunity.sync.community import Community
+from p2pcommunity.sync.crypto import CHANGE_TAG, sign
 from p2pcommunity.sync.docs.apply import SignedChange
-from p2pcommunity.sync.docs.memberdoc import DocRef
+from p2pcommunity.sync.docs.memberdoc import DocRef, PostRecord, SegmentDoc
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
 from p2pcommunity.sync.storage.store import Store
@@ -79,6 +82,31 @@ def sync_docs(
                 signed_changes(rows),
                 clock() if ms is None else ms,
             )
+
+
+def sign_change(key: SigningKey, ref: DocRef, change: Any) -> SignedChange:
+    """An Automerge `change` (its `raw_bytes` and `hash`) signed by `key` for `ref`."""
+    return SignedChange(change.raw_bytes, sign(key, CHANGE_TAG, ref.doc_id, change.hash))
+
+
+def last_change(doc: Document) -> Any:
+    """The change `doc`'s last transaction made."""
+    change = doc.get_last_local_change()
+    assert change is not None
+    return change
+
+
+def post_chain(key: SigningKey, count: int, ref: DocRef) -> list[SignedChange]:
+    """`count` posts written into a new segment `ref` and signed by `key`: a valid chain
+    of seqs 1 to `count` when `key` owns `ref`."""
+    segment = SegmentDoc.new(ref)
+    out = []
+    for i in range(count):
+        change = segment.write_post(
+            PostRecord(os.urandom(8).hex(), bytes(32), f"post {i}", None, (), 1_000 + i)
+        )
+        out.append(sign_change(key, ref, change))
+    return out
 
 
 def texts(who: Service, cid: str, channel: str = "general") -> list[str]:

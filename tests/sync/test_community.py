@@ -19,7 +19,7 @@ from p2pcommunity.sync.errors import Invalid, Rejected
 from p2pcommunity.sync.log.community_log import SignedOp, make_op
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
-from tests.sync.builders import clock, new_service, snapshot
+from tests.sync.builders import clock, last_change, new_service, sign_change, snapshot
 
 
 @pytest.fixture
@@ -107,9 +107,7 @@ def test_oversize_change(world: dict[str, Any]) -> None:
     doc = Document(actor_id=ref.owner)
     with doc.transaction() as tx:
         tx.put(ROOT, "blob", ScalarType.Str, "x" * (300 * 1024))
-    change = doc.get_last_local_change()
-    assert change is not None
-    item = SignedChange(change.raw_bytes, sign(member_key, CHANGE_TAG, ref.doc_id, change.hash))
+    item = sign_change(member_key, ref, last_change(doc))
     _attack(world, ref, [item], "oversize_change")
 
 

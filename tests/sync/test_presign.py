@@ -13,7 +13,7 @@ from p2pcommunity import sigworker
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.crypto import CHANGE_TAG, sign
 from p2pcommunity.sync.docs.apply import SignedChange, verify_batch
-from p2pcommunity.sync.docs.memberdoc import DocRef, PostRecord, SegmentDoc
+from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.docs.presign import (
     SignatureCache,
     change_checks,
@@ -25,20 +25,13 @@ from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.protocol.frames import ChangesFrame, HeadsFrame, encode_frame
 from p2pcommunity.sync.service import Service
 from p2pcommunity.sync.storage.store import Store
+from tests.sync.builders import post_chain
 
 COMMUNITY = bytes(32)
 
 
 def _chain(key: SigningKey, count: int, community: bytes = COMMUNITY) -> list[SignedChange]:
-    ref = DocRef(community, bytes(key.verify_key), 0)
-    segment = SegmentDoc.new(ref)
-    out = []
-    for i in range(count):
-        change = segment.write_post(
-            PostRecord(os.urandom(8).hex(), bytes(32), f"post {i}", None, (), 1_000 + i)
-        )
-        out.append(SignedChange(change.raw_bytes, sign(key, CHANGE_TAG, ref.doc_id, change.hash)))
-    return out
+    return post_chain(key, count, DocRef(community, bytes(key.verify_key), 0))
 
 
 def _forge(items: list[SignedChange], index: int) -> list[SignedChange]:
