@@ -34,6 +34,17 @@ def clock() -> int:
     return next(_clock)
 
 
+class MovableClock:
+    """A clock of its own: a millisecond later at each call, and a test may move `ms`."""
+
+    def __init__(self, ms: int = 1_700_000_000_000) -> None:
+        self.ms = ms
+
+    def __call__(self) -> int:
+        self.ms += 1
+        return self.ms
+
+
 def new_service(
     tmp_path: Path,
     name: str,
