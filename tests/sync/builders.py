@@ -120,6 +120,11 @@ def post_chain(key: SigningKey, count: int, ref: DocRef) -> list[SignedChange]:
     return out
 
 
+def forge(items: list[SignedChange], index: int) -> list[SignedChange]:
+    """`items` with the signature of the one at `index` replaced by zeros."""
+    return [*items[:index], SignedChange(items[index].data, bytes(64)), *items[index + 1 :]]
+
+
 def texts(who: Service, cid: str, channel: str = "general") -> list[str]:
     return [p["text"] for p in who.read(cid, channel)["posts"]]
 
