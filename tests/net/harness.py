@@ -239,3 +239,11 @@ async def cluster(
                 yield nodes
             finally:
                 nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def community_cluster(n: int) -> AsyncIterator[tuple[list[HarnessNode], bytes]]:
+    """`cluster(n)` whose first node owns a community the others are members of (and
+    hold nothing of yet): the nodes, and the community's id."""
+    async with cluster(n) as nodes:
+        yield nodes, nodes[0].create_community(members=nodes[1:])

@@ -33,6 +33,7 @@ from tests.net.harness import (
     HarnessNode,
     close_session,
     cluster,
+    community_cluster,
     run,
     wait_all,
     wait_until,
@@ -44,8 +45,7 @@ from tests.sync.builders import snapshot
 
 def test_posts_cross_a_line_of_three_both_ways() -> None:
     async def body() -> None:
-        async with cluster(3) as (a, b, c):
-            cid = a.create_community(members=[b, c])
+        async with community_cluster(3) as ((a, b, c), cid):
             await b.connect(a, cid)  # B joins from A
             await c.connect(b, cid)  # C joins from B; A and C never connect
             assert not a.node.has_session(c.peer_id, cid)
@@ -73,8 +73,7 @@ def test_a_burst_of_posts_shares_pushes_and_all_of_it_arrives(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async def body() -> None:
-        async with cluster(2) as (a, b):
-            cid = a.create_community(members=[b])
+        async with community_cluster(2) as ((a, b), cid):
             await b.connect(a, cid)
             # The first change after a quiet spell goes out at once.
             first = a.post(cid, "first after a quiet spell")
@@ -109,8 +108,7 @@ def test_a_cold_join_indexes_search_in_slices_while_the_loop_runs() -> None:
     node task, and other tasks run between slices (issue 12)."""
 
     async def body() -> None:
-        async with cluster(2) as (a, b):
-            cid = a.create_community(members=[b])
+        async with community_cluster(2) as ((a, b), cid):
             posts = {a.post(cid, f"word{i} common") for i in range(100)}
             slices: list[tuple[int, bool, int]] = []  # (indexed, more, ticks so far)
             ticks = 0

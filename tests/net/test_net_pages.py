@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.net.harness import HarnessNode, cluster, run, wait_all
+from tests.net.harness import HarnessNode, community_cluster, run, wait_all
 
 
 def _text(node: HarnessNode, cid: bytes, page: str) -> str | None:
@@ -14,8 +14,7 @@ def _text(node: HarnessNode, cid: bytes, page: str) -> str | None:
 
 def test_three_members_edit_one_page_concurrently_and_end_identical() -> None:
     async def body() -> None:
-        async with cluster(3) as (a, b, c):
-            cid = a.create_community(members=[b, c])
+        async with community_cluster(3) as ((a, b, c), cid):
             page = a.service.pages.create(cid.hex(), "Guide", "alpha\nbeta\ngamma\n")["page_id"]
             await b.connect(a, cid)
             await c.connect(b, cid)  # a line: A - B - C

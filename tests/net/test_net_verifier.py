@@ -29,7 +29,7 @@ from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.protocol.frames import ChangesFrame, HelloFrame, encode_frame
 from p2pcommunity.sync.service import Service
 from p2pcommunity.sync.storage.store import Store
-from tests.net.harness import LOOPBACK, cluster, run, wait_until
+from tests.net.harness import LOOPBACK, cluster, community_cluster, run, wait_until
 from tests.net.test_net_nodes import framed, own_changes, speak
 from tests.sync.builders import forge, post_chain, snapshot
 
@@ -241,8 +241,7 @@ def test_a_node_refuses_a_big_forged_frame_that_its_worker_checked() -> None:
 
 def test_a_join_starts_the_worker_and_live_posts_do_not() -> None:
     async def body() -> None:
-        async with cluster(2) as (owner, member):
-            cid = owner.create_community(members=[member])
+        async with community_cluster(2) as ((owner, member), cid):
             owner.post(cid, "before the join")
             await member.connect(owner, cid)  # a member with no documents: a join
             assert member.node.verifier.running
