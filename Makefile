@@ -32,6 +32,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_local.py
+	$(PY) benchmarks/bench_safety.py
 	$(PY) benchmarks/bench_sync.py
 	$(PY) benchmarks/bench_join.py
 	$(PY) benchmarks/bench_node.py
@@ -41,7 +42,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_knowledge.py
 	$(PY) benchmarks/bench_pages.py
 	$(PY) benchmarks/bench_accountability.py
-	$(PY) benchmarks/bench_blobs.py --mb 200
+	$(PY) benchmarks/bench_blobs.py
+	$(PY) benchmarks/bench_blob_seeders.py
 	$(PY) benchmarks/bench_safety.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/bench_app.py
 

@@ -98,6 +98,18 @@ qt.exec()
 """
 
 
+def start_node(data_dir: Path) -> subprocess.Popen[bytes]:
+    """`run` on loopback; back once it listens (its first line is the address)."""
+    proc = subprocess.Popen(
+        [*NODE, "--data-dir", str(data_dir), "run", "--listen", LOCAL],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    return proc
+
+
 def seed(data_dir: Path, posts: int) -> None:
     from p2pcommunity.control.client import ControlClient
 
@@ -106,14 +118,8 @@ def seed(data_dir: Path, posts: int) -> None:
         check=True,
         capture_output=True,
     )
-    proc = subprocess.Popen(
-        [*NODE, "--data-dir", str(data_dir), "run", "--listen", LOCAL],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_node(data_dir)
     try:
-        assert proc.stdout is not None
-        proc.stdout.readline()
         client = None
         for _ in range(200):
             client = ControlClient.connect(data_dir)
@@ -181,14 +187,8 @@ def main() -> None:
 def measure(data_dir: Path, posts: int, scroll_rows: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """Launch-to-paint with the node running, then with the app starting it."""
     seed(data_dir, posts)
-    node = subprocess.Popen(
-        [*NODE, "--data-dir", str(data_dir), "run", "--listen", LOCAL],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    node = start_node(data_dir)
     try:
-        assert node.stdout is not None
-        node.stdout.readline()
         warm = run_child(data_dir, scroll_rows)
     finally:
         node.terminate()

@@ -44,8 +44,9 @@ def _policy(n_words: int) -> SafetyState:
         word = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(7))
         phrase = f"{word} {word[::-1]}" if i % 10 == 0 else word
         skel = skeleton(phrase)
+        first = word_hash(CID, skel.split(" ")[0]) if " " in skel else None
         words[word_hash(CID, skel)] = WordEntry(
-            ("block", "flag", "hold")[i % 3], skel.count(" ") + 1, b""
+            ("block", "flag", "hold")[i % 3], skel.count(" ") + 1, b"", first
         )
     from dataclasses import replace
 

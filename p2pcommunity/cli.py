@@ -241,6 +241,7 @@ def _run(data_dir: Path, args: Args) -> int:
         no_listen=args["no_listen"],
         bootstrap=args["bootstrap"],
         relay=args["relay"],
+        mdns=bool(args.get("mdns")),
         metrics=args["metrics"],
         log_format=args["log_format"],
         passphrase_file=Path(args["passphrase_file"]) if args["passphrase_file"] else None,

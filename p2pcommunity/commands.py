@@ -125,6 +125,7 @@ GROUPS: dict[str, str] = {
     "identity": "export or import the device key",
     "community": "create and manage communities",
     "channel": "channels of a community",
+    "mute": "words you do not want to see (this device only)",
     "member": "members of a community",
     "role": "roles",
     "rules": "community rules",
@@ -141,6 +142,7 @@ GROUPS: dict[str, str] = {
 
 COMMUNITY = arg("community")
 CHANNEL = arg("channel")
+ATTACH = opt("attach", list, path=True, metavar="FILE", help="attach a file (repeatable)")
 POST = arg("post")
 PEER = arg("peer")
 RULE = opt("rule", help="the community rule this act cites, shown in the modlog (issue 16)")
@@ -166,7 +168,8 @@ def _read_rules_file(args: Args) -> Args:
 
 
 def _read_page_file(args: Args) -> Args:
-    """`page create/edit` take --file F: the client reads it and sends its text."""
+    """`page create/edit` take --file F: the client reads it and sends its text (and
+    their --attach files go as absolute paths)."""
     from pathlib import Path
 
     file = args.pop("file", None)
@@ -176,7 +179,7 @@ def _read_page_file(args: Args) -> Args:
         args["text"] = Path(file).read_text(encoding="utf-8")
     if "text" not in args:
         args["text"] = None
-    return args
+    return _absolute_attach(args)
 
 
 def _required_text(a: Args) -> str:
@@ -190,7 +193,10 @@ def _page_edit(c: Context, a: Args) -> Outcome:
     if replace and len(replace) != 2:
         raise Invalid("--replace takes OLD NEW")
     old, new = (replace[0], replace[1]) if replace else (None, None)
-    return c.service.pages.edit(a["community"], a["page"], a["text"], a["append"], old, new)
+    return c.service.pages.edit(
+        a["community"], a["page"], a["text"], a["append"], old, new,
+        a["attach"] or (), a["detach"] or (),
+    )  # fmt: skip
 
 
 def _appeal(c: Context, a: Args) -> Result:
@@ -280,8 +286,7 @@ TABLE: tuple[Command, ...] = (
     _c("channel list", "list channels", (COMMUNITY,),
        lambda c, a: c.service.channel_list(a["community"]), human.channel_list),
     _c("post", "post to a channel",
-       (COMMUNITY, CHANNEL, arg("text"), opt("reply_to"),
-        opt("attach", list, path=True, metavar="FILE", help="attach a file (repeatable)")),
+       (COMMUNITY, CHANNEL, arg("text"), opt("reply_to"), ATTACH),
        lambda c, a: c.service.post(
            a["community"], a["channel"], a["text"], a["reply_to"], a["attach"]
        ),
@@ -425,12 +430,33 @@ TABLE: tuple[Command, ...] = (
        lambda c, a: c.service.block(a["peer"]), human.done("{peer} blocked")),
     _c("unblock", "undo block", (PEER,),
        lambda c, a: c.service.unblock(a["peer"]), human.done("{peer} unblocked")),
+    # Issue 16: personal safety, on this device only (sync/personal.py).
+    _c("mute add", "hide posts holding a word or phrase from you (this device only)",
+       (arg("word"),), lambda c, a: c.service.personal.mute_add(a["word"]),
+       human.done("muted {word!r}")),
+    _c("mute remove", "undo mute add", (arg("word"),),
+       lambda c, a: c.service.personal.mute_remove(a["word"]), human.done("unmuted {word!r}")),
+    _c("mute list", "your muted words (and a community's muted channels)",
+       (opt("community", help="also list this community's muted channels"),),
+       lambda c, a: c.service.personal.mute_list(a["community"]), human.mutes),
+    _c("channel mute", "no unread count or notification from a channel (this device only)",
+       (COMMUNITY, CHANNEL),
+       lambda c, a: c.service.personal.channel_mute(a["community"], a["channel"], True),
+       human.done("channel muted")),
+    _c("channel unmute", "undo channel mute", (COMMUNITY, CHANNEL),
+       lambda c, a: c.service.personal.channel_mute(a["community"], a["channel"], False),
+       human.done("channel unmuted")),
+    _c("dismiss", "dismiss the reports of a post from your queue (moderators, this device)",
+       (COMMUNITY, POST), lambda c, a: c.service.personal.dismiss(a["community"], a["post"]),
+       human.done("reports dismissed")),
+    _c("dismissed", "posts whose reports you dismissed (moderators)", (COMMUNITY,),
+       lambda c, a: c.service.personal.dismissed(a["community"]), human.dismissed),
     # -- issue 14: knowledge (forum and qa channels) --
     _c("topic create", "start a topic in a forum or qa channel",
-       (COMMUNITY, CHANNEL, arg("title"), arg("text"), opt("tag", list, default=[])),
+       (COMMUNITY, CHANNEL, arg("title"), arg("text"), opt("tag", list, default=[]), ATTACH),
        lambda c, a: c.service.knowledge.topic_create(
-           a["community"], a["channel"], a["title"], a["text"], a["tag"]),
-       human.field("post_id")),
+           a["community"], a["channel"], a["title"], a["text"], a["tag"], a["attach"]),
+       human.field("post_id"), prepare=_absolute_attach),
     _c("topics", "list the topics of a forum or qa channel, pinned first",
        (COMMUNITY, CHANNEL, opt("sort", choices=("activity", "votes", "new"), default="activity"),
         opt("filter", choices=("all", "unanswered", "solved"), default="all"),
@@ -465,6 +491,7 @@ TABLE: tuple[Command, ...] = (
         opt("no_listen", bool, help="dial out only"),
         opt("bootstrap", list, default=[], metavar="MULTIADDR"),
         opt("relay", bool, help="serve circuit relay v2"),
+        opt("mdns", bool, help="find members on the local network (mDNS)"),
         opt("metrics", metavar="HOST:PORT", help="serve Prometheus /metrics, /healthz"),
         opt("config", path=True, metavar="FILE", help="TOML; flags override it"),
         opt("log_format", choices=("text", "json"), help="stderr log lines"),
@@ -490,13 +517,15 @@ TABLE: tuple[Command, ...] = (
     _c("page create", "create a wiki page (editors other than members: moderators)",
        (COMMUNITY, arg("title"), arg("text", optional_positional=True),
         opt("file", path=True, wire=False),
-        opt("editors", choices=("members", "moderators", "admins"), default="members")),
+        opt("editors", choices=("members", "moderators", "admins"), default="members"),
+        ATTACH),
        lambda c, a: c.service.pages.create(
-           a["community"], a["title"], _required_text(a), a["editors"]),
+           a["community"], a["title"], _required_text(a), a["editors"], a["attach"] or ()),
        human.field("page_id"), prepare=_read_page_file),
     _c("page edit", "edit a page (its editors); --file replaces the text as a minimal splice",
        (COMMUNITY, arg("page"), opt("file", path=True, wire=False), opt("text", cli=False),
-        opt("append"), opt("replace", list, nargs=2)),
+        opt("append"), opt("replace", list, nargs=2), ATTACH,
+        opt("detach", list, metavar="CID", help="detach a file by its CID (repeatable)")),
        _page_edit, human.done("page edited"), prepare=_read_page_file),
     _c("page show", "print a page", (COMMUNITY, arg("page")),
        lambda c, a: c.service.pages.show(a["community"], a["page"]), human.page_show),
@@ -518,6 +547,9 @@ TABLE: tuple[Command, ...] = (
         opt("timeout", float, default=60.0, metavar="SECONDS")),
        lambda c, a: c.service.files.save(a["community"], a["cid"], a["path"], a["timeout"]),
        human.saved),
+    _c("attachment status", "how much of an attached file is here, and whether it is moving",
+       (COMMUNITY, arg("cid")),
+       lambda c, a: c.service.files.status(a["community"], a["cid"]), human.attachment_status),
     _c("storage", "bytes used by files, the quota, blobs held", (),
        lambda c, a: c.service.files.storage(), human.storage),
 )  # fmt: skip

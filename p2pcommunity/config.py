@@ -12,6 +12,7 @@ docs/operators.md documents each key.
     no_listen = false
     bootstrap = ["/ip4/203.0.113.7/tcp/4001/p2p/12D3Koo..."]
     relay = true
+    mdns = true
     metrics = "127.0.0.1:9100"
     log_format = "json"
     passphrase_file = "/etc/p2pcommunity/passphrase"
@@ -53,6 +54,7 @@ class NodeConfig:
     listen: list[str] = field(default_factory=lambda: list(DEFAULT_LISTEN))
     bootstrap: list[str] = field(default_factory=list)
     relay: bool = False
+    mdns: bool = False
     metrics: tuple[str, int] | None = field(default=None, metadata={"toml": str})
     log_format: str = "text"
     passphrase_file: Path | None = field(default=None, metadata={"toml": str})
@@ -137,6 +139,7 @@ def merge(
     bootstrap: list[str],
     relay: bool,
     metrics: str | None,
+    mdns: bool = False,
     log_format: str | None,
     passphrase_file: Path | None,
 ) -> NodeConfig:
@@ -168,6 +171,7 @@ def merge(
         listen=listen_addrs,
         bootstrap=list(bootstrap) or list(file.get("bootstrap") or []),
         relay=relay or bool(file.get("relay", False)),
+        mdns=mdns or bool(file.get("mdns", False)),
         metrics=metrics_addr,
         log_format=fmt,
         passphrase_file=secret,

@@ -16,7 +16,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from types import TracebackType
 
 from p2pcommunity.identity import DeviceIdentity, ensure_data_dir, load_identity
 from p2pcommunity.sync.errors import DomainError
@@ -121,10 +120,5 @@ class DataDir:
         self.lock()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()

@@ -42,6 +42,17 @@ class Dialer:
         self.rng = rng or random.Random()
         self._failures: dict[str, int] = {}
         self._next_try: dict[str, float] = {}
+        self.lan: dict[str, list[str]] = {}  # members seen on the LAN (net/lan.py), tried first
+
+    def found_on_lan(self, peer: str, addrs: list[str]) -> None:
+        """A member advertised itself on the LAN: try there at once, whatever failed before."""
+        if self.lan.get(peer) != addrs:
+            self.lan[peer] = addrs
+            self._failures.pop(peer, None)
+            self._next_try.pop(peer, None)
+
+    def lost_on_lan(self, peer: str) -> None:
+        self.lan.pop(peer, None)
 
     def targets(self) -> dict[str, list[str]]:
         """peer id -> addresses: the communities' listed always-on nodes first, then
@@ -53,8 +64,10 @@ class Dialer:
                 bucket.append(addr)
         for addr in self.bootstrap:
             found.setdefault(peer_of(addr), []).append(addr)
-        for peer, addrs in self.node.service.node_support.member_addrs().items():
-            found.setdefault(peer, []).extend(a for a in addrs if a not in found.get(peer, []))
+        members = self.node.service.node_support.member_addrs()
+        for peer, addrs in members.items():
+            bucket = found.setdefault(peer, [])
+            bucket.extend(a for a in [*self.lan.get(peer, []), *addrs] if a not in bucket)
         found.pop(self.node.identity.peer_id, None)
         return {peer: addrs for peer, addrs in found.items() if addrs}
 

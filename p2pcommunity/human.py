@@ -22,6 +22,8 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
+from p2pcommunity.sync.timefmt import iso_ms
+
 Result = dict[str, Any]
 Args = dict[str, Any]
 Formatter = Callable[[Result, Args], str]
@@ -34,6 +36,16 @@ _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # Format characters that draw nothing unsafe and that emoji and scripts need:
 # ZWNJ, ZWJ (family emoji), and the tag characters of subdivision flags.
 _KEEP_FORMAT = {"\u200c", "\u200d", *map(chr, range(0xE0020, 0xE0080))}
+
+
+def _listing(key: str, empty: str, line: Callable[[Result], str]) -> Formatter:
+    """The formatter of a list result: one line an item of `result[key]`, or `empty`."""
+
+    def formatter(result: Result, args: Args) -> str:
+        items = result[key]
+        return "\n".join(map(line, items)) if items else empty
+
+    return formatter
 
 
 def _unsafe(ch: str) -> bool:
@@ -121,13 +133,15 @@ def identity(result: Result, args: Args) -> str:
     return "\n".join(lines)
 
 
-def community_list(result: Result, args: Args) -> str:
-    if not result["communities"]:
-        return "no communities yet: `community create NAME` or `join INVITE_CODE`"
-    return "\n".join(
-        f"{c['id'][:12]}  {c['name']}  ({c['role'] or 'not a member'}, {c['members']} members)"
-        for c in result["communities"]
-    )
+def _community_list_line(c: Result) -> str:
+    return f"{c['id'][:12]}  {c['name']}  ({c['role'] or 'not a member'}, {c['members']} members)"
+
+
+community_list = _listing(
+    "communities",
+    "no communities yet: `community create NAME` or `join INVITE_CODE`",
+    _community_list_line,
+)
 
 
 def community_show(result: Result, args: Args) -> str:
@@ -180,20 +194,25 @@ def react(result: Result, args: Args) -> str:
 
 
 def member_list(result: Result, args: Args) -> str:
+    def until(m: dict[str, Any]) -> str:
+        ms = m.get("timed_out_until")
+        return f" until {iso_ms(ms)}" if isinstance(ms, int) else ""
+
     return "\n".join(
         f"{m['peer_id']}  {m.get('label') or m['name'] or '-'}  {m['role']}  {m['status']}"
+        f"{until(m)}"
         for m in result["members"]
     )
 
 
-def invite_list(result: Result, args: Args) -> str:
-    if not result["invites"]:
-        return "no invites"
-    return "\n".join(
+def _invite_list_line(i: Result) -> str:
+    return (
         f"{i['invite_id'][:12]}  {i['role']}  expires {i['expires']}  "
         f"{i['uses_left']} uses left{'  REVOKED' if i['revoked'] else ''}"
-        for i in result["invites"]
     )
+
+
+invite_list = _listing("invites", "no invites", _invite_list_line)
 
 
 def reports(result: Result, args: Args) -> str:
@@ -262,24 +281,22 @@ def tag_list(result: Result, args: Args) -> str:
 
 def page_show(result: Result, args: Args) -> str:
     head = f"{result['title']}  (editors: {result['editors']}, version {result['version']})"
-    return f"{head}\n\n{result['text']}"
+    files = "".join(f"\n{line}" for line in attachment_lines(result))
+    return f"{head}{files}\n\n{result['text']}"
 
 
-def page_list(result: Result, args: Args) -> str:
-    if not result["pages"]:
-        return "no pages"
-    return "\n".join(
-        f"{p['id'][:12]}  {p['title']}  editors: {p['editors']}  updated {p['updated']}"
-        for p in result["pages"]
-    )
+def _page_list_line(p: Result) -> str:
+    return f"{p['id'][:12]}  {p['title']}  editors: {p['editors']}  updated {p['updated']}"
 
 
-def page_history(result: Result, args: Args) -> str:
-    if not result["history"]:
-        return "no history"
-    return "\n".join(
-        f"{h['version']}  [{h['time']}] {h['author']}: {h['summary']}" for h in result["history"]
-    )
+page_list = _listing("pages", "no pages", _page_list_line)
+
+
+def _page_history_line(h: Result) -> str:
+    return f"{h['version']}  [{h['time']}] {h['author']}: {h['summary']}"
+
+
+page_history = _listing("history", "no history", _page_history_line)
 
 
 # --- issue 16 (s2): moderation log, appeals, context notes ---------------------
@@ -307,15 +324,15 @@ def appealed(result: Result, args: Args) -> str:
     return "appeal resolved" if result.get("resolved") else str(result["appeal_id"])
 
 
-def appeals(result: Result, args: Args) -> str:
-    if not result["appeals"]:
-        return "no appeals"
-    return "\n".join(
+def _appeals_line(a: Result) -> str:
+    return (
         f"[{a['time']}] {a['id'][:12]}  on entry {a['entry'][:12]} by {a['member']}: "
         f"{a['text'] if a['text'] is not None else '(not sealed to you)'}"
         f"  -> {a['outcome'] or 'open'}"
-        for a in result["appeals"]
     )
+
+
+appeals = _listing("appeals", "no appeals", _appeals_line)
 
 
 def noted(result: Result, args: Args) -> str:
@@ -347,6 +364,14 @@ def saved(result: Result, args: Args) -> str:
     return f"{result['path']}  {_size(result['size'])}"
 
 
+def attachment_status(result: Result, args: Args) -> str:
+    moving = "  (sending)" if result.get("sending") else ""
+    return (
+        f"{result['state']}: {result['have_chunks']}/{result['total_chunks']} chunks, "
+        f"{_size(result['bytes'])} of {_size(result['size'])}{moving}"
+    )
+
+
 def storage(result: Result, args: Args) -> str:
     return f"{_size(result['used'])} used of {_size(result['quota'])}, {result['blobs']} blobs"
 
@@ -376,10 +401,19 @@ def policy(result: Result, args: Args) -> str:
     return "\n".join(lines)
 
 
-def words(result: Result, args: Args) -> str:
-    if not result["words"]:
-        return "no watched words"
-    return "\n".join(
-        f"{w['action']:5}  {escape_line(w['word']) if w['word'] is not None else '(sealed before you could read it)'}"
-        for w in result["words"]
-    )
+def _words_line(w: Result) -> str:
+    return f"{w['action']:5}  {escape_line(w['word']) if w['word'] is not None else '(sealed before you could read it)'}"
+
+
+words = _listing("words", "no watched words", _words_line)
+
+
+def mutes(result: Result, args: Args) -> str:
+    lines = [f"word     {escape_line(w)}" for w in result["words"]]
+    lines += [f"channel  #{escape_line(c['name'])}" for c in result.get("channels", [])]
+    return "\n".join(lines) or "nothing muted"
+
+
+def dismissed(result: Result, args: Args) -> str:
+    rows = sorted(result["dismissed"].items(), key=lambda kv: kv[1])
+    return "\n".join(f"{time}  {post}" for post, time in rows) or "no dismissed reports"

@@ -32,7 +32,9 @@ from p2pcommunity.datadir import DataDir, now_ms
 from p2pcommunity.dialer import Dialer
 from p2pcommunity.identity import DeviceIdentity
 from p2pcommunity.net.blobs import BLOB_PROTOCOL, BlobExchange
+from p2pcommunity.net.gate import MEMBER
 from p2pcommunity.net.host import running_host
+from p2pcommunity.net.lan import LanDiscovery
 from p2pcommunity.net.metrics import NodeMetrics, serve_metrics
 from p2pcommunity.net.node import SYNC_PROTOCOL, Node
 from p2pcommunity.net.relay import Relay, Reservations, running_relay
@@ -99,6 +101,15 @@ async def serve(
                 result = await body(node)
                 nursery.cancel_scope.cancel()
                 return result
+            if config.mdns:
+                lan = LanDiscovery(
+                    identity.peer_id,
+                    own,
+                    lambda peer: node.classify_peers([peer]).get(peer) == MEMBER,
+                    dialer.found_on_lan,
+                    dialer.lost_on_lan,
+                )
+                await nursery.start(lan.run)
             nursery.start_soon(dialer.run)
             nursery.start_soon(blobs.keep)
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

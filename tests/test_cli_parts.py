@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -105,6 +106,20 @@ def test_publishable_replaces_wildcards_with_the_given_addresses() -> None:
 # --------------------------------------------------------------------------- config
 
 
+def no_flags(config_dir: Path) -> dict[str, Any]:
+    """`config.merge`'s flags as a `run` without any gives them."""
+    return {
+        "config_dir": config_dir,
+        "listen": None,
+        "no_listen": False,
+        "bootstrap": [],
+        "relay": False,
+        "metrics": None,
+        "log_format": None,
+        "passphrase_file": None,
+    }
+
+
 def test_every_limits_field_is_a_config_key(tmp_path: Path) -> None:
     limit_fields = {f.name for f in dataclasses.fields(Limits)}
     assert set(config._LIMIT_TYPES) == limit_fields
@@ -112,17 +127,7 @@ def test_every_limits_field_is_a_config_key(tmp_path: Path) -> None:
     lines = ["[limits]"] + [f"{name} = {getattr(defaults, name)!r}" for name in limit_fields]
     path = tmp_path / "node.toml"
     path.write_text("\n".join(lines) + "\n")
-    merged = config.merge(
-        config.read_config(path),
-        config_dir=tmp_path,
-        listen=None,
-        no_listen=False,
-        bootstrap=[],
-        relay=False,
-        metrics=None,
-        log_format=None,
-        passphrase_file=None,
-    )
+    merged = config.merge(config.read_config(path), **no_flags(tmp_path))
     assert merged.limits == defaults
 
 
@@ -199,3 +204,29 @@ def test_human_output_never_lets_a_name_pass_for_someone_elses() -> None:
     }
     out = human.render(human.member_list, members, {})
     assert "alice (·aaaaaa)" in out and "alice (·bbbbbb)" in out
+
+
+def test_human_member_list_says_when_a_timeout_ends() -> None:
+    member = {"peer_id": "12D3KooWA", "name": "bob", "label": "bob", "role": "member"}
+    members = {
+        "members": [
+            {**member, "status": "timed_out", "timed_out_until": 1_796_220_000_000},
+            {**member, "peer_id": "12D3KooWB", "status": "offline", "timed_out_until": None},
+        ]
+    }
+    first, second = human.render(human.member_list, members, {}).splitlines()
+    assert first.endswith("timed_out until 2026-12-02T14:00:00.000Z")
+    assert second.endswith("offline")
+
+
+def test_mdns_comes_from_the_flag_or_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "node.toml"
+    path.write_text("mdns = true\n")
+    common = no_flags(tmp_path)
+    assert config.merge(config.read_config(path), **common).mdns
+    assert config.merge({}, **common, mdns=True).mdns
+    assert not config.merge({}, **common).mdns
+    path.write_text('mdns = "yes"\n')
+    with pytest.raises(Invalid, match="mdns"):
+        config.read_config(path)
+    assert build_parser().parse_args(["run", "--mdns"]).mdns is True

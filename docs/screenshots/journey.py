@@ -135,7 +135,7 @@ def main() -> None:
         shot(alice.window, "community")
 
         # 3. invite
-        alice.open_invite(cid, "Climbing club")
+        alice.dialogs.open_invite(cid, "Climbing club")
         invite = alice.window.findChild(InviteDialog)
         invite.create_button.click()
         wait(lambda: bool(invite.code.toPlainText()), 20, "invite code")

@@ -16,63 +16,17 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtGui import QCursor
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QWidget
 
-OUT = Path(__file__).resolve().parent
-LOCAL = ["/ip4/127.0.0.1/tcp/0"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Its helpers, and its QApplication (made when it is imported).
+from make_screenshots import LOCAL, call, grab, qt, spin, start, wait
 
-qt = QApplication(sys.argv)
-
-from p2pcommunity.ui.app import App  # noqa: E402
-from p2pcommunity.ui.theme import apply_theme  # noqa: E402
-
-
-def spin(ms: int) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
-
-
-def wait(cond: Callable[[], bool], timeout: float = 45.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        spin(50)
-
-
-def call(app: App, method: str, params: dict[str, Any]) -> dict[str, Any]:
-    out: list[dict[str, Any]] = []
-    err: list[str] = []
-    app.client.request(method, params, on_result=out.append, on_error=lambda m, c: err.append(m))
-    wait(lambda: bool(out or err), 40, method)
-    if err:
-        raise RuntimeError(f"{method}: {err[0]}")
-    return out[0]
-
-
-def grab(widget: QWidget, name: str) -> None:
-    spin(400)
-    widget.grab().save(str(OUT / name))
-    print("wrote", OUT / name)
-
-
-def start(app: App, name: str) -> None:
-    app.window.resize(1280, 800)
-    app.window.show()
-    app.start()
-    if app.stage == "name":
-        app.window.name_page.name.setText(name)
-        app.window.name_page.button.click()
-    wait(lambda: app.stage in ("welcome", "chat"), what=f"{name} ready")
+from p2pcommunity.ui.app import App
+from p2pcommunity.ui.theme import apply_theme
 
 
 def main() -> None:

@@ -23,12 +23,19 @@ its CID before it is written; a peer that sends a bad one is dropped for
 this blob and the chunk goes back to the queue for the others. What is
 stored is recorded per chunk, so a transfer that stops (killed, or a peer
 gone) resumes with only the chunks still missing.
+
+Progress: `Files.progress` (sync/blobs/progress.py) records which fetches
+run and what was served; the control API's `attachment status` reads it,
+and a `blob_progress` event goes to the app on every change of state and
+at most every PROGRESS_EVERY_S per blob in between (a 1 GB file has 4000
+chunks: one event each would flood a slow client).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +60,10 @@ MAX_REQUEST = 256
 MAX_ANSWER = MAX_MANIFEST_BYTES + 1
 RETRY_S = 0.5
 KEEP_EVERY_S = 2.0
+PROGRESS_EVERY_S = 0.25
+# Requests in flight per peer: one stream waits a round trip per chunk, a second
+# keeps the pipe busy meanwhile (benchmarks/bench_blobs.py: 44 % -> see RESULTS.md).
+STREAMS_PER_PEER = 2
 
 
 class BadPeer(Exception):
@@ -64,12 +75,13 @@ class BlobExchange:
         self.node = node
         self.files = node.service.files
         self.files.fetcher = self.fetch
-        self._fetching: dict[bytes, trio.Event] = {}
+        self._told: dict[bytes, tuple[float, tuple[str, bool]]] = {}  # root -> (when, state)
 
     # -- serving -------------------------------------------------------------------
 
     async def handle(self, stream: PeerStream) -> None:
         peer = stream.remote_peer_id
+        serving: set[tuple[bytes, bytes]] = set()  # (community, root) this stream asked for
         try:
             key = public_key_from_peer_id(peer)
             while True:
@@ -85,11 +97,20 @@ class BlobExchange:
                 # transactions are this thread's) and one chunk file (<= 256 KiB).
                 data = self.files.serve(community_id, root, index)
                 await write_frame(stream, b"\x00" if data is None else b"\x01" + data, MAX_ANSWER)
+                if data is not None and index != MANIFEST_INDEX:
+                    if (community_id, root) not in serving:
+                        serving.add((community_id, root))
+                        self.files.progress.serving.up(root)
+                    self.files.progress.chunk_served(root)
+                    self._tell(community_id, root, "up")
         except (MalformedCBOR, DomainError, ValueError) as exc:
             log.warning("blob stream from %s closed: %s", peer, exc)
         except Exception as exc:  # noqa: BLE001 -- the peer went away mid-stream
             log.info("blob stream from %s ended: %r", peer, exc)
         finally:
+            for community_id, root in serving:
+                self.files.progress.serving.down(root)
+                self._tell(community_id, root, "up", force=True)
             await _close(stream)
 
     # -- fetching ------------------------------------------------------------------
@@ -101,8 +122,39 @@ class BlobExchange:
         peers = {r.peer_id for r in self.node.sessions_of(community_id)}
         return sorted(p for p in peers if community.state.is_member(public_key_from_peer_id(p)))
 
+    def _tell(self, community_id: bytes, root: bytes, direction: str, force: bool = False) -> None:
+        """A `blob_progress` event: on a change of state, else at most every PROGRESS_EVERY_S."""
+        refs = self.files.visible_refs(community_id, root)
+        if not refs:
+            return
+        status = self.files.blob_status(root, refs[0].size)
+        now = time.monotonic()
+        last = self._told.get(root)
+        same = last is not None and last[1] == (status["state"], status["sending"])
+        if not force and same and last is not None and now - last[0] < PROGRESS_EVERY_S:
+            return
+        self._told[root] = (now, (status["state"], status["sending"]))
+        if len(self._told) > 4096:
+            self._told.clear()
+        self.node.notify(
+            "blob_progress",
+            {"community_id": community_id.hex(), "direction": direction, **status},
+        )
+
     async def fetch(self, community_id: bytes, root: bytes, timeout: float) -> None:
         """Until every chunk of `root` is here; `Invalid` (code timeout) after `timeout` s."""
+        self.files.progress.fetching.up(root)
+        try:
+            self._tell(community_id, root, "down", force=True)
+            await self._fetch(community_id, root, timeout)
+        finally:
+            self.files.progress.fetching.down(root)
+            self._tell(community_id, root, "down", force=True)
+
+    async def _fetch(self, community_id: bytes, root: bytes, timeout: float) -> None:
+        # Peers that sent a bad chunk of this blob: never asked for it again in this
+        # fetch, in either phase of `_fetch_chunks` nor in a retry round.
+        dropped: set[str] = set()
         with trio.move_on_after(timeout) as scope:
             while True:
                 manifest = self.files.manifest(root)
@@ -115,7 +167,7 @@ class BlobExchange:
                         self.files.blobs.mark_had(root, found)
                     if not self.files.blobs.missing(root):
                         return
-                    await self._fetch_chunks(community_id, manifest)
+                    await self._fetch_chunks(community_id, manifest, dropped)
                     if not self.files.blobs.missing(root):
                         return
                 await trio.sleep(RETRY_S)
@@ -143,12 +195,33 @@ class BlobExchange:
                 await _close(stream)
         return None
 
-    async def _fetch_chunks(self, community_id: bytes, manifest: Manifest) -> None:
-        queue = deque(i for i, _ in self.files.blobs.missing(manifest.ref.root))
+    async def _fetch_chunks(
+        self, community_id: bytes, manifest: Manifest, dropped: set[str]
+    ) -> None:
+        missing = deque(i for i, _ in self.files.blobs.missing(manifest.ref.root))
+        # The first chunk alone first: its sniffed type must be the one the post claims
+        # before any other chunk of a file that lies about its type is written.
+        first = deque([missing.popleft()]) if missing and missing[0] == 0 else deque()
+        try:
+            for queue in (first, missing):
+                if queue:
+                    await self._run_workers(community_id, manifest, queue, dropped)
+        except Invalid:
+            row = self.files.blobs.blob(manifest.ref.root)
+            if row is not None and not row.own:
+                self.files.blobs.remove_blob(manifest.ref.root)
+            raise
+
+    async def _run_workers(
+        self, community_id: bytes, manifest: Manifest, queue: deque[int], dropped: set[str]
+    ) -> None:
         failure: list[BaseException] = []
         async with trio.open_nursery() as nursery:
-            for peer in self._peers(community_id):
-                nursery.start_soon(self._worker, peer, community_id, manifest, queue, failure)
+            for peer in (p for p in self._peers(community_id) if p not in dropped):
+                for _ in range(STREAMS_PER_PEER):
+                    nursery.start_soon(
+                        self._worker, peer, community_id, manifest, queue, failure, dropped
+                    )
         if failure:
             raise failure[0]
 
@@ -159,6 +232,7 @@ class BlobExchange:
         manifest: Manifest,
         queue: deque[int],
         failure: list[BaseException],
+        dropped: set[str],
     ) -> None:
         refused: set[int] = set()
         try:
@@ -167,7 +241,7 @@ class BlobExchange:
             log.info("no blob stream to %s: %r", peer, exc)
             return
         try:
-            while True:
+            while peer not in dropped:
                 index = next((i for i in queue if i not in refused), None)
                 if index is None:
                     return
@@ -186,9 +260,11 @@ class BlobExchange:
                 )
                 if not stored:
                     queue.appendleft(index)
+                    dropped.add(peer)
                     log.warning("%s sent a bad chunk %d; dropped for this blob", peer, index)
                     return
                 self.files.blobs.mark_had(manifest.ref.root, [index])
+                self._tell(community_id, manifest.ref.root, "down")
         except BadManifest as exc:  # the content is not what its post claims
             failure.append(Invalid(str(exc)))
         except Exception as exc:  # noqa: BLE001 -- the peer went away: others take its chunks
@@ -210,7 +286,7 @@ class BlobExchange:
                         await self.fetch(community.id, root, 30.0)
                     except DomainError as exc:
                         log.info("keeping blob: %s", exc)
-            self.files.sweep()  # SQLite: on the node's thread
+            self.files.sweep(self.files.progress.fetching.roots())  # SQLite: on the node's thread
             await trio.sleep(KEEP_EVERY_S)
 
 

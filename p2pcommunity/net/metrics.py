@@ -39,38 +39,27 @@ class NodeMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.connected_peers = Gauge(
-            f"{PREFIX}_connected_peers", "Peers with a live libp2p connection", registry=r
+        self.connected_peers = self._gauge("connected_peers", "Peers with a live libp2p connection")
+        self.sync_sessions = self._gauge("sync_sessions", "Open sync sessions (peer x community)")
+        self.communities = self._gauge("communities", "Communities held")
+        self.documents = self._gauge("documents", "Documents held, all communities")
+        self.changes_applied = self._counter(
+            "changes_applied", "Document changes received and applied"
         )
-        self.sync_sessions = Gauge(
-            f"{PREFIX}_sync_sessions", "Open sync sessions (peer x community)", registry=r
-        )
-        self.communities = Gauge(f"{PREFIX}_communities", "Communities held", registry=r)
-        self.documents = Gauge(f"{PREFIX}_documents", "Documents held, all communities", registry=r)
-        self.changes_applied = Counter(
-            f"{PREFIX}_changes_applied", "Document changes received and applied", registry=r
-        )
-        self.ops_applied = Counter(
-            f"{PREFIX}_ops_applied", "Community log ops received and applied", registry=r
-        )
-        self.rejected = Counter(
-            f"{PREFIX}_rejected",
+        self.ops_applied = self._counter("ops_applied", "Community log ops received and applied")
+        self.rejected = self._counter(
+            "rejected",
             "Sessions closed or frames refused because of the peer, by reason",
-            ["reason"],
-            registry=r,
+            ("reason",),
         )
-        self.bytes_received = Counter(
-            f"{PREFIX}_bytes_received", "Sync stream bytes received", registry=r
+        self.bytes_received = self._counter("bytes_received", "Sync stream bytes received")
+        self.bytes_sent = self._counter("bytes_sent", "Sync stream bytes sent")
+        self.frames_received = self._counter("frames_received", "Sync frames received")
+        self.throttled = self._counter(
+            "throttled", "Frames read late because the peer exceeded its rate"
         )
-        self.bytes_sent = Counter(f"{PREFIX}_bytes_sent", "Sync stream bytes sent", registry=r)
-        self.frames_received = Counter(
-            f"{PREFIX}_frames_received", "Sync frames received", registry=r
-        )
-        self.throttled = Counter(
-            f"{PREFIX}_throttled", "Frames read late because the peer exceeded its rate", registry=r
-        )
-        self.sessions_opened = Counter(
-            f"{PREFIX}_sessions_opened", "Sync sessions opened", ["direction"], registry=r
+        self.sessions_opened = self._counter(
+            "sessions_opened", "Sync sessions opened", ("direction",)
         )
         self.sync_round = Histogram(
             f"{PREFIX}_sync_round_seconds",
@@ -78,16 +67,19 @@ class NodeMetrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
             registry=r,
         )
-        self.relay_reservations = Gauge(
-            f"{PREFIX}_relay_reservations",
+        self.relay_reservations = self._gauge(
+            "relay_reservations",
             "Circuit relay v2 reservations held by peers on this node (--relay)",
-            registry=r,
         )
-        self.relay_reservations_made = Gauge(
-            f"{PREFIX}_relay_reservations_made",
-            "Reservations this node holds on relays (--no-listen)",
-            registry=r,
+        self.relay_reservations_made = self._gauge(
+            "relay_reservations_made", "Reservations this node holds on relays (--no-listen)"
         )
+
+    def _gauge(self, name: str, help_text: str) -> Gauge:
+        return Gauge(f"{PREFIX}_{name}", help_text, registry=self.registry)
+
+    def _counter(self, name: str, help_text: str, labels: tuple[str, ...] = ()) -> Counter:
+        return Counter(f"{PREFIX}_{name}", help_text, labels, registry=self.registry)
 
     def bind(
         self,

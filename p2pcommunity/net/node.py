@@ -38,12 +38,13 @@ from p2pcommunity.net.metrics import CountingStream, NodeMetrics
 from p2pcommunity.net.stream import PeerStream
 from p2pcommunity.net.verifier import SignatureWorker
 from p2pcommunity.sync.community import Community
-from p2pcommunity.sync.errors import Invalid, RemoteProtocolError
-from p2pcommunity.sync.peerid import public_key_from_peer_id
+from p2pcommunity.sync.errors import DomainError, Invalid, RemoteProtocolError
+from p2pcommunity.sync.peerid import peer_id_from_public_key, public_key_from_peer_id
 from p2pcommunity.sync.protocol.frames import ChangesFrame, decode_frame
 from p2pcommunity.sync.protocol.session import (
     CaughtUp,
     ChangesApplied,
+    ChangesGated,
     OpsAdded,
     PageChangesApplied,
     Refused,
@@ -64,6 +65,8 @@ READ_AHEAD = 16
 # at 100 posts/s over 10 nodes on 2 cores, 20 ms left the nodes CPU-bound
 # (p99 over 1 s), 100 ms brought p99 to ~0.4 s (benchmarks/RESULTS.md).
 PUSH_INTERVAL_S = 0.1
+# How long an always-on node gathers arrivals before it witnesses them (docs/safety.md).
+WITNESS_DELAY_S = 5.0
 
 Clock = Callable[[], int]
 
@@ -258,6 +261,7 @@ class SessionRunner:
             if isinstance(event, OpsAdded | ChangesApplied | PageChangesApplied):
                 if isinstance(event, OpsAdded):
                     metrics.ops_applied.inc(len(event.hashes))
+                    self.node._on_ops_added(self.community_id, event.hashes)
                 else:
                     metrics.changes_applied.inc(event.count)
                 self.node._on_remote_change(self.community_id, origin=self)
@@ -267,6 +271,18 @@ class SessionRunner:
                     metrics.sync_round.observe(trio.current_time() - self._started)
                 self.node._on_caught_up(self.community_id)
                 self.caught_up.set()
+            elif isinstance(event, ChangesGated):
+                log.info("refused changes of %s from seq %d: %s", event.ref, event.seq, event.rule)
+                self.node.notify(
+                    "changes_refused",
+                    {
+                        "community_id": self.community_id.hex(),
+                        "owner": peer_id_from_public_key(event.ref.owner),
+                        "segment": event.ref.segment,
+                        "seq": event.seq,
+                        "rule": event.rule,
+                    },
+                )
             elif isinstance(event, Refused):
                 self.refused = event.reason
                 log.warning("%s refused to sync: %s", self.peer_id, event.reason)
@@ -305,6 +321,10 @@ class Node:
         self.runners: set[SessionRunner] = set()
         self.nursery: trio.Nursery | None = None
         self._indexing = False  # an index_search task runs
+        # An always-on node witnesses what it received (safety.part.witness) this
+        # long after the first arrival, so that a burst costs one log op.
+        self.witness_delay_s = WITNESS_DELAY_S
+        self._witnessing: set[bytes] = set()  # communities with a witness task waiting
         self.verifier = SignatureWorker(lambda: self.nursery)
         self.notify: Callable[[str, dict[str, Any]], None] = lambda method, params: None
         service.on_local_change = self._on_local_change
@@ -528,6 +548,24 @@ class Node:
             if runner is not origin:
                 runner.poke()
         self.notify("community_changed", {"community_id": community_id.hex(), "kind": "remote"})
+        if self.nursery is not None and community_id not in self._witnessing:
+            self._witnessing.add(community_id)
+            self.nursery.start_soon(self._witness_later, community_id)
+
+    async def _witness_later(self, community_id: bytes) -> None:
+        try:
+            await trio.sleep(self.witness_delay_s)
+            community = self.service.open_community(community_id)
+            self.service.safety.witness(community)  # its op reaches peers as a local change
+        except DomainError as exc:  # e.g. our role changed meanwhile: witness next time
+            log.warning("could not witness in %s: %s", community_id.hex()[:12], exc)
+        finally:
+            self._witnessing.discard(community_id)
+
+    def _on_ops_added(self, community_id: bytes, hashes: tuple[bytes, ...]) -> None:
+        community = self.service.open_community(community_id)
+        for outcome in self.service.accountability.outcomes_for_me(community, hashes):
+            self.notify("appeal_resolved", outcome)
 
     def _on_caught_up(self, community_id: bytes) -> None:
         self.service.node_support.mark_synced(community_id)

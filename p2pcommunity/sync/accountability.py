@@ -224,6 +224,35 @@ class Accountability:
             )
         return {"appeals": rows}
 
+    def outcomes_for_me(
+        self, community: Community, op_hashes: Sequence[bytes]
+    ) -> list[dict[str, Any]]:
+        """The outcomes among `op_hashes` (ops a sync just stored) of appeals this
+        device made, each once: what the node tells its user (`appeal_resolved`)."""
+        log, me = community.log, self.service.me
+        fresh = [log.op(h) for h in op_hashes if log.has(h) and log.op(h).type == "appeal_resolve"]
+        if not fresh:
+            return []
+        outcomes = self._outcomes(self._counted(community))
+        out = []
+        for op in fresh:
+            appeal_hash = op.body["appeal"]
+            appeal = log.op(appeal_hash) if log.has(appeal_hash) else None
+            counted = outcomes.get(appeal_hash)
+            if appeal is None or appeal.author != me or counted is None or counted.hash != op.hash:
+                continue  # not ours, or not the resolution that counts
+            out.append(
+                {
+                    "community_id": community.id.hex(),
+                    "appeal_id": appeal_hash.hex(),
+                    "entry": appeal.body["entry"].hex(),
+                    "outcome": op.body["outcome"],
+                    "note": op.body.get("note"),
+                    "time": iso_ms(op.ms),
+                }
+            )
+        return out
+
     def appeal_resolve(
         self, ref: str, appeal: str, outcome: str, note: str | None = None
     ) -> dict[str, Any]:

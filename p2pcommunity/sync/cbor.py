@@ -38,6 +38,9 @@ import cbor2
 from p2pcommunity.sync.crypto import canonical_cbor
 from p2pcommunity.sync.errors import Rejected
 
+MAX_I64 = (1 << 63) - 1
+"""The largest integer a signed value may carry: every one must fit an SQLite INTEGER."""
+
 MALFORMED = "malformed_cbor"
 
 

@@ -21,6 +21,7 @@ from p2pcommunity.sync.crypto import CHANGE_TAG, sign
 from p2pcommunity.sync.docs.apply import (
     SignedChange,
     VerifiedBatch,
+    VerifiedChange,
     apply_to_document,
     verify_batch,
 )
@@ -62,6 +63,21 @@ class AppliedBatch:
     applied: int
     duplicates: int
     top_seq: int = 0  # see VerifiedBatch.top_seq
+    # Why the changes from `applied` on were not taken (an always-on node's policy
+    # gate, see `Community.gate`); None when the whole batch was.
+    refused: str | None = None
+
+
+# Asked inside the storing transaction, once a received batch is projected: the
+# community, the document and its journal position before the batch. A reason
+# (the rule) refuses the batch; None takes it. See `Community.gate`.
+ChangeGate = Callable[["Community", DocRef, int], str | None]
+
+
+class _GateRefused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class Community:
@@ -76,6 +92,9 @@ class Community:
         self._recent: OrderedDict[tuple[bytes, bytes], int] = OrderedDict()
         # Signatures a worker process verified ahead of their batch (presign.py).
         self.presigned = SignatureCache()
+        # Set by the service: an always-on node refuses to store (and so to forward)
+        # the changes that bring posts its policy hides (docs/safety.md).
+        self.gate: ChangeGate | None = None
 
     # -- opening ---------------------------------------------------------------
 
@@ -314,26 +333,50 @@ class Community:
             raise Rejected("segment_full", f"seq beyond {SEGMENT_MAX_CHANGES} in one segment")
         if not batch.changes:
             return AppliedBatch(ref, 0, batch.duplicates, batch.top_seq)
+        try:
+            self._store_verified(ref, batch.changes, now_ms)
+        except _GateRefused as refused:
+            # Take the changes before the first refused one. A prefix of a document
+            # is judged as the whole is, so a refused prefix stays refused when it
+            # grows: bisect, storing each prefix that passes (log2 of the batch
+            # tries, however a check-skipping author builds it).
+            applied, refused_at = 0, len(batch.changes)  # changes[applied:refused_at] refused
+            while refused_at - applied > 1:
+                middle = (applied + refused_at) // 2
+                try:
+                    self._store_verified(ref, batch.changes[applied:middle], now_ms)
+                    applied = middle
+                except _GateRefused:
+                    refused_at = middle
+            return AppliedBatch(ref, applied, batch.duplicates, batch.top_seq, refused.reason)
+        return AppliedBatch(ref, len(batch.changes), batch.duplicates, batch.top_seq)
+
+    def _store_verified(self, ref: DocRef, changes: Sequence[VerifiedChange], now_ms: int) -> None:
+        doc_id = ref.doc_id
         segment = self.segment(ref)
         self._writing.pop(ref.owner, None)  # our own documents can arrive back from a peer
         try:
-            raws = [c.parsed.raw_bytes for c in batch.changes]
-            apply_to_document(segment, raws, batch.changes[-1].parsed.hash)
+            raws = [c.parsed.raw_bytes for c in changes]
+            apply_to_document(segment, raws, changes[-1].parsed.hash)
             with self.store.transaction():
-                self.store.ensure_doc(ref.doc_id, self.id, ref.owner, ref.segment)
+                row = self.store.doc(doc_id)
+                position = row.journal_pos if row is not None else 0
+                self.store.ensure_doc(doc_id, self.id, ref.owner, ref.segment)
                 self.store.insert_changes(
-                    ref.doc_id,
+                    doc_id,
                     [
                         (c.parsed.seq, c.parsed.hash, c.parsed.raw_bytes, c.signature)
-                        for c in batch.changes
+                        for c in changes
                     ],
                 )
                 self._project(segment, now_ms)
+                reason = self.gate(self, ref, position) if self.gate is not None else None
+                if reason is not None:
+                    raise _GateRefused(reason)
         except BaseException:
-            self.forget(ref.doc_id)
+            self.forget(doc_id)
             raise
-        self._remember(doc_id, [(c.parsed.hash, c.parsed.seq) for c in batch.changes])
-        return AppliedBatch(ref, len(batch.changes), batch.duplicates, batch.top_seq)
+        self._remember(doc_id, [(c.parsed.hash, c.parsed.seq) for c in changes])
 
     def _remember(self, doc_id: bytes, changes: Sequence[tuple[bytes, int]]) -> None:
         for change_hash, seq in changes:

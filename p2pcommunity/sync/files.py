@@ -6,17 +6,26 @@ tree (one chunk in memory at a time); every limit is checked for every
 file before the first chunk is written, so a refused post stores nothing.
 Received blobs are checked the other way round: a manifest must match its
 CID and agree with a post's signed ref, a chunk its CID, and the first
-chunk's sniffed type the type the post claims.
+chunk's sniffed type the type the post claims; a blob whose post claims a
+size over the community's current limit is not fetched at all.
 
-Who keeps what: our own blobs are never evicted; others' are, least
-recently used first, once the quota is exceeded. A blob that no visible
-post attaches (all its posts deleted or hidden) is neither served nor kept:
-`servable` says so at every request, `sweep` removes it. Time comes from
-the service's clock.
+Who keeps what (one quota per node, `[limits] blob_quota_bytes`):
+- an always-on node (listed by a `node_add` op) fetches every blob of the
+  community's visible posts (`wanted`) while it fits in the quota, and then
+  stops: it never fetches what the next sweep would evict;
+- a member keeps what it posted (`own`, never evicted) and what it opened
+  (`attachment save` fetches and touches it);
+- `sweep` evicts others' blobs beyond the quota, least recently used first,
+  never our own nor one being fetched;
+- a blob that no visible post attaches (all its posts deleted or hidden) is
+  neither served (`serve` asks at every request) nor kept (`sweep` removes
+  it, our own too).
+Time comes from the service's clock.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import os
@@ -28,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from p2pcommunity.sync.blobs import cid as cids
 from p2pcommunity.sync.blobs.images import inspect
 from p2pcommunity.sync.blobs.manifest import (
+    CHUNK_SIZE,
     DEFAULT_MAX_FILE_SIZE,
     MAX_ATTACHMENTS,
     MAX_FILE_SIZE_CAP,
@@ -39,9 +49,11 @@ from p2pcommunity.sync.blobs.manifest import (
     name_problem,
     parse_manifest,
 )
+from p2pcommunity.sync.blobs.progress import Progress, state_of
 from p2pcommunity.sync.blobs.sniff import HEAD_BYTES, IMAGES, sniff
 from p2pcommunity.sync.errors import Invalid, NotFound
 from p2pcommunity.sync.log.ops import Role
+from p2pcommunity.sync.storage.blob_store import PAGE_HOLDER
 
 if TYPE_CHECKING:
     from p2pcommunity.sync.community import Community
@@ -82,6 +94,7 @@ class Files:
         self.quota = DEFAULT_QUOTA
         # Set by the node: fetches (community id, root, timeout) from peers.
         self.fetcher: Fetcher | None = None
+        self.progress = Progress()  # updated by net/blobs.py while the node runs
 
     @property
     def blobs(self) -> Any:
@@ -90,6 +103,17 @@ class Files:
     def max_file_size(self, community: Community) -> int:
         value = community.state.settings.get("max_file_size", DEFAULT_MAX_FILE_SIZE)
         return int(value)
+
+    def over_limit(self, community_id: bytes, root: bytes) -> str | None:
+        """Why a received blob is not fetched: a peer's post claims a size beyond what the
+        community allows now (its limit, not the one at posting time: a limit an admin
+        lowered protects every disk from then on). None when it fits."""
+        community = self.service.open_community(community_id)
+        limit = self.max_file_size(community)
+        for ref in self.visible_refs(community_id, root):
+            if ref.size > limit:
+                return f"{ref.name} is {ref.size} bytes; this community allows {limit}"
+        return None
 
     def set_max_file_size(self, community: Community, size: str) -> None:
         """`community set --max-file-size SIZE` (admins): SIZE like 25MB, 2GB, 500kB."""
@@ -103,6 +127,20 @@ class Files:
 
     def attach(self, community: Community, paths: list[str]) -> tuple[Ref, ...]:
         """Store `paths` as blobs of ours and return their refs; refuses before storing."""
+        files = self.check_paths(community, paths)
+        refs = []
+        now = self.service.clock()
+        for path, mime in files:
+            info = inspect(path) if mime in IMAGES else None
+            image = (info.width, info.height, info.thumb) if info is not None else None
+            manifest = chunk_file(path, path.name, mime, image, self.blobs.write_chunk)
+            self.blobs.add_blob(manifest, own=True, now_ms=now)
+            self.blobs.mark_had(manifest.ref.root, range(len(manifest.chunks)))
+            refs.append(manifest.ref)
+        return tuple(refs)
+
+    def check_paths(self, community: Community, paths: list[str]) -> list[tuple[Path, str]]:
+        """Every file exists, is within the limit and has a bare name: (path, sniffed type)."""
         if len(paths) > MAX_ATTACHMENTS:
             raise Invalid(f"at most {MAX_ATTACHMENTS} files per post")
         limit = self.max_file_size(community)
@@ -123,16 +161,7 @@ class Files:
             with path.open("rb") as f:
                 mime = sniff(f.read(HEAD_BYTES))
             files.append((path, mime))
-        refs = []
-        now = self.service.clock()
-        for path, mime in files:
-            info = inspect(path) if mime in IMAGES else None
-            image = (info.width, info.height, info.thumb) if info is not None else None
-            manifest = chunk_file(path, path.name, mime, image, self.blobs.write_chunk)
-            self.blobs.add_blob(manifest, own=True, now_ms=now)
-            self.blobs.mark_had(manifest.ref.root, range(len(manifest.chunks)))
-            refs.append(manifest.ref)
-        return tuple(refs)
+        return files
 
     # -- reading -----------------------------------------------------------------
 
@@ -151,9 +180,43 @@ class Files:
                         "width": ref.width,
                         "height": ref.height,
                         "local": row is not None and row.complete,
+                        # the signed inline thumbnail (<= 16 KB JPEG): the app shows it first
+                        "thumb": base64.b64encode(ref.thumb).decode() if ref.thumb else None,
                     }
                 )
         return out
+
+    def status(self, ref: str, cid_text: str) -> dict[str, Any]:
+        """`attachment status`: how much of a blob is here and whether it is moving."""
+        community = self.service.community(ref)
+        root = _root(cid_text)
+        visible = self.visible_refs(community.id, root)
+        if not visible:
+            raise NotFound(f"no attachment {cid_text} in {community.state.name!r}")
+        return self.blob_status(root, visible[0].size)
+
+    def blob_status(self, root: bytes, size: int) -> dict[str, Any]:
+        manifest = self.manifest(root)
+        fetching = root in self.progress.fetching
+        if manifest is None:
+            have, total, held = 0, -(-size // CHUNK_SIZE), 0
+            state = "fetching" if fetching else "missing"
+        else:
+            missing = self.blobs.missing(root)
+            total = len(manifest.chunks)
+            have = total - len(missing)
+            held = size - sum(manifest.chunk_length(i) for i, _ in missing)
+            state = state_of(have, total, fetching)
+        return {
+            "cid": cids.to_text(root),
+            "have_chunks": have,
+            "total_chunks": total,
+            "bytes": held,
+            "size": size,
+            "state": state,
+            "sending": root in self.progress.serving,
+            "sent_chunks": self.progress.sent_chunks(root),
+        }
 
     def storage(self) -> dict[str, Any]:
         used, count = self.blobs.usage()
@@ -162,10 +225,16 @@ class Files:
     # -- serving and receiving (net/blobs.py) ---------------------------------
 
     def visible_refs(self, community_id: bytes, root: bytes) -> list[Ref]:
-        """The refs of `root` in posts of `community_id` that are neither deleted nor hidden."""
-        hidden = self.service.open_community(community_id).state.hidden
+        """The refs of `root` in posts of `community_id` that are neither deleted nor hidden,
+        and in its wiki pages."""
+        state = self.service.open_community(community_id).state
+        hidden = state.hidden
         refs = []
         for post_id, ref in self.blobs.posts_with(community_id, root):
+            if post_id.startswith(PAGE_HOLDER):  # a page's current files (pages.py)
+                if bytes.fromhex(post_id.removeprefix(PAGE_HOLDER)) in state.pages:
+                    refs.append(ref)
+                continue
             row = self.service.store.read_model.post(post_id)
             if row is not None and not row.deleted and post_id not in hidden:
                 refs.append(ref)
@@ -195,6 +264,9 @@ class Files:
         refs = self.visible_refs(community_id, root)
         if manifest.ref not in refs:
             raise BadManifest("the manifest disagrees with the post that attaches it")
+        too_large = self.over_limit(community_id, root)
+        if too_large is not None:
+            raise BadManifest(too_large)
         self.blobs.add_blob(manifest, own=False, now_ms=self.service.clock())
         return manifest
 
@@ -232,10 +304,7 @@ class Files:
         self, ref: str, cid_text: str, path: str, timeout: float = 60.0
     ) -> dict[str, Any] | Awaitable[dict[str, Any]]:
         community = self.service.community(ref)
-        try:
-            root = cids.from_text(cid_text.strip())
-        except cids.BadCid as exc:
-            raise Invalid(str(exc)) from None
+        root = _root(cid_text)
         target = Path(path)
         if target.exists():
             raise Invalid(f"{path} exists; not overwriting it", code="exists")
@@ -244,6 +313,9 @@ class Files:
         row = self.blobs.blob(root)
         if row is not None and row.complete:
             return self._write_out(root, target)
+        too_large = self.over_limit(community.id, root)
+        if too_large is not None:
+            raise Invalid(f"not fetched: {too_large}", code="too_large")
         if self.fetcher is None:
             raise Invalid("the file is not here yet; run the node to fetch it", code="network")
         return self._fetch_and_write(community.id, root, target, timeout)
@@ -282,30 +354,46 @@ class Files:
 
     # -- keeping -----------------------------------------------------------------
 
-    def sweep(self) -> int:
+    def sweep(self, busy: frozenset[bytes] = frozenset()) -> int:
         """Remove blobs no visible post attaches, then others' blobs beyond the quota
-        (least recently used first, never our own). Returns how many were removed."""
+        (least recently used first, never our own, nor one in `busy`: being fetched).
+        Returns how many were removed."""
         removed = 0
         for root in self.blobs.roots():
             if not any(self.visible_refs(c, root) for c in self.blobs.communities_of(root)):
                 self.blobs.remove_blob(root)
                 removed += 1
         used, _ = self.blobs.usage()
-        for root, size in self.blobs.eviction_order():
+        for root, _size in self.blobs.eviction_order():
             if used <= self.quota:
                 break
+            if root in busy:
+                continue
             self.blobs.remove_blob(root)
-            used -= size
+            used, _ = self.blobs.usage()  # exact: chunks another blob shares stay
             removed += 1
         return removed
 
     def wanted(self, community_id: bytes) -> list[bytes]:
-        """Roots attached by visible posts of `community_id` that are not complete here."""
+        """What an always-on node fetches: roots attached by visible posts of
+        `community_id`, not complete here, that fit in the quota (a blob not started
+        counts its whole size). Beyond the quota it fetches nothing more, rather than
+        fetch and evict in turn."""
+        used, _ = self.blobs.usage()
+        room = self.quota - used
         out = []
         for root in self.blobs.community_roots(community_id):
             row = self.blobs.blob(root)
-            if (row is None or not row.complete) and self.visible_refs(community_id, root):
-                out.append(root)
+            if row is not None and row.complete:
+                continue
+            refs = self.visible_refs(community_id, root)
+            if not refs or self.over_limit(community_id, root) is not None:
+                continue
+            if row is None:
+                if refs[0].size > room:
+                    continue
+                room -= refs[0].size
+            out.append(root)
         return out
 
     # -- export and import (archive.py) -------------------------------------------
@@ -333,6 +421,7 @@ class Files:
         (its CID, a post's ref, the sniffed type); what fails is counted, not stored."""
         imported = refused = 0
         for path in sorted((directory / "blobs").glob("*.manifest")):
+            root = b""
             try:
                 root = cids.from_text(path.stem)
                 if path.stat().st_size > MAX_MANIFEST_BYTES:
@@ -347,6 +436,16 @@ class Files:
                 imported += 1
             except (cids.BadCid, BadManifest, OSError):
                 refused += 1
+                row = self.blobs.blob(root) if root else None
+                if row is not None and not row.own and not row.complete:
+                    self.blobs.remove_blob(root)  # no chunk of a refused blob stays
         if refused:
             log.warning("import: %d blobs refused (did not verify), %d imported", refused, imported)
         return {"blobs": imported, "blobs_refused": refused}
+
+
+def _root(cid_text: str) -> bytes:
+    try:
+        return cids.from_text(cid_text.strip())
+    except cids.BadCid as exc:
+        raise Invalid(str(exc)) from None

@@ -34,7 +34,7 @@ class InviteCode:
     """All a joiner needs while every admin is offline (see the module docstring)."""
 
     community_id: bytes
-    invite_seed: bytes
+    invite_seed: bytes  # the invite's own key: whoever holds the code can sign as the invite
     invite_op: SignedOp
     addrs: tuple[str, ...]
 

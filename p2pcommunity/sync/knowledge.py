@@ -66,7 +66,13 @@ class Knowledge:
     # -- topics ------------------------------------------------------------------
 
     def topic_create(
-        self, ref: str, channel: str, title: str, text: str, tags: list[str] | None = None
+        self,
+        ref: str,
+        channel: str,
+        title: str,
+        text: str,
+        tags: list[str] | None = None,
+        attach: list[str] | None = None,
     ) -> dict[str, Any]:
         from p2pcommunity.sync.service import _clean_text, _mentions
 
@@ -96,9 +102,10 @@ class Knowledge:
             raise Invalid(f"unknown tag(s) {', '.join(unknown)} (the community's tags: {known})")
         text = _clean_text(text)
         mentions = _mentions(text, state, service.store.read_model.profiles(community.id))
+        attachments = service.files.attach(community, attach) if attach else ()  # issue 15
         local_id = new_local_id()
         now = service.clock()
-        record = PostRecord(local_id, channel_id, text, None, mentions, now)
+        record = PostRecord(local_id, channel_id, text, None, mentions, now, attachments)
         meta = canonical_cbor({"title": title, "tags": wanted})
         community.write(service.key, now, lambda seg: seg.write_topic(record, meta))
         service.on_local_change(community, "doc")
@@ -298,7 +305,7 @@ class Knowledge:
     # -- fields `read` and `thread` gain -------------------------------------------
 
     def post_fields(self, community: Community, rows: list[PostRow]) -> dict[str, dict[str, Any]]:
-        """title, tags, votes, accepted, pinned for each row (CLI.md, Knowledge)."""
+        """title, tags, votes, my_vote, accepted, pinned for each row (CLI.md, Knowledge)."""
         state = community.state
         ids = [r.id for r in rows]
         knowledge = self.service.store.knowledge
@@ -323,6 +330,7 @@ class Knowledge:
                 "title": (title or _fallback_title(row.text)) if is_topic else None,
                 "tags": [t for t in tags if t in state.tags] if is_topic else [],
                 "votes": up - down,
+                "my_vote": knowledge.vote_of(row.id, self.service.me),  # the app's vote buttons
                 "accepted": accepted,
                 "pinned": row.id in state.pinned,
             }

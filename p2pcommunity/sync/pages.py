@@ -24,12 +24,16 @@ from weakref import WeakKeyDictionary
 
 from nacl.signing import SigningKey
 
+from p2pcommunity.sync.blobs import cid as cids
+from p2pcommunity.sync.blobs.manifest import Ref
 from p2pcommunity.sync.crypto import sign
 from p2pcommunity.sync.docs.apply import SignedChange
 from p2pcommunity.sync.docs.chunks import parse_change
 from p2pcommunity.sync.docs.pages import (
     MAX_PAGE_CHARS,
+    MAX_PAGE_FILES,
     PAGE_CHANGE_TAG,
+    FileEdit,
     PageDoc,
     apply_page_changes,
     summarize,
@@ -39,6 +43,7 @@ from p2pcommunity.sync.errors import Forbidden, Invalid, NotFound, Rejected
 from p2pcommunity.sync.log.community_log import Role
 from p2pcommunity.sync.log.page_rules import EDITORS, MAX_TITLE_CHARS, PageInfo, may_edit
 from p2pcommunity.sync.peerid import peer_id_from_public_key
+from p2pcommunity.sync.storage.blob_store import page_holder
 from p2pcommunity.sync.timefmt import iso_ms
 
 if TYPE_CHECKING:
@@ -91,8 +96,11 @@ class CommunityPages:
     def forget(self, page_id: bytes) -> None:
         self._docs.pop(page_id, None)
 
-    def write(self, key: SigningKey, page_id: bytes, text: str, summary: str, now: int) -> bool:
-        """Make, sign and store one change of ours; False when the text is unchanged."""
+    def write(
+        self, key: SigningKey, page_id: bytes, text: str, summary: str, now: int,
+        edit: FileEdit | None = None,
+    ) -> bool:  # fmt: skip
+        """Make, sign and store one change of ours; False when nothing changes."""
         me = bytes(key.verify_key)
         tables = self.store.pages
         seq = tables.max_seqs(page_id).get(me, 0) + 1
@@ -103,9 +111,12 @@ class CommunityPages:
         page = self.open(page_id)
         try:
             page.doc.set_actor(me)
-            change = page.replace_text(text, seq, now, summary)
+            change = page.replace_text(text, seq, now, summary, edit)
             if change is None:
                 return False
+            files = page.files()
+            if isinstance(files, str):
+                raise Invalid(files)
             signature = sign(key, PAGE_CHANGE_TAG, page_id, change.hash)
             with self.store.transaction():
                 tables.insert(
@@ -114,6 +125,7 @@ class CommunityPages:
                     [(me, change.seq, change.hash, change.raw_bytes, signature)],
                 )
                 tables.set_row(page_id, self.community.id, page.text(), now)
+                self._index_files(page)
         except BaseException:
             self.forget(page_id)
             raise
@@ -162,6 +174,7 @@ class CommunityPages:
                     ],
                 )
                 tables.set_row(page_id, community.id, page.text(), now_ms)
+                self._index_files(page)
         except BaseException:
             self.forget(page_id)
             raise
@@ -198,7 +211,14 @@ class CommunityPages:
             with self.store.transaction():
                 row = tables.row(page_id)
                 tables.set_row(page_id, community.id, page.text(), row[1] if row else 0)
+                self._index_files(page)
         return gone
+
+    def _index_files(self, page: PageDoc) -> None:
+        """Issue 15: the page's files, for `page show` and the blob exchange."""
+        files = page.files()
+        refs = files if isinstance(files, tuple) else ()
+        self.store.blobs.replace_refs(self.community.id, page_holder(page.page_id), refs)
 
 
 _BY_COMMUNITY: WeakKeyDictionary[Community, CommunityPages] = WeakKeyDictionary()
@@ -241,13 +261,32 @@ class Pages:
     ) -> tuple[int, list[SignedChange]]:
         return pages_of(community).receive(page_id, items, now_ms)
 
-    def _write(self, community: Community, page_id: bytes, text: str, summary: str) -> bool:
+    def _write(
+        self, community: Community, page_id: bytes, text: str, summary: str,
+        attach: Sequence[str] = (), detach: Sequence[str] = (),
+    ) -> bool:  # fmt: skip
+        """One change of ours; `attach` are files (absolute paths, stored as our blobs
+        first, every limit checked before), `detach` root CIDs the page attaches."""
+        held = {cids.to_text(r.root): r.root for r in self._files(community, page_id)}
+        gone = []
+        for text_cid in detach:
+            if text_cid.strip() not in held:
+                raise NotFound(f"the page attaches no {text_cid!r}")
+            gone.append(held[text_cid.strip()])
+        if len(held) - len(gone) + len(attach) > MAX_PAGE_FILES:
+            raise Invalid(f"a page attaches at most {MAX_PAGE_FILES} files")
+        refs = self.service.files.attach(community, list(attach)) if attach else ()
         written = pages_of(community).write(
-            self.service.key, page_id, text, summary, self.service.clock()
-        )
+            self.service.key, page_id, text, summary, self.service.clock(),
+            FileEdit(refs, tuple(gone)),
+        )  # fmt: skip
         if written:
             self.service.on_local_change(community, "page")
         return written
+
+    def _files(self, community: Community, page_id: bytes) -> tuple[Ref, ...]:
+        files = self.open(community, page_id).files()
+        return files if isinstance(files, tuple) else ()
 
     # -- commands ----------------------------------------------------------------
 
@@ -257,7 +296,14 @@ class Pages:
             raise Forbidden("you are not a member of this community")
         return community
 
-    def create(self, ref: str, title: str, text: str, editors: str = "members") -> dict[str, Any]:
+    def create(
+        self,
+        ref: str,
+        title: str,
+        text: str,
+        editors: str = "members",
+        attach: Sequence[str] = (),
+    ) -> dict[str, Any]:
         community = self._member(ref)
         title = title.strip()
         if not 1 <= len(title) <= MAX_TITLE_CHARS or not title.isprintable():
@@ -270,10 +316,13 @@ class Pages:
             raise Invalid(f"a page titled {title!r} exists", code="exists")
         if len(text) > MAX_PAGE_CHARS:
             raise Invalid(f"a page holds at most {MAX_PAGE_CHARS} characters")
+        if len(attach) > MAX_PAGE_FILES:
+            raise Invalid(f"a page attaches at most {MAX_PAGE_FILES} files")
+        self.service.files.check_paths(community, list(attach))  # before the page exists
         page_id = self.service.append_op(
             community, "page_create", {"title": title, "editors": editors}
         )
-        self._write(community, page_id, text, summarize("", text))
+        self._write(community, page_id, text, summarize("", text), attach)
         return {"page_id": page_id.hex()}
 
     def edit(
@@ -284,12 +333,17 @@ class Pages:
         append: str | None = None,
         old: str | None = None,
         new: str | None = None,
+        attach: Sequence[str] = (),
+        detach: Sequence[str] = (),
     ) -> dict[str, Any]:
         community = self._member(ref)
         info = self.resolve(community, page_ref)
         current = self.open(community, info.id).text()
-        if sum(x is not None for x in (text, append, old)) != 1:
-            raise Invalid("give one of --file, --append or --replace OLD NEW")
+        edits = sum(x is not None for x in (text, append, old))
+        if edits > 1 or (edits == 0 and not attach and not detach):
+            raise Invalid("give one of --file, --append or --replace OLD NEW (or --attach)")
+        if edits == 0:
+            text = current
         if append is not None:
             text = current + append
         elif old is not None:
@@ -297,7 +351,7 @@ class Pages:
                 raise Invalid(f"{old!r} is not in the page")
             text = current.replace(old, new or "", 1)
         assert text is not None
-        self._write(community, info.id, text, summarize(current, text))
+        self._write(community, info.id, text, summarize(current, text), attach, detach)
         return {}
 
     def show(self, ref: str, page_ref: str) -> dict[str, Any]:
@@ -312,6 +366,9 @@ class Pages:
             "editors": info.editors,
             "version": _version(page.heads()),
             "contributors": sorted(peer_id_from_public_key(a) for a in actors),
+            "attachments": self.service.files.attachments_json([page_holder(info.id)]).get(
+                page_holder(info.id), []
+            ),
         }
 
     def list_pages(self, ref: str) -> dict[str, Any]:

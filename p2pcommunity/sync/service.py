@@ -30,6 +30,7 @@ from p2pcommunity.sync.names import labels
 from p2pcommunity.sync.node_support import NodeSupport
 from p2pcommunity.sync.pages import Pages
 from p2pcommunity.sync.peerid import peer_id_from_public_key, public_key_from_peer_id
+from p2pcommunity.sync.personal import Personal, without
 from p2pcommunity.sync.reports import open_reports
 from p2pcommunity.sync.safety.part import Safety
 from p2pcommunity.sync.storage.store import PostRow, Store, Visibility
@@ -62,6 +63,7 @@ class Service:
         self.accountability = Accountability(self)
         self.files = Files(self)  # issue 15
         self.safety = Safety(self)
+        self.personal = Personal(self)  # issue 16: mutes, on this device only
 
     def close(self) -> None:
         for community in self._communities.values():
@@ -109,11 +111,12 @@ class Service:
         community = self._communities.get(community_id)
         if community is None:
             community = Community.load(self.store, community_id)
-            self._communities[community_id] = community
+            self.adopt(community)
         return community
 
     def adopt(self, community: Community) -> None:
-        """Hold `community` as the one object for its id (after an import built it)."""
+        """Hold `community` as the one object for its id."""
+        community.gate = self.safety.forward_gate
         self._communities[community.id] = community
 
     def drop_cached(self, community_id: bytes) -> None:
@@ -202,7 +205,7 @@ class Service:
         if len(description) > 1024:
             raise Invalid("description longer than 1024 characters")
         community = Community.create(self.store, self.key, name, description, self.clock())
-        self._communities[community.id] = community
+        self.adopt(community)
         if self.display_name():
             self.write_profile(community, self.display_name(), None)
         return {"community_id": community.id.hex()}
@@ -249,6 +252,7 @@ class Service:
             "rules_version": state.rules_version,
             "channels": [] if pending else self.channel_list(ref)["channels"],
             "members": sum(1 for key in state.members if state.is_member(key)),
+            "max_file_size": self.files.max_file_size(community),  # the app checks before sending
             "nodes": [
                 {"peer_id": peer_id_from_public_key(key), "addr": addr}
                 for key, addr in sorted(state.nodes.items())
@@ -394,7 +398,8 @@ class Service:
         if state.channels[channel_id].archived:
             raise Forbidden(f"#{state.channels[channel_id].name} is archived (read-only)")
         self._require_not_timed_out(community)
-        text = _clean_text(text)
+        if not attach or text.strip():  # a post of files alone may have no text
+            text = _clean_text(text)
         parent = self.post_row(community, reply_to).id if reply_to else None
         self.knowledge.check_plain_post(community, channel_id, parent)
         mentions = _mentions(text, state, self.store.read_model.profiles(community.id))
@@ -525,6 +530,7 @@ class Service:
         reported = self.reported_by_me(community) if rows else frozenset()
         attached = self.files.attachments_json([r.id for r in rows])
         verdicts = self.safety.verdicts(community)
+        muting, blocked = self.personal.muting(community.id), frozenset(self.store.blocked())
         out = []
         for row in rows:
             shown_ms = row.author_ms
@@ -544,8 +550,9 @@ class Service:
                     "text": row.text,
                     "reply_to": row.reply_to,
                     "reactions": {
-                        emoji: [peer_id_from_public_key(k) for k in keys]
+                        emoji: [peer_id_from_public_key(k) for k in shown]
                         for emoji, keys in reactions.get(row.id, {}).items()
+                        if (shown := without(keys, blocked))
                     },
                     "edited": row.edited,
                     "replies": replies.get(row.id, 0),
@@ -558,6 +565,7 @@ class Service:
                     **knowledge[row.id],
                     "note": notes.get(row.id),
                     "reported_by_me": row.id in reported,
+                    "muted": row.author != self.me and muting.mutes(row.channel_id, row.text),
                     "attachments": attached.get(row.id, []),
                 }
             )
@@ -639,6 +647,7 @@ class Service:
                     "label": label[m.key],
                     "role": _role_name(state.role_of(m.key) or m.role),
                     "status": status(m),
+                    "timed_out_until": m.timeout_until_ms if status(m) == "timed_out" else None,
                 }
                 for m in members
             ]

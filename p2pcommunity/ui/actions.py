@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QObject, QPoint, Qt
 from PySide6.QtGui import QAction, QGuiApplication
-from PySide6.QtWidgets import QMenu, QMessageBox
+from PySide6.QtWidgets import QDialog, QMenu, QMessageBox
 
 from p2pcommunity.ui.dialogs import ONLY_ADMINS_INVITE, ask_text, confirm_leave
 from p2pcommunity.ui.models import short_peer
@@ -81,6 +81,10 @@ class ChatActions(QObject):
         super().__init__(widget)
         self.page = page
         self.widget = widget
+        # Imported here: ui/safety's dialogs use this module's TIMEOUTS and role names.
+        from p2pcommunity.ui.safety.hooks import SafetyActions
+
+        self.safety = SafetyActions(page, widget)  # issue 16
 
     # ------------------------------------------------------------------ community
 
@@ -101,6 +105,7 @@ class ChatActions(QObject):
         menu.addAction("Community settings…", lambda: page.settings_wanted.emit(page.community))
         if page.my_role in MODERATORS:
             menu.addAction("Reports…", lambda: page.reports_wanted.emit(page.community))
+        self.safety.fill_community_menu(menu)
         menu.addAction(
             "Copy community id", lambda: QGuiApplication.clipboard().setText(page.community)
         )
@@ -155,6 +160,7 @@ class ChatActions(QObject):
             if page.my_role in MODERATORS and not hidden:
                 menu.addAction("Hide (moderation)…", lambda: self.hide_post(post["id"]))
             menu.addAction(f"Block {author}", lambda: self.block(post.get("author", ""), author))
+        self.safety.fill_post_menu(menu, post)
         menu.popup(pos)
 
     def confirm_delete(self, post: dict[str, Any]) -> None:
@@ -176,15 +182,8 @@ class ChatActions(QObject):
         box.finished.connect(finished)
         box.open()
 
-    def report_post(self, post: dict[str, Any]) -> None:
-        ask_text(
-            self.widget,
-            "Report message",
-            "Why are you reporting it? Only moderators can read this.",
-            lambda reason: self.page.simple(
-                "report", {"post": post["id"], "reason": reason}, "Report sent to the moderators."
-            ),
-        )
+    def report_post(self, post: dict[str, Any]) -> QDialog:
+        return self.safety.report(post)  # with its category (issue 16)
 
     def hide_post(self, post_id: str) -> None:
         ask_text(

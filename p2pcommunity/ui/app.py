@@ -23,19 +23,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QRectF, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from p2pcommunity import __version__
 from p2pcommunity.ui.client import ControlClient, friendly_error
+from p2pcommunity.ui.community_dialogs import CommunityDialogs, show
 from p2pcommunity.ui.dbus_notify import Notifier
-from p2pcommunity.ui.dialogs import (
-    CreateChannelDialog,
-    CreateCommunityDialog,
-    InviteDialog,
-    ProfileDialog,
-)
 from p2pcommunity.ui.icons import load_emoji_font
 from p2pcommunity.ui.join import JoinDialog
 from p2pcommunity.ui.links import InstanceServer, LinkError, hand_to_running, parse_link
@@ -48,35 +42,15 @@ from p2pcommunity.ui.preferences import (
     PreferencesDialog,
     forced_dark,
 )
-from p2pcommunity.ui.reports import ReportsDialog
-from p2pcommunity.ui.settings import CommunitySettingsDialog
+from p2pcommunity.ui.sync_status import SyncStatus
 from p2pcommunity.ui.theme import apply_theme
+from p2pcommunity.ui.tray import Tray, app_icon
 from p2pcommunity.ui.widgets import NotificationBanner
 
 SETTINGS_FILE = "app.ini"
 LICENCE = "MIT"
-STATUS_POLL_MS = 3000
 RECONNECT_MS = 2000
 LISTEN_ENV = "P2PCOMMUNITY_LISTEN"
-
-
-def app_icon() -> QIcon:
-    pixmap = QPixmap(128, 128)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.setBrush(QColor("#3e63dd"))
-    painter.drawRoundedRect(QRectF(4, 4, 120, 120), 28, 28)
-    painter.setBrush(QColor("#ffffff"))
-    for x, y in ((40, 44), (88, 44), (64, 88)):
-        painter.drawEllipse(QRectF(x - 13, y - 13, 26, 26))
-    painter.setPen(QPen(QColor("#ffffff"), 6))
-    painter.drawLine(40, 44, 88, 44)
-    painter.drawLine(40, 44, 64, 88)
-    painter.drawLine(88, 44, 64, 88)
-    painter.end()
-    return QIcon(pixmap)
 
 
 class App(QObject):
@@ -97,20 +71,20 @@ class App(QObject):
         self.listen_override = listen
         self.theme_override = theme
         self.node = NodeProcess(self.data_dir, self._listen(self.prefs.load()))
+        self.node.mdns = self.prefs.load().lan_discovery
         self.client = ControlClient(self)
         self.window = MainWindow(self.client, self.settings)
         self.window.setWindowIcon(app_icon())
         self.chat = self.window.chat
+        self.dialogs = CommunityDialogs(self.client, self.window)
+        self.dialogs.community_added.connect(self._on_community_added)
+        self.dialogs.profile_saved.connect(self._on_profile_saved)
         self.peer_id = ""
         self.name = ""
         self.socket_path = ""
         self.pending_name = ""
-        self._peers: int | None = None
         self._shut_down = False
-        self._told_about_tray = False
-        self._status_timer = QTimer(self)
-        self._status_timer.setInterval(STATUS_POLL_MS)
-        self._status_timer.timeout.connect(self._poll_status)
+        self.sync_status = SyncStatus(self.client, self.window, self.chat.peers_changed)
         self._reconnect_timer = QTimer(self)
         self._reconnect_timer.setSingleShot(True)
         self._reconnect_timer.setInterval(RECONNECT_MS)
@@ -122,20 +96,20 @@ class App(QObject):
         self.client.community_changed.connect(self.chat.on_community_changed)
         self.client.sync_progressed.connect(self._on_client_sync_progressed)
         self.window.name_page.name_chosen.connect(self._on_name_chosen)
-        self.window.welcome.create_clicked.connect(self.open_create)
+        self.window.welcome.create_clicked.connect(self.dialogs.open_create)
         self.window.welcome.join_clicked.connect(self.open_join)
         self.window.connecting.retried.connect(self.start)
         self.window.close_requested.connect(self._on_window_close_requested)
         self.window.quit_requested.connect(self.request_quit)
-        self.chat.create_wanted.connect(self.open_create)
+        self.chat.create_wanted.connect(self.dialogs.open_create)
         self.chat.join_wanted.connect(self.open_join)
-        self.chat.invite_wanted.connect(self.open_invite)
-        self.chat.settings_wanted.connect(self.open_settings)
-        self.chat.reports_wanted.connect(self.open_reports)
-        self.chat.profile_wanted.connect(self.open_profile)
+        self.chat.invite_wanted.connect(self.dialogs.open_invite)
+        self.chat.settings_wanted.connect(self.dialogs.open_settings)
+        self.chat.reports_wanted.connect(self.dialogs.open_reports)
+        self.chat.profile_wanted.connect(lambda: self.dialogs.open_profile(self.name, self.peer_id))
         self.chat.communities_listed.connect(self._on_chat_communities_listed)
         self.chat.rules_pending.connect(self._on_chat_rules_pending)
-        self.chat.channel_create_wanted.connect(self.open_channel_create)
+        self.chat.channel_create_wanted.connect(self.dialogs.open_channel_create)
         self.chat.notification_wanted.connect(self._notify)
         self.window.rules_page.loaded.connect(self._on_rules_page_loaded)
         self.window.rules_page.accepted.connect(self._on_rules_page_accepted)
@@ -152,11 +126,12 @@ class App(QObject):
         self._refresh_soon.setInterval(200)
         self._refresh_soon.timeout.connect(self.chat.refresh_communities)
         self.notifications: list[tuple[str, str]] = []  # every notification asked for
-        self.tray: QSystemTrayIcon | None = None
-        self._build_tray()
+        self.tray = Tray(
+            self.keep_syncing, self.show_window, self.set_keep_syncing, self.request_quit, self
+        )
         self.banner = NotificationBanner(self.window.pages)
         self.notifier = Notifier(
-            self.window, self.banner, self.settings, lambda: self.tray, app_icon(), parent=self
+            self.window, self.banner, self.settings, lambda: self.tray.icon, app_icon(), parent=self
         )
 
     # ------------------------------------------------------------------ stages
@@ -201,8 +176,7 @@ class App(QObject):
         self.window.set_online(True)
         self.client.subscribe()
         self.client.request("whoami", {}, on_result=self._on_whoami, on_error=self._on_fatal)
-        self._status_timer.start()
-        self._poll_status()
+        self.sync_status.start()
 
     def _on_whoami(self, result: dict[str, Any]) -> None:
         self.peer_id = str(result.get("peer_id", ""))
@@ -234,9 +208,6 @@ class App(QObject):
     def _after_identity(self) -> None:
         self.chat.set_identity(self.peer_id, self.name)
         self.window.setWindowTitle(f"p2pcommunity — {self.name}")
-        if self.stage == "chat":
-            self.chat.refresh_communities()
-            return
         self.chat.refresh_communities()
 
     def _on_chat_rules_pending(self, rows: list[dict[str, Any]]) -> None:
@@ -300,7 +271,7 @@ class App(QObject):
     def _on_client_disconnected(self) -> None:
         if self._shut_down:
             return
-        self._status_timer.stop()
+        self.sync_status.stop()
         self.window.set_online(False)
         if self.stage in ("chat", "welcome"):
             self.window.flash("Lost the connection to the node; reconnecting…")
@@ -314,43 +285,21 @@ class App(QObject):
         else:
             self.node.restart()
 
-    def _poll_status(self) -> None:
-        def done(result: dict[str, Any]) -> None:
-            peers = len(result.get("peers", []))
-            self.window.set_peers(peers)
-            if peers != self._peers:
-                self._peers = peers
-                self.chat.peers_changed()
-
-        self.client.request("status", {}, on_result=done)
-
     def _on_client_sync_progressed(self, community_id: str, caught_up: bool) -> None:
-        names = {
-            r.get("id"): r.get("name") for r in (*self.chat.communities.rows(), *self.pending_rules)
-        }
-        name = str(names.get(community_id) or "A new community")
-        self.window.set_syncing(name, caught_up)
+        self.sync_status.on_sync_progressed(community_id, caught_up)
         self.chat.on_community_changed(community_id, "sync")
 
     # ------------------------------------------------------------------ dialogs
-
-    def open_create(self) -> None:
-        dialog = CreateCommunityDialog(self.client, self.window)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.created.connect(self._on_community_added)
-        dialog.open()
 
     def open_join(self, code: str = "") -> JoinDialog:
         known = {str(r.get("id")): True for r in self.chat.communities.rows()}
         known.update({str(r.get("id")): False for r in self.pending_rules})
         dialog = JoinDialog(self.socket_path, self.window, known=known, code=code)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.joined.connect(self._on_community_added)
         dialog.left.connect(self._on_left)
         # Closed while the node still syncs: if the join completes, the list shows its rules.
         dialog.rejected.connect(self._refresh_soon.start)
-        dialog.open()
-        return dialog
+        return show(dialog)
 
     def open_link(self, url: str) -> None:
         """A `p2pcommunity://join/` link, from the command line or a second start."""
@@ -373,43 +322,10 @@ class App(QObject):
         server.listen()
         return server
 
-    def open_channel_create(self, community_id: str) -> None:
-        dialog = CreateChannelDialog(self.client, community_id, self.window)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.created.connect(
-            lambda channel: self.chat.select_community(community_id, channel=channel)
-        )
-        dialog.open()
-
     def _on_community_added(self, community_id: str) -> None:
         if self.stage == "rules":
             self._set_stage("accepted")
         self.chat.refresh_communities(select=community_id)
-
-    def open_invite(self, community_id: str, name: str) -> None:
-        dialog = InviteDialog(self.client, community_id, name, self.window)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.open()
-
-    def open_settings(self, community_id: str) -> None:
-        dialog = CommunitySettingsDialog(self.client, community_id, self.window)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.changed.connect(lambda: self.chat.on_community_changed(community_id, "settings"))
-        dialog.open()
-
-    def open_reports(self, community_id: str) -> ReportsDialog:
-        dialog = ReportsDialog(self.client, community_id, self.window)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.post_wanted.connect(self.chat.jump_to_post)
-        dialog.changed.connect(lambda: self.chat.on_community_changed(community_id, "moderation"))
-        dialog.open()
-        return dialog
-
-    def open_profile(self) -> None:
-        dialog = ProfileDialog(self.client, self.name, self.peer_id, self.window)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.saved.connect(self._on_profile_saved)
-        dialog.open()
 
     def _on_profile_saved(self, name: str) -> None:
         self.name = name
@@ -424,8 +340,7 @@ class App(QObject):
 
     def set_keep_syncing(self, on: bool) -> None:
         self.settings.setValue(KEEP_SYNCING, "true" if on else "false")
-        if self.tray is not None and self._keep_action.isChecked() != on:
-            self._keep_action.setChecked(on)
+        self.tray.show_keep_syncing(on)
 
     # ------------------------------------------------------------------ preferences
 
@@ -452,6 +367,7 @@ class App(QObject):
         self.apply_theme()
         self.set_keep_syncing(new.keep_syncing)
         self.node.listen = self._listen(new)
+        self.node.mdns = new.lan_discovery
         if (old.listen, old.lan_discovery) != (new.listen, new.lan_discovery):
             self.window.flash("Saved. The network settings apply when the node next starts.")
         else:
@@ -459,30 +375,6 @@ class App(QObject):
 
     def open_about(self) -> QMessageBox:
         return self.window.open_about(__version__, LICENCE, self.data_dir, app_icon())
-
-    def _build_tray(self) -> None:
-        if not QSystemTrayIcon.isSystemTrayAvailable():
-            return
-        tray = QSystemTrayIcon(app_icon(), self)
-        tray.setToolTip("p2pcommunity")
-        menu = QMenu()
-        menu.addAction("Show p2pcommunity", self.show_window)
-        keep = menu.addAction("Keep syncing when the window is closed")
-        keep.setCheckable(True)
-        keep.setChecked(self.keep_syncing)
-        keep.toggled.connect(self.set_keep_syncing)
-        self._keep_action = keep
-        menu.addSeparator()
-        menu.addAction("Quit", self.request_quit)
-        tray.setContextMenu(menu)
-        self._tray_menu = menu
-        tray.activated.connect(self._on_tray_activated)
-        tray.show()
-        self.tray = tray
-
-    def _on_tray_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
-        if reason == QSystemTrayIcon.ActivationReason.Trigger:
-            self.show_window()
 
     def show_window(self) -> None:
         self.window.show()
@@ -496,16 +388,9 @@ class App(QObject):
         self.notifier.notify(title, text)  # banner always; D-Bus, else tray, when not in front
 
     def _on_window_close_requested(self) -> None:
-        if self.keep_syncing and self.tray is not None:
+        if self.keep_syncing and self.tray.icon is not None:
             self.window.hide()
-            if not self._told_about_tray:
-                self._told_about_tray = True
-                self.tray.showMessage(
-                    "Still syncing",
-                    "p2pcommunity keeps syncing in the background. Quit from the tray icon.",
-                    app_icon(),
-                    5000,
-                )
+            self.tray.tell_still_syncing()
             return
         self.request_quit()
 
@@ -525,7 +410,7 @@ class App(QObject):
         if self._shut_down:
             return
         self._shut_down = True
-        self._status_timer.stop()
+        self.sync_status.stop()
         self._reconnect_timer.stop()
         self.window.save_state()
         self.client.close()
@@ -534,8 +419,7 @@ class App(QObject):
             self.node.detach()
         else:
             self.node.stop()
-        if self.tray is not None:
-            self.tray.hide()
+        self.tray.hide()
 
     def quit(self) -> None:
         self.quitting.emit()

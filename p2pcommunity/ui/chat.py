@@ -39,7 +39,9 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QLabel, QListView, QMenu, QSplitter, QStackedWidget, QToolButton
 
     from p2pcommunity.ui.composer import Composer
+    from p2pcommunity.ui.files.controller import FilesController
     from p2pcommunity.ui.hover_toolbar import HoverToolbar
+    from p2pcommunity.ui.knowledge.pane import KnowledgePane
     from p2pcommunity.ui.search import SearchController
     from p2pcommunity.ui.text_select import TextSelector
     from p2pcommunity.ui.widgets import (
@@ -87,6 +89,8 @@ class ChatPage(QWidget):
     side: QStackedWidget
     splitter: QSplitter
     switcher: ChannelSwitcher
+    knowledge: KnowledgePane
+    files: FilesController
 
     def __init__(
         self, client: ControlClient, settings: QSettings, parent: QWidget | None = None
@@ -186,6 +190,7 @@ class ChatPage(QWidget):
             if community != self.community:
                 return
             self.info = result
+            self.files.set_community_info(result)
             self.community_button.setText(f"{result.get('name', '')}  ▾")
             self.community_button.setToolTip(result.get("description") or "")
             for toolbar in self.toolbars:
@@ -277,12 +282,16 @@ class ChatPage(QWidget):
             self.select_channel(current.data(ChannelRole.ID))
 
     def select_channel(self, channel_id: str) -> None:
-        if channel_id == self.channel and self.timeline.channel == channel_id:
+        shown = channel_id == self.channel and self.timeline.channel == channel_id
+        if shown and not self.knowledge.showing_pages:
             return
         self.channel = channel_id
         self.settings.setValue(f"channel/{self.community}", channel_id)
         row = self.channels.row_of(channel_id)
         info = self.channels.row_at(row) if row >= 0 else {}
+        if self.knowledge.show_channel(info):
+            self.mark_read()
+            return  # a forum or qa channel: its topic list, not a timeline
         self.channel_title.setText(f"<b># {info.get('name', '')}</b>")
         self.channel_topic.setText(info.get("topic") or "")
         archived = bool(info.get("archived"))
@@ -341,6 +350,7 @@ class ChatPage(QWidget):
         if not self.community:
             return
         self.timeline.refresh()
+        self.knowledge.refresh()
         self._refresh_info()
         self._refresh_channels()
         self._refresh_members()
@@ -380,17 +390,21 @@ class ChatPage(QWidget):
             return
         self.composer.send_button.setEnabled(False)
 
-        def done(_result: dict[str, Any]) -> None:
+        def done(result: dict[str, Any]) -> None:
             self.composer.send_button.setEnabled(True)
+            self.menus.safety.posted(result)  # held for approval: the composer says so
             self.composer.accept_sent()
+            self.files.tray.accept_sent()
             self.timeline_view.follow_bottom()
             self.timeline.refresh()
 
         def failed(message: str, code: str) -> None:
             self.composer.send_button.setEnabled(True)
-            self.report_error(message, code)
+            if not self.menus.safety.post_failed(message, code):  # slow mode etc., in words
+                self.report_error(message, code)
 
         params = {"channel": self.channel, "text": text, "reply_to": reply_to or None}
+        params |= self.files.post_params()
         self.client.request(
             "post", {"community": self.community, **params}, on_result=done, on_error=failed
         )
@@ -524,6 +538,8 @@ class ChatPage(QWidget):
                 self.status_message.emit("That message's channel is not available.")
                 return
             self.channel_view.setCurrentIndex(self.channels.index(row))
+        if self.knowledge.open_post(post):
+            return  # in a forum or qa channel: the post's topic page
         self.timeline_view.reveal_post(channel, post["id"])
         self.composer.edit.setFocus()
 

@@ -28,8 +28,10 @@ from PySide6.QtWidgets import (
 from p2pcommunity.ui.composer import Composer
 from p2pcommunity.ui.delegate import ChannelDelegate, CommunityDelegate
 from p2pcommunity.ui.drafts import DraftStore
+from p2pcommunity.ui.files.controller import FilesController
 from p2pcommunity.ui.hover_toolbar import HoverToolbar
 from p2pcommunity.ui.icons import icon_button
+from p2pcommunity.ui.knowledge.pane import KnowledgePane
 from p2pcommunity.ui.models import TimelineModel
 from p2pcommunity.ui.search import SearchController
 from p2pcommunity.ui.text_select import TextSelector
@@ -183,6 +185,8 @@ def build_chat_page(page: ChatPage) -> None:
     page.timeline_stack.addWidget(page.empty_label)
     cl.addWidget(page.timeline_stack, 1)
     cl.addWidget(page.composer)
+    page.knowledge = KnowledgePane(page, center)  # forum, qa channels and the wiki
+    side.insertWidget(1, page.knowledge.pages_entry)
 
     # right: members / thread / search
     page.members_panel = MembersPanel(page.members)
@@ -225,7 +229,7 @@ def build_chat_page(page: ChatPage) -> None:
     page.splitter = QSplitter()
     page.splitter.setChildrenCollapsible(False)
     page.splitter.addWidget(sidebar)
-    page.splitter.addWidget(center)
+    page.splitter.addWidget(page.knowledge)
     page.splitter.addWidget(page.side)
     page.splitter.setStretchFactor(1, 1)
     page.splitter.setSizes([240, 760, 280])
@@ -235,4 +239,5 @@ def build_chat_page(page: ChatPage) -> None:
     layout.addWidget(rail)
     layout.addWidget(page.splitter, 1)
     page.switcher = ChannelSwitcher(page)
+    page.files = FilesController(page)  # issue 15: attach, show, save
     page.switcher.chosen.connect(page.go_to)

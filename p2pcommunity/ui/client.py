@@ -110,6 +110,7 @@ class ControlClient(QObject):
         self._callbacks: dict[int, tuple[OnResult | None, OnError | None]] = {}
         self._was_connected = False
         self._auth_line = b""
+        self.address: Path | str = ""
 
     def _new_socket(self, sock: _Socket) -> _Socket:
         for signal, slot in self._socket_slots(sock):
@@ -128,6 +129,7 @@ class ControlClient(QObject):
 
     def connect_to(self, address: Path | str) -> None:
         """Connect asynchronously; `connected` or `disconnected` follows."""
+        self.address = address  # a long request's own connection dials the same
         self._reader = p.LineReader()
         self._auth_line = b""
         old = self._socket

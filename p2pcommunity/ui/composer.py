@@ -305,11 +305,16 @@ class Composer(QFrame):
         self.edit.setFocus()
 
     def cancel_mode(self) -> None:
+        self._end_mode()
+
+    def _end_mode(self) -> bool:
+        """Back to plain sending; an edit gives the box its stashed draft back (True)."""
         was_editing = bool(self.editing)
         self.reply_to = self.editing = ""
         self.bar.hide()
         if was_editing:
             self._restore_stash()
+        return was_editing
 
     def _restore_stash(self) -> None:
         stash, self._stash = self._stash, ""
@@ -326,12 +331,7 @@ class Composer(QFrame):
 
     def accept_sent(self) -> None:
         """The node took the message (or the edit): clear the box."""
-        was_editing = bool(self.editing)
-        self.reply_to = self.editing = ""
-        self.bar.hide()
-        if was_editing:
-            self._restore_stash()
-        else:
+        if not self._end_mode():
             self.edit.clear()
 
     # ------------------------------------------------------------------ counter

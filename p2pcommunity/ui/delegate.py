@@ -28,6 +28,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
+from p2pcommunity.ui.files.area import AttachmentArea, Placed, attachments_of
 from p2pcommunity.ui.models import AnyIndex, ChannelRole, CommunityRole, PostListModel, PostRole
 from p2pcommunity.ui.post_text import (
     Selection,
@@ -37,6 +38,7 @@ from p2pcommunity.ui.post_text import (
     selection_ranges,
     shown_text,
 )
+from p2pcommunity.ui.safety.marks import PostMarks
 from p2pcommunity.ui.theme import DARK, LIGHT, readable
 
 AVATAR = 36
@@ -76,11 +78,16 @@ def format_time(dt: QDateTime) -> str:
     return local.toString("d MMM yyyy, HH:mm")
 
 
+def _row(index: AnyIndex) -> dict[str, Any]:
+    return index.data(PostListModel.ROW_ROLE) or {}
+
+
 class PostDelegate(QStyledItemDelegate):
     """Posts, notices ("Bob joined") and hidden posts; search terms and a selection drawn in."""
 
     reaction_clicked = Signal(str, str)  # post id, emoji
     replies_clicked = Signal(str)  # post id
+    attachment_clicked = Signal(str, str, str)  # post id, "save" or "image", cid
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -92,7 +99,9 @@ class PostDelegate(QStyledItemDelegate):
         self.channel_names: dict[str, str] | None = None
         """Set where posts of several channels mix (search): each header names its channel."""
         self.selection: Selection | None = None
+        self.files = AttachmentArea()  # issue 15: ui/files/area.py draws attachments
         self._heights: dict[tuple[Any, ...], int] = {}
+        self.marks = PostMarks()  # issue 16: folded (reported, muted) posts, context notes
 
     def invalidate(self) -> None:
         self._heights.clear()
@@ -106,6 +115,8 @@ class PostDelegate(QStyledItemDelegate):
 
     def collapsed(self, index: AnyIndex) -> bool:
         """A hidden post is collapsed to its note, except for its author, who sees the text."""
+        if self.marks.folded(_row(index)):
+            return True
         return bool(index.data(PostRole.HIDDEN)) and index.data(PostRole.AUTHOR) != self.me
 
     def shown(self, index: AnyIndex) -> tuple[str, list[tuple[int, int]]]:
@@ -132,7 +143,7 @@ class PostDelegate(QStyledItemDelegate):
         fm = QFontMetrics(option.font)
         continued = bool(index.data(PostRole.CONTINUED))
         y = PAD_TOP_CONTINUED if continued else PAD_TOP + fm.height() + 2
-        if index.data(PostRole.HIDDEN):
+        if index.data(PostRole.HIDDEN) or self.marks.fold_line(_row(index)):
             y += fm.height() + 2
         return y
 
@@ -153,11 +164,38 @@ class PostDelegate(QStyledItemDelegate):
             (accent if not dark else accent.lighter(140)) if colored else None,
             QColor(MATCH_DARK if dark else MATCH_LIGHT) if colored else None,
         )
+        if self.collapsed(index):
+            height = 0.0  # folded to its note line: no empty line under it
         origin = QPointF(
             option.rect.left() + self._text_left(),
             option.rect.top() + self._text_top(option, index),
         )
         return layout, height, origin
+
+    def _attachments(self, option: QStyleOptionViewItem, index: AnyIndex) -> tuple[list[Any], int]:
+        """The post's attachments and the width they may take (none on a collapsed post)."""
+        if self.collapsed(index):
+            return [], 0
+        atts = attachments_of(index.data(PostListModel.ROW_ROLE))
+        return atts, option.rect.width() - self._text_left() - PAD_X
+
+    def attachment_places(self, option: QStyleOptionViewItem, index: AnyIndex) -> list[Placed]:
+        """Each attachment's box (and a card's Save button) in view coordinates."""
+        _, _, origin = self.text_layout(option, index)
+        atts, width = self._attachments(option, index)
+        return self.files.place(atts, int(origin.x()), self._under_note(option, index), width)
+
+    def _under_note(self, option: QStyleOptionViewItem, index: AnyIndex) -> int:
+        """The y (view coordinates) under the text and its context note, where
+        attachments start (as `paint` draws them)."""
+        _, text_h, origin = self.text_layout(option, index)
+        width = option.rect.width() - self._text_left() - PAD_X
+        return int(origin.y() + text_h) + self.marks.note_height(_row(index), option.font, width)
+
+    def _below_text(self, option: QStyleOptionViewItem, index: AnyIndex) -> int:
+        """The y (view coordinates) under the text, the note and the attachments."""
+        atts, width = self._attachments(option, index)
+        return self._under_note(option, index) + self.files.height(atts, width)
 
     def _chips(
         self, index: AnyIndex, fm: QFontMetrics, left: int, top: int
@@ -184,7 +222,7 @@ class PostDelegate(QStyledItemDelegate):
         hidden, collapsed = bool(index.data(PostRole.HIDDEN)), self.collapsed(index)
         key = (
             *(index.data(PostRole.ID), text, width, continued),
-            *(len(reactions), replies > 0, hidden, collapsed),
+            *(len(reactions), replies > 0, hidden, collapsed, self.marks.key(_row(index))),
         )
         cached = self._heights.get(key)
         if cached is not None:
@@ -192,7 +230,9 @@ class PostDelegate(QStyledItemDelegate):
         probe = QStyleOptionViewItem(option)
         probe.rect = QRect(0, 0, width, 0)
         _, text_h, _ = self.text_layout(probe, index)
-        h = self._text_top(option, index) + int(text_h)
+        atts, files_w = self._attachments(probe, index)
+        h = self._text_top(option, index) + int(text_h) + self.files.height(atts, files_w)
+        h += self.marks.note_height(_row(index), option.font, width - self._text_left() - PAD_X)
         if reactions:
             h += 6 + CHIP_H
         if replies:
@@ -236,12 +276,14 @@ class PostDelegate(QStyledItemDelegate):
         small = QFont(font)
         small.setPointSizeF(max(font.pointSizeF() * 0.85, 7.0))
         y = self._paint_header(painter, option, index, rect.top())
-        if index.data(PostRole.HIDDEN):
+        fold_line = self.marks.fold_line(_row(index))
+        if index.data(PostRole.HIDDEN) or fold_line:
             note = QFont(font)
             note.setItalic(True)
             painter.setFont(note)
             painter.setPen(muted)
-            painter.drawText(QPointF(left, y + fm.ascent()), "⊘ " + self.hidden_note(index))
+            line = "⊘ " + self.hidden_note(index) if index.data(PostRole.HIDDEN) else fold_line
+            painter.drawText(QPointF(left, y + fm.ascent()), line)
             y += fm.height() + 2
 
         painter.setFont(font)
@@ -259,6 +301,9 @@ class PostDelegate(QStyledItemDelegate):
             ),
         )
         y = int(origin.y() + text_h)
+        y = self.marks.paint_note(
+            painter, pal, _row(index), font, left, y, rect.width() - self._text_left() - PAD_X
+        )
         if continued and index.data(PostRole.EDITED):
             painter.setFont(small)
             painter.setPen(muted)
@@ -266,6 +311,10 @@ class PostDelegate(QStyledItemDelegate):
             painter.drawText(edited_rect, Qt.AlignmentFlag.AlignRight, "(edited)")
             painter.setFont(font)
 
+        atts, files_w = self._attachments(option, index)
+        if atts:
+            y = self.files.paint(painter, option, atts, left, y, files_w)
+            painter.setFont(font)
         y = self._paint_chips(painter, option, index, y)
         replies = int(index.data(PostRole.REPLIES) or 0)
         if replies and self.show_replies:
@@ -380,9 +429,9 @@ class PostDelegate(QStyledItemDelegate):
 
     def chip_rects(self, option: QStyleOptionViewItem, index: AnyIndex) -> list[tuple[str, QRect]]:
         """Each reaction chip's emoji and rectangle in view coordinates."""
-        _, text_h, origin = self.text_layout(option, index)
+        _, _, origin = self.text_layout(option, index)
         fm = QFontMetrics(option.font)
-        top = int(origin.y() + text_h) + 6
+        top = self._below_text(option, index) + 6
         return [(e, r) for e, r, _ in self._chips(index, fm, int(origin.x()), top)]
 
     def hit(self, option: QStyleOptionViewItem, index: AnyIndex, pos: QPointF) -> tuple[str, str]:
@@ -392,11 +441,14 @@ class PostDelegate(QStyledItemDelegate):
         layout, text_h, origin = self.text_layout(option, index)
         fm = QFontMetrics(option.font)
         point = pos.toPoint()
+        kind, cid = self.files.hit(self.attachment_places(option, index), point)
+        if kind:
+            return (kind, cid)
         chips = self.chip_rects(option, index)
         for emoji, chip in chips:
             if chip.contains(point):
                 return ("reaction", emoji)
-        y = int(origin.y() + text_h) + (6 + CHIP_H if chips else 0)
+        y = self._below_text(option, index) + (6 + CHIP_H if chips else 0)
         replies = int(index.data(PostRole.REPLIES) or 0)
         if replies and self.show_replies:
             area = QRect(int(origin.x()), y + 2, 160, fm.height() + 4)
@@ -427,6 +479,12 @@ class PostDelegate(QStyledItemDelegate):
                 return True
             if kind == "replies":
                 self.replies_clicked.emit(post)
+                return True
+            if kind in ("save", "image"):
+                self.attachment_clicked.emit(post, kind, emoji)
+                return True
+            if self.marks.toggle(_row(index)):  # a folded post: show it, or fold it back
+                self.sizeHintChanged.emit(index)
                 return True
         return super().editorEvent(event, model, option, index)
 

@@ -41,6 +41,11 @@ from p2pcommunity.ui.client import ControlClient, friendly_error
 from p2pcommunity.ui.links import make_link
 
 ONLY_ADMINS_INVITE = "Only admins can create invites"
+CHANNEL_KINDS = (
+    ("chat", "Chat: a timeline of messages"),
+    ("forum", "Forum: topics with titles, tags and replies"),
+    ("qa", "Q&A: questions, votes and accepted answers"),
+)
 
 
 def error_label() -> QLabel:
@@ -107,6 +112,18 @@ def confirm_leave(
     return box
 
 
+class CommunityDialog(QDialog):
+    """A dialog about one community, asking the node through `client`."""
+
+    def __init__(
+        self, client: ControlClient, community: str, title: str, parent: QWidget | None
+    ) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.community = community
+        self.setWindowTitle(title)
+
+
 class JobDialog(QDialog):
     """A form with OK/Cancel whose OK sends one request."""
 
@@ -132,6 +149,21 @@ class JobDialog(QDialog):
         self.layout_.addLayout(self.form)
         self.layout_.addWidget(self.error)
         self.layout_.addWidget(self.buttons)
+
+    def add_name_fields(
+        self, thing: str, example: str, note: str, note_hint: str
+    ) -> tuple[QLineEdit, QLineEdit]:
+        """The "Name" of a new `thing` ("channel") and an optional line below it."""
+        name = QLineEdit()
+        name.setObjectName(f"{thing}Name")
+        name.setPlaceholderText(f"e.g. {example}")
+        name.setAccessibleName(f"{thing.capitalize()} name")
+        other = QLineEdit()
+        other.setPlaceholderText(note_hint)
+        other.setAccessibleName(note)
+        self.add_field("Name", name)
+        self.add_field(note, other)
+        return name, other
 
     def add_field(self, label: str, field: QLineEdit | QPlainTextEdit) -> None:
         """A row of the form; the first one gets the focus, and editing any hides the error."""
@@ -176,15 +208,9 @@ class CreateCommunityDialog(JobDialog):
 
     def __init__(self, client: ControlClient, parent: QWidget | None = None) -> None:
         super().__init__(client, "Create a community", parent, ok_text="Create")
-        self.name = QLineEdit()
-        self.name.setObjectName("communityName")
-        self.name.setPlaceholderText("e.g. Climbing club")
-        self.name.setAccessibleName("Community name")
-        self.description = QLineEdit()
-        self.description.setPlaceholderText("What is it about? (optional)")
-        self.description.setAccessibleName("Description")
-        self.add_field("Name", self.name)
-        self.add_field("Description", self.description)
+        self.name, self.description = self.add_name_fields(
+            "community", "Climbing club", "Description", "What is it about? (optional)"
+        )
 
     def job(self) -> tuple[str, dict[str, Any]]:
         name = self.name.text().strip()
@@ -227,7 +253,7 @@ class ProfileDialog(JobDialog):
 
 
 class CreateChannelDialog(JobDialog):
-    """The "+" beside CHANNELS: a name and an optional topic."""
+    """The "+" beside CHANNELS: a name, an optional topic and its kind (chat, forum, Q&A)."""
 
     created = Signal(str)  # channel id
 
@@ -236,15 +262,15 @@ class CreateChannelDialog(JobDialog):
     ) -> None:
         super().__init__(client, "Create a channel", parent, ok_text="Create")
         self.community = community
-        self.name = QLineEdit()
-        self.name.setObjectName("channelName")
-        self.name.setPlaceholderText("e.g. announcements")
-        self.name.setAccessibleName("Channel name")
-        self.topic = QLineEdit()
-        self.topic.setPlaceholderText("What is it for? (optional)")
-        self.topic.setAccessibleName("Topic")
-        self.add_field("Name", self.name)
-        self.add_field("Topic", self.topic)
+        self.name, self.topic = self.add_name_fields(
+            "channel", "announcements", "Topic", "What is it for? (optional)"
+        )
+        self.kind = QComboBox()
+        self.kind.setObjectName("channelKind")
+        self.kind.setAccessibleName("Kind")
+        for value, label in CHANNEL_KINDS:
+            self.kind.addItem(label, value)
+        self.form.addRow("Kind", self.kind)
 
     def job(self) -> tuple[str, dict[str, Any]]:
         name = self.name.text().strip().lstrip("#").strip()
@@ -255,6 +281,7 @@ class CreateChannelDialog(JobDialog):
             "community": self.community,
             "name": name,
             "topic": self.topic.text().strip() or None,
+            "kind": self.kind.currentData(),
         }
 
     def succeeded(self, result: dict[str, Any]) -> None:

@@ -32,8 +32,9 @@ EMOJI_FAMILY: Final = "Noto Color Emoji"
 _THEME: Final[dict[str, QIcon.ThemeIcon]] = {
     "search": QIcon.ThemeIcon.EditFind,
     "close": QIcon.ThemeIcon.WindowClose,
+    "attach": QIcon.ThemeIcon.MailAttachment,
 }
-NAMES: Final = ("search", "members", "edit", "close")
+NAMES: Final = ("search", "members", "edit", "close", "attach")
 
 
 def icon(name: str) -> QIcon:

@@ -149,7 +149,7 @@ class JoinDialog(QDialog):
         self.code.setPlaceholderText("Invite code")
         self.code.setTabChangesFocus(True)
         self.code.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere)
-        self.code.setFixedHeight(90)
+        self.code.setMinimumHeight(90)  # and the room the page has: a code is ~8 lines
         self.bootstrap = QLineEdit()
         self.bootstrap.setAccessibleName("Address of an admin's node")
         self.bootstrap.setPlaceholderText("/ip4/…/tcp/…/p2p/… (an admin's address)")
@@ -158,11 +158,10 @@ class JoinDialog(QDialog):
         self.code.textChanged.connect(self._on_code_text_changed)
         self.error = error_label()
         form.addWidget(intro)
-        form.addWidget(self.code)
+        form.addWidget(self.code, 1)
         form.addWidget(self.bootstrap_label)
         form.addWidget(self.bootstrap)
         form.addWidget(self.error)
-        form.addStretch(1)
         # page PROGRESS
         progress_page = QWidget()
         pl = QVBoxLayout(progress_page)

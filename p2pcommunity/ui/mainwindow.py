@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self.sync_progress.hide()
         self.peers_label = QLabel("")
         self.peers_label.setObjectName("muted")
+        bar.addPermanentWidget(self.chat.files.indicator)
         bar.addPermanentWidget(self.sync_label)
         bar.addPermanentWidget(self.sync_progress)
         bar.addPermanentWidget(self.offline_label)
@@ -103,6 +104,7 @@ class MainWindow(QMainWindow):
         self._sync_hide.setSingleShot(True)
         self._sync_hide.setInterval(2500)
         self._sync_hide.timeout.connect(self._on_sync_hide_timeout)
+        self._waiting = ""
 
     def _build_menus(self) -> None:
         menu = self.menuBar().addMenu("&Community")
@@ -199,18 +201,24 @@ class MainWindow(QMainWindow):
         )
         self.peers_label.setStyleSheet("padding: 0 8px;")
 
-    def set_syncing(self, name: str, caught_up: bool) -> None:
-        if caught_up:
-            self.sync_label.setText(f"{name} is up to date")
-            self.sync_progress.hide()
-            self._sync_hide.start()
-        else:
-            self._sync_hide.stop()
-            self.sync_label.setText(f"Syncing {name}…")
-            self.sync_progress.show()
+    def set_syncing(self, text: str) -> None:
+        self._sync_hide.stop()
+        self.sync_label.setText(text)
+        self.sync_progress.show()
+
+    def set_synced(self, text: str) -> None:
+        self.sync_label.setText(text)
+        self.sync_progress.hide()
+        self._sync_hide.start()
+
+    def set_waiting(self, text: str) -> None:
+        """A lasting state ("waiting for a member…"), shown whenever no sync is."""
+        self._waiting = text
+        if self.sync_progress.isHidden() and not self._sync_hide.isActive():
+            self.sync_label.setText(text)
 
     def _on_sync_hide_timeout(self) -> None:
-        self.sync_label.setText("")
+        self.sync_label.setText(self._waiting)
 
     # ------------------------------------------------------------------ closing
 

@@ -27,6 +27,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTimeZone,
     Signal,
 )
 
@@ -134,6 +135,14 @@ class RowsModel(QAbstractListModel):
                 self.endInsertRows()
 
 
+def row_fields(roles: type[IntEnum], **renamed: str | None) -> dict[int, str]:
+    """Which row field each role reads: its own name in lower case ("AUTHOR_NAME" ->
+    "author_name"), another where `renamed` says, none where it says None (the
+    model computes that role itself)."""
+    fields = {int(r): renamed.get(r.name, r.name.lower()) for r in roles}
+    return {role: field for role, field in fields.items() if field is not None}
+
+
 # ------------------------------------------------------------------ communities
 
 
@@ -147,13 +156,7 @@ class CommunityRole(IntEnum):
 
 class CommunityListModel(RowsModel):
     Role = CommunityRole
-    ROLE_FIELDS: ClassVar[dict[int, str]] = {
-        CommunityRole.ID: "id",
-        CommunityRole.NAME: "name",
-        CommunityRole.MY_ROLE: "role",
-        CommunityRole.MEMBERS: "members",
-        CommunityRole.UNREAD: "unread",
-    }
+    ROLE_FIELDS: ClassVar[dict[int, str]] = row_fields(CommunityRole, MY_ROLE="role")
 
     def tooltip(self, row: Row) -> str:
         return f"{row.get('name', '')} · {row.get('members', 0)} members · you: {row.get('role')}"
@@ -174,14 +177,7 @@ class ChannelRole(IntEnum):
 
 class ChannelListModel(RowsModel):
     Role = ChannelRole
-    ROLE_FIELDS: ClassVar[dict[int, str]] = {
-        ChannelRole.ID: "id",
-        ChannelRole.NAME: "name",
-        ChannelRole.TOPIC: "topic",
-        ChannelRole.ARCHIVED: "archived",
-        ChannelRole.UNREAD: "unread",
-        ChannelRole.MENTIONS: "mentions",
-    }
+    ROLE_FIELDS: ClassVar[dict[int, str]] = row_fields(ChannelRole)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if (
@@ -235,12 +231,7 @@ class MemberRole(IntEnum):
 class MemberListModel(RowsModel):
     KEY = "peer_id"
     Role = MemberRole
-    ROLE_FIELDS: ClassVar[dict[int, str]] = {
-        MemberRole.PEER_ID: "peer_id",
-        MemberRole.NAME: "name",
-        MemberRole.ROLE: "role",
-        MemberRole.STATUS: "status",
-    }
+    ROLE_FIELDS: ClassVar[dict[int, str]] = row_fields(MemberRole, STATUS_TEXT=None)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if index.isValid() and index.row() < len(self._rows):
@@ -265,9 +256,13 @@ class MemberListModel(RowsModel):
 STATUS_WORDS = {"online": "Online", "offline": "Offline", "removed": "Removed"}
 
 
-def local_clock(value: str | None) -> str:
-    """An ISO 8601 UTC time as local "14:30", or "14:30 on 3 Dec" when not today."""
-    dt = parse_time(value)
+def local_clock(value: str | int | None) -> str:
+    """An ISO 8601 UTC time, or ms since the epoch, as local "14:30" ("14:30 on 3 Dec"
+    when not today)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        dt = QDateTime.fromMSecsSinceEpoch(value, QTimeZone.utc())
+    else:
+        dt = parse_time(value if isinstance(value, str) else None)
     if not dt.isValid():
         return ""
     local = dt.toLocalTime()
@@ -327,19 +322,9 @@ class PostListModel(RowsModel):
     """Posts, oldest first, as `read`, `thread` and `search` return them."""
 
     Role = PostRole
-    ROLE_FIELDS: ClassVar[dict[int, str]] = {
-        PostRole.ID: "id",
-        PostRole.AUTHOR: "author",
-        PostRole.AUTHOR_NAME: "author_name",
-        PostRole.REPLY_TO: "reply_to",
-        PostRole.REACTIONS: "reactions",
-        PostRole.EDITED: "edited",
-        PostRole.REPLIES: "replies",
-        PostRole.MENTIONS_ME: "mentions_me",
-        PostRole.HIDDEN: "hidden",
-        PostRole.HIDDEN_REASON: "hidden_reason",
-        PostRole.CHANNEL_NAME: "channel_name",
-    }
+    ROLE_FIELDS: ClassVar[dict[int, str]] = row_fields(
+        PostRole, TIME=None, TEXT=None, IS_MINE=None, CONTINUED=None, KIND=None
+    )
     DISPLAY_FIELD = "text"
 
     def __init__(self, parent: QObject | None = None) -> None:

@@ -97,6 +97,7 @@ class NodeProcess(QObject):
         super().__init__(parent)
         self.data_dir = data_dir.absolute()
         self.listen = listen or [DEFAULT_LISTEN]
+        self.mdns = False  # `run --mdns`: LAN discovery, from the preferences
         self.start_timeout_ms = start_timeout_ms
         self.state = NodeState.IDLE
         self.pid: int | None = None
@@ -125,12 +126,17 @@ class NodeProcess(QObject):
         self.state = NodeState.IDLE
         self.start()
 
+    def run_args(self) -> list[str]:
+        """`run` and its flags, as the next start passes them to the node."""
+        args = ["--data-dir", str(self.data_dir), "run"]
+        for addr in self.listen:
+            args += ["--listen", addr]
+        return [*args, "--mdns"] if self.mdns else args
+
     def _launch(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         node = node_command()
-        args = [*node[1:], "--data-dir", str(self.data_dir), "run"]
-        for addr in self.listen:
-            args += ["--listen", addr]
+        args = [*node[1:], *self.run_args()]
         # The static startDetached returns the pid (PySide6's member overload
         # does not); it cannot redirect output, so a two-line exec wrapper
         # sends stdout to /dev/null and stderr to the log, keeping the pid.

@@ -113,8 +113,8 @@ class MentionWatcher(QObject):
     def consider(self, community: str, post: dict[str, Any]) -> None:
         """Notify about `post` if it mentions or replies to me and is new to us."""
         post_id = str(post.get("id", ""))
-        if not post_id or post_id in self._notified or not self.me:
-            return
+        if not post_id or post_id in self._notified or not self.me or post.get("muted"):
+            return  # a muted word or channel (issue 16) never notifies
         if post.get("author") == self.me:
             self._mine.add(post_id)
             return

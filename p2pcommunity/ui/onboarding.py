@@ -32,6 +32,14 @@ def _centered(inner: QWidget) -> QVBoxLayout:
     return outer
 
 
+def _boxed(page: QWidget, width: int) -> QVBoxLayout:
+    """The layout of a box `width` wide, centred on `page`."""
+    box = QFrame()
+    box.setFixedWidth(width)
+    page.setLayout(_centered(box))
+    return QVBoxLayout(box)
+
+
 def _title(text: str) -> QLabel:
     label = QLabel(text)
     label.setObjectName("heroTitle")
@@ -51,9 +59,7 @@ class ConnectingPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        box = QFrame()
-        box.setFixedWidth(420)
-        layout = QVBoxLayout(box)
+        layout = _boxed(self, 420)
         self.title = _title("Starting your node…")
         self.detail = _muted("Your messages live on your computer and your peers'.")
         self.progress = QProgressBar()
@@ -70,7 +76,6 @@ class ConnectingPage(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.error)
         layout.addWidget(self.retry, 0, Qt.AlignmentFlag.AlignLeft)
-        self.setLayout(_centered(box))
 
     def show_progress(self, title: str) -> None:
         self.title.setText(title)
@@ -93,9 +98,7 @@ class NamePage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        box = QFrame()
-        box.setFixedWidth(440)
-        layout = QVBoxLayout(box)
+        layout = _boxed(self, 440)
         layout.addWidget(_title("Welcome to p2pcommunity"))
         layout.addWidget(
             _muted(
@@ -118,7 +121,6 @@ class NamePage(QWidget):
         layout.addWidget(self.name)
         layout.addWidget(self.error)
         layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignRight)
-        self.setLayout(_centered(box))
 
     def _on_continue_clicked(self) -> None:
         name = self.name.text().strip()
@@ -143,9 +145,7 @@ class WelcomePage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        box = QFrame()
-        box.setFixedWidth(620)
-        layout = QVBoxLayout(box)
+        layout = _boxed(self, 620)
         self.title = _title("Join your first community")
         layout.addWidget(self.title)
         layout.addWidget(
@@ -172,7 +172,6 @@ class WelcomePage(QWidget):
             )
         )
         layout.addLayout(cards)
-        self.setLayout(_centered(box))
 
     def _card(self, title: str, text: str, button: str, signal: SignalInstance) -> QFrame:
         card = QFrame()

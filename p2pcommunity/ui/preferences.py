@@ -8,9 +8,8 @@ at once (the theme, notifications, background syncing) and says which
 choices wait for the node's next start (the network ones: the node reads its
 flags when it starts).
 
-LAN discovery is stored but switched off in the dialog until the node's
-`run --mdns` (CLI.md, "Reach") exists: passing an unknown flag would stop the
-node from starting. Flip `LAN_DISCOVERY_AVAILABLE` when it lands.
+LAN discovery starts the node with `run --mdns` (net/lan.py) the next time it
+starts; a node that was already running (started by the CLI) keeps its own.
 """
 
 from __future__ import annotations
@@ -39,7 +38,6 @@ LAN_DISCOVERY = "network/lan_discovery"
 LISTEN = "network/listen"
 KEEP_SYNCING = "tray/keep_syncing"
 THEMES = (("Same as the system", "system"), ("Light", "light"), ("Dark", "dark"))
-LAN_DISCOVERY_AVAILABLE = False
 _ADDR = re.compile(r"^/(ip4|ip6|dns|dns4|dns6)/[^/\s]+/tcp/\d{1,5}$")
 
 
@@ -124,12 +122,10 @@ class PreferencesDialog(QDialog):
         self.keep_syncing = QCheckBox("Keep syncing in the background when the window is closed")
         self.keep_syncing.setChecked(now.keep_syncing)
         self.lan = QCheckBox("Find members on the local network (LAN discovery)")
-        self.lan.setChecked(now.lan_discovery and LAN_DISCOVERY_AVAILABLE)
-        self.lan.setEnabled(LAN_DISCOVERY_AVAILABLE)
+        self.lan.setChecked(now.lan_discovery)
         lan_note = QLabel(
-            "Advertises this device on the local network."
-            if LAN_DISCOVERY_AVAILABLE
-            else "Not available yet: this version of the node has no LAN discovery."
+            "Announces this device's address on the local network (mDNS), so members "
+            "nearby connect directly. Anyone on the network can see that it runs here."
         )
         lan_note.setObjectName("muted")
         lan_note.setWordWrap(True)

@@ -25,7 +25,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDialog,
     QDialogButtonBox,
     QHBoxLayout,
     QHeaderView,
@@ -40,7 +39,7 @@ from PySide6.QtWidgets import (
 from p2pcommunity.ui.actions import TIMEOUTS
 from p2pcommunity.ui.client import ControlClient, friendly_error
 from p2pcommunity.ui.delegate import format_time
-from p2pcommunity.ui.dialogs import ask_text
+from p2pcommunity.ui.dialogs import CommunityDialog, ask_text
 from p2pcommunity.ui.models import AnyIndex, parse_time, short_peer
 
 Row = dict[str, Any]
@@ -146,17 +145,14 @@ class ReportsModel(QAbstractTableModel):
         return [dict(r) for r in self._rows]
 
 
-class ReportsDialog(QDialog):
+class ReportsDialog(CommunityDialog):
     post_wanted = Signal(dict)  # {"id", "channel"}: show this post in the timeline
     changed = Signal()  # a post was hidden or an author timed out
 
     def __init__(
         self, client: ControlClient, community: str, parent: QWidget | None = None
     ) -> None:
-        super().__init__(parent)
-        self.client = client
-        self.community = community
-        self.setWindowTitle("Reports")
+        super().__init__(client, community, "Reports", parent)
         self.resize(760, 420)
         self.model = ReportsModel(self)
         self.view = QTableView()

@@ -9,11 +9,11 @@ fill it and offers the button that does (the Invites tab: "Create invite…").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QDialog,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
@@ -30,20 +30,17 @@ from PySide6.QtWidgets import (
 )
 
 from p2pcommunity.ui.client import ControlClient, friendly_error
-from p2pcommunity.ui.dialogs import ONLY_ADMINS_INVITE, InviteDialog, ask_text
+from p2pcommunity.ui.dialogs import ONLY_ADMINS_INVITE, CommunityDialog, InviteDialog, ask_text
 
 
-class CommunitySettingsDialog(QDialog):
+class CommunitySettingsDialog(CommunityDialog):
     changed = Signal()
 
     def __init__(
         self, client: ControlClient, community: str, parent: QWidget | None = None
     ) -> None:
-        super().__init__(parent)
-        self.client = client
-        self.community = community
+        super().__init__(client, community, "Community settings", parent)
         self.info: dict[str, Any] = {}
-        self.setWindowTitle("Community settings")
         self.resize(620, 480)
         self.tabs = QTabWidget()
         self.status = QLabel()
@@ -163,6 +160,18 @@ class CommunitySettingsDialog(QDialog):
         data: dict[str, Any] | None = None if item is None else item.data(Qt.ItemDataRole.UserRole)
         return data
 
+    def _with_selected(
+        self, widget: QListWidget, act: Callable[[dict[str, Any]], None]
+    ) -> Callable[[], None]:
+        """A button's slot: `act` on the row selected in `widget`, if any is."""
+
+        def slot() -> None:
+            row = self._selected(widget)
+            if row:
+                act(row)
+
+        return slot
+
     def _build_channels(self) -> None:
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -180,26 +189,22 @@ class CommunitySettingsDialog(QDialog):
             )
         )
 
-        def do_rename() -> None:
-            ch = self._selected(self.channels)
-            if ch:
-                ask_text(
-                    self,
-                    "Rename channel",
-                    "New name:",
-                    lambda name: self._job(
-                        "channel rename", {"channel": ch["id"], "name": name}, "Renamed."
-                    ),
-                    ch.get("name", ""),
-                )
+        def do_rename(ch: dict[str, Any]) -> None:
+            ask_text(
+                self,
+                "Rename channel",
+                "New name:",
+                lambda name: self._job(
+                    "channel rename", {"channel": ch["id"], "name": name}, "Renamed."
+                ),
+                ch.get("name", ""),
+            )
 
-        def do_archive() -> None:
-            ch = self._selected(self.channels)
-            if ch:
-                self._job("channel archive", {"channel": ch["id"]}, f"#{ch.get('name')} archived.")
+        def do_archive(ch: dict[str, Any]) -> None:
+            self._job("channel archive", {"channel": ch["id"]}, f"#{ch.get('name')} archived.")
 
-        rename.clicked.connect(do_rename)
-        archive.clicked.connect(do_archive)
+        rename.clicked.connect(self._with_selected(self.channels, do_rename))
+        archive.clicked.connect(self._with_selected(self.channels, do_archive))
         row = QHBoxLayout()
         for b in (create, rename, archive):
             row.addWidget(b)
@@ -231,12 +236,10 @@ class CommunitySettingsDialog(QDialog):
         self.invite_reason.hide()
         revoke = QPushButton("Revoke")
 
-        def do_revoke() -> None:
-            invite = self._selected(self.invites)
-            if invite:
-                self._job("invite revoke", {"invite_id": invite["invite_id"]}, "Invite revoked.")
+        def do_revoke(invite: dict[str, Any]) -> None:
+            self._job("invite revoke", {"invite_id": invite["invite_id"]}, "Invite revoked.")
 
-        revoke.clicked.connect(do_revoke)
+        revoke.clicked.connect(self._with_selected(self.invites, do_revoke))
         row = QHBoxLayout()
         row.addWidget(self.invite_reason, 1)
         row.addStretch(0)
@@ -290,12 +293,10 @@ class CommunitySettingsDialog(QDialog):
         )
         remove = QPushButton("Remove selected")
 
-        def do_remove() -> None:
-            node = self._selected(self.nodes)
-            if node:
-                self._job("node remove", {"peer": node["peer_id"]}, "Node removed.")
+        def do_remove(node: dict[str, Any]) -> None:
+            self._job("node remove", {"peer": node["peer_id"]}, "Node removed.")
 
-        remove.clicked.connect(do_remove)
+        remove.clicked.connect(self._with_selected(self.nodes, do_remove))
         form = QFormLayout()
         form.addRow("Peer id", self.node_peer)
         form.addRow("Address", self.node_addr)

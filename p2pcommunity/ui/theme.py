@@ -21,6 +21,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
+from p2pcommunity.ui.icons import ICON_DIR
+
+# A styled QSpinBox (border, focus ring) loses the platform's arrows: ours, then.
+ICONS = ICON_DIR.as_posix()
+
 LIGHT = {
     "window": "#f3f4f6",
     "base": "#ffffff",
@@ -189,6 +194,14 @@ QLineEdit, QSpinBox {{
     border-radius: 6px; padding: 4px 6px;
 }}
 QLineEdit:focus, QSpinBox:focus {{ border: {ring}; padding: 3px 5px; }}
+QSpinBox::up-button, QSpinBox::down-button {{
+    subcontrol-origin: padding; width: 18px; border: none; background: transparent;
+}}
+QSpinBox::up-button {{ subcontrol-position: top right; }}
+QSpinBox::down-button {{ subcontrol-position: bottom right; }}
+QSpinBox::up-button:hover, QSpinBox::down-button:hover {{ background: {c["midlight"]}; }}
+QSpinBox::up-arrow {{ image: url({ICONS}/spin-up.svg); width: 10px; height: 6px; }}
+QSpinBox::down-arrow {{ image: url({ICONS}/spin-down.svg); width: 10px; height: 6px; }}
 QComboBox:focus {{ border: {ring}; border-radius: 6px; }}
 QPlainTextEdit, QTextEdit, QTextBrowser {{ border: 1px solid {c["mid"]}; border-radius: 6px; }}
 QPlainTextEdit:focus, QTextEdit:focus, QTextBrowser:focus {{ border: {ring}; }}

@@ -295,12 +295,7 @@ class ThreadPanel(QWidget):
         super().__init__(parent)
         self.root_id = ""
         self.header = PanelHeader("Thread")
-        self.model = PostListModel(self)
-        self.model.group = False
-        self.view = PostListView()
-        self.view.post_delegate.show_replies = False
-        self.view.setModel(self.model)
-        self.view.setAccessibleName("Messages in the thread")
+        self.model, self.view = side_post_list(self, "Messages in the thread")
         self.composer = Composer()
         self.composer.set_placeholder("Reply in thread…")
         layout = QVBoxLayout(self)
@@ -309,6 +304,18 @@ class ThreadPanel(QWidget):
         layout.addWidget(self.header)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.composer)
+
+
+def side_post_list(owner: QObject, name: str) -> tuple[PostListModel, PostListView]:
+    """Posts in a side panel (a thread, search results): every post with its header,
+    no reply counts."""
+    model = PostListModel(owner)
+    model.group = False
+    view = PostListView()
+    view.post_delegate.show_replies = False
+    view.setModel(model)
+    view.setAccessibleName(name)
+    return model, view
 
 
 class SearchPanel(QWidget):
@@ -325,12 +332,7 @@ class SearchPanel(QWidget):
         self.field.returnPressed.connect(lambda: self.searched.emit(self.field.text().strip()))
         self.status = QLabel("")
         self.status.setObjectName("muted")
-        self.model = PostListModel(self)
-        self.model.group = False
-        self.view = PostListView()
-        self.view.post_delegate.show_replies = False
-        self.view.setModel(self.model)
-        self.view.setAccessibleName("Search results")
+        self.model, self.view = side_post_list(self, "Search results")
         self.view.activated.connect(self._on_view_activated)
         self.view.clicked.connect(self._on_view_activated)
         box = QVBoxLayout()

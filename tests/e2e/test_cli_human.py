@@ -90,6 +90,7 @@ def test_every_command_prints_escaped_human_output(make_cli: Any, tmp_path: Path
         saved = tmp_path / "saved.txt"
         human(alice, "attachment save", cid, root, str(saved), expect="saved.txt  13 B")
         assert saved.read_text(encoding="utf-8") == "bring gloves\n"
+        human(alice, "attachment status", cid, root, expect="complete: 1/1 chunks, 13 B of 13 B")
         human(alice, "storage", expect="1 blobs")
         gone = alice.json("post", cid, "general", "oops")["post_id"]
         human(alice, "delete", cid, gone, expect="deleted")
@@ -163,6 +164,8 @@ def test_every_command_prints_escaped_human_output(make_cli: Any, tmp_path: Path
         human(alice, "page edit", cid, "Guide", "--append", HOSTILE, expect="edited")
         human(alice, "page edit", cid, page, "--replace", "one", "1", expect="edited")
         human(alice, "page show", cid, "Guide", expect="Step 1.")
+        human(alice, "page edit", cid, "Guide", "--attach", str(notes), expect="edited")
+        human(alice, "page show", cid, "Guide", expect="[file] notes.txt")
         human(alice, "page list", cid, expect="Guide")
         first = alice.json("page", "history", cid, "Guide")["history"][0]["version"]
         human(alice, "page history", cid, "Guide", expect=first)
@@ -171,6 +174,14 @@ def test_every_command_prints_escaped_human_output(make_cli: Any, tmp_path: Path
         human(alice, "member remove", cid, carol_id, expect="removed")
         human(alice, "block", bob_id, expect="blocked")
         human(alice, "unblock", bob_id, expect="unblocked")
+        human(alice, "mute add", "w33ds", expect="muted")
+        human(alice, "channel mute", cid, "general", expect="channel muted")
+        muted = human(alice, "mute list", "--community", cid, expect="w33ds")
+        assert "#general" in muted
+        human(alice, "channel unmute", cid, "general", expect="unmuted")
+        human(alice, "mute remove", "w33ds", expect="unmuted")
+        human(alice, "dismiss", cid, post, expect="dismissed")
+        human(alice, "dismissed", cid, expect=post)
         status = human(alice, "status", expect=me)
         assert "Gardeners" in status and "documents" in status
         export = tmp_path / "export"

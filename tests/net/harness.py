@@ -33,17 +33,6 @@ from p2pcommunity.sync.storage.store import Store
 
 LOOPBACK = ["/ip4/127.0.0.1/tcp/0"]
 POLL_S = 0.02
-TEST_TIMEOUT = 90
-
-
-def run(body: Callable[[], Awaitable[None]], timeout: float = TEST_TIMEOUT) -> None:
-    """`trio.run(body)`, failing after `timeout` seconds instead of hanging."""
-
-    async def main() -> None:
-        with trio.fail_after(timeout):
-            await body()
-
-    trio.run(main)
 
 
 @dataclass(eq=False)
@@ -179,6 +168,16 @@ async def close_session(runner: SessionRunner, peer: HarnessNode, timeout: float
             for r in peer.node.runners
         ):
             await trio.sleep(POLL_S)
+
+
+def run(body: Callable[[], Awaitable[None]], timeout: float = 120.0) -> None:
+    """`trio.run` a test body, failing it after `timeout` seconds."""
+
+    async def main() -> None:
+        with trio.fail_after(timeout):
+            await body()
+
+    trio.run(main)
 
 
 async def wait_until(

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import trio
 
-from p2pcommunity.net.blobs import BLOB_PROTOCOL, BlobExchange, _ask
+from p2pcommunity.net.blobs import BLOB_PROTOCOL, STREAMS_PER_PEER, BlobExchange, _ask
 from p2pcommunity.sync.blobs import cid as cids
 from p2pcommunity.sync.errors import Invalid
 from p2pcommunity.sync.files import MANIFEST_INDEX
@@ -153,7 +153,9 @@ async def _test_a_corrupt_chunk_is_refused_and_fetched_from_another_peer(tmp_pat
         out = tmp_path / "out.bin"
         await c.service.files.save(cid.hex(), cids.to_text(root), str(out), 60.0)  # type: ignore[misc]
         assert out.read_bytes() == source.read_bytes()
-        assert len(bad) <= 1, "a peer that sent a bad chunk was asked again"
+        # Only the requests already in flight when the first bad chunk came (one per
+        # stream) may have been answered by B: after that, B is not asked again.
+        assert len(bad) <= STREAMS_PER_PEER, "a peer that sent a bad chunk was asked again"
 
 
 async def _test_a_non_member_gets_nothing(tmp_path: Path) -> None:

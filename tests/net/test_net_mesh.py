@@ -135,3 +135,17 @@ def test_picks_differ_between_nodes_and_skip_removed_members_and_backoff() -> No
     assert len(second) == 5 and not first & second
     other = Dialer(dialer.node, [], random.Random(8))
     assert {peer for peer, _, _ in other.plan(200.0)} != first
+
+
+def test_a_member_seen_on_the_lan_is_dialed_there_first_and_out_of_backoff() -> None:
+    me, state, addrs = _community(members=1)
+    dialer = _dialer(me, state, addrs, mesh=4)
+    (peer,) = addrs
+    dialer._next_try[peer] = 100.0  # its known address failed
+    assert dialer.plan(0.0) == []
+    dialer.found_on_lan(peer, ["/ip4/192.0.2.9/tcp/4001"])
+    ((planned, planned_addrs, _),) = dialer.plan(0.0)
+    assert planned == peer
+    assert planned_addrs == ["/ip4/192.0.2.9/tcp/4001", *addrs[peer]]
+    dialer.lost_on_lan(peer)
+    assert dialer.plan(0.0)[0][1] == addrs[peer]

@@ -176,7 +176,8 @@ def test_export_carries_blobs_and_import_verifies_them(service: Service, tmp_pat
     import shutil
 
     shutil.copytree(out, tampered)
-    victim = sorted((tampered / "blobs" / "chunks").iterdir())[0]
+    # The last chunk (5 bytes): the two before it verify, and must not stay either.
+    victim = min((tampered / "blobs" / "chunks").iterdir(), key=lambda p: p.stat().st_size)
     victim.write_bytes(b"\x00" + victim.read_bytes()[1:])
     for source, expected in ((tampered, False), (out, True)):
         other_dir = tmp_path / f"other-{source.name}"
@@ -185,3 +186,27 @@ def test_export_carries_blobs_and_import_verifies_them(service: Service, tmp_pat
         assert import_community(other, source) == {"community_id": cid}
         posts = other.read(cid, "general")["posts"]
         assert posts[0]["attachments"][0]["local"] is expected
+        chunk_files = list((other_dir / "blobs").rglob("*"))
+        assert any(p.is_file() for p in chunk_files) is expected  # refused: none kept
+
+
+def test_a_topic_attaches_files_and_its_limits_hold(service: Service, tmp_path: Path) -> None:
+    cid = service.community_create("c")["community_id"]
+    service.channel_create(cid, "help", kind="forum")
+    f, big = tmp_path / "map.pdf", tmp_path / "big.bin"
+    f.write_bytes(b"%PDF-1.7\n" + os.urandom(mf.CHUNK_SIZE))
+    with big.open("wb") as out:
+        out.truncate(mf.DEFAULT_MAX_FILE_SIZE + 1)
+    with pytest.raises(Invalid) as refused:
+        service.knowledge.topic_create(cid, "help", "Where?", "see", attach=[str(f), str(big)])
+    assert refused.value.code == "too_large"
+    assert service.files.storage()["blobs"] == 0
+    topic = service.knowledge.topic_create(cid, "help", "Where?", "the map", attach=[str(f)])
+    posts = service.thread(cid, topic["post_id"])["posts"]
+    (attachment,) = posts[0]["attachments"]
+    assert (attachment["name"], attachment["mime"], attachment["local"]) == (
+        "map.pdf",
+        "application/pdf",
+        True,
+    )
+    assert attachment["size"] == f.stat().st_size

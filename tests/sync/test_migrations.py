@@ -159,7 +159,10 @@ def test_fixture_is_what_0_1_0_wrote() -> None:
 def test_migrated_store_has_todays_schema(copy: Path, tmp_path: Path) -> None:
     path = copy / "alice" / "store.sqlite3"
     store = Store(path)
-    assert store.schema_version() == migrations.CURRENT == (1, 4)
+    assert store.schema_version() == migrations.CURRENT == (1, 6)
+    # 1.6 (issue 16): posts by author, in document order.
+    indexes = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "posts_by_author" in indexes
     history = store.db.execute("SELECT version, how FROM schema_history").fetchall()
     # 1.2 (issue 14): the knowledge read models start empty.
     for table in ("topic_meta", "votes", "author_accepts"):
@@ -170,12 +173,18 @@ def test_migrated_store_has_todays_schema(copy: Path, tmp_path: Path) -> None:
     # 1.4 (issue 15): the blob tables exist and are empty; nothing was attached before.
     assert store.blobs.usage() == (0, 0)
     assert store.db.execute("SELECT count(*) FROM post_attachments").fetchone() == (0,)
+    # 1.5 (issue 16): the personal-safety lists exist and are empty (local, never synced).
+    assert store.personal.words() == []
+    for table in ("muted_channels", "dismissed_reports"):
+        assert store.db.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
     store.close()
     assert history == [
         (1001, "migrated"),
         (1002, "migrated"),
         (1003, "migrated"),
         (1004, "migrated"),
+        (1005, "migrated"),
+        (1006, "migrated"),
     ]
     assert user_version(path) == migrations.encode(migrations.CURRENT)
     fresh = tmp_path / "fresh.sqlite3"
@@ -313,20 +322,20 @@ def test_newer_major_is_refused_and_left_alone(copy: Path) -> None:
 def test_newer_minor_opens_without_changing_its_version(copy: Path) -> None:
     path = copy / "carol" / "store.sqlite3"
     Store(path).close()  # to 1.1, then pretend a later 1.x release wrote it
-    set_user_version(path, 1007)
+    set_user_version(path, 1099)
     store = Store(path)
-    assert store.schema_version() == (1, 7)
+    assert store.schema_version() == (1, 99)
     assert store.community_ids()
     store.close()
-    assert user_version(path) == 1007
+    assert user_version(path) == 1099
 
 
 def test_version_packing() -> None:
     assert migrations.decode(1) == (1, 0)  # release 0.1.0
     assert migrations.decode(migrations.encode((3, 42))) == (3, 42)
     assert migrations.encode((1, 1)) == 1001
-    assert migrations.pending((1, 0)) == [(1, 1), (1, 2), (1, 3), (1, 4)]
-    assert migrations.pending((1, 1)) == [(1, 2), (1, 3), (1, 4)]
+    assert migrations.pending((1, 0)) == [(1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (1, 6)]
+    assert migrations.pending((1, 1)) == [(1, 2), (1, 3), (1, 4), (1, 5), (1, 6)]
     assert migrations.pending(migrations.CURRENT) == []
     assert max(migrations.STEPS) == migrations.CURRENT
     with pytest.raises(ValueError):

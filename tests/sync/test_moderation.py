@@ -61,7 +61,9 @@ def test_timeout_hides_posts_outside_its_heads_until_it_ends(trio_of: Trio) -> N
     sync_docs(mallory, bob, cid, mallory.me)
     admin.role_set(cid, peer_of(bob), "moderator")
     sync_log(admin, bob, cid)
+    before = bob.clock()
     bob.governance.timeout(cid, peer_of(mallory), "1h")
+    after = bob.clock()
     # Mallory had not seen the timeout and posted meanwhile, dated before its end.
     mallory.post(cid, "general", "during the timeout")
     sync_docs(mallory, bob, cid, mallory.me)
@@ -69,9 +71,18 @@ def test_timeout_hides_posts_outside_its_heads_until_it_ends(trio_of: Trio) -> N
     sync_log(bob, mallory, cid)
     with pytest.raises(Forbidden):
         mallory.post(cid, "general", "again")
-    statuses = {m["peer_id"]: m["status"] for m in bob.member_list(cid)["members"]}
-    assert statuses[peer_of(mallory)] == "timed_out"
+    members = {m["peer_id"]: m for m in bob.member_list(cid)["members"]}
+    assert members[peer_of(mallory)]["status"] == "timed_out"
+    # every member sees when it ends, as ms since the epoch; the others have none
+    until = members[peer_of(mallory)]["timed_out_until"]
+    assert isinstance(until, int) and before + 3_600_000 <= until <= after + 3_600_000
+    assert until in [m["timed_out_until"] for m in mallory.member_list(cid)["members"]]
+    assert [m["timed_out_until"] for m in members.values() if m["status"] != "timed_out"] == [
+        None,
+        None,
+    ]
     bob.governance.untimeout(cid, peer_of(mallory))
+    assert all(m["timed_out_until"] is None for m in bob.member_list(cid)["members"])
     assert texts(bob, cid) == ["before the timeout", "during the timeout"]
 
 

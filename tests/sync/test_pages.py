@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from p2pcommunity.sync.crypto import sign
 from p2pcommunity.sync.docs.apply import SignedChange
-from p2pcommunity.sync.docs.pages import splice_for
-from p2pcommunity.sync.errors import Forbidden, Rejected
+from p2pcommunity.sync.docs.pages import PAGE_CHANGE_TAG, FileEdit, splice_for
+from p2pcommunity.sync.errors import Forbidden, NotFound, Rejected
 from p2pcommunity.sync.service import Service
 from tests.sync.builders import clock, member_club, peer_of, sync_log
 
@@ -27,6 +28,28 @@ def _sync_page(source: Service, target: Service, cid: str, page: str) -> int:
     )
     assert not waiting
     return applied
+
+
+def _forge(
+    author: Service, cid: str, page_id: bytes, text: str, files: FileEdit | None = None
+) -> SignedChange:
+    """A signed change of `author`'s, made below its service's checks (as a modified
+    client would)."""
+    page = author.pages.open(author.community(cid), page_id)
+    page.doc.set_actor(author.me)
+    seq = author.store.pages.max_seqs(page_id).get(author.me, 0) + 1
+    change = page.replace_text(text, seq, clock(), "x", files)
+    assert change is not None
+    return SignedChange(change.raw_bytes, sign(author.key, PAGE_CHANGE_TAG, page_id, change.hash))
+
+
+def _refusal(target: Service, cid: str, page_id: bytes, forged: SignedChange) -> str:
+    """Why `target` refuses `forged`; it stored nothing of it."""
+    before = target.store.pages.count(page_id)
+    with pytest.raises(Rejected) as refused:
+        target.pages.receive(target.community(cid), page_id, [forged], clock())
+    assert target.store.pages.count(page_id) == before
+    return refused.value.reason
 
 
 @pytest.fixture
@@ -94,19 +117,8 @@ def test_non_editor_change_is_refused_and_stores_nothing(
         ann.pages.edit(cid, "Rules", append="!")
     # Forge it anyway, below the service's check: a signed change by a non-editor.
     page_id = bytes.fromhex(page)
-    ann_page = ann.pages.open(ann.community(cid), page_id)
-    ann_page.doc.set_actor(ann.me)
-    change = ann_page.replace_text("vandalised", 1, clock(), "x")
-    assert change is not None
-    from p2pcommunity.sync.crypto import sign
-    from p2pcommunity.sync.docs.pages import PAGE_CHANGE_TAG
-
-    forged = SignedChange(change.raw_bytes, sign(ann.key, PAGE_CHANGE_TAG, page_id, change.hash))
-    before = admin.store.pages.count(page_id)
-    with pytest.raises(Rejected) as refused:
-        admin.pages.receive(admin.community(cid), page_id, [forged], clock())
-    assert refused.value.reason == "not_editor"
-    assert admin.store.pages.count(page_id) == before
+    forged = _forge(ann, cid, page_id, "vandalised")
+    assert _refusal(admin, cid, page_id, forged) == "not_editor"
     assert admin.pages.show(cid, "Rules")["text"] == "mods only"
     del bob
 
@@ -178,3 +190,29 @@ def test_non_member_cannot_create_or_restrict(club: tuple[Service, Service, Serv
     ann.pages.create(cid, "Open", "x")
     assert [p["title"] for p in ann.pages.list_pages(cid)["pages"]] == ["Open"]
     del admin
+
+
+def test_page_files_travel_and_a_malformed_files_map_is_refused(
+    club: tuple[Service, Service, Service, str], tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    admin, ann, _, cid = club
+    f = tmp_path / "map.txt"
+    f.write_text("north gate\n")
+    page = admin.pages.create(cid, "Meet", "see the map", attach=[str(f)])["page_id"]
+    sync_log(admin, ann, cid)
+    _sync_page(admin, ann, cid, page)
+    (shown,) = ann.pages.show(cid, "Meet")["attachments"]
+    assert (shown["name"], shown["local"]) == ("map.txt", False)
+    # Ann forges a change below her service's check: a file named like a path.
+    page_id = bytes.fromhex(page)
+    (ref,) = ann.pages.open(ann.community(cid), page_id).files()  # type: ignore[misc]
+    forged = _forge(ann, cid, page_id, "see", FileEdit((replace(ref, name="../../x"),)))
+    assert _refusal(admin, cid, page_id, forged) == "invalid_content"
+    assert [a["name"] for a in admin.pages.show(cid, "Meet")["attachments"]] == ["map.txt"]
+    # Detaching by CID leaves the page without it, on every peer that syncs.
+    admin.pages.edit(cid, "Meet", detach=[shown["cid"]])
+    assert admin.pages.show(cid, "Meet")["attachments"] == []
+    with pytest.raises(NotFound):
+        admin.pages.edit(cid, "Meet", detach=[shown["cid"]])

@@ -8,25 +8,16 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nacl.signing import SigningKey
 
-from p2pcommunity.sync.docs.memberdoc import PostRecord, new_local_id, post_id_for
+from p2pcommunity.sync.docs.apply import SignedChange
+from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.errors import DomainError, Forbidden, Rejected
 from p2pcommunity.sync.safety.confusables import fold, tokens
+from p2pcommunity.sync.safety.policy import verdicts
 from p2pcommunity.sync.safety.words import skeleton
 from p2pcommunity.sync.service import Service
 from tests.sync.builders import clock, member_club, new_service, peer_of, sync_docs, sync_log, texts
-
-
-def _raw_post(service: Service, cid: str, text: str, ms: int, mentions: int = 0) -> str:
-    """The test double of an app that skips its own checks: straight into its document."""
-    community = service.community(cid)
-    channel = service.channel_id(community.state, "general")
-    keys = tuple(SigningKey.generate().verify_key.encode() for _ in range(mentions))
-    local_id = new_local_id()
-    record = PostRecord(local_id, channel, text, None, keys, ms)
-    community.write(service.key, ms, lambda seg: seg.write_post(record))
-    return post_id_for(service.me, local_id)
+from tests.sync.skipping_author import raw_post
 
 
 @pytest.fixture
@@ -84,11 +75,11 @@ def test_peers_hide_what_a_check_skipping_author_sent(club: tuple) -> None:
         sync_log(admin, who, cid)
         sync_log(mod, who, cid)
     base = admin.community(cid).state.members[mallory.me].joined_ms + 10_000_000
-    _raw_post(mallory, cid, "first, fine", base)
-    _raw_post(mallory, cid, "too soon", base + 1000)  # slow mode
-    _raw_post(mallory, cid, "a s c a m? no: a sc4m", base + 120_000)  # blocked word
-    _raw_post(mallory, cid, "see https://x.example", base + 240_000)  # probation: a link
-    _raw_post(mallory, cid, "hi all", base + 360_000, mentions=3)  # mention limit
+    raw_post(mallory, cid, "first, fine", base)
+    raw_post(mallory, cid, "too soon", base + 1000)  # slow mode
+    raw_post(mallory, cid, "a s c a m? no: a sc4m", base + 120_000)  # blocked word
+    raw_post(mallory, cid, "see https://x.example", base + 240_000)  # probation: a link
+    raw_post(mallory, cid, "hi all", base + 360_000, mentions=3)  # mention limit
     for who in (bob, admin):
         sync_docs(mallory, who, cid, mallory.me, ms=0)
         assert texts(who, cid) == ["first, fine"]
@@ -158,7 +149,8 @@ def test_only_admins_set_the_policy_and_bad_values_change_nothing(club: tuple) -
 
 _POLICY = st.sampled_from(
     [("slow_mode.general", "30s"), ("slow_mode.general", "off"), ("max_mentions", "0"),
-     ("rate.posts_per_minute", "2"), ("max_links", "0"), ("max_links", "off")]
+     ("rate.posts_per_minute", "2"), ("max_links", "0"), ("max_links", "off"),
+     ("probation", "7d"), ("probation.hold", "on"), ("probation", "off")]
 )  # fmt: skip
 
 
@@ -190,7 +182,7 @@ def test_concurrent_policy_changes_and_posts_resolve_identically(
         (a if i % 2 else b).safety.policy_set(cid, key, value)
     base = 1_800_000_000_000
     for offset, mentions, link in posts:
-        _raw_post(c, cid, "x https://l.example" if link else "x", base + offset * 1000, mentions)
+        raw_post(c, cid, "x https://l.example" if link else "x", base + offset * 1000, mentions)
     peers = (a, b, c)
     for target, order in zip(peers, orders, strict=True):
         for source in (peers[i] for i in order):
@@ -200,6 +192,8 @@ def test_concurrent_policy_changes_and_posts_resolve_identically(
     seen = [sorted(p["id"] for p in who.read(cid, "general", limit=100)["posts"]) for who in peers]
     assert seen[0] == seen[1] == seen[2]
     assert all(who.safety.policy_show(cid) == a.safety.policy_show(cid) for who in peers)
+    judged = [who.safety.verdicts(who.community(cid)) for who in peers]
+    assert judged[0] == judged[1] == judged[2]  # held and flagged alike, not only hidden
 
 
 # --- ops from the network: refused whole, nothing changes ---------------------
@@ -215,6 +209,11 @@ def test_concurrent_policy_changes_and_posts_resolve_identically(
         ("word_set", {"hash": bytes(16), "action": "block", "tokens": 1}),  # not sealed
         ("word_set", {"hash": bytes(16), "action": "nuke", "tokens": 1, "sealed": b"x"}),
         ("post_approve", {"post": "not-an-id"}),
+        ("witness", {"docs": []}),
+        ("witness", {"docs": [[bytes(32), 0, -1]]}),
+        ("witness", {"docs": [[bytes(31), 0, 1]]}),
+        ("witness", {"docs": [[bytes(32), 0, 1]] * 257}),
+        ("witness", {"docs": [[bytes(32), 0, 1]]}),  # well formed, but no node wrote it
     ],
 )
 def test_malformed_safety_ops_are_refused(club: tuple, op_type: str, body: dict) -> None:
@@ -233,3 +232,91 @@ def test_a_plain_members_policy_op_is_refused_by_every_peer(club: tuple) -> None
             mallory.key, "policy_set", {"key": "max_links", "value": 0}, clock()
         )
     assert admin.safety.policy_show(cid)["max_links"] is None
+
+
+# --- the verdicts kept incrementally ------------------------------------------
+
+
+def test_incremental_verdicts_follow_posts_edits_and_policy_changes(club: tuple) -> None:
+    """Each step changes one author's posts or the policy; the verdicts the store keeps
+    must equal a fresh judgement of every post after each of them."""
+    admin, mod, mallory, bob, cid = club
+    mod.safety.words_add(cid, "scam", "block")
+    for who in (mallory, bob):
+        sync_log(mod, who, cid)
+
+    def check() -> set[str]:
+        state = bob.community(cid).state
+        kept = bob.store.safety.verdicts(state)
+        assert kept == verdicts(state, bob.store.safety.posts(bytes.fromhex(cid)))
+        return {p for p, v in kept.items() if v.action == "hide"}
+
+    first = mallory.post(cid, "general", "hello")["post_id"]
+    bobs = bob.post(cid, "general", "hi")["post_id"]
+    sync_docs(mallory, bob, cid, mallory.me, ms=0)
+    assert check() == set()
+    mallory.edit(cid, first, "hello, a SC4M")  # an edit is judged again on receipt
+    sync_docs(mallory, bob, cid, mallory.me, ms=0)
+    assert check() == {first}
+    bob.edit(cid, bobs, "scam? no")
+    assert check() == {first, bobs}
+    admin.safety.policy_set(cid, "max_links", "0")
+    sync_log(admin, bob, cid)
+    link = raw_post(mallory, cid, "https://x.example", clock())
+    sync_docs(mallory, bob, cid, mallory.me, ms=0)
+    assert check() == {first, bobs, link}
+    mod.safety.words_remove(cid, "scam")
+    sync_log(mod, bob, cid)
+    assert check() == {link}
+    assert "hello, a SC4M" in texts(bob, cid)
+
+
+# --- witnessed time ------------------------------------------------------------
+
+
+def test_a_witness_bounds_a_future_date_and_only_listed_nodes_witness(club: tuple) -> None:
+    admin, _mod, mallory, bob, cid = club
+    admin.safety.policy_set(cid, "slow_mode.general", "10m")  # longer than the skew
+    admin.governance.node_add(cid, peer_of(bob), "/ip4/127.0.0.1/tcp/1")
+    for who in (mallory, bob):
+        sync_log(admin, who, cid)
+    now = clock()
+    # Two posts a real second apart, the second dated an hour ahead to dodge slow mode.
+    raw_post(mallory, cid, "first", now)
+    second = raw_post(mallory, cid, "second", now + 3_600_000)
+    sync_docs(mallory, bob, cid, mallory.me, ms=0)
+    assert "second" in texts(bob, cid)  # judged at its own date until witnessed
+    with pytest.raises(Rejected):  # mallory is no always-on node
+        mallory.community(cid).append_op(
+            mallory.key, "witness", {"docs": [[mallory.me, 0, 9]]}, clock()
+        )
+    assert bob.safety.witness(bob.community(cid)) is True  # bob is one: at his clock
+    assert bob.safety.witness(bob.community(cid)) is False  # nothing new since
+    sync_log(bob, admin, cid)
+    sync_docs(mallory, admin, cid, mallory.me, ms=0)
+    for who in (bob, admin):
+        assert texts(who, cid) == ["first"]
+        assert who.safety.verdicts(who.community(cid))[second].rule == "slow_mode"
+
+
+@pytest.mark.parametrize("bad_at", [0, 1, 4, 6])
+def test_an_always_on_node_takes_a_batch_up_to_its_first_refused_change(
+    club: tuple, bad_at: int
+) -> None:
+    admin, mod, mallory, bob, cid = club
+    mod.safety.words_add(cid, "scam", "block")
+    admin.governance.node_add(cid, peer_of(bob), "/ip4/127.0.0.1/tcp/1")
+    for who in (mallory, bob, admin):
+        sync_log(mod, who, cid)
+        sync_log(admin, who, cid)
+    written = [f"post {i}" if i != bad_at else "a scam" for i in range(7)]
+    ids = [raw_post(mallory, cid, text, clock()) for text in written]
+    ref = DocRef(bytes.fromhex(cid), mallory.me, 0)
+    rows = mallory.store.changes_after(ref.doc_id, 0, 100)
+    result = bob.community(cid).receive_changes(ref, [SignedChange(d, s) for _, _, d, s in rows], 0)
+    assert result.refused == "blocked_word"
+    held = {p.id for p in bob.store.safety.posts(bytes.fromhex(cid), mallory.me)}
+    assert held == set(ids[:bad_at])
+    assert texts(bob, cid) == written[:bad_at]
+    sync_docs(mallory, admin, cid, mallory.me, ms=0)  # not a node: stores all, hides one
+    assert sorted(texts(admin, cid)) == sorted(t for t in written if t != "a scam")

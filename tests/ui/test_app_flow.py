@@ -17,7 +17,7 @@ def test_first_run_asks_a_name_then_welcomes(qtbot, make_app) -> None:
 def create_community(qtbot, app: App, name: str) -> str:
     created: list[str] = []
     app.chat.communities_listed.connect(lambda n: None)
-    app.open_create()
+    app.dialogs.open_create()
     from p2pcommunity.ui.dialogs import CreateCommunityDialog
 
     dialog = app.window.findChild(CreateCommunityDialog)

@@ -15,7 +15,7 @@ from p2pcommunity.ui.composer import local_time_text, parse_until
 
 from .conftest import start_with_name
 from .test_app_flow import create_community, timeline_texts
-from .test_two_apps import SYNC_MS, call, club_of_two, join_as_member
+from .test_two_apps import SYNC_MS, call, club_of_two
 
 
 def click_channel(qtbot, app: App, name: str) -> None:
@@ -29,8 +29,7 @@ def click_channel(qtbot, app: App, name: str) -> None:
 
 
 def test_a_completed_mention_is_a_name_and_notifies(qtbot, make_app) -> None:
-    alice, bob, community = club_of_two(qtbot, make_app)
-    join_as_member(qtbot, alice, bob, community)
+    alice, bob, _community = club_of_two(qtbot, make_app)
     edit = bob.chat.composer.edit
     qtbot.waitUntil(lambda: bool(edit._mentions), timeout=SYNC_MS)  # member list arrived
     seen: list[tuple[str, str]] = []
@@ -52,7 +51,6 @@ def test_a_completed_mention_is_a_name_and_notifies(qtbot, make_app) -> None:
 
 def test_a_timed_out_member_sees_until_when_and_can_post_again_after(qtbot, make_app) -> None:
     alice, bob, community = club_of_two(qtbot, make_app)
-    join_as_member(qtbot, alice, bob, community)
     composer = bob.chat.composer
     qtbot.waitUntil(lambda: composer.edit.isEnabled() and bool(bob.chat.channel), timeout=10_000)
 

@@ -54,7 +54,7 @@ def test_admin_creates_a_channel_and_an_invite_from_where_they_look(qtbot, make_
     )
 
     # the Invites tab: empty, says so, and offers Create
-    alice.open_settings(community)
+    alice.dialogs.open_settings(community)
     qtbot.waitUntil(lambda: bool(visible(CommunitySettingsDialog)), timeout=5_000)
     settings = visible(CommunitySettingsDialog)[0]
     assert isinstance(settings, CommunitySettingsDialog)

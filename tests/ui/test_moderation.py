@@ -9,7 +9,7 @@ from p2pcommunity.ui.reports import HIDDEN, SHOWN, ReportColumn, ReportsDialog, 
 
 from .conftest import answer_text, start_with_name
 from .test_app_flow import create_community, send, timeline_texts
-from .test_two_apps import SYNC_MS, call, club_of_two, join_as_member
+from .test_two_apps import SYNC_MS, call, join_as_member
 
 
 def menu_texts(app: App) -> list[str]:
@@ -19,7 +19,11 @@ def menu_texts(app: App) -> list[str]:
 
 
 def test_a_members_report_reaches_the_moderators_viewer(qtbot, make_app, qtmodeltester) -> None:
-    alice, bob, community = club_of_two(qtbot, make_app)
+    alice: App = make_app("alice")
+    bob: App = make_app("bob")
+    start_with_name(qtbot, alice, "Alice")
+    start_with_name(qtbot, bob, "Bob")
+    community = create_community(qtbot, alice, "Climbing club")
     send(qtbot, alice, "Buy cheap ropes at example.com")
     qtbot.waitUntil(lambda: len(timeline_texts(alice)) == 1, timeout=10_000)
     join_as_member(qtbot, alice, bob, community)
@@ -29,8 +33,9 @@ def test_a_members_report_reaches_the_moderators_viewer(qtbot, make_app, qtmodel
     # Bob, a member, reports the post from its menu; he has no reports viewer
     assert "Reports…" not in menu_texts(bob)
     post = bob.chat.timeline.rows()[0]
-    bob.chat.menus.report_post(post)
-    answer_text(qtbot, bob.window, "It is spam")
+    report = bob.chat.menus.report_post(post)
+    report.reason.setText("It is spam")
+    report.send_button.click()
     qtbot.waitUntil(
         lambda: "Report sent" in bob.window.statusBar().currentMessage(), timeout=10_000
     )
@@ -75,7 +80,7 @@ def test_a_members_report_reaches_the_moderators_viewer(qtbot, make_app, qtmodel
     assert not dialog.isVisible()
 
     # Hide post: the row says so, and the post leaves Bob's timeline
-    dialog = alice.open_reports(community)
+    dialog = alice.dialogs.open_reports(community)
     model = dialog.model
     qtbot.waitUntil(lambda: model.row_at(0).get("state") == SHOWN, timeout=10_000)
     dialog.hide_post()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from p2pcommunity.ui.app import App
 
-from .test_two_apps import SYNC_MS, call, club_of_two, join_as_member
+from .conftest import start_with_name
+from .test_app_flow import create_community
+from .test_two_apps import SYNC_MS, call, join_as_member
 
 
 def channel_id(qtbot, app: App, community: str, name: str) -> str:
@@ -13,7 +15,11 @@ def channel_id(qtbot, app: App, community: str, name: str) -> str:
 
 
 def test_mention_and_reply_in_another_channel_notify(qtbot, make_app) -> None:
-    alice, bob, community = club_of_two(qtbot, make_app)
+    alice: App = make_app("alice")
+    bob: App = make_app("bob")
+    start_with_name(qtbot, alice, "Alice")
+    start_with_name(qtbot, bob, "Bob")
+    community = create_community(qtbot, alice, "Climbing club")
     call(qtbot, alice, "channel create", {"community": community, "name": "random"})
     random = channel_id(qtbot, alice, community, "random")
     question = call(

@@ -26,7 +26,7 @@ import pytest
 
 from p2pcommunity.ui.dbus_notify import DBusNotifier
 
-from .test_two_apps import SYNC_MS, call, club_of_two, join_as_member
+from .test_two_apps import SYNC_MS, call, club_of_two
 
 SIGNATURE = "susssasa{sv}i"  # Notify in the Desktop Notifications Specification
 
@@ -208,7 +208,6 @@ def test_a_typed_mention_from_another_member_reaches_the_desktop(
 ) -> None:
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", session_bus.address)
     alice, bob, community = club_of_two(qtbot, make_app)
-    join_as_member(qtbot, alice, bob, community)
     qtbot.waitUntil(lambda: alice.chat.channel != "", timeout=10_000)
     general = alice.chat.channel
     assert not alice.window.isActiveWindow()  # (tests never raise the window)

@@ -164,3 +164,24 @@ def test_the_window_fits_an_800x600_screen(qtbot, tmp_path: Path) -> None:
     members_button = app.chat.header_buttons[1]
     qtbot.mouseClick(members_button, Qt.MouseButton.LeftButton)
     assert app.chat.side.isVisible() and app.chat.side.currentWidget() is app.chat.members_panel
+
+
+def test_lan_discovery_is_offered_and_reaches_the_nodes_next_start(qtbot, tmp_path: Path) -> None:
+    app = make(qtbot, tmp_path)
+    assert "--mdns" not in app.node.run_args()
+    shortcut(qtbot, app, Qt.Key.Key_Comma)
+    dialog = open_dialog(qtbot, PreferencesDialog)
+    assert isinstance(dialog, PreferencesDialog)
+    assert dialog.lan.isEnabled() and not dialog.lan.isChecked()
+    qtbot.mouseClick(dialog.lan, Qt.MouseButton.LeftButton, pos=QPoint(8, 8))
+    assert dialog.lan.isChecked()
+    save = dialog.buttons.button(QDialogButtonBox.StandardButton.Save)
+    qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=2_000)
+    assert Preferences(app.settings).load().lan_discovery
+    assert app.node.run_args()[-1] == "--mdns"
+    assert "next starts" in app.window.statusBar().currentMessage()
+    # and a new start of the app (same data dir) passes it too
+    again = App(tmp_path / "alice", ["/ip4/127.0.0.1/tcp/0"], None)
+    qtbot.addWidget(again.window)
+    assert "--mdns" in again.node.run_args()

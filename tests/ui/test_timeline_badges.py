@@ -14,7 +14,9 @@ from p2pcommunity.ui.app import App
 from p2pcommunity.ui.delegate import MENTION_BADGE, UNREAD_BADGE, channel_badge
 from p2pcommunity.ui.models import ChannelRole
 
-from .test_two_apps import SYNC_MS, call, club_of_two
+from .conftest import start_with_name
+from .test_app_flow import create_community
+from .test_two_apps import SYNC_MS, call
 
 
 def join_directly(qtbot, alice: App, bob: App, community: str) -> None:
@@ -44,7 +46,11 @@ def badge_colors(app: App, channel_id: str) -> set[str]:
 
 
 def test_badges_count_visible_posts_and_mark_mentions(qtbot, make_app) -> None:
-    alice, bob, community = club_of_two(qtbot, make_app)
+    alice: App = make_app("alice")
+    bob: App = make_app("bob")
+    start_with_name(qtbot, alice, "Alice")
+    start_with_name(qtbot, bob, "Bob")
+    community = create_community(qtbot, alice, "Climbing club")
     random = call(qtbot, alice, "channel create", {"community": community, "name": "random"})
     random_id = random["channel_id"]
     join_directly(qtbot, alice, bob, community)

@@ -38,7 +38,7 @@ class SignedChange:
 @dataclass(frozen=True)
 class VerifiedChange:
     parsed: ParsedChange
-    signature: bytes
+    signature: bytes  # the actor's, over (CHANGE_TAG, doc id, change hash): checked in a batch
 
 
 @dataclass(frozen=True)

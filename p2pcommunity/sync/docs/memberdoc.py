@@ -103,7 +103,7 @@ class PostRecord:
 class EditRecord:
     post_id: str
     text: str
-    ms: int
+    ms: int  # the author's own claim, shown as 'edited'; the document's last write wins, not this
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,11 @@ body is an Automerge Text object at the root key "text", changed only with
 splices, so concurrent edits merge character by character. Each change also
 writes one entry to the root map "meta" under "<actor hex>/<seq>": a strict
 CBOR map {ms, summary} saying when (the author's clock: history display
-only, no rule depends on it) and what.
+only, no rule depends on it) and what. Files attached to the page (issue 15)
+are the root map "files": root CID text -> the attachment's ref (strict
+CBOR, as a post carries it); an editor attaches or detaches in the change
+that edits, and a batch that leaves the map malformed is refused whole,
+like one that makes the text too long. Older nodes ignore the key.
 
 A member document is a strict chain; a page is a DAG of several actors'
 chains. Verification before Automerge sees a byte (ARCHITECTURE §5.3)
@@ -26,6 +30,8 @@ from typing import Any
 
 from automerge.core import ROOT, Document, ObjType, ScalarType
 
+from p2pcommunity.sync.blobs import cid as cids
+from p2pcommunity.sync.blobs.manifest import Ref, parse_ref
 from p2pcommunity.sync.cbor import decode_or_none
 from p2pcommunity.sync.crypto import canonical_cbor, signed_message, verify_each
 from p2pcommunity.sync.docs.apply import SignedChange, sync_message_v1
@@ -33,7 +39,8 @@ from p2pcommunity.sync.docs.chunks import ParsedChange, parse_change
 from p2pcommunity.sync.errors import Rejected
 
 PAGE_CHANGE_TAG = b"p2pcommunity/page-change/v1\x00"
-TEXT, META = "text", "meta"
+TEXT, META, FILES = "text", "meta", "files"
+MAX_PAGE_FILES = 50
 MAX_PAGE_CHARS = 200_000
 MAX_SUMMARY_CHARS = 200
 MAX_PAGE_BATCH = 1000
@@ -60,10 +67,20 @@ def summarize(old: str, new: str) -> str:
 
 
 @dataclass(frozen=True)
+class FileEdit:
+    """What one page change does to the page's files: refs added, root CIDs removed."""
+
+    attach: tuple[Ref, ...] = ()
+    detach: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True)
 class LocalPageChange:
+    """A change this node just made to a page, ready to store and send."""
+
     seq: int
     hash: bytes
-    raw_bytes: bytes
+    raw_bytes: bytes  # signed, stored and sent exactly as Automerge wrote them
     deps: tuple[bytes, ...]
 
 
@@ -119,22 +136,59 @@ class PageDoc:
     def heads(self) -> list[bytes]:
         return list(self.doc.get_heads())
 
-    def replace_text(self, new: str, seq: int, ms: int, summary: str) -> LocalPageChange | None:
-        """Make the text `new` with one minimal splice; None when nothing changes."""
+    def files(self) -> tuple[Ref, ...] | str:
+        """The page's attachments in key order, or what is wrong with the map."""
+        got = self.doc.get(ROOT, FILES)
+        if got is None:
+            return ()
+        if got[0] != ObjType.Map:
+            return "a page's files are a map"
+        obj = bytes(got[1])
+        keys = sorted(self.doc.keys(obj))
+        if len(keys) > MAX_PAGE_FILES:
+            return f"a page attaches at most {MAX_PAGE_FILES} files"
+        refs = []
+        for key in keys:
+            got = self.doc.get(obj, key)
+            value = None if got is None or isinstance(got[0], ObjType) else got[0][1]
+            ref = parse_ref(decode_or_none(value))
+            if isinstance(ref, str):
+                return f"page file {key[:64]!r}: {ref}"
+            if cids.to_text(ref.root) != key:
+                return f"page file {key[:64]!r} is keyed by another CID"
+            refs.append(ref)
+        return tuple(refs)
+
+    def replace_text(
+        self, new: str, seq: int, ms: int, summary: str, edit: FileEdit | None = None
+    ) -> LocalPageChange | None:
+        """Make the text `new` with one minimal splice, and do what `edit` does to the
+        files; None when nothing changes."""
+        attach, detach = (edit.attach, edit.detach) if edit is not None else ((), ())
         old = self.text()
-        if old == new and self._obj(TEXT) is not None:
+        if old == new and self._obj(TEXT) is not None and not attach and not detach:
             return None
         start, deleted, inserted = splice_for(old, new)
         actor = bytes(self.doc.get_actor())
         body = canonical_cbor({"ms": ms, "summary": summary[:MAX_SUMMARY_CHARS]})
         with self.doc.transaction() as tx:
-            text, meta = self._obj(TEXT), self._obj(META)
+            text, meta, files = self._obj(TEXT), self._obj(META), self._obj(FILES)
             if text is None:
                 text = tx.put_object(ROOT, TEXT, ObjType.Text)
+                # With the page's first change, so that two editors' first attachments
+                # do not each make a map of their own (one map would win, unmerged).
+                files = files or tx.put_object(ROOT, FILES, ObjType.Map)
             if meta is None:
                 meta = tx.put_object(ROOT, META, ObjType.Map)
             if deleted or inserted:
                 tx.splice_text(text, start, deleted, inserted)  # type: ignore[attr-defined]  # missing from the stubs
+            if attach or detach:
+                files = files or tx.put_object(ROOT, FILES, ObjType.Map)
+                for root in detach:
+                    tx.delete(files, cids.to_text(root))
+                for ref in attach:
+                    value = canonical_cbor(ref.to_value())
+                    tx.put(files, cids.to_text(ref.root), ScalarType.Bytes, value)
             tx.put(meta, f"{actor.hex()}/{seq}", ScalarType.Bytes, body)
         change = self.doc.get_last_local_change()
         assert change is not None
@@ -249,6 +303,9 @@ def apply_page_changes(page: PageDoc, raw_changes: Sequence[bytes]) -> None:
         raise Rejected("automerge_error", repr(exc)[:200]) from exc
     if len(page.text()) > MAX_PAGE_CHARS:
         raise Rejected("invalid_content", f"a page over {MAX_PAGE_CHARS} characters")
+    files = page.files()
+    if isinstance(files, str):
+        raise Rejected("invalid_content", files)
 
 
 def page_problem(value: Any) -> str | None:

@@ -37,7 +37,7 @@ from dataclasses import replace
 from typing import Any
 
 from p2pcommunity.sync.log.ops import Op, Role, fields, is_op_id
-from p2pcommunity.sync.log.state import OpRule, PastView, StateBuilder, Touch, no_revocation, reject
+from p2pcommunity.sync.log.state import OpRule, PastView, apply_nothing, reject
 
 MAX_RULE_CHARS = 128
 MAX_NOTE_CHARS = 1024
@@ -109,24 +109,14 @@ def _check_note_post(view: PastView, op: Op) -> None:
     pass  # a note may precede the post's arrival; readers show it once the post is there
 
 
-def _apply_nothing(state: StateBuilder, op: Op) -> None:
-    pass  # read off the counted ops by `sync.accountability`, not folded into the state
-
-
-def _nothing(op: Op) -> tuple[Touch, ...]:
-    return ()
-
-
 APPEAL_RULES: dict[str, OpRule] = {
     "appeal": OpRule(
         required=Role.MEMBER,
         validate=fields(
             {"entry": is_op_id, "sealed": _sealed}, {"local": _text(MAX_LOCAL_ID_CHARS, False)}
         ),
-        touches=_nothing,
         check=_check_appeal,
-        revokes=no_revocation,
-        apply=_apply_nothing,
+        apply=apply_nothing,
     ),
     "appeal_resolve": OpRule(
         required=Role.ADMIN,
@@ -134,26 +124,20 @@ APPEAL_RULES: dict[str, OpRule] = {
             {"appeal": is_op_id, "outcome": lambda v: isinstance(v, str) and v in OUTCOMES},
             {"note": _text(MAX_NOTE_CHARS)},
         ),
-        touches=_nothing,
         check=_check_resolve,
-        revokes=no_revocation,
-        apply=_apply_nothing,
+        apply=apply_nothing,
     ),
     "note_set": OpRule(
         required=Role.MODERATOR,
         validate=fields({"post": _post_id, "text": _text(MAX_NOTE_CHARS, False)}),
-        touches=_nothing,
         check=_check_note_post,
-        revokes=no_revocation,
-        apply=_apply_nothing,
+        apply=apply_nothing,
     ),
     "note_remove": OpRule(
         required=Role.MODERATOR,
         validate=fields({"post": _post_id}),
-        touches=_nothing,
         check=_check_note_post,
-        revokes=no_revocation,
-        apply=_apply_nothing,
+        apply=apply_nothing,
     ),
 }
 

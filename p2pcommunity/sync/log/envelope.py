@@ -14,6 +14,7 @@ from typing import Any
 import nacl.utils
 from nacl.signing import SigningKey
 
+from p2pcommunity.sync.cbor import MAX_I64
 from p2pcommunity.sync.crypto import OP_TAG, canonical_cbor, sha256, sign, verify
 from p2pcommunity.sync.errors import Invalid, Rejected
 from p2pcommunity.sync.log.ops import (
@@ -33,7 +34,6 @@ _MALFORMED = "malformed_op"
 # first merges them (`merge` ops, `Community.append_op`). Without a bound, a
 # flood of concurrent ops made every later op oversized (issue 11, finding 1).
 MAX_PARENTS = 32
-_MAX_MS = (1 << 63) - 1
 _V1_KEYS = frozenset({"v", "c", "a", "p", "t", "b", "ms"})
 
 
@@ -146,7 +146,7 @@ def _typed_fields(
             raise Rejected(_MALFORMED, "'t' must be a string")
         if not isinstance(body, dict):
             raise Rejected(_MALFORMED, "'b' must be a map")
-        if not _is_int(ms) or not 0 <= ms <= _MAX_MS:
+        if not _is_int(ms) or not 0 <= ms <= MAX_I64:
             raise Rejected(_MALFORMED, "'ms' must be a non-negative 64-bit integer")
         if (op_type == GENESIS) != (not parents):
             raise Rejected(_MALFORMED, "genesis, and only genesis, has no parents")

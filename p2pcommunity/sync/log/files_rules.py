@@ -11,7 +11,7 @@ from typing import Any
 
 from p2pcommunity.sync.blobs.manifest import MAX_FILE_SIZE_CAP
 from p2pcommunity.sync.log.ops import Op, Role, fields
-from p2pcommunity.sync.log.state import COMMUNITY, OpRule, StateBuilder, no_check, no_revocation
+from p2pcommunity.sync.log.state import COMMUNITY, OpRule, StateBuilder
 
 
 def is_file_size(value: Any) -> bool:
@@ -27,8 +27,6 @@ FILES_RULES: dict[str, OpRule] = {
         required=Role.ADMIN,
         validate=fields({"max_file_size": is_file_size}),
         touches=lambda op: (COMMUNITY,),
-        check=no_check,
-        revokes=no_revocation,
         apply=_apply_files_set,
     ),
 }

@@ -53,9 +53,10 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
+from p2pcommunity.sync.cbor import MAX_I64
 from p2pcommunity.sync.crypto import INVITE_TAG, SIGNATURE_SIZE, sign, verify
 from p2pcommunity.sync.errors import Rejected
-from p2pcommunity.sync.log.ops import Op, Role, fields, is_key, is_nonce, is_op_id
+from p2pcommunity.sync.log.ops import Op, Role, fields, is_key, is_nonce, is_op_id, is_seq_pairs
 from p2pcommunity.sync.log.state import (
     NODES,
     REMOVED,
@@ -72,8 +73,6 @@ from p2pcommunity.sync.log.state import (
     Touch,
     invite_touch,
     member_touch,
-    no_check,
-    no_revocation,
     reject,
 )
 
@@ -88,7 +87,6 @@ MAX_HEADS = 4096
 INVITE_ROLES: Mapping[str, Role] = {"member": Role.MEMBER, "moderator": Role.MODERATOR}
 
 _U32 = (1 << 32) - 1
-_U63 = (1 << 63) - 1
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -105,17 +103,7 @@ def _signature(value: Any) -> bool:
 
 def _heads(value: Any) -> bool:
     """[[segment, seq], ...] with distinct segments, in any order."""
-    if not isinstance(value, list) or len(value) > MAX_HEADS:
-        return False
-    segments = set()
-    for pair in value:
-        if not (isinstance(pair, list) and len(pair) == 2):
-            return False
-        segment, seq = pair
-        if not (_int_in(0, _U32)(segment) and _int_in(0, _U63)(seq)) or segment in segments:
-            return False
-        segments.add(segment)
-    return True
+    return is_seq_pairs(value, MAX_HEADS, _int_in(0, _U32))
 
 
 def _post_id(value: Any) -> bool:
@@ -381,17 +369,12 @@ def _apply_node_remove(state: StateBuilder, op: Op) -> None:
     state.nodes.pop(op.body["peer"], None)
 
 
-def _nothing(op: Op) -> tuple[Touch, ...]:
-    return ()
-
-
 # Legacy (0.1.0): the joiner's own op; see the module docstring.
 _LEGACY_JOIN = OpRule(
     required=None,
     validate=fields({"invite": is_op_id, "proof": _signature}),
     touches=_join_touches,
     check=_check_join,
-    revokes=no_revocation,
     apply=_apply_join,
     links=_join_links,
 )
@@ -403,14 +386,12 @@ GOVERNANCE_RULES: dict[str, OpRule] = {
             {
                 "invite_key": is_key,
                 "role": lambda v: isinstance(v, str) and v in INVITE_ROLES,
-                "expires_ms": _int_in(0, _U63),
+                "expires_ms": _int_in(0, MAX_I64),
                 "uses": _int_in(1, MAX_INVITE_USES),
             },
             {"witness": lambda v: v is True},
         ),
         touches=lambda op: (invite_touch(op.hash),),
-        check=no_check,
-        revokes=no_revocation,
         apply=_apply_invite_create,
     ),
     "invite_revoke": OpRule(
@@ -418,7 +399,6 @@ GOVERNANCE_RULES: dict[str, OpRule] = {
         validate=fields({"invite": is_op_id}),
         touches=lambda op: (invite_touch(op.body["invite"]),),
         check=_check_invite_exists,
-        revokes=no_revocation,
         apply=_apply_invite_revoke,
     ),
     "join": _LEGACY_JOIN,
@@ -434,16 +414,13 @@ GOVERNANCE_RULES: dict[str, OpRule] = {
         required=Role.ADMIN,
         validate=fields({"text": _rules_text}),
         touches=lambda op: (RULES, member_touch(op.author)),
-        check=no_check,
-        revokes=no_revocation,
         apply=_apply_rules_set,
     ),
     "rules_ack": OpRule(
         required=Role.MEMBER,
-        validate=fields({"version": _int_in(1, _U63)}),
+        validate=fields({"version": _int_in(1, MAX_I64)}),
         touches=lambda op: (member_touch(op.author),),
         check=_check_rules_ack,
-        revokes=no_revocation,
         apply=_apply_rules_ack,
     ),
     "member_remove": OpRule(
@@ -457,10 +434,9 @@ GOVERNANCE_RULES: dict[str, OpRule] = {
     ),
     "timeout": OpRule(
         required=Role.MODERATOR,
-        validate=fields({"member": is_key, "heads": _heads, "until_ms": _int_in(0, _U63)}),
+        validate=fields({"member": is_key, "heads": _heads, "until_ms": _int_in(0, MAX_I64)}),
         touches=_touch_target,
         check=_check_outranks,
-        revokes=no_revocation,
         apply=_apply_timeout,
     ),
     "untimeout": OpRule(
@@ -468,31 +444,22 @@ GOVERNANCE_RULES: dict[str, OpRule] = {
         validate=fields({"member": is_key}),
         touches=_touch_target,
         check=_check_outranks,
-        revokes=no_revocation,
         apply=_apply_untimeout,
     ),
     "hide": OpRule(
         required=Role.MODERATOR,
         validate=fields({"post": _post_id, "reason": _short_text(MAX_REASON_CHARS)}),
-        touches=_nothing,
-        check=no_check,
-        revokes=no_revocation,
         apply=_apply_hide,
     ),
     "unhide": OpRule(
         required=Role.MODERATOR,
         validate=fields({"post": _post_id}),
-        touches=_nothing,
-        check=no_check,
-        revokes=no_revocation,
         apply=_apply_unhide,
     ),
     "node_add": OpRule(
         required=Role.ADMIN,
         validate=fields({"peer": is_key, "addr": _multiaddr}),
         touches=lambda op: (NODES,),
-        check=no_check,
-        revokes=no_revocation,
         apply=_apply_node_add,
     ),
     "node_remove": OpRule(
@@ -500,7 +467,6 @@ GOVERNANCE_RULES: dict[str, OpRule] = {
         validate=fields({"peer": is_key}),
         touches=lambda op: (NODES,),
         check=_check_node_exists,
-        revokes=no_revocation,
         apply=_apply_node_remove,
     ),
 }

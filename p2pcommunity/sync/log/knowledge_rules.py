@@ -25,7 +25,7 @@ from typing import Any
 
 from p2pcommunity.sync.docs.knowledge_content import KINDS, tag_problem
 from p2pcommunity.sync.log.ops import Op, Role, fields
-from p2pcommunity.sync.log.state import OpRule, StateBuilder, Touch, no_check, no_revocation
+from p2pcommunity.sync.log.state import OpRule, StateBuilder
 
 _HEX = frozenset("0123456789abcdef")
 
@@ -40,10 +40,6 @@ def is_tag(value: Any) -> bool:
 
 def is_kind(value: Any) -> bool:
     return isinstance(value, str) and value in KINDS
-
-
-def _nothing(op: Op) -> tuple[Touch, ...]:
-    return ()
 
 
 def _apply_tag_create(state: StateBuilder, op: Op) -> None:
@@ -70,9 +66,6 @@ def _moderator_rule(validate: Any, apply: Any) -> OpRule:
     return OpRule(
         required=Role.MODERATOR,
         validate=validate,
-        touches=_nothing,
-        check=no_check,
-        revokes=no_revocation,
         apply=apply,
     )
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from p2pcommunity.sync.cbor import MAX_I64
 from p2pcommunity.sync.cbor import decode_canonical as decode_canonical
 from p2pcommunity.sync.crypto import PUBLIC_KEY_SIZE, sha256
 from p2pcommunity.sync.errors import Rejected
@@ -138,6 +139,22 @@ def is_nonce(value: Any) -> bool:
 
 def is_role_name(value: Any) -> bool:
     return isinstance(value, str) and value in ROLE_NAMES
+
+
+def is_seq_pairs(value: Any, max_items: int, key_check: Check) -> bool:
+    """[[key, seq], ...] with distinct keys, in any order: the heads a removal or a
+    rights change records (per segment of a member's documents, or per page actor)."""
+    if not isinstance(value, list) or len(value) > max_items:
+        return False
+    seen = set()
+    for pair in value:
+        if not (isinstance(pair, list) and len(pair) == 2):
+            return False
+        key, seq = pair
+        if not key_check(key) or type(seq) is not int or not 0 <= seq <= MAX_I64 or key in seen:
+            return False
+        seen.add(key)
+    return True
 
 
 def fields(

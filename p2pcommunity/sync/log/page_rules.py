@@ -19,15 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from p2pcommunity.sync.log.ops import Op, Role, fields, is_key, is_op_id
+from p2pcommunity.sync.log.ops import Op, Role, fields, is_key, is_op_id, is_seq_pairs
 from p2pcommunity.sync.log.state import (
     CommunityState,
     OpRule,
     PastView,
     StateBuilder,
     Touch,
-    no_check,
-    no_revocation,
     reject,
 )
 
@@ -38,7 +36,6 @@ EDITORS: dict[str, Role] = {
 }
 MAX_TITLE_CHARS = 200
 MAX_PAGE_HEADS = 4096
-_U63 = (1 << 63) - 1
 
 
 @dataclass(frozen=True)
@@ -68,17 +65,7 @@ def _editors(value: Any) -> bool:
 
 
 def _vv(value: Any, key_check: Any) -> bool:
-    if not isinstance(value, list) or len(value) > MAX_PAGE_HEADS:
-        return False
-    seen = set()
-    for pair in value:
-        if not (isinstance(pair, list) and len(pair) == 2):
-            return False
-        key, seq = pair
-        if not key_check(key) or type(seq) is not int or not 0 <= seq <= _U63 or key in seen:
-            return False
-        seen.add(key)
-    return True
+    return is_seq_pairs(value, MAX_PAGE_HEADS, key_check)
 
 
 def _page_touch(page_id: bytes) -> Touch:
@@ -135,7 +122,6 @@ PAGE_RULES: dict[str, OpRule] = {
         validate=fields({"title": _title, "editors": _editors}),
         touches=lambda op: (_page_touch(op.hash),),
         check=_check_create,
-        revokes=no_revocation,
         apply=_apply_create,
     ),
     "page_editors": OpRule(
@@ -148,16 +134,12 @@ PAGE_RULES: dict[str, OpRule] = {
             }
         ),
         touches=lambda op: (_page_touch(op.body["page"]),),
-        check=no_check,
-        revokes=no_revocation,
         apply=_apply_editors,
     ),
     "page_cut": OpRule(
         required=Role.ADMIN,
         validate=fields({"member": is_key, "heads": lambda v: _vv(v, is_op_id)}),
         touches=lambda op: (("page_cut", op.body["member"]),),
-        check=no_check,
-        revokes=no_revocation,
         apply=_apply_cut,
         final=True,
     ),

@@ -6,10 +6,16 @@
   on (safety/policy.py), so a change never rewrites history's verdicts.
 - `word_set` (moderators): {"hash", "action", "tokens", "sealed"}: the keyed
   hash of a watched word's skeleton, its action ("block", "flag", "hold", or
-  "off" to remove it), its number of tokens and the word sealed to the
-  moderators and admins (safety/words.py). Later ops in fold order win.
+  "off" to remove it), its number of tokens, the word sealed to the
+  moderators and admins (safety/words.py) and, for a phrase, "first": the
+  hash of its first token, so that checking looks for phrases only where
+  such a token stands. Later ops in fold order win.
 - `post_approve` / `post_reject` (moderators): {"post"} / {"post", "reason"}.
   Approving lifts a hold or a flag (never a hide); rejecting hides the post.
+- `witness` (an always-on node, one of `state.nodes`): {"docs": [[owner,
+  segment, journal position], ...]}: at the op's time (the node's clock) it
+  held that much of each segment's journal. The time rules judge a post at
+  its author's date, but no later than that time (safety.policy.effective_ms).
 
 All of it lives in `CommunityState.extra["safety"]`, an immutable
 `SafetyState` replaced on every change, so that copies of the fold share it.
@@ -20,15 +26,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from p2pcommunity.sync.log.ops import Op, Role, fields, is_op_id
+from p2pcommunity.sync.log.ops import Op, Role, fields, is_key, is_op_id
 from p2pcommunity.sync.log.state import (
     CHANNELS,
     OpRule,
     PastView,
     StateBuilder,
     Touch,
-    no_check,
-    no_revocation,
     reject,
 )
 from p2pcommunity.sync.safety.policy import (
@@ -36,6 +40,7 @@ from p2pcommunity.sync.safety.policy import (
     MAX_COUNT,
     MAX_SECONDS,
     PolicyEntry,
+    Witnessed,
     WordEntry,
     add_entry,
     safety_of,
@@ -47,6 +52,8 @@ POLICY: Touch = ("policy", b"")
 WORDS: Touch = ("words", b"")
 MAX_SEALED = 48 * 1024
 MAX_REASON_CHARS = 512
+MAX_WITNESS_DOCS = 256
+_MAX_POSITION = 1 << 32
 _HEX = frozenset("0123456789abcdef")
 _LIMITS = {
     "slow_mode": MAX_SECONDS,
@@ -96,7 +103,7 @@ def _apply_word_set(state: StateBuilder, op: Op) -> None:
         words.pop(op.body["hash"], None)
     else:
         words[op.body["hash"]] = WordEntry(
-            op.body["action"], op.body["tokens"], op.body.get("sealed", b"")
+            op.body["action"], op.body["tokens"], op.body.get("sealed", b""), op.body.get("first")
         )
     set_safety(state, replace(safety, words=words))
 
@@ -112,6 +119,34 @@ def _apply_reject(state: StateBuilder, op: Op) -> None:
     set_safety(state, replace(safety, rejected=rejected))
 
 
+def _witness_docs(v: Any) -> bool:
+    return (
+        isinstance(v, list)
+        and 1 <= len(v) <= MAX_WITNESS_DOCS
+        and all(
+            isinstance(d, list)
+            and len(d) == 3
+            and is_key(d[0])
+            and all(type(n) is int and 0 <= n < _MAX_POSITION for n in d[1:])
+            for d in v
+        )
+    )
+
+
+def _check_witness(view: PastView, op: Op) -> None:
+    if not view.has_node(op.author):
+        raise reject("only an always-on node of the community witnesses")
+
+
+def _apply_witness(state: StateBuilder, op: Op) -> None:
+    safety = safety_of(state)
+    witnessed = dict(safety.witnessed)
+    for owner, segment, position in op.body["docs"]:
+        key = (owner, segment)
+        witnessed[key] = witnessed.get(key, Witnessed()).add(position, op.ms)
+    set_safety(state, replace(safety, witnessed=witnessed))
+
+
 POLICY_RULES: dict[str, OpRule] = {
     "policy_set": OpRule(
         required=Role.ADMIN,
@@ -121,7 +156,6 @@ POLICY_RULES: dict[str, OpRule] = {
         ),
         touches=lambda op: (POLICY, CHANNELS),
         check=_check_policy_set,
-        revokes=no_revocation,
         apply=_apply_policy_set,
     ),
     "word_set": OpRule(
@@ -132,29 +166,33 @@ POLICY_RULES: dict[str, OpRule] = {
                 "action": lambda v: v in (*ACTIONS, "off"),
                 "tokens": lambda v: type(v) is int and 1 <= v <= MAX_PHRASE_TOKENS,
             },
-            {"sealed": lambda v: isinstance(v, bytes) and len(v) <= MAX_SEALED},
+            {
+                "sealed": lambda v: isinstance(v, bytes) and len(v) <= MAX_SEALED,
+                "first": lambda v: isinstance(v, bytes) and len(v) == HASH_SIZE,
+            },
         ),
         touches=lambda op: (WORDS,),
         check=_check_word_set,
-        revokes=no_revocation,
         apply=_apply_word_set,
     ),
     "post_approve": OpRule(
-        required=Role.MODERATOR,
-        validate=fields({"post": _post_id}),
-        touches=lambda op: (),
-        check=no_check,
-        revokes=no_revocation,
-        apply=_apply_approve,
+        required=Role.MODERATOR, validate=fields({"post": _post_id}), apply=_apply_approve
     ),
     "post_reject": OpRule(
         required=Role.MODERATOR,
         validate=fields(
-            {"post": _post_id, "reason": lambda v: isinstance(v, str) and len(v) <= 512}
+            {
+                "post": _post_id,
+                "reason": lambda v: isinstance(v, str) and len(v) <= MAX_REASON_CHARS,
+            }
         ),
-        touches=lambda op: (),
-        check=no_check,
-        revokes=no_revocation,
         apply=_apply_reject,
+    ),
+    # Decisions on time, by a listed node: `_check_witness` refuses anyone else.
+    "witness": OpRule(
+        required=Role.MEMBER,
+        validate=fields({"docs": _witness_docs}),
+        check=_check_witness,
+        apply=_apply_witness,
     ),
 }

@@ -40,9 +40,8 @@ from p2pcommunity.sync.log.state import (
     Revocation,
     StateBuilder,
     Touch,
+    apply_nothing,
     member_touch,
-    no_check,
-    no_revocation,
     reject,
 )
 
@@ -50,10 +49,6 @@ from p2pcommunity.sync.log.state import (
 def _empty_body(body: Mapping[str, Any]) -> None:
     if body:
         raise reject("a merge op has an empty body")
-
-
-def _apply_nothing(state: StateBuilder, op: Op) -> None:
-    pass
 
 
 def _apply_genesis(state: StateBuilder, op: Op) -> None:
@@ -146,16 +141,12 @@ _CORE_RULES: dict[str, OpRule] = {
         required=None,
         validate=fields({"name": is_name, "description": is_text, "nonce": is_nonce}),
         touches=lambda op: (COMMUNITY, member_touch(op.author)),
-        check=no_check,
-        revokes=no_revocation,
         apply=_apply_genesis,
     ),
     "community_set": OpRule(
         required=Role.ADMIN,
         validate=fields({}, {"name": is_name, "description": is_text}),
         touches=lambda op: (COMMUNITY,),
-        check=no_check,
-        revokes=no_revocation,
         apply=_apply_community_set,
     ),
     "channel_create": OpRule(
@@ -163,7 +154,6 @@ _CORE_RULES: dict[str, OpRule] = {
         validate=fields({"name": is_name, "topic": is_text}, {"kind": is_kind}),
         touches=lambda op: (CHANNELS,),
         check=_check_name_free,
-        revokes=no_revocation,
         apply=_apply_channel_create,
     ),
     "channel_rename": OpRule(
@@ -171,7 +161,6 @@ _CORE_RULES: dict[str, OpRule] = {
         validate=fields({"channel": is_op_id, "name": is_name}),
         touches=lambda op: (CHANNELS,),
         check=_check_channel_rename,
-        revokes=no_revocation,
         apply=_apply_channel_rename,
     ),
     "channel_archive": OpRule(
@@ -179,7 +168,6 @@ _CORE_RULES: dict[str, OpRule] = {
         validate=fields({"channel": is_op_id}),
         touches=lambda op: (CHANNELS,),
         check=_check_channel_exists,
-        revokes=no_revocation,
         apply=_apply_channel_archive,
     ),
     "member_add": OpRule(
@@ -187,7 +175,6 @@ _CORE_RULES: dict[str, OpRule] = {
         validate=fields({"member": is_key}),
         touches=_touch_member,
         check=_check_member_add,
-        revokes=no_revocation,
         apply=_apply_member_add,
     ),
     # Names more heads than one op may (log_envelope.MAX_PARENTS) as its parents,
@@ -195,10 +182,7 @@ _CORE_RULES: dict[str, OpRule] = {
     "merge": OpRule(
         required=Role.MEMBER,
         validate=_empty_body,
-        touches=lambda op: (),
-        check=no_check,
-        revokes=no_revocation,
-        apply=_apply_nothing,
+        apply=apply_nothing,
     ),
     "role_set": OpRule(
         required=Role.ADMIN,

@@ -280,6 +280,15 @@ def no_revocation(view: PastView, op: Op) -> Revocation | None:
     return None
 
 
+def touches_nothing(op: Op) -> tuple[Touch, ...]:
+    return ()
+
+
+def apply_nothing(state: StateBuilder, op: Op) -> None:
+    """For ops that change no folded state: they are read off the counted ops elsewhere
+    (sync.accountability reads appeals and notes), or exist for their parents (merge)."""
+
+
 def no_links(op: Op) -> tuple[Link, ...]:
     return ()
 
@@ -290,10 +299,13 @@ class OpRule:
     # join, whose check verifies the invite proof instead).
     required: Role | None
     validate: Callable[[Mapping[str, Any]], None]
-    touches: Callable[[Op], tuple[Touch, ...]]
-    check: Callable[[PastView, Op], None]
-    revokes: Callable[[PastView, Op], Revocation | None]
     apply: Callable[[StateBuilder, Op], None]
+    # What an entry leaves out is the common case: the op conflicts with nothing
+    # (no touches), needs no look at its past beyond the author's role (no check)
+    # and revokes nothing.
+    touches: Callable[[Op], tuple[Touch, ...]] = touches_nothing
+    check: Callable[[PastView, Op], None] = no_check
+    revokes: Callable[[PastView, Op], Revocation | None] = no_revocation
     links: Callable[[Op], tuple[Link, ...]] = no_links
     # A final op stands once valid in its causal past: pass 2 never drops it
     # and the fold does not re-check its author's role (removals, see `log`).

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from p2pcommunity.sync.cbor import decode_canonical
+from p2pcommunity.sync.cbor import MAX_I64, decode_canonical
 from p2pcommunity.sync.crypto import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, canonical_cbor
 from p2pcommunity.sync.docs.apply import MAX_BATCH_CHANGES, SignedChange
 from p2pcommunity.sync.docs.chunks import MAX_CHANGE_SIZE
@@ -53,7 +53,6 @@ MAX_SUMMARY_DOCS = 4096
 MAX_INVITE_SIZE = 16 * 1024
 MAX_REFUSAL_CHARS = 64
 MAX_SEGMENT = (1 << 32) - 1  # a segment number is 4 bytes in its document id
-MAX_SEQ = (1 << 63) - 1
 # CBOR overhead of one [bytes, signature] item, generously: array head, two byte-string heads.
 ITEM_OVERHEAD = 16
 
@@ -97,7 +96,7 @@ class OpsFrame:
 class DocSummary:
     owner: bytes
     segment: int
-    max_seq: int
+    max_seq: int  # the sender holds every change of the document up to this seq
     head: bytes  # the hash of the change at max_seq
 
 
@@ -247,7 +246,7 @@ def _hello(r: dict[str, Any]) -> HelloFrame:
         heads=_heads(r["heads"]),
         invite=None if invite is None else _bytes(invite, "the invite", 1, MAX_INVITE_SIZE),
         # Any version parses, so that the session can refuse it politely.
-        version=_int(r["v"], "the version", 1, MAX_SEQ),
+        version=_int(r["v"], "the version", 1, MAX_I64),
     )
 
 
@@ -264,22 +263,30 @@ def _summary(r: dict[str, Any]) -> SummaryFrame:
             DocSummary(
                 owner=_bytes(owner, "an owner", PUBLIC_KEY_SIZE, PUBLIC_KEY_SIZE),
                 segment=_int(segment, "a segment", 0, MAX_SEGMENT),
-                max_seq=_int(max_seq, "a max seq", 1, MAX_SEQ),
+                max_seq=_int(max_seq, "a max seq", 1, MAX_I64),
                 head=_hash(head, "a head hash"),
             )
         )
+    return SummaryFrame(tuple(docs), _last(r))
+
+
+def _last(r: dict[str, Any]) -> bool:
     last = r["last"]
     if not isinstance(last, bool):
         raise _bad("'last' must be a boolean")
-    return SummaryFrame(tuple(docs), last)
+    return last
+
+
+def _signed_changes(r: dict[str, Any]) -> tuple[SignedChange, ...]:
+    pairs = _signed_pairs(r["changes"], "changes", MAX_BATCH_CHANGES, MAX_CHANGE_SIZE)
+    return tuple(SignedChange(d, s) for d, s in pairs)
 
 
 def _changes(r: dict[str, Any]) -> ChangesFrame:
-    pairs = _signed_pairs(r["changes"], "changes", MAX_BATCH_CHANGES, MAX_CHANGE_SIZE)
     return ChangesFrame(
         owner=_bytes(r["owner"], "the owner", PUBLIC_KEY_SIZE, PUBLIC_KEY_SIZE),
         segment=_int(r["segment"], "the segment", 0, MAX_SEGMENT),
-        changes=tuple(SignedChange(d, s) for d, s in pairs),
+        changes=_signed_changes(r),
     )
 
 
@@ -300,21 +307,17 @@ def _page_summary(r: dict[str, Any]) -> PageSummaryFrame:
             actors.append(
                 (
                     _bytes(actor, "an actor", PUBLIC_KEY_SIZE, PUBLIC_KEY_SIZE),
-                    _int(seq, "a seq", 1, MAX_SEQ),
+                    _int(seq, "a seq", 1, MAX_I64),
                 )
             )
         pages.append((_hash(page, "a page id"), tuple(actors)))
-    last = r["last"]
-    if not isinstance(last, bool):
-        raise _bad("'last' must be a boolean")
-    return PageSummaryFrame(tuple(pages), last)
+    return PageSummaryFrame(tuple(pages), _last(r))
 
 
 def _page_changes(r: dict[str, Any]) -> PageChangesFrame:
-    pairs = _signed_pairs(r["changes"], "changes", MAX_BATCH_CHANGES, MAX_CHANGE_SIZE)
     return PageChangesFrame(
         page=_hash(r["page"], "the page id"),
-        changes=tuple(SignedChange(d, s) for d, s in pairs),
+        changes=_signed_changes(r),
     )
 
 

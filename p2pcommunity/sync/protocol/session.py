@@ -114,7 +114,17 @@ class OpsAdded:
 @dataclass(frozen=True)
 class ChangesApplied:
     ref: DocRef
-    count: int
+    count: int  # new to this store: copies of changes it held are not counted
+
+
+@dataclass(frozen=True)
+class ChangesGated:
+    """Our policy gate refused changes of this document from `seq` on (an always-on
+    node does not store, so does not forward, what its policy hides: docs/safety.md)."""
+
+    ref: DocRef
+    seq: int
+    rule: str
 
 
 @dataclass(frozen=True)
@@ -129,7 +139,7 @@ class CaughtUp:
     """Both sides have exchanged their state and nothing known is missing on either side."""
 
 
-Event = OpsAdded | ChangesApplied | Refused | CaughtUp | PageChangesApplied
+Event = OpsAdded | ChangesApplied | ChangesGated | Refused | CaughtUp | PageChangesApplied
 
 
 @dataclass(frozen=True)
@@ -220,6 +230,9 @@ class SyncSession:
         self._skipped_docs = False
         self._peer_summary_done = False
         self._behind: set[DocKey] = set()  # docs where the peer said it has more than us
+        # Docs whose changes our policy gate refused (an always-on node): the peer
+        # holds more than we ever take, which is no reason to wait for it.
+        self._gated: set[DocKey] = set()
         self._sent_heads: tuple[bytes, ...] | None = None
         self._admission_checked_at: tuple[bytes, ...] | None = None
         self._summary_sent = False
@@ -410,6 +423,11 @@ class SyncSession:
             # An honest peer that has not seen the removal yet: skip, don't drop it.
             return self._check_caught_up(out)
         key = (frame.owner, frame.segment)
+        if result.refused is not None:
+            self._gated.add(key)
+            held_before = community.store.doc(ref.doc_id)
+            seq = (held_before.max_seq if held_before is not None else 0) + 1
+            out.events.append(ChangesGated(ref, seq, result.refused))
         # What the peer sent, it holds, and so every change before it: even when
         # all of it was a copy of what we had, we must not send it back.
         held = result.top_seq
@@ -605,7 +623,7 @@ class SyncSession:
         state = community.state
         for key in sorted(self._behind):
             owner, segment = key
-            if not state.is_member(owner):
+            if not state.is_member(owner) or key in self._gated:
                 continue
             row = community.store.doc(DocRef(self.community_id, owner, segment).doc_id)
             if row is None or row.max_seq < self._peer_seq[key]:

@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from p2pcommunity.sync.errors import DomainError, Forbidden, Invalid, NotFound
 from p2pcommunity.sync.log.ops import Role
+from p2pcommunity.sync.log.policy_rules import MAX_WITNESS_DOCS
 from p2pcommunity.sync.safety.policy import (
     MAX_COUNT,
     MAX_SECONDS,
     PolicyError,
     PostFacts,
     Verdict,
+    judge_next,
     safety_of,
-    verdicts,
 )
 from p2pcommunity.sync.safety.words import (
     ACTIONS,
@@ -33,7 +34,7 @@ from p2pcommunity.sync.safety.words import (
 
 if TYPE_CHECKING:
     from p2pcommunity.sync.community import Community
-    from p2pcommunity.sync.docs.memberdoc import PostRecord
+    from p2pcommunity.sync.docs.memberdoc import DocRef, PostRecord
     from p2pcommunity.sync.service import Service
 
 _COUNT_KEYS = {"rate.posts_per_minute": "posts_per_minute", "max_mentions": "max_mentions",
@@ -139,6 +140,8 @@ class Safety:
             "tokens": skel.count(" ") + 1,
             "sealed": seal_word(word.strip(), self._readers(community)),
         }
+        if " " in skel:
+            body["first"] = word_hash(community.id, skel.split(" ", 1)[0])
         self.service.append_op(community, "word_set", body)
         return {}
 
@@ -171,18 +174,71 @@ class Safety:
         return self.service.store.safety.verdicts(community.state)
 
     def check_outgoing(self, community: Community, record: PostRecord, post_id: str) -> bool:
-        """Raise `PolicyError` if every peer would hide this post; True if it is held."""
+        """Raise `PolicyError` if every peer would hide this post; True if it is held.
+
+        Judged after our counted posts as the store keeps them (`SafetyTables.history`),
+        so a post costs O(1) checks, not O(our posts)."""
         me = self.service.me
-        if safety_of(community.state).inactive:
+        state = community.state
+        if safety_of(state).inactive:
             return False
-        own = self.service.store.safety.posts(community.id, me)
+        history = self.service.store.safety.history(state, me)
         new = PostFacts(
             post_id, me, record.channel_id, record.author_ms, record.text, len(record.mentions)
         )
-        found = verdicts(community.state, [*own, new]).get(post_id)
+        found = judge_next(state, new, history)
         if found is not None and found.action == "hide":
             raise PolicyError(found.message, found.rule)
         return found is not None and found.action == "hold"
+
+    def forward_gate(self, community: Community, ref: DocRef, position: int) -> str | None:
+        """On an always-on node (one of `state.nodes`): the rule that refuses a received
+        batch, None to take it (`Community.gate`).
+
+        A batch is refused when a post it adds is hidden by a policy rule, which
+        the author's own app would have refused to send; not for a moderator's
+        rejection. Refusing a change refuses the author's later changes of that
+        segment too (a document is a chain), which only an author who skipped
+        the checks brings on themselves; docs/safety.md says what an honest
+        author offline during a policy change meets."""
+        state = community.state
+        if safety_of(state).inactive or self.service.me not in state.nodes:
+            return None
+        tables = self.service.store.safety
+        new = tables.post_ids_since(community.id, ref.owner, ref.segment, position)
+        if not new:
+            return None
+        # The kept verdicts: only this author is judged again, as the next read would.
+        found = tables.verdicts(state)
+        for post_id in new:
+            verdict = found.get(post_id)
+            if verdict is not None and verdict.action == "hide" and verdict.rule != "rejected":
+                # The batch is rolled back: its rows must be judged away again too.
+                self.service.store.read_model.touch(ref.owner)
+                return verdict.rule
+        return None
+
+    def witness(self, community: Community) -> bool:
+        """On an always-on node, while a time rule is on: append a `witness` op naming
+        how far it holds each segment that grew since it was last witnessed.
+        True if an op was written."""
+        state = community.state
+        safety = safety_of(state)
+        me = self.service.me
+        if me not in state.nodes or not state.is_member(me) or not safety.has_time_rule():
+            return False
+        docs = []
+        for row in self.service.store.docs_of(community.id):
+            seen = safety.witnessed.get((row.owner, row.segment))
+            if row.journal_pos > (seen.positions[-1] if seen and seen.positions else 0):
+                docs.append([row.owner, row.segment, row.journal_pos])
+        if not docs:
+            return False
+        for start in range(0, len(docs), MAX_WITNESS_DOCS):
+            self.service.append_op(
+                community, "witness", {"docs": docs[start : start + MAX_WITNESS_DOCS]}
+            )
+        return True
 
     def hidden_and_held(self, community: Community) -> tuple[set[str], set[str]]:
         """The posts the policy hides from everyone, and those it holds."""

@@ -25,6 +25,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from p2pcommunity.sync.errors import DomainError
@@ -37,6 +38,10 @@ EXTRA_KEY = "safety"
 KEYS = ("slow_mode", "posts_per_minute", "max_mentions", "max_links", "probation", "probation_hold")
 MAX_SECONDS = 366 * 86_400
 MAX_COUNT = 10_000
+# A post counts as written no later than the time an always-on node witnessed its
+# journal entry plus this much (that node's clock may lag the author's honest one).
+WITNESS_SKEW_MS = 120_000
+TIME_KEYS = ("slow_mode", "posts_per_minute", "probation")
 _LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
 
 
@@ -54,6 +59,7 @@ class WordEntry:
     action: str
     n_tokens: int
     sealed: bytes
+    first: bytes | None = None  # a phrase's first token, hashed as a word (words.Matcher)
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,8 @@ class SafetyState:
     words: Mapping[bytes, WordEntry] = field(default_factory=dict)
     approved: frozenset[str] = frozenset()
     rejected: Mapping[str, str] = field(default_factory=dict)
+    # (owner, segment) -> Witnessed: when always-on nodes held that segment's journal
+    witnessed: Mapping[tuple[bytes, int], Witnessed] = field(default_factory=dict)
 
     @property
     def inactive(self) -> bool:
@@ -72,13 +80,23 @@ class SafetyState:
         so nothing needs the community's posts (the usual case, and it costs nothing)."""
         return not self.entries and not self.words and not self.rejected
 
+    @cached_property
+    def _by_key(self) -> dict[tuple[str, bytes | None], tuple[list[int], list[int | None]]]:
+        """(key, channel) -> its entries' times and values, in fold order (`entries`')."""
+        index: dict[tuple[str, bytes | None], tuple[list[int], list[int | None]]] = {}
+        for entry in self.entries:
+            times, values = index.setdefault((entry.key, entry.channel), ([], []))
+            times.append(entry.ms)
+            values.append(entry.value)
+        return index
+
     def value_at(self, key: str, channel: bytes | None, ms: int) -> int | None:
         """The value in force for a post dated `ms`: the latest entry at or before it."""
-        found = None
-        for entry in self.entries:
-            if entry.key == key and entry.channel == channel and entry.ms <= ms:
-                found = entry.value
-        return found
+        found = self._by_key.get((key, channel))
+        if found is None:
+            return None
+        i = bisect.bisect_right(found[0], ms)
+        return found[1][i - 1] if i else None
 
     def current(self, key: str, channel: bytes | None = None) -> int | None:
         found = None
@@ -87,11 +105,46 @@ class SafetyState:
                 found = entry.value
         return found
 
+    def has_time_rule(self) -> bool:
+        return any(e.key in TIME_KEYS and e.value for e in self.entries)
+
     def slow_channels(self) -> set[bytes]:
         return {e.channel for e in self.entries if e.key == "slow_mode" and e.channel}
 
+    @cached_property
+    def _matchers(self) -> dict[bytes, Matcher]:
+        return {}
+
     def matcher(self, community_id: bytes) -> Matcher:
-        return Matcher(community_id, {h: (w.action, w.n_tokens) for h, w in self.words.items()})
+        """One per state and community, so that its piece cache lasts across checks."""
+        found = self._matchers.get(community_id)
+        if found is None:
+            words = {h: (w.action, w.n_tokens, w.first) for h, w in self.words.items()}
+            found = self._matchers[community_id] = Matcher(community_id, words)
+        return found
+
+
+@dataclass(frozen=True)
+class Witnessed:
+    """`witness` ops on one segment: positions ascending, and for each the earliest
+    time any witness held at least that much of the journal."""
+
+    positions: tuple[int, ...] = ()
+    earliest_ms: tuple[int, ...] = ()  # non-decreasing: a suffix minimum
+
+    def add(self, position: int, ms: int) -> Witnessed:
+        pairs = sorted({*zip(self.positions, self.earliest_ms, strict=True), (position, ms)})
+        positions = tuple(p for p, _ in pairs)
+        earliest, low = [], None
+        for _, t in reversed(pairs):
+            low = t if low is None else min(low, t)
+            earliest.append(low)
+        return Witnessed(positions, tuple(reversed(earliest)))
+
+    def bound(self, journal_index: int) -> int | None:
+        """The earliest time a witness held the journal entry `journal_index`."""
+        i = bisect.bisect_right(self.positions, journal_index)
+        return self.earliest_ms[i] if i < len(self.positions) else None
 
 
 def safety_of(state: CommunityState | StateBuilder) -> SafetyState:
@@ -122,6 +175,19 @@ class PostFacts:
     author_ms: int
     text: str
     mentions: int
+    segment: int = 0
+    journal_index: int = 0
+
+
+def effective_ms(safety: SafetyState, post: PostFacts) -> int:
+    """The time the rules judge a post at: its author's date, unless an always-on node
+    witnessed it earlier (then that time, plus WITNESS_SKEW_MS): future-dating
+    buys a member at most the skew."""
+    witnessed = safety.witnessed.get((post.author, post.segment))
+    bound = witnessed.bound(post.journal_index) if witnessed is not None else None
+    if bound is None or post.author_ms <= bound + WITNESS_SKEW_MS:
+        return post.author_ms
+    return bound + WITNESS_SKEW_MS
 
 
 @dataclass(frozen=True)
@@ -198,6 +264,16 @@ def _probation(
     return None
 
 
+def judge_next(state: CommunityState, post: PostFacts, history: AuthorHistory) -> Verdict | None:
+    """The verdict on an author's next post, given their counted posts so far (the
+    author's own node, before sending; no approval can name it yet)."""
+    safety = safety_of(state)
+    member = state.members.get(post.author)
+    joined = member.joined_ms if member else 0
+    matcher = safety.matcher(state.community_id)
+    return judge(safety, matcher, state.role_of(post.author), joined, post, history)
+
+
 def judge(
     safety: SafetyState,
     matcher: Matcher,
@@ -230,18 +306,28 @@ def judge(
     return None
 
 
-def verdicts(state: CommunityState, posts: Iterable[PostFacts]) -> dict[str, Verdict]:
-    """Every post's verdict; `posts` grouped by author, each in document order."""
+def verdicts(
+    state: CommunityState,
+    posts: Iterable[PostFacts],
+    histories: dict[bytes, AuthorHistory] | None = None,
+) -> dict[str, Verdict]:
+    """Every post's verdict; `posts` grouped by author, each in document order.
+
+    `histories` (filled in when given): each author's counted posts, from which
+    the verdict on their next post follows without their earlier ones."""
     safety = safety_of(state)
     if safety.inactive:
         return {}
     matcher = safety.matcher(state.community_id)
     out: dict[str, Verdict] = {}
-    histories: dict[bytes, AuthorHistory] = {}
+    histories = {} if histories is None else histories
     for post in posts:
         member = state.members.get(post.author)
         role = state.role_of(post.author)
         history = histories.setdefault(post.author, AuthorHistory())
+        if safety.witnessed:
+            at = effective_ms(safety, post)
+            post = post if at == post.author_ms else replace(post, author_ms=at)
         found = judge(safety, matcher, role, member.joined_ms if member else 0, post, history)
         if found is None or found.action != "hide":
             history.add(post)

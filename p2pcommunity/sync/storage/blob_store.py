@@ -13,7 +13,8 @@ SQLite holds the metadata: `blobs` (one row per root CID: its manifest,
 whether it is our own, when it was last used, whether every chunk is
 here), `blob_chunks` (which chunk of which blob, and whether we have it)
 and `post_attachments` (the refs posts carry, a read model derived from the
-member documents by projection). The tables' DDL is BLOB_SCHEMA; the
+member documents by projection; a wiki page's files are there too, under
+the holder id `page_holder(page id)`, refreshed with each page change). The tables' DDL is BLOB_SCHEMA; the
 migration to 1.4 makes the same tables in an older store.
 """
 
@@ -66,6 +67,12 @@ CREATE INDEX post_attachments_root ON post_attachments (root);
 """
 
 Transaction = Callable[[], AbstractContextManager[sqlite3.Connection]]
+PAGE_HOLDER = "page:"  # post ids are 32 hex digits (post_id_for): never this prefix
+
+
+def page_holder(page_id: bytes) -> str:
+    """The `post_attachments.post_id` under which a wiki page's files are listed."""
+    return PAGE_HOLDER + page_id.hex()
 
 
 @dataclass(frozen=True)
@@ -156,9 +163,11 @@ class BlobStore:
             "SELECT root, manifest, size, own, last_used_ms, complete FROM blobs WHERE root = ?",
             (root,),
         ).fetchone()
-        if row is None:
-            return None
-        return BlobRow(row[0], row[1], row[2], bool(row[3]), row[4], bool(row[5]))
+        return (
+            None
+            if row is None
+            else BlobRow(row[0], row[1], row[2], bool(row[3]), row[4], bool(row[5]))
+        )
 
     def chunk_id(self, root: bytes, index: int) -> bytes | None:
         row = self.db.execute(
@@ -254,6 +263,13 @@ class BlobStore:
                     for i, r in enumerate(refs)
                 ],
             )  # fmt: skip
+
+    def replace_refs(self, community_id: bytes, holder: str, refs: Sequence[Ref]) -> None:
+        """A holder's refs are now exactly `refs` (a page after each of its changes)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM post_attachments WHERE post_id = ?", (holder,))
+        if refs:
+            self.add_refs(community_id, holder, refs)
 
     def refs_of(self, post_ids: Sequence[str]) -> dict[str, list[Ref]]:
         out: dict[str, list[Ref]] = {}

@@ -83,11 +83,27 @@ def _add_blobs(db: sqlite3.Connection) -> None:
     _create(db, BLOB_SCHEMA)
 
 
+def _add_personal(db: sqlite3.Connection) -> None:
+    """1.5 (issue 16): muted words and channels, dismissed reports; local, empty at first."""
+    from p2pcommunity.sync.storage.personal_tables import PERSONAL_SCHEMA
+
+    _create(db, PERSONAL_SCHEMA)
+
+
+def _add_safety_index(db: sqlite3.Connection) -> None:
+    """1.6 (issue 16): posts by author in document order, for the incremental verdicts."""
+    from p2pcommunity.sync.storage.safety_tables import SAFETY_SCHEMA
+
+    _create(db, SAFETY_SCHEMA)
+
+
 STEPS: dict[Version, Callable[[sqlite3.Connection], None]] = {
     (1, 1): _add_schema_history,
     (1, 2): _add_knowledge,
     (1, 3): _add_pages,
     (1, 4): _add_blobs,
+    (1, 5): _add_personal,
+    (1, 6): _add_safety_index,
 }
 """Version a step brings the store to -> the step. Append only; never edit a released step."""
 

@@ -37,6 +37,12 @@ CREATE TABLE pages (
 ChangeRow = tuple[bytes, int, bytes, bytes, bytes]  # actor, seq, hash, data, signature
 
 
+_UPSERT_PAGE = (
+    "INSERT INTO pages (page_id, community_id, text, updated_ms) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (page_id) DO UPDATE SET text=excluded.text, updated_ms=excluded.updated_ms"
+)
+
+
 class PageTables:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
@@ -92,12 +98,7 @@ class PageTables:
         return cursor.rowcount
 
     def set_row(self, page_id: bytes, community_id: bytes, text: str, updated_ms: int) -> None:
-        self.db.execute(
-            "INSERT INTO pages (page_id, community_id, text, updated_ms) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (page_id) DO UPDATE SET text=excluded.text, "
-            "updated_ms=excluded.updated_ms",
-            (page_id, community_id, text, updated_ms),
-        )
+        self.db.execute(_UPSERT_PAGE, (page_id, community_id, text, updated_ms))
 
     def row(self, page_id: bytes) -> tuple[str, int, bytes | None, int] | None:
         got = self.db.execute(
@@ -106,7 +107,8 @@ class PageTables:
         ).fetchone()
         if got is None:
             return None
-        return got[0], got[1], None if got[2] is None else bytes(got[2]), got[3]
+        snapshot = None if got[2] is None else bytes(got[2])
+        return got[0], got[1], snapshot, got[3]
 
     def set_snapshot(self, page_id: bytes, snapshot: bytes | None, changes: int) -> None:
         self.db.execute(

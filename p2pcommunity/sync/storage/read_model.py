@@ -198,13 +198,30 @@ class ReadModel:
     ) -> None:
         self.db = db
         self.transaction = transaction
+        # Which authors' post rows were written, and when (a count of such writes):
+        # the safety verdicts recompute only those authors (safety_tables.py). A
+        # write rolled back later leaves a mark too, which costs one recompute.
+        self.post_writes = 0
+        self.posts_touched: dict[bytes, int] = {}
+        # The same for writes that change rows already there (edits, deletions, a
+        # rebuild): after those an author's verdicts cannot just be carried on.
+        self.posts_rewritten: dict[bytes, int] = {}
 
     # -- read models -----------------------------------------------------------
+
+    def touch(self, author: bytes, rewrite: bool = True) -> None:
+        """Mark `author`'s post rows as changed (also after a rollback of a write);
+        `rewrite` False: only rows added."""
+        self.post_writes += 1
+        self.posts_touched[author] = self.post_writes
+        if rewrite:
+            self.posts_rewritten[author] = self.post_writes
 
     def upsert_post(self, row: PostRow, fresh: bool = False) -> None:
         """Add a post unless held: its original record never changes (edits go through
         edit_post). `fresh`: its id was just made on this device, so no edit or
         deletion can be waiting for it in pending_updates."""
+        self.touch(row.author, rewrite=False)
         cursor = self.db.execute(
             f"INSERT INTO posts ({_POST_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT (id) DO NOTHING",
@@ -235,6 +252,8 @@ class ReadModel:
         skipped. An edit or deletion that arrived before its post is applied
         once the post is in.
         """
+        for author in {row.author for row in rows}:
+            self.touch(author, rewrite=False)
         fresh: dict[str, PostRow] = {}
         for start in range(0, len(rows), _IN_CHUNK):
             chunk = rows[start : start + _IN_CHUNK]
@@ -291,6 +310,7 @@ class ReadModel:
 
     def edit_post(self, post_id: str, author: bytes, text: str, segment: int) -> None:
         """Latest edit wins: a later segment of the single writer is later in time."""
+        self.touch(author)
         row = self.db.execute(
             "SELECT rowid, edit_segment, deleted FROM posts WHERE id=? AND author=?",
             (post_id, author),
@@ -327,6 +347,7 @@ class ReadModel:
         )
 
     def delete_post(self, post_id: str, author: bytes, segment: int) -> None:
+        self.touch(author)
         row = self.db.execute(
             "SELECT rowid, deleted FROM posts WHERE id=? AND author=?", (post_id, author)
         ).fetchone()
@@ -404,6 +425,7 @@ class ReadModel:
 
     def clear_member_rows(self, community_id: bytes, member: bytes) -> None:
         """Drop every read-model row a member's documents produced, to rebuild them."""
+        self.touch(member)
         self.db.execute(
             "DELETE FROM reactions WHERE reactor=? AND post_id IN "
             "(SELECT id FROM posts WHERE community_id=?)",

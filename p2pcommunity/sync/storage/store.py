@@ -37,13 +37,14 @@ from p2pcommunity.sync.storage import migrations
 from p2pcommunity.sync.storage.blob_store import BLOB_SCHEMA, BlobStore
 from p2pcommunity.sync.storage.knowledge_tables import KNOWLEDGE_SCHEMA, KnowledgeTables
 from p2pcommunity.sync.storage.page_tables import PAGE_SCHEMA, PageTables
+from p2pcommunity.sync.storage.personal_tables import PERSONAL_SCHEMA, PersonalTables
 from p2pcommunity.sync.storage.read_model import (
     READ_MODEL_SCHEMA,
     PostRow,
     ReadModel,
     Visibility,
 )
-from p2pcommunity.sync.storage.safety_tables import SafetyTables
+from p2pcommunity.sync.storage.safety_tables import SAFETY_SCHEMA, SafetyTables
 
 SCHEMA_VERSION = migrations.CURRENT
 
@@ -190,7 +191,8 @@ class Store:
             self.knowledge = KnowledgeTables(self.db)
             self.pages = PageTables(self.db)
             self.blobs = BlobStore(self.db, self.transaction, path)  # issue 15
-            self.safety = SafetyTables(self.db)
+            self.safety = SafetyTables(self.db, self.read_model)
+            self.personal = PersonalTables(self.db)  # issue 16, local only
             self._open_schema()
         except BaseException as exc:
             self.db.close()
@@ -231,6 +233,7 @@ class Store:
                 "overwrite it. Move it aside to start a new store there."
             )
         schema = _SCHEMA + READ_MODEL_SCHEMA + KNOWLEDGE_SCHEMA + PAGE_SCHEMA + BLOB_SCHEMA
+        schema += SAFETY_SCHEMA + PERSONAL_SCHEMA
         for statement in schema.split(";"):
             if statement.strip():
                 db.execute(statement)
@@ -326,20 +329,13 @@ class Store:
             db.execute("DELETE FROM communities WHERE id=?", (community_id,))
 
     def insert_op(self, community_id: bytes, op_hash: bytes, data: bytes, signature: bytes) -> None:
-        self.db.execute(
-            "INSERT OR IGNORE INTO ops VALUES (?, ?, ?, ?)",
-            (community_id, op_hash, data, signature),
-        )
+        self._insert_or_ignore("ops", (community_id, op_hash, data, signature))
 
     def ops(self, community_id: bytes) -> list[tuple[bytes, bytes]]:
         """(data, signature) in insertion order, which is causal: parents first."""
-        return [
-            (bytes(d), bytes(s))
-            for d, s in self.db.execute(
-                "SELECT data, signature FROM ops WHERE community_id=? ORDER BY rowid",
-                (community_id,),
-            )
-        ]
+        return self._blob_pairs(
+            "SELECT data, signature FROM ops WHERE community_id=? ORDER BY rowid", community_id
+        )
 
     # -- documents and changes -------------------------------------------------
 
@@ -452,18 +448,21 @@ class Store:
 
     def add_report(self, community_id: bytes, reporter: bytes, report_id: str, body: bytes) -> None:
         """A sealed report as it arrived in the reporter's document (only moderators open it)."""
-        self.db.execute(
-            "INSERT OR IGNORE INTO reports VALUES (?, ?, ?, ?)",
-            (community_id, reporter, report_id, body),
-        )
+        self._insert_or_ignore("reports", (community_id, reporter, report_id, body))
 
     def reports(self, community_id: bytes) -> list[tuple[bytes, bytes]]:
-        return [
-            (bytes(r), bytes(b))
-            for r, b in self.db.execute(
-                "SELECT reporter, body FROM reports WHERE community_id=?", (community_id,)
-            )
-        ]
+        """(reporter, sealed body) of every report held for the community."""
+        return self._blob_pairs(
+            "SELECT reporter, body FROM reports WHERE community_id=?", community_id
+        )
+
+    def _blob_pairs(self, sql: str, community_id: bytes) -> list[tuple[bytes, bytes]]:
+        return [(bytes(a), bytes(b)) for a, b in self.db.execute(sql, (community_id,))]
+
+    def _insert_or_ignore(self, table: str, row: tuple[object, ...]) -> None:
+        """A row that is its own identity (an op, a report): a copy already held is not an error."""
+        marks = ", ".join("?" * len(row))
+        self.db.execute(f"INSERT OR IGNORE INTO {table} VALUES ({marks})", row)
 
     def known_peers(self) -> dict[bytes, list[str]]:
         return {

@@ -1,0 +1,236 @@
+"""Screenshots of issue 16 in the app: the moderation queue, the moderation log, an appeal
+and its outcome, a context note under a post.
+
+Run under Xvfb (real X11 rendering, fonts and all):
+
+    xvfb-run -s "-screen 0 1280x800x24" env QT_QPA_PLATFORM=xcb \\
+        .venv/bin/python docs/screenshots/safety_screenshots.py
+
+Three apps on temporary data dirs (three real nodes on 127.0.0.1): Alice owns
+"Climbing club", Bob and Carol are members. Carol posts spam, a false claim and
+an insult; Bob reports them; Alice watches a word that holds Carol's raffle,
+works the queue, notes the false claim, hides the insult; Carol appeals and
+Alice reverses it. Every node is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from timeline_screenshots import LOCAL, call, grab, qt, spin, start, wait
+
+from p2pcommunity.ui.app import App
+from p2pcommunity.ui.safety.appeals import AppealsDialog
+from p2pcommunity.ui.safety.modlog import AppealDialog, ModlogDialog
+from p2pcommunity.ui.safety.policy import PolicyDialog
+from p2pcommunity.ui.safety.queue import ModerationQueue
+from p2pcommunity.ui.theme import apply_theme
+
+
+def front(app: App, *others: App) -> None:
+    for other in others:
+        other.window.hide()  # no window manager places them: one at a time
+    app.window.show()
+    app.window.raise_()
+    app.window.activateWindow()
+    spin(500)
+
+
+def main() -> None:
+    apply_theme(qt, False)
+    tmp = Path(tempfile.mkdtemp(prefix="p2pc-safety-shots-"))
+    apps = alice, bob, carol = tuple(App(tmp / n, LOCAL) for n in ("alice", "bob", "carol"))
+    try:
+        for app, name in ((alice, "Alice"), (bob, "Bob"), (carol, "Carol")):
+            start(app, name)
+        cid = call(alice, "community create", {"name": "Climbing club"})["community_id"]
+        call(alice, "rules set", {"community": cid, "text": "Be kind.\nNo adverts."})
+        addr = call(alice, "whoami", {})["addrs"][0]
+        for member in (bob, carol):
+            call(alice, "member add", {"community": cid, "peer": member.peer_id})
+            call(member, "join", {"community": cid, "bootstrap": [addr], "timeout": 30})
+            call(member, "rules accept", {"community": cid})
+            member.chat.refresh_communities(select=cid)
+        alice.chat.refresh_communities(select=cid)
+        for app in apps:
+            wait(lambda a=app: bool(a.chat.channel), what="general")
+        general = alice.chat.channel
+
+        def post(app: App, text: str, reply_to: str | None = None) -> str:
+            params = {"community": cid, "channel": general, "text": text, "reply_to": reply_to}
+            return str(call(app, "post", {k: v for k, v in params.items() if v})["post_id"])
+
+        def seen(app: App, post_id: str) -> None:
+            wait(
+                lambda: any(
+                    p["id"] == post_id
+                    for p in call(app, "read", {"community": cid, "channel": general})["posts"]
+                ),
+                what="sync",
+            )
+
+        welcome = post(alice, "Welcome! Rope check before every climb, please.")
+        post(bob, "Anyone up for the north face on Saturday?")
+        spam = post(carol, "Buy cheap ropes at ropes-discount.example, 80% off!!")
+        chalk = post(carol, "Chalk causes lung damage. Never use it indoors.")
+        insult = post(carol, "@Bob you climb like a sack of potatoes", reply_to=welcome)
+        for p in (spam, chalk, insult):
+            seen(bob, p)
+        seen(alice, chalk)
+        for who, p, reason, category in (
+            (bob, spam, "An advert", "spam"),
+            (alice, chalk, "This is not true", "misinformation"),
+            (bob, insult, "Rude to me", "harassment"),
+        ):
+            params = {"community": cid, "post": p, "reason": reason, "category": category}
+            call(who, "report", params)
+        call(alice, "words add", {"community": cid, "word": "raffle", "action": "hold"})
+        call(alice, "channel create", {"community": cid, "name": "gear"})
+        wait(
+            lambda: (
+                "gear"
+                in [c["name"] for c in call(carol, "channel list", {"community": cid})["channels"]]
+            ),
+            what="log",
+        )
+        raffle = post(carol, "Join my raffle for a free harness, DM me")
+        wait(
+            lambda: len(call(alice, "reports", {"community": cid})["reports"]) == 3, what="reports"
+        )
+        seen(alice, insult)
+        wait(lambda: bool(call(alice, "pending", {"community": cid})["posts"]), what="held")
+        del raffle
+
+        # 1. The moderation queue, with the misinformation report selected
+        front(alice, bob, carol)
+        alice.chat.on_community_changed(cid, "shots")
+        queue = alice.chat.menus.safety.open_queue()
+        assert isinstance(queue, ModerationQueue)
+        queue.resize(1180, 620)
+        wait(lambda: queue.reports.topLevelItemCount() == 3, what="queue")
+        wait(lambda: queue.pending.topLevelItemCount() == 1, what="queue pending")
+        chalk_item = next(
+            queue.reports.topLevelItem(i)
+            for i in range(3)
+            if queue.reports.topLevelItem(i).text(0) == "Misinformation"
+        )
+        queue.reports.setCurrentItem(chalk_item)
+        wait(lambda: "Chalk" in queue.context.toPlainText(), what="context")
+        grab(queue, "safety-queue.png")
+        queue.close()
+        settings = alice.chat.menus.safety.open_policy()
+        assert isinstance(settings, PolicyDialog)
+        wait(lambda: "general" in settings.slow, what="policy form")
+        settings.slow["general"].setValue(30)
+        grab(settings, "safety-policy.png")
+        settings.tabs.setCurrentIndex(1)
+        wait(lambda: settings.words.topLevelItemCount() == 1, what="words")
+        grab(settings, "safety-words.png")
+        settings.close()
+        front(bob, alice, carol)
+        report = bob.chat.menus.safety.report({"id": welcome})
+        grab(report, "safety-report.png")
+        report.close()
+        front(alice, bob, carol)
+
+        # Alice acts: a note under the false claim, the insult hidden, Carol timed out
+        note = "Climbing chalk is magnesium carbonate; studies find no lung harm at gym levels."
+        call(alice, "note", {"community": cid, "post": chalk, "text": note})
+        call(
+            alice,
+            "hide",
+            {"community": cid, "post": insult, "reason": "Insulting a member", "rule": "Be kind."},
+        )
+        call(
+            alice,
+            "timeout",
+            {"community": cid, "peer": carol.peer_id, "duration": "1h", "rule": "No adverts."},
+        )
+        call(alice, "approve", {"community": cid, "post": queue_held(alice, cid)})
+
+        # 2. The note under the post, in Bob's timeline
+        front(bob, alice, carol)
+        bob.chat.on_community_changed(cid, "shots")
+        wait(lambda: any(r.get("note") for r in bob.chat.timeline.rows()), what="note in timeline")
+        spin(800)
+        bob.banner.hide()  # Carol's mention of Bob, from before
+        grab(bob.window, "safety-note.png")
+
+        # 3. The moderation log, as every member sees it (Carol's: her entries are "you")
+        front(carol, alice, bob)
+        wait(lambda: len(call(carol, "modlog", {"community": cid})["entries"]) >= 4, what="modlog")
+        log = carol.chat.menus.safety.open_modlog()
+        assert isinstance(log, ModlogDialog)
+        log.resize(1100, 460)
+        wait(lambda: log.view.topLevelItemCount() >= 4, what="log rows")
+        wait(
+            lambda: any(
+                log.view.topLevelItem(i).text(3) == "your message"
+                for i in range(log.view.topLevelItemCount())
+            ),
+            what="her message",
+        )
+        hide = next(
+            log.view.topLevelItem(i)
+            for i in range(log.view.topLevelItemCount())
+            if log.view.topLevelItem(i).text(2) == "hid a message"
+        )
+        log.view.setCurrentItem(hide)
+        grab(log, "safety-modlog.png")
+
+        # 4. Carol's appeal, then Alice's list of appeals, then the outcome Carol is told
+        appeal = log.open_appeal()
+        assert isinstance(appeal, AppealDialog)
+        appeal.text.setPlainText(
+            "It was a joke between friends, Bob and I climb together every week. "
+            "I apologised to him already."
+        )
+        grab(appeal, "safety-appeal.png")
+        appeal.send()
+        wait(lambda: log.status.text().startswith("Appeal sent"), what="appeal sent")
+        log.close()
+        wait(lambda: bool(call(alice, "appeals", {"community": cid})["appeals"]), what="appeal")
+        front(alice, bob, carol)
+        appeals = alice.chat.menus.safety.open_appeals()
+        assert isinstance(appeals, AppealsDialog)
+        appeals.resize(900, 480)
+        wait(lambda: appeals.view.topLevelItemCount() == 1, what="appeals")
+        grab(appeals, "safety-appeals.png")
+        appeals.close()
+        appeal_id = call(alice, "appeals", {"community": cid})["appeals"][0]["id"]
+        call(
+            alice,
+            "appeal resolve",
+            {
+                "community": cid,
+                "appeal": appeal_id,
+                "outcome": "reverse",
+                "note": "Fair enough; keep it friendly in public.",
+            },
+        )
+        front(carol, alice, bob)
+        watcher = carol.chat.menus.safety.outcomes
+        wait(lambda: bool(watcher.notices), what="outcome notice")
+        log = carol.chat.menus.safety.open_modlog()
+        log.resize(1100, 420)
+        wait(lambda: log.view.topLevelItemCount() >= 6, what="log with outcome")
+        spin(300)
+        carol.banner.raise_()
+        grab(carol.window, "safety-appeal-outcome.png")
+        grab(log, "safety-modlog-outcome.png")
+        log.close()
+    finally:
+        for app in apps:
+            app.shutdown()
+        wait(lambda: not any(a.node.stopping for a in apps), 20, "nodes to stop")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def queue_held(alice: App, cid: str) -> str:
+    return str(call(alice, "pending", {"community": cid})["posts"][0]["id"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,257 @@
+"""The composer's attachments: a paperclip, drops, pasted images, and a chip per file.
+
+It is installed into a `Composer` from outside (the composer knows nothing
+of files): a paperclip button goes next to Send, a row of chips above the
+box. Files come from the picker, from a drop onto the box or the timeline,
+or from Ctrl+V: a pasted image is written as a PNG into the data dir
+(owner-only) and removed once the post is sent or its chip is removed.
+Every file is checked against the community's limit (`community show`
+says `max_file_size`) when it is added, so an over-limit file is refused
+with a sentence before anything reaches the node; the node checks again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QDropEvent, QGuiApplication, QImage, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QToolButton,
+    QWidget,
+)
+
+from p2pcommunity.ui.files.area import human_size
+from p2pcommunity.ui.icons import icon, icon_button
+
+MAX_FILES = 10  # as sync/blobs/manifest.py: MAX_ATTACHMENTS
+DEFAULT_LIMIT = 25 * 1000**2
+PASTE_DIR = "pasted"
+
+
+class AttachTray(QObject):
+    changed = Signal()
+
+    def __init__(self, composer: Any, data_dir: Path, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.composer = composer
+        self.paste_dir = data_dir / PASTE_DIR
+        self.files: list[Path] = []
+        self._pasted: set[Path] = set()
+        self.limit = DEFAULT_LIMIT
+        self.button = icon_button("attach", "Attach files", "Attach files (or drop or paste them)")
+        self.button.setObjectName("attachButton")
+        self.button.clicked.connect(self.pick)
+        self.chips = QWidget()
+        self.chips.setObjectName("attachmentChips")
+        self._chip_row = QHBoxLayout(self.chips)
+        self._chip_row.setContentsMargins(0, 2, 0, 2)
+        self._chip_row.setSpacing(6)
+        self._chip_row.addStretch(1)
+        self.chips.hide()
+        self.error = QLabel()
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        self._install()
+
+    def _install(self) -> None:
+        layout: QBoxLayout = self.composer.layout()
+        edit = self.composer.edit
+        for i in range(layout.count()):
+            item = layout.itemAt(i)
+            row = item.layout() if item is not None else None
+            if isinstance(row, QBoxLayout) and row.indexOf(edit) >= 0:
+                row.insertWidget(row.indexOf(edit), self.button, 0, Qt.AlignmentFlag.AlignVCenter)
+                layout.insertWidget(i, self.error)
+                layout.insertWidget(i, self.chips)
+                break
+        edit.installEventFilter(self)
+        self.composer.send_button.clicked.connect(self._on_send_button_clicked)
+        self.watch_drops(edit)
+
+    def watch_drops(self, widget: QWidget) -> None:
+        """Files dropped on `widget` (a scroll area: on its viewport) are attached."""
+        target = widget.viewport() if hasattr(widget, "viewport") else widget
+        widget.setAcceptDrops(True)
+        target.setAcceptDrops(True)
+        target.installEventFilter(self)
+
+    # -- adding and removing -----------------------------------------------------
+
+    def pick(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self.composer.window(), "Attach files")
+        if paths:
+            self.add([Path(p) for p in paths])
+
+    def add(self, paths: list[Path]) -> bool:
+        """Attach `paths`, or none of them with the reason shown."""
+        problem = self._problem(paths)
+        if problem:
+            self.error.setText(problem)
+            self.error.show()
+            return False
+        self.error.hide()
+        for path in paths:
+            if path not in self.files:
+                self.files.append(path.absolute())
+                self._add_chip(path)
+        self.chips.setVisible(bool(self.files))
+        self.changed.emit()
+        return True
+
+    def _problem(self, paths: list[Path]) -> str:
+        if len({*self.files, *paths}) > MAX_FILES:
+            return f"A post can carry at most {MAX_FILES} files."
+        for path in paths:
+            if not path.is_file():
+                return f"{path.name} is not a file (folders cannot be attached)."
+            size = path.stat().st_size
+            if size > self.limit:
+                return (
+                    f"{path.name} is {human_size(size)}; this community allows files up to "
+                    f"{human_size(self.limit)}. Nothing was attached."
+                )
+        return ""
+
+    def _add_chip(self, path: Path) -> None:
+        chip = QFrame()
+        chip.setObjectName("attachmentChip")
+        chip.setProperty("path", str(path))
+        row = QHBoxLayout(chip)
+        row.setContentsMargins(8, 2, 2, 2)
+        label = QLabel(f"{path.name}  ·  {human_size(path.stat().st_size)}")
+        label.setMaximumWidth(260)
+        remove = QToolButton()
+        remove.setIcon(icon("close"))
+        remove.setText(f"Remove {path.name}")
+        remove.setAccessibleName(f"Remove {path.name}")
+        remove.setToolTip(f"Remove {path.name}")
+        remove.setAutoRaise(True)
+        remove.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        remove.clicked.connect(lambda: self.remove(path.absolute()))
+        row.addWidget(label)
+        row.addWidget(remove)
+        self._chip_row.insertWidget(self._chip_row.count() - 1, chip)
+
+    def chip_widgets(self) -> list[QFrame]:
+        return [w for w in self.chips.findChildren(QFrame, "attachmentChip")]
+
+    def remove(self, path: Path) -> None:
+        if path in self.files:
+            self.files.remove(path)
+        for chip in self.chip_widgets():
+            if chip.property("path") == str(path):
+                chip.hide()
+                chip.deleteLater()
+        self._forget_pasted(path)
+        self.chips.setVisible(bool(self.files))
+        self.changed.emit()
+
+    def _forget_pasted(self, path: Path) -> None:
+        if path in self._pasted:
+            self._pasted.discard(path)
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    def clear(self) -> None:
+        for path in list(self.files):
+            self.remove(path)
+        self.error.hide()
+
+    # -- sending -----------------------------------------------------------------
+
+    def params(self) -> dict[str, Any]:
+        return {"attach": [str(p) for p in self.files]} if self.files else {}
+
+    def accept_sent(self) -> None:
+        """The node stored the post: its files are in the node; pasted copies go."""
+        self.clear()
+
+    def _send_files_alone(self) -> bool:
+        c = self.composer
+        if not self.files or c.edit.toPlainText().strip() or c.editing:
+            return False
+        if c.timed_out_until is not None:
+            return False
+        c.sent.emit("", c.reply_to)
+        return True
+
+    def _on_send_button_clicked(self) -> None:
+        self._send_files_alone()
+
+    # -- pasting and dropping ------------------------------------------------------
+
+    def paste_image(self, image: QImage) -> bool:
+        self.paste_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = self.paste_dir / f"pasted-{stamp}-{os.getpid()}-{len(self._pasted)}.png"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        if not image.save(str(path)):
+            path.unlink()
+            self.error.setText("The pasted image could not be saved.")
+            self.error.show()
+            return False
+        self._pasted.add(path)
+        if not self.add([path]):
+            self._forget_pasted(path)
+            return False
+        return True
+
+    def _paste(self) -> bool:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None:
+            return False
+        if mime.hasImage():
+            image = QImage(mime.imageData())
+            return not image.isNull() and (self.paste_image(image) or True)
+        files = _local_files(mime)
+        if files:
+            self.add(files)
+            return True
+        return False
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
+            if event.matches(QKeySequence.StandardKey.Paste) and self._paste():
+                return True
+            plain = event.modifiers() in (
+                Qt.KeyboardModifier.NoModifier,
+                Qt.KeyboardModifier.KeypadModifier,
+            )
+            enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            if enter and plain and self._send_files_alone():
+                return True
+        elif kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove) and isinstance(
+            event, QDropEvent
+        ):
+            if _local_files(event.mimeData()):
+                event.acceptProposedAction()
+                return True
+        elif kind == QEvent.Type.Drop and isinstance(event, QDropEvent):
+            files = _local_files(event.mimeData())
+            if files:
+                event.acceptProposedAction()
+                self.add(files)
+                return True
+        return super().eventFilter(obj, event)
+
+
+def _local_files(mime: Any) -> list[Path]:
+    if mime is None or not mime.hasUrls():
+        return []
+    urls = mime.urls()
+    if not urls or not all(u.isLocalFile() for u in urls):
+        return []
+    return [Path(u.toLocalFile()) for u in urls[: MAX_FILES + 1]]

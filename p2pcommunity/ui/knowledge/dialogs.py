@@ -1,0 +1,158 @@
+"""The knowledge dialogs: a new topic, a new page.
+
+They follow ui/dialogs.py's `JobDialog` (one request, the node's error shown
+in place). The limits checked here (title 1-200 characters, at most 5 tags)
+are the node's own (`topic create`); checking them as the user types only
+spares a round trip, the node checks them again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QWidget,
+)
+
+from p2pcommunity.ui.client import ControlClient
+from p2pcommunity.ui.dialogs import JobDialog, show_error
+from p2pcommunity.ui.knowledge.widgets import named
+
+MAX_TITLE = 200
+MAX_TAGS = 5
+EDITORS = (("members", "All members"), ("moderators", "Moderators"), ("admins", "Admins"))
+
+
+def required(dialog: NewTopicDialog | NewPageDialog, what: str) -> str:
+    """The dialog's title, or "" having said that it needs one."""
+    title = dialog.title.text().strip()
+    if not title:
+        show_error(dialog.error, f"give the {what} a title", "invalid")
+    return title
+
+
+class NewTopicDialog(JobDialog):
+    created = Signal(str)  # topic id
+
+    def __init__(
+        self,
+        client: ControlClient,
+        community: str,
+        channel: str,
+        tags: list[str],
+        qa: bool,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(client, "Ask a question" if qa else "New topic", parent, ok_text="Post")
+        self.setMinimumWidth(560)
+        self.community, self.channel = community, channel
+        self.title = named(QLineEdit(), "topicTitle", "Title")
+        self.title.setMaxLength(MAX_TITLE)
+        self.title.setPlaceholderText(
+            "What is your question? Be specific." if qa else "What is it about?"
+        )
+        self.counter = QLabel()
+        self.counter.setObjectName("counter")
+        self.title.textChanged.connect(self._on_title_text_changed)
+        self.body = named(QPlainTextEdit(), "topicBody", "Body")
+        self.body.setPlaceholderText("Details (Markdown: **bold**, `code`, lists, > quotes)")
+        self.body.setMinimumHeight(160)
+        self.add_field("Title", self.title)
+        self.form.addRow("", self.counter)
+        self.add_field("Body", self.body)
+        self.tags = QListWidget()
+        self.tags.setObjectName("topicTags")
+        self.tags.setAccessibleName(f"Tags (up to {MAX_TAGS})")
+        self.tags.setMaximumHeight(110)
+        for tag in tags:
+            item = QListWidgetItem(f"#{tag}")
+            item.setData(Qt.ItemDataRole.UserRole, tag)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.tags.addItem(item)
+        self.tags.itemChanged.connect(self._on_tags_item_changed)
+        if tags:
+            self.form.addRow(f"Tags (up to {MAX_TAGS})", self.tags)
+        else:
+            none = QLabel("No tags yet (moderators create them).")
+            none.setObjectName("muted")
+            self.form.addRow("Tags", none)
+        self._on_title_text_changed(self.title.text())
+
+    def chosen_tags(self) -> list[str]:
+        return [
+            str(self.tags.item(i).data(Qt.ItemDataRole.UserRole))
+            for i in range(self.tags.count())
+            if self.tags.item(i).checkState() == Qt.CheckState.Checked
+        ]
+
+    def _on_title_text_changed(self, text: str) -> None:
+        n = len(text.strip())
+        self.counter.setText(f"{len(text)}/{MAX_TITLE}")
+        self.ok_button.setEnabled(0 < n <= MAX_TITLE)
+
+    def _on_tags_item_changed(self, item: QListWidgetItem) -> None:
+        if item.checkState() == Qt.CheckState.Checked and len(self.chosen_tags()) > MAX_TAGS:
+            item.setCheckState(Qt.CheckState.Unchecked)
+            show_error(self.error, f"a topic has at most {MAX_TAGS} tags", "invalid")
+
+    def job(self) -> tuple[str, dict[str, Any]]:
+        title = required(self, "topic")
+        if title and not self.body.toPlainText().strip():
+            show_error(self.error, "write what the topic is about in the body", "invalid")
+            title = ""
+        return ("topic create" if title else ""), {
+            "community": self.community,
+            "channel": self.channel,
+            "title": title,
+            "text": self.body.toPlainText().strip(),
+            "tag": self.chosen_tags(),
+        }
+
+    def succeeded(self, result: dict[str, Any]) -> None:
+        self.created.emit(str(result.get("post_id", "")))
+
+
+class NewPageDialog(JobDialog):
+    created = Signal(str)  # page id
+
+    def __init__(
+        self, client: ControlClient, community: str, moderator: bool, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(client, "New page", parent, ok_text="Create")
+        self.setMinimumWidth(560)
+        self.community = community
+        self.title = named(QLineEdit(), "pageTitle", "Page title")
+        self.title.setPlaceholderText("e.g. Getting started")
+        self.text = named(QPlainTextEdit(), "pageText", "Page text")
+        self.text.setPlaceholderText("# Heading\n\nMarkdown text")
+        self.text.setMinimumHeight(200)
+        self.editors = QComboBox()
+        self.editors.setAccessibleName("Who may edit")
+        for value, label in EDITORS:
+            self.editors.addItem(label, value)
+        self.editors.setEnabled(moderator)
+        if not moderator:
+            self.editors.setToolTip("Only moderators choose other editors than all members")
+        self.add_field("Title", self.title)
+        self.add_field("Text", self.text)
+        self.form.addRow("Who may edit", self.editors)
+
+    def job(self) -> tuple[str, dict[str, Any]]:
+        title = required(self, "page")
+        return ("page create" if title else ""), {
+            "community": self.community,
+            "title": title,
+            "text": self.text.toPlainText(),
+            "editors": self.editors.currentData(),
+        }
+
+    def succeeded(self, result: dict[str, Any]) -> None:
+        self.created.emit(str(result.get("page_id", "")))

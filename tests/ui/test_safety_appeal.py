@@ -1,0 +1,118 @@
+"""Issue 16 in the app: a context note under a post, the moderation log, an appeal and its outcome.
+
+Alice (owner) notes Bob's post, then hides it from the queue; Bob finds the
+act in the moderation log, appeals it; Alice reverses it from the appeals
+list; Bob is told, and his post is back for everyone.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from p2pcommunity.ui.safety.appeals import AppealsDialog
+from p2pcommunity.ui.safety.modlog import AppealDialog, ModlogDialog
+from p2pcommunity.ui.safety.queue import ModerationQueue
+from p2pcommunity.ui.safety.report import ReportDialog
+
+from .conftest import answer_text
+from .test_safety_queue import community_dialog, post_action, row, send_and_see, two_apps
+from .test_two_apps import SYNC_MS, call
+
+
+def test_note_hide_appeal_and_reverse(qtbot, make_app) -> None:
+    alice, bob, community = two_apps(qtbot, make_app)
+    claim = "The moon is made of cheese"
+    send_and_see(qtbot, bob, alice, claim)
+
+    # A context note, from the post's menu: everyone sees it under the post
+    post_action(qtbot, alice, claim, "Add context note…")
+    answer_text(qtbot, alice.chat, "Samples brought back since 1969 are rock.")
+    qtbot.waitUntil(
+        lambda: (row(bob, claim).get("note") or "").startswith("Samples"), timeout=SYNC_MS
+    )
+    delegate = bob.chat.timeline_view.post_delegate
+    assert delegate.marks.note_height(row(bob, claim), bob.chat.font(), 500) > 0
+
+    # Alice reports it herself and hides it from the queue, citing a reason
+    post_action(qtbot, alice, claim, "Report…")
+    report = alice.chat.menus.safety.dialogs[-1]
+    assert isinstance(report, ReportDialog)
+    qtbot.mouseClick(report.choices["misinformation"], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(report.send_button, Qt.MouseButton.LeftButton)
+    queue = community_dialog(alice, "Moderation queue…")
+    assert isinstance(queue, ModerationQueue)
+    qtbot.waitUntil(lambda: queue.reports.topLevelItemCount() == 1, timeout=10_000)
+    assert queue.counts["misinformation"].text() == "Misinformation: 1"
+    queue.reports.setCurrentItem(queue.reports.topLevelItem(0))
+    qtbot.waitUntil(queue.hide_button.isEnabled, timeout=10_000)
+    qtbot.mouseClick(queue.hide_button, Qt.MouseButton.LeftButton)
+    answer_text(qtbot, queue, "false claim")
+    qtbot.waitUntil(lambda: queue.status.text().startswith("1 report"), timeout=10_000)
+    qtbot.waitUntil(lambda: row(bob, claim).get("hidden") is True, timeout=SYNC_MS)
+    queue.close()
+
+    # Bob, in the moderation log: the hide concerns his message, so he may appeal it
+    log = community_dialog(bob, "Moderation log")
+    assert isinstance(log, ModlogDialog)
+    qtbot.waitUntil(
+        lambda: any(
+            log.view.topLevelItem(i).text(3) == "your message"
+            for i in range(log.view.topLevelItemCount())
+        ),
+        timeout=10_000,
+    )
+    hide = next(
+        log.view.topLevelItem(i)
+        for i in range(log.view.topLevelItemCount())
+        if log.view.topLevelItem(i).text(2) == "hid a message"
+    )
+    assert hide.text(1) == "Alice" and hide.text(4) == "false claim" and hide.text(0)
+    note = next(
+        log.view.topLevelItem(i)
+        for i in range(log.view.topLevelItemCount())
+        if log.view.topLevelItem(i).text(2) == "added a context note"
+    )
+    assert not note.text(4)
+    log.view.setCurrentItem(note)
+    assert not log.appeal_button.isEnabled()
+    log.view.setCurrentItem(hide)
+    assert log.appeal_button.isEnabled()
+    qtbot.mouseClick(log.appeal_button, Qt.MouseButton.LeftButton)
+    appeal = log.findChild(AppealDialog)
+    assert appeal is not None and not appeal.send_button.isEnabled()
+    qtbot.keyClicks(appeal.text, "It was a joke, and the note already answers it.")
+    qtbot.mouseClick(appeal.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: log.status.text().startswith("Appeal sent"), timeout=10_000)
+
+    # Alice reverses it from the appeals list
+    qtbot.waitUntil(
+        lambda: bool(call(qtbot, alice, "appeals", {"community": community})["appeals"]),
+        timeout=SYNC_MS,
+    )
+    appeals = community_dialog(alice, "Appeals…")
+    assert isinstance(appeals, AppealsDialog)
+    qtbot.waitUntil(lambda: appeals.view.topLevelItemCount() == 1, timeout=10_000)
+    item = appeals.view.topLevelItem(0)
+    assert item.text(1) == "Bob" and item.text(2) == "Open" and "joke" in item.text(3)
+    assert "hide by Alice" in appeals.detail.toPlainText()
+    qtbot.mouseClick(appeals.reverse_button, Qt.MouseButton.LeftButton)
+    answer_text(qtbot, appeals, "Fair: the note is enough.")
+    qtbot.waitUntil(lambda: appeals.view.topLevelItem(0).text(2) == "Reversed", timeout=10_000)
+    assert not appeals.reverse_button.isEnabled()
+
+    # Bob is told, and his post is back
+    watcher = bob.chat.menus.safety.outcomes
+    qtbot.waitUntil(lambda: bool(watcher.notices), timeout=SYNC_MS)
+    assert "accepted" in watcher.notices[0] and "the note is enough" in watcher.notices[0]
+    assert ("Appeal decided", watcher.notices[0]) in bob.notifications
+    qtbot.waitUntil(lambda: row(bob, claim).get("hidden") is False, timeout=SYNC_MS)
+    log.reload()
+
+    def texts(column: int) -> list[str]:
+        return [log.view.topLevelItem(i).text(column) for i in range(log.view.topLevelItemCount())]
+
+    qtbot.waitUntil(lambda: "showed a message again" in texts(2), timeout=10_000)
+    assert any(t.startswith("reversed on appeal") and t.endswith("your appeal") for t in texts(2))
+    watcher.check(community)  # checked again: said once only
+    qtbot.wait(500)
+    assert len(watcher.notices) == 1
