@@ -90,18 +90,30 @@ def connect(data_dir: Path, timeout: float = 5.0) -> ControlClient:
     return client
 
 
+async def echo_from_a_thread(data_dir: Path) -> Any:
+    """What a client connecting from a worker thread, as the app does, gets for `echo`."""
+    client = await trio.to_thread.run_sync(connect, data_dir)
+    with client:
+        return await trio.to_thread.run_sync(client.call, "echo")
+
+
+def read_lines(sock: socket.socket, count: int) -> list[dict[str, Any]]:
+    """Read until `count` whole JSON lines have come; fails if the server closes first."""
+    buf = b""
+    while buf.count(b"\n") < count:
+        chunk = sock.recv(65536)
+        assert chunk, "server closed the connection"
+        buf += chunk
+    return [json.loads(line) for line in buf.splitlines()]
+
+
 def raw_exchange(path: Path, payload: bytes, expected_lines: int) -> list[dict[str, Any]]:
     """Send raw bytes, read `expected_lines` answers (the connection stays usable)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(5)
         sock.connect(str(path))
         sock.sendall(payload)
-        buf = b""
-        while buf.count(b"\n") < expected_lines:
-            chunk = sock.recv(65536)
-            assert chunk, "server closed the connection"
-            buf += chunk
-        return [json.loads(line) for line in buf.splitlines()]
+        return read_lines(sock, expected_lines)
 
 
 # ------------------------------------------------------------------ requests
@@ -356,9 +368,7 @@ def test_a_second_server_refuses_while_the_first_runs(tmp_path: Path) -> None:
             assert info.value.code == "locked"
             # The first one is untouched and still serves.
             assert server.socket_path.exists()
-            client = await trio.to_thread.run_sync(connect, tmp_path)
-            with client:
-                assert await trio.to_thread.run_sync(client.call, "echo") == {"echo": {}}
+            assert await echo_from_a_thread(tmp_path) == {"echo": {}}
             nursery.cancel_scope.cancel()
 
     trio.run(main)

@@ -7,7 +7,6 @@ plus what only `tcp` has: the token.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import stat
@@ -22,7 +21,14 @@ from p2pcommunity.control import transport as t
 from p2pcommunity.control.client import ControlClient
 from p2pcommunity.control.server import ControlServer, ControlServerRunning, serve_control
 
-from .test_control_server import TIMEOUT, Handler, connect, run_node
+from .test_control_server import (
+    TIMEOUT,
+    Handler,
+    connect,
+    echo_from_a_thread,
+    read_lines,
+    run_node,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -34,15 +40,6 @@ def dial(server: ControlServer) -> socket.socket:
     assert server.endpoint is not None
     sock = socket.create_connection((server.endpoint.host, server.endpoint.port), timeout=5)
     return sock
-
-
-def read_lines(sock: socket.socket, count: int) -> list[dict[str, Any]]:
-    buf = b""
-    while buf.count(b"\n") < count:
-        chunk = sock.recv(65536)
-        assert chunk, "server closed the connection"
-        buf += chunk
-    return [json.loads(line) for line in buf.splitlines()]
 
 
 def closed_without_a_word(sock: socket.socket) -> bool:
@@ -145,9 +142,7 @@ def test_a_second_server_refuses_on_either_transport(
                     await serve_control(tmp_path, Handler())
             assert server.socket_path.exists()
             assert not (tmp_path / "control.sock").exists()
-            client = await trio.to_thread.run_sync(connect, tmp_path)
-            with client:
-                assert await trio.to_thread.run_sync(client.call, "echo") == {"echo": {}}
+            assert await echo_from_a_thread(tmp_path) == {"echo": {}}
             nursery.cancel_scope.cancel()
 
     trio.run(main)

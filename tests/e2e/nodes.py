@@ -93,3 +93,17 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1):  # type: 
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(interval)
+
+
+def init_all(*clis: Cli, named: bool = False) -> None:
+    """`init` each data dir; with `named`, the profile name is the folder's name."""
+    for cli in clis:
+        cli("init", *(("--name", cli.data_dir.name) if named else ()))
+
+
+def community_with(owner: Cli, title: str, *members: Cli) -> str:
+    """`owner` creates the community `title` and adds each of `members` by peer id."""
+    community: str = owner.json("community", "create", title)["community_id"]
+    for member in members:
+        owner("member", "add", community, member.json("whoami")["peer_id"])
+    return community

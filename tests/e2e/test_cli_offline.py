@@ -20,6 +20,17 @@ def _setup(cli: Cli) -> str:
     return community_id
 
 
+def _alice_adds_bob(make_cli: Any, *bob_init: str) -> tuple[Cli, Cli, str, str]:
+    """Alice's Gardeners (see `_setup`) with Bob, inited with `bob_init`, as a member:
+    (alice, bob, the community id, Bob's peer id)."""
+    alice, bob = make_cli("alice"), make_cli("bob")
+    community_id = _setup(alice)
+    bob("init", *bob_init)
+    bob_id = bob.json("whoami")["peer_id"]
+    alice("member", "add", community_id, bob_id)
+    return alice, bob, community_id, bob_id
+
+
 def _store_snapshot(data_dir: Path) -> list[Any]:
     db = sqlite3.connect(data_dir / "store.sqlite3")
     try:
@@ -123,11 +134,7 @@ def test_read_limit_gives_the_newest_oldest_first(cli: Cli) -> None:
 
 
 def test_errors_have_codes_and_change_nothing(make_cli: Any) -> None:
-    alice, bob = make_cli("alice"), make_cli("bob")
-    community_id = _setup(alice)
-    bob("init")
-    bob_id = bob.json("whoami")["peer_id"]
-    alice("member", "add", community_id, bob_id)
+    alice, bob, community_id, _ = _alice_adds_bob(make_cli)
     post_id = alice.json("post", community_id, "general", "mine")["post_id"]
     archived = alice.json("channel", "create", community_id, "old")["channel_id"]
     alice("channel", "archive", community_id, archived)
@@ -161,11 +168,7 @@ def test_errors_have_codes_and_change_nothing(make_cli: Any) -> None:
 
 
 def test_roles_and_member_list(make_cli: Any) -> None:
-    alice, bob = make_cli("alice"), make_cli("bob")
-    community_id = _setup(alice)
-    bob("init", "--name", "bob")
-    bob_id = bob.json("whoami")["peer_id"]
-    alice("member", "add", community_id, bob_id)
+    alice, _, community_id, bob_id = _alice_adds_bob(make_cli, "--name", "bob")
     alice("role", "set", community_id, bob_id, "moderator")
     members = alice.json("member", "list", community_id)["members"]
     assert [(m["role"], m["status"]) for m in members] == [
@@ -178,11 +181,7 @@ def test_roles_and_member_list(make_cli: Any) -> None:
 
 
 def test_block_hides_a_peers_posts_locally(make_cli: Any) -> None:
-    alice, bob = make_cli("alice"), make_cli("bob")
-    community_id = _setup(alice)
-    bob("init")
-    bob_id = bob.json("whoami")["peer_id"]
-    alice("member", "add", community_id, bob_id)
+    alice, bob, community_id, bob_id = _alice_adds_bob(make_cli)
     export_dir = alice.data_dir.parent / "export"
     alice("export", community_id, str(export_dir))
     bob("import", str(export_dir))

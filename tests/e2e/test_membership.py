@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from p2pcommunity.datadir import CLOCK_OFFSET_ENV
-from tests.e2e.nodes import start_node, wait_for
+from tests.e2e.nodes import community_with, init_all, start_node, wait_for
 
 
 def _texts(cli: Any, community: str) -> list[str]:
@@ -14,9 +14,8 @@ def _texts(cli: Any, community: str) -> list[str]:
 
 def _community_with_member(make_cli: Any) -> tuple[Any, Any, str]:
     alice, bob = make_cli("alice"), make_cli("bob")
-    alice("init", "--name", "alice")
-    bob("init", "--name", "bob")
-    community = alice.json("community", "create", "Gardeners")["community_id"]
+    init_all(alice, bob, named=True)
+    community = community_with(alice, "Gardeners")
     alice("rules", "set", community, "Be kind. No spam.")
     alice("post", community, "general", "welcome")
     alice("member", "add", community, bob.json("whoami")["peer_id"])
@@ -141,9 +140,8 @@ def test_a_removed_member_can_no_longer_post_anywhere(make_cli: Any) -> None:
 
 def test_an_expired_invite_is_refused(make_cli: Any) -> None:
     alice, late = make_cli("alice"), make_cli("late")
-    alice("init")
-    late("init")
-    community = alice.json("community", "create", "Club")["community_id"]
+    init_all(alice, late)
+    community = community_with(alice, "Club")
     invite = alice.json("invite", "create", community, "--expires", "1h")["invite"]
     # The joiner's clock runs two hours ahead (datadir.CLOCK_OFFSET_ENV) instead
     # of the test sleeping past the expiry.

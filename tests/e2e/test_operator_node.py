@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import NODE
-from tests.e2e.nodes import RunningNode, start_node, wait_for
+from tests.e2e.nodes import RunningNode, community_with, init_all, start_node, wait_for
 
 
 def _texts(cli: Any, community: str) -> list[str]:
@@ -95,12 +95,8 @@ def test_config_file_with_flags_overriding_and_json_logs(make_cli: Any, tmp_path
 def test_store_and_forward_through_an_always_on_node(make_cli: Any) -> None:
     """A and B are never online at the same time; N always is."""
     alice, bob, always = make_cli("alice"), make_cli("bob"), make_cli("n")
-    alice("init", "--name", "alice")
-    bob("init", "--name", "bob")
-    always("init", "--name", "n")
-    community = alice.json("community", "create", "Night shift")["community_id"]
-    for member in (bob, always):
-        alice("member", "add", community, member.json("whoami")["peer_id"])
+    init_all(alice, bob, always, named=True)
+    community = community_with(alice, "Night shift", bob, always)
     n = start_node(always)
     a: RunningNode | None = None
     b: RunningNode | None = None
@@ -128,10 +124,8 @@ def test_store_and_forward_through_an_always_on_node(make_cli: Any) -> None:
 
 def test_metrics_endpoint_counts_posts_that_flow(make_cli: Any, tmp_path: Path) -> None:
     alice, always = make_cli("alice"), make_cli("n")
-    alice("init")
-    always("init")
-    community = alice.json("community", "create", "Metered")["community_id"]
-    alice("member", "add", community, always.json("whoami")["peer_id"])
+    init_all(alice, always)
+    community = community_with(alice, "Metered", always)
     a = start_node(alice)
     n = start_node(always, "--metrics", "127.0.0.1:0", "--log-format", "json")
     try:
@@ -198,10 +192,8 @@ def _post_count(data_dir: Path) -> int:
 
 def test_sigterm_mid_sync_exits_promptly_and_the_sync_resumes(make_cli: Any) -> None:
     alice, bob = make_cli("alice"), make_cli("bob")
-    alice("init")
-    bob("init")
-    community = alice.json("community", "create", "Big")["community_id"]
-    alice("member", "add", community, bob.json("whoami")["peer_id"])
+    init_all(alice, bob)
+    community = community_with(alice, "Big", bob)
     a = start_node(alice)
     b: RunningNode | None = None
     try:

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.nodes import RunningNode, start_node, wait_for
+from tests.e2e.nodes import RunningNode, community_with, init_all, start_node, wait_for
 from tests.e2e.test_operator_node import _texts, start_no_listen, stop_proc
 
 
 def test_a_no_listen_member_is_reached_through_the_relay(make_cli: Any) -> None:
     alice, dora, relay = make_cli("alice"), make_cli("dora"), make_cli("n")
-    alice("init", "--name", "alice")
-    dora("init", "--name", "dora")
-    relay("init", "--name", "n")
-    community = alice.json("community", "create", "Behind NAT")["community_id"]
+    init_all(alice, dora, relay, named=True)
+    community = community_with(alice, "Behind NAT", dora, relay)
     dora_id = dora.json("whoami")["peer_id"]
     relay_id = relay.json("whoami")["peer_id"]
-    for peer in (dora_id, relay_id):
-        alice("member", "add", community, peer)
     n = start_node(relay, "--relay")
     a: RunningNode | None = start_node(alice)
     d = None

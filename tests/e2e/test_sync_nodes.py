@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from tests.e2e.nodes import start_node, wait_for
+from tests.e2e.nodes import community_with, init_all, start_node, wait_for
 
 
 def _texts(cli: Any, community: str) -> list[str]:
@@ -14,9 +14,8 @@ def _texts(cli: Any, community: str) -> list[str]:
 
 def test_join_with_bootstrap_then_live_posts_both_ways(make_cli: Any) -> None:
     alice, bob = make_cli("alice"), make_cli("bob")
-    alice("init", "--name", "alice")
-    bob("init", "--name", "bob")
-    community = alice.json("community", "create", "Gardeners")["community_id"]
+    init_all(alice, bob, named=True)
+    community = community_with(alice, "Gardeners")
     alice("post", community, "general", "before bob")
     alice("member", "add", community, bob.json("whoami")["peer_id"])
     node_a = start_node(alice)
@@ -44,9 +43,8 @@ def test_join_with_bootstrap_then_live_posts_both_ways(make_cli: Any) -> None:
 
 def test_a_non_member_is_refused_and_gets_nothing(make_cli: Any) -> None:
     alice, mallory = make_cli("alice"), make_cli("mallory")
-    alice("init")
-    mallory("init")
-    community = alice.json("community", "create", "Private")["community_id"]
+    init_all(alice, mallory)
+    community = community_with(alice, "Private")
     alice("post", community, "general", "secret")
     node_a = start_node(alice)
     try:

@@ -19,6 +19,12 @@ import trio
 from multiaddr import Multiaddr
 
 from p2pcommunity.identity import DeviceIdentity
+from p2pcommunity.net.framing import FrameReader, write_frame
+from p2pcommunity.net.limits import Limits
+from p2pcommunity.net.node import SYNC_PROTOCOL
+from p2pcommunity.net.stream import PeerStream
+from p2pcommunity.sync.protocol.frames import HelloFrame, encode_frame
+from tests.net.harness import HarnessNode
 
 ATTACKER_IP = "127.0.0.2"
 
@@ -109,3 +115,58 @@ async def open_protocol_stream(muxed: Any, protocol: str) -> Any:
 def frame_header(length: int) -> bytes:
     """The 4-byte prefix of a frame of `length` payload bytes."""
     return struct.pack(">I", length)
+
+
+# -- a member speaking the sync protocol by hand --------------------------------
+
+
+def rejected(node: HarnessNode, reason: str) -> float:
+    """How many times `node` counted a refusal for `reason` (its metrics)."""
+    value = node.node.metrics.registry.get_sample_value(
+        "p2pcommunity_rejected_total", {"reason": reason}
+    )
+    return value or 0.0
+
+
+async def hold_the_log(peer: HarnessNode, server: HarnessNode, cid: bytes) -> None:
+    """A session from `peer` to `server` until both caught up, then closed: `peer` holds
+    the log (so a hello of its own is valid) and no session of its runs."""
+    await peer.connect(server, cid)
+    await peer.node.runners.pop().stream.close()
+
+
+async def open_hello(peer: HarnessNode, server: HarnessNode, cid: bytes) -> PeerStream:
+    """A sync stream from `peer` to `server`, its hello sent; the rest is the test's."""
+    stream = await peer.host.open_stream(server.peer_id, server.addrs, SYNC_PROTOCOL)
+    heads = tuple(peer.community(cid).log.heads())
+    await write_frame(stream, encode_frame(HelloFrame(cid, heads)))
+    return stream
+
+
+async def drain(stream: PeerStream) -> None:
+    """Read and drop what the node sends on `stream` until it closes it, however."""
+    reader = FrameReader(stream)
+    try:
+        while await reader.read_frame() is not None:
+            pass
+    except Exception:  # noqa: BLE001 -- however the node closes it
+        pass
+
+
+@asynccontextmanager
+async def hand_session(
+    peer: HarnessNode, server: HarnessNode, cid: bytes, limits: Limits
+) -> AsyncIterator[tuple[PeerStream, trio.Nursery]]:
+    """`peer` takes the log, `server` is given `limits`, and `peer` opens a sync stream
+    by hand with a valid hello. Yields the stream and a nursery in which what the node
+    sends back is drained; on exit the nursery is cancelled and the stream closed."""
+    await hold_the_log(peer, server, cid)
+    server.node.limits = limits
+    stream = await open_hello(peer, server, cid)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(drain, stream)
+            yield stream, nursery
+            nursery.cancel_scope.cancel()
+    finally:
+        await stream.close()

@@ -14,7 +14,6 @@ topology. `cluster(n)` tears everything down on exit: session tasks, hosts
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -241,11 +240,9 @@ async def cluster(
                 nursery.cancel_scope.cancel()
 
 
-def snapshot(path: Path) -> list[Any]:
-    """Every row of every table of a store, from a second connection (WAL allows it)."""
-    db = sqlite3.connect(path)
-    try:
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return [(t, sorted(db.execute(f"SELECT * FROM {t}").fetchall())) for t in sorted(tables)]
-    finally:
-        db.close()
+@asynccontextmanager
+async def community_cluster(n: int) -> AsyncIterator[tuple[list[HarnessNode], bytes]]:
+    """`cluster(n)` whose first node owns a community the others are members of (and
+    hold nothing of yet): the nodes, and the community's id."""
+    async with cluster(n) as nodes:
+        yield nodes, nodes[0].create_community(members=nodes[1:])

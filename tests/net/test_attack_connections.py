@@ -13,17 +13,10 @@ import contextlib
 import trio
 
 from p2pcommunity.net.limits import Limits
-from tests.net.attack import noise_handshake, open_tcp, yamux_connection
-from tests.net.harness import HarnessNode, cluster, wait_until
+from tests.net.attack import noise_handshake, open_tcp, rejected, yamux_connection
+from tests.net.harness import HarnessNode, community_cluster, wait_until
 
 CYCLES = 300
-
-
-def rejected(node: HarnessNode, reason: str) -> float:
-    value = node.node.metrics.registry.get_sample_value(
-        "p2pcommunity_rejected_total", {"reason": reason}
-    )
-    return value or 0.0
 
 
 async def member_post_arrives(
@@ -41,8 +34,7 @@ def test_300_reconnects_do_not_exhaust_inbound_connections() -> None:
 
 
 async def _300_reconnects() -> None:
-    async with cluster(2) as (server, member):
-        cid = server.create_community([member])
+    async with community_cluster(2) as ((server, member), cid):
         upgraded = 0
         for _ in range(CYCLES):
             with trio.fail_after(10):
@@ -59,8 +51,7 @@ def test_idle_sockets_are_bounded_per_ip_and_time_out() -> None:
 
 
 async def _idle_sockets() -> None:
-    async with cluster(2) as (server, member):
-        cid = server.create_community([member])
+    async with community_cluster(2) as ((server, member), cid):
         server.node.limits = Limits(handshake_timeout_s=1.0)
         sockets = []
         try:
@@ -92,8 +83,7 @@ def test_noise_handshakes_opened_and_closed_do_not_lock_members_out() -> None:
 
 
 async def _noise_churn() -> None:
-    async with cluster(2) as (server, member):
-        cid = server.create_community([member])
+    async with community_cluster(2) as ((server, member), cid):
         server.node.limits = Limits(handshake_timeout_s=1.0)
         attempts = 0
         held: list[trio.SocketStream] = []
@@ -128,8 +118,7 @@ def test_strangers_get_a_bounded_share_and_members_take_their_slots() -> None:
 
 
 async def _stranger_share() -> None:
-    async with cluster(2) as (server, member):
-        cid = server.create_community([member])
+    async with community_cluster(2) as ((server, member), cid):
         server.node.limits = Limits(max_connections=6, max_stranger_connections=6)
         async with contextlib.AsyncExitStack() as stack:
             for _ in range(6):
@@ -175,8 +164,7 @@ def test_many_streams_from_strangers_are_reset() -> None:
 
 
 async def _stream_flood() -> None:
-    async with cluster(2) as (server, member):
-        cid = server.create_community([member])
+    async with community_cluster(2) as ((server, member), cid):
         limits = server.node.limits
         opened = 0
 

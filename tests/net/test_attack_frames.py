@@ -13,14 +13,19 @@ from typing import Any
 
 import trio
 
-from p2pcommunity.net.framing import FrameReader, write_frame
+from p2pcommunity.net.framing import write_frame
 from p2pcommunity.net.limits import Limits
 from p2pcommunity.net.node import SYNC_PROTOCOL
-from p2pcommunity.net.stream import PeerStream
-from p2pcommunity.sync.protocol.frames import HeadsFrame, HelloFrame, encode_frame
-from tests.net.attack import frame_header, open_protocol_stream, yamux_connection
-from tests.net.harness import cluster, wait_until
-from tests.net.test_attack_connections import member_post_arrives, rejected
+from p2pcommunity.sync.protocol.frames import HeadsFrame, encode_frame
+from tests.net.attack import (
+    frame_header,
+    hand_session,
+    open_protocol_stream,
+    rejected,
+    yamux_connection,
+)
+from tests.net.harness import community_cluster, wait_until
+from tests.net.test_attack_connections import member_post_arrives
 
 MIB = 1024 * 1024
 
@@ -30,8 +35,7 @@ def test_partial_first_frames_are_bounded_and_time_out() -> None:
 
 
 async def _partial_first_frames() -> None:
-    async with cluster(2) as (server, member):
-        cid = server.create_community([member])
+    async with community_cluster(2) as ((server, member), cid):
         server.node.limits = Limits(
             hello_timeout_s=2.0, max_hello_bytes=4 * MIB, max_hello_bytes_per_peer=MIB
         )
@@ -86,22 +90,12 @@ async def _sample(predicate: Any) -> None:
         await trio.sleep(0.005)
 
 
-async def _drain(stream: PeerStream) -> None:
-    reader = FrameReader(stream)
-    with contextlib.suppress(Exception):
-        while await reader.read_frame() is not None:
-            pass
-
-
 def test_a_member_over_its_cpu_budget_waits_and_others_are_served() -> None:
     trio.run(_cpu_hog)
 
 
 async def _cpu_hog() -> None:
-    async with cluster(3) as (server, hog, member):
-        cid = server.create_community([hog, member])
-        await hog.connect(server, cid)  # the hog holds the log: a valid hello
-        await hog.node.runners.pop().stream.close()
+    async with community_cluster(3) as ((server, hog, member), cid):
         limits = Limits(
             max_frame_bytes=64 * 1024,
             max_pending_frame_bytes=64 * 1024,
@@ -111,11 +105,6 @@ async def _cpu_hog() -> None:
             max_frames_per_second=100_000,
             throttle_drop_after_s=1_000,
         )
-        server.node.limits = limits
-        heads = tuple(hog.community(cid).log.heads())
-        stream = await hog.host.open_stream(server.peer_id, server.addrs, SYNC_PROTOCOL)
-        await write_frame(stream, encode_frame(HelloFrame(cid, heads)))
-        big = encode_frame(HeadsFrame(heads * 500))  # ~16 KiB, and a session step each
         most_pending = 0
         sent = 0
 
@@ -126,21 +115,21 @@ async def _cpu_hog() -> None:
                     most_pending = max(most_pending, runner._pending_bytes)
             return False
 
-        async def flood() -> None:
-            nonlocal sent
-            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                for _ in range(5000):
-                    await write_frame(stream, big)
-                    sent += 1
+        async with hand_session(hog, server, cid, limits) as (stream, nursery):
+            heads = tuple(hog.community(cid).log.heads())
+            big = encode_frame(HeadsFrame(heads * 500))  # ~16 KiB, and a session step each
 
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_drain, stream)
+            async def flood() -> None:
+                nonlocal sent
+                with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                    for _ in range(5000):
+                        await write_frame(stream, big)
+                        sent += 1
+
             nursery.start_soon(_sample, watch)
             nursery.start_soon(flood)
             await wait_until(lambda: rejected(server, "cpu_budget") >= 3, timeout=15)
             await member_post_arrives(server, member, cid, "while a member hogs the loop")
-            nursery.cancel_scope.cancel()
-        await stream.close()
         # The hog was held back (yamux pushes back on it): most of its frames never left.
         assert sent < 5000
         assert most_pending <= limits.max_pending_frame_bytes + len(big) + 4

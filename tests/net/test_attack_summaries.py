@@ -23,7 +23,7 @@ from p2pcommunity.sync.protocol.frames import (
     encode_frame,
 )
 from p2pcommunity.sync.protocol.session import SessionLimits
-from tests.net.harness import cluster, wait_until
+from tests.net.harness import community_cluster, wait_until
 
 
 def test_a_member_flooding_summaries_is_cut_off_while_others_post() -> None:
@@ -31,8 +31,7 @@ def test_a_member_flooding_summaries_is_cut_off_while_others_post() -> None:
 
     async def scenario() -> None:
         with trio.fail_after(90):
-            async with cluster(3) as (owner, alice, mallory):
-                cid = owner.create_community([alice, mallory])
+            async with community_cluster(3) as ((owner, alice, mallory), cid):
                 await alice.connect(owner, cid)
                 stream = await mallory.host.open_stream(owner.peer_id, owner.addrs, SYNC_PROTOCOL)
                 heads = tuple(owner.community(cid).log.heads())

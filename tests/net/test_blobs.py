@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,15 @@ def _exchanges(nodes: list[HarnessNode]) -> list[BlobExchange]:
         n.host.set_stream_handler(BLOB_PROTOCOL, exchange.handle)
         out.append(exchange)
     return out
+
+
+@asynccontextmanager
+async def _blob_cluster(n: int) -> AsyncIterator[tuple[list[HarnessNode], bytes]]:
+    """`cluster(n)` serving blobs, the first node owning a community of all: the nodes
+    and the community's id."""
+    async with cluster(n) as nodes:
+        _exchanges(nodes)
+        yield nodes, nodes[0].create_community(members=nodes[1:])
 
 
 def _post_file(node: HarnessNode, cid: bytes, path: Path) -> tuple[str, bytes]:
@@ -66,9 +77,7 @@ async def _test_20mb_file_from_a_is_saved_on_c_through_b(tmp_path: Path) -> None
     with source.open("wb") as f:
         for _ in range(20):
             f.write(os.urandom(1_000_000))
-    async with cluster(3) as (a, b, c):
-        _exchanges([a, b, c])
-        cid = a.create_community(members=[b, c])
+    async with _blob_cluster(3) as ((a, b, c), cid):
         await b.connect(a, cid)
         await c.connect(b, cid)  # C never talks to A
         post_id, root = _post_file(a, cid, source)
@@ -88,9 +97,7 @@ async def _test_20mb_file_from_a_is_saved_on_c_through_b(tmp_path: Path) -> None
 async def _test_a_transfer_stopped_halfway_resumes_without_refetching(tmp_path: Path) -> None:
     source = tmp_path / "f.bin"
     source.write_bytes(os.urandom(40 * 256 * 1024 + 7))
-    async with cluster(2) as (a, b):
-        _exchanges([a, b])
-        cid = a.create_community(members=[b])
+    async with _blob_cluster(2) as ((a, b), cid):
         await b.connect(a, cid)
         post_id, root = _post_file(a, cid, source)
         await _until_post(b, cid, post_id)
@@ -124,9 +131,7 @@ async def _test_a_transfer_stopped_halfway_resumes_without_refetching(tmp_path: 
 async def _test_a_corrupt_chunk_is_refused_and_fetched_from_another_peer(tmp_path: Path) -> None:
     source = tmp_path / "f.bin"
     source.write_bytes(os.urandom(12 * 256 * 1024))
-    async with cluster(3) as (a, b, c):
-        _exchanges([a, b, c])
-        cid = a.create_community(members=[b, c])
+    async with _blob_cluster(3) as ((a, b, c), cid):
         await b.connect(a, cid)
         await c.connect(a, cid)
         await c.connect(b, cid)
@@ -170,9 +175,7 @@ async def _test_a_non_member_gets_nothing(tmp_path: Path) -> None:
 async def _test_a_hidden_posts_blob_is_no_longer_served(tmp_path: Path) -> None:
     source = tmp_path / "f.txt"
     source.write_text("soon hidden\n")
-    async with cluster(2) as (a, b):
-        _exchanges([a, b])
-        cid = a.create_community(members=[b])
+    async with _blob_cluster(2) as ((a, b), cid):
         await b.connect(a, cid)
         post_id, root = _post_file(a, cid, source)
         await _until_post(b, cid, post_id)

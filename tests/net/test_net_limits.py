@@ -8,35 +8,11 @@ import struct
 import pytest
 import trio
 
-from p2pcommunity.net.framing import FrameReader, write_frame
+from p2pcommunity.net.framing import write_frame
 from p2pcommunity.net.limits import LimitError, Limits, RateLimiter, TokenBucket
-from p2pcommunity.net.node import SYNC_PROTOCOL
-from p2pcommunity.net.stream import PeerStream
-from p2pcommunity.sync.protocol.frames import HeadsFrame, HelloFrame, encode_frame
-from tests.net.harness import HarnessNode, cluster, wait_until
-
-
-def _rejected(node: HarnessNode, reason: str) -> float:
-    value = node.node.metrics.registry.get_sample_value(
-        "p2pcommunity_rejected_total", {"reason": reason}
-    )
-    return value or 0.0
-
-
-async def _drain(stream: PeerStream) -> None:
-    reader = FrameReader(stream)
-    try:
-        while await reader.read_frame() is not None:
-            pass
-    except Exception:  # noqa: BLE001 -- however the node closes it
-        pass
-
-
-async def _hello(attacker: HarnessNode, target: HarnessNode, cid: bytes) -> PeerStream:
-    stream = await attacker.host.open_stream(target.peer_id, target.addrs, SYNC_PROTOCOL)
-    heads = tuple(attacker.community(cid).log.heads())
-    await write_frame(stream, encode_frame(HelloFrame(cid, heads)))
-    return stream
+from p2pcommunity.sync.protocol.frames import HeadsFrame, encode_frame
+from tests.net.attack import hand_session, rejected
+from tests.net.harness import HarnessNode, community_cluster, wait_until
 
 
 async def _honest_post_arrives(server: HarnessNode, honest: HarnessNode, cid: bytes) -> None:
@@ -79,15 +55,10 @@ def test_a_flooding_peer_is_throttled_then_dropped_and_the_node_keeps_serving() 
 
 
 async def _a_flooding_peer_is_throttled_then_dropped_and_the_node_keeps_serving() -> None:
-    async with cluster(3) as (server, flooder, honest):
-        cid = server.create_community([flooder, honest])
-        await flooder.connect(server, cid)  # the flooder holds the log: a valid hello
-        await flooder.node.runners.pop().stream.close()
-        server.node.limits = Limits(max_frames_per_second=50, throttle_drop_after_s=1.0)
-        stream = await _hello(flooder, server, cid)
-        heads = encode_frame(HeadsFrame(tuple(flooder.community(cid).log.heads())))
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_drain, stream)
+    async with community_cluster(3) as ((server, flooder, honest), cid):
+        limits = Limits(max_frames_per_second=50, throttle_drop_after_s=1.0)
+        async with hand_session(flooder, server, cid, limits) as (stream, nursery):
+            heads = encode_frame(HeadsFrame(tuple(flooder.community(cid).log.heads())))
 
             async def flood() -> None:
                 try:
@@ -97,12 +68,10 @@ async def _a_flooding_peer_is_throttled_then_dropped_and_the_node_keeps_serving(
                     pass
 
             nursery.start_soon(flood)
-            await wait_until(lambda: _rejected(server, "rate_limit") == 1, timeout=20)
+            await wait_until(lambda: rejected(server, "rate_limit") == 1, timeout=20)
             metrics = server.node.metrics.registry
             assert (metrics.get_sample_value("p2pcommunity_throttled_total") or 0) > 0
             await _honest_post_arrives(server, honest, cid)
-            nursery.cancel_scope.cancel()
-        await stream.close()
 
 
 def test_an_oversize_frame_closes_only_that_session() -> None:
@@ -110,22 +79,15 @@ def test_an_oversize_frame_closes_only_that_session() -> None:
 
 
 async def _an_oversize_frame_closes_only_that_session() -> None:
-    async with cluster(3) as (server, bad, honest):
-        cid = server.create_community([bad, honest])
+    async with community_cluster(3) as ((server, bad, honest), cid):
         await honest.connect(server, cid)
-        await bad.connect(server, cid)
-        await bad.node.runners.pop().stream.close()
-        server.node.limits = Limits(max_frame_bytes=64 * 1024)
-        stream = await _hello(bad, server, cid)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_drain, stream)
+        limits = Limits(max_frame_bytes=64 * 1024)
+        async with hand_session(bad, server, cid, limits) as (stream, _):
             await stream.send_all(struct.pack(">I", 65 * 1024) + b"x" * 1024)
-            await wait_until(lambda: _rejected(server, "oversize_frame") == 1, timeout=10)
+            await wait_until(lambda: rejected(server, "oversize_frame") == 1, timeout=10)
             post = "after the oversize frame"
             server.post(cid, post)
             await wait_until(lambda: post in honest.texts(cid), timeout=20)
-            nursery.cancel_scope.cancel()
-        await stream.close()
 
 
 def test_max_peers_refuses_a_new_peer_but_keeps_the_old() -> None:
@@ -133,15 +95,14 @@ def test_max_peers_refuses_a_new_peer_but_keeps_the_old() -> None:
 
 
 async def _max_peers_refuses_a_new_peer_but_keeps_the_old() -> None:
-    async with cluster(3) as (server, first, second):
-        cid = server.create_community([first, second])
+    async with community_cluster(3) as ((server, first, second), cid):
         server.node.limits = Limits(max_peers=1)
         await first.connect(server, cid)
         runner = await second.node.open_session(server.peer_id, server.addrs, second.community(cid))
         with trio.fail_after(10):
             await runner.finished.wait()
         assert not runner.caught_up.is_set()
-        assert _rejected(server, "max_peers") == 1
+        assert rejected(server, "max_peers") == 1
         post = "first still served"
         server.post(cid, post)
         await wait_until(lambda: post in first.texts(cid), timeout=20)

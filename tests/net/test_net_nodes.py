@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 import pytest
 import trio
@@ -27,46 +27,25 @@ from p2pcommunity.sync.docs.apply import SignedChange
 from p2pcommunity.sync.docs.chunks import parse_change
 from p2pcommunity.sync.docs.memberdoc import DocRef, PostRecord, SegmentDoc, new_local_id
 from p2pcommunity.sync.errors import RemoteProtocolError
-from p2pcommunity.sync.protocol.frames import (
-    ChangesFrame,
-    DocSummary,
-    Frame,
-    HeadsFrame,
-    HelloFrame,
-    OpsFrame,
-    RefusedFrame,
-    SummaryFrame,
-    decode_frame,
-    encode_frame,
-)
+from p2pcommunity.sync.protocol import frames as wire
 from tests.net.harness import (
     LOOPBACK,
     HarnessNode,
     close_session,
     cluster,
-    snapshot,
+    community_cluster,
+    run,
     wait_all,
     wait_until,
 )
-
-TEST_TIMEOUT = 90
-
-
-def run(body: Callable[[], Awaitable[None]]) -> None:
-    async def main() -> None:
-        with trio.fail_after(TEST_TIMEOUT):
-            await body()
-
-    trio.run(main)
-
+from tests.sync.builders import snapshot
 
 # --- topologies -----------------------------------------------------------------
 
 
 def test_posts_cross_a_line_of_three_both_ways() -> None:
     async def body() -> None:
-        async with cluster(3) as (a, b, c):
-            cid = a.create_community(members=[b, c])
+        async with community_cluster(3) as ((a, b, c), cid):
             await b.connect(a, cid)  # B joins from A
             await c.connect(b, cid)  # C joins from B; A and C never connect
             assert not a.node.has_session(c.peer_id, cid)
@@ -94,8 +73,7 @@ def test_a_burst_of_posts_shares_pushes_and_all_of_it_arrives(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async def body() -> None:
-        async with cluster(2) as (a, b):
-            cid = a.create_community(members=[b])
+        async with community_cluster(2) as ((a, b), cid):
             await b.connect(a, cid)
             # The first change after a quiet spell goes out at once.
             first = a.post(cid, "first after a quiet spell")
@@ -130,8 +108,7 @@ def test_a_cold_join_indexes_search_in_slices_while_the_loop_runs() -> None:
     node task, and other tasks run between slices (issue 12)."""
 
     async def body() -> None:
-        async with cluster(2) as (a, b):
-            cid = a.create_community(members=[b])
+        async with community_cluster(2) as ((a, b), cid):
             posts = {a.post(cid, f"word{i} common") for i in range(100)}
             slices: list[tuple[int, bool, int]] = []  # (indexed, more, ticks so far)
             ticks = 0
@@ -235,13 +212,13 @@ def test_a_partition_heals_into_identical_replicas() -> None:
 # --- hostile peers ----------------------------------------------------------------
 
 
-async def read_until_closed(reader: FrameReader, timeout: float = 15.0) -> list[Frame]:
+async def read_until_closed(reader: FrameReader, timeout: float = 15.0) -> list[wire.Frame]:
     """Every frame the peer sends until it closes or resets the stream."""
-    frames: list[Frame] = []
+    frames: list[wire.Frame] = []
     with trio.fail_after(timeout):
         try:
             while (frame := await reader.read_frame()) is not None:
-                frames.append(decode_frame(frame))
+                frames.append(wire.decode_frame(frame))
         except (trio.BrokenResourceError, RemoteProtocolError):
             pass
     return frames
@@ -254,7 +231,7 @@ def framed(payload: bytes) -> bytes:
 
 async def speak(
     host: NodeHost, victim: HarnessNode, first: bytes, then: Sequence[bytes]
-) -> list[Frame]:
+) -> list[wire.Frame]:
     """Open a sync stream, send `first`; once the victim answers, send `then`; read to the end.
 
     Waiting for the answer keeps `then` out of the victim's first read (see
@@ -262,14 +239,14 @@ async def speak(
     """
     stream = await host.open_stream(victim.peer_id, victim.addrs, SYNC_PROTOCOL)
     reader = FrameReader(stream)
-    frames: list[Frame] = []
+    frames: list[wire.Frame] = []
     try:
         await stream.send_all(first)
         if then:
             with trio.fail_after(15):
                 answer = await reader.read_frame()
             if answer is not None:
-                frames.append(decode_frame(answer))
+                frames.append(wire.decode_frame(answer))
                 for payload in then:
                     try:
                         await stream.send_all(payload)
@@ -328,10 +305,10 @@ def test_hostile_peers_are_cut_off_store_nothing_and_the_node_keeps_serving(
             general = victim.service.channel_id(victim.community(cid).state, "general")
             first, second = own_changes(cid, mallory, ["m1", "m2"], general)
             rogue = rogue_first_change(cid, mallory)
-            hello = encode_frame(HelloFrame(cid, ()))
+            hello = wire.encode_frame(wire.HelloFrame(cid, ()))
 
             def changes(*items: SignedChange) -> bytes:
-                return encode_frame(ChangesFrame(mallory.public_key, 0, items))
+                return wire.encode_frame(wire.ChangesFrame(mallory.public_key, 0, items))
 
             async def honest_post_syncs(text: str) -> None:
                 honest.post(cid, text)
@@ -341,13 +318,13 @@ def test_hostile_peers_are_cut_off_store_nothing_and_the_node_keeps_serving(
 
             async def hostile(
                 host: NodeHost, first: bytes, then: Sequence[bytes], why: str
-            ) -> list[Frame]:
+            ) -> list[wire.Frame]:
                 """An attack: the victim cuts the stream, stores nothing, serves on."""
                 before = snapshot(victim.path)
                 frames = await speak(host, victim, first, then)
                 await wait_until(lambda: not _serving(victim, host.peer_id), 10)
                 assert snapshot(victim.path) == before, why
-                assert not any(isinstance(f, ChangesFrame) for f in frames), why
+                assert not any(isinstance(f, wire.ChangesFrame) for f in frames), why
                 await honest_post_syncs(f"still serving after {why}")
                 return frames
 
@@ -357,8 +334,8 @@ def test_hostile_peers_are_cut_off_store_nothing_and_the_node_keeps_serving(
                 canonical_cbor([1, 2, 3]),
                 canonical_cbor({"t": "nope"}),
                 canonical_cbor({"t": "heads", "heads": [b"short"]}),
-                encode_frame(HelloFrame(cid, ())),  # a second hello
-                encode_frame(SummaryFrame((), last=True))[:-1],  # truncated CBOR
+                wire.encode_frame(wire.HelloFrame(cid, ())),  # a second hello
+                wire.encode_frame(wire.SummaryFrame((), last=True))[:-1],  # truncated CBOR
             ]
             for junk in garbage:
                 await hostile(m, h, [framed(junk)], f"garbage {junk[:12]!r}")
@@ -396,17 +373,17 @@ def test_hostile_peers_are_cut_off_store_nothing_and_the_node_keeps_serving(
             # ... then another seq 1, as a change or in a summary, is an equivocation.
             await hostile(m, h, [framed(changes(rogue))], "an equivocating change")
             await hostile(m, h, [framed(changes(rogue, second))], "a forked chain")
-            summary = SummaryFrame(
-                (DocSummary(mallory.public_key, 0, 1, _hash_of(rogue.data)),), True
+            summary = wire.SummaryFrame(
+                (wire.DocSummary(mallory.public_key, 0, 1, _hash_of(rogue.data)),), True
             )
-            await hostile(m, h, [framed(encode_frame(summary))], "an equivocating summary")
+            await hostile(m, h, [framed(wire.encode_frame(summary))], "an equivocating summary")
             assert "m2" not in victim.texts(cid)
 
             # A stranger with a well-formed hello, then changes: one refusal, nothing else.
             frames = await hostile(
                 stranger_host, h, [framed(changes(second))], "a stranger's changes"
             )
-            assert frames == [RefusedFrame("not_member")]
+            assert frames == [wire.RefusedFrame("not_member")]
             frames = await hostile(stranger_host, framed(b"garbage"), [], "a stranger's garbage")
             assert frames == []
             assert victim.texts(cid).count("m1") == 1
@@ -442,14 +419,14 @@ def test_a_non_member_is_refused_once_and_gets_no_ops_or_changes() -> None:
             # A raw host sees every byte: exactly one `refused` frame, then the stream ends,
             # even with the owner's heads in its hello and a request for more.
             heads = tuple(owner.community(cid).log.heads())
-            hello = framed(encode_frame(HelloFrame(cid, heads)))
+            hello = framed(wire.encode_frame(wire.HelloFrame(cid, heads)))
             asks = [
-                framed(encode_frame(HeadsFrame(()))),
-                framed(encode_frame(SummaryFrame((), True))),
+                framed(wire.encode_frame(wire.HeadsFrame(()))),
+                framed(wire.encode_frame(wire.SummaryFrame((), True))),
             ]
             frames = await speak(raw, owner, hello, asks)
-            assert frames == [RefusedFrame("not_member")]
-            assert not any(isinstance(f, OpsFrame | ChangesFrame) for f in frames)
+            assert frames == [wire.RefusedFrame("not_member")]
+            assert not any(isinstance(f, wire.OpsFrame | wire.ChangesFrame) for f in frames)
             await wait_until(lambda: not _serving(owner, raw.peer_id), 10)
             assert snapshot(owner.path) == before
 
@@ -470,8 +447,8 @@ def test_frames_pipelined_behind_the_hello_are_not_lost() -> None:
             owner.service.member_add(cid.hex(), member.peer_id)
             general = owner.service.channel_id(owner.community(cid).state, "general")
             (change,) = own_changes(cid, member, ["pipelined"], general)
-            hello = encode_frame(HelloFrame(cid, ()))
-            changes = encode_frame(ChangesFrame(member.public_key, 0, (change,)))
+            hello = wire.encode_frame(wire.HelloFrame(cid, ()))
+            changes = wire.encode_frame(wire.ChangesFrame(member.public_key, 0, (change,)))
             ours, theirs = memory_stream_pair(member.peer_id, owner.peer_id)
             await ours.send_all(framed(hello) + framed(changes))
             nursery.start_soon(owner.node.handle_sync_stream, theirs)

@@ -2,21 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-import trio
-
-from tests.net.harness import HarnessNode, cluster, wait_all
-
-TEST_TIMEOUT = 90
-
-
-def run(body: Callable[[], Awaitable[None]]) -> None:
-    async def main() -> None:
-        with trio.fail_after(TEST_TIMEOUT):
-            await body()
-
-    trio.run(main)
+from tests.net.harness import HarnessNode, community_cluster, run, wait_all
 
 
 def _text(node: HarnessNode, cid: bytes, page: str) -> str | None:
@@ -28,8 +14,7 @@ def _text(node: HarnessNode, cid: bytes, page: str) -> str | None:
 
 def test_three_members_edit_one_page_concurrently_and_end_identical() -> None:
     async def body() -> None:
-        async with cluster(3) as (a, b, c):
-            cid = a.create_community(members=[b, c])
+        async with community_cluster(3) as ((a, b, c), cid):
             page = a.service.pages.create(cid.hex(), "Guide", "alpha\nbeta\ngamma\n")["page_id"]
             await b.connect(a, cid)
             await c.connect(b, cid)  # a line: A - B - C

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import trio
 
-from tests.net.harness import close_session, cluster, wait_until
+from tests.net.harness import close_session, community_cluster, wait_until
 
 
 def test_a_removed_admins_late_ops_and_posts_are_rejected_by_every_peer() -> None:
     async def scenario() -> None:
         with trio.fail_after(90):
-            async with cluster(4) as (owner, bob, mallory, carol):
-                cid = owner.create_community([bob, mallory, carol])
+            async with community_cluster(4) as ((owner, bob, mallory, carol), cid):
                 owner.service.role_set(cid.hex(), mallory.peer_id, "admin")
                 for peer in (bob, mallory, carol):
                     await peer.connect(owner, cid)

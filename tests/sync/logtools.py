@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import heapq
+import random
+from collections.abc import Iterable
 from typing import Any
 
 import cbor2
 from nacl.signing import SigningKey
 
 from p2pcommunity.sync.crypto import OP_TAG, canonical_cbor, sha256, sign
+from p2pcommunity.sync.errors import Rejected
 from p2pcommunity.sync.log.community_log import (
     CommunityLog,
     SignedOp,
@@ -45,6 +48,41 @@ def act(
     op = make_op(key, log.community_id, parents or log.heads(), op_type, body, ms)
     log.add(op)
     return op
+
+
+def offered(view: CommunityLog, op: SignedOp) -> bool:
+    """Add `op` to `view` if the rules of that view accept it; whether they did."""
+    try:
+        view.add(op)
+    except Rejected:
+        return False
+    return True
+
+
+def replayed(community_id: bytes, feed: Iterable[SignedOp]) -> CommunityLog:
+    """A new log of the community `community_id`, fed `feed` in its order (ops whose
+    parents have not come yet wait in its buffer)."""
+    log = CommunityLog(community_id)
+    for op in feed:
+        log.add(op)
+    return log
+
+
+def shuffled(ops: Iterable[SignedOp], rnd: random.Random) -> list[SignedOp]:
+    out = list(ops)
+    rnd.shuffle(out)
+    return out
+
+
+def complete_replays(ops: list[SignedOp], feeds: Iterable[list[SignedOp]]) -> list[CommunityLog]:
+    """One log a feed, each feed `ops` in some order (maybe some twice); every log must
+    end up holding exactly `ops`, nothing left waiting for a parent."""
+    logs = []
+    for feed in feeds:
+        log = replayed(ops[0].hash, feed)
+        assert len(log) == len(ops) and log.buffered() == 0
+        logs.append(log)
+    return logs
 
 
 def sign_record(key: SigningKey, record: dict[str, Any], community_id: bytes | None) -> SignedOp:

@@ -2,59 +2,22 @@
 
 from __future__ import annotations
 
-import itertools
 import random
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from nacl.signing import SigningKey
 
 from p2pcommunity.sync.accountability import open_text, seal_text
 from p2pcommunity.sync.crypto import OP_TAG, canonical_cbor, sha256, sign
-from p2pcommunity.sync.docs.apply import SignedChange
-from p2pcommunity.sync.docs.memberdoc import DocRef, post_id_for
+from p2pcommunity.sync.docs.memberdoc import post_id_for
 from p2pcommunity.sync.errors import DomainError, Forbidden, Invalid, Rejected
 from p2pcommunity.sync.log.appeal_rules import post_id_of
 from p2pcommunity.sync.log.envelope import make_op
 from p2pcommunity.sync.log.ops import SignedOp
-from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.storage.store import Store
-
-_clock = itertools.count(1_700_000_000_000, 1000)
-
-
-def clock() -> int:
-    return next(_clock)
-
-
-def _service(tmp_path: Path, name: str) -> Service:
-    return Service(Store(tmp_path / f"{name}.sqlite3"), SigningKey.generate(), clock)
-
-
-def _sync_log(source: Service, target: Service, cid: str) -> None:
-    target.node_support.take_up(bytes.fromhex(cid)).receive_ops(
-        source.community(cid).log.ops_in_order()
-    )
-
-
-def _sync_docs(source: Service, target: Service, cid: str, owner: bytes) -> None:
-    community = target.community(cid)
-    for row in source.store.docs_of(bytes.fromhex(cid), owner):
-        held = target.store.doc(row.doc_id)
-        rows = source.store.changes_after(row.doc_id, held.max_seq if held else 0)
-        if rows:
-            items = [SignedChange(d, s) for _, _, d, s in rows]
-            community.receive_changes(
-                DocRef(bytes.fromhex(cid), owner, row.segment), items, clock()
-            )
-
-
-def _peer(service: Service) -> str:
-    return peer_id_from_public_key(service.me)
-
+from tests.sync.builders import clock, member_club, new_service, peer_of, sync_docs, sync_log
 
 Group = tuple[Service, Service, Service, Service, str]
 
@@ -62,13 +25,9 @@ Group = tuple[Service, Service, Service, Service, str]
 @pytest.fixture
 def group(tmp_path: Path) -> Group:
     """admin, moderator, mallory (acted on) and bob (a bystander), all synced."""
-    admin, mod, mallory, bob = (_service(tmp_path, n) for n in ("admin", "mod", "mallory", "bob"))
-    cid = admin.community_create("Club")["community_id"]
-    for who in (mod, mallory, bob):
-        admin.member_add(cid, _peer(who))
-    admin.role_set(cid, _peer(mod), "moderator", rule="trusted helper")
-    for who in (mod, mallory, bob):
-        _sync_log(admin, who, cid)
+    (admin, mod, mallory, bob), cid = member_club(
+        tmp_path, "admin", "mod", "mallory", "bob", moderator="mod", rule="trusted helper"
+    )
     return admin, mod, mallory, bob, cid
 
 
@@ -76,8 +35,8 @@ def _everyone_syncs(services: list[Service], cid: str) -> None:
     for source in services:
         for target in services:
             if source is not target:
-                _sync_log(source, target, cid)
-                _sync_docs(source, target, cid, source.me)
+                sync_log(source, target, cid)
+                sync_docs(source, target, cid, source.me)
 
 
 def _hidden_post(group: Group) -> str:
@@ -95,7 +54,7 @@ def test_every_member_lists_the_same_modlog_with_actor_target_reason_and_rule(
     admin, mod, mallory, bob, cid = group
     post = _hidden_post(group)
     # Concurrent acts of two moderators, each unaware of the other's.
-    mod.governance.timeout(cid, _peer(mallory), "1h", rule="rule 3")
+    mod.governance.timeout(cid, peer_of(mallory), "1h", rule="rule 3")
     admin.governance.unhide(cid, post, rule="second look")
     _everyone_syncs([admin, mod, mallory, bob], cid)
     logs = [s.accountability.modlog(cid)["entries"] for s in (admin, mod, mallory, bob)]
@@ -103,9 +62,9 @@ def test_every_member_lists_the_same_modlog_with_actor_target_reason_and_rule(
     actions = [e["action"] for e in logs[0]]
     assert sorted(actions[:2]) == ["timeout", "unhide"] and actions[2:] == ["hide", "role_set"]
     hide = logs[0][2]
-    assert hide["actor"] == _peer(mod) and hide["target"] == post
+    assert hide["actor"] == peer_of(mod) and hide["target"] == post
     assert hide["reason"] == "too heated" and hide["rule"] == "rule 2: be kind"
-    assert logs[0][-1]["target"] == _peer(mod) and logs[0][-1]["rule"] == "trusted helper"
+    assert logs[0][-1]["target"] == peer_of(mod) and logs[0][-1]["rule"] == "trusted helper"
     assert [e["id"] for e in bob.accountability.modlog(cid, limit=1)["entries"]] == [
         logs[0][0]["id"]
     ]
@@ -119,24 +78,24 @@ def test_the_modlog_does_not_depend_on_the_order_ops_arrive_in(
     tmp_path_factory: pytest.TempPathFactory, seed: int
 ) -> None:
     tmp = tmp_path_factory.mktemp("order")
-    admin, mod, mallory = (_service(tmp, n) for n in ("admin", "mod", "mallory"))
+    admin, mod, mallory = (new_service(tmp, n) for n in ("admin", "mod", "mallory"))
     cid = admin.community_create("Club")["community_id"]
     for who in (mod, mallory):
-        admin.member_add(cid, _peer(who))
-    admin.role_set(cid, _peer(mod), "moderator")
-    _sync_log(admin, mod, cid)
-    mod.governance.timeout(cid, _peer(mallory), "1h", rule="r1")  # concurrent with...
-    admin.governance.timeout(cid, _peer(mallory), "2h", rule="r2")  # ...this one
-    admin.role_set(cid, _peer(mod), "member")  # and a demotion concurrent with mod's act
+        admin.member_add(cid, peer_of(who))
+    admin.role_set(cid, peer_of(mod), "moderator")
+    sync_log(admin, mod, cid)
+    mod.governance.timeout(cid, peer_of(mallory), "1h", rule="r1")  # concurrent with...
+    admin.governance.timeout(cid, peer_of(mallory), "2h", rule="r2")  # ...this one
+    admin.role_set(cid, peer_of(mod), "member")  # and a demotion concurrent with mod's act
     ops = {op.data: op for s in (admin, mod) for op in s.community(cid).log.ops_in_order()}
     shuffled = list(ops.values())
     random.Random(seed).shuffle(shuffled)
-    reader = _service(tmp, f"reader{seed}")
+    reader = new_service(tmp, f"reader{seed}")
     community = reader.node_support.take_up(bytes.fromhex(cid))
     for _ in range(len(shuffled)):  # parents may come later: bounded redelivery
         community.receive_ops(shuffled)
-    _sync_log(admin, mallory, cid)
-    _sync_log(mod, mallory, cid)
+    sync_log(admin, mallory, cid)
+    sync_log(mod, mallory, cid)
     mallory_log = mallory.accountability.modlog(cid)["entries"]
     assert community.log.state() == mallory.community(cid).state
     assert [e["id"] for e in mallory_log] == [
@@ -167,7 +126,7 @@ def test_a_reversed_appeal_unhides_the_post_everywhere_and_only_admins_read_it(
     assert open_text(bob.key, sealed) is None and open_text(mod.key, sealed) is None
     assert b"film" not in sealed
     (row,) = admin.accountability.appeals(cid)["appeals"]
-    assert row["text"] == "I was quoting a film" and row["member"] == _peer(mallory)
+    assert row["text"] == "I was quoting a film" and row["member"] == peer_of(mallory)
     assert row["outcome"] is None
     admin.accountability.appeal_resolve(cid, appeal_id, "reverse", "context makes it fine")
     _everyone_syncs([admin, mod, mallory, bob], cid)
@@ -176,7 +135,7 @@ def test_a_reversed_appeal_unhides_the_post_everywhere_and_only_admins_read_it(
         top = s.accountability.modlog(cid)["entries"][:2]
         assert [e["action"] for e in top] == ["unhide", "appeal_reverse"]
         assert top[0]["rule"] == f"appeal {appeal_id[:16]}"
-        assert top[1]["target"] == _peer(mallory) and top[1]["reason"] == "context makes it fine"
+        assert top[1]["target"] == peer_of(mallory) and top[1]["reason"] == "context makes it fine"
     assert admin.accountability.appeals(cid)["appeals"][0]["outcome"] == "reverse"
     with pytest.raises(DomainError):
         admin.accountability.appeal_resolve(cid, appeal_id, "uphold")
@@ -184,8 +143,8 @@ def test_a_reversed_appeal_unhides_the_post_everywhere_and_only_admins_read_it(
 
 def test_reversing_a_timeout_and_a_demotion_restores_what_was_before(group: Group) -> None:
     admin, mod, mallory, bob, cid = group
-    admin.governance.timeout(cid, _peer(mallory), "1d")
-    admin.role_set(cid, _peer(mod), "member", rule="inactive")
+    admin.governance.timeout(cid, peer_of(mallory), "1d")
+    admin.role_set(cid, peer_of(mod), "member", rule="inactive")
     _everyone_syncs([admin, mod, mallory, bob], cid)
     entries = {e["action"]: e["id"] for e in admin.accountability.modlog(cid)["entries"]}
     a1 = mallory.accountability.appeal(cid, entries["timeout"], "it was a joke")["appeal_id"]
@@ -284,7 +243,7 @@ def test_a_bad_rule_field_is_refused_on_receipt(group: Group) -> None:
         with pytest.raises(Rejected):
             admin.community(cid).receive_ops([op])
     with pytest.raises(Invalid):
-        mod.governance.untimeout(cid, _peer(mallory), rule="y" * 200)
+        mod.governance.untimeout(cid, peer_of(mallory), rule="y" * 200)
 
 
 def test_reports_carry_a_category_counted_and_collapse_for_the_reporter_only(

@@ -33,24 +33,15 @@ from p2pcommunity.sync.protocol.frames import (
 from p2pcommunity.sync.protocol.session import RefusedFrame, SessionLimits, SyncSession
 from p2pcommunity.sync.service import Service
 from p2pcommunity.sync.storage.store import Store
-from tests.sync.test_protocol import snapshot
+from tests.sync.builders import MovableClock, snapshot
 
 HOUR_MS = 3_600_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.ms = 1_700_000_000_000
-
-    def __call__(self) -> int:
-        self.ms += 1
-        return self.ms
 
 
 class Device:
     """A key, a store and a Service with a clock the test moves."""
 
-    def __init__(self, directory: Path, name: str, clock: Clock) -> None:
+    def __init__(self, directory: Path, name: str, clock: MovableClock) -> None:
         self.key = SigningKey.generate()
         self.pk = bytes(self.key.verify_key)
         self.peer_id = peer_id_from_public_key(self.pk)
@@ -77,7 +68,7 @@ class Device:
 
 @pytest.fixture
 def world(tmp_path: Path) -> dict[str, Any]:
-    clock = Clock()
+    clock = MovableClock()
     owner = Device(tmp_path, "owner", clock)
     cid = bytes.fromhex(owner.service.community_create("Gardeners")["community_id"])
     owner.service.post(cid.hex(), "general", "members only")

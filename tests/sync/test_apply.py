@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 from automerge.core import ROOT, Document, ScalarType
 from nacl.signing import SigningKey
 
-from p2pcommunity.sync.crypto import CHANGE_TAG, sign
 from p2pcommunity.sync.docs.apply import SignedChange, apply_to_document, verify_batch
-from p2pcommunity.sync.docs.memberdoc import DocRef, PostRecord, SegmentDoc
+from p2pcommunity.sync.docs.memberdoc import DocRef, SegmentDoc
 from p2pcommunity.sync.errors import Rejected
+from tests.sync.builders import last_change, post_chain, sign_change
 
 COMMUNITY = bytes(32)
 
@@ -19,20 +20,19 @@ COMMUNITY = bytes(32)
 def _chain(
     key: SigningKey, count: int, ref: DocRef | None = None
 ) -> tuple[DocRef, list[SignedChange]]:
-    owner = bytes(key.verify_key)
-    ref = ref or DocRef(COMMUNITY, owner, 0)
-    segment = SegmentDoc.new(ref)
-    out = []
-    for i in range(count):
-        change = segment.write_post(
-            PostRecord(os.urandom(8).hex(), bytes(32), f"post {i}", None, (), 1_000 + i)
-        )
-        out.append(SignedChange(change.raw_bytes, sign(key, CHANGE_TAG, ref.doc_id, change.hash)))
-    return ref, out
+    ref = ref or DocRef(COMMUNITY, bytes(key.verify_key), 0)
+    return ref, post_chain(key, count, ref)
 
 
 def _none(seq: int) -> bytes | None:
     return None
+
+
+def _refused(ref: DocRef, items: list[SignedChange], held_to: int = 0, held: Any = _none) -> str:
+    """Why `verify_batch` refuses `items` for `ref` (it must), holding up to seq `held_to`."""
+    with pytest.raises(Rejected) as err:
+        verify_batch(ref, items, held_to, held)
+    return err.value.reason
 
 
 def test_a_valid_chain_verifies_and_applies() -> None:
@@ -51,18 +51,14 @@ def test_bad_signature_is_rejected() -> None:
     key = SigningKey.generate()
     ref, items = _chain(key, 2)
     forged = SignedChange(items[1].data, bytes(64))
-    with pytest.raises(Rejected) as err:
-        verify_batch(ref, [items[0], forged], 0, _none)
-    assert err.value.reason == "bad_signature"
+    assert _refused(ref, [items[0], forged]) == "bad_signature"
 
 
 def test_signature_for_another_document_is_rejected() -> None:
     key = SigningKey.generate()
     ref, items = _chain(key, 1)
     other = DocRef(COMMUNITY, ref.owner, 1)
-    with pytest.raises(Rejected) as err:
-        verify_batch(other, items, 0, _none)
-    assert err.value.reason == "bad_signature"
+    assert _refused(other, items) == "bad_signature"
 
 
 def test_change_by_someone_else_than_the_owner_is_rejected() -> None:
@@ -73,20 +69,14 @@ def test_change_by_someone_else_than_the_owner_is_rejected() -> None:
     doc = Document(actor_id=bytes(intruder.verify_key))
     with doc.transaction() as tx:
         tx.put(ROOT, "x", ScalarType.Int, 1)
-    change = doc.get_last_local_change()
-    assert change is not None
-    item = SignedChange(change.raw_bytes, sign(intruder, CHANGE_TAG, ref.doc_id, change.hash))
-    with pytest.raises(Rejected) as err:
-        verify_batch(ref, [item], 0, _none)
-    assert err.value.reason == "wrong_owner"
+    item = sign_change(intruder, ref, last_change(doc))
+    assert _refused(ref, [item]) == "wrong_owner"
 
 
 def test_seq_gap_is_rejected() -> None:
     key = SigningKey.generate()
     ref, items = _chain(key, 3)
-    with pytest.raises(Rejected) as err:
-        verify_batch(ref, [items[0], items[2]], 0, _none)
-    assert err.value.reason == "seq_gap"
+    assert _refused(ref, [items[0], items[2]]) == "seq_gap"
 
 
 def test_equivocation_is_rejected() -> None:
@@ -94,12 +84,8 @@ def test_equivocation_is_rejected() -> None:
     ref, first = _chain(key, 2)
     _, second = _chain(key, 2, ref)  # same actor, same seqs, different content
     held = {1: verify_batch(ref, first, 0, _none).changes[0].parsed.hash}
-    with pytest.raises(Rejected) as err:
-        verify_batch(ref, [second[0]], 1, held.get)
-    assert err.value.reason == "equivocation"
-    with pytest.raises(Rejected) as err:
-        verify_batch(ref, [first[0], second[0]], 0, _none)
-    assert err.value.reason == "equivocation"
+    assert _refused(ref, [second[0]], 1, held.get) == "equivocation"
+    assert _refused(ref, [first[0], second[0]]) == "equivocation"
 
 
 def test_duplicates_are_counted_not_applied() -> None:
@@ -117,12 +103,8 @@ def test_oversize_change_is_rejected() -> None:
     doc = Document(actor_id=ref.owner)
     with doc.transaction() as tx:
         tx.put(ROOT, "blob", ScalarType.Bytes, os.urandom(300 * 1024))
-    change = doc.get_last_local_change()
-    assert change is not None
-    item = SignedChange(change.raw_bytes, sign(key, CHANGE_TAG, ref.doc_id, change.hash))
-    with pytest.raises(Rejected) as err:
-        verify_batch(ref, [item], 0, _none)
-    assert err.value.reason == "oversize_change"
+    item = sign_change(key, ref, last_change(doc))
+    assert _refused(ref, [item]) == "oversize_change"
 
 
 def test_a_change_that_does_not_extend_the_chain_is_rejected() -> None:
@@ -134,13 +116,11 @@ def test_a_change_that_does_not_extend_the_chain_is_rejected() -> None:
         tx.put(ROOT, "a", ScalarType.Int, 1)
     with doc.transaction() as tx:
         tx.put(ROOT, "b", ScalarType.Int, 2)
-    change = doc.get_last_local_change()
-    assert change is not None and change.seq == 2
-    item = SignedChange(change.raw_bytes, sign(key, CHANGE_TAG, ref.doc_id, change.hash))
+    change = last_change(doc)
+    assert change.seq == 2
+    item = sign_change(key, ref, change)
     held = {1: verify_batch(ref, items, 0, _none).changes[0].parsed.hash}
-    with pytest.raises(Rejected) as err:
-        verify_batch(ref, [item], 1, held.get)
-    assert err.value.reason == "bad_deps"
+    assert _refused(ref, [item], 1, held.get) == "bad_deps"
 
 
 def test_a_copy_of_a_held_change_is_a_duplicate_whatever_its_signature() -> None:
@@ -153,9 +133,10 @@ def test_a_copy_of_a_held_change_is_a_duplicate_whatever_its_signature() -> None
     copy = SignedChange(items[0].data, bytes(64))
     again = verify_batch(ref, [copy], 1, held.get)
     assert again.changes == () and again.duplicates == 1
-    with pytest.raises(Rejected) as err:
-        verify_batch(ref, [copy, SignedChange(items[1].data, bytes(64))], 1, held.get)
-    assert err.value.reason == "bad_signature"
+    assert (
+        _refused(ref, [copy, SignedChange(items[1].data, bytes(64))], 1, held.get)
+        == "bad_signature"
+    )
 
 
 def test_a_recently_held_copy_is_dropped_without_parsing() -> None:

@@ -244,8 +244,7 @@ def test_random_bytes_behind_a_valid_header_parse_or_reject(body: bytes) -> None
 def test_mutated_bodies_behind_a_valid_header_parse_or_reject(data: st.DataObject) -> None:
     # Start from real bodies so that mutations reach the later fields and
     # the column table, which random bytes rarely get to.
-    changes = _history()
-    body = bytearray(_body_of(changes[data.draw(st.integers(0, len(changes) - 1))].raw_bytes))
+    body = bytearray(_body_of(data.draw(st.sampled_from(_history())).raw_bytes))
     for _ in range(data.draw(st.integers(1, 4))):
         at = data.draw(st.integers(0, len(body) - 1))
         action = data.draw(st.sampled_from(["set", "insert", "delete"]))
@@ -262,8 +261,7 @@ def test_mutated_bodies_behind_a_valid_header_parse_or_reject(data: st.DataObjec
 @settings(max_examples=300)
 @given(st.data())
 def test_truncations_parse_or_reject(data: st.DataObject) -> None:
-    chunks = _valid_chunks()
-    chunk = chunks[data.draw(st.integers(0, len(chunks) - 1))]
+    chunk = data.draw(st.sampled_from(_valid_chunks()))
     cut = data.draw(st.integers(1, len(chunk) - 1))
     for piece in (chunk[:cut], chunk[cut:]):
         with pytest.raises(Rejected):
@@ -273,8 +271,7 @@ def test_truncations_parse_or_reject(data: st.DataObject) -> None:
 @settings(max_examples=500)
 @given(st.data())
 def test_a_flipped_bit_is_rejected(data: st.DataObject) -> None:
-    chunks = _valid_chunks()
-    chunk = chunks[data.draw(st.integers(0, len(chunks) - 1))]
+    chunk = data.draw(st.sampled_from(_valid_chunks()))
     bit = data.draw(st.integers(0, len(chunk) * 8 - 1))
     flipped = bytearray(chunk)
     flipped[bit // 8] ^= 1 << (bit % 8)

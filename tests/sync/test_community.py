@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -21,33 +19,14 @@ from p2pcommunity.sync.errors import Invalid, Rejected
 from p2pcommunity.sync.log.community_log import SignedOp, make_op
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.storage.store import Store
-
-_clock = itertools.count(1_700_000_000_000, 1000)
-
-
-def clock() -> int:
-    return next(_clock)
-
-
-def _service(tmp_path: Path, name: str, key: SigningKey | None = None) -> Service:
-    return Service(Store(tmp_path / f"{name}.sqlite3"), key or SigningKey.generate(), clock)
-
-
-def _dump(store: Store) -> list[Any]:
-    db = sqlite3.connect(store.path)
-    try:
-        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return [(n, sorted(db.execute(f"SELECT * FROM {n}").fetchall())) for n in sorted(names)]
-    finally:
-        db.close()
+from tests.sync.builders import clock, last_change, new_service, sign_change, snapshot
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> dict[str, Any]:
     """Owner and a member each with their own store; the owner's store is the victim."""
-    owner = _service(tmp_path, "owner")
-    member = _service(tmp_path, "member")
+    owner = new_service(tmp_path, "owner")
+    member = new_service(tmp_path, "member")
     community_id = bytes.fromhex(owner.community_create("Club")["community_id"])
     owner.member_add(community_id.hex(), peer_id_from_public_key(member.me))
     community = owner.community(community_id.hex())
@@ -67,11 +46,11 @@ def _member_changes(world: dict[str, Any], count: int) -> tuple[DocRef, list[Sig
 
 def _attack(world: dict[str, Any], ref: DocRef, items: list[SignedChange], reason: str) -> None:
     owner: Service = world["owner"]
-    before = _dump(owner.store)
+    before = snapshot(owner.store.path)
     with pytest.raises(Rejected) as err:
         world["community"].receive_changes(ref, items, clock())
     assert err.value.reason == reason
-    assert _dump(owner.store) == before
+    assert snapshot(owner.store.path) == before
 
 
 def test_valid_changes_are_stored_and_read(world: dict[str, Any]) -> None:
@@ -128,9 +107,7 @@ def test_oversize_change(world: dict[str, Any]) -> None:
     doc = Document(actor_id=ref.owner)
     with doc.transaction() as tx:
         tx.put(ROOT, "blob", ScalarType.Str, "x" * (300 * 1024))
-    change = doc.get_last_local_change()
-    assert change is not None
-    item = SignedChange(change.raw_bytes, sign(member_key, CHANGE_TAG, ref.doc_id, change.hash))
+    item = sign_change(member_key, ref, last_change(doc))
     _attack(world, ref, [item], "oversize_change")
 
 
@@ -150,12 +127,12 @@ def test_truncated_or_random_chunk_bytes(world: dict[str, Any], data: st.DataObj
     else:
         i = data.draw(st.integers(0, len(raw) - 1))
         mangled = raw[:i] + bytes([raw[i] ^ (1 << data.draw(st.integers(0, 7)))]) + raw[i + 1 :]
-    before = _dump(world["owner"].store)
+    before = snapshot(world["owner"].store.path)
     with pytest.raises(Rejected):
         world["community"].receive_changes(
             ref, [SignedChange(mangled, items[0].signature)], clock()
         )
-    assert _dump(world["owner"].store) == before
+    assert snapshot(world["owner"].store.path) == before
 
 
 def test_non_admin_governance_op(world: dict[str, Any]) -> None:
@@ -169,26 +146,26 @@ def test_non_admin_governance_op(world: dict[str, Any]) -> None:
         {"name": "mine", "topic": ""},
         clock(),
     )
-    before = _dump(world["owner"].store)
+    before = snapshot(world["owner"].store.path)
     with pytest.raises(Rejected) as err:
         community.receive_ops([op])
     assert err.value.reason == "forbidden"
-    assert _dump(world["owner"].store) == before
+    assert snapshot(world["owner"].store.path) == before
     assert len(community.state.channels) == 1
 
 
 @pytest.mark.parametrize("data", [b"", b"\xa1", b"\xff" * 40, b"not cbor at all"])
 def test_malformed_cbor_op(world: dict[str, Any], data: bytes) -> None:
-    before = _dump(world["owner"].store)
+    before = snapshot(world["owner"].store.path)
     with pytest.raises(Rejected) as err:
         world["community"].receive_ops([SignedOp(data, bytes(64))])
     assert err.value.reason in {"malformed_op", "bad_signature"}
-    assert _dump(world["owner"].store) == before
+    assert snapshot(world["owner"].store.path) == before
 
 
 def test_profile_survives_segment_rollover(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("p2pcommunity.sync.community.SEGMENT_MAX_CHANGES", 3)
-    service = _service(tmp_path, "solo")
+    service = new_service(tmp_path, "solo")
     service.set_display_name("ann")
     cid = service.community_create("Solo")["community_id"]
     for i in range(5):
@@ -201,7 +178,7 @@ def test_profile_survives_segment_rollover(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_search_finds_posts_and_forgets_deleted_and_edited_text(tmp_path: Path) -> None:
-    service = _service(tmp_path, "solo")
+    service = new_service(tmp_path, "solo")
     cid = service.community_create("Solo")["community_id"]
     kept = service.post(cid, "general", "tomatoes need sun")["post_id"]
     gone = service.post(cid, "general", "tomatoes in shade")["post_id"]
@@ -213,8 +190,8 @@ def test_search_finds_posts_and_forgets_deleted_and_edited_text(tmp_path: Path) 
 
 
 def test_paging_threads_and_unread_counts(tmp_path: Path) -> None:
-    alice = _service(tmp_path, "alice")
-    bob = _service(tmp_path, "bob")
+    alice = new_service(tmp_path, "alice")
+    bob = new_service(tmp_path, "bob")
     cid = alice.community_create("Club")["community_id"]
     alice.member_add(cid, peer_id_from_public_key(bob.me))
     ids = [alice.post(cid, "general", f"p{i}")["post_id"] for i in range(7)]
@@ -248,7 +225,7 @@ def test_a_panic_inside_automerge_changes_nothing_and_the_document_reloads(
     community = world["community"]
     community.receive_changes(ref, items[:1], clock())
     poisoned = community.segment(ref)
-    before = _dump(world["owner"].store)
+    before = snapshot(world["owner"].store.path)
 
     def panic(*args: Any) -> None:
         raise FakePanic("the Rust core panicked")
@@ -257,7 +234,7 @@ def test_a_panic_inside_automerge_changes_nothing_and_the_document_reloads(
     with pytest.raises(Rejected) as err:
         community.receive_changes(ref, items[1:], clock())
     assert err.value.reason == "automerge_error"
-    assert _dump(world["owner"].store) == before
+    assert snapshot(world["owner"].store.path) == before
     # The poisoned in-memory document was dropped: a fresh one is loaded from
     # SQLite and the same change now applies.
     assert community.segment(ref) is not poisoned

@@ -9,8 +9,6 @@ byte for byte what it was.
 
 from __future__ import annotations
 
-import itertools
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -33,25 +31,10 @@ from p2pcommunity.sync.docs.memberdoc import (
 from p2pcommunity.sync.errors import Invalid, Rejected
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.storage.store import Store
-
-_clock = itertools.count(1_700_000_000_000, 1000)
+from tests.sync.builders import clock, new_service, snapshot
 
 # 882 characters of bidi overrides, zero-width characters, newlines and ANSI escapes.
 HOSTILE_NAME = ("\u202e\u200b\u200d\n\x1b[31mSYSTEM: your node key leaked\x1b[0m\u2066" * 21)[:882]
-
-
-def clock() -> int:
-    return next(_clock)
-
-
-def _dump(store: Store) -> list[Any]:
-    db = sqlite3.connect(store.path)
-    try:
-        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return [(n, sorted(db.execute(f"SELECT * FROM {n}").fetchall())) for n in sorted(names)]
-    finally:
-        db.close()
 
 
 class Attacker:
@@ -74,7 +57,7 @@ class Attacker:
 
 @pytest.fixture
 def world(tmp_path: Path) -> dict[str, Any]:
-    owner = Service(Store(tmp_path / "owner.sqlite3"), SigningKey.generate(), clock)
+    owner = new_service(tmp_path, "owner")
     member_key = SigningKey.generate()
     community_id = bytes.fromhex(owner.community_create("Club")["community_id"])
     owner.member_add(community_id.hex(), peer_id_from_public_key(bytes(member_key.verify_key)))
@@ -91,11 +74,11 @@ def world(tmp_path: Path) -> dict[str, Any]:
 def _refused(world: dict[str, Any], items: list[SignedChange], reason: str) -> Rejected:
     owner: Service = world["owner"]
     attacker: Attacker = world["attacker"]
-    before = _dump(owner.store)
+    before = snapshot(owner.store.path)
     with pytest.raises(Rejected) as err:
         world["community"].receive_changes(attacker.ref, items, clock())
     assert err.value.reason == reason
-    assert _dump(owner.store) == before
+    assert snapshot(owner.store.path) == before
     return err.value
 
 

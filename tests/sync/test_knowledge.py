@@ -7,7 +7,6 @@ forger sends stores nothing and counts nowhere.
 
 from __future__ import annotations
 
-import itertools
 import random
 from pathlib import Path
 from typing import Any
@@ -15,72 +14,56 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from nacl.signing import SigningKey
 
 from p2pcommunity.sync.crypto import CHANGE_TAG, sign
 from p2pcommunity.sync.docs.apply import SignedChange
 from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.errors import Forbidden, Invalid, Rejected
 from p2pcommunity.sync.knowledge import WrongKind
-from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.storage.store import Store
-
-_clock = itertools.count(1_700_000_000_000, 1000)
-
-
-def clock() -> int:
-    return next(_clock)
-
-
-def _service(tmp_path: Path, name: str) -> Service:
-    return Service(Store(tmp_path / f"{name}.sqlite3"), SigningKey.generate(), clock)
-
-
-def _sync_log(source: Service, target: Service, cid: str) -> None:
-    target.node_support.take_up(bytes.fromhex(cid)).receive_ops(
-        source.community(cid).log.ops_in_order()
-    )
+from tests.sync.builders import clock, new_service, peer_of, signed_changes, sync_docs, sync_log
 
 
 def _changes(source: Service, cid: str, owner: bytes) -> list[tuple[int, list[SignedChange]]]:
-    out = []
-    for row in source.store.docs_of(bytes.fromhex(cid), owner):
-        rows = source.store.changes_after(row.doc_id, 0)
-        out.append((row.segment, [SignedChange(d, s) for _, _, d, s in rows]))
-    return out
+    return [
+        (row.segment, signed_changes(source.store.changes_after(row.doc_id, 0)))
+        for row in source.store.docs_of(bytes.fromhex(cid), owner)
+    ]
 
 
-def _sync_docs(source: Service, target: Service, cid: str, owner: bytes) -> None:
-    community = target.community(cid)
-    for row in source.store.docs_of(bytes.fromhex(cid), owner):
-        held = target.store.doc(row.doc_id)
-        after = held.max_seq if held else 0
-        rows = source.store.changes_after(row.doc_id, after)
-        if rows:
-            items = [SignedChange(d, s) for _, _, d, s in rows]
-            community.receive_changes(
-                DocRef(bytes.fromhex(cid), owner, row.segment), items, clock()
-            )
+Trio = tuple[Service, Service, Service, str]
 
 
-def _peer(service: Service) -> str:
-    return peer_id_from_public_key(service.me)
-
-
-@pytest.fixture
-def qa(tmp_path: Path) -> tuple[Service, Service, Service, str]:
-    """admin (owner), alice and bob, all holding the log of a community with #help (qa)."""
-    admin, alice, bob = (_service(tmp_path, n) for n in ("admin", "alice", "bob"))
+def _qa_club(tmp_path: Path) -> Trio:
+    """admin (owner), alice and bob, all holding the log of a community with #help (qa),
+    #ideas (forum) and the tag python."""
+    admin, alice, bob = (new_service(tmp_path, n) for n in ("admin", "alice", "bob"))
     cid = admin.community_create("Club")["community_id"]
     admin.channel_create(cid, "help", kind="qa")
     admin.channel_create(cid, "ideas", kind="forum")
     admin.knowledge.tag_create(cid, "python")
     for who in (alice, bob):
-        admin.member_add(cid, _peer(who))
+        admin.member_add(cid, peer_of(who))
     for who in (alice, bob):
-        _sync_log(admin, who, cid)
+        sync_log(admin, who, cid)
     return admin, alice, bob, cid
+
+
+@pytest.fixture
+def qa(tmp_path: Path) -> Trio:
+    return _qa_club(tmp_path)
+
+
+QaTopic = tuple[Service, Service, Service, str, str]
+
+
+@pytest.fixture
+def qa_topic(qa: Trio) -> QaTopic:
+    """The club, and the id of a topic alice asked in #help that bob holds."""
+    admin, alice, bob, cid = qa
+    topic = alice.knowledge.topic_create(cid, "help", "Q", "x")["post_id"]
+    sync_docs(alice, bob, cid, alice.me)
+    return admin, alice, bob, cid, topic
 
 
 def _everyone(services: tuple[Service, ...], cid: str) -> None:
@@ -88,20 +71,20 @@ def _everyone(services: tuple[Service, ...], cid: str) -> None:
     for source in services:
         for target in services:
             if source is not target:
-                _sync_log(source, target, cid)
+                sync_log(source, target, cid)
     for source in services:
         for target in services:
             if source is not target:
-                _sync_docs(source, target, cid, source.me)
+                sync_docs(source, target, cid, source.me)
 
 
-def test_topics_votes_and_an_accepted_answer(qa: tuple[Service, Service, Service, str]) -> None:
+def test_topics_votes_and_an_accepted_answer(qa: Trio) -> None:
     admin, alice, bob, cid = qa
     topic = alice.knowledge.topic_create(cid, "help", "How do I sort?", "a list", ["python"])
-    _sync_docs(alice, bob, cid, alice.me)
+    sync_docs(alice, bob, cid, alice.me)
     answer = bob.post(cid, "help", "use sorted()", reply_to=topic["post_id"])["post_id"]
     bob.knowledge.vote(cid, topic["post_id"], "up")
-    _sync_docs(bob, alice, cid, bob.me)
+    sync_docs(bob, alice, cid, bob.me)
     alice.knowledge.accept(cid, answer)
     alice.knowledge.vote(cid, answer, "up")
     _everyone((admin, alice, bob), cid)
@@ -116,9 +99,7 @@ def test_topics_votes_and_an_accepted_answer(qa: tuple[Service, Service, Service
         assert posts[0]["title"] == "How do I sort?" and posts[1]["votes"] == 1
 
 
-def test_bad_input_is_refused_with_a_clear_error(
-    qa: tuple[Service, Service, Service, str],
-) -> None:
+def test_bad_input_is_refused_with_a_clear_error(qa: Trio) -> None:
     _, alice, bob, cid = qa
     with pytest.raises(WrongKind):
         alice.knowledge.topic_create(cid, "general", "t", "x")
@@ -131,9 +112,9 @@ def test_bad_input_is_refused_with_a_clear_error(
     topic = alice.knowledge.topic_create(cid, "ideas", "An idea", "x")["post_id"]
     with pytest.raises(Forbidden, match="own post"):
         alice.knowledge.vote(cid, topic, "up")
-    _sync_docs(alice, bob, cid, alice.me)
+    sync_docs(alice, bob, cid, alice.me)
     reply = bob.post(cid, "ideas", "nice", reply_to=topic)["post_id"]
-    _sync_docs(bob, alice, cid, bob.me)
+    sync_docs(bob, alice, cid, bob.me)
     with pytest.raises(WrongKind):
         alice.knowledge.accept(cid, reply)  # a forum, not qa
     with pytest.raises(Forbidden):
@@ -143,11 +124,11 @@ def test_bad_input_is_refused_with_a_clear_error(
     assert alice.knowledge.tag_list(cid) == {"tags": ["python"]}
 
 
-def test_pinned_topics_come_first(qa: tuple[Service, Service, Service, str]) -> None:
+def test_pinned_topics_come_first(qa: Trio) -> None:
     admin, alice, _, cid = qa
     first = alice.knowledge.topic_create(cid, "ideas", "old", "x")["post_id"]
     alice.knowledge.topic_create(cid, "ideas", "new", "x")
-    _sync_docs(alice, admin, cid, alice.me)
+    sync_docs(alice, admin, cid, alice.me)
     assert [t["title"] for t in admin.knowledge.topics(cid, "ideas")["topics"]] == ["new", "old"]
     admin.knowledge.pin(cid, first)
     listed = admin.knowledge.topics(cid, "ideas")["topics"]
@@ -159,12 +140,10 @@ def test_pinned_topics_come_first(qa: tuple[Service, Service, Service, str]) -> 
 # -- attacks -----------------------------------------------------------------------
 
 
-def test_a_forged_accept_counts_nowhere(qa: tuple[Service, Service, Service, str]) -> None:
+def test_a_forged_accept_counts_nowhere(qa_topic: QaTopic) -> None:
     """Bob, neither author nor moderator, cannot accept on alice's question: not in his
     document (an accept names a local id of its writer's own posts) nor by a log op."""
-    admin, alice, bob, cid = qa
-    topic = alice.knowledge.topic_create(cid, "help", "Q", "x")["post_id"]
-    _sync_docs(alice, bob, cid, alice.me)
+    admin, alice, bob, cid, topic = qa_topic
     answer = bob.post(cid, "help", "mine", reply_to=topic)["post_id"]
     with pytest.raises(Forbidden):
         bob.knowledge.accept(cid, answer)
@@ -184,16 +163,14 @@ def test_a_forged_accept_counts_nowhere(qa: tuple[Service, Service, Service, str
         assert who.community(cid).state.accepted == {}
 
 
-def test_a_second_vote_is_not_counted_twice(qa: tuple[Service, Service, Service, str]) -> None:
-    admin, alice, bob, cid = qa
-    topic = alice.knowledge.topic_create(cid, "help", "Q", "x")["post_id"]
-    _sync_docs(alice, bob, cid, alice.me)
+def test_a_second_vote_is_not_counted_twice(qa_topic: QaTopic) -> None:
+    admin, alice, bob, cid, topic = qa_topic
     bob.knowledge.vote(cid, topic, "up")
     community = bob.community(cid)
     # The same vote again in the document, and a vote of +5: one vote per member per post.
     community.write(bob.key, clock(), lambda seg: seg.write_vote(topic, 1))
-    _sync_docs(bob, admin, cid, bob.me)
-    _sync_docs(alice, admin, cid, alice.me)
+    sync_docs(bob, admin, cid, bob.me)
+    sync_docs(alice, admin, cid, alice.me)
     before = bob.store.docs_of(bytes.fromhex(cid), bob.me)[0].max_seq
     with pytest.raises(Invalid):  # the writer's own check refuses a vote of 5
         community.write(bob.key, clock(), lambda seg: seg.write_vote(topic, 5))
@@ -202,12 +179,8 @@ def test_a_second_vote_is_not_counted_twice(qa: tuple[Service, Service, Service,
     assert admin.store.knowledge.totals([topic]) == {topic: (1, 0)}
 
 
-def test_a_received_vote_of_five_is_refused_and_stores_nothing(
-    qa: tuple[Service, Service, Service, str],
-) -> None:
-    admin, alice, bob, cid = qa
-    topic = alice.knowledge.topic_create(cid, "help", "Q", "x")["post_id"]
-    _sync_docs(alice, bob, cid, alice.me)
+def test_a_received_vote_of_five_is_refused_and_stores_nothing(qa_topic: QaTopic) -> None:
+    admin, _, bob, cid, topic = qa_topic
     # Bob's client skips the writer's check: build the change on a copy of his document.
     community = bob.community(cid)
     segment = community.segment(community.current_ref(bob.me))
@@ -222,21 +195,17 @@ def test_a_received_vote_of_five_is_refused_and_stores_nothing(
     assert admin.store.knowledge.totals([topic]) == {}
 
 
-def test_a_removed_members_later_vote_stops_counting(
-    qa: tuple[Service, Service, Service, str],
-) -> None:
-    admin, alice, bob, cid = qa
-    topic = alice.knowledge.topic_create(cid, "help", "Q", "x")["post_id"]
-    _sync_docs(alice, bob, cid, alice.me)
-    _sync_docs(alice, admin, cid, alice.me)
+def test_a_removed_members_later_vote_stops_counting(qa_topic: QaTopic) -> None:
+    admin, alice, bob, cid, topic = qa_topic
+    sync_docs(alice, admin, cid, alice.me)
     bob.post(cid, "general", "hello")
-    _sync_docs(bob, admin, cid, bob.me)
-    admin.governance.member_remove(cid, _peer(bob))
+    sync_docs(bob, admin, cid, bob.me)
+    admin.governance.member_remove(cid, peer_of(bob))
     # Bob, not knowing yet, votes; alice applies it before she learns of the removal.
     bob.knowledge.vote(cid, topic, "down")
-    _sync_docs(bob, alice, cid, bob.me)
+    sync_docs(bob, alice, cid, bob.me)
     assert alice.knowledge.topics(cid, "help")["topics"][0]["votes"] == -1
-    _sync_log(admin, alice, cid)
+    sync_log(admin, alice, cid)
     assert alice.knowledge.topics(cid, "help")["topics"][0]["votes"] == 0
     assert alice.store.knowledge.vote_of(topic, bob.me) == 0
     assert alice.store.docs_of(bytes.fromhex(cid), bob.me)[0].max_seq == 1
@@ -256,16 +225,8 @@ def _state(service: Service, cid: str) -> object:
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """A history of topics, replies, votes (changed and cleared), accepts, pins."""
-    tmp = tmp_path_factory.mktemp("history")
-    admin, alice, bob = (_service(tmp, n) for n in ("admin", "alice", "bob"))
-    cid = admin.community_create("Club")["community_id"]
-    admin.channel_create(cid, "help", kind="qa")
-    admin.channel_create(cid, "ideas", kind="forum")
-    admin.knowledge.tag_create(cid, "python")
-    for who in (alice, bob):
-        admin.member_add(cid, _peer(who))
-        _sync_log(admin, who, cid)
-    admin.role_set(cid, _peer(bob), "moderator")
+    admin, alice, bob, cid = _qa_club(tmp_path_factory.mktemp("history"))
+    admin.role_set(cid, peer_of(bob), "moderator")
     q1 = alice.knowledge.topic_create(cid, "help", "Q1", "x", ["python"])["post_id"]
     q2 = alice.knowledge.topic_create(cid, "help", "Q2", "x")["post_id"]
     idea = bob.knowledge.topic_create(cid, "ideas", "Idea", "x")["post_id"]
@@ -308,7 +269,7 @@ def test_knowledge_converges_in_any_order(
     assert isinstance(cid, str)
     ops, docs = list(history["ops"]), list(history["docs"])
     rnd = random.Random(seed)  # one draw: hypothesis replays and shrinks the seed
-    peer = _service(tmp_path_factory.mktemp("peer"), "peer")
+    peer = new_service(tmp_path_factory.mktemp("peer"), "peer")
     ops = ops + [rnd.choice(ops) for _ in range(rnd.randint(0, 5))]
     rnd.shuffle(ops)
     community = peer.node_support.take_up(bytes.fromhex(cid))

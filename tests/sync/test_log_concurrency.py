@@ -27,11 +27,14 @@ from tests.sync.logtools import (
     KEYS,
     OWNER,
     act,
+    complete_replays,
     genesis,
     new_log,
+    offered,
     pk,
     record_of,
     reference_order,
+    shuffled,
     sign_record,
     snapshot,
 )
@@ -48,14 +51,7 @@ def _log_with_admins(*admins: SigningKey) -> CommunityLog:
 
 
 def _peers_agree(ops: list[SignedOp]) -> CommunityLog:
-    logs = []
-    for seed in range(4):
-        shuffled = ops[:]
-        random.Random(seed).shuffle(shuffled)
-        log = CommunityLog(ops[0].hash)
-        for op in shuffled:
-            log.add(op)
-        logs.append(log)
+    logs = complete_replays(ops, (shuffled(ops, random.Random(seed)) for seed in range(4)))
     assert all(snapshot(log) == snapshot(logs[0]) for log in logs)
     return logs[0]
 
@@ -93,24 +89,27 @@ def test_concurrent_promotion_by_a_revoked_admin_does_not_cascade() -> None:
     assert bob_channel.hash not in state.channels
 
 
-def test_mutual_concurrent_demotion_cancels() -> None:
+@pytest.mark.parametrize(
+    ("demotions", "alice_ends", "bob_ends"),
+    [
+        pytest.param([(ALICE, BOB), (BOB, ALICE)], Role.ADMIN, Role.ADMIN, id="mutual-cancels"),
+        pytest.param(
+            [(OWNER, ALICE), (ALICE, BOB)], Role.MEMBER, Role.ADMIN, id="owner-wins-over-admin"
+        ),
+    ],
+)
+def test_concurrent_demotions_of_admins(
+    demotions: list[tuple[SigningKey, SigningKey]], alice_ends: Role, bob_ends: Role
+) -> None:
+    """Two demotions on the same heads, by (actor, target): a mutual one cancels, and the
+    owner's wins over an admin's."""
     log = _log_with_admins(ALICE, BOB)
     fork = log.heads()
-    act(log, ALICE, "role_set", {"member": pk(BOB), "role": "member"}, fork)
-    act(log, BOB, "role_set", {"member": pk(ALICE), "role": "member"}, fork)
+    for actor, target in demotions:
+        act(log, actor, "role_set", {"member": pk(target), "role": "member"}, fork)
     state = _peers_agree(log.ops_in_order()).state()
-    assert state.role_of(pk(ALICE)) is Role.ADMIN
-    assert state.role_of(pk(BOB)) is Role.ADMIN
-
-
-def test_owner_wins_against_a_concurrent_admin() -> None:
-    log = _log_with_admins(ALICE, BOB)
-    fork = log.heads()
-    act(log, OWNER, "role_set", {"member": pk(ALICE), "role": "member"}, fork)
-    act(log, ALICE, "role_set", {"member": pk(BOB), "role": "member"}, fork)
-    state = _peers_agree(log.ops_in_order()).state()
-    assert state.role_of(pk(ALICE)) is Role.MEMBER
-    assert state.role_of(pk(BOB)) is Role.ADMIN
+    assert state.role_of(pk(ALICE)) is alice_ends
+    assert state.role_of(pk(BOB)) is bob_ends
 
 
 def test_concurrent_duplicate_channel_names_resolve_identically() -> None:
@@ -273,9 +272,7 @@ def histories(draw: st.DrawFn) -> list[SignedOp]:  # noqa: C901 -- one sequence 
         else:
             body = {"name": draw(st.sampled_from(NAMES))}
         op = make_op(key, g.hash, view.heads(), kind, body, step)
-        try:
-            view.add(op)
-        except Rejected:
+        if not offered(view, op):
             continue
         every[op.hash] = op
     return list(every.values())
@@ -284,14 +281,11 @@ def histories(draw: st.DrawFn) -> list[SignedOp]:  # noqa: C901 -- one sequence 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(histories(), st.randoms(use_true_random=False))
 def test_convergence_any_order_with_duplicates(ops: list[SignedOp], rnd: random.Random) -> None:
+    feeds = (
+        shuffled(ops + [rnd.choice(ops) for _ in range(rnd.randint(0, 5))], rnd) for _ in range(3)
+    )
     results = []
-    for _ in range(3):
-        feed = ops + [rnd.choice(ops) for _ in range(rnd.randint(0, 5))]
-        rnd.shuffle(feed)
-        log = CommunityLog(ops[0].hash)
-        for op in feed:
-            log.add(op)
-        assert len(log) == len(ops) and log.buffered() == 0
+    for log in complete_replays(ops, feeds):
         assert [op.hash for op in log.ops_in_order()] == reference_order(log)
         results.append((log.state(), log.ops_in_order(), log.heads()))
     assert all(r == results[0] for r in results)

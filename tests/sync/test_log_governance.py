@@ -26,7 +26,7 @@ from p2pcommunity.sync.log.community_log import (
     make_genesis,
     make_op,
 )
-from tests.sync.logtools import act, pk
+from tests.sync.logtools import act, complete_replays, pk, shuffled
 
 OWNER, ALICE, BOB, CAROL, DAVE = (SigningKey(bytes([i]) * 32) for i in range(1, 6))
 INVITE_KEY = SigningKey(b"\x42" * 32)
@@ -99,15 +99,7 @@ def join(log: CommunityLog, joiner: SigningKey, invite: bytes, **kw: Any) -> Sig
 
 def peers(ops: list[SignedOp], n: int = 3) -> list[CommunityLog]:
     """`n` logs fed the same ops in different orders; they must agree on everything."""
-    logs = []
-    for seed in range(n):
-        shuffled = ops[:]
-        random.Random(seed).shuffle(shuffled)
-        log = CommunityLog(ops[0].hash)
-        for op in shuffled:
-            log.add(op)
-        assert log.buffered() == 0 and len(log) == len(ops)
-        logs.append(log)
+    logs = complete_replays(ops, (shuffled(ops, random.Random(seed)) for seed in range(n)))
     first = logs[0]
     for log in logs[1:]:
         assert log.state() == first.state()

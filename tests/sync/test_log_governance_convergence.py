@@ -8,7 +8,6 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from p2pcommunity.sync.errors import Rejected
 from p2pcommunity.sync.log.community_log import (
     CommunityLog,
     Role,
@@ -17,6 +16,7 @@ from p2pcommunity.sync.log.community_log import (
     make_genesis,
     make_op,
 )
+from tests.sync.logtools import complete_replays, offered, shuffled
 from tests.sync.test_log_governance import (
     ALICE,
     BOB,
@@ -85,9 +85,7 @@ def governance_histories(draw: st.DrawFn) -> list[SignedOp]:  # noqa: C901 -- on
         else:
             body = {"member": target, "role": draw(st.sampled_from(["member", "admin"]))}
         op = make_op(key, g.hash, view.heads(), kind, body, step)
-        try:
-            view.add(op)
-        except Rejected:
+        if not offered(view, op):
             continue
         every[op.hash] = op
         if kind == "invite_create":
@@ -98,15 +96,8 @@ def governance_histories(draw: st.DrawFn) -> list[SignedOp]:  # noqa: C901 -- on
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(governance_histories(), st.randoms(use_true_random=False))
 def test_governance_convergence_any_order(ops: list[SignedOp], rnd: random.Random) -> None:
-    results = []
-    for _ in range(3):
-        feed = ops[:]
-        rnd.shuffle(feed)
-        log = CommunityLog(ops[0].hash)
-        for op in feed:
-            log.add(op)
-        assert len(log) == len(ops) and log.buffered() == 0
-        results.append((log.state(), log.ops_in_order()))
+    logs = complete_replays(ops, (shuffled(ops, rnd) for _ in range(3)))
+    results = [(log.state(), log.ops_in_order()) for log in logs]
     assert all(r == results[0] for r in results)
     state = results[0][0]
     for invite in state.invites.values():

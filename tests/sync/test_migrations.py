@@ -146,6 +146,13 @@ def user_version(path: Path) -> int:
         db.close()
 
 
+def set_user_version(path: Path, raw: int) -> None:
+    """Write the raw schema version, as another release (or a stranger) would have."""
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version={raw}")
+    db.close()
+
+
 def test_fixture_is_what_0_1_0_wrote() -> None:
     for who in DEVICES:
         assert user_version(FIXTURE / who / "store.sqlite3") == 1
@@ -318,9 +325,7 @@ def test_all_steps_run_in_one_transaction(copy: Path, monkeypatch: pytest.Monkey
 
 def test_newer_major_is_refused_and_left_alone(copy: Path) -> None:
     path = copy / "carol" / "store.sqlite3"
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA user_version=2003")
-    db.close()
+    set_user_version(path, 2003)
     before = path.read_bytes()
     with pytest.raises(NewerStore) as refused:
         Store(path)
@@ -332,9 +337,7 @@ def test_newer_major_is_refused_and_left_alone(copy: Path) -> None:
 def test_newer_minor_opens_without_changing_its_version(copy: Path) -> None:
     path = copy / "carol" / "store.sqlite3"
     Store(path).close()  # to 1.1, then pretend a later 1.x release wrote it
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA user_version=1099")
-    db.close()
+    set_user_version(path, 1099)
     store = Store(path)
     assert store.schema_version() == (1, 99)
     assert store.community_ids()
@@ -359,9 +362,7 @@ def test_version_packing() -> None:
 @pytest.mark.parametrize("raw", [7, 999])
 def test_unknown_old_version_is_corrupt_not_recreated(copy: Path, raw: int) -> None:
     path = copy / "alice" / "store.sqlite3"
-    db = sqlite3.connect(path)
-    db.execute(f"PRAGMA user_version={raw}")
-    db.close()
+    set_user_version(path, raw)
     before = path.read_bytes()
     with pytest.raises(StoreCorrupt):
         Store(path)
@@ -370,9 +371,7 @@ def test_unknown_old_version_is_corrupt_not_recreated(copy: Path, raw: int) -> N
 
 def test_tables_without_a_version_are_not_overwritten(copy: Path) -> None:
     path = copy / "alice" / "store.sqlite3"
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA user_version=0")
-    db.close()
+    set_user_version(path, 0)
     before = path.read_bytes()
     with pytest.raises(StoreCorrupt, match="not a p2pcommunity store"):
         Store(path)

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
-
-from nacl.signing import SigningKey
 
 from p2pcommunity.sync.docs.apply import SignedChange
 from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.names import labels, short_id
 from p2pcommunity.sync.peerid import peer_id_from_public_key
-from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.storage.store import Store
-
-_clock = itertools.count(1_700_000_000_000, 1000)
+from tests.sync.builders import clock, new_service
 
 
 def test_shared_and_role_like_names_get_a_short_id_and_others_do_not() -> None:
@@ -27,10 +21,10 @@ def test_shared_and_role_like_names_get_a_short_id_and_others_do_not() -> None:
 
 
 def test_read_and_member_list_carry_the_labels(tmp_path: Path) -> None:
-    owner = Service(Store(tmp_path / "o.sqlite3"), SigningKey.generate(), lambda: next(_clock))
+    owner = new_service(tmp_path, "o")
     owner.profile_set("alice", None)
     cid = owner.community_create("Club")["community_id"]
-    twin = Service(Store(tmp_path / "t.sqlite3"), SigningKey.generate(), lambda: next(_clock))
+    twin = new_service(tmp_path, "t")
     owner.member_add(cid, peer_id_from_public_key(twin.me))
     community = owner.community(cid)
     twin.node_support.take_up(community.id).receive_ops(community.log.ops_in_order())
@@ -38,7 +32,7 @@ def test_read_and_member_list_carry_the_labels(tmp_path: Path) -> None:
     twin.post(cid, "general", "I am the real alice")
     ref = DocRef(community.id, twin.me, 0)
     items = [SignedChange(d, s) for _, _, d, s in twin.store.changes_after(ref.doc_id, 0)]
-    community.receive_changes(ref, items, next(_clock))
+    community.receive_changes(ref, items, clock())
     (post,) = owner.read(cid, "general")["posts"]
     assert post["author_name"] == "alice"  # the existing field is unchanged
     assert post["author_label"] == f"alice ({short_id(twin.me)})"

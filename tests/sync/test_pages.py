@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nacl.signing import SigningKey
 
 from p2pcommunity.sync.crypto import sign
 from p2pcommunity.sync.docs.apply import SignedChange
 from p2pcommunity.sync.docs.pages import PAGE_CHANGE_TAG, FileEdit, splice_for
 from p2pcommunity.sync.errors import Forbidden, NotFound, Rejected
-from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.storage.store import Store
-
-_clock = itertools.count(1_700_000_000_000, 1000)
-
-
-def clock() -> int:
-    return next(_clock)
-
-
-def _service(tmp_path: Path, name: str) -> Service:
-    return Service(Store(tmp_path / f"{name}.sqlite3"), SigningKey.generate(), clock)
-
-
-def _sync_log(source: Service, target: Service, cid: str) -> None:
-    target.node_support.take_up(bytes.fromhex(cid)).receive_ops(
-        source.community(cid).log.ops_in_order()
-    )
+from tests.sync.builders import clock, member_club, peer_of, sync_log
 
 
 def _page_changes(source: Service, page_id: bytes) -> list[SignedChange]:
@@ -73,12 +54,7 @@ def _refusal(target: Service, cid: str, page_id: bytes, forged: SignedChange) ->
 
 @pytest.fixture
 def club(tmp_path: Path) -> tuple[Service, Service, Service, str]:
-    admin, ann, bob = (_service(tmp_path, n) for n in ("admin", "ann", "bob"))
-    cid = admin.community_create("Club")["community_id"]
-    for who in (ann, bob):
-        admin.member_add(cid, peer_id_from_public_key(who.me))
-    for who in (ann, bob):
-        _sync_log(admin, who, cid)
+    (admin, ann, bob), cid = member_club(tmp_path, "admin", "ann", "bob")
     return admin, ann, bob, cid
 
 
@@ -99,7 +75,7 @@ def test_concurrent_edits_merge_identically(club: tuple[Service, Service, Servic
     admin, ann, bob, cid = club
     page = admin.pages.create(cid, "Guide", "line one\nline two\n")["page_id"]
     for who in (ann, bob):
-        _sync_log(admin, who, cid)
+        sync_log(admin, who, cid)
         _sync_page(admin, who, cid, page)
     ann.pages.edit(cid, "Guide", text="ANN line one\nline two\n")
     bob.pages.edit(cid, "Guide", append="bob's line\n")
@@ -125,7 +101,7 @@ def test_revert_restores_an_earlier_text(club: tuple[Service, Service, Service, 
     admin.pages.revert(cid, "FAQ", first)
     assert admin.pages.show(cid, "FAQ")["text"] == "first"
     assert len(admin.pages.history(cid, "FAQ")["history"]) == 3
-    _sync_log(admin, ann, cid)
+    sync_log(admin, ann, cid)
     with pytest.raises(Forbidden):
         ann.pages.revert(cid, "FAQ", first)
 
@@ -135,7 +111,7 @@ def test_non_editor_change_is_refused_and_stores_nothing(
 ) -> None:
     admin, ann, bob, cid = club
     page = admin.pages.create(cid, "Rules", "mods only", editors="moderators")["page_id"]
-    _sync_log(admin, ann, cid)
+    sync_log(admin, ann, cid)
     _sync_page(admin, ann, cid, page)
     with pytest.raises(Forbidden):
         ann.pages.edit(cid, "Rules", append="!")
@@ -151,7 +127,7 @@ def test_bad_signature_stores_nothing(club: tuple[Service, Service, Service, str
     admin, ann, _, cid = club
     page = admin.pages.create(cid, "Links", "a")["page_id"]
     page_id = bytes.fromhex(page)
-    _sync_log(admin, ann, cid)
+    sync_log(admin, ann, cid)
     _sync_page(admin, ann, cid, page)
     ann.pages.edit(cid, "Links", append="b")
     data = ann.store.pages.changes(page_id)[-1][3]
@@ -166,12 +142,12 @@ def test_editors_change_applies_to_later_changes_only(
 ) -> None:
     admin, ann, _, cid = club
     page = admin.pages.create(cid, "Wiki", "x")["page_id"]
-    _sync_log(admin, ann, cid)
+    sync_log(admin, ann, cid)
     _sync_page(admin, ann, cid, page)
     ann.pages.edit(cid, "Wiki", append="y")  # allowed: editors are members
     _sync_page(ann, admin, cid, page)
     admin.pages.set_editors(cid, "Wiki", "moderators")
-    _sync_log(admin, ann, cid)
+    sync_log(admin, ann, cid)
     with pytest.raises(Forbidden):
         ann.pages.edit(cid, "Wiki", append="z")
     assert admin.pages.show(cid, "Wiki")["text"] == "xy"  # the earlier edit still counts
@@ -185,19 +161,19 @@ def test_removed_members_later_edit_is_cut_on_a_peer_that_applied_it(
     page = admin.pages.create(cid, "Guide", "good text")["page_id"]
     page_id = bytes.fromhex(page)
     for who in (mallory, bob):
-        _sync_log(admin, who, cid)
+        sync_log(admin, who, cid)
         _sync_page(admin, who, cid, page)
     mallory.pages.edit(cid, "Guide", append=" ok")
     _sync_page(mallory, admin, cid, page)
     _sync_page(mallory, bob, cid, page)
     # The admin removes mallory knowing her first edit; she edits again, and bob,
     # who has not seen the removal yet, applies it and builds on it.
-    admin.governance.member_remove(cid, peer_id_from_public_key(mallory.me))
+    admin.governance.member_remove(cid, peer_of(mallory))
     mallory.pages.edit(cid, "Guide", text="SPAM")
     _sync_page(mallory, bob, cid, page)
     bob.pages.edit(cid, "Guide", append="!")
     assert bob.pages.show(cid, "Guide")["text"] == "SPAM!"
-    _sync_log(admin, bob, cid)
+    sync_log(admin, bob, cid)
     assert bob.pages.show(cid, "Guide")["text"] == "good text ok"
     assert bob.store.pages.max_seqs(page_id).get(mallory.me) == 1
     # Her later edit is refused everywhere now, and stores nothing.
@@ -225,7 +201,7 @@ def test_page_files_travel_and_a_malformed_files_map_is_refused(
     f = tmp_path / "map.txt"
     f.write_text("north gate\n")
     page = admin.pages.create(cid, "Meet", "see the map", attach=[str(f)])["page_id"]
-    _sync_log(admin, ann, cid)
+    sync_log(admin, ann, cid)
     _sync_page(admin, ann, cid, page)
     (shown,) = ann.pages.show(cid, "Meet")["attachments"]
     assert (shown["name"], shown["local"]) == ("map.txt", False)

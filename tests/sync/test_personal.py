@@ -15,8 +15,7 @@ from p2pcommunity.sync.errors import DomainError, Forbidden, Invalid, NotFound
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
 from p2pcommunity.sync.storage.store import Store
-
-from .test_safety import _sync_docs, _sync_log
+from tests.sync.builders import sync_docs, sync_log
 
 _clock = itertools.count(1_700_000_000_000, 1000)
 
@@ -30,7 +29,7 @@ def pair(tmp_path: Path) -> tuple[Service, Service, str]:
     )
     cid = alice.community_create("Club")["community_id"]
     alice.member_add(cid, peer_id_from_public_key(bob.me))
-    _sync_log(alice, bob, cid)
+    sync_log(alice, bob, cid)
     return alice, bob, cid
 
 
@@ -45,7 +44,7 @@ def test_a_muted_word_marks_its_posts_even_disguised(pair: tuple) -> None:
     bob.personal.mute_add("  free  ")
     bob.personal.mute_add("big sale")
     alice.post(cid, "general", "a BIG   sale today")
-    _sync_docs(alice, bob, cid, alice.me)
+    sync_docs(alice, bob, cid, alice.me, ms=0)
     muted = {t: p["muted"] for t, p in _read(bob, cid).items()}
     assert muted == {
         "free stuff here": True,
@@ -73,10 +72,10 @@ def test_a_muted_word_that_cannot_match_is_refused(pair: tuple, bad: str) -> Non
 def test_a_muted_channel_mutes_every_post_in_it(pair: tuple) -> None:
     alice, bob, cid = pair
     alice.channel_create(cid, "random")
-    _sync_log(alice, bob, cid)
+    sync_log(alice, bob, cid)
     alice.post(cid, "general", "in general")
     alice.post(cid, "random", "in random")
-    _sync_docs(alice, bob, cid, alice.me)
+    sync_docs(alice, bob, cid, alice.me, ms=0)
     assert bob.personal.channel_mute(cid, "random", True)["muted"] is True
     assert _read(bob, cid, "random")["in random"]["muted"]
     assert not _read(bob, cid)["in general"]["muted"]
@@ -90,11 +89,11 @@ def test_a_muted_channel_mutes_every_post_in_it(pair: tuple) -> None:
 def test_blocking_hides_a_members_reactions(pair: tuple) -> None:
     alice, bob, cid = pair
     post = alice.post(cid, "general", "hello")["post_id"]
-    _sync_docs(alice, bob, cid, alice.me)
+    sync_docs(alice, bob, cid, alice.me, ms=0)
     bob.react(cid, post, "👍")
     alice.react(cid, post, "👍")
     bob.react(cid, post, "🎉")
-    _sync_docs(bob, alice, cid, bob.me)
+    sync_docs(bob, alice, cid, bob.me, ms=0)
     me = peer_id_from_public_key(alice.me)
     assert set(_read(alice, cid)["hello"]["reactions"]) == {"👍", "🎉"}
     alice.block(peer_id_from_public_key(bob.me))

@@ -13,7 +13,7 @@ from p2pcommunity import sigworker
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.crypto import CHANGE_TAG, sign
 from p2pcommunity.sync.docs.apply import SignedChange, verify_batch
-from p2pcommunity.sync.docs.memberdoc import DocRef, PostRecord, SegmentDoc
+from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.docs.presign import (
     SignatureCache,
     change_checks,
@@ -25,25 +25,13 @@ from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.protocol.frames import ChangesFrame, HeadsFrame, encode_frame
 from p2pcommunity.sync.service import Service
 from p2pcommunity.sync.storage.store import Store
+from tests.sync.builders import forge, post_chain
 
 COMMUNITY = bytes(32)
 
 
 def _chain(key: SigningKey, count: int, community: bytes = COMMUNITY) -> list[SignedChange]:
-    ref = DocRef(community, bytes(key.verify_key), 0)
-    segment = SegmentDoc.new(ref)
-    out = []
-    for i in range(count):
-        change = segment.write_post(
-            PostRecord(os.urandom(8).hex(), bytes(32), f"post {i}", None, (), 1_000 + i)
-        )
-        out.append(SignedChange(change.raw_bytes, sign(key, CHANGE_TAG, ref.doc_id, change.hash)))
-    return out
-
-
-def _forge(items: list[SignedChange], index: int) -> list[SignedChange]:
-    bad = SignedChange(items[index].data, bytes(64))
-    return [*items[:index], bad, *items[index + 1 :]]
+    return post_chain(key, count, DocRef(community, bytes(key.verify_key), 0))
 
 
 def _frame(owner: bytes, items: list[SignedChange]) -> bytes:
@@ -57,7 +45,7 @@ def _none(seq: int) -> bytes | None:
 def test_the_worker_vouches_only_for_signatures_that_verify() -> None:
     key = SigningKey.generate()
     owner = bytes(key.verify_key)
-    items = _forge(_chain(key, 30), 17)
+    items = forge(_chain(key, 30), 17)
     checks = frame_checks(COMMUNITY, _frame(owner, items))
     assert len(checks) == 30
     valid = valid_checks(frame_checks(COMMUNITY, _frame(owner, items)))
@@ -71,7 +59,7 @@ def test_a_bad_signature_in_the_middle_is_rejected_even_with_the_rest_presigned(
     key = SigningKey.generate()
     owner = bytes(key.verify_key)
     ref = DocRef(COMMUNITY, owner, 0)
-    items = _forge(_chain(key, 30), 17)
+    items = forge(_chain(key, 30), 17)
     cache = SignatureCache()
     cache.add(valid_checks(frame_checks(COMMUNITY, _frame(owner, items))))
     assert len(cache) == 29
@@ -126,7 +114,7 @@ def test_a_receive_with_one_bad_signature_changes_nothing_when_presigned(tmp_pat
     service.member_add(community_id.hex(), peer_id_from_public_key(member))
     community: Community = service.community(community_id.hex())
     items = _chain(member_key, 40, community_id)
-    forged = _forge(items, 20)
+    forged = forge(items, 20)
     community.presigned.add(valid_checks(frame_checks(community_id, _frame(member, forged))))
     before = store.db.execute("SELECT count(*) FROM changes").fetchone()
     ref = DocRef(community_id, member, 0)
@@ -143,7 +131,7 @@ def test_the_worker_process_loop_answers_in_order_and_survives_garbage() -> None
     key = SigningKey.generate()
     owner = bytes(key.verify_key)
     good = _chain(key, 5)
-    forged = _forge(good, 2)
+    forged = forge(good, 2)
     checks = change_checks(COMMUNITY, owner, 0, [(c.data, c.signature) for c in good])
     forged_checks = change_checks(COMMUNITY, owner, 0, [(c.data, c.signature) for c in forged])
     requests = io.BytesIO(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import sqlite3
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +45,7 @@ from p2pcommunity.sync.protocol.session import (
 )
 from p2pcommunity.sync.service import Service
 from p2pcommunity.sync.storage.store import Store
+from tests.sync.builders import snapshot
 
 CLOCK = itertools.count(1_700_000_000_000, 1000)
 
@@ -99,15 +99,6 @@ class Peer:
     def poke(self) -> None:
         for endpoint in self.endpoints:
             endpoint.take(endpoint.session.local_changed(now()))
-
-
-def snapshot(path: Path) -> list[Any]:
-    db = sqlite3.connect(path)
-    try:
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return [(t, sorted(db.execute(f"SELECT * FROM {t}").fetchall())) for t in sorted(tables)]
-    finally:
-        db.close()
 
 
 @dataclass(eq=False)

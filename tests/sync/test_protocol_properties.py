@@ -23,6 +23,7 @@ from p2pcommunity.sync.protocol.session import (
     CaughtUp,
     SyncSession,
 )
+from tests.sync.builders import snapshot
 from tests.sync.test_protocol import (
     Peer,
     community_of_three,
@@ -30,7 +31,6 @@ from tests.sync.test_protocol import (
     now,
     open_responder,
     pump,
-    snapshot,
 )
 
 # --- property tests -----------------------------------------------------------

@@ -4,53 +4,27 @@ author and for moderators."""
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import pytest
-from nacl.signing import SigningKey
 
-from p2pcommunity.sync.docs.apply import SignedChange
-from p2pcommunity.sync.docs.memberdoc import DocRef
-from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.storage.store import Store
-
-_clock = itertools.count(1_700_000_000_000, 1000)
-
-
-def clock() -> int:
-    return next(_clock)
-
-
-def _service(tmp_path: Path, name: str) -> Service:
-    service = Service(Store(tmp_path / f"{name}.sqlite3"), SigningKey.generate(), clock)
-    service.set_display_name(name)
-    return service
+from tests.sync.builders import named_service, peer_of, sync_docs, sync_log
 
 
 def _sync(source: Service, target: Service, cid: str) -> None:
     """Everything `source` holds of `cid`, into `target`: the log, then each document."""
-    community = target.node_support.take_up(bytes.fromhex(cid))
-    community.receive_ops(source.community(cid).log.ops_in_order())
-    for row in source.store.docs_of(bytes.fromhex(cid)):
-        held = target.store.doc(row.doc_id)
-        rows = source.store.changes_after(row.doc_id, held.max_seq if held else 0)
-        if rows:
-            community.receive_changes(
-                DocRef(bytes.fromhex(cid), row.owner, row.segment),
-                [SignedChange(d, s) for _, _, d, s in rows],
-                clock(),
-            )
+    sync_log(source, target, cid)
+    sync_docs(source, target, cid)
 
 
 @pytest.fixture
 def club(tmp_path: Path) -> tuple[Service, Service, Service, str]:
     """An admin, Ada Lovelace and Bob, each holding everything the others wrote."""
-    admin, ada, bob = (_service(tmp_path, n) for n in ("admin", "Ada Lovelace", "Bob"))
+    admin, ada, bob = (named_service(tmp_path, n) for n in ("admin", "Ada Lovelace", "Bob"))
     cid = admin.community_create("Club")["community_id"]
     for who in (ada, bob):
-        admin.member_add(cid, peer_id_from_public_key(who.me))
+        admin.member_add(cid, peer_of(who))
     for who in (ada, bob):
         _sync(admin, who, cid)
         who.node_support.after_join(who.community(cid))
@@ -76,7 +50,7 @@ def test_typed_names_are_mentions(club: tuple[Service, Service, Service, str]) -
     assert _mentioned(admin, cid, "thanks @Bob!") == [bob.me]
     assert _mentioned(admin, cid, "@ada lovelace and @bob, see this") == [ada.me, bob.me]
     assert _mentioned(admin, cid, "@Bo and @Bobby are nobody; mail bob@example.org") == []
-    assert _mentioned(admin, cid, f"@{peer_id_from_public_key(bob.me)} by id") == [bob.me]
+    assert _mentioned(admin, cid, f"@{peer_of(bob)} by id") == [bob.me]
 
 
 def test_a_name_two_members_share_mentions_nobody(
@@ -115,7 +89,7 @@ def test_unread_counts_only_visible_posts_and_counts_mentions(
     _sync(admin, ada, cid)
     general = next(c for c in ada.channel_list(cid)["channels"] if c["name"] == "general")
     assert (general["unread"], general["mentions"]) == (2, 1)
-    ada.block(peer_id_from_public_key(bob.me))
+    ada.block(peer_of(bob))
     general = next(c for c in ada.channel_list(cid)["channels"] if c["name"] == "general")
     assert general["unread"] == 0
 

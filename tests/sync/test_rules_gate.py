@@ -4,34 +4,13 @@ acknowledgement."""
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import pytest
-from nacl.signing import SigningKey
 
 from p2pcommunity.sync.errors import RulesPending
-from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.storage.store import Store
-
-_clock = itertools.count(1_700_000_000_000, 1000)
-
-
-def clock() -> int:
-    return next(_clock)
-
-
-def _service(tmp_path: Path, name: str) -> Service:
-    service = Service(Store(tmp_path / f"{name}.sqlite3"), SigningKey.generate(), clock)
-    service.set_display_name(name)
-    return service
-
-
-def _sync_log(source: Service, target: Service, cid: str) -> None:
-    target.node_support.take_up(bytes.fromhex(cid)).receive_ops(
-        source.community(cid).log.ops_in_order()
-    )
+from tests.sync.builders import named_service, peer_of, sync_log
 
 
 def _written(service: Service, cid: str) -> tuple[int, int]:
@@ -46,12 +25,12 @@ def _written(service: Service, cid: str) -> tuple[int, int]:
 @pytest.fixture
 def joined(tmp_path: Path) -> tuple[Service, Service, str]:
     """An admin whose community has rules, and a member who has synced but not accepted."""
-    admin, bob = _service(tmp_path, "admin"), _service(tmp_path, "bob")
+    admin, bob = named_service(tmp_path, "admin"), named_service(tmp_path, "bob")
     cid = admin.community_create("Club")["community_id"]
     admin.governance.rules_set(cid, "Be kind.")
     admin.post(cid, "general", "welcome, all")
-    admin.member_add(cid, peer_id_from_public_key(bob.me))
-    _sync_log(admin, bob, cid)
+    admin.member_add(cid, peer_of(bob))
+    sync_log(admin, bob, cid)
     return admin, bob, cid
 
 
@@ -105,7 +84,7 @@ def test_new_rules_lock_members_out_until_accepted_but_not_their_author(
     admin.governance.rules_set(cid, "Be kind. No spam.")
     assert admin.community_show(cid)["rules_acknowledged"] is True
     admin.post(cid, "general", "rules changed")
-    _sync_log(admin, bob, cid)
+    sync_log(admin, bob, cid)
     with pytest.raises(RulesPending):
         bob.post(cid, "general", "still here")
     assert bob.governance.rules_accept(cid) == {"rules_version": 2}
@@ -126,9 +105,9 @@ def test_a_member_who_has_not_accepted_admits_nobody(
     from p2pcommunity.sync.invite import InviteCode, encode_presented, invite_proof
 
     invite = InviteCode.decode(code["invite"])
-    carol = _service(tmp_path, "carol")
+    carol = named_service(tmp_path, "carol")
     proof = invite_proof(invite.invite_key, invite.community_id, carol.me, invite.invite_op.hash)
-    _sync_log(admin, bob, cid)
+    sync_log(admin, bob, cid)
     refusal = bob.governance.admit(
         bob.community(cid, rules_gate=False), carol.me, encode_presented(invite.invite_op, proof)
     )

@@ -8,61 +8,24 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nacl.signing import SigningKey
 
 from p2pcommunity.sync.docs.apply import SignedChange
 from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.errors import DomainError, Forbidden, Rejected
-from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.safety.confusables import fold, tokens
 from p2pcommunity.sync.safety.policy import verdicts
 from p2pcommunity.sync.safety.words import skeleton
 from p2pcommunity.sync.service import Service
-from p2pcommunity.sync.storage.store import Store
+from tests.sync.builders import clock, member_club, new_service, peer_of, sync_docs, sync_log, texts
 from tests.sync.skipping_author import raw_post
-
-_clock = itertools.count(1_700_000_000_000, 1000)
-
-
-def clock() -> int:
-    return next(_clock)
-
-
-def _service(tmp_path: Path, name: str, ticks: itertools.count[int] | None = None) -> Service:
-    tick = ticks if ticks is not None else _clock
-    return Service(Store(tmp_path / f"{name}.sqlite3"), SigningKey.generate(), lambda: next(tick))
-
-
-def _sync_log(source: Service, target: Service, cid: str) -> None:
-    target.node_support.take_up(bytes.fromhex(cid)).receive_ops(
-        source.community(cid).log.ops_in_order()
-    )
-
-
-def _sync_docs(source: Service, target: Service, cid: str, owner: bytes) -> None:
-    community = target.community(cid)
-    for row in source.store.docs_of(bytes.fromhex(cid), owner):
-        held = target.store.doc(row.doc_id)
-        rows = source.store.changes_after(row.doc_id, held.max_seq if held else 0)
-        if rows:
-            items = [SignedChange(d, s) for _, _, d, s in rows]
-            community.receive_changes(DocRef(bytes.fromhex(cid), owner, row.segment), items, 0)
-
-
-def _texts(service: Service, cid: str) -> list[str]:
-    return [p["text"] for p in service.read(cid, "general")["posts"]]
 
 
 @pytest.fixture
 def club(tmp_path: Path) -> tuple[Service, Service, Service, Service, str]:
     """admin, a moderator, mallory (who skips her checks) and bob, all synced."""
-    admin, mod, mallory, bob = (_service(tmp_path, n) for n in ("admin", "mod", "mal", "bob"))
-    cid = admin.community_create("Club")["community_id"]
-    for who in (mod, mallory, bob):
-        admin.member_add(cid, peer_id_from_public_key(who.me))
-    admin.role_set(cid, peer_id_from_public_key(mod.me), "moderator")
-    for who in (mod, mallory, bob):
-        _sync_log(admin, who, cid)
+    (admin, mod, mallory, bob), cid = member_club(
+        tmp_path, "admin", "mod", "mal", "bob", moderator="mod"
+    )
     return admin, mod, mallory, bob, cid
 
 
@@ -89,13 +52,13 @@ def test_author_node_refuses_each_rule_with_its_code(club: tuple) -> None:
     admin.safety.policy_set(cid, "slow_mode.general", "60s")
     admin.safety.policy_set(cid, "max_mentions", "1")
     mod.safety.words_add(cid, "spam", "block")
-    _sync_log(admin, mallory, cid)
-    _sync_log(mod, mallory, cid)
+    sync_log(admin, mallory, cid)
+    sync_log(mod, mallory, cid)
     assert mallory.post(cid, "general", "hello")["held"] is False
     with pytest.raises(DomainError) as slow:
         mallory.post(cid, "general", "again")
     assert slow.value.code == "slow_mode"
-    _sync_log(mod, admin, cid)
+    sync_log(mod, admin, cid)
     with pytest.raises(DomainError) as word:
         admin.post(cid, "general", "buy ＳＰ4Ｍ now")
     assert word.value.code == "blocked_word"
@@ -107,10 +70,10 @@ def test_peers_hide_what_a_check_skipping_author_sent(club: tuple) -> None:
     admin.safety.policy_set(cid, "max_mentions", "2")
     admin.safety.policy_set(cid, "probation", "7d")
     mod.safety.words_add(cid, "scam", "block")
-    _sync_log(mod, admin, cid)
+    sync_log(mod, admin, cid)
     for who in (mallory, bob):
-        _sync_log(admin, who, cid)
-        _sync_log(mod, who, cid)
+        sync_log(admin, who, cid)
+        sync_log(mod, who, cid)
     base = admin.community(cid).state.members[mallory.me].joined_ms + 10_000_000
     raw_post(mallory, cid, "first, fine", base)
     raw_post(mallory, cid, "too soon", base + 1000)  # slow mode
@@ -118,9 +81,9 @@ def test_peers_hide_what_a_check_skipping_author_sent(club: tuple) -> None:
     raw_post(mallory, cid, "see https://x.example", base + 240_000)  # probation: a link
     raw_post(mallory, cid, "hi all", base + 360_000, mentions=3)  # mention limit
     for who in (bob, admin):
-        _sync_docs(mallory, who, cid, mallory.me)
-        assert _texts(who, cid) == ["first, fine"]
-    assert _texts(mallory, cid) == ["first, fine"]
+        sync_docs(mallory, who, cid, mallory.me, ms=0)
+        assert texts(who, cid) == ["first, fine"]
+    assert texts(mallory, cid) == ["first, fine"]
 
 
 def test_a_held_post_is_invisible_to_a_plain_member_until_approved(club: tuple) -> None:
@@ -128,43 +91,43 @@ def test_a_held_post_is_invisible_to_a_plain_member_until_approved(club: tuple) 
     admin.safety.policy_set(cid, "probation", "7d")
     admin.safety.policy_set(cid, "probation.hold", "on")
     for who in (mallory, bob, mod):
-        _sync_log(admin, who, cid)
+        sync_log(admin, who, cid)
     result = mallory.post(cid, "general", "hello, new here")
     assert result["held"] is True
     for who in (bob, mod):
-        _sync_docs(mallory, who, cid, mallory.me)
-    assert _texts(bob, cid) == []
+        sync_docs(mallory, who, cid, mallory.me, ms=0)
+    assert texts(bob, cid) == []
     pending = mod.safety.pending(cid)["posts"]
     assert [p["text"] for p in pending] == ["hello, new here"] and pending[0]["held"]
     with pytest.raises(Forbidden):
         bob.safety.approve(cid, result["post_id"])
     mod.safety.approve(cid, result["post_id"])
-    _sync_log(mod, bob, cid)
-    assert _texts(bob, cid) == ["hello, new here"]
+    sync_log(mod, bob, cid)
+    assert texts(bob, cid) == ["hello, new here"]
     assert mod.safety.pending(cid)["posts"] == []
 
 
 def test_rejected_held_post_stays_hidden(club: tuple) -> None:
     _admin, mod, mallory, bob, cid = club
     mod.safety.words_add(cid, "crypto deal", "hold")
-    _sync_log(mod, mallory, cid)
+    sync_log(mod, mallory, cid)
     post = mallory.post(cid, "general", "CRYPT0   DEAL inside")
     assert post["held"] is True
-    _sync_docs(mallory, mod, cid, mallory.me)
+    sync_docs(mallory, mod, cid, mallory.me, ms=0)
     mod.safety.reject(cid, post["post_id"], "spam")
-    _sync_log(mod, bob, cid)
-    _sync_docs(mallory, bob, cid, mallory.me)
-    assert _texts(bob, cid) == [] and mod.safety.pending(cid)["posts"] == []
+    sync_log(mod, bob, cid)
+    sync_docs(mallory, bob, cid, mallory.me, ms=0)
+    assert texts(bob, cid) == [] and mod.safety.pending(cid)["posts"] == []
 
 
 def test_plain_members_cannot_read_the_word_list_and_ops_hold_no_plaintext(club: tuple) -> None:
     admin, mod, _mallory, bob, cid = club
     mod.safety.words_add(cid, "Forbidden Phrase", "flag")
-    _sync_log(mod, bob, cid)
+    sync_log(mod, bob, cid)
     with pytest.raises(Forbidden):
         bob.safety.words_list(cid)
     assert admin.safety.words_list(cid)["words"] == []  # not synced yet
-    _sync_log(mod, admin, cid)
+    sync_log(mod, admin, cid)
     assert admin.safety.words_list(cid)["words"] == [{"word": "Forbidden Phrase", "action": "flag"}]
     raw = b"".join(op.data for op in bob.community(cid).log.ops_in_order())
     assert b"orbidden" not in raw and b"hrase" not in raw
@@ -207,13 +170,13 @@ def test_concurrent_policy_changes_and_posts_resolve_identically(
 ) -> None:
     tmp = tmp_path_factory.mktemp("conc")
     ticks = itertools.count(1_800_000_000_000, 7000)
-    a, b, c = (_service(tmp, n, ticks) for n in ("a", "b", "c"))
+    a, b, c = (new_service(tmp, n, now=lambda: next(ticks)) for n in ("a", "b", "c"))
     cid = a.community_create("C")["community_id"]
     for who in (b, c):
-        a.member_add(cid, peer_id_from_public_key(who.me))
-        a.role_set(cid, peer_id_from_public_key(b.me), "admin") if who is b else None
+        a.member_add(cid, peer_of(who))
+        a.role_set(cid, peer_of(b), "admin") if who is b else None
     for who in (b, c):
-        _sync_log(a, who, cid)
+        sync_log(a, who, cid)
     # a and b change the policy concurrently while c posts without checking.
     for i, (key, value) in enumerate(changes):
         (a if i % 2 else b).safety.policy_set(cid, key, value)
@@ -224,8 +187,8 @@ def test_concurrent_policy_changes_and_posts_resolve_identically(
     for target, order in zip(peers, orders, strict=True):
         for source in (peers[i] for i in order):
             if source is not target:
-                _sync_log(source, target, cid)
-                _sync_docs(source, target, cid, c.me)
+                sync_log(source, target, cid)
+                sync_docs(source, target, cid, c.me, ms=0)
     seen = [sorted(p["id"] for p in who.read(cid, "general", limit=100)["posts"]) for who in peers]
     assert seen[0] == seen[1] == seen[2]
     assert all(who.safety.policy_show(cid) == a.safety.policy_show(cid) for who in peers)
@@ -280,7 +243,7 @@ def test_incremental_verdicts_follow_posts_edits_and_policy_changes(club: tuple)
     admin, mod, mallory, bob, cid = club
     mod.safety.words_add(cid, "scam", "block")
     for who in (mallory, bob):
-        _sync_log(mod, who, cid)
+        sync_log(mod, who, cid)
 
     def check() -> set[str]:
         state = bob.community(cid).state
@@ -290,22 +253,22 @@ def test_incremental_verdicts_follow_posts_edits_and_policy_changes(club: tuple)
 
     first = mallory.post(cid, "general", "hello")["post_id"]
     bobs = bob.post(cid, "general", "hi")["post_id"]
-    _sync_docs(mallory, bob, cid, mallory.me)
+    sync_docs(mallory, bob, cid, mallory.me, ms=0)
     assert check() == set()
     mallory.edit(cid, first, "hello, a SC4M")  # an edit is judged again on receipt
-    _sync_docs(mallory, bob, cid, mallory.me)
+    sync_docs(mallory, bob, cid, mallory.me, ms=0)
     assert check() == {first}
     bob.edit(cid, bobs, "scam? no")
     assert check() == {first, bobs}
     admin.safety.policy_set(cid, "max_links", "0")
-    _sync_log(admin, bob, cid)
+    sync_log(admin, bob, cid)
     link = raw_post(mallory, cid, "https://x.example", clock())
-    _sync_docs(mallory, bob, cid, mallory.me)
+    sync_docs(mallory, bob, cid, mallory.me, ms=0)
     assert check() == {first, bobs, link}
     mod.safety.words_remove(cid, "scam")
-    _sync_log(mod, bob, cid)
+    sync_log(mod, bob, cid)
     assert check() == {link}
-    assert "hello, a SC4M" in _texts(bob, cid)
+    assert "hello, a SC4M" in texts(bob, cid)
 
 
 # --- witnessed time ------------------------------------------------------------
@@ -314,25 +277,25 @@ def test_incremental_verdicts_follow_posts_edits_and_policy_changes(club: tuple)
 def test_a_witness_bounds_a_future_date_and_only_listed_nodes_witness(club: tuple) -> None:
     admin, _mod, mallory, bob, cid = club
     admin.safety.policy_set(cid, "slow_mode.general", "10m")  # longer than the skew
-    admin.governance.node_add(cid, peer_id_from_public_key(bob.me), "/ip4/127.0.0.1/tcp/1")
+    admin.governance.node_add(cid, peer_of(bob), "/ip4/127.0.0.1/tcp/1")
     for who in (mallory, bob):
-        _sync_log(admin, who, cid)
+        sync_log(admin, who, cid)
     now = clock()
     # Two posts a real second apart, the second dated an hour ahead to dodge slow mode.
     raw_post(mallory, cid, "first", now)
     second = raw_post(mallory, cid, "second", now + 3_600_000)
-    _sync_docs(mallory, bob, cid, mallory.me)
-    assert "second" in _texts(bob, cid)  # judged at its own date until witnessed
+    sync_docs(mallory, bob, cid, mallory.me, ms=0)
+    assert "second" in texts(bob, cid)  # judged at its own date until witnessed
     with pytest.raises(Rejected):  # mallory is no always-on node
         mallory.community(cid).append_op(
             mallory.key, "witness", {"docs": [[mallory.me, 0, 9]]}, clock()
         )
     assert bob.safety.witness(bob.community(cid)) is True  # bob is one: at his clock
     assert bob.safety.witness(bob.community(cid)) is False  # nothing new since
-    _sync_log(bob, admin, cid)
-    _sync_docs(mallory, admin, cid, mallory.me)
+    sync_log(bob, admin, cid)
+    sync_docs(mallory, admin, cid, mallory.me, ms=0)
     for who in (bob, admin):
-        assert _texts(who, cid) == ["first"]
+        assert texts(who, cid) == ["first"]
         assert who.safety.verdicts(who.community(cid))[second].rule == "slow_mode"
 
 
@@ -342,18 +305,18 @@ def test_an_always_on_node_takes_a_batch_up_to_its_first_refused_change(
 ) -> None:
     admin, mod, mallory, bob, cid = club
     mod.safety.words_add(cid, "scam", "block")
-    admin.governance.node_add(cid, peer_id_from_public_key(bob.me), "/ip4/127.0.0.1/tcp/1")
+    admin.governance.node_add(cid, peer_of(bob), "/ip4/127.0.0.1/tcp/1")
     for who in (mallory, bob, admin):
-        _sync_log(mod, who, cid)
-        _sync_log(admin, who, cid)
-    texts = [f"post {i}" if i != bad_at else "a scam" for i in range(7)]
-    ids = [raw_post(mallory, cid, text, clock()) for text in texts]
+        sync_log(mod, who, cid)
+        sync_log(admin, who, cid)
+    written = [f"post {i}" if i != bad_at else "a scam" for i in range(7)]
+    ids = [raw_post(mallory, cid, text, clock()) for text in written]
     ref = DocRef(bytes.fromhex(cid), mallory.me, 0)
     rows = mallory.store.changes_after(ref.doc_id, 0, 100)
     result = bob.community(cid).receive_changes(ref, [SignedChange(d, s) for _, _, d, s in rows], 0)
     assert result.refused == "blocked_word"
     held = {p.id for p in bob.store.safety.posts(bytes.fromhex(cid), mallory.me)}
     assert held == set(ids[:bad_at])
-    assert _texts(bob, cid) == texts[:bad_at]
-    _sync_docs(mallory, admin, cid, mallory.me)  # not a node: stores all, hides one
-    assert sorted(_texts(admin, cid)) == sorted(t for t in texts if t != "a scam")
+    assert texts(bob, cid) == written[:bad_at]
+    sync_docs(mallory, admin, cid, mallory.me, ms=0)  # not a node: stores all, hides one
+    assert sorted(texts(admin, cid)) == sorted(t for t in written if t != "a scam")

@@ -21,26 +21,14 @@ from p2pcommunity.sync.errors import DatabaseLocked, DiskFull, StoreCorrupt, Sto
 from p2pcommunity.sync.service import Service
 from p2pcommunity.sync.storage import migrations
 from p2pcommunity.sync.storage.store import Store, environment_error
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000_000
-
-    def __call__(self) -> int:
-        self.now += 1
-        return self.now
-
-
-def texts(service: Service, cid: str) -> list[str]:
-    return [p["text"] for p in service.read(cid, "general")["posts"]]
+from tests.sync.builders import MovableClock, texts
 
 
 @pytest.fixture
 def made(tmp_path: Path) -> Iterator[tuple[Path, SigningKey, str]]:
     """A store with a community and one post, closed (its WAL checkpointed)."""
     path, key = tmp_path / "store.sqlite3", SigningKey.generate()
-    service = Service(Store(path), key, Clock())
+    service = Service(Store(path), key, MovableClock())
     cid = service.community_create("garden")["community_id"]
     service.post(cid, "general", "first")
     service.close()
@@ -52,7 +40,7 @@ def made(tmp_path: Path) -> Iterator[tuple[Path, SigningKey, str]]:
 def test_disk_full_saves_nothing_of_the_change(made: tuple[Path, SigningKey, str]) -> None:
     path, key, cid = made
     store = Store(path)
-    service = Service(store, key, Clock())
+    service = Service(store, key, MovableClock())
     pages = store.db.execute("PRAGMA page_count").fetchone()[0]
     store.db.execute(f"PRAGMA max_page_count={pages}")
     with pytest.raises(DiskFull) as full:
@@ -68,7 +56,7 @@ def test_disk_full_saves_nothing_of_the_change(made: tuple[Path, SigningKey, str
     assert texts(service, cid) == [*saved, "second"]
     service.close()
     store.close()
-    reopened = Service(Store(path), key, Clock())
+    reopened = Service(Store(path), key, MovableClock())
     assert texts(reopened, cid) == [*saved, "second"]
     reopened.close()
     reopened.store.close()
@@ -77,7 +65,7 @@ def test_disk_full_saves_nothing_of_the_change(made: tuple[Path, SigningKey, str
 def test_a_write_lock_held_elsewhere_is_db_locked(made: tuple[Path, SigningKey, str]) -> None:
     path, key, cid = made
     store = Store(path, busy_timeout=0.1)
-    service = Service(store, key, Clock())
+    service = Service(store, key, MovableClock())
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     try:
@@ -145,7 +133,7 @@ def test_damaged_pages_are_corrupt_not_a_bug(made: tuple[Path, SigningKey, str])
         overwrite(path, root, 1)
     before = path.read_bytes()
     with pytest.raises(sqlite3.DatabaseError) as raw:
-        service = Service(Store(path), key, Clock())
+        service = Service(Store(path), key, MovableClock())
         texts(service, cid)
     failure = environment_error(raw.value, path)
     assert isinstance(failure, StoreCorrupt)

@@ -184,14 +184,26 @@ def test_a_timeout_ending_another_day_names_the_day(qtbot) -> None:
 # ------------------------------------------------------------------ drafts
 
 
+def with_drafts(qtbot, path: Path) -> Composer:
+    """A composer keeping its drafts in the file at `path`."""
+    box = Composer()
+    qtbot.addWidget(box)
+    box.set_drafts(DraftStore(path))
+    return box
+
+
+def focused_with_drafts(qtbot, path: Path, key: str) -> Composer:
+    """`with_drafts`, shown, on the draft of `key`, with the keyboard focus."""
+    box = with_drafts(qtbot, path)
+    box.show()
+    box.set_draft_key(key)
+    box.edit.setFocus()
+    return box
+
+
 def test_drafts_follow_the_channel_and_survive_a_restart(qtbot, tmp_path: Path) -> None:
     path = tmp_path / FILE_NAME
-    first = Composer()
-    qtbot.addWidget(first)
-    first.set_drafts(DraftStore(path))
-    first.show()
-    first.set_draft_key("c1/general")
-    first.edit.setFocus()
+    first = focused_with_drafts(qtbot, path, "c1/general")
     qtbot.keyClicks(first.edit, "half a thought")
     first.set_draft_key("c1/random")
     assert first.edit.toPlainText() == ""
@@ -203,21 +215,14 @@ def test_drafts_follow_the_channel_and_survive_a_restart(qtbot, tmp_path: Path) 
     assert json.loads(path.read_text()) == {"c1/random": "another", "c1/general": "half a thought"}
     assert [p.name for p in tmp_path.iterdir()] == [FILE_NAME]  # no temporary file left
 
-    second = Composer()
-    qtbot.addWidget(second)
-    second.set_drafts(DraftStore(path))
+    second = with_drafts(qtbot, path)
     second.set_draft_key("c1/random")
     assert second.edit.toPlainText() == "another"
 
 
 def test_a_sent_message_leaves_no_draft_and_an_edit_keeps_it(qtbot, tmp_path: Path) -> None:
     path = tmp_path / FILE_NAME
-    box = Composer()
-    qtbot.addWidget(box)
-    box.set_drafts(DraftStore(path))
-    box.show()
-    box.set_draft_key("c1/general")
-    box.edit.setFocus()
+    box = focused_with_drafts(qtbot, path, "c1/general")
     qtbot.keyClicks(box.edit, "my draft")
     box.start_edit("post-1", "an old message")
     assert box.has_unsent_drafts()  # an edit in progress would be lost

@@ -9,7 +9,7 @@ from p2pcommunity.ui.reports import HIDDEN, SHOWN, ReportColumn, ReportsDialog, 
 
 from .conftest import answer_text, start_with_name
 from .test_app_flow import create_community, send, timeline_texts
-from .test_two_apps import SYNC_MS, call, join_as_member
+from .test_two_apps import SYNC_MS, call, club_before_join, join_as_member
 
 
 def menu_texts(app: App) -> list[str]:
@@ -19,11 +19,7 @@ def menu_texts(app: App) -> list[str]:
 
 
 def test_a_members_report_reaches_the_moderators_viewer(qtbot, make_app, qtmodeltester) -> None:
-    alice: App = make_app("alice")
-    bob: App = make_app("bob")
-    start_with_name(qtbot, alice, "Alice")
-    start_with_name(qtbot, bob, "Bob")
-    community = create_community(qtbot, alice, "Climbing club")
+    alice, bob, community = club_before_join(qtbot, make_app)
     send(qtbot, alice, "Buy cheap ropes at example.com")
     qtbot.waitUntil(lambda: len(timeline_texts(alice)) == 1, timeout=10_000)
     join_as_member(qtbot, alice, bob, community)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from p2pcommunity.ui.app import App
 
-from .conftest import start_with_name
-from .test_app_flow import create_community
-from .test_two_apps import SYNC_MS, call, join_as_member
+from .test_two_apps import SYNC_MS, call, club_before_join, join_as_member
 
 
 def channel_id(qtbot, app: App, community: str, name: str) -> str:
@@ -15,11 +13,7 @@ def channel_id(qtbot, app: App, community: str, name: str) -> str:
 
 
 def test_mention_and_reply_in_another_channel_notify(qtbot, make_app) -> None:
-    alice: App = make_app("alice")
-    bob: App = make_app("bob")
-    start_with_name(qtbot, alice, "Alice")
-    start_with_name(qtbot, bob, "Bob")
-    community = create_community(qtbot, alice, "Climbing club")
+    alice, bob, community = club_before_join(qtbot, make_app)
     call(qtbot, alice, "channel create", {"community": community, "name": "random"})
     random = channel_id(qtbot, alice, community, "random")
     question = call(

@@ -14,9 +14,7 @@ from p2pcommunity.ui.app import App
 from p2pcommunity.ui.delegate import MENTION_BADGE, UNREAD_BADGE, channel_badge
 from p2pcommunity.ui.models import ChannelRole
 
-from .conftest import start_with_name
-from .test_app_flow import create_community
-from .test_two_apps import SYNC_MS, call
+from .test_two_apps import SYNC_MS, call, club_before_join
 
 
 def join_directly(qtbot, alice: App, bob: App, community: str) -> None:
@@ -46,11 +44,7 @@ def badge_colors(app: App, channel_id: str) -> set[str]:
 
 
 def test_badges_count_visible_posts_and_mark_mentions(qtbot, make_app) -> None:
-    alice: App = make_app("alice")
-    bob: App = make_app("bob")
-    start_with_name(qtbot, alice, "Alice")
-    start_with_name(qtbot, bob, "Bob")
-    community = create_community(qtbot, alice, "Climbing club")
+    alice, bob, community = club_before_join(qtbot, make_app)
     random = call(qtbot, alice, "channel create", {"community": community, "name": "random"})
     random_id = random["channel_id"]
     join_directly(qtbot, alice, bob, community)

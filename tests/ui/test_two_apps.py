@@ -40,23 +40,24 @@ def join_as_member(qtbot, alice: App, bob: App, community: str) -> None:
     qtbot.waitUntil(lambda: bob.stage == "chat" and bob.chat.community == community, timeout=10_000)
 
 
-def club_of_two(qtbot, make_app) -> tuple[App, App, str]:
-    """Alice's "Climbing club", which Bob joined as a member: both apps in the chat."""
-    alice: App = make_app("alice")
-    bob: App = make_app("bob")
+def club_before_join(qtbot, make_app) -> tuple[App, App, str]:
+    """Alice's and Bob's apps past the first run, and Alice's "Climbing club" (Bob is not
+    a member yet): both apps and the community's id."""
+    alice, bob = make_app("alice"), make_app("bob")
     start_with_name(qtbot, alice, "Alice")
     start_with_name(qtbot, bob, "Bob")
-    community = create_community(qtbot, alice, "Climbing club")
+    return alice, bob, create_community(qtbot, alice, "Climbing club")
+
+
+def club_of_two(qtbot, make_app) -> tuple[App, App, str]:
+    """Alice's "Climbing club", which Bob joined as a member: both apps in the chat."""
+    alice, bob, community = club_before_join(qtbot, make_app)
     join_as_member(qtbot, alice, bob, community)
     return alice, bob, community
 
 
 def test_member_add_join_and_see_each_others_posts(qtbot, make_app) -> None:
-    alice: App = make_app("alice")
-    bob: App = make_app("bob")
-    start_with_name(qtbot, alice, "Alice")
-    start_with_name(qtbot, bob, "Bob")
-    community = create_community(qtbot, alice, "Climbing club")
+    alice, bob, community = club_before_join(qtbot, make_app)
     send(qtbot, alice, "Welcome, Bob!")
     qtbot.waitUntil(lambda: "Welcome, Bob!" in timeline_texts(alice), timeout=10_000)
 
@@ -87,11 +88,7 @@ def test_member_add_join_and_see_each_others_posts(qtbot, make_app) -> None:
 def test_invite_join_with_rules_and_hide_reaches_the_other_app(qtbot, make_app) -> None:
     from p2pcommunity.ui.dialogs import InviteDialog
 
-    alice: App = make_app("alice")
-    bob: App = make_app("bob")
-    start_with_name(qtbot, alice, "Alice")
-    start_with_name(qtbot, bob, "Bob")
-    community = create_community(qtbot, alice, "Climbing club")
+    alice, bob, community = club_before_join(qtbot, make_app)
     call(qtbot, alice, "rules set", {"community": community, "text": "Be kind."})
 
     invite = InviteDialog(alice.client, community, "Climbing club", alice.window)
