@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from PySide6.QtCore import QModelIndex, Qt, Signal, SignalInstance
+from PySide6.QtCore import QModelIndex, QSize, Qt, Signal, SignalInstance
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QListView,
@@ -73,6 +73,7 @@ class KnowledgePane(QStackedWidget):
         self.pages = PagesPane(self.session)
         for widget in (chat_centre, self.topics, self.topic, self.pages):
             self.addWidget(widget)
+        self.currentChanged.connect(lambda _: self.updateGeometry())
         for signal, slot in (
             (self.topics.topic_opened, self.open_topic),
             (self.topics.new_topic_wanted, self.open_new_topic),
@@ -100,6 +101,12 @@ class KnowledgePane(QStackedWidget):
         row = QHBoxLayout(self.pages_entry)
         row.setContentsMargins(8, 4, 8, 0)
         row.addWidget(self.pages_button)
+
+    def minimumSizeHint(self) -> QSize:
+        """The shown page's, not the widest page's (a stack's default): the wiki's two
+        columns must not make a chat window wider than a small screen."""
+        current = self.currentWidget()
+        return current.minimumSizeHint() if current is not None else super().minimumSizeHint()
 
     def _sync(self) -> None:
         """Who and where, from the chat page, before anything is asked or shown."""
