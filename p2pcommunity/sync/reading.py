@@ -31,6 +31,8 @@ MAX_READ_LIMIT = 1000
 
 
 class Reading:
+    """The service's read commands; see the module docstring."""
+
     def __init__(self, service: Service) -> None:
         self.service = service
 

@@ -23,7 +23,7 @@ class OpsAdded:
 
 @dataclass(frozen=True)
 class ChangesApplied:
-    ref: DocRef
+    ref: DocRef  # the member document (owner, segment) the changes belong to
     count: int  # new to this store: copies of changes it held are not counted
 
 

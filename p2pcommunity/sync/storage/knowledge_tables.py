@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 KNOWLEDGE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS topic_meta (
@@ -115,34 +116,32 @@ class KnowledgeTables:
 
     def totals(self, post_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
         """(up, down) per post; a vote on one's own post counts nowhere."""
-        out: dict[str, tuple[int, int]] = {}
-        ids = list(dict.fromkeys(post_ids))
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for post_id, up, down in self.db.execute(
-                "SELECT v.post_id, SUM(v.value = 1), SUM(v.value = -1) FROM votes v "
-                "JOIN posts p ON p.id = v.post_id AND p.author != v.voter "
-                f"WHERE v.post_id IN ({marks}) GROUP BY v.post_id",
-                chunk,
-            ):
-                out[post_id] = (int(up), int(down))
-        return out
+        rows = self._for_posts(
+            "SELECT v.post_id, SUM(v.value = 1), SUM(v.value = -1) FROM votes v "
+            "JOIN posts p ON p.id = v.post_id AND p.author != v.voter "
+            "WHERE v.post_id IN ({marks}) GROUP BY v.post_id",
+            post_ids,
+        )
+        return {post_id: (int(up), int(down)) for post_id, up, down in rows}
 
     def topic_meta(self, post_ids: Sequence[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
-        out: dict[str, tuple[str, tuple[str, ...]]] = {}
+        rows = self._for_posts(
+            "SELECT t.post_id, t.title, t.tags FROM topic_meta t "
+            "JOIN posts p ON p.id = t.post_id AND p.author = t.author "
+            "WHERE t.post_id IN ({marks})",
+            post_ids,
+        )
+        return {post_id: (title, _tags(tags)) for post_id, title, tags in rows}
+
+    def _for_posts(self, sql: str, post_ids: Sequence[str]) -> list[Any]:
+        """Rows of `sql` for the posts, asked 500 at a time (SQLite's bound on
+        parameters); `sql` holds `{marks}` where the placeholders go."""
         ids = list(dict.fromkeys(post_ids))
+        rows: list[Any] = []
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for post_id, title, tags in self.db.execute(
-                "SELECT t.post_id, t.title, t.tags FROM topic_meta t "
-                "JOIN posts p ON p.id = t.post_id AND p.author = t.author "
-                f"WHERE t.post_id IN ({marks})",
-                chunk,
-            ):
-                out[post_id] = (title, _tags(tags))
-        return out
+            rows += self.db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
+        return rows
 
     def author_answer(self, topic_id: str) -> str | None:
         """The topic author's accepted answer, if it is a live reply to the topic."""
