@@ -28,13 +28,13 @@ from p2pcommunity.sync.log.governance_rules import (
     invite_of,
 )
 from p2pcommunity.sync.log.ops import MAX_OP_SIZE, NONCE_SIZE
+from p2pcommunity.sync.part import ServicePart
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.reports import CATEGORIES, open_reports, seal_report
 from p2pcommunity.sync.timefmt import iso_ms
 
 if TYPE_CHECKING:
     from p2pcommunity.sync.community import Community
-    from p2pcommunity.sync.service import Service
 
 DURATION = re.compile(r"^(\d{1,6})([smhdw])$")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
@@ -50,10 +50,7 @@ def parse_duration(text: str) -> int:
     return int(match.group(1)) * _UNIT_MS[match.group(2)]
 
 
-class Governance:
-    def __init__(self, service: Service) -> None:
-        self.service = service
-
+class Governance(ServicePart):
     # -- invites ---------------------------------------------------------------
 
     def invite_create(

@@ -24,6 +24,7 @@ from p2pcommunity.sync.docs import knowledge_content
 from p2pcommunity.sync.docs.memberdoc import PostRecord, new_local_id, post_id_for
 from p2pcommunity.sync.errors import DomainError, Forbidden, Invalid, NotFound
 from p2pcommunity.sync.log.community_log import Role
+from p2pcommunity.sync.part import ServicePart
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.storage.read_model import PostRow
 from p2pcommunity.sync.storage.topic_stats import TopicQuery, TopicRow
@@ -31,7 +32,6 @@ from p2pcommunity.sync.timefmt import iso_ms
 
 if TYPE_CHECKING:
     from p2pcommunity.sync.community import Community
-    from p2pcommunity.sync.service import Service
 
 SORTS = ("activity", "votes", "new")
 FILTERS = ("all", "unanswered", "solved")
@@ -43,10 +43,7 @@ class WrongKind(DomainError, code="wrong_kind"):
     """The command does not fit the channel's kind (CLI.md: wrong_kind)."""
 
 
-class Knowledge:
-    def __init__(self, service: Service) -> None:
-        self.service = service
-
+class Knowledge(ServicePart):
     # -- channels ----------------------------------------------------------------
 
     def channel_kind(self, community: Community, channel_id: bytes) -> str:

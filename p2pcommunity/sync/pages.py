@@ -42,13 +42,13 @@ from p2pcommunity.sync.docs.pages import (
 from p2pcommunity.sync.errors import Forbidden, Invalid, NotFound, Rejected
 from p2pcommunity.sync.log.community_log import Role
 from p2pcommunity.sync.log.page_rules import EDITORS, MAX_TITLE_CHARS, PageInfo, may_edit
+from p2pcommunity.sync.part import ServicePart
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.storage.blob_store import page_holder
 from p2pcommunity.sync.timefmt import iso_ms
 
 if TYPE_CHECKING:
     from p2pcommunity.sync.community import Community
-    from p2pcommunity.sync.service import Service
 
 PAGE_CACHE = 16
 SNAPSHOT_AFTER = 200  # changes replayed on open beyond the snapshot
@@ -254,10 +254,7 @@ def pages_of(community: Community) -> CommunityPages:
     return held
 
 
-class Pages:
-    def __init__(self, service: Service) -> None:
-        self.service = service
-
+class Pages(ServicePart):
     # -- resolving -------------------------------------------------------------
 
     def resolve(self, community: Community, ref: str) -> PageInfo:

@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from p2pcommunity.sync.errors import Invalid, NotFound
 from p2pcommunity.sync.log.ops import Role
+from p2pcommunity.sync.part import ServicePart
 from p2pcommunity.sync.safety.confusables import tokens
 from p2pcommunity.sync.storage.personal_tables import PersonalTables
 from p2pcommunity.sync.timefmt import iso_ms
 
 if TYPE_CHECKING:
-    from p2pcommunity.sync.service import Service
+    pass
 
 MAX_MUTED_WORD = 100
 MAX_MUTED_WORDS = 500
@@ -65,10 +66,7 @@ def _phrase(word: str) -> tuple[str, ...]:
     return folded
 
 
-class Personal:
-    def __init__(self, service: Service) -> None:
-        self.service = service
-
+class Personal(ServicePart):
     @property
     def _tables(self) -> PersonalTables:
         return self.service.store.personal

@@ -17,24 +17,22 @@ from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.errors import Invalid
 from p2pcommunity.sync.log.community_log import Role
 from p2pcommunity.sync.names import labels
+from p2pcommunity.sync.part import ServicePart
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.personal import without
 from p2pcommunity.sync.storage.store import PostRow, Visibility
 from p2pcommunity.sync.timefmt import iso_ms
 
 if TYPE_CHECKING:
-    from p2pcommunity.sync.service import Service
+    pass
 
 # A post dated further ahead than this is shown at the time we first saw it.
 FUTURE_TOLERANCE_MS = 5 * 60 * 1000
 MAX_READ_LIMIT = 1000
 
 
-class Reading:
+class Reading(ServicePart):
     """The service's read commands; see the module docstring."""
-
-    def __init__(self, service: Service) -> None:
-        self.service = service
 
     def read(
         self,

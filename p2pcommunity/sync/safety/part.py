@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from p2pcommunity.sync.errors import DomainError, Forbidden, Invalid, NotFound
 from p2pcommunity.sync.log.ops import Role
 from p2pcommunity.sync.log.policy_rules import MAX_WITNESS_DOCS
+from p2pcommunity.sync.part import ServicePart
 from p2pcommunity.sync.safety.policy import (
     MAX_COUNT,
     MAX_SECONDS,
@@ -35,7 +36,6 @@ from p2pcommunity.sync.safety.words import (
 if TYPE_CHECKING:
     from p2pcommunity.sync.community import Community
     from p2pcommunity.sync.docs.memberdoc import DocRef, PostRecord
-    from p2pcommunity.sync.service import Service
 
 _COUNT_KEYS = {"rate.posts_per_minute": "posts_per_minute", "max_mentions": "max_mentions",
                "max_links": "max_links"}  # fmt: skip
@@ -62,10 +62,7 @@ def _count(text: str) -> int | None:
     return int(text)
 
 
-class Safety:
-    def __init__(self, service: Service) -> None:
-        self.service = service
-
+class Safety(ServicePart):
     # -- policy ----------------------------------------------------------------
 
     def policy_show(self, ref: str) -> dict[str, Any]:
