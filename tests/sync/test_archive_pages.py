@@ -11,15 +11,16 @@ from p2pcommunity.archive import MANIFEST, export_community, import_community
 from p2pcommunity.sync.errors import Invalid
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
-from tests.sync.test_pages import _page_changes, _service, _sync_log, clock
+from tests.sync.builders import clock, new_service, sync_log
+from tests.sync.test_pages import _page_changes
 
 
 def _exported(tmp_path: Path) -> tuple[Service, str, str, Path]:
-    admin, ann = _service(tmp_path, "admin"), _service(tmp_path, "ann")
+    admin, ann = new_service(tmp_path, "admin"), new_service(tmp_path, "ann")
     cid = admin.community_create("Club")["community_id"]
     admin.member_add(cid, peer_id_from_public_key(ann.me))
     page = admin.pages.create(cid, "Guide", "one\n")["page_id"]
-    _sync_log(admin, ann, cid)
+    sync_log(admin, ann, cid)
     page_id = bytes.fromhex(page)
     ann.pages.receive(ann.community(cid), page_id, _page_changes(admin, page_id), clock())
     ann.pages.edit(cid, page, append="two\n")  # a second writer
@@ -32,7 +33,7 @@ def _exported(tmp_path: Path) -> tuple[Service, str, str, Path]:
 
 def test_pages_are_imported_with_their_text_and_history(tmp_path: Path) -> None:
     admin, cid, page, out = _exported(tmp_path)
-    fresh = _service(tmp_path, "fresh")
+    fresh = new_service(tmp_path, "fresh")
     assert import_community(fresh, out) == {"community_id": cid, "pages": 1}
     assert fresh.pages.show(cid, page)["text"] == "ONE\ntwo\n"
     assert fresh.pages.show(cid, page)["version"] == admin.pages.show(cid, page)["version"]
@@ -51,7 +52,7 @@ def test_a_tampered_page_imports_nothing(tmp_path: Path, tamper: str) -> None:
     else:
         entry["hashes"][-1] = "00" * 32
     (out / MANIFEST).write_text(json.dumps(manifest))
-    fresh = _service(tmp_path, "fresh")
+    fresh = new_service(tmp_path, "fresh")
     with pytest.raises(Invalid):
         import_community(fresh, out)
     assert bytes.fromhex(cid) not in fresh.store.community_ids()

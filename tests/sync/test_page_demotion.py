@@ -17,7 +17,8 @@ from p2pcommunity.sync.docs.apply import SignedChange
 from p2pcommunity.sync.errors import Rejected
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
-from tests.sync.test_pages import _page_changes, _service, _sync_log, clock
+from tests.sync.builders import clock, new_service, sync_log
+from tests.sync.test_pages import _page_changes
 
 
 def _receive(target: Service, cid: str, page: str, changes: list[SignedChange]) -> None:
@@ -25,7 +26,7 @@ def _receive(target: Service, cid: str, page: str, changes: list[SignedChange]) 
 
 
 def test_a_demoted_editors_edits_count_alike_on_every_peer(tmp_path: Path) -> None:
-    admin, bob, early, late = (_service(tmp_path, n) for n in ("admin", "bob", "early", "late"))
+    admin, bob, early, late = (new_service(tmp_path, n) for n in ("admin", "bob", "early", "late"))
     cid = admin.community_create("Club")["community_id"]
     for who in (bob, early, late):
         admin.member_add(cid, peer_id_from_public_key(who.me))
@@ -33,7 +34,7 @@ def test_a_demoted_editors_edits_count_alike_on_every_peer(tmp_path: Path) -> No
     page = admin.pages.create(cid, "Rules", "one\n", editors="moderators")["page_id"]
     page_id = bytes.fromhex(page)
     for who in (bob, early, late):
-        _sync_log(admin, who, cid)
+        sync_log(admin, who, cid)
         _receive(who, cid, page, _page_changes(admin, page_id))
     bob.pages.edit(cid, page, append="two\n")  # as a moderator: allowed
     (within,) = [c for c in _page_changes(bob, page_id) if c not in _page_changes(admin, page_id)]
@@ -45,7 +46,7 @@ def test_a_demoted_editors_edits_count_alike_on_every_peer(tmp_path: Path) -> No
     _receive(early, cid, page, [beyond])  # `early` applies it, not knowing of the demotion
     assert early.pages.show(cid, page)["text"] == "one\ntwo\nthree\n"
     for who in (bob, early, late):
-        _sync_log(admin, who, cid)
+        sync_log(admin, who, cid)
     _receive(late, cid, page, [within])  # made while Bob was a moderator: counts
     for who in (late, admin):
         with pytest.raises(Rejected):

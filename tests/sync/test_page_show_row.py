@@ -7,16 +7,17 @@ from pathlib import Path
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
 from p2pcommunity.sync.storage.store import Store
-from tests.sync.test_pages import _page_changes, _service, _sync_log, clock
+from tests.sync.builders import clock, new_service, sync_log
+from tests.sync.test_pages import _page_changes
 
 
 def test_show_from_the_row_equals_the_document_after_concurrent_edits(tmp_path: Path) -> None:
-    admin, ann = _service(tmp_path, "admin"), _service(tmp_path, "ann")
+    admin, ann = new_service(tmp_path, "admin"), new_service(tmp_path, "ann")
     cid = admin.community_create("Club")["community_id"]
     admin.member_add(cid, peer_id_from_public_key(ann.me))
     page = admin.pages.create(cid, "Guide", "one\n")["page_id"]
     page_id = bytes.fromhex(page)
-    _sync_log(admin, ann, cid)
+    sync_log(admin, ann, cid)
     ann.pages.receive(ann.community(cid), page_id, _page_changes(admin, page_id), clock())
     ann.pages.edit(cid, page, append="ann\n")
     admin.pages.edit(cid, page, old="one", new="ONE")  # concurrent: two heads

@@ -147,7 +147,7 @@ class SyncSession:
         community: Community | None,
         community_id: bytes,
         local_key: bytes,
-        peer_key: bytes,
+        peer_key: bytes,  # proven by Noise before the session starts
         initiator: bool,
         *,
         invite: bytes | None = None,
