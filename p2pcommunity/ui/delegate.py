@@ -29,6 +29,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from p2pcommunity.ui.files.area import AttachmentArea, Placed, attachments_of
+from p2pcommunity.ui.icons import icon
 from p2pcommunity.ui.models import AnyIndex, ChannelRole, CommunityRole, PostListModel, PostRole
 from p2pcommunity.ui.post_text import (
     Selection,
@@ -80,6 +81,10 @@ def format_time(dt: QDateTime) -> str:
 
 def _row(index: AnyIndex) -> dict[str, Any]:
     return index.data(PostListModel.ROW_ROLE) or {}
+
+
+KIND_ICONS = {"forum": "forum", "qa": "qa"}
+"""Channel kind -> the icon the sidebar draws before its name (chat channels get "#")."""
 
 
 class PostDelegate(QStyledItemDelegate):
@@ -490,7 +495,8 @@ class PostDelegate(QStyledItemDelegate):
 
 
 class ChannelDelegate(QStyledItemDelegate):
-    """`# name` with an unread badge ("@ n" when I am mentioned); bold while unread."""
+    """`# name` (a forum or Q&A channel: its icon) with an unread badge ("@ n" when I am
+    mentioned); bold while unread."""
 
     def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
         return QSize(option.rect.width(), QFontMetrics(option.font).height() + 12)
@@ -521,10 +527,17 @@ class ChannelDelegate(QStyledItemDelegate):
         if archived and not selected:
             color = pal.color(QPalette.ColorRole.PlaceholderText)
         painter.setPen(color)
-        name = "#  " + (index.data(ChannelRole.NAME) or "")
+        name = index.data(ChannelRole.NAME) or ""
         if archived:
             name += "  (archived)"
         text_rect = rect.adjusted(10, 0, -40, 0)
+        kind = index.data(ChannelRole.KIND)
+        if kind in KIND_ICONS:  # forum and Q&A channels are marked by their icon, not "#"
+            mark = QRect(text_rect.left(), rect.center().y() - 7, 14, 14)
+            icon(KIND_ICONS[kind]).paint(painter, mark)
+            text_rect.setLeft(mark.right() + 8)
+        else:
+            name = "#  " + name
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter, name)
         if unread and not selected:
             label, fill = channel_badge(unread, int(index.data(ChannelRole.MENTIONS) or 0))

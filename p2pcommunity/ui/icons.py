@@ -34,7 +34,7 @@ _THEME: Final[dict[str, QIcon.ThemeIcon]] = {
     "close": QIcon.ThemeIcon.WindowClose,
     "attach": QIcon.ThemeIcon.MailAttachment,
 }
-NAMES: Final = ("search", "members", "edit", "close", "attach")
+NAMES: Final = ("search", "members", "edit", "close", "attach", "page", "forum", "qa")
 
 
 def icon(name: str) -> QIcon:

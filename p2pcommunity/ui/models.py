@@ -173,6 +173,8 @@ class ChannelRole(IntEnum):
     UNREAD = _USER + 5
     MENTIONS = _USER + 6
     """Unread posts that mention me (the node counts them: `channel list`'s `mentions`)."""
+    KIND = _USER + 7
+    """"chat", "forum" or "qa" (issue 14): the sidebar marks forum and Q&A channels."""
 
 
 class ChannelListModel(RowsModel):

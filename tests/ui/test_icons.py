@@ -12,14 +12,23 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QSettings
-from PySide6.QtGui import QFont, QIcon, QImage, QTextLayout
-from PySide6.QtWidgets import QLineEdit, QMenu, QToolButton
+from PySide6.QtCore import QPoint, QRect, QSettings
+from PySide6.QtGui import QFont, QIcon, QImage, QPainter, QTextLayout
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QLineEdit,
+    QMenu,
+    QStyleOptionViewItem,
+    QToolButton,
+)
 
 from p2pcommunity.ui import icons
 from p2pcommunity.ui.actions import REACTIONS
 from p2pcommunity.ui.chat import ChatPage
 from p2pcommunity.ui.client import ControlClient
+from p2pcommunity.ui.delegate import ChannelDelegate
+from p2pcommunity.ui.models import ChannelListModel
 
 SYSTEM_EMOJI_DIRS = [Path("/usr/share/fonts"), Path("/usr/local/share/fonts")]
 
@@ -116,3 +125,38 @@ def test_a_shipped_emoji_font_is_registered(qtbot, tmp_path: Path) -> None:
         pytest.skip("no colour emoji font here to ship (make installs fonts-noto-color-emoji)")
     shutil.copy(font, tmp_path / icons.EMOJI_FONT_FILE)
     assert icons.load_emoji_font([tmp_path]) == icons.EMOJI_FAMILY
+
+
+def test_no_button_text_needs_an_emoji_font(page: ChatPage) -> None:
+    """The Pages entry and every other button of the page (knowledge, files, safety
+    included) read in a text font: an emoji there is an empty box without a colour
+    emoji font (📄 was)."""
+    texts = [b.text() for b in page.findChildren(QAbstractButton)]
+    assert "Pages" in texts
+    needs_emoji = [t for t in texts if any(ord(c) >= 0x1F000 for c in t)]
+    assert needs_emoji == []
+    pages = next(b for b in page.findChildren(QAbstractButton) if b.text() == "Pages")
+    assert not pages.icon().isNull()
+
+
+def _channel_row(kind: str) -> QImage:
+    model = ChannelListModel()
+    model.set_rows([{"id": "c1", "name": "help", "kind": kind, "unread": 0}])
+    option = QStyleOptionViewItem()
+    option.rect = QRect(0, 0, 240, 30)
+    option.palette = QApplication.palette()
+    option.font = QApplication.font()
+    image = QImage(240, 30, QImage.Format.Format_ARGB32)
+    image.fill(0)
+    painter = QPainter(image)
+    ChannelDelegate().paint(painter, option, model.index(0))
+    painter.end()
+    return image
+
+
+def test_forum_and_qa_channels_are_marked_by_their_icon(qtbot) -> None:
+    chat, forum, qa = (_channel_row(kind) for kind in ("chat", "forum", "qa"))
+    mark = QRect(14, 0, 16, 30)  # where "#" or the kind's icon is drawn
+    assert chat.copy(mark) != forum.copy(mark) and chat.copy(mark) != qa.copy(mark)
+    assert forum.copy(mark) != qa.copy(mark)
+    assert opaque_pixels(qa.copy(mark)) > 20

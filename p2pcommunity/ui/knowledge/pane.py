@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from p2pcommunity.ui.client import ControlClient
+from p2pcommunity.ui.icons import icon
 from p2pcommunity.ui.knowledge.dialogs import NewPageDialog, NewTopicDialog
 from p2pcommunity.ui.knowledge.history import HistoryWindow
 from p2pcommunity.ui.knowledge.pages import PagesPane
@@ -86,7 +87,9 @@ class KnowledgePane(QStackedWidget):
         self.pages_button = named(
             QPushButton(), "pagesEntry", "Pages", "The community's wiki: guides, FAQs, resources"
         )
-        self.pages_button.setText("📄  Pages")
+        self.pages_button.setText("Pages")
+        # An icon, not "📄": an emoji is an empty box where no colour emoji font is.
+        self.pages_button.setIcon(icon("page"))
         self.pages_button.setCheckable(True)
         self.pages_button.setFlat(True)
         self.pages_button.setStyleSheet(

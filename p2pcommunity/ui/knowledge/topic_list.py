@@ -162,7 +162,8 @@ class TopicDelegate(QStyledItemDelegate):
         title_font.setWeight(QFont.Weight.DemiBold)
         painter.setFont(title_font)
         painter.setPen(text)
-        title = ("📌 " if row.get("pinned") else "") + str(row.get("title") or "")
+        # ⚑, not 📌: text fonts (DejaVu Sans) have it, so it never draws as an empty box.
+        title = ("⚑ " if row.get("pinned") else "") + str(row.get("title") or "")
         width = rect.right() - x - 12
         painter.drawText(
             QRect(x, rect.top() + 9, width, 24),
