@@ -534,7 +534,13 @@ class ChannelDelegate(QStyledItemDelegate):
         kind = index.data(ChannelRole.KIND)
         if kind in KIND_ICONS:  # forum and Q&A channels are marked by their icon, not "#"
             mark = QRect(text_rect.left(), rect.center().y() - 7, 14, 14)
-            icon(KIND_ICONS[kind]).paint(painter, mark)
+            # Drawn in the name's colour (white on the selection), as "#" would be.
+            glyph = icon(KIND_ICONS[kind]).pixmap(mark.size(), painter.device().devicePixelRatioF())
+            tint = QPainter(glyph)
+            tint.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceIn)
+            tint.fillRect(glyph.rect(), color)
+            tint.end()
+            painter.drawPixmap(mark, glyph)
             text_rect.setLeft(mark.right() + 8)
         else:
             name = "#  " + name
