@@ -56,3 +56,22 @@ def test_a_tampered_page_imports_nothing(tmp_path: Path, tamper: str) -> None:
     with pytest.raises(Invalid):
         import_community(fresh, out)
     assert bytes.fromhex(cid) not in fresh.store.community_ids()
+
+
+def test_a_pages_files_are_imported_with_it(tmp_path: Path) -> None:
+    """The page's files (issue 15) verify on import: the pages are read before the blobs,
+    so each blob has the page's signed ref to be checked against."""
+    admin = new_service(tmp_path, "admin")
+    cid = admin.community_create("Club")["community_id"]
+    source = tmp_path / "map.txt"
+    source.write_text("north gate, 7pm\n")
+    page = admin.pages.create(cid, "Meet", "see the map", attach=[str(source)])["page_id"]
+    out = tmp_path / "export"
+    export_community(admin, cid, out)
+    fresh = new_service(tmp_path, "fresh")
+    import_community(fresh, out)
+    (shown,) = fresh.pages.show(cid, page)["attachments"]
+    assert (shown["name"], shown["local"]) == ("map.txt", True)
+    saved = tmp_path / "saved.txt"
+    assert isinstance(fresh.files.save(cid, shown["cid"], str(saved)), dict)  # local: no fetch
+    assert saved.read_text() == "north gate, 7pm\n"
