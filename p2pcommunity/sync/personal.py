@@ -26,7 +26,6 @@ from p2pcommunity.sync.safety.confusables import tokens
 from p2pcommunity.sync.storage.personal_tables import PersonalTables
 from p2pcommunity.sync.timefmt import iso_ms
 
-
 MAX_MUTED_WORD = 100
 MAX_MUTED_WORDS = 500
 MAX_PHRASE = 4  # tokens, as watched words

@@ -175,6 +175,8 @@ class ChannelRole(IntEnum):
     """Unread posts that mention me (the node counts them: `channel list`'s `mentions`)."""
     KIND = _USER + 7
     """"chat", "forum" or "qa" (issue 14): the sidebar marks forum and Q&A channels."""
+    MUTED = _USER + 8
+    """Muted on this device (`channel list`'s `muted`): dimmed, no badge."""
 
 
 class ChannelListModel(RowsModel):
@@ -189,7 +191,8 @@ class ChannelListModel(RowsModel):
         ):
             # what the badge shows, for a screen reader
             row = self._rows[index.row()]
-            return f"#{row.get('name', '')}{unread_text(row)}"
+            muted = ", muted" if row.get("muted") else ""
+            return f"#{row.get('name', '')}{muted}{unread_text(row)}"
         return super().data(index, role)
 
     def tooltip(self, row: Row) -> str | None:
