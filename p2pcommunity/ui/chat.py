@@ -460,7 +460,6 @@ class ChatPage(QWidget):
 
     def reload_timeline(self) -> None:
         self.timeline.load(self.community, self.channel)
-        self._refresh_channels()  # a dialog may have muted or archived one
         if self.channel == self._general():
             self.timeline.set_notices(self.notice_book.notices(self.community))
 

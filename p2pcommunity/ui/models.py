@@ -196,7 +196,8 @@ class ChannelListModel(RowsModel):
         return super().data(index, role)
 
     def tooltip(self, row: Row) -> str | None:
-        return (str(row.get("topic") or "") + unread_text(row)).strip(" ,") or None
+        muted = ", muted on this computer" if row.get("muted") else ""
+        return (str(row.get("topic") or "") + muted + unread_text(row)).strip(" ,") or None
 
     def set_unread(self, channel_id: str, unread: int, mentions: int | None = None) -> None:
         i = self.row_of(channel_id)

@@ -26,12 +26,13 @@ def sidebar(app: App, name: str) -> dict:
     model = app.chat.channels
     found = [i for i, r in enumerate(model.rows()) if r.get("name") == name]
     if not found:
-        return {"muted": False, "unread": 0, "spoken": ""}
+        return {"muted": False, "unread": 0, "spoken": "", "tip": ""}
     index = model.index(found[0])
     return {
         "muted": bool(index.data(ChannelRole.MUTED)),
         "unread": int(index.data(ChannelRole.UNREAD) or 0),
         "spoken": index.data(Qt.ItemDataRole.AccessibleTextRole),
+        "tip": index.data(Qt.ItemDataRole.ToolTipRole) or "",
     }
 
 
@@ -59,6 +60,7 @@ def test_a_muted_channel_is_dimmed_and_a_blocked_member_can_be_unblocked(qtbot, 
     qtbot.waitUntil(lambda: sidebar(bob, "random")["muted"], timeout=10_000)
     assert not sidebar(bob, "general")["muted"]
     assert ", muted" in sidebar(bob, "random")["spoken"]
+    assert "muted on this computer" in sidebar(bob, "random")["tip"]
     listed = call(qtbot, bob, "channel list", {"community": community})["channels"]
     assert {c["name"]: c["muted"] for c in listed}["random"] is True
     assert not any(
