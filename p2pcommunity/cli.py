@@ -101,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         head, _, action = command.name.partition(" ")
         parent = sub
+        if action and head in COMMANDS:
+            continue  # `block list`: read as the leaf `block` with "list" (_command_of)
         if action:
             if head not in groups:
                 g = sub.add_parser(head, help=GROUPS[head], description=GROUPS[head])
@@ -121,7 +123,20 @@ def _command_of(args: argparse.Namespace) -> Command:
     # "subcommand", not "action": `words add --action` is a param of its own.
     sub = getattr(args, "subcommand", None)
     name = args.command + (f" {sub}" if sub else "")
-    return COMMANDS[name]
+    return _verb(COMMANDS[name], args) or COMMANDS[name]
+
+
+def _verb(leaf: Command, args: argparse.Namespace) -> Command | None:
+    """`block list` beside `block PEER`: a first positional naming a command of the leaf's
+    own name (no peer id is "list") runs that command, which takes no param."""
+    first = next((p for p in leaf.params if p.cli and p.positional), None)
+    if first is None:
+        return None
+    verb = COMMANDS.get(f"{leaf.name} {getattr(args, first.name, None)}")
+    if verb is None:
+        return None
+    delattr(args, first.name)
+    return verb
 
 
 def _args_of(command: Command, ns: argparse.Namespace) -> Args:

@@ -430,6 +430,8 @@ TABLE: tuple[Command, ...] = (
        lambda c, a: c.service.block(a["peer"]), human.done("{peer} blocked")),
     _c("unblock", "undo block", (PEER,),
        lambda c, a: c.service.unblock(a["peer"]), human.done("{peer} unblocked")),
+    _c("block list", "the peers you blocked (this device only)", (),
+       lambda c, a: c.service.personal.block_list(), human.blocked),
     # Issue 16: personal safety, on this device only (sync/personal.py).
     _c("mute add", "hide posts holding a word or phrase from you (this device only)",
        (arg("word"),), lambda c, a: c.service.personal.mute_add(a["word"]),

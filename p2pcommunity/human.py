@@ -430,6 +430,13 @@ def mutes(result: Result, args: Args) -> str:
     return "\n".join(lines) or "nothing muted"
 
 
+blocked = _listing(
+    "blocked",
+    "nobody blocked",
+    lambda b: f"{b['peer']}  {escape_line(b['name']) if b['name'] else '(no name)'}",
+)
+
+
 def dismissed(result: Result, args: Args) -> str:
     rows = sorted(result["dismissed"].items(), key=lambda kv: kv[1])
     return "\n".join(f"{time}  {post}" for post, time in rows) or "no dismissed reports"

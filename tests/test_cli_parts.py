@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from p2pcommunity import config, human
 from p2pcommunity.addrs import is_wildcard, peer_of, publishable
-from p2pcommunity.cli import build_parser
+from p2pcommunity.cli import _args_of, _command_of, build_parser
 from p2pcommunity.commands import COMMANDS
 from p2pcommunity.net.limits import Limits
 from p2pcommunity.sync.errors import Invalid
@@ -180,6 +180,35 @@ def test_cli_md_command_lines_parse(argv: list[str]) -> None:
     assert ns.command == argv[argv.index(ns.command)]
     if "--data-dir" in argv:
         assert str(ns.data_dir) == "/d" and ns.json is True
+
+
+@pytest.mark.parametrize(
+    ("argv", "name", "args"),
+    [
+        (["block", "list"], "block list", {}),
+        (["block", "12D3KooWA"], "block", {"peer": "12D3KooWA"}),
+        (["unblock", "list"], "unblock", {"peer": "list"}),  # no `unblock list`: a peer
+    ],
+)
+def test_block_list_is_read_beside_block_peer(argv: list[str], name: str, args: dict) -> None:
+    ns = build_parser().parse_args(argv)
+    command = _command_of(ns)
+    assert command.name == name
+    assert {k: v for k, v in _args_of(command, ns).items() if k in ("peer",)} == args
+
+
+def test_human_block_list_names_each_peer_or_says_nobody() -> None:
+    blocked = {
+        "blocked": [
+            {"peer": "12D3KooWA", "name": "\x1b[31mEvil"},
+            {"peer": "12D3KooWB", "name": ""},
+        ]
+    }
+    assert human.render(human.blocked, blocked, {}).splitlines() == [
+        "12D3KooWA  \\x1b[31mEvil",
+        "12D3KooWB  (no name)",
+    ]
+    assert human.render(human.blocked, {"blocked": []}, {}) == "nobody blocked"
 
 
 def test_human_output_never_lets_a_name_pass_for_someone_elses() -> None:

@@ -10,7 +10,9 @@ Three apps on temporary data dirs (three real nodes on 127.0.0.1): Alice owns
 "Climbing club", Bob and Carol are members. Carol posts spam, a false claim and
 an insult; Bob reports them; Alice watches a word that holds Carol's raffle,
 works the queue, notes the false claim, hides the insult; Carol appeals and
-Alice reverses it. Every node is stopped at the end.
+Alice reverses it. Then Bob mutes #offtopic (dimmed in his sidebar, no badge,
+while #gear keeps its badge), mutes a word and blocks Carol: his "Mute words
+and channels" dialog lists her. Every node is stopped at the end.
 """
 
 from __future__ import annotations
@@ -221,11 +223,40 @@ def main() -> None:
         grab(carol.window, "safety-appeal-outcome.png")
         grab(log, "safety-modlog-outcome.png")
         log.close()
+        personal_shots(alice, bob, carol, cid)
     finally:
         for app in apps:
             app.shutdown()
         wait(lambda: not any(a.node.stopping for a in apps), 20, "nodes to stop")
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def personal_shots(alice: App, bob: App, carol: App, cid: str) -> None:
+    """Bob's own mutes and blocks (this device only): the sidebar and the dialog."""
+    call(alice, "channel create", {"community": cid, "name": "offtopic"})
+    for channel, text in (("gear", "New rope in the club locker"), ("offtopic", "Cat pics!")):
+        for _ in range(3):
+            call(alice, "post", {"community": cid, "channel": channel, "text": text})
+
+    def unread(channel: str) -> int:
+        listed = call(bob, "channel list", {"community": cid})["channels"]
+        return int(next((c["unread"] for c in listed if c["name"] == channel), 0))
+
+    wait(lambda: unread("gear") >= 3 and unread("offtopic") == 3, what="sync")
+    call(bob, "channel mute", {"community": cid, "channel": "offtopic"})
+    call(bob, "mute add", {"word": "spoilers"})
+    call(bob, "block", {"peer": carol.peer_id})
+    front(bob, alice, carol)
+    bob.chat.reload_timeline()
+    wait(lambda: any(r.get("muted") for r in bob.chat.channels.rows()), what="sidebar muted")
+    spin(500)
+    grab(bob.window, "safety-muted-channel.png")
+    dialog = bob.chat.menus.safety.open_mutes()
+    wait(lambda: dialog.blocked.count() == 1, what="blocked list")
+    dialog.blocked.setCurrentRow(0)
+    spin(300)
+    grab(dialog, "safety-mutes-blocked.png")
+    dialog.close()
 
 
 def queue_held(alice: App, cid: str) -> str:

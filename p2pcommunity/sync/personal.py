@@ -16,17 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from p2pcommunity.sync.errors import Invalid, NotFound
 from p2pcommunity.sync.log.ops import Role
 from p2pcommunity.sync.part import ServicePart
+from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.safety.confusables import tokens
 from p2pcommunity.sync.storage.personal_tables import PersonalTables
 from p2pcommunity.sync.timefmt import iso_ms
-
-if TYPE_CHECKING:
-    pass
 
 MAX_MUTED_WORD = 100
 MAX_MUTED_WORDS = 500
@@ -118,6 +116,27 @@ class Personal(ServicePart):
             frozenset(_phrase(w) for w in self._tables.words()),
             frozenset(self._tables.channels(community_id)),
         )
+
+    # -- blocked members -------------------------------------------------------------
+
+    def block_list(self) -> dict[str, Any]:
+        """The blocked peers, each named from the first community whose profiles know them."""
+        blocked = self.service.store.blocked()
+        names: dict[bytes, str] = {}
+        for community in self.service.communities():
+            if len(names) == len(blocked):
+                break
+            profiles = self.service.store.read_model.profiles(community.id)
+            for key in blocked:
+                name = (profiles.get(key) or (None, None))[0]
+                if name and key not in names:
+                    names[key] = name
+        return {
+            "blocked": [
+                {"peer": peer_id_from_public_key(key), "name": names.get(key, "")}
+                for key in blocked
+            ]
+        }
 
     # -- dismissed reports (moderators) ---------------------------------------------
 

@@ -349,6 +349,7 @@ class Service:
         unread = self.store.read_model.unread_counts(
             community.id, self.me, self.store.blocked(), community.visibility(self.clock())
         )
+        muted = self.store.personal.channels(community.id)
         return {
             "channels": [
                 {
@@ -359,6 +360,7 @@ class Service:
                     "kind": c.kind,
                     "unread": unread.get(c.id, (0, 0))[0],
                     "mentions": unread.get(c.id, (0, 0))[1],
+                    "muted": c.id in muted,
                 }
                 for c in channels
             ]

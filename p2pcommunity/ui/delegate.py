@@ -515,7 +515,9 @@ class ChannelDelegate(QStyledItemDelegate):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(pal.color(QPalette.ColorRole.Midlight))
             painter.drawRoundedRect(QRectF(rect), 6, 6)
-        unread = int(index.data(ChannelRole.UNREAD) or 0)
+        # A muted channel (this device, issue 16) is dimmed like an archived one, no badge.
+        muted = bool(index.data(ChannelRole.MUTED))
+        unread = 0 if muted else int(index.data(ChannelRole.UNREAD) or 0)
         archived = bool(index.data(ChannelRole.ARCHIVED))
         font = QFont(option.font)
         if unread and not selected:
@@ -524,7 +526,7 @@ class ChannelDelegate(QStyledItemDelegate):
         color = pal.color(
             QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.WindowText
         )
-        if archived and not selected:
+        if (archived or muted) and not selected:
             color = pal.color(QPalette.ColorRole.PlaceholderText)
         painter.setPen(color)
         name = index.data(ChannelRole.NAME) or ""

@@ -175,6 +175,8 @@ class ChannelRole(IntEnum):
     """Unread posts that mention me (the node counts them: `channel list`'s `mentions`)."""
     KIND = _USER + 7
     """"chat", "forum" or "qa" (issue 14): the sidebar marks forum and Q&A channels."""
+    MUTED = _USER + 8
+    """Muted on this device (`channel list`'s `muted`): dimmed, no badge."""
 
 
 class ChannelListModel(RowsModel):
@@ -189,11 +191,13 @@ class ChannelListModel(RowsModel):
         ):
             # what the badge shows, for a screen reader
             row = self._rows[index.row()]
-            return f"#{row.get('name', '')}{unread_text(row)}"
+            muted = ", muted" if row.get("muted") else ""
+            return f"#{row.get('name', '')}{muted}{unread_text(row)}"
         return super().data(index, role)
 
     def tooltip(self, row: Row) -> str | None:
-        return (str(row.get("topic") or "") + unread_text(row)).strip(" ,") or None
+        muted = ", muted on this computer" if row.get("muted") else ""
+        return (str(row.get("topic") or "") + muted + unread_text(row)).strip(" ,") or None
 
     def set_unread(self, channel_id: str, unread: int, mentions: int | None = None) -> None:
         i = self.row_of(channel_id)

@@ -112,3 +112,33 @@ def test_dismissing_reports_is_for_moderators_and_local(pair: tuple) -> None:
     with pytest.raises(DomainError) as missing:
         alice.personal.dismiss(cid, "f" * 40)
     assert missing.value.code == "not_found"
+
+
+def test_channel_list_says_which_channels_this_device_muted(pair: tuple) -> None:
+    alice, bob, cid = pair
+    alice.channel_create(cid, "random")
+    sync_log(alice, bob, cid)
+    bob.personal.channel_mute(cid, "random", True)
+    listed = {c["name"]: c for c in bob.channel_list(cid)["channels"]}
+    assert {n: c["muted"] for n, c in listed.items()} == {"general": False, "random": True}
+    assert not any(c["muted"] for c in alice.channel_list(cid)["channels"])  # local to bob
+    bob.personal.channel_mute(cid, "random", False)
+    assert not any(c["muted"] for c in bob.channel_list(cid)["channels"])
+
+
+def test_block_list_names_blocked_peers_from_any_community(pair: tuple) -> None:
+    alice, bob, cid = pair
+    bob.profile_set("Bob", None)
+    sync_docs(bob, alice, cid, bob.me, ms=0)
+    stranger = peer_id_from_public_key(SigningKey.generate().verify_key.encode())
+    assert alice.personal.block_list() == {"blocked": []}
+    alice.community_create("Other")  # a community where bob has no profile
+    alice.block(peer_id_from_public_key(bob.me))
+    alice.block(stranger)
+    listed = {b["peer"]: b["name"] for b in alice.personal.block_list()["blocked"]}
+    assert listed == {peer_id_from_public_key(bob.me): "Bob", stranger: ""}
+    assert bob.personal.block_list() == {"blocked": []}  # local to alice
+    alice.unblock(stranger)
+    assert [b["peer"] for b in alice.personal.block_list()["blocked"]] == [
+        peer_id_from_public_key(bob.me)
+    ]

@@ -1,26 +1,30 @@
 """Personal safety: words and channels muted on this device, never synced.
 
 Muted posts stay in the timeline collapsed to one line (click to show them)
-and never notify; a muted channel also loses its unread badge's weight. The
-node keeps the lists (`mute add|remove|list`, `channel mute|unmute`) and marks
-posts `"muted"`, so the CLI and the app agree.
+and never notify; a muted channel is dimmed in the sidebar, with no badge. The
+dialog also lists the members blocked on this device, to unblock them. The
+node keeps the lists (`mute add|remove|list`, `channel mute|unmute`, `block
+list`) and marks posts `"muted"`, so the CLI and the app agree.
 """
 
 from __future__ import annotations
 
 from functools import partial
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
+    QListWidgetItem,
     QPushButton,
     QWidget,
 )
 
 from p2pcommunity.ui.client import ControlClient
+from p2pcommunity.ui.models import short_peer
 from p2pcommunity.ui.safety.common import Row, SafetyDialog
 
 
@@ -29,7 +33,7 @@ class MuteDialog(SafetyDialog):
         self, client: ControlClient, community: str, parent: QWidget | None = None
     ) -> None:
         super().__init__(client, community, "Mute words and channels", parent)
-        self.resize(480, 480)
+        self.resize(480, 600)
         self.words = QListWidget()
         self.words.setAccessibleName("Muted words")
         self.words.currentItemChanged.connect(self._update)
@@ -60,6 +64,14 @@ class MuteDialog(SafetyDialog):
         self.body.addLayout(adding)
         self.body.addWidget(QLabel("<b>Muted channels</b> (this community)"))
         self.body.addWidget(self.channel_box)
+        self.blocked = QListWidget()
+        self.blocked.setAccessibleName("Blocked members")
+        self.blocked.currentItemChanged.connect(self._update)
+        self.unblock_button = QPushButton("Unblock")
+        self.unblock_button.clicked.connect(self.unblock)
+        self.body.addWidget(QLabel("<b>Blocked members</b> (in every community)"))
+        self.body.addWidget(self.blocked, 1)
+        self.body.addWidget(self.unblock_button)
         self.body.addWidget(info)
         self._update()
         self.reload()
@@ -83,6 +95,18 @@ class MuteDialog(SafetyDialog):
             self._update()
 
         self.request("mute list", {"community": self.community}, mutes)
+        self.request("block list", {}, self._on_blocked)
+
+    def _on_blocked(self, result: Row) -> None:
+        self.blocked.clear()
+        for member in result.get("blocked", []):
+            peer = member["peer"]
+            name = member.get("name") or ""
+            item = QListWidgetItem(f"{name}  ({short_peer(peer)})" if name else short_peer(peer))
+            item.setData(Qt.ItemDataRole.UserRole, peer)
+            item.setToolTip(peer)
+            self.blocked.addItem(item)
+        self._update()
 
     def _build_checks(self, channels: list[Row]) -> None:
         while self.channel_layout.count():
@@ -100,6 +124,7 @@ class MuteDialog(SafetyDialog):
 
     def _update(self, *_args: object) -> None:
         self.remove_button.setEnabled(self.words.currentItem() is not None)
+        self.unblock_button.setEnabled(self.blocked.currentItem() is not None)
 
     def add_word(self) -> None:
         word = self.word.text().strip()
@@ -111,6 +136,12 @@ class MuteDialog(SafetyDialog):
         item = self.words.currentItem()
         if item is not None:
             self._local("mute remove", {"word": item.text()}, f"Unmuted “{item.text()}”.")
+
+    def unblock(self) -> None:
+        item = self.blocked.currentItem()
+        if item is not None:
+            peer = item.data(Qt.ItemDataRole.UserRole)
+            self._local("unblock", {"peer": peer}, f"Unblocked {item.text()}.")
 
     def set_channel(self, channel: str, name: str, on: bool) -> None:
         method = "channel mute" if on else "channel unmute"
