@@ -63,9 +63,17 @@ def test_a_thread_reply_carries_its_files_and_the_limit_holds_there_too(
     assert tray.button.isVisible() and tray.button.accessibleName() == "Attach files"
     assert tray is not chat.files.tray
     pic = photo(tmp_path / "topo.png", 400, 300)
-    pick_files(monkeypatch, [pic])
+    extra = tmp_path / "north-face-sector-notes.txt"
+    extra.write_text("6a 6b\n", encoding="utf-8")
+    pick_files(monkeypatch, [pic, extra])
     qtbot.mouseClick(tray.button, Qt.MouseButton.LeftButton)
-    assert [c.property("path") for c in tray.chip_widgets()] == [str(pic)]
+    # the panel is narrow: the chips wrap onto a second line, each shown whole
+    chips = tray.chip_widgets()
+    qtbot.waitUntil(lambda: chips[1].geometry().top() > chips[0].geometry().top(), timeout=MS)
+    assert all(c.width() >= c.sizeHint().width() for c in chips)
+    qtbot.mouseClick(chips[1].findChild(type(tray.button)), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len([c for c in tray.chip_widgets() if c.isVisible()]) == 1)
+    assert tray.files == [pic]
     assert tray.chips.isVisible() and not chat.files.tray.files  # the channel's tray is apart
 
     edit = panel.composer.edit

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from p2pcommunity.ui.files.area import human_size
+from p2pcommunity.ui.files.flow import FlowLayout
 from p2pcommunity.ui.icons import icon, icon_button
 
 MAX_FILES = 10  # as sync/blobs/manifest.py: MAX_ATTACHMENTS
@@ -58,10 +59,8 @@ class AttachList(QObject):
         self.button.clicked.connect(self.pick)
         self.chips = QWidget()
         self.chips.setObjectName("attachmentChips")
-        self._chip_row = QHBoxLayout(self.chips)
+        self._chip_row = FlowLayout(self.chips)
         self._chip_row.setContentsMargins(0, 2, 0, 2)
-        self._chip_row.setSpacing(6)
-        self._chip_row.addStretch(1)
         self.chips.hide()
         self.error = QLabel()
         self.error.setObjectName("error")
@@ -129,7 +128,7 @@ class AttachList(QObject):
         remove.clicked.connect(lambda: self.remove(path.absolute()))
         row.addWidget(label)
         row.addWidget(remove)
-        self._chip_row.insertWidget(self._chip_row.count() - 1, chip)
+        self._chip_row.addWidget(chip)
 
     def chip_widgets(self) -> list[QFrame]:
         return [w for w in self.chips.findChildren(QFrame, "attachmentChip")]
