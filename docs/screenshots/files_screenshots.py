@@ -20,13 +20,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+# Its QApplication, spin/wait/call/start: the same steps as the timeline's shots.
+from make_screenshots import LOCAL, OUT, call, qt, spin, start, wait
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QCursor, QImage, QPainter, QPen, QRadialGradient
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QFileDialog, QWidget
-
-# Its QApplication, spin/wait/call/start: the same steps as the timeline's shots.
-from timeline_screenshots import LOCAL, OUT, call, qt, spin, start, wait
 
 from p2pcommunity.ui.app import App
 from p2pcommunity.ui.text_select import TextSelector

@@ -416,10 +416,12 @@ class ChatPage(QWidget):
 
         def done(_result: dict[str, Any]) -> None:
             self.thread_panel.composer.accept_sent()
+            self.files.thread_tray.accept_sent()
             self.open_thread(root)
             self.timeline.refresh()
 
         params = {"channel": channel, "text": text, "reply_to": root}
+        params |= self.files.thread_tray.params()
         self.client.request(
             "post",
             {"community": self.community, **params},

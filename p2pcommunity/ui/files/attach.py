@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from p2pcommunity.ui.files.area import human_size
+from p2pcommunity.ui.files.flow import FlowLayout
 from p2pcommunity.ui.icons import icon, icon_button
 
 MAX_FILES = 10  # as sync/blobs/manifest.py: MAX_ATTACHMENTS
@@ -38,58 +40,43 @@ DEFAULT_LIMIT = 25 * 1000**2
 PASTE_DIR = "pasted"
 
 
-class AttachTray(QObject):
+class AttachList(QObject):
+    """A paperclip, a chip per chosen file and the sentence refusing one.
+
+    Where the three widgets go is the owner's choice: a dialog puts them in a
+    form row, `AttachTray` around a composer.
+    """
+
     changed = Signal()
 
-    def __init__(self, composer: Any, data_dir: Path, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, hint: str = "Attach files") -> None:
         super().__init__(parent)
-        self.composer = composer
-        self.paste_dir = data_dir / PASTE_DIR
         self.files: list[Path] = []
         self._pasted: set[Path] = set()
         self.limit = DEFAULT_LIMIT
-        self.button = icon_button("attach", "Attach files", "Attach files (or drop or paste them)")
+        self.button = icon_button("attach", "Attach files", hint)
         self.button.setObjectName("attachButton")
         self.button.clicked.connect(self.pick)
         self.chips = QWidget()
         self.chips.setObjectName("attachmentChips")
-        self._chip_row = QHBoxLayout(self.chips)
+        self._chip_row = FlowLayout(self.chips)
         self._chip_row.setContentsMargins(0, 2, 0, 2)
-        self._chip_row.setSpacing(6)
-        self._chip_row.addStretch(1)
         self.chips.hide()
         self.error = QLabel()
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
         self.error.hide()
-        self._install()
-
-    def _install(self) -> None:
-        layout: QBoxLayout = self.composer.layout()
-        edit = self.composer.edit
-        for i in range(layout.count()):
-            item = layout.itemAt(i)
-            row = item.layout() if item is not None else None
-            if isinstance(row, QBoxLayout) and row.indexOf(edit) >= 0:
-                row.insertWidget(row.indexOf(edit), self.button, 0, Qt.AlignmentFlag.AlignVCenter)
-                layout.insertWidget(i, self.error)
-                layout.insertWidget(i, self.chips)
-                break
-        edit.installEventFilter(self)
-        self.composer.send_button.clicked.connect(self._on_send_button_clicked)
-        self.watch_drops(edit)
-
-    def watch_drops(self, widget: QWidget) -> None:
-        """Files dropped on `widget` (a scroll area: on its viewport) are attached."""
-        target = widget.viewport() if hasattr(widget, "viewport") else widget
-        widget.setAcceptDrops(True)
-        target.setAcceptDrops(True)
-        target.installEventFilter(self)
 
     # -- adding and removing -----------------------------------------------------
 
+    def set_limit_from(self, info: dict[str, Any]) -> None:
+        """The community's limit, from `community show`'s `max_file_size`."""
+        limit = info.get("max_file_size")
+        if isinstance(limit, int) and limit > 0:
+            self.limit = limit
+
     def pick(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self.composer.window(), "Attach files")
+        paths, _ = QFileDialog.getOpenFileNames(self.button.window(), "Attach files")
         if paths:
             self.add([Path(p) for p in paths])
 
@@ -141,7 +128,7 @@ class AttachTray(QObject):
         remove.clicked.connect(lambda: self.remove(path.absolute()))
         row.addWidget(label)
         row.addWidget(remove)
-        self._chip_row.insertWidget(self._chip_row.count() - 1, chip)
+        self._chip_row.addWidget(chip)
 
     def chip_widgets(self) -> list[QFrame]:
         return [w for w in self.chips.findChildren(QFrame, "attachmentChip")]
@@ -177,6 +164,38 @@ class AttachTray(QObject):
         """The node stored the post: its files are in the node; pasted copies go."""
         self.clear()
 
+
+class AttachTray(AttachList):
+    """The list installed into a `Composer`: drops, Ctrl+V, and Send with files alone."""
+
+    def __init__(self, composer: Any, data_dir: Path, parent: QObject | None = None) -> None:
+        super().__init__(parent, "Attach files (or drop or paste them)")
+        self.composer = composer
+        self.paste_dir = data_dir / PASTE_DIR
+        self._install()
+
+    def _install(self) -> None:
+        layout: QBoxLayout = self.composer.layout()
+        edit = self.composer.edit
+        for i in range(layout.count()):
+            item = layout.itemAt(i)
+            row = item.layout() if item is not None else None
+            if isinstance(row, QBoxLayout) and row.indexOf(edit) >= 0:
+                row.insertWidget(row.indexOf(edit), self.button, 0, Qt.AlignmentFlag.AlignVCenter)
+                layout.insertWidget(i, self.error)
+                layout.insertWidget(i, self.chips)
+                break
+        edit.installEventFilter(self)
+        self.composer.send_button.clicked.connect(self._on_send_button_clicked)
+        self.watch_drops(edit)
+
+    def watch_drops(self, widget: QWidget) -> None:
+        """Files dropped on `widget` (a scroll area: on its viewport) are attached."""
+        target = widget.viewport() if hasattr(widget, "viewport") else widget
+        widget.setAcceptDrops(True)
+        target.setAcceptDrops(True)
+        target.installEventFilter(self)
+
     def _send_files_alone(self) -> bool:
         c = self.composer
         if not self.files or c.edit.toPlainText().strip() or c.editing:
@@ -194,7 +213,8 @@ class AttachTray(QObject):
     def paste_image(self, image: QImage) -> bool:
         self.paste_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = self.paste_dir / f"pasted-{stamp}-{os.getpid()}-{len(self._pasted)}.png"
+        # Two composers (channel, thread) share the directory: a random part keeps names apart.
+        path = self.paste_dir / f"pasted-{stamp}-{os.getpid()}-{secrets.token_hex(4)}.png"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
         if not image.save(str(path)):

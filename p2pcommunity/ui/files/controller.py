@@ -1,8 +1,9 @@
 """Wires the files feature into the chat page by one object, `FilesController(page)`.
 
 The page's own modules stay as they were, apart from three hooks: the
-composer's `post` params gain `attach`, a sent post clears the tray, and
-`community show` sets the tray's size limit. Clicks on an attachment
+`post` params of either composer (channel, thread) gain `attach`, a sent
+post clears that composer's tray, and `community show` sets both trays'
+size limit. Clicks on an attachment
 come from the post delegates' `attachment_clicked`: an image opens (fetched
 through the node, then shown in the viewer), a card's Save asks where with
 a file dialog and saves there. Nothing is opened by another program.
@@ -56,6 +57,8 @@ class FilesController(QObject):
         data_dir = Path(page.settings.fileName()).parent
         self.transfers = Transfers(page.client, data_dir, self)
         self.tray = AttachTray(page.composer, data_dir, self)
+        self.thread_tray = AttachTray(page.thread_panel.composer, data_dir, self)
+        self.thread_tray.watch_drops(page.thread_panel.view)
         self.indicator = TransferIndicator()
         self.viewers: dict[str, ImageViewer] = {}
         self._opening: dict[str, Attachment] = {}
@@ -144,6 +147,5 @@ class FilesController(QObject):
         return self.tray.params()
 
     def set_community_info(self, info: dict[str, Any]) -> None:
-        limit = info.get("max_file_size")
-        if isinstance(limit, int) and limit > 0:
-            self.tray.limit = limit
+        self.tray.set_limit_from(info)
+        self.thread_tray.set_limit_from(info)

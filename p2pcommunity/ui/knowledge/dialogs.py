@@ -1,8 +1,8 @@
 """The knowledge dialogs: a new topic, a new page.
 
 They follow ui/dialogs.py's `JobDialog` (one request, the node's error shown
-in place). The limits checked here (title 1-200 characters, at most 5 tags)
-are the node's own (`topic create`); checking them as the user types only
+in place). The limits checked here (title 1-200 characters, at most 5 tags,
+the community's file size) are the node's own (`topic create`); checking them as the user types only
 spares a round trip, the node checks them again.
 """
 
@@ -13,16 +13,19 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
+    QVBoxLayout,
     QWidget,
 )
 
 from p2pcommunity.ui.client import ControlClient
 from p2pcommunity.ui.dialogs import JobDialog, show_error
+from p2pcommunity.ui.files.attach import AttachList
 from p2pcommunity.ui.knowledge.widgets import named
 
 MAX_TITLE = 200
@@ -36,6 +39,19 @@ def required(dialog: NewTopicDialog | NewPageDialog, what: str) -> str:
     if not title:
         show_error(dialog.error, f"give the {what} a title", "invalid")
     return title
+
+
+def attach_row(attach: AttachList) -> QWidget:
+    """The paperclip with the chips beside it, the refusal (over the limit ...) below."""
+    row = QWidget()
+    column = QVBoxLayout(row)
+    column.setContentsMargins(0, 0, 0, 0)
+    line = QHBoxLayout()
+    line.addWidget(attach.button, 0, Qt.AlignmentFlag.AlignTop)
+    line.addWidget(attach.chips, 1)
+    column.addLayout(line)
+    column.addWidget(attach.error)
+    return row
 
 
 class NewTopicDialog(JobDialog):
@@ -84,6 +100,8 @@ class NewTopicDialog(JobDialog):
             none = QLabel("No tags yet (moderators create them).")
             none.setObjectName("muted")
             self.form.addRow("Tags", none)
+        self.attach = AttachList(self)
+        self.form.addRow("Files", attach_row(self.attach))
         self._on_title_text_changed(self.title.text())
 
     def chosen_tags(self) -> list[str]:
@@ -114,7 +132,7 @@ class NewTopicDialog(JobDialog):
             "title": title,
             "text": self.body.toPlainText().strip(),
             "tag": self.chosen_tags(),
-        }
+        } | self.attach.params()
 
     def succeeded(self, result: dict[str, Any]) -> None:
         self.created.emit(str(result.get("post_id", "")))

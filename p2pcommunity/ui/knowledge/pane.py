@@ -177,14 +177,20 @@ class KnowledgePane(QStackedWidget):
         channel = dict(self.channel)
 
         def with_tags(result: dict[str, Any]) -> None:
+            tags = [str(t) for t in result.get("tags", [])]
+            # The file size limit is known before the dialog opens, so no pick escapes it.
+            self.session.ask("community show", {}, lambda info: with_limit(tags, info))
+
+        def with_limit(tags: list[str], info: dict[str, Any]) -> None:
             dialog = NewTopicDialog(
                 self.session.client,
                 self.session.community,
                 str(channel.get("id", "")),
-                [str(t) for t in result.get("tags", [])],
+                tags,
                 channel.get("kind") == "qa",
                 self.window(),
             )
+            dialog.attach.set_limit_from(info)
             dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             dialog.created.connect(self._on_topic_created)
             dialog.open()
