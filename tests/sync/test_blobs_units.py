@@ -183,7 +183,7 @@ def test_export_carries_blobs_and_import_verifies_them(service: Service, tmp_pat
         other_dir = tmp_path / f"other-{source.name}"
         other_dir.mkdir()
         other = Service(Store(other_dir / "s.sqlite3"), SigningKey.generate(), lambda: 1)
-        assert import_community(other, source) == {"community_id": cid}
+        assert import_community(other, source) == {"community_id": cid, "pages": 0}
         posts = other.read(cid, "general")["posts"]
         assert posts[0]["attachments"][0]["local"] is expected
         chunk_files = list((other_dir / "blobs").rglob("*"))

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
-from p2pcommunity.sync import cbor, invite, reports, service
+from p2pcommunity.sync import cbor, invite, reading, reports
 from p2pcommunity.sync.cbor import FRAME, Limits, MalformedCBOR, decode
 from p2pcommunity.sync.crypto import canonical_cbor
 from p2pcommunity.sync.docs.memberdoc import ADDRS, EDITS, POSTS, DocRef, SegmentDoc
@@ -117,7 +117,7 @@ def _report_site(tag: Any) -> Any:
 
 
 def _mentions_site(tag: Any) -> Any:
-    return service._decode_mentions(cbor2.dumps([bytes(32), tag]))
+    return reading._decode_mentions(cbor2.dumps([bytes(32), tag]))
 
 
 def _frame_site(tag: Any) -> Any:
@@ -142,7 +142,7 @@ SITES: dict[str, Site] = {
     "invite.decode_presented": _presented_site,
     "InviteCode.decode": _invite_code_site,
     "reports.open_report": _report_site,
-    "service._decode_mentions": _mentions_site,
+    "reading._decode_mentions": _mentions_site,
     "protocol frame": _frame_site,
     "log op": _op_site,
 }
