@@ -133,7 +133,9 @@ def _verb(leaf: Command, args: argparse.Namespace) -> Command | None:
     if first is None:
         return None
     verb = COMMANDS.get(f"{leaf.name} {getattr(args, first.name, None)}")
-    if verb is None:
+    # Only a CLI verb without positionals: `appeal resolve` (API only) is the leaf
+    # `appeal`'s own second form, which `_appeal` tells apart by its params.
+    if verb is None or not verb.cli or any(p.cli and p.positional for p in verb.params):
         return None
     delattr(args, first.name)
     return verb

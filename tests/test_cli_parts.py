@@ -188,13 +188,16 @@ def test_cli_md_command_lines_parse(argv: list[str]) -> None:
         (["block", "list"], "block list", {}),
         (["block", "12D3KooWA"], "block", {"peer": "12D3KooWA"}),
         (["unblock", "list"], "unblock", {"peer": "list"}),  # no `unblock list`: a peer
+        # `appeal resolve` (API only) stays the leaf `appeal`'s second form: a verb with
+        # positionals is never taken for one (it once was, and lost its params).
+        (["appeal", "resolve", "C", "A", "reverse"], "appeal", {"community": "resolve"}),
     ],
 )
 def test_block_list_is_read_beside_block_peer(argv: list[str], name: str, args: dict) -> None:
     ns = build_parser().parse_args(argv)
     command = _command_of(ns)
     assert command.name == name
-    assert {k: v for k, v in _args_of(command, ns).items() if k in ("peer",)} == args
+    assert {k: v for k, v in _args_of(command, ns).items() if k in ("peer", "community")} == args
 
 
 def test_human_block_list_names_each_peer_or_says_nobody() -> None:

@@ -91,6 +91,7 @@ def test_community_lifecycle_and_json_shapes(cli: Cli) -> None:
         "unread": 0,
         "mentions": 0,
         "kind": "chat",
+        "muted": False,
     } in channels
     cli("channel", "rename", "Growers", "seeds", "seed-swap")
     cli("channel", "archive", "Growers", channel_id)
