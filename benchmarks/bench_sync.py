@@ -141,7 +141,7 @@ def build_dataset(directory: Path, posts: int, authors: int) -> Dataset:
             community.receive_changes(ref, items[start : start + MAX_BATCH_CHANGES], now_ms())
     # As a running owner node would have (when idle, after its syncs): otherwise the
     # owner indexes all 10k posts when its session catches up, inside the timing.
-    store.read_model.index_pending_search()
+    store.read_model.search_index.index_pending()
     service.close()
     store.close()
     print(

@@ -573,7 +573,7 @@ class Node:
         # Idle time after a sync: catch the search index up with what arrived,
         # in a task of its own (a cold join leaves thousands of posts pending).
         if self.nursery is None:
-            self.service.store.read_model.index_pending_search()
+            self.service.store.read_model.search_index.index_pending()
         elif not self._indexing:
             self._indexing = True
             self.nursery.start_soon(self.index_search)
@@ -584,7 +584,7 @@ class Node:
         total = 0
         try:
             while True:
-                indexed, more = self.service.store.read_model.index_search_slice()
+                indexed, more = self.service.store.read_model.search_index.index_slice()
                 total += indexed
                 if not more:
                     return total

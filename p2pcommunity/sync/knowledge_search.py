@@ -1,6 +1,6 @@
 """What `search` adds for issue 14: matching posts grouped by topic, and wiki pages.
 
-Posts are found by the one FTS index (read_model.SEARCHED_TEXT puts a topic's
+Posts are found by the one FTS index (post_search.SEARCHED_TEXT puts a topic's
 title before its text, so titles, bodies and replies are searched alike);
 here they are grouped under the topic they belong to, with its title and
 accepted answer, in the order their best match came. Pages are few (tens,

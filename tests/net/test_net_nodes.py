@@ -112,14 +112,14 @@ def test_a_cold_join_indexes_search_in_slices_while_the_loop_runs() -> None:
             posts = {a.post(cid, f"word{i} common") for i in range(100)}
             slices: list[tuple[int, bool, int]] = []  # (indexed, more, ticks so far)
             ticks = 0
-            real = b.store.read_model.index_search_slice
+            real = b.store.read_model.search_index.index_slice
 
             def small_slices(max_posts: int = 25) -> tuple[int, bool]:
                 indexed, more = real(max_posts=25)
                 slices.append((indexed, more, ticks))
                 return indexed, more
 
-            b.store.read_model.index_search_slice = small_slices  # type: ignore[method-assign]
+            b.store.read_model.search_index.index_slice = small_slices  # type: ignore[method-assign]
 
             async def ticker() -> None:
                 nonlocal ticks

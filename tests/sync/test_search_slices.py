@@ -1,7 +1,7 @@
 """The search index catches up in slices, one transaction each (issue 12).
 
 A cold join leaves every post it brought pending for the index; indexing
-them in one transaction held the node's loop. `index_search_slice` takes a
+them in one transaction held the node's loop. `PostSearch.index_slice` takes a
 bounded number of posts per call; these tests check that the slices
 together index everything exactly once, deleted posts excepted, and that
 edits and deletions between slices leave the index right.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from p2pcommunity.sync.storage import read_model as tables
+from p2pcommunity.sync.storage import post_search
 from p2pcommunity.sync.storage.read_model import PostRow
 from p2pcommunity.sync.storage.store import Store
 
@@ -67,13 +67,13 @@ def test_a_big_pending_set_is_indexed_completely_in_several_slices(store: Store)
     add(store, 0, 1_234)
     slices = []
     while True:
-        indexed, more = store.read_model.index_search_slice(max_posts=500)
+        indexed, more = store.read_model.search_index.index_slice(max_posts=500)
         slices.append(indexed)
         if not more:
             break
     assert slices == [500, 500, 234]
     assert fts_rows(store) == 1_234
-    assert store.read_model.index_search_slice(max_posts=500) == (0, False)
+    assert store.read_model.search_index.index_slice(max_posts=500) == (0, False)
     assert found(store, "word0") == ["post-00000"]
     assert found(store, "word1233") == ["post-01233"]
     assert len(found(store, "common")) == 1_234
@@ -82,17 +82,17 @@ def test_a_big_pending_set_is_indexed_completely_in_several_slices(store: Store)
 def test_each_slice_is_its_own_transaction(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     add(store, 0, 120)
     commits = 0
-    real = store.read_model.transaction
+    real = store.read_model.search_index.transaction
 
     def counting():  # type: ignore[no-untyped-def]
         nonlocal commits
         commits += 1
         return real()
 
-    monkeypatch.setattr(store.read_model, "transaction", counting)
+    monkeypatch.setattr(store.read_model.search_index, "transaction", counting)
     total = 0
     while True:
-        indexed, more = store.read_model.index_search_slice(50)
+        indexed, more = store.read_model.search_index.index_slice(50)
         total += indexed
         if not more:
             break
@@ -100,21 +100,21 @@ def test_each_slice_is_its_own_transaction(store: Store, monkeypatch: pytest.Mon
 
 
 def test_index_pending_search_still_does_everything(store: Store) -> None:
-    add(store, 0, tables.SEARCH_SLICE * 2 + 7)
-    assert store.read_model.index_pending_search() == tables.SEARCH_SLICE * 2 + 7
-    assert store.read_model.index_pending_search() == 0
+    add(store, 0, post_search.SEARCH_SLICE * 2 + 7)
+    assert store.read_model.search_index.index_pending() == post_search.SEARCH_SLICE * 2 + 7
+    assert store.read_model.search_index.index_pending() == 0
 
 
 def test_posts_added_edited_and_deleted_between_slices(store: Store) -> None:
     add(store, 0, 30)
-    assert store.read_model.index_search_slice(max_posts=10) == (10, True)
+    assert store.read_model.search_index.index_slice(max_posts=10) == (10, True)
     # An indexed post and a pending one change between slices.
     store.read_model.edit_post("post-00003", AUTHOR, "edited3 now", 1)
     store.read_model.edit_post("post-00025", AUTHOR, "edited25 now", 1)
     store.read_model.delete_post("post-00004", AUTHOR, 1)
     store.read_model.delete_post("post-00026", AUTHOR, 1)
     add(store, 30, 5)  # arrives while the index catches up
-    while store.read_model.index_search_slice(max_posts=10)[1]:
+    while store.read_model.search_index.index_slice(max_posts=10)[1]:
         pass
     assert found(store, "edited3") == ["post-00003"]
     assert found(store, "edited25") == ["post-00025"]

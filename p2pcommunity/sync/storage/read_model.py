@@ -1,4 +1,4 @@
-"""The read-model tables: posts, reactions, profiles, addresses, search.
+"""The read-model tables: posts, reactions, profiles, addresses (search: post_search.py).
 
 Kept apart from store.py, which owns the replicated data (ops, changes);
 everything here can be rebuilt from that data. The rules for out-of-order
@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
+
+from p2pcommunity.sync.storage.post_search import PostSearch
 
 READ_MODEL_SCHEMA = """
 CREATE TABLE posts (
@@ -133,20 +135,8 @@ class Visibility:
         return "".join(f" AND {c}" for c in clauses), args
 
 
-SEARCHED_TEXT = (
-    "coalesce((SELECT t.title || char(10) FROM topic_meta t WHERE t.post_id = p.id "
-    "AND t.author = p.author), '') || p.text"
-)
-"""What search indexes of post `p`: a topic's title (issue 14) before its text. A title
-that arrives or changes later is indexed again by a trigger (topic_stats.py)."""
-
 # Ids per `IN (...)` list: far below SQLite's limit on bound parameters.
 _IN_CHUNK = 500
-
-# Posts per search-indexing transaction. A cold join can leave tens of
-# thousands pending; one transaction for all of them held the node's trio
-# loop for seconds. Per slice it is a few milliseconds (issue 12).
-SEARCH_SLICE = 500
 
 _POST_COLUMNS = (
     "id, community_id, channel_id, author, local_id, segment, text, reply_to, mentions, "
@@ -205,6 +195,7 @@ class ReadModel:
     ) -> None:
         self.db = db
         self.transaction = transaction
+        self.search_index = PostSearch(db, transaction)
         # Which authors' post rows were written, and when (a count of such writes):
         # the safety verdicts recompute only those authors (safety_tables.py). A
         # write rolled back later leaves a mark too, which costs one recompute.
@@ -234,7 +225,7 @@ class ReadModel:
             "ON CONFLICT (id) DO NOTHING",
             _post_values(row),
         )
-        # Indexed for search later, in bulk: see index_pending_search.
+        # Indexed for search later, in bulk: see post_search.py.
         if cursor.rowcount == 0 or fresh:
             return
         pending = self.db.execute(
@@ -276,7 +267,7 @@ class ReadModel:
                     fresh[row.id] = row
         if not fresh:
             return
-        # Indexed for search later, in bulk: see index_pending_search.
+        # Indexed for search later, in bulk: see post_search.py.
         self.db.executemany(
             f"INSERT INTO posts ({_POST_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [_post_values(row) for row in fresh.values()],
@@ -332,13 +323,8 @@ class ReadModel:
             "UPDATE posts SET text=?, edited=1, edit_segment=? WHERE rowid=?",
             (text, segment, rowid),
         )
-        if not deleted and rowid <= self._search_indexed_upto():
-            self.db.execute("DELETE FROM posts_fts WHERE rowid=?", (rowid,))
-            self.db.execute(
-                f"INSERT INTO posts_fts (rowid, text) SELECT rowid, {SEARCHED_TEXT} FROM posts p "
-                "WHERE rowid=?",
-                (rowid,),
-            )
+        if not deleted:
+            self.search_index.reindex(rowid)
 
     def _remember_edit(self, post_id: str, author: bytes, text: str, segment: int) -> None:
         """An edit whose post (in an earlier segment) has not arrived yet; the latest wins."""
@@ -368,8 +354,8 @@ class ReadModel:
         if row[1]:
             return
         self.db.execute("UPDATE posts SET deleted=1 WHERE rowid=?", (row[0],))
-        if row[0] <= self._search_indexed_upto():
-            self.db.execute("DELETE FROM posts_fts WHERE rowid=?", (row[0],))
+        if row[0] <= self.search_index.indexed_upto():
+            self.search_index.unindex([row[0]])
 
     def set_reaction(
         self, post_id: str, reactor: bytes, emoji: str, on: bool, segment: int
@@ -445,7 +431,7 @@ class ReadModel:
         rowids = self.db.execute(
             "SELECT rowid FROM posts WHERE community_id=? AND author=?", (community_id, member)
         ).fetchall()
-        self.db.executemany("DELETE FROM posts_fts WHERE rowid=?", rowids)
+        self.search_index.unindex(r for (r,) in rowids)
         self.db.execute(
             "DELETE FROM posts WHERE community_id=? AND author=?", (community_id, member)
         )
@@ -512,55 +498,8 @@ class ReadModel:
             )
         }
 
-    def _search_indexed_upto(self) -> int:
-        row = self.db.execute("SELECT value FROM meta WHERE key='search_indexed_upto'").fetchone()
-        return int(row[0]) if row else 0
-
-    def index_pending_search(self) -> int:
-        """Index every post added since the last call; returns how many.
-
-        Writing the FTS index per post more than doubled the pages each post
-        commits (benchmarks/RESULTS.md), so new posts are indexed in bulk,
-        before a search and when the node is idle. This does it all at once,
-        one transaction per slice; the node, which must not hold its loop for
-        a cold join's worth of posts, calls `index_search_slice` itself and
-        yields in between (net/node.py `Node.index_search`).
-        """
-        total = 0
-        while True:
-            indexed, more = self.index_search_slice()
-            total += indexed
-            if not more:
-                return total
-
-    def index_search_slice(self, max_posts: int = SEARCH_SLICE) -> tuple[int, bool]:
-        """Index the next `max_posts` posts (by rowid) not yet indexed, in one
-        transaction; returns (how many were indexed, whether more are pending).
-
-        Posts are taken in rowid order and `search_indexed_upto` moves to the
-        last one taken, deleted or not, so edits and deletions (which re-index
-        rows at or below it) and later slices agree on what is indexed.
-        """
-        upto = self._search_indexed_upto()
-        top = self.db.execute("SELECT COALESCE(MAX(rowid), 0) FROM posts").fetchone()[0]
-        if top <= upto:
-            return 0, False
-        with self.transaction() as db:
-            end = db.execute(
-                "SELECT MAX(rowid) FROM (SELECT rowid FROM posts WHERE rowid > ? "
-                "ORDER BY rowid LIMIT ?)",
-                (upto, max_posts),
-            ).fetchone()[0]
-            cursor = db.execute(
-                f"INSERT INTO posts_fts (rowid, text) SELECT rowid, {SEARCHED_TEXT} FROM posts p "
-                "WHERE rowid > ? AND rowid <= ? AND deleted=0",
-                (upto, end),
-            )
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('search_indexed_upto', ?)", (str(end),))
-        return cursor.rowcount, end < top
-
     def search(self, community_id: bytes, query: str, limit: int = 50) -> list[PostRow]:
-        self.index_pending_search()
+        self.search_index.index_pending()
         rows = self.db.execute(
             f"SELECT {', '.join('p.' + c.strip() for c in _POST_COLUMNS.split(','))} "
             "FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid "

@@ -154,7 +154,7 @@ TITLE_SEARCH_TRIGGERS: tuple[str, ...] = tuple(
     f"ON topic_meta BEGIN {_REINDEX_TITLE} END"
     for when in ("INSERT", "UPDATE")
 )
-"""Search finds a topic by its title (read_model.SEARCHED_TEXT), also when the title
+"""Search finds a topic by its title (post_search.SEARCHED_TEXT), also when the title
 came after the post was indexed. Posts not indexed yet get it when they are."""
 
 
