@@ -24,17 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from p2pcommunity import __version__, human, sigworker
-from p2pcommunity.commands import (
-    COMMANDS,
-    GROUPS,
-    TABLE,
-    Args,
-    Command,
-    Param,
-    Where,
-    validate,
-    wire_params,
-)
+from p2pcommunity.command_spec import Args, Command, Param, Where, validate, wire_params
+from p2pcommunity.commands import COMMANDS, GROUPS, TABLE
 from p2pcommunity.control.protocol import default_data_dir
 from p2pcommunity.sync.errors import DomainError
 

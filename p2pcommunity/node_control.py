@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from p2pcommunity import archive
-from p2pcommunity.commands import Outcome, Result, Where, lookup, validate
+from p2pcommunity.command_spec import Outcome, Result, Where, validate
+from p2pcommunity.commands import lookup
 from p2pcommunity.control.protocol import MethodNotFound
 from p2pcommunity.net.node import Node
 from p2pcommunity.sync.peerid import public_key_from_peer_id

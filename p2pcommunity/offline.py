@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from p2pcommunity import archive
-from p2pcommunity.commands import Args, Command, Outcome, Result
+from p2pcommunity.command_spec import Args, Command, Outcome, Result
 from p2pcommunity.datadir import DataDir
 from p2pcommunity.identity import (
     DeviceIdentity,

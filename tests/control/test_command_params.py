@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import trio
 
-from p2pcommunity.commands import TABLE, Command, Param, Where, validate
+from p2pcommunity.command_spec import Command, Param, Where, validate
+from p2pcommunity.commands import TABLE
 from p2pcommunity.control import protocol as p
 from p2pcommunity.control.client import ControlClient, ControlError
 from p2pcommunity.control.server import serve_control
