@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_cbor.py
 	$(PY) benchmarks/bench_knowledge.py
 	$(PY) benchmarks/bench_pages.py
+	$(PY) benchmarks/bench_page_mesh.py
 	$(PY) benchmarks/bench_accountability.py
 	$(PY) benchmarks/bench_blobs.py
 	$(PY) benchmarks/bench_blob_seeders.py
