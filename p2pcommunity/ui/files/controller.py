@@ -59,6 +59,11 @@ class FilesController(QObject):
         self.tray = AttachTray(page.composer, data_dir, self)
         self.thread_tray = AttachTray(page.thread_panel.composer, data_dir, self)
         self.thread_tray.watch_drops(page.thread_panel.view)
+        for tray in (self.tray, self.thread_tray):
+            tray.follow_uploads(page.client)
+        # The topic page and the wiki show and take files too (their modules say how).
+        page.knowledge.topic.use_files(self)
+        page.knowledge.pages.view.use_files(self)
         self.indicator = TransferIndicator()
         self.viewers: dict[str, ImageViewer] = {}
         self._opening: dict[str, Attachment] = {}
@@ -149,3 +154,5 @@ class FilesController(QObject):
     def set_community_info(self, info: dict[str, Any]) -> None:
         self.tray.set_limit_from(info)
         self.thread_tray.set_limit_from(info)
+        self.page.knowledge.topic.attach.set_limit_from(info)
+        self.page.knowledge.pages.view.attach.set_limit_from(info)

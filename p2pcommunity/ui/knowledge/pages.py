@@ -12,7 +12,7 @@ peer; the Edit button only mirrors it, disabled with the reason.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase
@@ -32,11 +32,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from p2pcommunity.ui.knowledge.dialogs import EDITORS
+from p2pcommunity.ui.files.area import attachments_of
+from p2pcommunity.ui.files.attach import AttachList
+from p2pcommunity.ui.files.strip import AttachmentStrip
+from p2pcommunity.ui.knowledge.dialogs import EDITORS, attach_row
 from p2pcommunity.ui.knowledge.markdown import MarkdownView
 from p2pcommunity.ui.knowledge.session import Session
 from p2pcommunity.ui.knowledge.widgets import named
 from p2pcommunity.ui.models import local_clock
+
+if TYPE_CHECKING:
+    from p2pcommunity.ui.files.controller import FilesController
 
 ROLES_FOR = {
     "members": frozenset({"owner", "admin", "moderator", "member"}),
@@ -61,6 +67,8 @@ class PageView(QWidget):
         self.session = session
         self.page: dict[str, Any] = {}
         self.base_version = ""  # the version an edit started from
+        self.files: FilesController | None = None
+        self.strip: AttachmentStrip | None = None
         self.title = QLabel()
         self.title.setObjectName("pageHeading")
         self.title.setTextFormat(Qt.TextFormat.PlainText)
@@ -106,19 +114,42 @@ class PageView(QWidget):
         buttons.addStretch(1)
         buttons.addWidget(cancel)
         buttons.addWidget(self.save_button)
+        # Files added while editing go with Save (`page edit --attach`).
+        self.attach = AttachList(self)
+        self.attach.watch(self.editor)
+        self.attach.follow_uploads(session.client)
         editing = QWidget()
         el = QVBoxLayout(editing)
         el.setContentsMargins(0, 0, 0, 0)
         el.addWidget(self.editor, 1)
+        el.addWidget(attach_row(self.attach))
         el.addLayout(buttons)
+        reading = QWidget()
+        self.reading_layout = QVBoxLayout(reading)
+        self.reading_layout.setContentsMargins(0, 0, 0, 0)
+        self.reading_layout.addWidget(self.viewer, 1)
         self.stack = QStackedWidget()
-        self.stack.addWidget(self.viewer)
+        self.stack.addWidget(reading)
         self.stack.addWidget(editing)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 12, 20, 12)
         layout.addLayout(head)
         layout.addWidget(self.meta)
         layout.addWidget(self.stack, 1)
+
+    def use_files(self, files: FilesController) -> None:
+        """Attachments open and save through the chat page's files (their controller)."""
+        self.files = files
+
+    def _show_attachments(self) -> None:
+        if self.strip is not None:
+            self.strip.setParent(None)
+            self.strip.deleteLater()
+            self.strip = None
+        found = attachments_of(self.page)
+        if found:
+            self.strip = AttachmentStrip(found, self.files)
+            self.reading_layout.addWidget(self.strip)
 
     @property
     def editing(self) -> bool:
@@ -148,6 +179,7 @@ class PageView(QWidget):
         self.edit_button.setToolTip("" if allowed else f"Only {editors} may edit this page")
         if fresh or not self.editing:
             self.viewer.set_markdown(str(page.get("text", "")))
+        self._show_attachments()
         if fresh:
             self.cancel_edit()
 
@@ -160,6 +192,7 @@ class PageView(QWidget):
         self.editing_changed.emit(True)
 
     def cancel_edit(self) -> None:
+        self.attach.clear()
         self.stack.setCurrentIndex(0)
         self.edit_button.setEnabled(may_edit(self.session.role, self.page.get("editors", "")))
         self.editing_changed.emit(False)
@@ -201,20 +234,23 @@ class PageView(QWidget):
 
     def _send(self) -> None:
         page_id = str(self.page.get("id", ""))
+        self.attach.set_sending(True)
 
         def done(_result: dict[str, Any]) -> None:
             self.save_button.setEnabled(True)
+            self.attach.set_sending(False)
+            self.attach.accept_sent()
             self.cancel_edit()
             self.show_page(page_id)
             self.saved.emit()
             self.session.status_message.emit("Page saved.")
 
-        self.session.ask(
-            "page edit", {"page": page_id, "text": self.editor.toPlainText()}, done, self._failed
-        )
+        params = {"page": page_id, "text": self.editor.toPlainText()} | self.attach.params()
+        self.session.ask("page edit", params, done, self._failed)
 
     def _failed(self, message: str, code: str) -> None:
         self.save_button.setEnabled(True)
+        self.attach.set_sending(False)
         self.session.report_error(message, code)
 
     def _on_editors_activated(self, _index: int) -> None:
