@@ -46,6 +46,7 @@ from p2pcommunity.ui.icons import icon, icon_button
 MAX_FILES = 10  # as sync/blobs/manifest.py: MAX_ATTACHMENTS
 DEFAULT_LIMIT = 25 * 1000**2
 PASTE_DIR = "pasted"
+LABEL_W = 260  # a chip's text, elided beyond
 
 
 class AttachList(QObject):
@@ -136,7 +137,7 @@ class AttachList(QObject):
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         label = QLabel(_chip_text(path, path in self._pasted))
-        label.setMaximumWidth(260)
+        label.setMaximumWidth(LABEL_W)
         label.setToolTip(str(path))
         remove = QToolButton()
         remove.setIcon(icon("close"))
@@ -202,6 +203,7 @@ class AttachList(QObject):
             parts.remove.setEnabled(not sending)
             if not sending:
                 parts.bar.hide()
+                parts.label.setMaximumWidth(LABEL_W)
                 parts.label.setText(_chip_text(path, path in self._pasted))
 
     def _on_client_notified(self, method: str, params: dict[str, Any]) -> None:
@@ -210,6 +212,7 @@ class AttachList(QObject):
         if upload is None or parts is None:
             return
         parts.remove.setEnabled(False)
+        parts.label.setMaximumWidth(LABEL_W + 120)  # room for "preparing 157 MB of 412 MB"
         parts.bar.setValue(round(upload.fraction * 1000))
         parts.bar.show()
         name = "Pasted image" if Path(upload.path) in self._pasted else Path(upload.path).name
