@@ -3,7 +3,9 @@
 The page's own modules stay as they were, apart from three hooks: the
 `post` params of either composer (channel, thread) gain `attach`, a sent
 post clears that composer's tray, and `community show` sets both trays'
-size limit. Clicks on an attachment
+size limit (the topic page's and the page editor's too, which take
+their attachment clicks from here). The node's upload progress reaches the
+composers' chips from the main client. Clicks on an attachment
 come from the post delegates' `attachment_clicked`: an image opens (fetched
 through the node, then shown in the viewer), a card's Save asks where with
 a file dialog and saves there. Nothing is opened by another program.

@@ -55,14 +55,20 @@ def attach_row(attach: AttachList) -> QWidget:
 
 
 def with_files(
-    dialog: NewTopicDialog | NewPageDialog, client: ControlClient, editors: tuple[QWidget, ...]
+    dialog: NewTopicDialog | NewPageDialog,
+    client: ControlClient,
+    text: QPlainTextEdit,
+    title: QLineEdit,
 ) -> AttachList:
     """The dialog's "Files" row: the picker, files dropped anywhere on the dialog, images
-    or files pasted into its text boxes, and the node's progress while it prepares them."""
+    or files pasted into its text, and the node's progress while it prepares them.
+
+    Ctrl+V in the title pastes text as always: a browser's copied image comes with text.
+    """
     attach = AttachList(dialog)
     dialog.form.addRow("Files", attach_row(attach))
-    for editor in editors:
-        attach.watch(editor)
+    attach.watch(text)
+    attach.watch_drops(title)
     attach.watch_drops(dialog)
     attach.follow_uploads(client)
     dialog.rejected.connect(attach.clear)  # pasted images go with the dialog
@@ -136,7 +142,7 @@ class NewTopicDialog(FilesJobDialog):
             none = QLabel("No tags yet (moderators create them).")
             none.setObjectName("muted")
             self.form.addRow("Tags", none)
-        self.attach = with_files(self, client, (self.body, self.title))
+        self.attach = with_files(self, client, self.body, self.title)
         self._on_title_text_changed(self.title.text())
 
     def chosen_tags(self) -> list[str]:
@@ -197,7 +203,7 @@ class NewPageDialog(FilesJobDialog):
         self.add_field("Title", self.title)
         self.add_field("Text", self.text)
         self.form.addRow("Who may edit", self.editors)
-        self.attach = with_files(self, client, (self.text, self.title))
+        self.attach = with_files(self, client, self.text, self.title)
         # The limit is known before anything is picked (the topic dialog's comes with it).
         client.request(
             "community show", {"community": community}, on_result=self.attach.set_limit_from

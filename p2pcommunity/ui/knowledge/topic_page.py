@@ -7,7 +7,8 @@ when, the Markdown body, its `VoteBar`, and what this member may do with it
 (accept or unaccept an answer: the question's author or a moderator; pin or
 unpin: moderators). What a member may not do is shown disabled with the
 reason as its tooltip, never silently missing, where the action is one they
-would look for (voting on their own post).
+would look for (voting on their own post). A post's files show under its text
+(ui/files/strip.py); the reply box attaches like the chat composer.
 """
 
 from __future__ import annotations
