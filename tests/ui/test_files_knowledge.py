@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QToolButton, QWidget
 
 from p2pcommunity.ui.files.area import AttachmentArea
 from p2pcommunity.ui.files.transfers import upload_of
@@ -148,6 +148,18 @@ def test_a_wiki_page_takes_files_when_created_and_when_edited(
     assert shown["text"] == "# Install"  # attaching kept the text
     assert view.strip is not None and len(view.strip.attachments) == 2
     assert not view.attach.files
+
+    # detached in the editor: gone from the page, the image stays
+    click(qtbot, view.edit_button)
+    detach = next(
+        b for b in view.held.findChildren(QToolButton) if b.text() == "Detach cheatsheet.txt"
+    )
+    click(qtbot, detach)
+    assert not detach.isVisible()
+    click(qtbot, view.save_button)
+    qtbot.waitUntil(lambda: len(view.page.get("attachments", [])) == 1, timeout=WAIT)
+    shown = call(qtbot, app, "page show", {"community": community, "page": view.page["id"]})
+    assert [a["mime"] for a in shown["attachments"]] == ["image/png"]
 
     # an over-limit file is refused in the editor too, with the community's limit
     call(qtbot, app, "community set", {"community": community, "max_file_size": "1kB"})

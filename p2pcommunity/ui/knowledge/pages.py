@@ -7,7 +7,9 @@ as it is now to this text. Edits that peers make concurrently merge character
 by character; but an edit saved on this node (or synced to it) while the user
 was typing would be spliced away, so Save first compares the page's version
 with the one the edit started from and, when they differ, asks. Who may edit (`editors`) is checked by the node and by every
-peer; the Edit button only mirrors it, disabled with the reason.
+peer; the Edit button only mirrors it, disabled with the reason. A page's files
+show under its text; the editor attaches more (picker, drop, paste) and
+detaches them, both sent with Save.
 """
 
 from __future__ import annotations
@@ -28,13 +30,16 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from p2pcommunity.ui.files.area import attachments_of
+from p2pcommunity.ui.files.area import attachments_of, human_size
 from p2pcommunity.ui.files.attach import AttachList
+from p2pcommunity.ui.files.flow import FlowLayout
 from p2pcommunity.ui.files.strip import AttachmentStrip
+from p2pcommunity.ui.icons import icon
 from p2pcommunity.ui.knowledge.dialogs import EDITORS, attach_row
 from p2pcommunity.ui.knowledge.markdown import MarkdownView
 from p2pcommunity.ui.knowledge.session import Session
@@ -122,6 +127,13 @@ class PageView(QWidget):
         el = QVBoxLayout(editing)
         el.setContentsMargins(0, 0, 0, 0)
         el.addWidget(self.editor, 1)
+        # The page's files, each with a Detach (`page edit --detach CID`), also sent on Save.
+        self.held = QWidget()
+        self.held.setObjectName("pageFiles")
+        self.held_row = FlowLayout(self.held)
+        self.held_row.setContentsMargins(0, 0, 0, 0)
+        self.detach: list[str] = []
+        el.addWidget(self.held)
         el.addWidget(attach_row(self.attach))
         el.addLayout(buttons)
         reading = QWidget()
@@ -183,7 +195,37 @@ class PageView(QWidget):
         if fresh:
             self.cancel_edit()
 
+    def _fill_held(self) -> None:
+        self.detach = []
+        while (item := self.held_row.takeAt(0)) is not None:
+            widget = item.widget()
+            if widget is not None:
+                widget.deleteLater()
+        found = attachments_of(self.page)
+        for att in found:
+            chip = QFrame()
+            chip.setObjectName("attachmentChip")
+            row = QHBoxLayout(chip)
+            row.setContentsMargins(8, 2, 2, 2)
+            name = str(att.get("name", ""))
+            row.addWidget(QLabel(f"{name}  ·  {human_size(int(att.get('size') or 0))}"))
+            detach = QToolButton()
+            detach.setIcon(icon("close"))
+            detach.setAutoRaise(True)
+            for say in (detach.setText, detach.setAccessibleName, detach.setToolTip):
+                say(f"Detach {name}")
+            detach.clicked.connect(lambda _=False, c=att["cid"], w=chip: self._detach(c, w))
+            row.addWidget(detach)
+            self.held_row.addWidget(chip)
+        self.held.setVisible(bool(found))
+
+    def _detach(self, cid: str, chip: QWidget) -> None:
+        if cid not in self.detach:
+            self.detach.append(cid)
+        chip.hide()
+
     def start_edit(self) -> None:
+        self._fill_held()
         self.base_version = str(self.page.get("version", ""))
         self.editor.setPlainText(str(self.page.get("text", "")))
         self.stack.setCurrentIndex(1)
@@ -246,6 +288,8 @@ class PageView(QWidget):
             self.session.status_message.emit("Page saved.")
 
         params = {"page": page_id, "text": self.editor.toPlainText()} | self.attach.params()
+        if self.detach:
+            params["detach"] = list(self.detach)
         self.session.ask("page edit", params, done, self._failed)
 
     def _failed(self, message: str, code: str) -> None:
