@@ -8,8 +8,13 @@ Run under Xvfb (real X11 rendering, fonts and all):
 One app on a temporary data dir (a real node on 127.0.0.1): Alice asks in
 #general and gets a reply, opens the thread and attaches a photo to her
 answer (the shot is taken with the chip in the thread's reply box); then in
-a Q&A channel she starts "Ask a question" with a file attached. The file
-picker is answered by this script. The node is stopped at the end.
+a Q&A channel she starts "Ask a question" with a file attached and a
+screenshot pasted (Ctrl+V), posts it and answers with a file; last, a big
+video in #general's composer while the node prepares it. The file picker
+and the clipboard are filled by this script, and the upload progress is one
+`blob_progress` event in the node's shape given to the app's client (the
+node of this tree may prepare a file too fast to catch). The node is
+stopped at the end.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QFileDialog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -79,8 +87,42 @@ def main() -> None:
         dialog.attach.button.click()
         dialog.title.setText("Which line is the classic on the north face?")
         dialog.body.setPlainText("The topo and a photo are attached; is it the dashed line?")
+        QGuiApplication.clipboard().setImage(QImage(str(tmp / "crag-at-dusk.png")).scaled(640, 400))
+        dialog.body.setFocus()
+        QTest.keyClick(dialog.body, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
         grab(dialog, "files-new-topic.png")
-        dialog.reject()
+        dialog.ok_button.click()
+        topic = alice.chat.knowledge.topic
+        wait(lambda: bool(topic.cards), what="the topic")
+        choose([notes])
+        topic.attach.button.click()
+        topic.reply_edit.setPlainText("The notes say 6b+ for the dashed line.")
+        topic.reply_button.click()
+        wait(lambda: len(topic.cards) == 2, what="the reply")
+        alice.chat.close_panel()
+        spin(400)
+        bar = topic.scroll_area.verticalScrollBar()
+        bar.setValue(bar.maximum())
+        grab(alice.window, "files-topic.png")
+
+        alice.chat.select_channel(str(alice.chat.channels.rows()[0]["id"]))
+        spin(600)
+        call(alice, "community set", {"community": cid, "max_file_size": "2GB"})
+        alice.chat.files.tray.limit = 2 * 1000**3  # as the next `community show` would say
+        video = tmp / "approach-walk.mp4"
+        with video.open("wb") as out:
+            out.truncate(412 * 1000 * 1000)  # sparse: the size is what the chip shows
+        tray = alice.chat.files.tray
+        choose([video])
+        tray.button.click()
+        alice.chat.composer.edit.setPlainText("The approach walk, filmed on Sunday")
+        event = {"community_id": cid, "direction": "up", "path": str(video)}
+        alice.client.notified.emit(
+            "blob_progress",
+            event | {"done": 157 * 1000 * 1000, "size": 412 * 1000 * 1000, "state": "preparing"},
+        )
+        grab(alice.window, "files-upload-progress.png")
+        tray.clear()
     finally:
         stop_all([alice])
         shutil.rmtree(tmp, ignore_errors=True)

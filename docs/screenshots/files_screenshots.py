@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 # Its QApplication, spin/wait/call/start: the same steps as the timeline's shots.
-from make_screenshots import LOCAL, OUT, call, qt, spin, start, wait
+from make_screenshots import LOCAL, OUT, call, qt, spin, start, tear_down, wait
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QCursor, QImage, QPainter, QPen, QRadialGradient
 from PySide6.QtTest import QTest
@@ -132,6 +132,7 @@ def stop_all(apps: list[App]) -> None:
     for app in apps:
         app.shutdown()
     wait(lambda: not any(app.node.stopping for app in apps), 20, "nodes to stop")
+    tear_down(apps)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 # The helpers (and the QApplication) of the timeline's screenshots: run from this folder.
-from timeline_screenshots import LOCAL, call, grab, qt, spin, start, wait
+from timeline_screenshots import LOCAL, call, grab, qt, spin, start, tear_down, wait
 
 from p2pcommunity.ui.app import App
 from p2pcommunity.ui.knowledge.history import HistoryWindow
@@ -77,6 +77,7 @@ def stop_all(apps: list[App], tmp: Path) -> None:
         app.shutdown()
     stopping = [app.node for app in apps]
     wait(lambda: not any(node.stopping for node in stopping), 20, "the nodes to stop")
+    tear_down(apps)
     shutil.rmtree(tmp, ignore_errors=True)
 
 

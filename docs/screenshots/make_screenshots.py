@@ -13,6 +13,7 @@ join flow. Every node is stopped at the end.
 
 from __future__ import annotations
 
+import gc
 import shutil
 import sys
 import tempfile
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 OUT = Path(__file__).resolve().parent
@@ -33,6 +34,19 @@ from p2pcommunity.ui.app import App  # noqa: E402
 from p2pcommunity.ui.dialogs import InviteDialog  # noqa: E402
 from p2pcommunity.ui.join import JoinDialog  # noqa: E402
 from p2pcommunity.ui.theme import apply_theme  # noqa: E402
+
+
+def tear_down(apps: list[App]) -> None:
+    """Delete the apps' Qt objects now, while the QApplication lives.
+
+    Left to the interpreter's exit they would be destroyed after it (module
+    globals go in no fixed order), and Qt crashes there (a segfault at exit).
+    """
+    for app in apps:
+        app.window.deleteLater()
+        app.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
 
 
 def spin(ms: int) -> None:
@@ -209,6 +223,8 @@ def main() -> None:
     finally:
         for app in apps:
             app.shutdown()
+        wait(lambda: not any(a.node.stopping for a in apps), 20, "nodes to stop")
+        tear_down(apps)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # Its helpers, and its QApplication (made when it is imported).
-from make_screenshots import LOCAL, call, grab, qt, spin, start, wait
+from make_screenshots import LOCAL, call, grab, qt, spin, start, tear_down, wait
 
 from p2pcommunity.ui.app import App
 from p2pcommunity.ui.dialogs import InviteDialog
@@ -61,6 +61,7 @@ def main() -> None:
     finally:
         app.shutdown()
         wait(lambda: not app.node.stopping, 20, "node stopped")
+        tear_down([app])
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from timeline_screenshots import LOCAL, call, grab, qt, spin, start, wait
+from timeline_screenshots import LOCAL, call, grab, qt, spin, start, tear_down, wait
 
 from p2pcommunity.ui.app import App
 from p2pcommunity.ui.safety.appeals import AppealsDialog
@@ -228,6 +228,7 @@ def main() -> None:
         for app in apps:
             app.shutdown()
         wait(lambda: not any(a.node.stopping for a in apps), 20, "nodes to stop")
+        tear_down(apps)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -23,7 +23,7 @@ from PySide6.QtTest import QTest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # Its helpers, and its QApplication (made when it is imported).
-from make_screenshots import LOCAL, call, grab, qt, spin, start, wait
+from make_screenshots import LOCAL, call, grab, qt, spin, start, tear_down, wait
 
 from p2pcommunity.ui.app import App
 from p2pcommunity.ui.theme import apply_theme
@@ -87,6 +87,7 @@ def main() -> None:
         for app in (alice, bob):
             app.shutdown()
         wait(lambda: not alice.node.stopping and not bob.node.stopping, 20, "nodes to stop")
+        tear_down([alice, bob])
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -196,7 +196,10 @@ class AttachmentArea:
             done = human_size(int(status.get("bytes") or 0))
             return f"Downloading… {done} of {human_size(int(status.get('size') or 0))}"
         if t.sending(cid):
-            return f"Sending to a member… {human_size(int(status.get('size') or 0))}"
+            # The node says that peers fetch it and how many chunks went, not how many peers.
+            sent, total = int(status.get("sent_chunks") or 0), int(status.get("total_chunks") or 0)
+            served = f" · {sent} of {total} chunks sent" if total and sent <= total else ""
+            return f"Sending to members{served}"
         return ""
 
     def _paint_progress(

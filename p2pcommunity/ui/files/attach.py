@@ -12,10 +12,14 @@ with a sentence before anything reaches the node; the node checks again.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import secrets
+import shutil
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +31,22 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
+from p2pcommunity.ui.client import ControlClient
 from p2pcommunity.ui.files.area import human_size
 from p2pcommunity.ui.files.flow import FlowLayout
+from p2pcommunity.ui.files.transfers import upload_of
 from p2pcommunity.ui.icons import icon, icon_button
 
 MAX_FILES = 10  # as sync/blobs/manifest.py: MAX_ATTACHMENTS
 DEFAULT_LIMIT = 25 * 1000**2
 PASTE_DIR = "pasted"
+LABEL_W = 260  # a chip's text, elided beyond
 
 
 class AttachList(QObject):
@@ -48,9 +57,16 @@ class AttachList(QObject):
     """
 
     changed = Signal()
+    upload_progressed = Signal(str)  # path: the node prepared more of it
 
-    def __init__(self, parent: QObject | None = None, hint: str = "Attach files") -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        hint: str = "Attach files (or drop or paste them)",
+        paste_dir: Path | None = None,
+    ) -> None:
         super().__init__(parent)
+        self.paste_dir = paste_dir
         self.files: list[Path] = []
         self._pasted: set[Path] = set()
         self.limit = DEFAULT_LIMIT
@@ -62,6 +78,7 @@ class AttachList(QObject):
         self._chip_row = FlowLayout(self.chips)
         self._chip_row.setContentsMargins(0, 2, 0, 2)
         self.chips.hide()
+        self._parts: dict[Path, _ChipParts] = {}
         self.error = QLabel()
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
@@ -114,10 +131,14 @@ class AttachList(QObject):
         chip = QFrame()
         chip.setObjectName("attachmentChip")
         chip.setProperty("path", str(path))
-        row = QHBoxLayout(chip)
-        row.setContentsMargins(8, 2, 2, 2)
-        label = QLabel(f"{path.name}  ·  {human_size(path.stat().st_size)}")
-        label.setMaximumWidth(260)
+        column = QVBoxLayout(chip)
+        column.setContentsMargins(8, 2, 2, 2)
+        column.setSpacing(1)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        label = QLabel(_chip_text(path, path in self._pasted))
+        label.setMaximumWidth(LABEL_W)
+        label.setToolTip(str(path))
         remove = QToolButton()
         remove.setIcon(icon("close"))
         remove.setText(f"Remove {path.name}")
@@ -128,7 +149,17 @@ class AttachList(QObject):
         remove.clicked.connect(lambda: self.remove(path.absolute()))
         row.addWidget(label)
         row.addWidget(remove)
+        bar = QProgressBar()
+        bar.setObjectName("uploadProgress")
+        bar.setRange(0, 1000)
+        bar.setFixedHeight(4)
+        bar.setTextVisible(False)
+        bar.setAccessibleName(f"Preparing {path.name}")
+        bar.hide()
+        column.addLayout(row)
+        column.addWidget(bar)
         self._chip_row.addWidget(chip)
+        self._parts[path.absolute()] = _ChipParts(label, remove, bar)
 
     def chip_widgets(self) -> list[QFrame]:
         return [w for w in self.chips.findChildren(QFrame, "attachmentChip")]
@@ -136,6 +167,7 @@ class AttachList(QObject):
     def remove(self, path: Path) -> None:
         if path in self.files:
             self.files.remove(path)
+        self._parts.pop(path, None)
         for chip in self.chip_widgets():
             if chip.property("path") == str(path):
                 chip.hide()
@@ -155,39 +187,44 @@ class AttachList(QObject):
             self.remove(path)
         self.error.hide()
 
-    # -- sending -----------------------------------------------------------------
+    # -- while the node prepares the files ----------------------------------------
 
-    def params(self) -> dict[str, Any]:
-        return {"attach": [str(p) for p in self.files]} if self.files else {}
+    def follow_uploads(self, client: ControlClient) -> None:
+        """Show the node's `blob_progress` "up" events (transfers.upload_of) on the chips."""
+        client.notified.connect(self._on_client_notified)
 
-    def accept_sent(self) -> None:
-        """The node stored the post: its files are in the node; pasted copies go."""
-        self.clear()
+    def set_sending(self, sending: bool) -> None:
+        """A post with these files is on its way: they stay as they are until it is done.
 
+        (A pasted image removed now would vanish under the node reading it.)
+        """
+        self.button.setEnabled(not sending)
+        for path, parts in self._parts.items():
+            parts.remove.setEnabled(not sending)
+            if not sending:
+                parts.bar.hide()
+                parts.label.setMaximumWidth(LABEL_W)
+                parts.label.setText(_chip_text(path, path in self._pasted))
 
-class AttachTray(AttachList):
-    """The list installed into a `Composer`: drops, Ctrl+V, and Send with files alone."""
+    def _on_client_notified(self, method: str, params: dict[str, Any]) -> None:
+        upload = upload_of(method, params)
+        parts = None if upload is None else self._parts.get(Path(upload.path))
+        if upload is None or parts is None:
+            return
+        parts.remove.setEnabled(False)
+        parts.label.setMaximumWidth(LABEL_W + 120)  # room for "preparing 157 MB of 412 MB"
+        parts.bar.setValue(round(upload.fraction * 1000))
+        parts.bar.show()
+        name = "Pasted image" if Path(upload.path) in self._pasted else Path(upload.path).name
+        if upload.stored:
+            parts.label.setText(f"{name}  ·  ready")
+        else:
+            parts.label.setText(
+                f"{name}  ·  preparing {human_size(upload.done)} of {human_size(upload.size)}"
+            )
+        self.upload_progressed.emit(upload.path)
 
-    def __init__(self, composer: Any, data_dir: Path, parent: QObject | None = None) -> None:
-        super().__init__(parent, "Attach files (or drop or paste them)")
-        self.composer = composer
-        self.paste_dir = data_dir / PASTE_DIR
-        self._install()
-
-    def _install(self) -> None:
-        layout: QBoxLayout = self.composer.layout()
-        edit = self.composer.edit
-        for i in range(layout.count()):
-            item = layout.itemAt(i)
-            row = item.layout() if item is not None else None
-            if isinstance(row, QBoxLayout) and row.indexOf(edit) >= 0:
-                row.insertWidget(row.indexOf(edit), self.button, 0, Qt.AlignmentFlag.AlignVCenter)
-                layout.insertWidget(i, self.error)
-                layout.insertWidget(i, self.chips)
-                break
-        edit.installEventFilter(self)
-        self.composer.send_button.clicked.connect(self._on_send_button_clicked)
-        self.watch_drops(edit)
+    # -- pasting and dropping ------------------------------------------------------
 
     def watch_drops(self, widget: QWidget) -> None:
         """Files dropped on `widget` (a scroll area: on its viewport) are attached."""
@@ -196,25 +233,17 @@ class AttachTray(AttachList):
         target.setAcceptDrops(True)
         target.installEventFilter(self)
 
-    def _send_files_alone(self) -> bool:
-        c = self.composer
-        if not self.files or c.edit.toPlainText().strip() or c.editing:
-            return False
-        if c.timed_out_until is not None:
-            return False
-        c.sent.emit("", c.reply_to)
-        return True
-
-    def _on_send_button_clicked(self) -> None:
-        self._send_files_alone()
-
-    # -- pasting and dropping ------------------------------------------------------
+    def watch(self, widget: QWidget) -> None:
+        """Drops on `widget`, and Ctrl+V of an image or of files in it, are attached."""
+        widget.installEventFilter(self)
+        self.watch_drops(widget)
 
     def paste_image(self, image: QImage) -> bool:
-        self.paste_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder = self.paste_dir or _private_paste_dir()
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        # Two composers (channel, thread) share the directory: a random part keeps names apart.
-        path = self.paste_dir / f"pasted-{stamp}-{os.getpid()}-{secrets.token_hex(4)}.png"
+        # Several composers share the directory: a random part keeps names apart.
+        path = folder / f"pasted-{stamp}-{os.getpid()}-{secrets.token_hex(4)}.png"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
         if not image.save(str(path)):
@@ -246,13 +275,6 @@ class AttachTray(AttachList):
         if kind == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
             if event.matches(QKeySequence.StandardKey.Paste) and self._paste():
                 return True
-            plain = event.modifiers() in (
-                Qt.KeyboardModifier.NoModifier,
-                Qt.KeyboardModifier.KeypadModifier,
-            )
-            enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
-            if enter and plain and self._send_files_alone():
-                return True
         elif kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove) and isinstance(
             event, QDropEvent
         ):
@@ -266,6 +288,91 @@ class AttachTray(AttachList):
                 self.add(files)
                 return True
         return super().eventFilter(obj, event)
+
+    # -- sending -----------------------------------------------------------------
+
+    def params(self) -> dict[str, Any]:
+        return {"attach": [str(p) for p in self.files]} if self.files else {}
+
+    def accept_sent(self) -> None:
+        """The node stored the post: its files are in the node; pasted copies go."""
+        self.clear()
+
+
+class AttachTray(AttachList):
+    """The list installed into a `Composer`: drops, Ctrl+V, and Send with files alone."""
+
+    def __init__(self, composer: Any, data_dir: Path, parent: QObject | None = None) -> None:
+        super().__init__(parent, "Attach files (or drop or paste them)", data_dir / PASTE_DIR)
+        self.composer = composer
+        self._install()
+
+    def _install(self) -> None:
+        layout: QBoxLayout = self.composer.layout()
+        edit = self.composer.edit
+        for i in range(layout.count()):
+            item = layout.itemAt(i)
+            row = item.layout() if item is not None else None
+            if isinstance(row, QBoxLayout) and row.indexOf(edit) >= 0:
+                row.insertWidget(row.indexOf(edit), self.button, 0, Qt.AlignmentFlag.AlignVCenter)
+                layout.insertWidget(i, self.error)
+                layout.insertWidget(i, self.chips)
+                break
+        self.composer.send_button.clicked.connect(self._on_send_button_clicked)
+        self.watch(edit)
+
+    def _send_files_alone(self) -> bool:
+        c = self.composer
+        if not self.files or c.edit.toPlainText().strip() or c.editing:
+            return False
+        if c.timed_out_until is not None:
+            return False
+        c.sent.emit("", c.reply_to)
+        return True
+
+    def _on_send_button_clicked(self) -> None:
+        self._send_files_alone()
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if (
+            event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and obj is self.composer.edit
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and event.modifiers()
+            in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)
+            and self._send_files_alone()
+        ):
+            return True
+        return super().eventFilter(obj, event)
+
+
+@dataclass(frozen=True)
+class _ChipParts:
+    label: QLabel
+    remove: QToolButton
+    bar: QProgressBar
+
+
+def _chip_text(path: Path, pasted: bool = False) -> str:
+    name = "Pasted image" if pasted else path.name  # its file name is a stamp
+    try:
+        return f"{name}  ·  {human_size(path.stat().st_size)}"
+    except OSError:
+        return path.name  # gone since it was attached: the node will say so
+
+
+def _private_paste_dir() -> Path:
+    """Where a surface with no data dir at hand (a dialog) writes pasted images: one
+    owner-only directory per app process, removed when it exits."""
+    global _PASTE_TEMP
+    if _PASTE_TEMP is None:
+        _PASTE_TEMP = Path(tempfile.mkdtemp(prefix="p2pcommunity-pasted-"))
+        atexit.register(shutil.rmtree, _PASTE_TEMP, True)
+    return _PASTE_TEMP
+
+
+_PASTE_TEMP: Path | None = None
 
 
 def _local_files(mime: Any) -> list[Path]:

@@ -3,7 +3,9 @@
 The page's own modules stay as they were, apart from three hooks: the
 `post` params of either composer (channel, thread) gain `attach`, a sent
 post clears that composer's tray, and `community show` sets both trays'
-size limit. Clicks on an attachment
+size limit (the topic page's and the page editor's too, which take
+their attachment clicks from here). The node's upload progress reaches the
+composers' chips from the main client. Clicks on an attachment
 come from the post delegates' `attachment_clicked`: an image opens (fetched
 through the node, then shown in the viewer), a card's Save asks where with
 a file dialog and saves there. Nothing is opened by another program.
@@ -59,6 +61,11 @@ class FilesController(QObject):
         self.tray = AttachTray(page.composer, data_dir, self)
         self.thread_tray = AttachTray(page.thread_panel.composer, data_dir, self)
         self.thread_tray.watch_drops(page.thread_panel.view)
+        for tray in (self.tray, self.thread_tray):
+            tray.follow_uploads(page.client)
+        # The topic page and the wiki show and take files too (their modules say how).
+        page.knowledge.topic.use_files(self)
+        page.knowledge.pages.view.use_files(self)
         self.indicator = TransferIndicator()
         self.viewers: dict[str, ImageViewer] = {}
         self._opening: dict[str, Attachment] = {}
@@ -149,3 +156,5 @@ class FilesController(QObject):
     def set_community_info(self, info: dict[str, Any]) -> None:
         self.tray.set_limit_from(info)
         self.thread_tray.set_limit_from(info)
+        self.page.knowledge.topic.attach.set_limit_from(info)
+        self.page.knowledge.pages.view.attach.set_limit_from(info)

@@ -14,9 +14,11 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import logging
 import os
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +28,44 @@ from PySide6.QtGui import QImage
 from p2pcommunity.ui.client import ControlClient
 from p2pcommunity.ui.files.images import decode_bytes, decode_file
 
+log = logging.getLogger(__name__)
 Attachment = dict[str, Any]
 THUMBS_KEPT = 500
 IMAGES_KEPT = 12
 FULL_BOX = QSize(4096, 4096)  # a full image is decoded at most this big
 SAVE_TIMEOUT_S = 600.0
 VIEW_DIR = "viewing"  # in the data dir: full images on their way to the screen
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file the node is preparing for a post (chunking, hashing, storing)."""
+
+    path: str  # as the app sent it in `attach`: absolute
+    done: int
+    size: int
+    stored: bool
+
+    @property
+    def fraction(self) -> float:
+        return 1.0 if self.stored or self.size <= 0 else min(1.0, max(0.0, self.done / self.size))
+
+
+def upload_of(method: str, params: dict[str, Any]) -> Upload | None:
+    """The `blob_progress` event of a file being attached ("up" with a "path"), else None.
+
+    An "up" event with a "cid" instead is a peer fetching one of our blobs.
+    """
+    if method != "blob_progress" or params.get("direction") != "up":
+        return None
+    path, done, size, state = (params.get(k) for k in ("path", "done", "size", "state"))
+    if not isinstance(path, str) or not 0 < len(path) <= 4096:
+        return None
+    if state not in ("preparing", "stored"):
+        return None
+    if not isinstance(done, int) or not isinstance(size, int) or done < 0 or size < 0:
+        return None
+    return Upload(path, done, size, state == "stored")
 
 
 class _Cache(OrderedDict[str, QImage | None]):
@@ -53,6 +87,7 @@ class Transfers(QObject):
     image_ready = Signal(str)  # cid: its full image is decoded
     saved = Signal(str, str)  # cid, path
     failed = Signal(str, str)  # message, CLI code
+    upload_changed = Signal(str)  # path: the node prepared more of a file being attached
 
     def __init__(self, client: ControlClient, data_dir: Path, parent: QObject | None = None):
         super().__init__(parent)
@@ -63,6 +98,8 @@ class Transfers(QObject):
         self._images = _Cache(IMAGES_KEPT)
         self._jobs: dict[str, ControlClient] = {}  # cid -> its save's own connection
         self._undecodable: set[str] = set()  # images that failed the limits: cards from then on
+        self.uploads: dict[str, Upload] = {}  # path -> files the node is preparing
+        self._kept: set[str] = set()  # cids `attachment keep` was sent for in this session
         client.notified.connect(self._on_client_notified)
 
     # -- what a card shows ---------------------------------------------------------
@@ -106,12 +143,16 @@ class Transfers(QObject):
     def running(self) -> int:
         sending = {c for c, s in self.status.items() if s.get("sending")}
         fetching = {c for c, s in self.status.items() if s.get("state") == "fetching"}
-        return len(set(self._jobs) | sending | fetching)
+        return len(set(self._jobs) | sending | fetching) + len(self.uploads)
 
     # -- the node's events -----------------------------------------------------
 
     def _on_client_notified(self, method: str, params: dict[str, Any]) -> None:
         if method != "blob_progress":
+            return
+        upload = upload_of(method, params)
+        if upload is not None:
+            self._on_upload(upload)
             return
         cid = params.get("cid")
         if not isinstance(cid, str) or len(cid) > 200:
@@ -121,6 +162,18 @@ class Transfers(QObject):
         if len(self.status) > 2000:
             self.status.pop(next(iter(self.status)))
         self.changed.emit(cid)
+        if self.running() != before:
+            self.running_changed.emit(self.running())
+
+    def _on_upload(self, upload: Upload) -> None:
+        before = self.running()
+        if upload.stored:
+            self.uploads.pop(upload.path, None)
+        else:
+            self.uploads[upload.path] = upload
+            while len(self.uploads) > 100:  # a node that never says "stored"
+                self.uploads.pop(next(iter(self.uploads)))
+        self.upload_changed.emit(upload.path)
         if self.running() != before:
             self.running_changed.emit(self.running())
 
@@ -158,10 +211,26 @@ class Transfers(QObject):
                 )
                 return
             self._images.put(cid, image)
+            self.keep(community, cid)
             self.changed.emit(cid)
             self.image_ready.emit(cid)
 
         self._save(community, cid, path, done)
+
+    def keep(self, community: str, cid: str) -> None:
+        """The image appeared on screen: the node keeps it (issue 15, "who keeps what").
+
+        Once per blob in a session; the node's answer changes nothing shown, and an
+        error (an older node without the method) only goes to the log.
+        """
+        if cid in self._kept or not community:
+            return
+        self._kept.add(cid)
+        self.client.request(
+            "attachment keep",
+            {"community": community, "cid": cid},
+            on_error=lambda message, code: log.info("attachment keep %s: %s", cid, message),
+        )
 
     def save_to(self, community: str, att: Attachment, target: Path) -> None:
         """Write the attachment to `target` (the user chose it, and to replace it)."""

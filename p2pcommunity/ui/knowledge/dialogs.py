@@ -54,7 +54,49 @@ def attach_row(attach: AttachList) -> QWidget:
     return row
 
 
-class NewTopicDialog(JobDialog):
+def with_files(
+    dialog: NewTopicDialog | NewPageDialog,
+    client: ControlClient,
+    text: QPlainTextEdit,
+    title: QLineEdit,
+) -> AttachList:
+    """The dialog's "Files" row: the picker, files dropped anywhere on the dialog, images
+    or files pasted into its text, and the node's progress while it prepares them.
+
+    Ctrl+V in the title pastes text as always: a browser's copied image comes with text.
+    """
+    attach = AttachList(dialog)
+    dialog.form.addRow("Files", attach_row(attach))
+    attach.watch(text)
+    attach.watch_drops(title)
+    attach.watch_drops(dialog)
+    attach.follow_uploads(client)
+    dialog.rejected.connect(attach.clear)  # pasted images go with the dialog
+    return attach
+
+
+class FilesJobDialog(JobDialog):
+    """A `JobDialog` whose request may carry files: they stay put while the node takes them."""
+
+    attach: AttachList
+
+    def _submit(self) -> None:
+        self.attach.set_sending(True)
+        super()._submit()
+        if self.buttons.isEnabled():  # nothing was sent (a field is missing)
+            self.attach.set_sending(False)
+
+    def _on_failed(self, message: str, code: str) -> None:
+        self.attach.set_sending(False)
+        super()._on_failed(message, code)
+
+    def _on_done(self, result: dict[str, Any]) -> None:
+        self.attach.set_sending(False)
+        self.attach.accept_sent()
+        super()._on_done(result)
+
+
+class NewTopicDialog(FilesJobDialog):
     created = Signal(str)  # topic id
 
     def __init__(
@@ -100,8 +142,7 @@ class NewTopicDialog(JobDialog):
             none = QLabel("No tags yet (moderators create them).")
             none.setObjectName("muted")
             self.form.addRow("Tags", none)
-        self.attach = AttachList(self)
-        self.form.addRow("Files", attach_row(self.attach))
+        self.attach = with_files(self, client, self.body, self.title)
         self._on_title_text_changed(self.title.text())
 
     def chosen_tags(self) -> list[str]:
@@ -138,7 +179,7 @@ class NewTopicDialog(JobDialog):
         self.created.emit(str(result.get("post_id", "")))
 
 
-class NewPageDialog(JobDialog):
+class NewPageDialog(FilesJobDialog):
     created = Signal(str)  # page id
 
     def __init__(
@@ -162,6 +203,11 @@ class NewPageDialog(JobDialog):
         self.add_field("Title", self.title)
         self.add_field("Text", self.text)
         self.form.addRow("Who may edit", self.editors)
+        self.attach = with_files(self, client, self.text, self.title)
+        # The limit is known before anything is picked (the topic dialog's comes with it).
+        client.request(
+            "community show", {"community": community}, on_result=self.attach.set_limit_from
+        )
 
     def job(self) -> tuple[str, dict[str, Any]]:
         title = required(self, "page")
@@ -170,7 +216,7 @@ class NewPageDialog(JobDialog):
             "title": title,
             "text": self.text.toPlainText(),
             "editors": self.editors.currentData(),
-        }
+        } | self.attach.params()
 
     def succeeded(self, result: dict[str, Any]) -> None:
         self.created.emit(str(result.get("page_id", "")))

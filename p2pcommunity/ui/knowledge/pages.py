@@ -7,12 +7,14 @@ as it is now to this text. Edits that peers make concurrently merge character
 by character; but an edit saved on this node (or synced to it) while the user
 was typing would be spliced away, so Save first compares the page's version
 with the one the edit started from and, when they differ, asks. Who may edit (`editors`) is checked by the node and by every
-peer; the Edit button only mirrors it, disabled with the reason.
+peer; the Edit button only mirrors it, disabled with the reason. A page's files
+show under its text; the editor attaches more (picker, drop, paste) and
+detaches them, both sent with Save.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase
@@ -28,15 +30,24 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from p2pcommunity.ui.knowledge.dialogs import EDITORS
+from p2pcommunity.ui.files.area import attachments_of, human_size
+from p2pcommunity.ui.files.attach import AttachList
+from p2pcommunity.ui.files.flow import FlowLayout
+from p2pcommunity.ui.files.strip import AttachmentStrip
+from p2pcommunity.ui.icons import icon
+from p2pcommunity.ui.knowledge.dialogs import EDITORS, attach_row
 from p2pcommunity.ui.knowledge.markdown import MarkdownView
 from p2pcommunity.ui.knowledge.session import Session
 from p2pcommunity.ui.knowledge.widgets import named
 from p2pcommunity.ui.models import local_clock
+
+if TYPE_CHECKING:
+    from p2pcommunity.ui.files.controller import FilesController
 
 ROLES_FOR = {
     "members": frozenset({"owner", "admin", "moderator", "member"}),
@@ -61,6 +72,8 @@ class PageView(QWidget):
         self.session = session
         self.page: dict[str, Any] = {}
         self.base_version = ""  # the version an edit started from
+        self.files: FilesController | None = None
+        self.strip: AttachmentStrip | None = None
         self.title = QLabel()
         self.title.setObjectName("pageHeading")
         self.title.setTextFormat(Qt.TextFormat.PlainText)
@@ -106,19 +119,49 @@ class PageView(QWidget):
         buttons.addStretch(1)
         buttons.addWidget(cancel)
         buttons.addWidget(self.save_button)
+        # Files added while editing go with Save (`page edit --attach`).
+        self.attach = AttachList(self)
+        self.attach.watch(self.editor)
+        self.attach.follow_uploads(session.client)
         editing = QWidget()
         el = QVBoxLayout(editing)
         el.setContentsMargins(0, 0, 0, 0)
         el.addWidget(self.editor, 1)
+        # The page's files, each with a Detach (`page edit --detach CID`), also sent on Save.
+        self.held = QWidget()
+        self.held.setObjectName("pageFiles")
+        self.held_row = FlowLayout(self.held)
+        self.held_row.setContentsMargins(0, 0, 0, 0)
+        self.detach: list[str] = []
+        el.addWidget(self.held)
+        el.addWidget(attach_row(self.attach))
         el.addLayout(buttons)
+        reading = QWidget()
+        self.reading_layout = QVBoxLayout(reading)
+        self.reading_layout.setContentsMargins(0, 0, 0, 0)
+        self.reading_layout.addWidget(self.viewer, 1)
         self.stack = QStackedWidget()
-        self.stack.addWidget(self.viewer)
+        self.stack.addWidget(reading)
         self.stack.addWidget(editing)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 12, 20, 12)
         layout.addLayout(head)
         layout.addWidget(self.meta)
         layout.addWidget(self.stack, 1)
+
+    def use_files(self, files: FilesController) -> None:
+        """Attachments open and save through the chat page's files (their controller)."""
+        self.files = files
+
+    def _show_attachments(self) -> None:
+        if self.strip is not None:
+            self.strip.setParent(None)
+            self.strip.deleteLater()
+            self.strip = None
+        found = attachments_of(self.page)
+        if found:
+            self.strip = AttachmentStrip(found, self.files)
+            self.reading_layout.addWidget(self.strip)
 
     @property
     def editing(self) -> bool:
@@ -148,10 +191,41 @@ class PageView(QWidget):
         self.edit_button.setToolTip("" if allowed else f"Only {editors} may edit this page")
         if fresh or not self.editing:
             self.viewer.set_markdown(str(page.get("text", "")))
+        self._show_attachments()
         if fresh:
             self.cancel_edit()
 
+    def _fill_held(self) -> None:
+        self.detach = []
+        while (item := self.held_row.takeAt(0)) is not None:
+            widget = item.widget()
+            if widget is not None:
+                widget.deleteLater()
+        found = attachments_of(self.page)
+        for att in found:
+            chip = QFrame()
+            chip.setObjectName("attachmentChip")
+            row = QHBoxLayout(chip)
+            row.setContentsMargins(8, 2, 2, 2)
+            name = str(att.get("name", ""))
+            row.addWidget(QLabel(f"{name}  ·  {human_size(int(att.get('size') or 0))}"))
+            detach = QToolButton()
+            detach.setIcon(icon("close"))
+            detach.setAutoRaise(True)
+            for say in (detach.setText, detach.setAccessibleName, detach.setToolTip):
+                say(f"Detach {name}")
+            detach.clicked.connect(lambda _=False, c=att["cid"], w=chip: self._detach(c, w))
+            row.addWidget(detach)
+            self.held_row.addWidget(chip)
+        self.held.setVisible(bool(found))
+
+    def _detach(self, cid: str, chip: QWidget) -> None:
+        if cid not in self.detach:
+            self.detach.append(cid)
+        chip.hide()
+
     def start_edit(self) -> None:
+        self._fill_held()
         self.base_version = str(self.page.get("version", ""))
         self.editor.setPlainText(str(self.page.get("text", "")))
         self.stack.setCurrentIndex(1)
@@ -160,6 +234,7 @@ class PageView(QWidget):
         self.editing_changed.emit(True)
 
     def cancel_edit(self) -> None:
+        self.attach.clear()
         self.stack.setCurrentIndex(0)
         self.edit_button.setEnabled(may_edit(self.session.role, self.page.get("editors", "")))
         self.editing_changed.emit(False)
@@ -201,20 +276,25 @@ class PageView(QWidget):
 
     def _send(self) -> None:
         page_id = str(self.page.get("id", ""))
+        self.attach.set_sending(True)
 
         def done(_result: dict[str, Any]) -> None:
             self.save_button.setEnabled(True)
+            self.attach.set_sending(False)
+            self.attach.accept_sent()
             self.cancel_edit()
             self.show_page(page_id)
             self.saved.emit()
             self.session.status_message.emit("Page saved.")
 
-        self.session.ask(
-            "page edit", {"page": page_id, "text": self.editor.toPlainText()}, done, self._failed
-        )
+        params = {"page": page_id, "text": self.editor.toPlainText()} | self.attach.params()
+        if self.detach:
+            params["detach"] = list(self.detach)
+        self.session.ask("page edit", params, done, self._failed)
 
     def _failed(self, message: str, code: str) -> None:
         self.save_button.setEnabled(True)
+        self.attach.set_sending(False)
         self.session.report_error(message, code)
 
     def _on_editors_activated(self, _index: int) -> None:

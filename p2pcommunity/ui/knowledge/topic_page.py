@@ -7,13 +7,14 @@ when, the Markdown body, its `VoteBar`, and what this member may do with it
 (accept or unaccept an answer: the question's author or a moderator; pin or
 unpin: moderators). What a member may not do is shown disabled with the
 reason as its tooltip, never silently missing, where the action is one they
-would look for (voting on their own post).
+would look for (voting on their own post). A post's files show under its text
+(ui/files/strip.py); the reply box attaches like the chat composer.
 """
 
 from __future__ import annotations
 
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QPalette
@@ -29,10 +30,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from p2pcommunity.ui.files.area import attachments_of
+from p2pcommunity.ui.files.attach import AttachList
+from p2pcommunity.ui.files.strip import AttachmentStrip
 from p2pcommunity.ui.knowledge.markdown import MarkdownView
 from p2pcommunity.ui.knowledge.session import Session
 from p2pcommunity.ui.knowledge.widgets import named
 from p2pcommunity.ui.models import local_clock
+
+if TYPE_CHECKING:
+    from p2pcommunity.ui.files.controller import FilesController
 
 OWN_POST = "You cannot vote on your own post"
 CARD_STYLE = (
@@ -101,6 +108,7 @@ class PostCard(QFrame):
         topic: dict[str, Any],
         qa: bool,
         parent: QWidget | None = None,
+        files: FilesController | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("postCard")
@@ -170,6 +178,10 @@ class PostCard(QFrame):
                 tags.setObjectName("muted")
                 column.insertWidget(1, tags)
         column.addWidget(self.body)
+        self.strip: AttachmentStrip | None = None
+        if attachments_of(post):
+            self.strip = AttachmentStrip(attachments_of(post), files)
+            column.addWidget(self.strip)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 8, 12, 8)
         layout.addWidget(self.votes, 0, Qt.AlignmentFlag.AlignTop)
@@ -185,6 +197,7 @@ class TopicPage(QWidget):
         self.posts: list[dict[str, Any]] = []
         self.cards: list[PostCard] = []
         self.widgets: list[QWidget] = []
+        self.files: FilesController | None = None
         back = QPushButton("← All topics")
         back.setObjectName("backButton")
         back.setFlat(True)
@@ -214,16 +227,31 @@ class TopicPage(QWidget):
         self.reply_button = named(QPushButton("Post reply"), "replyButton")
         self.reply_button.clicked.connect(self.send_reply)
         self.reply_edit.installEventFilter(self)
+        self.attach = AttachList(self)
+        self.attach.watch(self.reply_edit)
+        self.attach.watch_drops(self.scroll_area)
+        self.attach.follow_uploads(session.client)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(header)
         layout.addWidget(self.scroll_area, 1)
+        files = QVBoxLayout()
+        files.setContentsMargins(16, 4, 16, 0)
+        files.setSpacing(2)
+        files.addWidget(self.attach.chips)
+        files.addWidget(self.attach.error)
+        layout.addLayout(files)
         composer = QHBoxLayout()
         layout.addLayout(composer)
         composer.setContentsMargins(16, 6, 16, 10)
+        composer.addWidget(self.attach.button, 0, Qt.AlignmentFlag.AlignBottom)
         composer.addWidget(self.reply_edit, 1)
         composer.addWidget(self.reply_button, 0, Qt.AlignmentFlag.AlignBottom)
+
+    def use_files(self, files: FilesController) -> None:
+        """Attachments open and save through the chat page's files (their controller)."""
+        self.files = files
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Ctrl+Enter in the reply box sends (a plain Enter is a new line of Markdown)."""
@@ -241,6 +269,7 @@ class TopicPage(QWidget):
     def open_topic(self, topic_id: str, qa: bool, channel_name: str) -> None:
         if topic_id != self.topic_id:
             self.reply_edit.clear()
+            self.attach.clear()
             self._clear()
         self.topic_id, self.qa = topic_id, qa
         self.crumb.setText(f"# {channel_name}")
@@ -269,7 +298,9 @@ class TopicPage(QWidget):
         if not posts:
             return
         topic = posts[0]
-        self.cards = [PostCard(self.session, post, topic, self.qa, self.inner) for post in posts]
+        self.cards = [
+            PostCard(self.session, post, topic, self.qa, self.inner, self.files) for post in posts
+        ]
         self.widgets = list(self.cards)
         if len(posts) > 1:
             self.widgets.insert(1, _count_label(len(posts) - 1, self.qa))
@@ -277,26 +308,27 @@ class TopicPage(QWidget):
             self.cards_layout.insertWidget(n, widget)
 
     def send_reply(self) -> None:
+        """Post the reply with its files (a reply may be files alone)."""
         text = self.reply_edit.toPlainText().strip()
-        if not text or not self.posts:
+        if not (text or self.attach.files) or not self.posts:
             return
         self.reply_button.setEnabled(False)
+        self.attach.set_sending(True)
 
         def done(_result: dict[str, Any]) -> None:
             self.reply_button.setEnabled(True)
+            self.attach.set_sending(False)
             self.reply_edit.clear()
+            self.attach.accept_sent()
             self.session.changed.emit()
 
         def failed(message: str, code: str) -> None:
             self.reply_button.setEnabled(True)
+            self.attach.set_sending(False)
             self.session.report_error(message, code)
 
-        self.session.ask(
-            "post",
-            {"channel": self.posts[0].get("channel"), "text": text, "reply_to": self.topic_id},
-            done,
-            failed,
-        )
+        params = {"channel": self.posts[0].get("channel"), "text": text, "reply_to": self.topic_id}
+        self.session.ask("post", params | self.attach.params(), done, failed)
 
 
 def _count_label(count: int, qa: bool) -> QLabel:
