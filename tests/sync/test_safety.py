@@ -297,7 +297,7 @@ def test_a_member_offline_during_a_rule_change_is_not_stuck_at_the_node(club: tu
 
 
 def test_an_authors_next_post_leaves_a_segment_that_holds_a_rejected_post(club: tuple) -> None:
-    admin, mod, mallory, _bob, cid = club
+    _admin, mod, mallory, _bob, cid = club
     mod.safety.words_add(cid, "crypto", "hold")
     sync_log(mod, mallory, cid)
     held = mallory.post(cid, "general", "crypto deal")["post_id"]

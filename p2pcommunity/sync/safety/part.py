@@ -120,7 +120,8 @@ class Safety(ServicePart):
 
     # -- watched words ---------------------------------------------------------
 
-    def _readers(self, community: Community) -> list[bytes]:
+    def readers(self, community: Community) -> list[bytes]:
+        """The moderators and admins: who may open what moderators seal."""
         state = community.state
         return [
             key for key in state.members if (state.role_of(key) or Role.MEMBER) >= Role.MODERATOR
@@ -146,7 +147,7 @@ class Safety(ServicePart):
             "hash": word_hash(community.id, skel),
             "action": action,
             "tokens": skel.count(" ") + 1,
-            "sealed": seal_word(word.strip(), self._readers(community)),
+            "sealed": seal_word(word.strip(), self.readers(community)),
         }
         if " " in skel:
             body["first"] = word_hash(community.id, skel.split(" ", 1)[0])

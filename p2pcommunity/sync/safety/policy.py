@@ -73,6 +73,9 @@ class SafetyState:
     rejected: Mapping[str, str] = field(default_factory=dict)
     # (owner, segment) -> Witnessed: when always-on nodes held that segment's journal
     witnessed: Mapping[tuple[bytes, int], Witnessed] = field(default_factory=dict)
+    # `report_dismiss` ops in fold order: (author, time, the post id sealed to the
+    # moderators and admins of then); no verdict reads them (sync/reports.py)
+    dismissals: tuple[tuple[bytes, int, bytes], ...] = ()
 
     @property
     def inactive(self) -> bool:
