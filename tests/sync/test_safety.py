@@ -311,6 +311,24 @@ def test_an_authors_next_post_leaves_a_segment_that_holds_a_rejected_post(club: 
     assert segments == [0, 1]
 
 
+def test_a_post_dated_back_is_judged_by_the_policy_of_its_authors_latest_post(
+    club: tuple,
+) -> None:
+    """Links are forbidden from now on; mallory posts, then dates a link back to
+    before the change. Her chain says the link came after her post, so the rule
+    of that time judges it, on every peer."""
+    admin, _mod, mallory, bob, cid = club
+    now = clock()
+    admin.safety.policy_set(cid, "max_links", "0")
+    for who in (mallory, bob):
+        sync_log(admin, who, cid)
+    raw_post(mallory, cid, "hello", now + 60_000)
+    link = raw_post(mallory, cid, "see https://x.example", now - 60_000)
+    sync_docs(mallory, bob, cid, mallory.me, ms=0)
+    assert texts(bob, cid) == ["hello"]
+    assert bob.safety.verdicts(bob.community(cid))[link].rule == "max_links"
+
+
 # --- witnessed time ------------------------------------------------------------
 
 
