@@ -229,9 +229,9 @@ class Safety(ServicePart):
         return rule
 
     def _edit_refused(self, community: Community, ref: DocRef, position: int) -> str | None:
-        """ "blocked_word" if an edit among the journal entries from `position` on
-        puts a blocked word in its post (the edited text against the words, as
-        every reader's verdict judges the current text)."""
+        """The rule `blocked_word` if an edit among the journal entries from
+        `position` on puts a blocked word in its post (the edited text against the
+        words, as every reader's verdict judges the current text); else None."""
         safety = safety_of(community.state)
         if not safety.words:
             return None
