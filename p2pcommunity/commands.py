@@ -365,7 +365,7 @@ TABLE: tuple[Command, ...] = (
     _c("channel unmute", "undo channel mute", (COMMUNITY, CHANNEL),
        lambda c, a: c.service.personal.channel_mute(a["community"], a["channel"], False),
        human.done("channel unmuted")),
-    _c("dismiss", "dismiss the reports of a post from your queue (moderators, this device)",
+    _c("dismiss", "dismiss the reports of a post from every moderator's queue (a sealed log op)",
        (COMMUNITY, POST), lambda c, a: c.service.personal.dismiss(a["community"], a["post"]),
        human.done("reports dismissed")),
     _c("dismissed", "posts whose reports you dismissed (moderators)", (COMMUNITY,),

@@ -72,6 +72,9 @@ class AppliedBatch:
 # community, the document and its journal position before the batch. A reason
 # (the rule) refuses the batch; None takes it. See `Community.gate`.
 ChangeGate = Callable[["Community", DocRef, int], str | None]
+# How much of a stored document the node serves: the community, the document's
+# owner, segment, and what the log allows (`servable_seq`); the seq to serve up to.
+ServeLimit = Callable[["Community", bytes, int, int], int]
 
 
 class _GateRefused(Exception):
@@ -95,6 +98,12 @@ class Community:
         # Set by the service: an always-on node refuses to store (and so to forward)
         # the changes that bring posts its policy hides (docs/safety.md).
         self.gate: ChangeGate | None = None
+        # Set by the service: an always-on node stops serving a document before a
+        # post a moderator rejected after the node stored it (docs/safety.md).
+        self.serve_limit: ServeLimit | None = None
+        # Set by the service: our next change opens a new segment when the one we
+        # write to holds a post of ours every peer hides (docs/safety.md).
+        self.leave_segment: Callable[[Community, DocRef], bool] | None = None
 
     # -- opening ---------------------------------------------------------------
 
@@ -228,7 +237,9 @@ class Community:
             last = (docs[-1].segment, docs[-1].max_seq) if docs else (0, 0)
             held = self._writing[owner] = (DocRef(self.id, owner, last[0]), last[1])
         ref, max_seq = held
-        if max_seq >= SEGMENT_MAX_CHANGES:
+        if max_seq >= SEGMENT_MAX_CHANGES or (
+            max_seq and self.leave_segment is not None and self.leave_segment(self, ref)
+        ):
             return DocRef(self.id, owner, ref.segment + 1)
         return ref  # the same object each time, so its doc_id is hashed once
 
@@ -415,6 +426,14 @@ class Community:
             )
             timeouts.append((member.key, until, within))
         return Visibility(frozenset(state.hidden), tuple(timeouts))
+
+    def servable_seq(self, owner: bytes, segment: int, max_seq: int) -> int:
+        """How much of a stored document sync serves: what the log allows, cut
+        before a rejected post on an always-on node (`serve_limit`)."""
+        limit = self.state.servable_seq(owner, segment, max_seq)
+        if self.serve_limit is None or limit < 1:
+            return limit
+        return self.serve_limit(self, owner, segment, limit)
 
     def allowed_seq(self, owner: bytes, segment: int) -> int | None:
         """The highest seq a removed member's segment may hold; None if not removed."""

@@ -8,8 +8,10 @@ phrase, matched on the same folded tokens as watched words (NFKC, case,
 confusables, leetspeak: "fr33" mutes like "free"), so a muted word is as hard
 to slip past as a watched one. `read` marks such posts `"muted": true`; the
 app collapses them and never notifies about them. A moderator's dismissal of
-a report is local too: it hides the reports of that post, made until then,
-from this moderator's queue.
+the reports of a post is shared, not local: a signed `report_dismiss` op
+(moderators and admins) that drops the reports made until then from every
+moderator's queue; the post it names is sealed to the moderators and admins.
+Dismissals this device made before they were shared (the local table) still count.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from p2pcommunity.sync.errors import Invalid, NotFound
 from p2pcommunity.sync.log.ops import Role
 from p2pcommunity.sync.part import ServicePart
 from p2pcommunity.sync.peerid import peer_id_from_public_key
+from p2pcommunity.sync.reports import open_dismissal, seal_dismissal
 from p2pcommunity.sync.safety.confusables import tokens
+from p2pcommunity.sync.safety.policy import safety_of
 from p2pcommunity.sync.storage.personal_tables import PersonalTables
 from p2pcommunity.sync.timefmt import iso_ms
 
@@ -141,20 +145,32 @@ class Personal(ServicePart):
     # -- dismissed reports (moderators) ---------------------------------------------
 
     def dismiss(self, ref: str, post: str) -> dict[str, Any]:
+        """A signed `report_dismiss` op: every moderator's queue drops the reports of
+        `post` made until now (sync/reports.py seals which post it is)."""
         community = self.service.community(ref)
         self.service.require_role(community, Role.MODERATOR, "dismiss reports")
         row = self.service.post_row(community, post)
-        with self.service.store.transaction():
-            self._tables.dismiss(community.id, row.id, self.service.clock())
+        readers = self.service.safety.readers(community)
+        self.service.append_op(
+            community, "report_dismiss", {"sealed": seal_dismissal(row.id, readers)}
+        )
         return {"post": row.id}
 
     def dismissed(self, ref: str) -> dict[str, Any]:
+        """Each post's latest dismissal (by any moderator, or by this device before
+        dismissals were shared) and who made it."""
         community = self.service.community(ref)
         self.service.require_role(community, Role.MODERATOR, "read reports")
+        latest: dict[str, tuple[int, bytes]] = {
+            post: (ms, self.service.me) for post, ms in self._tables.dismissed(community.id).items()
+        }
+        for author, ms, sealed in safety_of(community.state).dismissals:
+            post = open_dismissal(self.service.key, sealed)
+            if post is not None and ms >= latest.get(post, (ms, b""))[0]:
+                latest[post] = (ms, author)
         return {
-            "dismissed": {
-                post: iso_ms(ms) for post, ms in self._tables.dismissed(community.id).items()
-            }
+            "dismissed": {post: iso_ms(ms) for post, (ms, _) in latest.items()},
+            "by": {post: peer_id_from_public_key(by) for post, (_, by) in latest.items()},
         }
 
 

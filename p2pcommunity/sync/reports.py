@@ -59,6 +59,21 @@ def open_report(key: SigningKey, reporter: bytes, body: bytes) -> OpenedReport |
     return OpenedReport(reporter, post_id, reason, ms, category)
 
 
+def seal_dismissal(post_id: str, readers: Sequence[bytes]) -> bytes:
+    """A `report_dismiss` op's body: the post, readable by moderators and admins only
+    (the op itself says only that a moderator dismissed something)."""
+    return seal_to(canonical_cbor({"post": post_id}), readers)
+
+
+def open_dismissal(key: SigningKey, sealed: bytes) -> str | None:
+    plain = open_sealed(key, sealed)
+    payload: Any = None if plain is None else decode_or_none(plain, RECORD)
+    if not isinstance(payload, dict) or set(payload) != {"post"}:
+        return None
+    post_id = payload["post"]
+    return post_id if isinstance(post_id, str) and len(post_id) <= 64 else None
+
+
 def open_reports(key: SigningKey, rows: Iterable[tuple[bytes, bytes]]) -> list[OpenedReport]:
     opened = [r for r in (open_report(key, reporter, body) for reporter, body in rows) if r]
     return sorted(opened, key=lambda r: (r.ms, r.post_id))

@@ -119,6 +119,8 @@ class Service:
     def adopt(self, community: Community) -> None:
         """Hold `community` as the one object for its id."""
         community.gate = self.safety.forward_gate
+        community.serve_limit = self.safety.serve_limit
+        community.leave_segment = self.safety.leave_segment
         self._communities[community.id] = community
 
     def drop_cached(self, community_id: bytes) -> None:
@@ -428,6 +430,7 @@ class Service:
         row = self._own_post(community, post)
         self._require_not_timed_out(community)
         text = _clean_text(text)
+        self.safety.check_edit(community, text)
         now = self.clock()
         community.write(self.key, now, lambda seg: seg.write_edit(row.id, text, now))
         self.on_local_change(community, "doc")

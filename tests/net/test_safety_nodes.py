@@ -9,8 +9,9 @@ import trio
 
 from p2pcommunity.datadir import now_ms
 from p2pcommunity.sync.errors import Forbidden
+from p2pcommunity.sync.safety.policy import PolicyError, safety_of
 from tests.net.harness import HarnessNode, cluster, run, wait_all, wait_until
-from tests.sync.skipping_author import raw_post
+from tests.sync.skipping_author import raw_edit, raw_post
 
 
 def stored_ids(node: HarnessNode, cid: bytes, author: HarnessNode) -> set[str]:
@@ -118,6 +119,70 @@ def test_a_future_dated_post_does_not_escape_probation_once_witnessed() -> None:
                 verdict = n.service.safety.verdicts(n.community(cid))[post]
                 assert verdict.rule == "probation"
             assert post in stored_ids(admin, cid, newbie)
+
+    run(body)
+
+
+def test_the_always_on_node_never_forwards_rejected_posts_or_blocked_edits() -> None:
+    """A post rejected before it reaches the always-on node is refused there; one
+    rejected after the node stored it is kept but no longer served, and its
+    author's next post, which her app writes to a new segment, is; an edit that
+    adds a blocked word is refused. Bob, who syncs only through the node, never
+    holds any of them."""
+
+    async def body() -> None:
+        async with cluster(6) as (admin, node, bob, alice, carol, dave):
+            cid = admin.create_community(members=[node, bob, alice, carol, dave])
+            make_always_on(admin, node, cid)
+            ref = cid.hex()
+            set_policy(admin, cid, crypto="hold", scam="block")
+            refused = events(node)
+            # Rejected before the node sees it: dave reaches only the admin, for now.
+            await dave.connect(admin, cid)
+            early = dave.service.post(ref, "general", "crypto for sale")["post_id"]
+            await wait_until(lambda: early in stored_ids(admin, cid, dave), what="dave's post")
+            admin.service.safety.reject(ref, early, "spam")
+            await node.connect(admin, cid)
+            await wait_until(
+                lambda: (
+                    (dave.peer_id, "rejected")
+                    in {(p["owner"], p["rule"]) for m, p in refused if m == "changes_refused"}
+                ),
+                what="the refusal of a rejected post",
+            )
+            assert early not in stored_ids(node, cid, dave)
+            # Rejected after the node stored it.
+            await alice.connect(node, cid)
+            late = alice.service.post(ref, "general", "cheap crypto here")["post_id"]
+            await wait_until(lambda: late in stored_ids(admin, cid, alice), what="alice's post")
+            admin.service.safety.reject(ref, late, "spam")
+            for n in (node, alice):
+                await wait_until(lambda n=n: late in safety_of(n.community(cid).state).rejected)
+            # Alice's app, seeing its post rejected, writes her next post to a new
+            # segment, which the node serves.
+            after = alice.post(cid, "sorry, won't happen again")
+            await wait_until(lambda: after in stored_ids(node, cid, alice), what="alice's next")
+            # An edit that adds a blocked word; the honest app refuses to send it.
+            await carol.connect(node, cid)
+            fine = carol.post(cid, "hello there")
+            with pytest.raises(PolicyError):
+                carol.service.edit(ref, fine, "hello there, scam")
+            raw_edit(carol.service, ref, fine, "hello there, SC4M", now_ms())
+            await wait_until(
+                lambda: (
+                    (carol.peer_id, "blocked_word")
+                    in {(p["owner"], p["rule"]) for m, p in refused if m == "changes_refused"}
+                ),
+                what="the refusal of the edit",
+            )
+            assert sorted(node.texts(cid)) == ["hello there", "sorry, won't happen again"]
+
+            await bob.connect(node, cid)
+            assert bob.replicated(cid)["ops"] == admin.replicated(cid)["ops"]
+            assert sorted(bob.texts(cid)) == ["hello there", "sorry, won't happen again"]
+            assert stored_ids(bob, cid, dave) == set()
+            assert stored_ids(bob, cid, alice) == {after}
+            assert stored_ids(node, cid, alice) == {late, after}
 
     run(body)
 

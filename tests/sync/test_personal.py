@@ -1,6 +1,7 @@
 """Issue 16, personal safety: muted words and channels, blocked members' reactions, dismissals.
 
-All of it is local: a second device of the community sees none of it.
+All of it is local (a second device of the community sees none of it), bar the
+dismissals of reports, which every moderator shares.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from pathlib import Path
 import pytest
 from nacl.signing import SigningKey
 
-from p2pcommunity.sync.errors import DomainError, Forbidden, Invalid, NotFound
+from p2pcommunity.sync.errors import DomainError, Forbidden, Invalid, NotFound, Rejected
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.service import Service
 from p2pcommunity.sync.storage.store import Store
-from tests.sync.builders import sync_docs, sync_log
+from tests.sync.builders import member_club, sync_docs, sync_log
 
 _clock = itertools.count(1_700_000_000_000, 1000)
 
@@ -100,7 +101,7 @@ def test_blocking_hides_a_members_reactions(pair: tuple) -> None:
     assert _read(alice, cid)["hello"]["reactions"] == {"👍": [me]}
 
 
-def test_dismissing_reports_is_for_moderators_and_local(pair: tuple) -> None:
+def test_dismissing_reports_is_for_moderators(pair: tuple) -> None:
     alice, bob, cid = pair
     post = alice.post(cid, "general", "hello")["post_id"]
     with pytest.raises(Forbidden):
@@ -142,3 +143,37 @@ def test_block_list_names_blocked_peers_from_any_community(pair: tuple) -> None:
     assert [b["peer"] for b in alice.personal.block_list()["blocked"]] == [
         peer_id_from_public_key(bob.me)
     ]
+
+
+def test_a_dismissal_is_shared_by_every_moderator_and_tells_no_one_else(tmp_path: Path) -> None:
+    (admin, mod, bob), cid = member_club(tmp_path, "admin", "mod", "bob", moderator="mod")
+    post = bob.post(cid, "general", "a reported post")["post_id"]
+    sync_docs(bob, admin, cid)
+    assert admin.personal.dismiss(cid, post) == {"post": post}
+    sync_log(admin, mod, cid)
+    sync_log(admin, bob, cid)
+    shared = mod.personal.dismissed(cid)
+    assert list(shared["dismissed"]) == [post]
+    assert shared["by"] == {post: peer_id_from_public_key(admin.me)}
+    assert shared == admin.personal.dismissed(cid)
+    # A plain member's node holds the op, not which post it names, and the public
+    # moderation log does not list it (it would tell that a report existed).
+    raw = b"".join(op.data for op in bob.community(cid).log.ops_in_order())
+    assert post.encode() not in raw and bytes.fromhex(post) not in raw
+    assert all(e["action"] != "report_dismiss" for e in bob.accountability.modlog(cid)["entries"])
+    with pytest.raises(Forbidden):
+        bob.personal.dismiss(cid, post)
+    forged = {"sealed": bytes(64)}
+    with pytest.raises(Rejected):  # the fold refuses it from a plain member
+        bob.community(cid).append_op(bob.key, "report_dismiss", forged, next(_clock))
+
+
+def test_a_dismissal_made_before_they_were_shared_still_counts(pair: tuple) -> None:
+    alice, _bob, cid = pair
+    post = alice.post(cid, "general", "hello")["post_id"]
+    with alice.store.transaction():  # a row of store 1.5 to 1.8, when dismissals were local
+        alice.store.personal.dismiss(bytes.fromhex(cid), post, 1_700_000_000_000)
+    assert alice.personal.dismissed(cid) == {
+        "dismissed": {post: "2023-11-14T22:13:20.000Z"},
+        "by": {post: peer_id_from_public_key(alice.me)},
+    }

@@ -13,11 +13,11 @@ from p2pcommunity.sync.docs.apply import SignedChange
 from p2pcommunity.sync.docs.memberdoc import DocRef
 from p2pcommunity.sync.errors import DomainError, Forbidden, Rejected
 from p2pcommunity.sync.safety.confusables import fold, tokens
-from p2pcommunity.sync.safety.policy import verdicts
+from p2pcommunity.sync.safety.policy import PolicyError, verdicts
 from p2pcommunity.sync.safety.words import skeleton
 from p2pcommunity.sync.service import Service
 from tests.sync.builders import clock, member_club, new_service, peer_of, sync_docs, sync_log, texts
-from tests.sync.skipping_author import raw_post
+from tests.sync.skipping_author import raw_edit, raw_post
 
 
 @pytest.fixture
@@ -255,10 +255,12 @@ def test_incremental_verdicts_follow_posts_edits_and_policy_changes(club: tuple)
     bobs = bob.post(cid, "general", "hi")["post_id"]
     sync_docs(mallory, bob, cid, mallory.me, ms=0)
     assert check() == set()
-    mallory.edit(cid, first, "hello, a SC4M")  # an edit is judged again on receipt
+    with pytest.raises(PolicyError):  # the honest app refuses to send it
+        mallory.edit(cid, first, "hello, a SC4M")
+    raw_edit(mallory, cid, first, "hello, a SC4M", clock())  # judged again on receipt
     sync_docs(mallory, bob, cid, mallory.me, ms=0)
     assert check() == {first}
-    bob.edit(cid, bobs, "scam? no")
+    raw_edit(bob, cid, bobs, "scam? no", clock())
     assert check() == {first, bobs}
     admin.safety.policy_set(cid, "max_links", "0")
     sync_log(admin, bob, cid)
@@ -269,6 +271,62 @@ def test_incremental_verdicts_follow_posts_edits_and_policy_changes(club: tuple)
     sync_log(mod, bob, cid)
     assert check() == {link}
     assert "hello, a SC4M" in texts(bob, cid)
+
+
+# --- an always-on node and an honest author -----------------------------------
+
+
+def test_a_member_offline_during_a_rule_change_is_not_stuck_at_the_node(club: tuple) -> None:
+    """Mallory's app is honest here, but offline while links are forbidden: its post
+    with a link is refused by the always-on node (bob). Once her app holds the new
+    rule it writes her next post, which keeps it, to a new segment: the node takes it."""
+    admin, _mod, mallory, bob, cid = club
+    admin.governance.node_add(cid, peer_of(bob), "/ip4/127.0.0.1/tcp/1")
+    sync_log(admin, mallory, cid)
+    admin.safety.policy_set(cid, "max_links", "0")
+    sync_log(admin, bob, cid)
+    early = mallory.post(cid, "general", "see https://x.example")["post_id"]
+    sync_docs(mallory, bob, cid, mallory.me)
+    assert bob.store.safety.posts(bytes.fromhex(cid), mallory.me) == []
+    sync_log(admin, mallory, cid)  # back: her own node now hides that post too
+    assert mallory.safety.verdicts(mallory.community(cid))[early].rule == "max_links"
+    mallory.post(cid, "general", "no links, sorry")
+    sync_docs(mallory, bob, cid, mallory.me)
+    assert texts(bob, cid) == ["no links, sorry"]
+    assert len(mallory.store.docs_of(bytes.fromhex(cid), mallory.me)) == 2
+
+
+def test_an_authors_next_post_leaves_a_segment_that_holds_a_rejected_post(club: tuple) -> None:
+    _admin, mod, mallory, _bob, cid = club
+    mod.safety.words_add(cid, "crypto", "hold")
+    sync_log(mod, mallory, cid)
+    held = mallory.post(cid, "general", "crypto deal")["post_id"]
+    sync_docs(mallory, mod, cid, mallory.me)
+    mallory.post(cid, "general", "still in the first segment")
+    assert len(mallory.store.docs_of(bytes.fromhex(cid), mallory.me)) == 1
+    mod.safety.reject(cid, held, "spam")
+    sync_log(mod, mallory, cid)
+    mallory.post(cid, "general", "in a new one")
+    segments = [r.segment for r in mallory.store.docs_of(bytes.fromhex(cid), mallory.me)]
+    assert segments == [0, 1]
+
+
+def test_a_post_dated_back_is_judged_by_the_policy_of_its_authors_latest_post(
+    club: tuple,
+) -> None:
+    """Links are forbidden from now on; mallory posts, then dates a link back to
+    before the change. Her chain says the link came after her post, so the rule
+    of that time judges it, on every peer."""
+    admin, _mod, mallory, bob, cid = club
+    now = clock()
+    admin.safety.policy_set(cid, "max_links", "0")
+    for who in (mallory, bob):
+        sync_log(admin, who, cid)
+    raw_post(mallory, cid, "hello", now + 60_000)
+    link = raw_post(mallory, cid, "see https://x.example", now - 60_000)
+    sync_docs(mallory, bob, cid, mallory.me, ms=0)
+    assert texts(bob, cid) == ["hello"]
+    assert bob.safety.verdicts(bob.community(cid))[link].rule == "max_links"
 
 
 # --- witnessed time ------------------------------------------------------------

@@ -12,6 +12,10 @@
   such a token stands. Later ops in fold order win.
 - `post_approve` / `post_reject` (moderators): {"post"} / {"post", "reason"}.
   Approving lifts a hold or a flag (never a hide); rejecting hides the post.
+- `report_dismiss` (moderators): {"sealed"}: the id of a post whose reports
+  made until the op's time leave every moderator's queue, sealed to the
+  moderators and admins (sync/reports.py), so that the log does not tell
+  other members which post was reported. Not in the moderation log.
 - `witness` (an always-on node, one of `state.nodes`): {"docs": [[owner,
   segment, journal position], ...]}: at the op's time (the node's clock) it
   held that much of each segment's journal. The time rules judge a post at
@@ -119,6 +123,12 @@ def _apply_reject(state: StateBuilder, op: Op) -> None:
     set_safety(state, replace(safety, rejected=rejected))
 
 
+def _apply_dismiss(state: StateBuilder, op: Op) -> None:
+    safety = safety_of(state)
+    dismissals = (*safety.dismissals, (op.author, op.ms, op.body["sealed"]))
+    set_safety(state, replace(safety, dismissals=dismissals))
+
+
 def _witness_docs(v: Any) -> bool:
     return (
         isinstance(v, list)
@@ -187,6 +197,11 @@ POLICY_RULES: dict[str, OpRule] = {
             }
         ),
         apply=_apply_reject,
+    ),
+    "report_dismiss": OpRule(
+        required=Role.MODERATOR,
+        validate=fields({"sealed": lambda v: isinstance(v, bytes) and 0 < len(v) <= MAX_SEALED}),
+        apply=_apply_dismiss,
     ),
     # Decisions on time, by a listed node: `_check_witness` refuses anyone else.
     "witness": OpRule(

@@ -457,10 +457,10 @@ class SyncSession:
 
     def _send_summary(self, out: Outbox) -> None:
         community = self._community()
-        store, state = community.store, community.state
+        store = community.store
         docs = []
         for row in store.docs_of(self.community_id):
-            servable = state.servable_seq(row.owner, row.segment, row.max_seq)
+            servable = community.servable_seq(row.owner, row.segment, row.max_seq)
             if servable < 1:
                 continue
             head = store.change_hash(row.doc_id, servable)
@@ -475,11 +475,11 @@ class SyncSession:
 
     def _push_changes(self, out: Outbox) -> None:
         community = self._community()
-        store, state = community.store, community.state
+        store = community.store
         for row in store.docs_of(self.community_id):
             key = (row.owner, row.segment)
             sent = self._peer_seq.get(key, 0)
-            limit = state.servable_seq(row.owner, row.segment, row.max_seq)
+            limit = community.servable_seq(row.owner, row.segment, row.max_seq)
             if limit <= sent:
                 continue
             while sent < limit:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from p2pcommunity.sync.docs.memberdoc import J_EDIT, DocRef
 from p2pcommunity.sync.errors import DomainError, Forbidden, Invalid, NotFound
 from p2pcommunity.sync.log.ops import Role
 from p2pcommunity.sync.log.policy_rules import MAX_WITNESS_DOCS
@@ -35,7 +36,8 @@ from p2pcommunity.sync.safety.words import (
 
 if TYPE_CHECKING:
     from p2pcommunity.sync.community import Community
-    from p2pcommunity.sync.docs.memberdoc import DocRef, PostRecord
+    from p2pcommunity.sync.docs.memberdoc import PostRecord
+    from p2pcommunity.sync.service import Service
 
 _COUNT_KEYS = {"rate.posts_per_minute": "posts_per_minute", "max_mentions": "max_mentions",
                "max_links": "max_links"}  # fmt: skip
@@ -63,6 +65,15 @@ def _count(text: str) -> int | None:
 
 
 class Safety(ServicePart):
+    # (doc id, journal index) -> the seq of the change that wrote that entry
+    _rejected_at: dict[tuple[bytes, int], int]
+
+    def __init__(self, service: Service) -> None:
+        super().__init__(service)
+        self._rejected_at = {}
+        # The hidden posts, and which of our segments hold one of them
+        self._hidden_segments: tuple[frozenset[str], set[int]] | None = None
+
     # -- policy ----------------------------------------------------------------
 
     def policy_show(self, ref: str) -> dict[str, Any]:
@@ -109,7 +120,8 @@ class Safety(ServicePart):
 
     # -- watched words ---------------------------------------------------------
 
-    def _readers(self, community: Community) -> list[bytes]:
+    def readers(self, community: Community) -> list[bytes]:
+        """The moderators and admins: who may open what moderators seal."""
         state = community.state
         return [
             key for key in state.members if (state.role_of(key) or Role.MEMBER) >= Role.MODERATOR
@@ -135,7 +147,7 @@ class Safety(ServicePart):
             "hash": word_hash(community.id, skel),
             "action": action,
             "tokens": skel.count(" ") + 1,
-            "sealed": seal_word(word.strip(), self._readers(community)),
+            "sealed": seal_word(word.strip(), self.readers(community)),
         }
         if " " in skel:
             body["first"] = word_hash(community.id, skel.split(" ", 1)[0])
@@ -192,28 +204,100 @@ class Safety(ServicePart):
         """On an always-on node (one of `state.nodes`): the rule that refuses a received
         batch, None to take it (`Community.gate`).
 
-        A batch is refused when a post it adds is hidden by a policy rule, which
-        the author's own app would have refused to send; not for a moderator's
-        rejection. Refusing a change refuses the author's later changes of that
-        segment too (a document is a chain), which only an author who skipped
-        the checks brings on themselves; docs/safety.md says what an honest
-        author offline during a policy change meets."""
+        A batch is refused when a post it adds is hidden (by a policy rule, which
+        the author's own app would have refused to send, or by a moderator's
+        rejection the node already holds), or when an edit it brings puts a
+        blocked word in a post. Refusing a change refuses the author's later
+        changes of that segment too (a document is a chain); docs/safety.md says
+        what that costs whom. A rejection that arrives after the post is
+        `serve_limit`'s."""
         state = community.state
-        if safety_of(state).inactive or self.service.me not in state.nodes:
+        safety = safety_of(state)
+        if safety.inactive or self.service.me not in state.nodes:
             return None
+        rule = self._edit_refused(community, ref, position)
         tables = self.service.store.safety
         new = tables.post_ids_since(community.id, ref.owner, ref.segment, position)
-        if not new:
+        if rule is None and new:
+            # The kept verdicts: only this author is judged again, as the next read would.
+            found = tables.verdicts(state)
+            hidden = (found.get(post_id) for post_id in new)
+            rule = next((v.rule for v in hidden if v is not None and v.action == "hide"), None)
+        if rule is not None:
+            # The batch is rolled back: its rows must be judged away again too.
+            self.service.store.read_model.touch(ref.owner)
+        return rule
+
+    def _edit_refused(self, community: Community, ref: DocRef, position: int) -> str | None:
+        """The rule `blocked_word` if an edit among the journal entries from
+        `position` on puts a blocked word in its post (the edited text against the
+        words, as every reader's verdict judges the current text); else None."""
+        safety = safety_of(community.state)
+        if not safety.words:
             return None
-        # The kept verdicts: only this author is judged again, as the next read would.
-        found = tables.verdicts(state)
-        for post_id in new:
-            verdict = found.get(post_id)
-            if verdict is not None and verdict.action == "hide" and verdict.rule != "rejected":
-                # The batch is rolled back: its rows must be judged away again too.
-                self.service.store.read_model.touch(ref.owner)
-                return verdict.rule
+        segment = community.segment(ref)
+        matcher = safety.matcher(community.id)
+        for entry in segment.journal_since(position):
+            kind, _, post_id = entry.partition(":")
+            if kind != J_EDIT:
+                continue
+            edit = segment.read_edit(post_id)
+            if edit is not None and matcher.match(edit.text) == "block":
+                return "blocked_word"
         return None
+
+    def check_edit(self, community: Community, text: str) -> None:
+        """The author's own node refuses an edit that every always-on node would
+        refuse and every reader would hide: one that adds a blocked word."""
+        safety = safety_of(community.state)
+        if safety.words and safety.matcher(community.id).match(text) == "block":
+            raise PolicyError("the post contains a blocked word", "blocked_word")
+
+    def serve_limit(self, community: Community, owner: bytes, segment: int, limit: int) -> int:
+        """On an always-on node: serve a document only up to the change before its
+        first rejected post (`Community.servable_seq`). The node stored the post
+        before the rejection reached it; it cannot drop one change of a chain, so
+        it stops serving there, and peers that sync only through it never get
+        the post (nor, until the author's next segment, what follows it)."""
+        state = community.state
+        rejected = safety_of(state).rejected
+        if not rejected or self.service.me not in state.nodes:
+            return limit
+        index = self.service.store.safety.first_rejected(state).get((owner, segment))
+        if index is None:
+            return limit
+        ref = DocRef(community.id, owner, segment)
+        key = (ref.doc_id, index)
+        seq = self._rejected_at.get(key)
+        if seq is None:
+            # The first change whose journal holds the entry: journals only grow.
+            low, high = 1, limit + 1  # the answer is in [low, high]; high: not within
+            while low < high:
+                middle = (low + high) // 2
+                if community.journal_length_at(ref, middle) > index:
+                    high = middle
+                else:
+                    low = middle + 1
+            if high > limit:
+                return limit
+            seq = self._rejected_at[key] = high
+        return min(limit, seq - 1)
+
+    def leave_segment(self, community: Community, ref: DocRef) -> bool:
+        """True when the segment we write to holds a post of ours that every peer
+        hides (a rule changed while we were offline, or a moderator rejected it):
+        always-on nodes refuse or stop serving that segment from that post on, so
+        our later posts go to a new segment, which they take (`Community.current_ref`)."""
+        state = community.state
+        if safety_of(state).inactive:
+            return False
+        tables = self.service.store.safety
+        hidden = frozenset(p for p, v in tables.verdicts(state).items() if v.action == "hide")
+        kept = self._hidden_segments
+        if kept is None or kept[0] != hidden:
+            segments = tables.segments_of(community.id, self.service.me, sorted(hidden))
+            kept = self._hidden_segments = (hidden, segments)
+        return ref.segment in kept[1]
 
     def witness(self, community: Community) -> bool:
         """On an always-on node, while a time rule is on: append a `witness` op naming

@@ -73,6 +73,9 @@ class SafetyState:
     rejected: Mapping[str, str] = field(default_factory=dict)
     # (owner, segment) -> Witnessed: when always-on nodes held that segment's journal
     witnessed: Mapping[tuple[bytes, int], Witnessed] = field(default_factory=dict)
+    # `report_dismiss` ops in fold order: (author, time, the post id sealed to the
+    # moderators and admins of then); no verdict reads them (sync/reports.py)
+    dismissals: tuple[tuple[bytes, int, bytes], ...] = ()
 
     @property
     def inactive(self) -> bool:
@@ -208,10 +211,25 @@ class AuthorHistory:
 
     times: list[int] = field(default_factory=list)  # non-decreasing
     last_in_channel: dict[bytes, int] = field(default_factory=dict)
+    # The latest time among all their judged posts, hidden ones too: the causal
+    # past of their next post in their own chain (`rules_ms`).
+    latest: int | None = None
 
     def add(self, post: PostFacts) -> None:
         self.times.append(post.author_ms)
         self.last_in_channel[post.channel] = post.author_ms
+
+    def saw(self, post: PostFacts) -> None:
+        if self.latest is None or post.author_ms > self.latest:
+            self.latest = post.author_ms
+
+    def rules_ms(self, post: PostFacts) -> int:
+        """When the policy a post is judged by was in force: its date, but never
+        before a post earlier in its author's document (which it causally follows),
+        so that dating a post back does not bring back a rule since tightened."""
+        if self.latest is None or post.author_ms >= self.latest:
+            return post.author_ms
+        return self.latest
 
 
 def links_in(text: str) -> int:
@@ -220,16 +238,18 @@ def links_in(text: str) -> int:
     return len(_LINK.findall(unicodedata.normalize("NFKC", text)))
 
 
-def _spacing(safety: SafetyState, post: PostFacts, history: AuthorHistory) -> Verdict | None:
+def _spacing(
+    safety: SafetyState, post: PostFacts, history: AuthorHistory, at: int
+) -> Verdict | None:
     """Slow mode and the rate limit, along the author's document order."""
     t = post.author_ms
     backdated = bool(history.times) and t < history.times[-1]
-    slow = safety.value_at("slow_mode", post.channel, t)
+    slow = safety.value_at("slow_mode", post.channel, at)
     if slow:
         prev = history.last_in_channel.get(post.channel)
         if backdated or (prev is not None and t - prev < slow * 1000):
             return Verdict("hide", "slow_mode", f"slow mode: one post per {slow} s here")
-    rate = safety.value_at("posts_per_minute", None, t)
+    rate = safety.value_at("posts_per_minute", None, at)
     if rate:
         recent = len(history.times) - bisect.bisect_right(history.times, t - 60_000)
         if backdated or recent >= rate:
@@ -237,8 +257,7 @@ def _spacing(safety: SafetyState, post: PostFacts, history: AuthorHistory) -> Ve
     return None
 
 
-def _limits(safety: SafetyState, post: PostFacts, links: int) -> Verdict | None:
-    t = post.author_ms
+def _limits(safety: SafetyState, post: PostFacts, links: int, t: int) -> Verdict | None:
     max_mentions = safety.value_at("max_mentions", None, t)
     if max_mentions is not None and post.mentions > max_mentions:
         return Verdict("hide", "max_mentions", f"at most {max_mentions} mentions a post")
@@ -249,17 +268,17 @@ def _limits(safety: SafetyState, post: PostFacts, links: int) -> Verdict | None:
 
 
 def _probation(
-    safety: SafetyState, role: Role | None, joined_ms: int, post: PostFacts, links: int
+    safety: SafetyState, role: Role | None, joined_ms: int, post: PostFacts, links: int, at: int
 ) -> Verdict | None:
-    t = post.author_ms
-    probation = safety.value_at("probation", None, t)
+    t = post.author_ms  # the end of probation compares the post's own time
+    probation = safety.value_at("probation", None, at)
     if not probation or role is not Role.MEMBER or t >= joined_ms + probation * 1000:
         return None
     if links or post.mentions > 1:
         return Verdict(
             "hide", "probation", "new members may not post links or mention several people"
         )
-    if safety.value_at("probation_hold", None, t):
+    if safety.value_at("probation_hold", None, at):
         return Verdict("hold", "probation", "new members' posts wait for approval")
     return None
 
@@ -292,10 +311,11 @@ def judge(
     if role is not None and role >= Role.MODERATOR:
         return Verdict("flag", "watched_word", "sent to the moderators") if word == "flag" else None
     links = links_in(post.text)
+    at = history.rules_ms(post)
     found = (
-        _spacing(safety, post, history)
-        or _limits(safety, post, links)
-        or _probation(safety, role, joined_ms, post, links)
+        _spacing(safety, post, history, at)
+        or _limits(safety, post, links, at)
+        or _probation(safety, role, joined_ms, post, links, at)
     )
     if found is not None:
         return found
@@ -331,6 +351,7 @@ def verdicts(
         found = judge(safety, matcher, role, member.joined_ms if member else 0, post, history)
         if found is None or found.action != "hide":
             history.add(post)
+        history.saw(post)
         if post.id in safety.rejected:
             found = Verdict("hide", "rejected", safety.rejected[post.id] or "rejected")
         elif found is not None and found.action != "hide" and post.id in safety.approved:

@@ -67,6 +67,8 @@ class SafetyTables:
         self.db = db
         self.read_model = read_model
         self._cache: dict[bytes, _Judged] = {}
+        self._first_rejected: tuple[CommunityState, int, dict[tuple[Author, int], int]] | None
+        self._first_rejected = None
 
     def posts(
         self,
@@ -104,6 +106,43 @@ class SafetyTables:
             (community_id, author, segment, journal_index),
         )
         return [post_id for (post_id,) in rows]
+
+    def first_rejected(self, state: CommunityState) -> dict[tuple[Author, int], int]:
+        """(author, segment) -> the journal index of its first post a moderator
+        rejected, among the posts stored (an always-on node's `serve_limit`)."""
+        rejected = safety_of(state).rejected
+        kept = self._first_rejected
+        if kept is not None and kept[0] is state and kept[1] == self.read_model.post_writes:
+            return kept[2]
+        found: dict[tuple[Author, int], int] = {}
+        ids = sorted(rejected)
+        for start in range(0, len(ids), 500):
+            some = ids[start : start + 500]
+            for author, segment, index in self.db.execute(
+                "SELECT author, segment, MIN(journal_index) FROM posts"
+                f" WHERE community_id=? AND id IN ({','.join('?' * len(some))})"
+                " GROUP BY author, segment",
+                [state.community_id, *some],
+            ):
+                key = (bytes(author), segment)
+                found[key] = min(index, found.get(key, index))
+        self._first_rejected = (state, self.read_model.post_writes, found)
+        return found
+
+    def segments_of(self, community_id: bytes, author: Author, post_ids: list[str]) -> set[int]:
+        """The segments of `author` that hold one of `post_ids`."""
+        found: set[int] = set()
+        for start in range(0, len(post_ids), 500):
+            some = post_ids[start : start + 500]
+            found.update(
+                segment
+                for (segment,) in self.db.execute(
+                    "SELECT DISTINCT segment FROM posts WHERE community_id=? AND author=?"
+                    f" AND id IN ({','.join('?' * len(some))})",
+                    [community_id, author, *some],
+                )
+            )
+        return found
 
     def verdicts(self, state: CommunityState) -> dict[str, Verdict]:
         safety = safety_of(state)
