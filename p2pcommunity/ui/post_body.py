@@ -53,9 +53,12 @@ _FENCE = re.compile(r"^ {0,3}(?:`{3,}|~{3,})")
 _QUOTE = re.compile(r"^ {0,3}> ?")
 _STARTS_BLOCK = re.compile(
     r"^ {0,3}(?:[-+*](?:\s|$)|\d{1,9}[.)](?:\s|$)|#{1,6}(?:\s|$)|>|`{3,}|~{3,}|\|"
-    r"|[-=*_](?:\s*[-=*_]){2,}\s*$)|^(?: {4}|\t)|^\s*$|^[\s|:-]*\|[\s|:-]*$"
+    r"|[-=*_](?:\s*[-=*_]){2,}\s*$|=+\s*$|-+\s*$)|^(?: {4}|\t)|^\s*$|^[\s|:-]*\|[\s|:-]*$"
 )
-_ENDS_LINE = re.compile(r"^ {0,3}(?:#{1,6}(?:\s|$)|\|)|^(?: {4}|\t)|^\s*$")
+_ENDS_LINE = re.compile(
+    r"^ {0,3}(?:#{1,6}(?:\s|$)|\||[-=*_](?:\s*[-=*_]){2,}\s*$|=+\s*$|-+\s*$)"
+    r"|^(?: {4}|\t)|^\s*$"
+)
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 
 
@@ -210,6 +213,11 @@ class BodyCache:
 
     def __init__(self) -> None:
         self._bodies: OrderedDict[tuple[object, ...], MarkdownBody] = OrderedDict()
+        # The window hands the delegate a new dict when members change: its values are
+        # gathered once per dict, not once per lookup (a lookup runs several times a paint).
+        self._names: dict[str, str] | None = None
+        self._members: tuple[str, ...] = ()
+        self._names_version = 0
 
     def clear(self) -> None:
         self._bodies.clear()
@@ -224,12 +232,15 @@ class BodyCache:
         colors: tuple[QColor, QColor],
         terms: Sequence[str],
     ) -> MarkdownBody:
+        if names is not self._names:
+            self._names, self._members = names, tuple(names.values())
+            self._names_version += 1
         source, shown = markdown_source(text, names)
-        members = (*shown, *names.values())
         key: tuple[object, ...] = (post_id, source, width, font.key(), colors[0].rgba())
-        key += (colors[1].rgba(), tuple(terms), members)
+        key += (colors[1].rgba(), tuple(terms), tuple(shown), self._names_version)
         body = self._bodies.get(key)
         if body is None:
+            members = (*shown, *self._members)
             body = MarkdownBody(source, members, font, width, *colors, terms)
             self._bodies[key] = body
             if len(self._bodies) > self.LIMIT:

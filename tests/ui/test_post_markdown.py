@@ -142,6 +142,8 @@ def test_single_newlines_stay_line_breaks_without_breaking_blocks() -> None:
     assert keep_line_breaks("*a*\nb\n\n- x\n- y") == "*a*\u2028b\n\n- x\n- y"
     assert keep_line_breaks("```\na\nb\n```") == "```\na\nb\n```"  # code is never touched
     assert keep_line_breaks("> one\n> two") == "> one\u2028two"
+    assert keep_line_breaks("Title\n--\nnext") == "Title\n--\nnext"  # a heading stays one
+    assert keep_line_breaks("| a | b |\n|---|---|\n| 1 | 2 |").count("\u2028") == 0
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
