@@ -194,9 +194,10 @@ class PostDelegate(QStyledItemDelegate):
         mention_color = accent if not dark else accent.lighter(140)
         match_color = QColor(MATCH_DARK if dark else MATCH_LIGHT)
         width = option.rect.width() - self._text_left() - PAD_X
-        text = index.data(PostRole.TEXT) or ""
+        collapsed = self.collapsed(index)
+        text = "" if collapsed else index.data(PostRole.TEXT) or ""
         layout: QTextLayout | MarkdownBody
-        if not self.collapsed(index) and looks_like_markdown(text):
+        if looks_like_markdown(text):
             layout = self._bodies.get(
                 index.data(PostRole.ID),
                 text,
@@ -208,7 +209,7 @@ class PostDelegate(QStyledItemDelegate):
             )
             height = layout.height
         else:
-            shown, mentions = self.shown(index)
+            shown, mentions = shown_text(text, self.names)
             layout, height = lay_out(
                 shown,
                 option.font,
@@ -218,7 +219,7 @@ class PostDelegate(QStyledItemDelegate):
                 mention_color if colored else None,
                 match_color if colored else None,
             )
-        if self.collapsed(index):
+        if collapsed:
             height = 0.0  # folded to its note line: no empty line under it
         origin = QPointF(
             option.rect.left() + self._text_left(),
@@ -519,8 +520,10 @@ class PostDelegate(QStyledItemDelegate):
 
     def anchor_at(self, option: QStyleOptionViewItem, index: AnyIndex, pos: QPointF) -> str:
         """The full target of the link under `pos` (view coordinates), or ""."""
-        if index.data(PostRole.KIND) == "notice":
-            return ""
+        if index.data(PostRole.KIND) == "notice" or not looks_like_markdown(
+            index.data(PostRole.TEXT) or ""
+        ):
+            return ""  # a plain post has no links: no layout on every mouse move
         layout, _, origin = self.text_layout(option, index)
         return layout.anchor_at(pos - origin) if isinstance(layout, MarkdownBody) else ""
 
