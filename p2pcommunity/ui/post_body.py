@@ -12,6 +12,10 @@ What a post adds to a page:
   and the mouse selection is drawn, all on the document's plain text, which
   is what the user sees and what a copy copies (`MarkdownBody.text`).
 
+Topic titles stay plain text (knowledge/topic_list.py draws them): a title is
+one line naming a topic, and Markdown there would eat a `*` or `#` that is
+part of the name and let a title dress up as a link or a heading.
+
 A post without Markdown syntax (`looks_like_markdown`) keeps the fast path,
 post_text.py's `QTextLayout`; the delegate caches a `MarkdownBody` per post,
 text, width and theme, so scrolling does not parse again.
