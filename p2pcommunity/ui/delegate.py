@@ -1,18 +1,20 @@
-"""How a post, a channel and a community look: item delegates painting straight from model roles.
+"""How a post looks: the item delegate painting it straight from model roles.
 
-A post is laid out with `QTextLayout` (post_text.py: mentions, search
-matches and the mouse selection are format ranges) and its height is cached
-per (content, width), so scrolling a long timeline costs painting only.
+A plain post is laid out with `QTextLayout` (post_text.py: mentions, search
+matches and the mouse selection are format ranges); a post with Markdown
+syntax is a safe document (post_body.py, issue 14), cached per post, text,
+width and theme. Heights are cached per (content, width), so scrolling a long
+timeline costs painting only.
 `@<peer id>` mentions are shown as `@name` using the member names the window
 hands to `PostDelegate.names`. Clicks on a reaction chip or on the reply
 count become signals, not item editing; the geometry the clicks and the
 text selection need (`hit`, `char_at`, `chip_rects`) is computed by the same
-code that paints, so they cannot drift apart.
+code that paints, so they cannot drift apart. The sidebars' channel and
+community delegates are in sidebar_delegates.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from PySide6.QtCore import QDateTime, QEvent, QPointF, QRect, QRectF, QSize, Qt, Signal
@@ -28,19 +30,35 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from p2pcommunity.ui.files.area import AttachmentArea, Placed, attachments_of
-from p2pcommunity.ui.icons import icon
-from p2pcommunity.ui.models import AnyIndex, ChannelRole, CommunityRole, PostListModel, PostRole
+from p2pcommunity.ui.files.area import Placed
+from p2pcommunity.ui.knowledge.markdown import LinkGuard
+from p2pcommunity.ui.models import AnyIndex, PostListModel, PostRole
+from p2pcommunity.ui.post_body import (
+    BodyCache,
+    MarkdownBody,
+    looks_like_markdown,
+    markdown_source,
+    plain_text,
+)
+from p2pcommunity.ui.post_extras import UnderText
 from p2pcommunity.ui.post_text import (
     Selection,
     char_at,
     lay_out,
     match_spans,
+    name_spans,
     selection_ranges,
     shown_text,
 )
-from p2pcommunity.ui.safety.marks import PostMarks
-from p2pcommunity.ui.theme import DARK, LIGHT, readable
+from p2pcommunity.ui.sidebar_delegates import (
+    MENTION_BADGE,
+    UNREAD_BADGE,
+    ChannelDelegate,
+    CommunityDelegate,
+    channel_badge,
+    initials,
+    peer_color,
+)
 
 AVATAR = 36
 PAD_X = 16
@@ -51,14 +69,22 @@ PAD_BOTTOM = 4
 CHIP_H = 22
 NOTICE_PAD = 6
 MATCH_LIGHT, MATCH_DARK = "#ffe58f", "#6b5a12"  # a search match's background
-MENTION_BADGE, UNREAD_BADGE = "#3e63dd", "#6b6f7a"  # white text on both passes WCAG AA
 
-
-def peer_color(peer_id: str, dark: bool) -> QColor:
-    """A stable, readable color per author."""
-    hue = int.from_bytes(hashlib.sha256(peer_id.encode()).digest()[:2], "big") % 360
-    base = QColor((DARK if dark else LIGHT)["base"])
-    return readable(QColor.fromHsl(hue, 150, 170 if dark else 95), base)  # WCAG AA
+# The sidebar's names were first defined here: other modules import them from here.
+__all__ = [
+    "MATCH_DARK",
+    "MATCH_LIGHT",
+    "MENTION_BADGE",
+    "UNREAD_BADGE",
+    "ChannelDelegate",
+    "CommunityDelegate",
+    "PostDelegate",
+    "channel_badge",
+    "format_time",
+    "initials",
+    "is_dark",
+    "peer_color",
+]
 
 
 def is_dark(palette: QPalette) -> bool:
@@ -83,16 +109,13 @@ def _row(index: AnyIndex) -> dict[str, Any]:
     return index.data(PostListModel.ROW_ROLE) or {}
 
 
-KIND_ICONS = {"forum": "forum", "qa": "qa"}
-"""Channel kind -> the icon the sidebar draws before its name (chat channels get "#")."""
-
-
 class PostDelegate(QStyledItemDelegate):
     """Posts, notices ("Bob joined") and hidden posts; search terms and a selection drawn in."""
 
     reaction_clicked = Signal(str, str)  # post id, emoji
     replies_clicked = Signal(str)  # post id
     attachment_clicked = Signal(str, str, str)  # post id, "save" or "image", cid
+    link_refused = Signal(str)  # the sentence to show: a link that is not web or mail
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -104,12 +127,16 @@ class PostDelegate(QStyledItemDelegate):
         self.channel_names: dict[str, str] | None = None
         """Set where posts of several channels mix (search): each header names its channel."""
         self.selection: Selection | None = None
-        self.files = AttachmentArea()  # issue 15: ui/files/area.py draws attachments
+        self.under = UnderText()  # context notes (issue 16) and attachments (issue 15)
+        self.files, self.marks = self.under.files, self.under.marks
         self._heights: dict[tuple[Any, ...], int] = {}
-        self.marks = PostMarks()  # issue 16: folded (reported, muted) posts, context notes
+        self._bodies = BodyCache()
+        self.links = LinkGuard(self)
+        self.links.link_refused.connect(self.link_refused)
 
     def invalidate(self) -> None:
         self._heights.clear()
+        self._bodies.clear()
 
     # -- what a row shows ------------------------------------------------------
 
@@ -128,7 +155,12 @@ class PostDelegate(QStyledItemDelegate):
         """The text as drawn (`@name` for mentions) and its mention spans."""
         if self.collapsed(index):
             return "", []
-        return shown_text(index.data(PostRole.TEXT) or "", self.names)
+        text = index.data(PostRole.TEXT) or ""
+        if not looks_like_markdown(text):
+            return shown_text(text, self.names)
+        source, shown = markdown_source(text, self.names)
+        plain = plain_text(source)
+        return plain, name_spans(plain, [*shown, *self.names.values()])
 
     def _channel_label(self, index: AnyIndex) -> str:
         if self.channel_names is None:
@@ -154,22 +186,40 @@ class PostDelegate(QStyledItemDelegate):
 
     def text_layout(
         self, option: QStyleOptionViewItem, index: AnyIndex, colored: bool = False
-    ) -> tuple[QTextLayout, float, QPointF]:
-        """The laid-out text, its height and its top-left in view coordinates."""
-        shown, mentions = self.shown(index)
-        pal = option.palette
-        accent = pal.color(QPalette.ColorRole.Highlight)
+    ) -> tuple[QTextLayout | MarkdownBody, float, QPointF]:
+        """The laid-out text (a `MarkdownBody` for a post with Markdown syntax, always
+        coloured), its height and its top-left in view coordinates."""
+        accent = option.palette.color(QPalette.ColorRole.Highlight)
         dark = is_dark(QGuiApplication.palette())  # not option's: see _paint_chips
-        layout, height = lay_out(
-            shown,
-            option.font,
-            option.rect.width() - self._text_left() - PAD_X,
-            mentions,
-            match_spans(shown, self.terms),
-            (accent if not dark else accent.lighter(140)) if colored else None,
-            QColor(MATCH_DARK if dark else MATCH_LIGHT) if colored else None,
-        )
-        if self.collapsed(index):
+        mention_color = accent if not dark else accent.lighter(140)
+        match_color = QColor(MATCH_DARK if dark else MATCH_LIGHT)
+        width = option.rect.width() - self._text_left() - PAD_X
+        collapsed = self.collapsed(index)
+        text = "" if collapsed else index.data(PostRole.TEXT) or ""
+        layout: QTextLayout | MarkdownBody
+        if looks_like_markdown(text):
+            layout = self._bodies.get(
+                index.data(PostRole.ID),
+                text,
+                self.names,
+                QFont(option.font),
+                width,
+                (mention_color, match_color),
+                self.terms,
+            )
+            height = layout.height
+        else:
+            shown, mentions = shown_text(text, self.names)
+            layout, height = lay_out(
+                shown,
+                option.font,
+                width,
+                mentions,
+                match_spans(shown, self.terms),
+                mention_color if colored else None,
+                match_color if colored else None,
+            )
+        if collapsed:
             height = 0.0  # folded to its note line: no empty line under it
         origin = QPointF(
             option.rect.left() + self._text_left(),
@@ -177,30 +227,25 @@ class PostDelegate(QStyledItemDelegate):
         )
         return layout, height, origin
 
-    def _attachments(self, option: QStyleOptionViewItem, index: AnyIndex) -> tuple[list[Any], int]:
-        """The post's attachments and the width they may take (none on a collapsed post)."""
-        if self.collapsed(index):
-            return [], 0
-        atts = attachments_of(index.data(PostListModel.ROW_ROLE))
-        return atts, option.rect.width() - self._text_left() - PAD_X
+    def _text_bottom(self, option: QStyleOptionViewItem, index: AnyIndex) -> tuple[int, int]:
+        """The x and y (view coordinates) of the text's bottom-left."""
+        _, text_h, origin = self.text_layout(option, index)
+        return int(origin.x()), int(origin.y() + text_h)
+
+    def _files_width(self, option: QStyleOptionViewItem) -> int:
+        return option.rect.width() - self._text_left() - PAD_X
 
     def attachment_places(self, option: QStyleOptionViewItem, index: AnyIndex) -> list[Placed]:
         """Each attachment's box (and a card's Save button) in view coordinates."""
-        _, _, origin = self.text_layout(option, index)
-        atts, width = self._attachments(option, index)
-        return self.files.place(atts, int(origin.x()), self._under_note(option, index), width)
-
-    def _under_note(self, option: QStyleOptionViewItem, index: AnyIndex) -> int:
-        """The y (view coordinates) under the text and its context note, where
-        attachments start (as `paint` draws them)."""
-        _, text_h, origin = self.text_layout(option, index)
-        width = option.rect.width() - self._text_left() - PAD_X
-        return int(origin.y() + text_h) + self.marks.note_height(_row(index), option.font, width)
+        left, top = self._text_bottom(option, index)
+        width = self._files_width(option)
+        return self.under.places(_row(index), self.collapsed(index), option.font, left, top, width)
 
     def _below_text(self, option: QStyleOptionViewItem, index: AnyIndex) -> int:
         """The y (view coordinates) under the text, the note and the attachments."""
-        atts, width = self._attachments(option, index)
-        return self._under_note(option, index) + self.files.height(atts, width)
+        _, top = self._text_bottom(option, index)
+        width = self._files_width(option)
+        return top + self.under.height(_row(index), self.collapsed(index), option.font, width)
 
     def _chips(
         self, index: AnyIndex, fm: QFontMetrics, left: int, top: int
@@ -235,9 +280,8 @@ class PostDelegate(QStyledItemDelegate):
         probe = QStyleOptionViewItem(option)
         probe.rect = QRect(0, 0, width, 0)
         _, text_h, _ = self.text_layout(probe, index)
-        atts, files_w = self._attachments(probe, index)
-        h = self._text_top(option, index) + int(text_h) + self.files.height(atts, files_w)
-        h += self.marks.note_height(_row(index), option.font, width - self._text_left() - PAD_X)
+        h = self._text_top(option, index) + int(text_h)
+        h += self.under.height(_row(index), collapsed, option.font, self._files_width(probe))
         if reactions:
             h += 6 + CHIP_H
         if replies:
@@ -295,20 +339,17 @@ class PostDelegate(QStyledItemDelegate):
         # the author's own hidden post is drawn dimmed under its note
         painter.setPen(muted if index.data(PostRole.HIDDEN) else text_color)
         layout, text_h, origin = self.text_layout(option, index, colored=True)
-        layout.draw(
-            painter,
-            origin,
-            selection_ranges(
-                self.selection,
-                index.data(PostRole.ID) or "",
-                pal.color(QPalette.ColorRole.Highlight),
-                pal.color(QPalette.ColorRole.HighlightedText),
-            ),
+        highlight = (
+            pal.color(QPalette.ColorRole.Highlight),
+            pal.color(QPalette.ColorRole.HighlightedText),
         )
+        post_id = index.data(PostRole.ID) or ""
+        if isinstance(layout, MarkdownBody):
+            mine = self.selection if self.selection and self.selection.post_id == post_id else None
+            layout.draw(painter, origin, mine.span if mine else None, highlight)
+        else:
+            layout.draw(painter, origin, selection_ranges(self.selection, post_id, *highlight))
         y = int(origin.y() + text_h)
-        y = self.marks.paint_note(
-            painter, pal, _row(index), font, left, y, rect.width() - self._text_left() - PAD_X
-        )
         if continued and index.data(PostRole.EDITED):
             painter.setFont(small)
             painter.setPen(muted)
@@ -316,10 +357,16 @@ class PostDelegate(QStyledItemDelegate):
             painter.drawText(edited_rect, Qt.AlignmentFlag.AlignRight, "(edited)")
             painter.setFont(font)
 
-        atts, files_w = self._attachments(option, index)
-        if atts:
-            y = self.files.paint(painter, option, atts, left, y, files_w)
-            painter.setFont(font)
+        y = self.under.paint(
+            painter,
+            option,
+            _row(index),
+            self.collapsed(index),
+            left,
+            y,
+            self._files_width(option),
+        )
+        painter.setFont(font)
         y = self._paint_chips(painter, option, index, y)
         replies = int(index.data(PostRole.REPLIES) or 0)
         if replies and self.show_replies:
@@ -467,7 +514,18 @@ class PostDelegate(QStyledItemDelegate):
     def char_at(self, option: QStyleOptionViewItem, index: AnyIndex, pos: QPointF) -> int:
         """The cursor position in the shown text nearest `pos` (view coordinates)."""
         layout, _, origin = self.text_layout(option, index)
+        if isinstance(layout, MarkdownBody):
+            return layout.char_at(pos - origin)
         return char_at(layout, pos - origin)
+
+    def anchor_at(self, option: QStyleOptionViewItem, index: AnyIndex, pos: QPointF) -> str:
+        """The full target of the link under `pos` (view coordinates), or ""."""
+        if index.data(PostRole.KIND) == "notice" or not looks_like_markdown(
+            index.data(PostRole.TEXT) or ""
+        ):
+            return ""  # a plain post has no links: no layout on every mouse move
+        layout, _, origin = self.text_layout(option, index)
+        return layout.anchor_at(pos - origin) if isinstance(layout, MarkdownBody) else ""
 
     def editorEvent(
         self, event: QEvent, model: Any, option: QStyleOptionViewItem, index: AnyIndex
@@ -492,114 +550,3 @@ class PostDelegate(QStyledItemDelegate):
                 self.sizeHintChanged.emit(index)
                 return True
         return super().editorEvent(event, model, option, index)
-
-
-class ChannelDelegate(QStyledItemDelegate):
-    """`# name` (a forum or Q&A channel: its icon) with an unread badge ("@ n" when I am
-    mentioned); bold while unread."""
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
-        return QSize(option.rect.width(), QFontMetrics(option.font).height() + 12)
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pal = option.palette
-        rect = option.rect.adjusted(6, 1, -6, -1)
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        if selected:
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(pal.color(QPalette.ColorRole.Highlight))
-            painter.drawRoundedRect(QRectF(rect), 6, 6)
-        elif option.state & QStyle.StateFlag.State_MouseOver:
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(pal.color(QPalette.ColorRole.Midlight))
-            painter.drawRoundedRect(QRectF(rect), 6, 6)
-        # A muted channel (this device, issue 16) is dimmed like an archived one, no badge.
-        muted = bool(index.data(ChannelRole.MUTED))
-        unread = 0 if muted else int(index.data(ChannelRole.UNREAD) or 0)
-        archived = bool(index.data(ChannelRole.ARCHIVED))
-        font = QFont(option.font)
-        if unread and not selected:
-            font.setWeight(QFont.Weight.Bold)
-        painter.setFont(font)
-        color = pal.color(
-            QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.WindowText
-        )
-        if (archived or muted) and not selected:
-            color = pal.color(QPalette.ColorRole.PlaceholderText)
-        painter.setPen(color)
-        name = index.data(ChannelRole.NAME) or ""
-        if archived:
-            name += "  (archived)"
-        text_rect = rect.adjusted(10, 0, -40, 0)
-        kind = index.data(ChannelRole.KIND)
-        if kind in KIND_ICONS:  # forum and Q&A channels are marked by their icon, not "#"
-            mark = QRect(text_rect.left(), rect.center().y() - 7, 14, 14)
-            # Drawn in the name's colour (white on the selection), as "#" would be.
-            glyph = icon(KIND_ICONS[kind]).pixmap(mark.size(), painter.device().devicePixelRatioF())
-            tint = QPainter(glyph)
-            tint.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceIn)
-            tint.fillRect(glyph.rect(), color)
-            tint.end()
-            painter.drawPixmap(mark, glyph)
-            text_rect.setLeft(mark.right() + 8)
-        else:
-            name = "#  " + name
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter, name)
-        if unread and not selected:
-            label, fill = channel_badge(unread, int(index.data(ChannelRole.MENTIONS) or 0))
-            fm = QFontMetrics(font)
-            w = max(fm.horizontalAdvance(label) + 12, 20)
-            badge = QRect(rect.right() - w - 6, rect.center().y() - 9, w, 18)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(fill))
-            painter.drawRoundedRect(QRectF(badge), 9, 9)
-            painter.setPen(QColor("white"))
-            small = QFont(font)
-            small.setPointSizeF(font.pointSizeF() * 0.85)
-            painter.setFont(small)
-            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, label)
-        painter.restore()
-
-
-def channel_badge(unread: int, mentions: int) -> tuple[str, str]:
-    """The badge's text and colour: "@ 2" in the accent blue when I am mentioned, else a
-    grey count (the mention is what asks for attention; a plain count only informs)."""
-    if mentions:
-        return (f"@ {mentions}" if mentions < 100 else "@ 99+"), MENTION_BADGE
-    return (str(unread) if unread < 100 else "99+"), UNREAD_BADGE
-
-
-def initials(name: str) -> str:
-    words = [w for w in name.replace("-", " ").split() if w]
-    return "".join(w[0] for w in words[:2]).upper() or "?"
-
-
-class CommunityDelegate(QStyledItemDelegate):
-    """A rounded square with the community's initials; a bar marks the current one."""
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
-        return QSize(68, 60)
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pal = option.palette
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        r = option.rect
-        square = QRectF(r.center().x() - 22, r.center().y() - 22, 44, 44)
-        cid = index.data(CommunityRole.ID) or ""
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(peer_color(cid, False))
-        painter.drawRoundedRect(square, 14 if selected else 22, 14 if selected else 22)
-        if selected:
-            painter.setBrush(pal.color(QPalette.ColorRole.WindowText))
-            painter.drawRoundedRect(QRectF(r.left(), r.center().y() - 16, 4, 32), 2, 2)
-        font = QFont(option.font)
-        font.setBold(True)
-        font.setPixelSize(16)
-        painter.setFont(font)
-        painter.setPen(Qt.GlobalColor.white)
-        painter.drawText(square, Qt.AlignmentFlag.AlignCenter, initials(index.data() or ""))
-        painter.restore()

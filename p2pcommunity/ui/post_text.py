@@ -11,7 +11,7 @@ a point (for selecting). Everything works on the *shown* text, in which
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF
@@ -43,8 +43,15 @@ def shown_text(text: str, names: dict[str, str]) -> tuple[str, list[Span]]:
         pos = m.end()
     out.append(text[pos:])
     shown = "".join(out)
+    return shown, name_spans(shown, names.values(), spans)
+
+
+def name_spans(shown: str, names: Iterable[str], known: Sequence[Span] = ()) -> list[Span]:
+    """`known` and each `@Name` of `shown` (not inside a known span) that is one of `names`,
+    longest name first, sorted."""
+    spans = list(known)
     taken = {i for start, n in spans for i in range(start, start + n)}
-    by_length = sorted({n for n in names.values() if n}, key=len, reverse=True)
+    by_length = sorted({n for n in names if n}, key=len, reverse=True)
     lowered = shown.lower()
     for at in (i for i, ch in enumerate(shown) if ch == "@" and i not in taken):
         for name in by_length:
@@ -55,7 +62,7 @@ def shown_text(text: str, names: dict[str, str]) -> tuple[str, list[Span]]:
                 spans.append((at, end - at))
                 taken.update(range(at, end))
                 break
-    return shown, sorted(spans)
+    return sorted(spans)
 
 
 def search_terms(query: str) -> list[str]:

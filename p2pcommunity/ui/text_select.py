@@ -8,15 +8,21 @@ paints), and copies it on the platform's Copy key. A drag that selected
 something is not also a click: its release is kept from the view, so a
 search result does not jump away while its text is being selected. One
 message at a time: the drag stays within the message it started in.
+
+Links in a formatted post (issue 14) live here too, since this filter sees
+the pointer: hovering one shows its full target in a tooltip, and a click
+that selected nothing opens it through the delegate's `LinkGuard` (web and
+mail links only; anything else is refused with a tooltip saying so, and the
+delegate's `link_refused` carries the same sentence to the window).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QPointF, Qt
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPointF, Qt, QUrl
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence, QMouseEvent
-from PySide6.QtWidgets import QStyleOptionViewItem
+from PySide6.QtWidgets import QStyleOptionViewItem, QToolTip
 
 from p2pcommunity.ui.models import PostRole
 from p2pcommunity.ui.post_text import Selection
@@ -31,6 +37,7 @@ class TextSelector(QObject):
         self.view = view
         self.delegate = view.post_delegate
         self._dragging = False
+        self._link = ""  # the link under the pointer, shown in the tooltip
         self._view_object: QObject = view
         self._viewport: QObject = view.viewport()
         view.viewport().installEventFilter(self)
@@ -101,8 +108,30 @@ class TextSelector(QObject):
         if kind == QEvent.Type.MouseButtonRelease and self._dragging:
             self._dragging = False
             selection = self.delegate.selection
-            return selection is not None and selection.span[1] > 0
+            if selection is not None and selection.span[1] > 0:
+                return True
+            return event.button() == Qt.MouseButton.LeftButton and self._click_link(event, pos)
         return False
+
+    def link_at(self, pos: QPointF) -> str:
+        index = self.view.indexAt(pos.toPoint())
+        if not index.isValid():
+            return ""
+        return self.delegate.anchor_at(self.option_for(index), index, pos)
+
+    def _click_link(self, event: QMouseEvent, pos: QPointF) -> bool:
+        target = self.link_at(pos)
+        if not target:
+            return False
+        refused: list[str] = []
+        self.delegate.links.link_refused.connect(refused.append)
+        try:
+            self.delegate.links.open_link(QUrl(target))
+        finally:
+            self.delegate.links.link_refused.disconnect(refused.append)
+        if refused:
+            QToolTip.showText(event.globalPosition().toPoint(), refused[0], self.view.viewport())
+        return True  # a link click is not also a click on the row
 
     def _on_move(self, event: QMouseEvent, pos: QPointF) -> bool:
         selection = self.delegate.selection
@@ -113,8 +142,16 @@ class TextSelector(QObject):
                 self.delegate.selection = Selection(selection.post_id, selection.anchor, at)
                 self.view.viewport().update(self.view.visualRect(index))
             return True  # not a drag over rows
-        over_text = self._on_text(pos).isValid()
-        if over_text:
+        link = self.link_at(pos)
+        if link != self._link:
+            self._link = link
+            if link:
+                QToolTip.showText(event.globalPosition().toPoint(), link, self.view.viewport())
+            else:
+                QToolTip.hideText()
+        if link:
+            self.view.viewport().setCursor(Qt.CursorShape.PointingHandCursor)
+        elif self._on_text(pos).isValid():
             self.view.viewport().setCursor(Qt.CursorShape.IBeamCursor)
         else:
             self.view.viewport().unsetCursor()

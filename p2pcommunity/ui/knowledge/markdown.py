@@ -18,6 +18,9 @@ What "safe" means here, and where each rule is enforced:
   refused with a message (`link_refused`).
 - Code (fenced, indented, inline) gets a monospace font and the code
   background, which md4c's import leaves to the application.
+
+The same rules draw chat posts (ui/post_body.py), which call `render_markdown`
+with `headings=False`: a heading inside a post is bold text of normal size.
 """
 
 from __future__ import annotations
@@ -61,11 +64,33 @@ class SafeDocument(QTextDocument):
         return None
 
 
-def render_markdown(doc: QTextDocument, text: str, palette: QPalette) -> None:
-    """Fill `doc` from Markdown `text`: HTML as text, code styled, images as a line of text."""
+def render_markdown(
+    doc: QTextDocument, text: str, palette: QPalette, headings: bool = True
+) -> None:
+    """Fill `doc` from Markdown `text`: HTML as text, code styled, images as a line of text.
+
+    Without `headings` a heading is a bold line of the text's size (a post is not a page)."""
     doc.setMarkdown(text, FEATURES)
     _replace_images(doc)
     _style_code(doc, code_background(palette))
+    if not headings:
+        _flatten_headings(doc)
+
+
+def _flatten_headings(doc: QTextDocument) -> None:
+    block = doc.begin()
+    while block.isValid():
+        if block.blockFormat().headingLevel() > 0:
+            cursor = QTextCursor(block)
+            level = QTextBlockFormat()
+            level.setHeadingLevel(0)
+            cursor.mergeBlockFormat(level)
+            cursor.select(QTextCursor.SelectionType.BlockUnderCursor)
+            chars = QTextCharFormat()
+            chars.setProperty(QTextFormat.Property.FontSizeAdjustment, 0)
+            chars.setFontWeight(QFont.Weight.Bold)
+            cursor.mergeCharFormat(chars)
+        block = block.next()
 
 
 def _replace_images(doc: QTextDocument) -> None:
