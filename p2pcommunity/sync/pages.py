@@ -67,6 +67,8 @@ class CommunityPages:
         self._docs: OrderedDict[bytes, PageDoc] = OrderedDict()
         # page id -> the removals and cuts it was last enforced against
         self._enforced: dict[bytes, Any] = {}
+        # page id -> the files last written to the blob index (most changes touch none)
+        self._indexed: dict[bytes, tuple[Ref, ...]] = {}
 
     def open(self, page_id: bytes) -> PageDoc:
         self.enforce(page_id)
@@ -95,6 +97,7 @@ class CommunityPages:
 
     def forget(self, page_id: bytes) -> None:
         self._docs.pop(page_id, None)
+        self._indexed.pop(page_id, None)
 
     def write(
         self, key: SigningKey, page_id: bytes, text: str, summary: str, now: int,
@@ -124,7 +127,8 @@ class CommunityPages:
                     self.community.id,
                     [(me, change.seq, change.hash, change.raw_bytes, signature)],
                 )
-                tables.set_row(page_id, self.community.id, page.text(), now, page.heads())
+                # The splice made the text exactly `text`: no need to read it back.
+                tables.set_row(page_id, self.community.id, text, now, page.heads())
                 self._index_files(page)
         except BaseException:
             self.forget(page_id)
@@ -157,7 +161,7 @@ class CommunityPages:
             return 0, waiting
         page = self.open(page_id)
         try:
-            apply_page_changes(page, [c.parsed.raw_bytes for c in fresh])
+            text = apply_page_changes(page, [c.parsed.raw_bytes for c in fresh])
             with self.store.transaction():
                 tables.insert(
                     page_id,
@@ -173,7 +177,7 @@ class CommunityPages:
                         for c in fresh
                     ],
                 )
-                tables.set_row(page_id, community.id, page.text(), now_ms, page.heads())
+                tables.set_row(page_id, community.id, text, now_ms, page.heads())
                 self._index_files(page)
         except BaseException:
             self.forget(page_id)
@@ -240,7 +244,10 @@ class CommunityPages:
         """Issue 15: the page's files, for `page show` and the blob exchange."""
         files = page.files()
         refs = files if isinstance(files, tuple) else ()
+        if self._indexed.get(page.page_id) == refs:
+            return
         self.store.blobs.replace_refs(self.community.id, page_holder(page.page_id), refs)
+        self._indexed[page.page_id] = refs
 
 
 _BY_COMMUNITY: WeakKeyDictionary[Community, CommunityPages] = WeakKeyDictionary()

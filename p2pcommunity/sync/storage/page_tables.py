@@ -85,6 +85,30 @@ class PageTables:
         )
         return [(bytes(a), s, bytes(h), bytes(d), bytes(g)) for a, s, h, d, g in rows]
 
+    def changes_beyond(self, page_id: bytes, known: dict[bytes, int]) -> list[ChangeRow]:
+        """The page's changes a peer that holds `known` ({actor: seq}) lacks, in arrival
+        (causal) order: O(what it lacks), where `changes` reads the whole history."""
+        found: list[tuple[int, ChangeRow]] = []
+        for actor, top in self.max_seqs(page_id).items():
+            if top <= known.get(actor, 0):
+                continue
+            rows = self.db.execute(
+                "SELECT rowid, seq, hash, data, signature FROM page_changes "
+                "WHERE page_id=? AND actor=? AND seq>?",
+                (page_id, actor, known.get(actor, 0)),
+            )
+            found.extend((r, (actor, s, bytes(h), bytes(d), bytes(g))) for r, s, h, d, g in rows)
+        found.sort(key=lambda item: item[0])
+        return [row for _, row in found]
+
+    def held_change(self, page_id: bytes, change_hash: bytes) -> tuple[bytes, int] | None:
+        """(actor, seq) of a change we hold, by its hash."""
+        row = self.db.execute(
+            "SELECT actor, seq FROM page_changes WHERE page_id=? AND hash=?",
+            (page_id, change_hash),
+        ).fetchone()
+        return None if row is None else (bytes(row[0]), int(row[1]))
+
     def count(self, page_id: bytes) -> int:
         row = self.db.execute(
             "SELECT count(*) FROM page_changes WHERE page_id=?", (page_id,)
