@@ -93,6 +93,8 @@ class LocalPageChange:
     hash: bytes
     raw_bytes: bytes  # signed, stored and sent exactly as Automerge wrote them
     deps: tuple[bytes, ...]
+    added: int  # characters the splice inserted
+    removed: int  # and deleted
 
 
 class PageDoc:
@@ -205,7 +207,9 @@ class PageDoc:
         assert change is not None
         if change.seq != seq:
             raise RuntimeError(f"page change seq {change.seq}, expected {seq}")
-        return LocalPageChange(change.seq, change.hash, change.raw_bytes, tuple(change.deps))
+        return LocalPageChange(
+            change.seq, change.hash, change.raw_bytes, tuple(change.deps), len(inserted), deleted
+        )
 
     def save(self) -> bytes:
         return bytes(self.doc.save())

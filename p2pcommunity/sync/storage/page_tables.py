@@ -4,7 +4,9 @@
 (page, actor, seq), in arrival order (`rowid`), which is a causal order: a
 change is stored only once its deps are. `pages` is derived (text, updated
 time, a snapshot to open a long page quickly) and can be rebuilt from the
-changes.
+changes. `page_sizes` (1.8) is derived too: the characters each change added
+and removed against its deps (page_diff.py), kept once measured; a row of a
+change later cut is never read again (the history lists stored changes).
 """
 
 from __future__ import annotations
@@ -33,6 +35,17 @@ CREATE TABLE pages (
     snapshot_changes INTEGER NOT NULL DEFAULT 0,
     heads BLOB
 );
+"""
+
+PAGE_SIZES_SCHEMA = """
+CREATE TABLE page_sizes (
+    page_id BLOB NOT NULL,
+    hash BLOB NOT NULL,
+    community_id BLOB NOT NULL,
+    added INTEGER NOT NULL,
+    removed INTEGER NOT NULL,
+    PRIMARY KEY (page_id, hash)
+) WITHOUT ROWID;
 """
 
 ChangeRow = tuple[bytes, int, bytes, bytes, bytes]  # actor, seq, hash, data, signature
@@ -167,6 +180,22 @@ class PageTables:
         )
         return {bytes(p): ms for p, ms in rows}
 
+    def sizes(self, page_id: bytes) -> dict[bytes, tuple[int, int]]:
+        """Change hash -> (added, removed) characters, for the changes measured so far."""
+        rows = self.db.execute(
+            "SELECT hash, added, removed FROM page_sizes WHERE page_id=?", (page_id,)
+        )
+        return {bytes(h): (a, r) for h, a, r in rows}
+
+    def set_sizes(
+        self, page_id: bytes, community_id: bytes, rows: Sequence[tuple[bytes, int, int]]
+    ) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO page_sizes VALUES (?, ?, ?, ?, ?)",
+            [(page_id, h, community_id, a, r) for h, a, r in rows],
+        )
+
     def delete_community(self, community_id: bytes) -> None:
+        self.db.execute("DELETE FROM page_sizes WHERE community_id=?", (community_id,))
         self.db.execute("DELETE FROM page_changes WHERE community_id=?", (community_id,))
         self.db.execute("DELETE FROM pages WHERE community_id=?", (community_id,))
