@@ -22,8 +22,8 @@ one deletion and one insertion.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 import re
+from collections.abc import Callable, Sequence
 from difflib import SequenceMatcher
 
 from p2pcommunity.sync.docs.chunks import ParsedChange, parse_change
