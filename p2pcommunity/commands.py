@@ -471,6 +471,11 @@ TABLE: tuple[Command, ...] = (
        lambda c, a: c.service.files.status(a["community"], a["cid"]), human.attachment_status),
     _c("storage", "bytes used by files, the quota, blobs held", (),
        lambda c, a: c.service.files.storage(), human.storage),
+    # -- issue 14: what a page version changed --
+    _c("page diff", "what a version changed against the one before (VERSION from page history)",
+       (COMMUNITY, arg("page"), arg("version")),
+       lambda c, a: c.service.pages.diff(a["community"], a["page"], a["version"]),
+       human.page_diff),
 )  # fmt: skip
 
 COMMANDS: dict[str, Command] = {command.name: command for command in TABLE}

@@ -315,6 +315,12 @@ def _page_history_line(h: Result) -> str:
 page_history = _listing("history", "no history", _page_history_line)
 
 
+def page_diff(result: Result, args: Args) -> str:
+    """One line a run: "= kept", "+ inserted", "- deleted" (newlines shown escaped)."""
+    runs = [f"{op} {text}" for op, text in result["diff"]]
+    return "\n".join([f"version {result['version']}", *runs]) if runs else "no change"
+
+
 # --- issue 16 (s2): moderation log, appeals, context notes ---------------------
 
 

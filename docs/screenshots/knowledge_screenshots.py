@@ -19,11 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+# The helpers (and the QApplication) of the timeline's screenshots: run from this folder.
+from make_screenshots import LOCAL, call, grab, qt, spin, start, tear_down, wait
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-
-# The helpers (and the QApplication) of the timeline's screenshots: run from this folder.
-from timeline_screenshots import LOCAL, call, grab, qt, spin, start, tear_down, wait
 
 from p2pcommunity.ui.app import App
 from p2pcommunity.ui.knowledge.history import HistoryWindow
@@ -176,7 +175,9 @@ def main() -> None:
             {
                 "community": cid,
                 "title": "Getting started",
-                "text": GUIDE.replace("## House rules", "## Rules"),
+                "text": GUIDE.replace("## House rules", "## Rules")
+                .replace("your package manager or the website", "the website")
+                .replace("Be kind", "Be nice"),
             },
         )
         wait(lambda: bool(call(bob, "page list", {"community": cid})["pages"]), 30, "page sync")
@@ -222,8 +223,13 @@ def main() -> None:
         history = alice.window.findChild(HistoryWindow)
         assert history is not None
         wait(lambda: history.table.rowCount() == 2, 20, "history rows")
-        history.table.selectRow(0)
+        history.table.selectRow(1)  # Bob's edit: what it inserted and deleted
+        wait(lambda: "House" in history.diff_view.toPlainText(), 20, "the diff")
         grab(history, "knowledge-history.png")
+        apply_theme(qt, True)
+        spin(300)
+        grab(history, "knowledge-history-dark.png")
+        apply_theme(qt, False)
     finally:
         stop_all([alice, bob], tmp)
 

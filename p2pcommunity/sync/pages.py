@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -42,6 +43,7 @@ from p2pcommunity.sync.docs.pages import (
 from p2pcommunity.sync.errors import Forbidden, Invalid, NotFound, Rejected
 from p2pcommunity.sync.log.community_log import Role
 from p2pcommunity.sync.log.page_rules import EDITORS, MAX_TITLE_CHARS, PageInfo, may_edit
+from p2pcommunity.sync.page_diff import diff_ops, fill_sizes, measured_on_receipt, texts_of
 from p2pcommunity.sync.part import ServicePart
 from p2pcommunity.sync.peerid import peer_id_from_public_key
 from p2pcommunity.sync.storage.blob_store import page_holder
@@ -67,6 +69,8 @@ class CommunityPages:
         self._docs: OrderedDict[bytes, PageDoc] = OrderedDict()
         # page id -> the removals and cuts it was last enforced against
         self._enforced: dict[bytes, Any] = {}
+        # page id -> the files last written to the blob index (most changes touch none)
+        self._indexed: dict[bytes, tuple[Ref, ...]] = {}
 
     def open(self, page_id: bytes) -> PageDoc:
         self.enforce(page_id)
@@ -95,6 +99,7 @@ class CommunityPages:
 
     def forget(self, page_id: bytes) -> None:
         self._docs.pop(page_id, None)
+        self._indexed.pop(page_id, None)
 
     def write(
         self, key: SigningKey, page_id: bytes, text: str, summary: str, now: int,
@@ -124,7 +129,10 @@ class CommunityPages:
                     self.community.id,
                     [(me, change.seq, change.hash, change.raw_bytes, signature)],
                 )
-                tables.set_row(page_id, self.community.id, page.text(), now, page.heads())
+                sizes = [(change.hash, change.added, change.removed)]
+                tables.set_sizes(page_id, self.community.id, sizes)
+                # The splice made the text exactly `text`: no need to read it back.
+                tables.set_row(page_id, self.community.id, text, now, page.heads())
                 self._index_files(page)
         except BaseException:
             self.forget(page_id)
@@ -156,8 +164,14 @@ class CommunityPages:
         if not fresh:
             return 0, waiting
         page = self.open(page_id)
+        shown = tables.shown(page_id)
+        heads = sorted(page.heads())
+        before = (heads, shown[0]) if shown is not None and sorted(shown[1]) == heads else None
         try:
-            apply_page_changes(page, [c.parsed.raw_bytes for c in fresh])
+            text = apply_page_changes(page, [c.parsed.raw_bytes for c in fresh])
+            parsed = [c.parsed for c in fresh]
+            # The count is read only if the batch is not the one-change common case.
+            sizes = measured_on_receipt(page, parsed, before, text, partial(tables.count, page_id))
             with self.store.transaction():
                 tables.insert(
                     page_id,
@@ -173,7 +187,8 @@ class CommunityPages:
                         for c in fresh
                     ],
                 )
-                tables.set_row(page_id, community.id, page.text(), now_ms, page.heads())
+                tables.set_row(page_id, community.id, text, now_ms, page.heads())
+                tables.set_sizes(page_id, community.id, sizes)
                 self._index_files(page)
         except BaseException:
             self.forget(page_id)
@@ -240,7 +255,10 @@ class CommunityPages:
         """Issue 15: the page's files, for `page show` and the blob exchange."""
         files = page.files()
         refs = files if isinstance(files, tuple) else ()
+        if self._indexed.get(page.page_id) == refs:
+            return
         self.store.blobs.replace_refs(self.community.id, page_holder(page.page_id), refs)
+        self._indexed[page.page_id] = refs
 
 
 _BY_COMMUNITY: WeakKeyDictionary[Community, CommunityPages] = WeakKeyDictionary()
@@ -417,10 +435,12 @@ class Pages(ServicePart):
         community = self.service.community(ref)
         info = self.resolve(community, page_ref)
         page = self.open(community, info.id)
+        changes = self.service.store.pages.changes(info.id)
+        sizes = fill_sizes(self.service.store, page, community.id, changes)
         entries = []
-        for actor, seq, change_hash, _, _ in self.service.store.pages.changes(info.id):
+        for actor, seq, change_hash, _, _ in changes:
             meta = page.meta(actor, seq) or (0, "")
-            entries.append((meta[0], change_hash.hex()[:16], actor, meta[1]))
+            entries.append((meta[0], change_hash.hex()[:16], actor, meta[1], change_hash))
         entries.sort()
         return {
             "history": [
@@ -429,27 +449,42 @@ class Pages(ServicePart):
                     "author": peer_id_from_public_key(actor),
                     "time": iso_ms(ms),
                     "summary": summary,
+                    # null only for a change not measured yet (page_diff.SIZE_BUDGET a call)
+                    "added": sizes[change_hash][0] if change_hash in sizes else None,
+                    "removed": sizes[change_hash][1] if change_hash in sizes else None,
                 }
-                for ms, version, actor, summary in entries
+                for ms, version, actor, summary, change_hash in entries
             ]
         }
+
+    def _version_row(self, page_id: bytes, version: str) -> tuple[bytes, bytes]:
+        """(hash, data) of the one stored change whose hash starts with `version`."""
+        wanted = version.strip().lower()
+        found = [
+            (h, d)
+            for _, _, h, d, _ in self.service.store.pages.changes(page_id)
+            if len(wanted) >= 6 and h.hex().startswith(wanted)
+        ]
+        if len(found) != 1:
+            raise NotFound(f"no single version {version!r} of this page (see `page history`)")
+        return found[0]
+
+    def diff(self, ref: str, page_ref: str, version: str) -> dict[str, Any]:
+        """What the change `version` did, against the text its author saw (its deps)."""
+        community = self.service.community(ref)
+        info = self.resolve(community, page_ref)
+        change_hash, data = self._version_row(info.id, version)
+        before, after = texts_of(self.open(community, info.id), data, change_hash)
+        return {"version": change_hash.hex()[:16], "diff": diff_ops(before, after)}
 
     def revert(self, ref: str, page_ref: str, version: str) -> dict[str, Any]:
         community = self._member(ref)
         self.service.require_role(community, Role.MODERATOR, "revert pages")
         info = self.resolve(community, page_ref)
         wanted = version.strip().lower()
-        found = [
-            h
-            for _, _, h, _, _ in self.service.store.pages.changes(info.id)
-            if len(wanted) >= 6 and h.hex().startswith(wanted)
-        ]
-        if len(found) != 1:
-            raise NotFound(f"no single version {version!r} of this page (see `page history`)")
-        page = self.open(community, info.id)
-        old_text, current = page.text([found[0]]), page.text()
+        change_hash, _ = self._version_row(info.id, wanted)
+        old_text = self.open(community, info.id).text([change_hash])
         self._write(community, info.id, old_text, f"revert to {wanted[:16]}")
-        del current
         return {}
 
     def set_editors(self, ref: str, page_ref: str, editors: str) -> dict[str, Any]:

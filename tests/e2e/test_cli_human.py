@@ -175,6 +175,7 @@ def test_every_command_prints_escaped_human_output(make_cli: Any, tmp_path: Path
         human(alice, "page list", cid, expect="Guide")
         first = alice.json("page", "history", cid, "Guide")["history"][0]["version"]
         human(alice, "page history", cid, "Guide", expect=first)
+        human(alice, "page diff", cid, "Guide", first, expect="+ # Guide")
         human(alice, "page revert", cid, "Guide", first, expect="reverted")
         human(alice, "page editors", cid, "Guide", "moderators", expect="moderators")
         human(alice, "member remove", cid, carol_id, expect="removed")

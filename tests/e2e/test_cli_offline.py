@@ -215,3 +215,24 @@ def test_help_and_version(cli: Cli) -> None:
     assert cli("--version").out.startswith("p2pcommunity-node ")
     assert "usage" in cli("post", "--help").out
     assert cli("frobnicate", check=False).code == 2
+
+
+def test_page_history_sizes_and_diff_shapes(cli: Cli) -> None:
+    """Issue 14: history entries gain "added"/"removed"; `page diff` prints the runs."""
+    community_id = _setup(cli)
+    cli("page", "create", community_id, "Guide", "one\ntwo\n")
+    cli("page", "edit", community_id, "Guide", "--replace", "two", "2")
+    history = cli.json("page", "history", community_id, "Guide")["history"]
+    assert [set(h) for h in history] == [
+        {"version", "author", "time", "summary", "added", "removed"}
+    ] * 2
+    assert [(h["added"], h["removed"]) for h in history] == [(8, 0), (1, 3)]
+    version = history[1]["version"]
+    assert cli.json("page", "diff", community_id, "Guide", version) == {
+        "version": version,
+        "diff": [["=", "one\n"], ["-", "two"], ["+", "2"], ["=", "\n"]],
+    }
+    before = _store_snapshot(cli.data_dir)
+    missing = cli("--json", "page", "diff", community_id, "Guide", "abcdef00", check=False)
+    assert missing.code == 1 and missing.error()["code"] == "not_found"
+    assert _store_snapshot(cli.data_dir) == before

@@ -162,7 +162,7 @@ def test_fixture_is_what_0_1_0_wrote() -> None:
 def test_migrated_store_has_todays_schema(copy: Path, tmp_path: Path) -> None:
     path = copy / "alice" / "store.sqlite3"
     store = Store(path)
-    assert store.schema_version() == migrations.CURRENT == (1, 7)
+    assert store.schema_version() == migrations.CURRENT == (1, 8)
     # 1.6 (issue 16): posts by author, in document order.
     indexes = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "posts_by_author" in indexes
@@ -191,6 +191,8 @@ def test_migrated_store_has_todays_schema(copy: Path, tmp_path: Path) -> None:
         "FROM posts p WHERE p.reply_to IS NULL AND p.deleted = 0"
     ).fetchall()
     assert stats and sorted(stats) == sorted(expected)
+    # 1.8 (issue 14): page change sizes, empty (0.1.0 had no pages).
+    assert store.db.execute("SELECT count(*) FROM page_sizes").fetchone() == (0,)
     store.close()
     assert history == [
         (1001, "migrated"),
@@ -200,6 +202,7 @@ def test_migrated_store_has_todays_schema(copy: Path, tmp_path: Path) -> None:
         (1005, "migrated"),
         (1006, "migrated"),
         (1007, "migrated"),
+        (1008, "migrated"),
     ]
     assert user_version(path) == migrations.encode(migrations.CURRENT)
     fresh = tmp_path / "fresh.sqlite3"
@@ -349,8 +352,10 @@ def test_version_packing() -> None:
     assert migrations.decode(1) == (1, 0)  # release 0.1.0
     assert migrations.decode(migrations.encode((3, 42))) == (3, 42)
     assert migrations.encode((1, 1)) == 1001
-    assert migrations.pending((1, 0)) == [(1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (1, 6), (1, 7)]
-    assert migrations.pending((1, 1)) == [(1, 2), (1, 3), (1, 4), (1, 5), (1, 6), (1, 7)]
+    assert migrations.pending((1, 0)) == [
+        (1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (1, 6), (1, 7), (1, 8)
+    ]  # fmt: skip
+    assert migrations.pending((1, 1)) == [(1, 2), (1, 3), (1, 4), (1, 5), (1, 6), (1, 7), (1, 8)]
     assert migrations.pending(migrations.CURRENT) == []
     assert max(migrations.STEPS) == migrations.CURRENT
     with pytest.raises(ValueError):

@@ -57,3 +57,40 @@ def test_a_demoted_editors_edits_count_alike_on_every_peer(tmp_path: Path) -> No
     }
     assert texts == {"admin": "one\ntwo\n", "early": "one\ntwo\n", "late": "one\ntwo\n"}
     assert early.store.pages.max_seqs(page_id)[bob.me] == late.store.pages.max_seqs(page_id)[bob.me]
+
+
+def test_a_demotion_without_a_page_cut_judges_every_edit_by_the_role_now(tmp_path: Path) -> None:
+    """Only builds between the wiki (0334b0c) and 7e94e66 demoted without a `page_cut`;
+    no release did (0.1.0 has no pages). With no recorded heads, nothing tells which
+    edits came before the demotion (author times are the author's to choose), so each
+    peer judges all of them by the role the member holds now: they go, alike on a peer
+    that applied them first and on one that learns of the demotion first."""
+    admin, bob, early, late = (new_service(tmp_path, n) for n in ("admin", "bob", "early", "late"))
+    cid = admin.community_create("Club")["community_id"]
+    for who in (bob, early, late):
+        admin.member_add(cid, peer_id_from_public_key(who.me))
+    admin.role_set(cid, peer_id_from_public_key(bob.me), "moderator")
+    page = admin.pages.create(cid, "Rules", "one\n", editors="moderators")["page_id"]
+    page_id = bytes.fromhex(page)
+    for who in (bob, early, late):
+        sync_log(admin, who, cid)
+        _receive(who, cid, page, _page_changes(admin, page_id))
+    bob.pages.edit(cid, page, append="two\n")  # as a moderator
+    (restricted,) = [
+        c for c in _page_changes(bob, page_id) if c not in _page_changes(admin, page_id)
+    ]
+    for who in (early, admin):
+        _receive(who, cid, page, [restricted])
+    # The demotion as those builds wrote it: a role_set with no page_cut before it.
+    body = {"member": bob.me, "role": "member"}
+    admin.append_op(admin.community(cid), "role_set", body)
+    assert bob.me not in admin.community(cid).state.page_cuts
+    assert early.pages.show(cid, page)["text"] == "one\ntwo\n"  # before it learns
+    for who in (bob, early, late):
+        sync_log(admin, who, cid)
+    with pytest.raises(Rejected) as refused:
+        _receive(late, cid, page, [restricted])
+    assert refused.value.reason == "not_editor"
+    texts = {who.pages.show(cid, page)["text"] for who in (admin, bob, early, late)}
+    assert texts == {"one\n"}
+    assert all(bob.me not in who.store.pages.max_seqs(page_id) for who in (admin, early, late))

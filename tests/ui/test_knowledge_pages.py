@@ -4,12 +4,13 @@ its Markdown, an edit, the history, a revert and who may edit. Clicks and keys o
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QTextCursor
+from PySide6.QtGui import QColor, QTextCursor
 from PySide6.QtWidgets import QMessageBox
 
 from p2pcommunity.ui.knowledge.dialogs import NewPageDialog
-from p2pcommunity.ui.knowledge.history import HistoryWindow
+from p2pcommunity.ui.knowledge.history import DIFF_COLORS, HistoryWindow, change_text, diff_html
 from p2pcommunity.ui.knowledge.pages import may_edit
+from p2pcommunity.ui.theme import DARK, LIGHT, contrast_ratio
 
 from .test_app_flow import create_community
 from .test_knowledge_topics import WAIT, choose, click, click_channel, started
@@ -76,9 +77,14 @@ def test_a_page_is_written_edited_and_reverted_from_its_history(qtbot, make_app)
     assert history is not None and history.isVisible()
     qtbot.waitUntil(lambda: history.table.rowCount() == 2, timeout=WAIT)
     assert history.table.item(0, 1).text() == "Alice"
-    assert history.table.item(1, 2).text().startswith("+")
+    assert history.table.item(1, 2).text() == "+9 \u22120"  # "- be kind"
     history.table.selectRow(1)
     assert not history.revert_button.isEnabled()  # the newest: nothing to revert to
+    # the selected version's diff: what it inserted, coloured; the rest as it was
+    qtbot.waitUntil(lambda: "- be kind" in history.diff_view.toPlainText(), timeout=WAIT)
+    assert "cargo run" in history.diff_view.toPlainText()
+    inserted = history.diff_view.document().find("be kind").charFormat()
+    assert inserted.background().color().name() == DIFF_COLORS[False]["+"][1]
     history.table.selectRow(0)
     assert history.revert_button.isEnabled()
     click(qtbot, history.revert_button)
@@ -120,3 +126,23 @@ def test_a_page_is_written_edited_and_reverted_from_its_history(qtbot, make_app)
     assert alice.chat.community == community
     click(qtbot, pane.pages_button)
     qtbot.waitUntil(lambda: pane.currentWidget() is pages and pages.list.count() == 1, timeout=WAIT)
+
+
+def test_diff_colours_are_legible_in_both_themes() -> None:
+    for dark, theme in ((False, LIGHT), (True, DARK)):
+        for fg, bg in DIFF_COLORS[dark].values():
+            assert contrast_ratio(QColor(fg), QColor(bg)) >= 4.5, (dark, fg, bg)
+            assert contrast_ratio(QColor(theme["text"]), QColor(bg)) >= 4.5, (dark, bg)
+
+
+def test_diff_html_escapes_and_strikes_deletions() -> None:
+    shown = diff_html([["=", "a" * 1000], ["-", "<b>x</b>"], ["+", "y"]], dark=True)
+    assert "&lt;b&gt;x&lt;/b&gt;" in shown and "<b>" not in shown
+    assert "line-through" in shown and DIFF_COLORS[True]["+"][1] in shown
+    assert "a" * 1000 not in shown and "\u2026" in shown  # a long unchanged run, shortened
+    assert change_text({"summary": "revert to abc", "added": 3, "removed": 1}) == (
+        "+3 \u22121 \u00b7 revert to abc"
+    )
+    assert change_text({"summary": "+3 -1 chars", "added": None, "removed": None}) == (
+        "+3 -1 chars"
+    )

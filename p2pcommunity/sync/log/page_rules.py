@@ -11,7 +11,13 @@
   changes beyond are rejected everywhere (as §5.6 does for member docs).
   Also emitted just before a demotion (the same op, parent of the `role_set`):
   a still-active member's changes up to it were made under the earlier role
-  and count; later ones are judged by the role they have now.
+  and count; later ones are judged by the role they have now. A demotion
+  with no `page_cut` before it (only development builds between the wiki and
+  this rule wrote one; no release did: 0.1.0 has no pages) recorded nothing,
+  and nothing else can tell which edits came first (author times are the
+  author's to choose), so all of that member's changes are judged by the
+  role they have now: on every peer alike, restricted edits then go
+  (tests/sync/test_page_demotion.py).
 
 `may_edit` decides from the fold alone, so every peer holding the same ops
 gives the same answer for the same change.

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from p2pcommunity.sync.community import Community
 from p2pcommunity.sync.docs.apply import MAX_BATCH_CHANGES, SignedChange
-from p2pcommunity.sync.docs.chunks import parse_change
+from p2pcommunity.sync.docs.chunks import parse_change, raw_change_hash
 from p2pcommunity.sync.errors import Rejected, RemoteProtocolError
 from p2pcommunity.sync.log.page_rules import may_edit
 from p2pcommunity.sync.pages import pages_of
@@ -78,13 +78,25 @@ class PageSync:
     ) -> PageChangesApplied | None:
         if frame.page not in community.state.pages:
             return None
+        tables = community.store.pages
+        held = self._peer_vv.setdefault(frame.page, {})
+        # In a mesh most frames bring copies, from every neighbour: a copy of a change
+        # we hold is known by its hash, with no parse and no signature check.
+        fresh = []
+        for change in frame.changes:
+            change_hash = raw_change_hash(change.data)
+            known = None if change_hash is None else tables.held_change(frame.page, change_hash)
+            if known is None:
+                fresh.append(change)
+            else:
+                held[known[0]] = max(held.get(known[0], 0), known[1])
+        if not fresh and frame.page not in self._pending:
+            return None
         waiting = self._pending.pop(frame.page, [])
         self._pending_count -= len(waiting)
         self._pending_bytes -= sum(len(c.data) for c in waiting)
         try:
-            applied, still = pages_of(community).receive(
-                frame.page, [*waiting, *frame.changes], now_ms
-            )
+            applied, still = pages_of(community).receive(frame.page, [*waiting, *fresh], now_ms)
         except Rejected as exc:
             if exc.reason != "removed":
                 raise
@@ -100,8 +112,7 @@ class PageSync:
                 raise RemoteProtocolError("too many page changes waiting for their deps")
             self._pending[frame.page] = still
         # What the peer sent, it holds (all of it parsed already in `receive`).
-        held = self._peer_vv.setdefault(frame.page, {})
-        for change in frame.changes:
+        for change in fresh:
             parsed = parse_change(change.data)
             held[parsed.actor] = max(held.get(parsed.actor, 0), parsed.seq)
         return PageChangesApplied(frame.page, applied) if applied else None
@@ -141,9 +152,7 @@ class PageSync:
                 continue
             batch: list[SignedChange] = []
             size = 0
-            for actor, seq, _, data, signature in tables.changes(page_id):
-                if seq <= theirs.get(actor, 0):
-                    continue
+            for _, _, _, data, signature in tables.changes_beyond(page_id, theirs):
                 item = len(data) + len(signature) + ITEM_OVERHEAD
                 if batch and (len(batch) >= MAX_BATCH_CHANGES or size + item > BATCH_BYTES):
                     send(PageChangesFrame(page_id, tuple(batch)))

@@ -115,6 +115,14 @@ def _add_topic_stats(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE pages ADD COLUMN heads BLOB")
 
 
+def _add_page_sizes(db: sqlite3.Connection) -> None:
+    """1.8 (issue 14): what each page change added and removed, for `page history`;
+    empty at first, measured as changes arrive or the history asks (sync/page_diff.py)."""
+    from p2pcommunity.sync.storage.page_tables import PAGE_SIZES_SCHEMA
+
+    _create(db, PAGE_SIZES_SCHEMA)
+
+
 STEPS: dict[Version, Callable[[sqlite3.Connection], None]] = {
     (1, 1): _add_schema_history,
     (1, 2): _add_knowledge,
@@ -123,6 +131,7 @@ STEPS: dict[Version, Callable[[sqlite3.Connection], None]] = {
     (1, 5): _add_personal,
     (1, 6): _add_safety_index,
     (1, 7): _add_topic_stats,
+    (1, 8): _add_page_sizes,
 }
 """Version a step brings the store to -> the step. Append only; never edit a released step."""
 

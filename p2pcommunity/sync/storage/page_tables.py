@@ -4,7 +4,9 @@
 (page, actor, seq), in arrival order (`rowid`), which is a causal order: a
 change is stored only once its deps are. `pages` is derived (text, updated
 time, a snapshot to open a long page quickly) and can be rebuilt from the
-changes.
+changes. `page_sizes` (1.8) is derived too: the characters each change added
+and removed against its deps (page_diff.py), kept once measured; a row of a
+change later cut is never read again (the history lists stored changes).
 """
 
 from __future__ import annotations
@@ -33,6 +35,17 @@ CREATE TABLE pages (
     snapshot_changes INTEGER NOT NULL DEFAULT 0,
     heads BLOB
 );
+"""
+
+PAGE_SIZES_SCHEMA = """
+CREATE TABLE page_sizes (
+    page_id BLOB NOT NULL,
+    hash BLOB NOT NULL,
+    community_id BLOB NOT NULL,
+    added INTEGER NOT NULL,
+    removed INTEGER NOT NULL,
+    PRIMARY KEY (page_id, hash)
+) WITHOUT ROWID;
 """
 
 ChangeRow = tuple[bytes, int, bytes, bytes, bytes]  # actor, seq, hash, data, signature
@@ -84,6 +97,30 @@ class PageTables:
             (page_id, after),
         )
         return [(bytes(a), s, bytes(h), bytes(d), bytes(g)) for a, s, h, d, g in rows]
+
+    def changes_beyond(self, page_id: bytes, known: dict[bytes, int]) -> list[ChangeRow]:
+        """The page's changes a peer that holds `known` ({actor: seq}) lacks, in arrival
+        (causal) order: O(what it lacks), where `changes` reads the whole history."""
+        found: list[tuple[int, ChangeRow]] = []
+        for actor, top in self.max_seqs(page_id).items():
+            if top <= known.get(actor, 0):
+                continue
+            rows = self.db.execute(
+                "SELECT rowid, seq, hash, data, signature FROM page_changes "
+                "WHERE page_id=? AND actor=? AND seq>?",
+                (page_id, actor, known.get(actor, 0)),
+            )
+            found.extend((r, (actor, s, bytes(h), bytes(d), bytes(g))) for r, s, h, d, g in rows)
+        found.sort(key=lambda item: item[0])
+        return [row for _, row in found]
+
+    def held_change(self, page_id: bytes, change_hash: bytes) -> tuple[bytes, int] | None:
+        """(actor, seq) of a change we hold, by its hash."""
+        row = self.db.execute(
+            "SELECT actor, seq FROM page_changes WHERE page_id=? AND hash=?",
+            (page_id, change_hash),
+        ).fetchone()
+        return None if row is None else (bytes(row[0]), int(row[1]))
 
     def count(self, page_id: bytes) -> int:
         row = self.db.execute(
@@ -143,6 +180,22 @@ class PageTables:
         )
         return {bytes(p): ms for p, ms in rows}
 
+    def sizes(self, page_id: bytes) -> dict[bytes, tuple[int, int]]:
+        """Change hash -> (added, removed) characters, for the changes measured so far."""
+        rows = self.db.execute(
+            "SELECT hash, added, removed FROM page_sizes WHERE page_id=?", (page_id,)
+        )
+        return {bytes(h): (a, r) for h, a, r in rows}
+
+    def set_sizes(
+        self, page_id: bytes, community_id: bytes, rows: Sequence[tuple[bytes, int, int]]
+    ) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO page_sizes VALUES (?, ?, ?, ?, ?)",
+            [(page_id, h, community_id, a, r) for h, a, r in rows],
+        )
+
     def delete_community(self, community_id: bytes) -> None:
+        self.db.execute("DELETE FROM page_sizes WHERE community_id=?", (community_id,))
         self.db.execute("DELETE FROM page_changes WHERE community_id=?", (community_id,))
         self.db.execute("DELETE FROM pages WHERE community_id=?", (community_id,))

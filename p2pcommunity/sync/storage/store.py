@@ -236,6 +236,9 @@ class Store:
             )
         schema = _SCHEMA + READ_MODEL_SCHEMA + KNOWLEDGE_SCHEMA + TOPIC_STATS_SCHEMA + ";"
         schema += PAGE_SCHEMA + BLOB_SCHEMA + SAFETY_SCHEMA + PERSONAL_SCHEMA
+        from p2pcommunity.sync.storage.page_tables import PAGE_SIZES_SCHEMA  # 1.8 (issue 14)
+
+        schema += PAGE_SIZES_SCHEMA
         for statement in schema.split(";"):
             if statement.strip():
                 db.execute(statement)
