@@ -100,7 +100,8 @@ class ModlogPage(SafetyPage):
         filters.addWidget(self.member_filter)
         filters.addStretch(1)
         self.view = tree(COLUMNS, "Moderation log entries")
-        for column, width in enumerate((130, 100, 230, 110, 170, 110)):
+        # Narrow enough that the last column shows beside the member list on a laptop.
+        for column, width in enumerate((125, 70, 165, 95, 115, 75)):
             self.view.setColumnWidth(column, width)
         self.view.currentItemChanged.connect(self._on_current_changed)
         self.detail = QTextBrowser()

@@ -18,7 +18,7 @@ import html
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -87,9 +87,8 @@ class ModerationQueue(SafetyPage):
         self.reports = tree(["Category", "Message", "Reason", "Reported by", "Time"], "Reports")
         self.pending = tree(["Why", "Message", "Author", "Time"], "Awaiting approval")
         for view in (self.reports, self.pending):
-            view.setColumnWidth(0, 120)
-            view.setColumnWidth(1, 240)
-            view.setColumnWidth(2, 120)
+            for column, width in enumerate((115, 230, 110, 90)):
+                view.setColumnWidth(column, width)
             view.currentItemChanged.connect(partial(self._on_current_changed, view))
         self.context = QTextBrowser()
         self.context.setAccessibleName("Message in context")
@@ -107,7 +106,10 @@ class ModerationQueue(SafetyPage):
         self.approve_button.clicked.connect(self.approve)
         self.reject_button = QPushButton("Reject…")
         self.reject_button.clicked.connect(self.reject_post)
+        # Stacked, not side by side: in the centre of the window, beside the member
+        # list, the lists need the width and the context a few lines of height.
         left = QVBoxLayout()
+        left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(QLabel("<b>Reports</b>"))
         left.addWidget(self.reports, 3)
         left.addWidget(QLabel("<b>Awaiting approval</b>"))
@@ -115,9 +117,11 @@ class ModerationQueue(SafetyPage):
         lists = QWidget()
         lists.setLayout(left)
         right = QVBoxLayout()
+        right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(QLabel("<b>In context</b>"))
         right.addWidget(self.context, 1)
         buttons = QHBoxLayout()
+        buttons.addStretch(1)
         for button in (
             self.hide_button,
             self.timeout_button,
@@ -129,10 +133,12 @@ class ModerationQueue(SafetyPage):
         right.addLayout(buttons)
         side = QWidget()
         side.setLayout(right)
-        split = QSplitter()
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.setChildrenCollapsible(False)
         split.addWidget(lists)
         split.addWidget(side)
-        split.setSizes([680, 420])
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
         self.body.addLayout(counts)
         self.body.addWidget(split, 1)
         self._update_buttons()
