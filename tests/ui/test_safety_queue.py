@@ -257,6 +257,21 @@ def test_the_pages_for_a_member_and_for_a_moderator(qtbot, make_app) -> None:
     press(qtbot, alice, alice.window, Qt.Key.Key_R, SHIFT_CTRL)
     assert isinstance(alice.chat.centre.currentWidget(), ModerationQueue)
 
+    # Bob made a moderator: the queue's entry appears for him, and its badge follows the
+    # sync events (Alice's report reaches it while the page is not even open)
+    call(
+        qtbot, alice, "role set", {"community": community, "peer": bob.peer_id, "role": "moderator"}
+    )
+    qtbot.waitUntil(lambda: pages.queue_row.isVisibleTo(bob.chat), timeout=SYNC_MS)
+    assert pages.queue_action.isVisible() and pages.queue_badge.isHidden()
+    rude = "You all climb badly"
+    send_and_see(qtbot, bob, alice, rude)
+    params = {"post": row(alice, rude)["id"], "reason": "rude", "category": "harassment"}
+    call(qtbot, alice, "report", {"community": community, **params})
+    qtbot.waitUntil(lambda: pages.queue_badge.text() == "1", timeout=SYNC_MS)
+    assert pages.queue_counts.text() == "1 harassment"
+    assert bob.chat.centre.currentWidget() is bob.chat.knowledge  # nothing moved under him
+
 
 def texts_of(page: ModlogPage, column: int) -> list[str]:
     view = page.view

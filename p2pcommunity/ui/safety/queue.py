@@ -172,6 +172,7 @@ class ModerationQueue(SafetyPage):
         for key, label in CATEGORIES:
             counts[key] = sum(r.get("category") == key for r in reports)
             self.counts[key].setText(f"{label}: {counts[key]}")
+            self.counts[key].setAccessibleName(f"{label} reports: {counts[key]}")
         current = self._current_key()
         self.reports.clear()
         for report in reports:
