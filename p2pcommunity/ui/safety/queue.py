@@ -71,6 +71,7 @@ class ModerationQueue(SafetyPage):
         self.counts: dict[str, QLabel] = {}
         self.active: QTreeWidget | None = None  # the list whose row is current
         counts = QHBoxLayout()
+        counts.setSpacing(6)
         for key, label in CATEGORIES:
             chip = QLabel(f"{label}: 0")
             chip.setStyleSheet(
