@@ -181,6 +181,7 @@ class ChatPage(QWidget):
             self.timeline.set_posts([])
             self.composer.cancel_mode()
             self.searcher.clear()
+            self.safety_pages.leave()  # the last community's log or queue
             if self.side.currentWidget() is not self.members_panel:
                 self.side.setCurrentWidget(self.members_panel)
         self.searcher.community = community_id
