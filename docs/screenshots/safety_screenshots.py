@@ -21,13 +21,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from PySide6.QtWidgets import QTreeWidgetItem
 from timeline_screenshots import LOCAL, call, grab, qt, spin, start, tear_down, wait
 
 from p2pcommunity.ui.app import App
 from p2pcommunity.ui.safety.appeals import AppealsDialog
-from p2pcommunity.ui.safety.modlog import AppealDialog, ModlogDialog
+from p2pcommunity.ui.safety.modlog import AppealDialog
 from p2pcommunity.ui.safety.policy import PolicyDialog
-from p2pcommunity.ui.safety.queue import ModerationQueue
 from p2pcommunity.ui.theme import apply_theme
 
 
@@ -105,12 +105,13 @@ def main() -> None:
         wait(lambda: bool(call(alice, "pending", {"community": cid})["posts"]), what="held")
         del raffle
 
-        # 1. The moderation queue, with the misinformation report selected
+        # 1. The moderation queue page, with the misinformation report selected
         front(alice, bob, carol)
         alice.chat.on_community_changed(cid, "shots")
-        queue = alice.chat.menus.safety.open_queue()
-        assert isinstance(queue, ModerationQueue)
-        queue.resize(1180, 620)
+        wait(lambda: alice.chat.safety_pages.queue_badge.text() == "4", what="queue badge")
+        alice.banner.hide()  # Carol's reply to Bob's thread, from before
+        alice.chat.safety_pages.show_queue()
+        queue = alice.chat.safety_pages.queue
         wait(lambda: queue.reports.topLevelItemCount() == 3, what="queue")
         wait(lambda: queue.pending.topLevelItemCount() == 1, what="queue pending")
         chalk_item = next(
@@ -120,8 +121,9 @@ def main() -> None:
         )
         queue.reports.setCurrentItem(chalk_item)
         wait(lambda: "Chalk" in queue.context.toPlainText(), what="context")
-        grab(queue, "safety-queue.png")
-        queue.close()
+        spin(300)
+        grab(alice.window, "safety-queue.png")
+        alice.chat.safety_pages.back()
         settings = alice.chat.menus.safety.open_policy()
         assert isinstance(settings, PolicyDialog)
         wait(lambda: "general" in settings.slow, what="policy form")
@@ -163,9 +165,8 @@ def main() -> None:
         # 3. The moderation log, as every member sees it (Carol's: her entries are "you")
         front(carol, alice, bob)
         wait(lambda: len(call(carol, "modlog", {"community": cid})["entries"]) >= 4, what="modlog")
-        log = carol.chat.menus.safety.open_modlog()
-        assert isinstance(log, ModlogDialog)
-        log.resize(1100, 460)
+        carol.chat.safety_pages.show_modlog()
+        log = carol.chat.safety_pages.modlog
         wait(lambda: log.view.topLevelItemCount() >= 4, what="log rows")
         wait(
             lambda: any(
@@ -180,7 +181,8 @@ def main() -> None:
             if log.view.topLevelItem(i).text(2) == "hid a message"
         )
         log.view.setCurrentItem(hide)
-        grab(log, "safety-modlog.png")
+        spin(300)
+        grab(carol.window, "safety-modlog.png")
 
         # 4. Carol's appeal, then Alice's list of appeals, then the outcome Carol is told
         appeal = log.open_appeal()
@@ -192,7 +194,7 @@ def main() -> None:
         grab(appeal, "safety-appeal.png")
         appeal.send()
         wait(lambda: log.status.text().startswith("Appeal sent"), what="appeal sent")
-        log.close()
+        carol.chat.safety_pages.back()
         wait(lambda: bool(call(alice, "appeals", {"community": cid})["appeals"]), what="appeal")
         front(alice, bob, carol)
         appeals = alice.chat.menus.safety.open_appeals()
@@ -215,14 +217,25 @@ def main() -> None:
         front(carol, alice, bob)
         watcher = carol.chat.menus.safety.outcomes
         wait(lambda: bool(watcher.notices), what="outcome notice")
-        log = carol.chat.menus.safety.open_modlog()
-        log.resize(1100, 420)
-        wait(lambda: log.view.topLevelItemCount() >= 6, what="log with outcome")
         spin(300)
         carol.banner.raise_()
         grab(carol.window, "safety-appeal-outcome.png")
-        grab(log, "safety-modlog-outcome.png")
-        log.close()
+        carol.banner.hide()
+        carol.chat.safety_pages.show_modlog()
+        wait(lambda: log.view.topLevelItemCount() >= 6, what="log with outcome")
+
+        def hide_entry() -> QTreeWidgetItem:  # found afresh: the page reloads on sync events
+            return next(
+                log.view.topLevelItem(i)
+                for i in range(log.view.topLevelItemCount())
+                if log.view.topLevelItem(i).text(2) == "hid a message"
+            )
+
+        wait(lambda: hide_entry().text(6) == "Reversed", what="the outcome on the entry")
+        log.view.setCurrentItem(hide_entry())
+        spin(300)
+        grab(carol.window, "safety-modlog-outcome.png")
+        carol.chat.safety_pages.back()
         personal_shots(alice, bob, carol, cid)
     finally:
         for app in apps:
@@ -249,6 +262,7 @@ def personal_shots(alice: App, bob: App, carol: App, cid: str) -> None:
     call(bob, "block", {"peer": carol.peer_id})
     front(bob, alice, carol)
     bob.chat.reload_timeline()
+    bob.chat.on_community_changed(cid, "shots")  # a mute is local: no sync event says so
     wait(lambda: any(r.get("muted") for r in bob.chat.channels.rows()), what="sidebar muted")
     spin(500)
     grab(bob.window, "safety-muted-channel.png")

@@ -5,8 +5,9 @@ events into model updates. Requests are fire-and-forget with callbacks; a
 failure shows the node's message in the status bar or a message box, never a
 traceback. Refreshes after `community_changed` are coalesced by a short timer,
 so a burst of synced changes costs one round of requests. The widgets are
-built in chat_layout.py; the menus' actions reach the page only through
-`ActionHost` (actions.py), the verbs below (`start_reply`, `start_edit`, ...).
+built in chat_layout.py, sending from the composers is sending.py's, the
+moderation log and queue pages are safety/pane.py's; the menus' actions
+reach the page only through `ActionHost` (actions.py), the verbs below (`start_reply`, `start_edit`, ...).
 """
 
 from __future__ import annotations
@@ -42,9 +43,12 @@ if TYPE_CHECKING:
     from p2pcommunity.ui.files.controller import FilesController
     from p2pcommunity.ui.hover_toolbar import HoverToolbar
     from p2pcommunity.ui.knowledge.pane import KnowledgePane
+    from p2pcommunity.ui.safety.pane import SafetyPages
     from p2pcommunity.ui.search import SearchController
+    from p2pcommunity.ui.sending import Sending
     from p2pcommunity.ui.text_select import TextSelector
     from p2pcommunity.ui.widgets import (
+        CentreStack,
         ChannelSwitcher,
         MembersPanel,
         SearchPanel,
@@ -90,6 +94,9 @@ class ChatPage(QWidget):
     splitter: QSplitter
     switcher: ChannelSwitcher
     knowledge: KnowledgePane
+    centre: CentreStack
+    safety_pages: SafetyPages
+    sending: Sending
     files: FilesController
 
     def __init__(
@@ -121,8 +128,6 @@ class ChatPage(QWidget):
         self.timeline.loaded.connect(self._on_timeline_loaded)
         self.timeline.posts_arrived.connect(self._on_timeline_posts_arrived)
         self.timeline.load_failed.connect(self.report_error)
-
-    # ------------------------------------------------------------------ layout
 
     # ------------------------------------------------------------------ identity, lists
 
@@ -176,6 +181,7 @@ class ChatPage(QWidget):
             self.timeline.set_posts([])
             self.composer.cancel_mode()
             self.searcher.clear()
+            self.safety_pages.leave()  # the last community's log or queue
             if self.side.currentWidget() is not self.members_panel:
                 self.side.setCurrentWidget(self.members_panel)
         self.searcher.community = community_id
@@ -198,6 +204,7 @@ class ChatPage(QWidget):
             for composer in (self.composer, self.thread_panel.composer):
                 composer.set_timed_out(result.get("timed_out_until"))
             self.add_channel_button.setVisible(result.get("role") in ("owner", "admin"))
+            self.safety_pages.set_role(self.my_role)
 
         self.client.request(
             "community show", {"community": community}, on_result=done, on_error=self.report_error
@@ -283,8 +290,9 @@ class ChatPage(QWidget):
 
     def select_channel(self, channel_id: str) -> None:
         shown = channel_id == self.channel and self.timeline.channel == channel_id
-        if shown and not self.knowledge.showing_pages:
+        if shown and not self.knowledge.showing_pages and not self.safety_pages.showing:
             return
+        self.safety_pages.leave()
         self.channel = channel_id
         self.settings.setValue(f"channel/{self.community}", channel_id)
         row = self.channels.row_of(channel_id)
@@ -351,6 +359,7 @@ class ChatPage(QWidget):
             return
         self.timeline.refresh()
         self.knowledge.refresh()
+        self.safety_pages.refresh()
         self._refresh_info()
         self._refresh_channels()
         self._refresh_members()
@@ -384,69 +393,6 @@ class ChatPage(QWidget):
     def _focus_composer(self) -> None:
         self.window().activateWindow()
         self.composer.edit.setFocus(Qt.FocusReason.OtherFocusReason)
-
-    def _on_composer_sent(self, text: str, reply_to: str) -> None:
-        if not self.channel:
-            return
-        self.composer.send_button.setEnabled(False)
-
-        def done(result: dict[str, Any]) -> None:
-            self.composer.send_button.setEnabled(True)
-            self.menus.safety.posted(result)  # held for approval: the composer says so
-            self.composer.accept_sent()
-            self.files.tray.accept_sent()
-            self.timeline_view.follow_bottom()
-            self.timeline.refresh()
-
-        def failed(message: str, code: str) -> None:
-            self.composer.send_button.setEnabled(True)
-            if not self.menus.safety.post_failed(message, code):  # slow mode etc., in words
-                self.report_error(message, code)
-
-        params = {"channel": self.channel, "text": text, "reply_to": reply_to or None}
-        params |= self.files.post_params()
-        self.client.request(
-            "post", {"community": self.community, **params}, on_result=done, on_error=failed
-        )
-
-    def _on_thread_composer_sent(self, text: str, _reply_to: str) -> None:
-        root = self.thread_panel.root_id
-        held = self.thread_panel.model.rows()
-        channel = str(held[0].get("channel") or self.channel) if held else self.channel
-
-        def done(_result: dict[str, Any]) -> None:
-            self.thread_panel.composer.accept_sent()
-            self.files.thread_tray.accept_sent()
-            self.open_thread(root)
-            self.timeline.refresh()
-
-        params = {"channel": channel, "text": text, "reply_to": root}
-        params |= self.files.thread_tray.params()
-        self.client.request(
-            "post",
-            {"community": self.community, **params},
-            on_result=done,
-            on_error=self.report_error,
-        )
-
-    def _on_composer_edited(self, post_id: str, text: str) -> None:
-        def done(_result: dict[str, Any]) -> None:
-            self.composer.accept_sent()
-            self.timeline.refresh()
-
-        self.client.request(
-            "edit",
-            {"community": self.community, "post": post_id, "text": text},
-            on_result=done,
-            on_error=self.report_error,
-        )
-
-    def _on_composer_edit_last_requested(self) -> None:
-        """Up in an empty box: edit my newest message of this channel that I still may."""
-        for row in reversed(self.timeline.rows()):
-            if row.get("author") == self.me and not row.get("kind") and not row.get("hidden"):
-                self.start_edit(row["id"], row.get("text", ""))
-                return
 
     # ------------------------------------------------------------------ ActionHost verbs
 
@@ -561,6 +507,9 @@ class ChatPage(QWidget):
             # That Escape is the open menu's: it closes the menu, nothing else. (On X11
             # the window's shortcut sees the key before the popup does.)
             return False
+        if self.safety_pages.showing:
+            self.safety_pages.back()  # the moderation log or queue: back to the channel
+            return True
         if self.composer.reply_to or self.composer.editing:
             self.composer.cancel_mode()
             return True

@@ -33,9 +33,12 @@ from p2pcommunity.ui.hover_toolbar import HoverToolbar
 from p2pcommunity.ui.icons import icon_button
 from p2pcommunity.ui.knowledge.pane import KnowledgePane
 from p2pcommunity.ui.models import TimelineModel
+from p2pcommunity.ui.safety.pane import SafetyPages
 from p2pcommunity.ui.search import SearchController
+from p2pcommunity.ui.sending import Sending
 from p2pcommunity.ui.text_select import TextSelector
 from p2pcommunity.ui.widgets import (
+    CentreStack,
     ChannelSwitcher,
     MembersPanel,
     SearchPanel,
@@ -169,9 +172,10 @@ def build_chat_page(page: ChatPage) -> None:
     page.empty_label.setObjectName("muted")
     page.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
     page.composer = Composer()
-    page.composer.sent.connect(page._on_composer_sent)
-    page.composer.edited.connect(page._on_composer_edited)
-    page.composer.edit_last_requested.connect(page._on_composer_edit_last_requested)
+    page.sending = Sending(page)
+    page.composer.sent.connect(page.sending._on_composer_sent)
+    page.composer.edited.connect(page.sending._on_composer_edited)
+    page.composer.edit_last_requested.connect(page.sending._on_composer_edit_last_requested)
     page.composer.set_drafts(DraftStore.beside(page.settings, page))
     page.composer.timeout_ended.connect(page._refresh_info)
     center = QFrame()
@@ -187,6 +191,13 @@ def build_chat_page(page: ChatPage) -> None:
     cl.addWidget(page.composer)
     page.knowledge = KnowledgePane(page, center)  # forum, qa channels and the wiki
     side.insertWidget(1, page.knowledge.pages_entry)
+    page.centre = CentreStack()  # the channels' pane, then the moderation log and queue
+    page.centre.addWidget(page.knowledge)
+    page.safety_pages = SafetyPages(
+        page, page.centre, page.knowledge, page
+    )  # issue 16: log and queue
+    side.insertWidget(side.count() - 1, page.safety_pages.entries)  # above me_row
+    page.knowledge.pages_shown.connect(page.safety_pages.leave)
 
     # right: members / thread / search
     page.members_panel = MembersPanel(page.members)
@@ -194,7 +205,7 @@ def build_chat_page(page: ChatPage) -> None:
         page.menus.on_members_panel_context_menu_requested
     )
     page.thread_panel = ThreadPanel()
-    page.thread_panel.composer.sent.connect(page._on_thread_composer_sent)
+    page.thread_panel.composer.sent.connect(page.sending._on_thread_composer_sent)
     page.thread_panel.view.customContextMenuRequested.connect(page._on_thread_context_menu)
     page.thread_panel.view.post_delegate.reaction_clicked.connect(page.react)
     page.search_panel = SearchPanel()
@@ -229,7 +240,7 @@ def build_chat_page(page: ChatPage) -> None:
     page.splitter = QSplitter()
     page.splitter.setChildrenCollapsible(False)
     page.splitter.addWidget(sidebar)
-    page.splitter.addWidget(page.knowledge)
+    page.splitter.addWidget(page.centre)
     page.splitter.addWidget(page.side)
     page.splitter.setStretchFactor(1, 1)
     page.splitter.setSizes([240, 760, 280])

@@ -3,7 +3,9 @@
 The window shows state; the `App` controller (app.py) decides which page is
 current and answers the menu's requests (preferences, about, quit), which
 the window only announces as signals. Shortcuts live here: Ctrl+K switches
-channel, Ctrl+F searches, Esc closes panels, Ctrl+, opens the preferences.
+channel, Ctrl+F searches, Esc closes panels (and leaves the moderation pages),
+Ctrl+Shift+L and Ctrl+Shift+R open the moderation log and queue (their actions
+are safety/pane.py's), Ctrl+, opens the preferences.
 Geometry and splitter sizes are saved in the data dir's settings when the
 window closes.
 
@@ -138,6 +140,10 @@ class MainWindow(QMainWindow):
         escape.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         escape.triggered.connect(self.chat.close_panel)
         for action in (switch, search, members):
+            view.addAction(action)
+        view.addSeparator()
+        pages = self.chat.safety_pages  # the queue's entry shows for moderators only
+        for action in (pages.modlog_action, pages.queue_action):
             view.addAction(action)
         self.addAction(escape)
         help_menu = self.menuBar().addMenu("&Help")

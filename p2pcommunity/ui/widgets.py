@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QStackedWidget,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -192,6 +193,21 @@ class TimelineView(PostListView):
 
 
 # ------------------------------------------------------------------ side panels
+
+
+class CentreStack(QStackedWidget):
+    """The chat page's centre: the channels' pane, then the community's own pages.
+
+    Its minimum size is the shown page's, not the widest page's (a stack's
+    default): a page's table must not make the window wider than a small screen."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.currentChanged.connect(lambda _: self.updateGeometry())
+
+    def minimumSizeHint(self) -> QSize:
+        current = self.currentWidget()
+        return current.minimumSizeHint() if current is not None else super().minimumSizeHint()
 
 
 class PanelHeader(QWidget):

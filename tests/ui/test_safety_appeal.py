@@ -1,8 +1,9 @@
 """Issue 16 in the app: a context note under a post, the moderation log, an appeal and its outcome.
 
-Alice (owner) notes Bob's post, then hides it from the queue; Bob finds the
-act in the moderation log, appeals it; Alice reverses it from the appeals
-list; Bob is told, and his post is back for everyone.
+Alice (owner) notes Bob's post, then hides it from the queue page; Bob finds
+the act on the moderation log page, appeals it; Alice reverses it from the
+appeals list; Bob is told, his post is back for everyone, and his log shows
+the outcome on the entry he appealed.
 """
 
 from __future__ import annotations
@@ -10,12 +11,20 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from p2pcommunity.ui.safety.appeals import AppealsDialog
-from p2pcommunity.ui.safety.modlog import AppealDialog, ModlogDialog
+from p2pcommunity.ui.safety.modlog import AppealDialog, ModlogPage
 from p2pcommunity.ui.safety.queue import ModerationQueue
 from p2pcommunity.ui.safety.report import ReportDialog
 
 from .conftest import answer_text
-from .test_safety_queue import community_dialog, post_action, row, send_and_see, two_apps
+from .test_safety_queue import (
+    community_dialog,
+    community_page,
+    post_action,
+    row,
+    send_and_see,
+    texts_of,
+    two_apps,
+)
 from .test_two_apps import SYNC_MS, call
 
 
@@ -39,7 +48,7 @@ def test_note_hide_appeal_and_reverse(qtbot, make_app) -> None:
     assert isinstance(report, ReportDialog)
     qtbot.mouseClick(report.choices["misinformation"], Qt.MouseButton.LeftButton)
     qtbot.mouseClick(report.send_button, Qt.MouseButton.LeftButton)
-    queue = community_dialog(alice, "Moderation queue…")
+    queue = community_page(alice, "Moderation queue")
     assert isinstance(queue, ModerationQueue)
     qtbot.waitUntil(lambda: queue.reports.topLevelItemCount() == 1, timeout=10_000)
     assert queue.counts["misinformation"].text() == "Misinformation: 1"
@@ -49,33 +58,24 @@ def test_note_hide_appeal_and_reverse(qtbot, make_app) -> None:
     answer_text(qtbot, queue, "false claim")
     qtbot.waitUntil(lambda: queue.status.text().startswith("1 report"), timeout=10_000)
     qtbot.waitUntil(lambda: row(bob, claim).get("hidden") is True, timeout=SYNC_MS)
-    queue.close()
 
-    # Bob, in the moderation log: the hide concerns his message, so he may appeal it
-    log = community_dialog(bob, "Moderation log")
-    assert isinstance(log, ModlogDialog)
-    qtbot.waitUntil(
-        lambda: any(
-            log.view.topLevelItem(i).text(3) == "your message"
-            for i in range(log.view.topLevelItemCount())
-        ),
-        timeout=10_000,
-    )
-    hide = next(
-        log.view.topLevelItem(i)
-        for i in range(log.view.topLevelItemCount())
-        if log.view.topLevelItem(i).text(2) == "hid a message"
-    )
+    # Bob, on the moderation log page: the hide concerns his message, so he may appeal it
+    log = community_page(bob, "Moderation log")
+    assert isinstance(log, ModlogPage)
+    qtbot.waitUntil(lambda: "your message" in texts_of(log, 3), timeout=10_000)
+
+    def entry(action: str):  # the page reloads on sync events: rows are found afresh
+        view = log.view
+        found = (view.topLevelItem(i) for i in range(view.topLevelItemCount()))
+        return next(item for item in found if item.text(2) == action)
+
+    hide = entry("hid a message")
     assert hide.text(1) == "Alice" and hide.text(4) == "false claim" and hide.text(0)
-    note = next(
-        log.view.topLevelItem(i)
-        for i in range(log.view.topLevelItemCount())
-        if log.view.topLevelItem(i).text(2) == "added a context note"
-    )
-    assert not note.text(4)
-    log.view.setCurrentItem(note)
+    assert not entry("added a context note").text(4)
+    log.view.setCurrentItem(entry("added a context note"))
     assert not log.appeal_button.isEnabled()
-    log.view.setCurrentItem(hide)
+    assert "Note: Samples brought back" in log.detail.toPlainText()
+    log.view.setCurrentItem(entry("hid a message"))
     assert log.appeal_button.isEnabled()
     qtbot.mouseClick(log.appeal_button, Qt.MouseButton.LeftButton)
     appeal = log.findChild(AppealDialog)
@@ -83,6 +83,9 @@ def test_note_hide_appeal_and_reverse(qtbot, make_app) -> None:
     qtbot.keyClicks(appeal.text, "It was a joke, and the note already answers it.")
     qtbot.mouseClick(appeal.send_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: log.status.text().startswith("Appeal sent"), timeout=10_000)
+    assert entry("hid a message").text(6) == "Sent"
+    log.view.setCurrentItem(entry("hid a message"))
+    assert not log.appeal_button.isEnabled()  # once
 
     # Alice reverses it from the appeals list
     qtbot.waitUntil(
@@ -106,13 +109,14 @@ def test_note_hide_appeal_and_reverse(qtbot, make_app) -> None:
     assert "accepted" in watcher.notices[0] and "the note is enough" in watcher.notices[0]
     assert ("Appeal decided", watcher.notices[0]) in bob.notifications
     qtbot.waitUntil(lambda: row(bob, claim).get("hidden") is False, timeout=SYNC_MS)
-    log.reload()
-
-    def texts(column: int) -> list[str]:
-        return [log.view.topLevelItem(i).text(column) for i in range(log.view.topLevelItemCount())]
-
-    qtbot.waitUntil(lambda: "showed a message again" in texts(2), timeout=10_000)
-    assert any(t.startswith("reversed on appeal") and t.endswith("your appeal") for t in texts(2))
+    # His log page, still open, followed the sync: the outcome, and on the entry he appealed
+    qtbot.waitUntil(lambda: "showed a message again" in texts_of(log, 2), timeout=10_000)
+    assert any(
+        t.startswith("reversed on appeal") and t.endswith("your appeal") for t in texts_of(log, 2)
+    )
+    assert entry("hid a message").text(6) == "Reversed"
+    log.view.setCurrentItem(entry("hid a message"))
+    assert "Your appeal: reversed" in log.detail.toPlainText()
     watcher.check(community)  # checked again: said once only
     qtbot.wait(500)
     assert len(watcher.notices) == 1

@@ -1,7 +1,8 @@
 """Where the safety dialogs meet the chat page: its menus, its composer, its notices.
 
 `SafetyActions` is made by `ChatActions` (actions.py) for the community page.
-It adds the community menu's safety entries (by role), the post menu's context
+It adds the community menu's safety entries (by role; the moderation log and
+queue are pages of the community, pane.py, and the menu only shows them), the post menu's context
 note entries (moderators), the report dialog with its categories, the
 composer's refusals in words, and the member's appeal outcome notices. The
 page is the duck-typed chat page (`ActionHost` and its models), never more.
@@ -24,10 +25,8 @@ from p2pcommunity.ui.safety.errors import (
     last_own_post,
     sentence,
 )
-from p2pcommunity.ui.safety.modlog import ModlogDialog
 from p2pcommunity.ui.safety.personal import MuteDialog
 from p2pcommunity.ui.safety.policy import PolicyDialog
-from p2pcommunity.ui.safety.queue import ModerationQueue
 from p2pcommunity.ui.safety.report import ReportDialog
 
 MAX_NOTE = 1000
@@ -56,9 +55,10 @@ class SafetyActions(QObject):
     def fill_community_menu(self, menu: QMenu) -> None:
         role = self.page.my_role
         menu.addSeparator()
+        pages = self.page.safety_pages
         if role in MODERATORS:
-            menu.addAction("Moderation queue…", self.open_queue)
-        menu.addAction("Moderation log", self.open_modlog)
+            menu.addAction("Moderation queue", pages.show_queue)
+        menu.addAction("Moderation log", pages.show_modlog)
         if role in ADMINS:
             menu.addAction("Appeals…", self.open_appeals)
         menu.addAction(
@@ -112,13 +112,6 @@ class SafetyActions(QObject):
             changed.connect(self.page.reload_timeline)
         dialog.open()
         return dialog
-
-    def open_queue(self) -> QDialog:
-        return self._open(ModerationQueue(self.page.client, self.page.community, self.widget))
-
-    def open_modlog(self) -> QDialog:
-        page = self.page
-        return self._open(ModlogDialog(page.client, page.community, page.me, self.widget))
 
     def open_appeals(self) -> QDialog:
         return self._open(AppealsDialog(self.page.client, self.page.community, self.widget))

@@ -1,26 +1,33 @@
 """The moderation log page, for every member, and the appeal a member writes from it.
 
 `modlog` lists every moderation act with its actor, target, reason, the rule it
-cites and its time (shown in local time). A member on whom an entry acted (a
-hide of their message, their timeout, their role change) appeals it once from
-here: the text is sealed to the admins by the node; the outcome comes back as
-an `appeal_uphold` / `appeal_reverse` entry naming the member (appeals.py turns
-it into a notice).
+cites and its time (shown in local time); the page filters it by action and by
+member (as the moderator or the one acted on), and shows the selected entry in
+full below. A member on whom an entry acted (a hide of their message, their
+timeout, their role change) appeals it once from here: the text is sealed to
+the admins by the node. The outcome comes back as an `appeal_uphold` /
+`appeal_reverse` entry naming the member and the appeal (not the entry), so
+this device remembers which entry each of its appeals was about, in the app's
+settings, to show the outcome on that entry too (appeals.py also turns it
+into a notice).
 """
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -29,9 +36,8 @@ from p2pcommunity.ui.client import ControlClient, friendly_error
 from p2pcommunity.ui.safety.common import (
     ACTION_WORDS,
     Row,
-    SafetyDialog,
+    SafetyPage,
     add_row,
-    items,
     local_time,
     row_of,
     tree,
@@ -40,57 +46,163 @@ from p2pcommunity.ui.safety.common import (
 APPEALABLE = ("hide", "timeout", "role_set")
 MAX_APPEAL = 2000
 HIGHLIGHT = QColor(255, 214, 102, 90)
+APPEALED_KEY = "safety/appealed"  # "appeal id:entry id", comma separated
+OUTCOME_WORDS = {"appeal_uphold": "Upheld", "appeal_reverse": "Reversed"}
+# The action filter's choices, in the order a member looks for them.
+ACTION_FILTERS = (
+    ("hide", "Hidden messages"),
+    ("unhide", "Messages shown again"),
+    ("timeout", "Timeouts"),
+    ("untimeout", "Timeouts lifted"),
+    ("member_remove", "Removals"),
+    ("role_set", "Role changes"),
+    ("note_set", "Context notes"),
+    ("note_remove", "Context notes removed"),
+    ("post_approve", "Approvals"),
+    ("post_reject", "Rejections"),
+    ("policy_set", "Policy changes"),
+    ("appeal_uphold", "Appeals upheld"),
+    ("appeal_reverse", "Appeals reversed"),
+)
+COLUMNS = ["Time", "Moderator", "Action", "Concerns", "Reason", "Rule", "Appeal"]
 
 
-class ModlogDialog(SafetyDialog):
-    def __init__(
-        self, client: ControlClient, community: str, me: str, parent: QWidget | None = None
-    ) -> None:
-        super().__init__(client, community, "Moderation log", parent)
-        self.me = me
-        self.resize(960, 480)
-        self.mine: set[str] = set()  # hidden posts that are mine (from `thread`)
-        intro = QLabel(
-            "Every moderation act in this community, newest first. Everyone in the "
-            "community sees the same log. If an act concerned you, you can appeal it once."
+class ModlogPage(SafetyPage):
+    def __init__(self, client: ControlClient, settings: QSettings, parent: QWidget | None = None):
+        super().__init__(
+            client,
+            "Moderation log",
+            "Every moderation act, newest first: everyone in the community sees the same log",
+            parent,
         )
-        intro.setWordWrap(True)
-        self.view = tree(["Time", "Moderator", "Action", "Concerns", "Reason", "Rule"], "Log")
-        for column, width in enumerate((130, 100, 260, 110, 180)):
-            self.view.setColumnWidth(column, width)
-        self.view.currentItemChanged.connect(self._update_buttons)
-        self.appeal_button = QPushButton("Appeal…")
-        self.appeal_button.clicked.connect(self.open_appeal)
+        self.settings = settings
+        self.entries: list[Row] = []
+        self.mine: set[str] = set()  # hidden posts that are mine (from `thread`)
+        self.authors: dict[str, str] = {}  # hidden post -> its author (from `thread`)
+        self.action_filter = QComboBox()
+        self.action_filter.setAccessibleName("Filter by action")
+        self.action_filter.addItem("All actions", "")
+        for action, label in ACTION_FILTERS:
+            self.action_filter.addItem(label, action)
+        self.member_filter = QComboBox()
+        self.member_filter.setAccessibleName("Filter by member")
+        self.member_filter.addItem("All members", "")
+        for box in (self.action_filter, self.member_filter):
+            box.currentIndexChanged.connect(self._show_entries)
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(self.reload)
+        self.header.addWidget(refresh)
+        filters = QHBoxLayout()
+        filters.addWidget(QLabel("Show"))
+        filters.addWidget(self.action_filter)
+        by = QLabel("by or about")
+        filters.addWidget(by)
+        filters.addWidget(self.member_filter)
+        filters.addStretch(1)
+        self.view = tree(COLUMNS, "Moderation log entries")
+        # Narrow enough that the last column shows beside the member list on a laptop.
+        for column, width in enumerate((125, 70, 165, 95, 115, 75)):
+            self.view.setColumnWidth(column, width)
+        self.view.currentItemChanged.connect(self._on_current_changed)
+        self.detail = QTextBrowser()
+        self.detail.setAccessibleName("The selected entry")
+        self.detail.setOpenLinks(False)
+        self.detail.setMaximumHeight(120)
+        self.appeal_button = QPushButton("Appeal…")
+        self.appeal_button.setAccessibleName("Appeal this act")
+        self.appeal_button.clicked.connect(self.open_appeal)
         buttons = QHBoxLayout()
         buttons.addWidget(self.appeal_button)
         buttons.addStretch(1)
-        buttons.addWidget(refresh)
-        self.body.addWidget(intro)
+        self.body.addLayout(filters)
         self.body.addWidget(self.view, 1)
+        self.body.addWidget(self.detail)
         self.body.addLayout(buttons)
-        self._update_buttons()
-        self.load_names(self.reload)
+        self._on_current_changed()
+
+    def forget(self) -> None:
+        self.entries = []
+        self.mine.clear()
+        self.authors.clear()
+        self.view.clear()
+        self._on_current_changed()
 
     def reload(self) -> None:
         self.status.setText("Loading the moderation log…")
         self.ask("modlog", {"limit": 500}, self._on_modlog)
 
     def _on_modlog(self, result: Row) -> None:
+        self.entries = list(result.get("entries", []))
+        for entry in self.entries:
+            target = entry.get("target") or ""
+            if entry.get("action") == "hide" and target and target not in self.authors:
+                self._check_author(target)
+        self._fill_member_filter()
+        self._show_entries()
+
+    def _fill_member_filter(self) -> None:
+        box = self.member_filter
+        chosen = box.currentData()
+        peers = dict.fromkeys(self.names)
+        for entry in self.entries:
+            for peer in (entry.get("actor"), entry.get("target")):
+                if isinstance(peer, str) and peer.startswith("12D3Koo"):
+                    peers[peer] = None
+        choices = sorted((("you" if p == self.me else self.name(p)), p) for p in peers if p)
+        box.blockSignals(True)
+        box.clear()
+        box.addItem("All members", "")
+        for label, peer in choices:
+            box.addItem(label, peer)
+        box.setCurrentIndex(max(0, box.findData(chosen)))
+        box.blockSignals(False)
+
+    def _matches(self, entry: Row) -> bool:
+        action, member = self.action_filter.currentData(), self.member_filter.currentData()
+        if action and entry.get("action") != action:
+            return False
+        if not member:
+            return True
+        target = entry.get("target") or ""
+        return member in (entry.get("actor"), target, self.authors.get(target))
+
+    def _show_entries(self, *_args: object) -> None:
+        current = self.current().get("id")
+        outcomes = self._outcomes()
         self.view.clear()
-        entries = result.get("entries", [])
-        for entry in entries:
-            item = add_row(self.view, self._texts(entry), entry)
+        shown = [e for e in self.entries if self._matches(e)]
+        for entry in shown:
+            item = add_row(self.view, self._texts(entry, outcomes), entry)
             if self._concerns_me(entry) and entry["action"].startswith("appeal_"):
                 for column in range(self.view.columnCount()):
                     item.setBackground(column, QBrush(HIGHLIGHT))
-            if entry.get("action") == "hide" and entry.get("target"):
-                self._check_mine(entry["target"])
-        self.status.setText(f"{len(entries)} entr{'ies' if len(entries) != 1 else 'y'}.")
-        self._update_buttons()
+            if entry.get("id") == current:
+                self.view.setCurrentItem(item)
+        total = len(self.entries)
+        what = f"{total} entr{'ies' if total != 1 else 'y'}"
+        self.status.setText(f"{what}." if len(shown) == total else f"{len(shown)} of {what} shown.")
+        self._on_current_changed()
 
-    def _texts(self, entry: Row) -> list[str]:
+    # ------------------------------------------------------------------ what an entry says
+
+    def _appealed(self) -> dict[str, str]:
+        """appeal id -> entry id, for the appeals sent from this device."""
+        raw = str(self.settings.value(APPEALED_KEY, "") or "")
+        pairs = (p.split(":", 1) for p in raw.split(",") if ":" in p)
+        return {appeal: entry for appeal, entry in pairs}
+
+    def _outcomes(self) -> dict[str, str]:
+        """entry id -> "Sent", "Upheld" or "Reversed", for this member's appeals."""
+        appealed = self._appealed()
+        outcomes = dict.fromkeys(appealed.values(), "Sent")
+        for entry in self.entries:
+            word = OUTCOME_WORDS.get(str(entry.get("action")))
+            appeal = str(entry.get("detail") or "").removeprefix("appeal ")
+            if word and appeal in appealed:
+                outcomes[appealed[appeal]] = word
+        return outcomes
+
+    def _action_words(self, entry: Row) -> str:
         action = str(entry.get("action", ""))
         words = ACTION_WORDS.get(action) or action
         detail = str(entry.get("detail") or "")
@@ -100,13 +212,17 @@ class ModlogDialog(SafetyDialog):
             words += f" ({detail})"
         if action.startswith("appeal_") and self._concerns_me(entry):
             words += " — your appeal"
+        return words
+
+    def _texts(self, entry: Row, outcomes: dict[str, str]) -> list[str]:
         return [
             local_time(entry.get("time")),
             self.name(entry.get("actor")),
-            words,
+            self._action_words(entry),
             self._target(entry),
             entry.get("reason") or "",
             entry.get("rule") or "",
+            outcomes.get(str(entry.get("id")), ""),
         ]
 
     def _target(self, entry: Row) -> str:
@@ -115,21 +231,23 @@ class ModlogDialog(SafetyDialog):
             return "you" if target == self.me else "your message"
         if target.startswith("12D3Koo"):
             return self.name(target)
+        if target in self.authors:
+            return f"a message by {self.name(self.authors[target])}"
         return "a message" if target else ""
 
     def _concerns_me(self, entry: Row) -> bool:
         target = entry.get("target") or ""
         return bool(target) and (target == self.me or target in self.mine)
 
-    def _check_mine(self, post_id: str) -> None:
+    def _check_author(self, post_id: str) -> None:
         def done(result: Row) -> None:
-            posts = result.get("posts", [])
-            if any(p.get("id") == post_id and p.get("author") == self.me for p in posts):
+            post = next((p for p in result.get("posts", []) if p.get("id") == post_id), None)
+            if post is None or not post.get("author"):
+                return
+            self.authors[post_id] = str(post["author"])
+            if post["author"] == self.me:
                 self.mine.add(post_id)
-                for item in items(self.view):
-                    if row_of(item).get("target") == post_id:
-                        item.setText(3, "your message")
-                self._update_buttons()
+            self._show_entries()
 
         self.request(
             "thread",
@@ -138,30 +256,66 @@ class ModlogDialog(SafetyDialog):
             lambda _m, _c: None,  # deleted since: nothing to appeal about
         )
 
+    # ------------------------------------------------------------------ selection, appeal
+
     def current(self) -> Row:
         return row_of(self.view.currentItem())
 
-    def _update_buttons(self, *_args: object) -> None:
+    def _on_current_changed(self, *_args: object) -> None:
         entry = self.current()
-        can = entry.get("action") in APPEALABLE and self._concerns_me(entry)
+        outcome = self._outcomes().get(str(entry.get("id")), "")
+        can = entry.get("action") in APPEALABLE and self._concerns_me(entry) and not outcome
         self.appeal_button.setEnabled(can)
         self.appeal_button.setToolTip(
-            "" if can else "You can appeal a hide, timeout or role change that concerned you."
+            ""
+            if can
+            else "You have appealed this."
+            if outcome
+            else "You can appeal a hide, timeout or role change that concerned you."
         )
+        self.detail.setHtml(self._detail(entry, outcome))
+
+    def _detail(self, entry: Row, outcome: str) -> str:
+        if not entry:
+            return "<p><i>Select an entry to read it in full.</i></p>"
+        lines = [
+            f"<b>{html.escape(self.name(entry.get('actor')))}</b> "
+            f"{html.escape(self._action_words(entry))} "
+            f"<b>{html.escape(self._target(entry))}</b>"
+            f" <span style='color:#777'>· {html.escape(local_time(entry.get('time')))}</span>",
+            f"Reason: {html.escape(entry.get('reason') or 'none given')}",
+            f"Rule cited: {html.escape(entry.get('rule') or 'none')}",
+        ]
+        if entry.get("action") == "note_set" and entry.get("detail"):
+            lines.append(f"Note: {html.escape(str(entry['detail']))}")
+        if outcome:
+            lines.append(
+                "Your appeal: "
+                + {"Sent": "sent, waiting for the admins", "Upheld": "upheld: the act stands"}.get(
+                    outcome, "reversed: the act is undone"
+                )
+            )
+        return "<br>".join(lines)
 
     def open_appeal(self) -> AppealDialog | None:
         entry = self.current()
         if not self.appeal_button.isEnabled():
             return None
-        dialog = AppealDialog(self.client, self.community, entry, self._texts(entry)[2], self)
+        what = self._action_words(entry)
+        dialog = AppealDialog(self.client, self.community, entry, what, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.appealed.connect(
-            lambda _id: self.status.setText(
-                "Appeal sent. Only the admins can read it; the outcome will appear here."
-            )
-        )
+        dialog.appealed.connect(lambda appeal: self._on_appeal_dialog_appealed(appeal, entry))
         dialog.open()
         return dialog
+
+    def _on_appeal_dialog_appealed(self, appeal: str, entry: Row) -> None:
+        appealed = self._appealed()
+        appealed[appeal] = str(entry.get("id", ""))
+        self.settings.setValue(APPEALED_KEY, ",".join(f"{a}:{e}" for a, e in appealed.items()))
+        self._show_entries()
+        self.status.setText(
+            "Appeal sent. Only the admins can read it; the outcome will appear here."
+        )
 
 
 class AppealDialog(QDialog):

@@ -1,12 +1,15 @@
-"""The moderation queue: what members reported and what waits for approval, in context.
+"""The moderation queue page: what members reported and what waits for approval, in context.
 
-Moderators and admins. The reports (`reports`, minus those this moderator
+Moderators and admins (the sidebar shows its entry to them only, with the counts
+this page announces: `counts_changed`). The reports (`reports`, minus those this moderator
 dismissed: `dismissed`) are counted per category at the top and listed with the
 reported message; held and flagged posts (`pending`) are listed below. The
 selected message is shown in context on the right: its thread as `thread`
 answers it (with hidden posts: `include_hidden`), the message itself marked.
 From the queue a moderator hides, times out or dismisses a report, and approves
-or rejects a held post. Every act is one request; the queue reloads after it.
+or rejects a held post. Every act is one request; the queue reloads after it,
+and whenever the community changes (another moderator's dismissal or hide
+arrives as a sync event like any other).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import html
 from functools import partial
 from typing import Any
 
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -33,7 +37,7 @@ from p2pcommunity.ui.dialogs import ask_text
 from p2pcommunity.ui.safety.common import (
     CATEGORIES,
     Row,
-    SafetyDialog,
+    SafetyPage,
     add_row,
     items,
     local_time,
@@ -50,16 +54,24 @@ def _excerpt(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class ModerationQueue(SafetyDialog):
-    def __init__(
-        self, client: ControlClient, community: str, parent: QWidget | None = None
-    ) -> None:
-        super().__init__(client, community, "Moderation queue", parent)
-        self.resize(1000, 560)
+def _key(kind: str, row: Row) -> str:
+    if kind == "report":
+        return f"{row.get('post', '')}/{row.get('reporter', '')}/{row.get('time', '')}"
+    return str(row.get("id", ""))
+
+
+class ModerationQueue(SafetyPage):
+    counts_changed = Signal(dict)  # category -> open reports, and "held" -> awaiting approval
+
+    def __init__(self, client: ControlClient, parent: QWidget | None = None) -> None:
+        super().__init__(
+            client, "Moderation queue", "Reports and held messages, for moderators", parent
+        )
         self.posts: dict[str, Row] = {}  # post id -> the post, once `thread` answered
         self.counts: dict[str, QLabel] = {}
         self.active: QTreeWidget | None = None  # the list whose row is current
         counts = QHBoxLayout()
+        counts.setSpacing(6)
         for key, label in CATEGORIES:
             chip = QLabel(f"{label}: 0")
             chip.setStyleSheet(
@@ -72,13 +84,12 @@ class ModerationQueue(SafetyDialog):
         counts.addStretch(1)
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(self.reload)
-        counts.addWidget(refresh)
+        self.header.addWidget(refresh)
         self.reports = tree(["Category", "Message", "Reason", "Reported by", "Time"], "Reports")
         self.pending = tree(["Why", "Message", "Author", "Time"], "Awaiting approval")
         for view in (self.reports, self.pending):
-            view.setColumnWidth(0, 120)
-            view.setColumnWidth(1, 240)
-            view.setColumnWidth(2, 120)
+            for column, width in enumerate((115, 230, 110, 90)):
+                view.setColumnWidth(column, width)
             view.currentItemChanged.connect(partial(self._on_current_changed, view))
         self.context = QTextBrowser()
         self.context.setAccessibleName("Message in context")
@@ -96,7 +107,10 @@ class ModerationQueue(SafetyDialog):
         self.approve_button.clicked.connect(self.approve)
         self.reject_button = QPushButton("Reject…")
         self.reject_button.clicked.connect(self.reject_post)
+        # Stacked, not side by side: in the centre of the window, beside the member
+        # list, the lists need the width and the context a few lines of height.
         left = QVBoxLayout()
+        left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(QLabel("<b>Reports</b>"))
         left.addWidget(self.reports, 3)
         left.addWidget(QLabel("<b>Awaiting approval</b>"))
@@ -104,9 +118,11 @@ class ModerationQueue(SafetyDialog):
         lists = QWidget()
         lists.setLayout(left)
         right = QVBoxLayout()
+        right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(QLabel("<b>In context</b>"))
         right.addWidget(self.context, 1)
         buttons = QHBoxLayout()
+        buttons.addStretch(1)
         for button in (
             self.hide_button,
             self.timeout_button,
@@ -118,16 +134,25 @@ class ModerationQueue(SafetyDialog):
         right.addLayout(buttons)
         side = QWidget()
         side.setLayout(right)
-        split = QSplitter()
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.setChildrenCollapsible(False)
         split.addWidget(lists)
         split.addWidget(side)
-        split.setSizes([680, 420])
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
         self.body.addLayout(counts)
         self.body.addWidget(split, 1)
         self._update_buttons()
-        self.load_names(self.reload)
 
     # ------------------------------------------------------------------ loading
+
+    def forget(self) -> None:
+        self.posts.clear()
+        self.reports.clear()
+        self.pending.clear()
+        self.active = None
+        self._show_context()
+        self._update_buttons()
 
     def reload(self) -> None:
         self.status.setText("Loading the queue…")
@@ -144,13 +169,16 @@ class ModerationQueue(SafetyDialog):
             if r.get("time", "") > dismissed.get(r.get("post", ""), "")
         ]
         reports.sort(key=lambda r: r.get("time", ""), reverse=True)
+        counts: dict[str, int] = {}
         for key, label in CATEGORIES:
-            n = sum(r.get("category") == key for r in reports)
-            self.counts[key].setText(f"{label}: {n}")
+            counts[key] = sum(r.get("category") == key for r in reports)
+            self.counts[key].setText(f"{label}: {counts[key]}")
+            self.counts[key].setAccessibleName(f"{label} reports: {counts[key]}")
+        current = self._current_key()
         self.reports.clear()
         for report in reports:
             add_row(self.reports, self._report_texts(report), report)
-        self.ask("pending", {}, self._on_pending)
+        self.ask("pending", {}, lambda result: self._on_pending(counts, current, result))
         for post_id in dict.fromkeys(r["post"] for r in reports):
             self._fetch(post_id)
 
@@ -169,7 +197,12 @@ class ModerationQueue(SafetyDialog):
             local_time(report.get("time")),
         ]
 
-    def _on_pending(self, result: Row) -> None:
+    def _current_key(self) -> tuple[str, str]:
+        """What is selected, to select it again after a reload: (list, report or post id)."""
+        kind, row, _post = self.current()
+        return kind, _key(kind, row)
+
+    def _on_pending(self, counts: dict[str, int], current: tuple[str, str], result: Row) -> None:
         self.pending.clear()
         posts = result.get("posts", [])
         for post in posts:
@@ -190,16 +223,29 @@ class ModerationQueue(SafetyDialog):
             f"{n_reports} report{'s' * (n_reports != 1)}, "
             f"{n_pending} message{'s' * (n_pending != 1)} awaiting approval."
         )
-        for view in (self.reports, self.pending):
-            if items(view) and view.currentItem() is None:
-                select_first(view)
-                break
+        self._select_again(current)
+        self.counts_changed.emit({**counts, "held": n_pending})
         self._update_buttons()
+
+    def _select_again(self, current: tuple[str, str]) -> None:
+        """After a reload: the same row as before if it is still there, else the first."""
+        kind, key = current
+        view = self.reports if kind == "report" else self.pending
+        again = next((i for i in items(view) if kind and _key(kind, row_of(i)) == key), None)
+        if again is not None:
+            view.setCurrentItem(again)
+            return
+        for view in (self.reports, self.pending):
+            if items(view):
+                select_first(view)
+                return
+        self.active = None
+        self._show_context()
 
     def _fetch(self, post_id: str) -> None:
         def done(result: Row) -> None:
             for post in result.get("posts", []):
-                self.posts.setdefault(post["id"], post)
+                self.posts[post["id"]] = post  # fresh: another moderator may have hidden it
             self._refresh_report_rows(post_id)
 
         def gone(_message: str, code: str) -> None:
