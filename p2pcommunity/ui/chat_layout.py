@@ -224,6 +224,8 @@ def build_chat_page(page: ChatPage) -> None:
         TextSelector(v)
         for v in (page.timeline_view, page.thread_panel.view, page.search_panel.view)
     ]
+    for view in (page.timeline_view, page.thread_panel.view, page.search_panel.view):
+        view.post_delegate.link_refused.connect(page.status_message)  # "Not opened: ..."
     bar = page.toolbars[0]
     chain = (bar.react_button, bar.reply_button, bar.unhide_button, bar.more_button)
     QWidget.setTabOrder(page.timeline_view, chain[0])

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
+from p2pcommunity.ui.safety.errors import HELD_TEXT, SAFETY_CODES, sentence
+
 if TYPE_CHECKING:
     from p2pcommunity.ui.chat import ChatPage
 
@@ -25,9 +27,11 @@ class Sending(QObject):
         if not page.channel:
             return
         page.composer.send_button.setEnabled(False)
+        page.files.tray.set_sending(True)  # the node is reading the files: they stay put
 
         def done(result: dict[str, Any]) -> None:
             page.composer.send_button.setEnabled(True)
+            page.files.tray.set_sending(False)
             page.menus.safety.posted(result)  # held for approval: the composer says so
             page.composer.accept_sent()
             page.files.tray.accept_sent()
@@ -36,6 +40,7 @@ class Sending(QObject):
 
         def failed(message: str, code: str) -> None:
             page.composer.send_button.setEnabled(True)
+            page.files.tray.set_sending(False)
             if not page.menus.safety.post_failed(message, code):  # slow mode etc., in words
                 page.report_error(message, code)
 
@@ -51,19 +56,30 @@ class Sending(QObject):
         held = page.thread_panel.model.rows()
         channel = str(held[0].get("channel") or page.channel) if held else page.channel
 
-        def done(_result: dict[str, Any]) -> None:
+        page.files.thread_tray.set_sending(True)
+
+        def done(result: dict[str, Any]) -> None:
+            page.files.thread_tray.set_sending(False)
+            if result.get("held"):
+                page.status_message.emit(HELD_TEXT)
             page.thread_panel.composer.accept_sent()
             page.files.thread_tray.accept_sent()
             page.open_thread(root)
             page.timeline.refresh()
 
+        def failed(message: str, code: str) -> None:
+            # The composer notice belongs to the channel's composer: a reply's
+            # refusal is said in words in the status bar instead.
+            page.files.thread_tray.set_sending(False)
+            if code in SAFETY_CODES:
+                page.status_message.emit(sentence(code, message))
+            else:
+                page.report_error(message, code)
+
         params = {"channel": channel, "text": text, "reply_to": root}
         params |= page.files.thread_tray.params()
         page.client.request(
-            "post",
-            {"community": page.community, **params},
-            on_result=done,
-            on_error=page.report_error,
+            "post", {"community": page.community, **params}, on_result=done, on_error=failed
         )
 
     def _on_composer_edited(self, post_id: str, text: str) -> None:

@@ -163,3 +163,44 @@ def test_a_new_topic_carries_its_files_within_the_communitys_limit(
     posts = call(qtbot, app, "thread", {"community": community, "post": topic["id"]})["posts"]
     (att,) = posts[0]["attachments"]
     assert (att["name"], att["size"]) == ("topo.txt", topo.stat().st_size)
+
+
+def test_a_refused_thread_reply_says_why_and_keeps_its_files(
+    qtbot, make_app, tmp_path, monkeypatch
+) -> None:
+    """A reply refused by the policy is said in words (not the node's code), and its
+    files are neither lost nor locked: the tray is usable again for the next try."""
+    app, community = ready(qtbot, make_app)
+    chat = app.chat
+    call(qtbot, app, "words add", {"community": community, "word": "scam", "action": "block"})
+    send(qtbot, app, "anyone selling ropes?")
+    qtbot.waitUntil(lambda: "anyone selling ropes?" in timeline_texts(app), timeout=MS)
+    root = chat.timeline.rows()[-1]["id"]
+    call(
+        qtbot,
+        app,
+        "post",
+        {"community": community, "channel": "general", "text": "ask Ana", "reply_to": root},
+    )
+    chat.timeline.refresh()
+    qtbot.waitUntil(lambda: "ask Ana" in timeline_texts(app), timeout=MS)
+    row = next(i for i, r in enumerate(chat.timeline.rows()) if r["id"] == root)
+    click_replies_link(qtbot, app, row)
+    panel = chat.thread_panel
+    qtbot.waitUntil(lambda: panel.isVisible() and panel.model.rowCount() == 2, timeout=MS)
+
+    tray = chat.files.thread_tray
+    pic = photo(tmp_path / "rope.png", 200, 100)
+    pick_files(monkeypatch, [pic])
+    qtbot.mouseClick(tray.button, Qt.MouseButton.LeftButton)
+    edit = panel.composer.edit
+    edit.setFocus()
+    qtbot.keyClicks(edit, "that offer is a SC4M")
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    status = app.window.statusBar()
+    qtbot.waitUntil(lambda: "word the moderators blocked" in status.currentMessage(), timeout=MS)
+    assert "blocked_word" not in status.currentMessage()
+    assert tray.files == [pic] and tray.button.isEnabled()
+    assert panel.model.rowCount() == 2
+    posts = call(qtbot, app, "thread", {"community": community, "post": root})["posts"]
+    assert [p["text"] for p in posts] == ["anyone selling ropes?", "ask Ana"]
