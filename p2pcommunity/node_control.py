@@ -17,6 +17,7 @@ from typing import Any
 from p2pcommunity import archive
 from p2pcommunity.commands import Outcome, Result, Where, lookup, validate
 from p2pcommunity.control.protocol import MethodNotFound
+from p2pcommunity.net.blobs import preparing_attachments
 from p2pcommunity.net.node import Node
 from p2pcommunity.sync.peerid import public_key_from_peer_id
 from p2pcommunity.sync.service import Service
@@ -39,11 +40,13 @@ class NodeControl:
         command = lookup(method)
         if command.where is not Where.ANYWHERE or command.call is None:
             raise MethodNotFound(f"{method!r} does not run through the node")
-        outcome = command.call(self, validate(command, params))
-        if inspect.isawaitable(outcome):
-            result: Result = await outcome
-            return result
-        return outcome
+        args = validate(command, params)
+        async with preparing_attachments(self.node, args):  # issue 15: off the trio thread
+            outcome = command.call(self, args)
+            if inspect.isawaitable(outcome):
+                result: Result = await outcome
+                return result
+            return outcome
 
     # -- the Context of commands.py ------------------------------------------
 

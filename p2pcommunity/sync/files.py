@@ -95,6 +95,9 @@ class Files:
         # Set by the node: fetches (community id, root, timeout) from peers.
         self.fetcher: Fetcher | None = None
         self.progress = Progress()  # updated by net/blobs.py while the node runs
+        # Files the node chunked in a worker thread before the command attaching them
+        # ran (net/blobs.py `preparing_attachments`): (path, size, mtime) -> manifest.
+        self._prepared: dict[tuple[str, int, int], Manifest] = {}
 
     @property
     def blobs(self) -> Any:
@@ -131,13 +134,39 @@ class Files:
         refs = []
         now = self.service.clock()
         for path, mime in files:
-            info = inspect(path) if mime in IMAGES else None
-            image = (info.width, info.height, info.thumb) if info is not None else None
-            manifest = chunk_file(path, path.name, mime, image, self.blobs.write_chunk)
+            manifest = self._take_prepared(path, mime) or self.chunk(path, mime)
             self.blobs.add_blob(manifest, own=True, now_ms=now)
             self.blobs.mark_had(manifest.ref.root, range(len(manifest.chunks)))
             refs.append(manifest.ref)
         return tuple(refs)
+
+    def chunk(self, path: Path, mime: str, stored: Callable[[int], None] | None = None) -> Manifest:
+        """Write the chunks of `path` into the tree and return its manifest; `stored(done)`
+        after each chunk. File I/O and hashing only, no SQLite: the node runs it in a
+        worker thread (`prepare`) so that a large file does not stall its loop."""
+        info = inspect(path) if mime in IMAGES else None
+        image = (info.width, info.height, info.thumb) if info is not None else None
+        return chunk_file(path, path.name, mime, image, self.blobs.write_chunk, stored)
+
+    def keep_prepared(self, path: Path, manifest: Manifest) -> None:
+        """`attach` takes this manifest for `path` instead of chunking it again, while
+        the file's size and mtime are what they were."""
+        self._prepared[_file_key(path)] = manifest
+
+    def _take_prepared(self, path: Path, mime: str) -> Manifest | None:
+        manifest = self._prepared.pop(_file_key(path), None)
+        return manifest if manifest is not None and manifest.ref.mime == mime else None
+
+    def discard_prepared(self, path: Path, manifest: Manifest) -> None:
+        """A prepared file the command did not attach (it failed): its chunk files go,
+        unless a blob holds them."""
+        key = _file_key(path)
+        if self._prepared.get(key) is manifest:
+            del self._prepared[key]
+        if self.blobs.blob(manifest.ref.root) is None:
+            # remove_blob deletes exactly the chunk files no other blob lists
+            self.blobs.add_blob(manifest, own=False, now_ms=self.service.clock())
+            self.blobs.remove_blob(manifest.ref.root)
 
     def check_paths(self, community: Community, paths: list[str]) -> list[tuple[Path, str]]:
         """Every file exists, is within the limit and has a bare name: (path, sniffed type)."""
@@ -442,6 +471,14 @@ class Files:
         if refused:
             log.warning("import: %d blobs refused (did not verify), %d imported", refused, imported)
         return {"blobs": imported, "blobs_refused": refused}
+
+
+def _file_key(path: Path) -> tuple[str, int, int]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (str(path), -1, -1)
+    return (str(path), stat.st_size, stat.st_mtime_ns)
 
 
 def _root(cid_text: str) -> bytes:
