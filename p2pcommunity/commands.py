@@ -554,6 +554,9 @@ TABLE: tuple[Command, ...] = (
        lambda c, a: c.service.files.status(a["community"], a["cid"]), human.attachment_status),
     _c("storage", "bytes used by files, the quota, blobs held", (),
        lambda c, a: c.service.files.storage(), human.storage),
+    _c("attachment keep", "keep an attached file here: the quota never evicts it",
+       (COMMUNITY, arg("cid")),
+       lambda c, a: c.service.files.keep(a["community"], a["cid"]), human.done("kept")),
 )  # fmt: skip
 
 COMMANDS: dict[str, Command] = {command.name: command for command in TABLE}

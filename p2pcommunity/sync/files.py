@@ -14,7 +14,8 @@ Who keeps what (one quota per node, `[limits] blob_quota_bytes`):
   community's visible posts (`wanted`) while it fits in the quota, and then
   stops: it never fetches what the next sweep would evict;
 - a member keeps what it posted (`own`, never evicted) and what it opened
-  (`attachment save` fetches and touches it);
+  (`attachment save` fetches and touches it); `attachment keep` (an image the
+  app showed on screen) marks a blob `own` too, so it is never evicted;
 - `sweep` evicts others' blobs beyond the quota, least recently used first,
   never our own nor one being fetched;
 - a blob that no visible post attaches (all its posts deleted or hidden) is
@@ -246,6 +247,21 @@ class Files:
             "sending": root in self.progress.serving,
             "sent_chunks": self.progress.sent_chunks(root),
         }
+
+    def keep(self, ref: str, cid_text: str) -> dict[str, Any]:
+        """`attachment keep`: the member keeps this blob as it keeps what it posted (the
+        app calls it for an image that appeared on screen), so the quota never evicts
+        it; it still goes when no visible post attaches it any more."""
+        community = self.service.community(ref)
+        root = _root(cid_text)
+        if not self.visible_refs(community.id, root):
+            raise NotFound(f"no attachment {cid_text} in {community.state.name!r}")
+        row = self.blobs.blob(root)
+        if row is None:
+            raise NotFound(f"{cid_text} is not here yet: save or fetch it first")
+        manifest = parse_manifest(bytes(row.manifest), root)
+        self.blobs.add_blob(manifest, own=True, now_ms=self.service.clock())  # own = max(...)
+        return {"cid": cids.to_text(root), "kept": True}
 
     def storage(self) -> dict[str, Any]:
         used, count = self.blobs.usage()

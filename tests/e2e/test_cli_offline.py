@@ -215,3 +215,15 @@ def test_help_and_version(cli: Cli) -> None:
     assert cli("--version").out.startswith("p2pcommunity-node ")
     assert "usage" in cli("post", "--help").out
     assert cli("frobnicate", check=False).code == 2
+
+
+def test_attachment_keep_shape_and_unknown_cid(cli: Cli, tmp_path: Path) -> None:
+    community_id = _setup(cli)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("bring gloves\n", encoding="utf-8")
+    cli("post", community_id, "general", "see file", "--attach", str(notes))
+    root = cli.json("read", community_id, "general")["posts"][-1]["attachments"][0]["cid"]
+    assert cli.json("attachment", "keep", community_id, root) == {"cid": root, "kept": True}
+    unknown = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"  # CID of b""
+    result = cli("--json", "attachment", "keep", community_id, unknown, check=False)
+    assert result.code == 1 and result.error()["code"] == "not_found"
