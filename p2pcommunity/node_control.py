@@ -43,6 +43,9 @@ class NodeControl:
         args = validate(command, params)
         async with preparing_attachments(self.node, args):  # issue 15: off the trio thread
             outcome = command.call(self, args)
+            if command.name == "status" and isinstance(outcome, dict):
+                # CLI.md "Reach": only a running node has connections to tell
+                return {**outcome, "connections": self.node.connections()}
             if inspect.isawaitable(outcome):
                 result: Result = await outcome
                 return result
