@@ -57,7 +57,7 @@ from p2pcommunity.sync.blobs.manifest import MAX_MANIFEST_BYTES, BadManifest, Ma
 from p2pcommunity.sync.cbor import MalformedCBOR, decode
 from p2pcommunity.sync.crypto import canonical_cbor
 from p2pcommunity.sync.errors import DomainError, Invalid
-from p2pcommunity.sync.files import MANIFEST_INDEX
+from p2pcommunity.sync.files import MANIFEST_INDEX, PreparedKey
 from p2pcommunity.sync.peerid import public_key_from_peer_id
 
 if TYPE_CHECKING:
@@ -308,7 +308,7 @@ async def preparing_attachments(node: Node, args: dict[str, Any]) -> AsyncIterat
     Files the limits refuse are left to the command, which says why before storing."""
     files = node.service.files
     paths = [p for p in args.get("attach") or () if isinstance(p, str)]
-    prepared: list[tuple[Path, Manifest]] = []
+    prepared: list[tuple[PreparedKey, Manifest]] = []
     try:
         if paths and isinstance(args.get("community"), str):
             try:
@@ -318,12 +318,11 @@ async def preparing_attachments(node: Node, args: dict[str, Any]) -> AsyncIterat
                 checked = []
             for raw, (path, mime) in zip(paths, checked, strict=False):
                 manifest = await _prepare(node, community.id.hex(), raw, path, mime)
-                files.keep_prepared(path, manifest)
-                prepared.append((path, manifest))
+                prepared.append((files.keep_prepared(path, manifest), manifest))
         yield
     finally:
-        for path, manifest in prepared:
-            files.discard_prepared(path, manifest)
+        for key, manifest in prepared:
+            files.discard_prepared(key, manifest)
 
 
 async def _prepare(node: Node, community_id: str, raw: str, path: Path, mime: str) -> Manifest:

@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 DEFAULT_QUOTA = 10 * 1000**3  # [limits] blob_quota_bytes of an always-on node
 MANIFEST_INDEX = -1  # the index a request gives for a blob's manifest
 Fetcher = Callable[[bytes, bytes, float], Awaitable[None]]
+PreparedKey = tuple[str, int, int]  # a file's path, size and mtime (ns)
 
 
 _UNITS = {
@@ -98,7 +99,7 @@ class Files:
         self.progress = Progress()  # updated by net/blobs.py while the node runs
         # Files the node chunked in a worker thread before the command attaching them
         # ran (net/blobs.py `preparing_attachments`): (path, size, mtime) -> manifest.
-        self._prepared: dict[tuple[str, int, int], Manifest] = {}
+        self._prepared: dict[PreparedKey, Manifest] = {}
 
     @property
     def blobs(self) -> Any:
@@ -135,7 +136,7 @@ class Files:
         refs = []
         now = self.service.clock()
         for path, mime in files:
-            manifest = self._take_prepared(path, mime) or self.chunk(path, mime)
+            manifest = self._prepared_for(path, mime) or self.chunk(path, mime)
             self.blobs.add_blob(manifest, own=True, now_ms=now)
             self.blobs.mark_had(manifest.ref.root, range(len(manifest.chunks)))
             refs.append(manifest.ref)
@@ -149,19 +150,20 @@ class Files:
         image = (info.width, info.height, info.thumb) if info is not None else None
         return chunk_file(path, path.name, mime, image, self.blobs.write_chunk, stored)
 
-    def keep_prepared(self, path: Path, manifest: Manifest) -> None:
+    def keep_prepared(self, path: Path, manifest: Manifest) -> PreparedKey:
         """`attach` takes this manifest for `path` instead of chunking it again, while
-        the file's size and mtime are what they were."""
-        self._prepared[_file_key(path)] = manifest
+        the file's size and mtime are what they were; the key for `discard_prepared`."""
+        key = _file_key(path)
+        self._prepared[key] = manifest
+        return key
 
-    def _take_prepared(self, path: Path, mime: str) -> Manifest | None:
-        manifest = self._prepared.pop(_file_key(path), None)
+    def _prepared_for(self, path: Path, mime: str) -> Manifest | None:
+        manifest = self._prepared.get(_file_key(path))  # a file attached twice: both
         return manifest if manifest is not None and manifest.ref.mime == mime else None
 
-    def discard_prepared(self, path: Path, manifest: Manifest) -> None:
-        """A prepared file the command did not attach (it failed): its chunk files go,
-        unless a blob holds them."""
-        key = _file_key(path)
+    def discard_prepared(self, key: PreparedKey, manifest: Manifest) -> None:
+        """After the command: forget the prepared file; if it was not attached (the
+        command failed), its chunk files go, unless a blob holds them."""
         if self._prepared.get(key) is manifest:
             del self._prepared[key]
         if self.blobs.blob(manifest.ref.root) is None:
@@ -489,7 +491,7 @@ class Files:
         return {"blobs": imported, "blobs_refused": refused}
 
 
-def _file_key(path: Path) -> tuple[str, int, int]:
+def _file_key(path: Path) -> PreparedKey:
     try:
         stat = path.stat()
     except OSError:

@@ -92,6 +92,7 @@ def test_a_posted_file_is_chunked_off_the_loop_with_upload_progress(tmp_path: Pa
         attachment = posts[-1]["attachments"][0]
         assert attachment["size"] == SIZE and attachment["local"] is True
         assert len(_chunk_files(node)) == -(-SIZE // CHUNK_SIZE)
+        assert node.service.files._prepared == {}  # nothing held after the command
 
     trio.run(_post_through_node, tmp_path, {}, check)
 
@@ -102,6 +103,7 @@ def test_a_post_that_fails_after_preparing_leaves_no_chunk(tmp_path: Path) -> No
         assert events and events[-1][1]["state"] == "stored"  # it was prepared, then failed
         assert _chunk_files(node) == []
         assert node.service.files.storage()["blobs"] == 0
+        assert node.service.files._prepared == {}
 
     trio.run(_post_through_node, tmp_path, {"reply_to": "f" * 32}, check)
 
