@@ -39,7 +39,12 @@ def kind_of(addr: str, relayed: bool, lan_addrs: Iterable[str]) -> str:
 
 
 def describe(conn: Any) -> tuple[str, bool]:
-    """(the remote address, whether relayed) of a py-libp2p network connection."""
+    """(the remote address, whether relayed) of a py-libp2p network connection.
+
+    Asked of its muxed connection, which asks the secure session, which asks the raw
+    connection: only that knows (the swarm's own answer is UNKNOWN and peerstore
+    addresses for connections it did not dial itself, such as circuits)."""
+    conn = getattr(conn, "muxed_conn", conn)
     addr = ""
     with contextlib.suppress(Exception):  # a connection closing under us has no address
         addrs = conn.get_transport_addresses()

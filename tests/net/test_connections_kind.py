@@ -62,6 +62,21 @@ def test_connections_list_each_with_its_kind() -> None:
     ]
 
 
+class _SwarmConn(_Conn):
+    """What the swarm holds: it answers from the peerstore; its muxed connection knows."""
+
+    def __init__(self, inner: _Conn) -> None:
+        super().__init__("/ip4/203.0.113.7/tcp/4001")
+        self.muxed_conn = inner
+
+
+def test_the_muxed_connection_is_asked_not_the_swarms() -> None:
+    circuit = _SwarmConn(_Conn(RELAY, relayed=True))
+    assert connections([(PEER, circuit)], {}) == [
+        {"peer_id": PEER, "addr": RELAY, "kind": "relayed"}
+    ]
+
+
 def test_status_through_a_node_lists_its_connections() -> None:
     async def main() -> None:
         async with cluster(2) as (a, b):
