@@ -122,3 +122,25 @@ def test_offline_attach_still_chunks_in_place(tmp_path: Path, size: int) -> None
             assert node.service.files.storage()["blobs"] == 1
 
     trio.run(main)
+
+
+def test_a_page_file_is_prepared_the_same_way(tmp_path: Path) -> None:
+    async def main() -> None:
+        path = tmp_path / "map.bin"
+        path.write_bytes(os.urandom(CHUNK_SIZE + 1))
+        async with cluster(1) as (node,):
+            cid = node.create_community()
+            events: list[dict[str, Any]] = []
+            node.node.notify = lambda method, event: (
+                events.append(event) if method == "blob_progress" else None
+            )
+            control = NodeControl(node.node, addrs=lambda: [])
+            params = {"community": cid.hex(), "title": "Meeting point", "text": "here"}
+            await control.handle("page create", {**params, "attach": [str(path)]})
+            assert [e["state"] for e in events] == ["preparing", "stored"]
+            assert events[-1]["done"] == CHUNK_SIZE + 1 and events[-1]["path"] == str(path)
+            assert node.service.files.storage()["blobs"] == 1
+            assert len(_chunk_files(node)) == 2
+            assert node.service.files._prepared == {}
+
+    trio.run(main)
