@@ -476,6 +476,9 @@ TABLE: tuple[Command, ...] = (
        (COMMUNITY, arg("page"), arg("version")),
        lambda c, a: c.service.pages.diff(a["community"], a["page"], a["version"]),
        human.page_diff),
+    _c("attachment keep", "keep an attached file here: the quota never evicts it",
+       (COMMUNITY, arg("cid")),
+       lambda c, a: c.service.files.keep(a["community"], a["cid"]), human.done("kept")),
 )  # fmt: skip
 
 COMMANDS: dict[str, Command] = {command.name: command for command in TABLE}

@@ -18,6 +18,7 @@ from p2pcommunity import archive
 from p2pcommunity.command_spec import Outcome, Result, Where, validate
 from p2pcommunity.commands import lookup
 from p2pcommunity.control.protocol import MethodNotFound
+from p2pcommunity.net.blobs import preparing_attachments
 from p2pcommunity.net.node import Node
 from p2pcommunity.sync.peerid import public_key_from_peer_id
 from p2pcommunity.sync.service import Service
@@ -40,11 +41,16 @@ class NodeControl:
         command = lookup(method)
         if command.where is not Where.ANYWHERE or command.call is None:
             raise MethodNotFound(f"{method!r} does not run through the node")
-        outcome = command.call(self, validate(command, params))
-        if inspect.isawaitable(outcome):
-            result: Result = await outcome
-            return result
-        return outcome
+        args = validate(command, params)
+        async with preparing_attachments(self.node, args):  # issue 15: off the trio thread
+            outcome = command.call(self, args)
+            if command.name == "status" and isinstance(outcome, dict):
+                # CLI.md "Reach": only a running node has connections to tell
+                return {**outcome, "connections": self.node.connections()}
+            if inspect.isawaitable(outcome):
+                result: Result = await outcome
+                return result
+            return outcome
 
     # -- the Context of commands.py ------------------------------------------
 

@@ -69,6 +69,7 @@ async def serve(
         service.files.quota = config.limits.blob_quota_bytes
         host.set_stream_handler(BLOB_PROTOCOL, blobs.handle)
         dialer = Dialer(node, bootstrap)
+        node.lan = dialer.lan  # the same dict: `status` tells LAN connections by it
 
         def own() -> list[str]:
             return publishable(host.listen_addrs(), host_ips)

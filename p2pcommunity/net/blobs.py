@@ -29,6 +29,15 @@ run and what was served; the control API's `attachment status` reads it,
 and a `blob_progress` event goes to the app on every change of state and
 at most every PROGRESS_EVERY_S per blob in between (a 1 GB file has 4000
 chunks: one event each would flood a slow client).
+
+Attaching (`post --attach`, `topic create --attach`, page files): reading,
+hashing and writing the chunks of a large file takes seconds, which on the
+node's trio thread would stall every session. `preparing_attachments`
+chunks the files in a worker thread before the command runs (the command
+then takes the prepared manifests, sync/files.py) and sends `blob_progress`
+events with "direction": "up", the path as given, the bytes done, the size
+and "state" "preparing" (first, then at most every PROGRESS_EVERY_S) or
+"stored" (last).
 """
 
 from __future__ import annotations
@@ -37,6 +46,8 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -46,7 +57,7 @@ from p2pcommunity.sync.blobs.manifest import MAX_MANIFEST_BYTES, BadManifest, Ma
 from p2pcommunity.sync.cbor import MalformedCBOR, decode
 from p2pcommunity.sync.crypto import canonical_cbor
 from p2pcommunity.sync.errors import DomainError, Invalid
-from p2pcommunity.sync.files import MANIFEST_INDEX
+from p2pcommunity.sync.files import MANIFEST_INDEX, PreparedKey
 from p2pcommunity.sync.peerid import public_key_from_peer_id
 
 if TYPE_CHECKING:
@@ -288,6 +299,60 @@ class BlobExchange:
                         log.info("keeping blob: %s", exc)
             self.files.sweep(self.files.progress.fetching.roots())  # SQLite: on the node's thread
             await trio.sleep(KEEP_EVERY_S)
+
+
+@contextlib.asynccontextmanager
+async def preparing_attachments(node: Node, args: dict[str, Any]) -> AsyncIterator[None]:
+    """Around a command with `attach` files: chunk them first, in a worker thread, telling
+    the app how far it got; what the command did not attach is removed afterwards.
+    Files the limits refuse are left to the command, which says why before storing."""
+    files = node.service.files
+    paths = [p for p in args.get("attach") or () if isinstance(p, str)]
+    prepared: list[tuple[PreparedKey, Manifest]] = []
+    try:
+        if paths and isinstance(args.get("community"), str):
+            try:
+                community = node.service.community(args["community"])
+                checked = files.check_paths(community, paths)
+            except DomainError:
+                checked = []
+            for raw, (path, mime) in zip(paths, checked, strict=False):
+                manifest = await _prepare(node, community.id.hex(), raw, path, mime)
+                prepared.append((files.keep_prepared(path, manifest), manifest))
+        yield
+    finally:
+        for key, manifest in prepared:
+            files.discard_prepared(key, manifest)
+
+
+async def _prepare(node: Node, community_id: str, raw: str, path: Path, mime: str) -> Manifest:
+    size = path.stat().st_size
+
+    def tell(state: str, done: int) -> None:
+        node.notify(
+            "blob_progress",
+            {
+                "community_id": community_id,
+                "direction": "up",
+                "path": raw,
+                "done": done,
+                "size": size,
+                "state": state,
+            },
+        )
+
+    last = [time.monotonic()]
+
+    def stored(done: int) -> None:  # in the worker thread
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY_S and done < size:
+            last[0] = now
+            trio.from_thread.run_sync(tell, "preparing", done)
+
+    tell("preparing", 0)
+    manifest = await trio.to_thread.run_sync(node.service.files.chunk, path, mime, stored)
+    tell("stored", manifest.ref.size)
+    return manifest
 
 
 def _parse_request(frame: bytes) -> tuple[bytes, bytes, int]:

@@ -296,6 +296,15 @@ class NodeHost:
             if any(not c.is_closed for c in conns)
         )
 
+    def live_connections(self) -> list[tuple[str, Any]]:
+        """(peer id, py-libp2p connection) of every open connection (net/connections.py)."""
+        return [
+            (str(peer), conn)
+            for peer, conns in self._swarm.get_connections_map().items()
+            for conn in conns
+            if not conn.is_closed
+        ]
+
     async def disconnect(self, peer_id: str) -> None:
         from libp2p.peer.id import ID
 

@@ -23,13 +23,14 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import trio
 
 from p2pcommunity.identity import DeviceIdentity
+from p2pcommunity.net.connections import connections
 from p2pcommunity.net.framing import FrameReader, read_frame, write_frames
 from p2pcommunity.net.gate import MEMBER, PRESENTING, STRANGER
 from p2pcommunity.net.host import NodeHost
@@ -327,6 +328,8 @@ class Node:
         self._witnessing: set[bytes] = set()  # communities with a witness task waiting
         self.verifier = SignatureWorker(lambda: self.nursery)
         self.notify: Callable[[str, dict[str, Any]], None] = lambda method, params: None
+        # Members seen on the LAN: peer id -> addresses (the dialer's, net/lan.py fills it).
+        self.lan: Mapping[str, list[str]] = {}
         service.on_local_change = self._on_local_change
 
     @property
@@ -426,6 +429,10 @@ class Node:
         """Whether a session with `peer_id` stays within `max_peers`."""
         peers = self.session_peers()
         return peer_id in peers or len(peers) < self.limits.max_peers
+
+    def connections(self) -> list[dict[str, str]]:
+        """`status` "connections": peer id, address, kind (direct, relayed, lan)."""
+        return connections(self.host.live_connections(), self.lan)
 
     def _community(self, community_id: bytes) -> Community | None:
         if community_id not in self.service.store.community_ids():

@@ -14,7 +14,8 @@ Who keeps what (one quota per node, `[limits] blob_quota_bytes`):
   community's visible posts (`wanted`) while it fits in the quota, and then
   stops: it never fetches what the next sweep would evict;
 - a member keeps what it posted (`own`, never evicted) and what it opened
-  (`attachment save` fetches and touches it);
+  (`attachment save` fetches and touches it); `attachment keep` (an image the
+  app showed on screen) marks a blob `own` too, so it is never evicted;
 - `sweep` evicts others' blobs beyond the quota, least recently used first,
   never our own nor one being fetched;
 - a blob that no visible post attaches (all its posts deleted or hidden) is
@@ -64,6 +65,7 @@ log = logging.getLogger(__name__)
 DEFAULT_QUOTA = 10 * 1000**3  # [limits] blob_quota_bytes of an always-on node
 MANIFEST_INDEX = -1  # the index a request gives for a blob's manifest
 Fetcher = Callable[[bytes, bytes, float], Awaitable[None]]
+PreparedKey = tuple[str, int, int]  # a file's path, size and mtime (ns)
 
 
 _UNITS = {
@@ -95,6 +97,9 @@ class Files:
         # Set by the node: fetches (community id, root, timeout) from peers.
         self.fetcher: Fetcher | None = None
         self.progress = Progress()  # updated by net/blobs.py while the node runs
+        # Files the node chunked in a worker thread before the command attaching them
+        # ran (net/blobs.py `preparing_attachments`): (path, size, mtime) -> manifest.
+        self._prepared: dict[PreparedKey, Manifest] = {}
 
     @property
     def blobs(self) -> Any:
@@ -131,13 +136,40 @@ class Files:
         refs = []
         now = self.service.clock()
         for path, mime in files:
-            info = inspect(path) if mime in IMAGES else None
-            image = (info.width, info.height, info.thumb) if info is not None else None
-            manifest = chunk_file(path, path.name, mime, image, self.blobs.write_chunk)
+            manifest = self._prepared_for(path, mime) or self.chunk(path, mime)
             self.blobs.add_blob(manifest, own=True, now_ms=now)
             self.blobs.mark_had(manifest.ref.root, range(len(manifest.chunks)))
             refs.append(manifest.ref)
         return tuple(refs)
+
+    def chunk(self, path: Path, mime: str, stored: Callable[[int], None] | None = None) -> Manifest:
+        """Write the chunks of `path` into the tree and return its manifest; `stored(done)`
+        after each chunk. File I/O and hashing only, no SQLite: the node runs it in a
+        worker thread (`prepare`) so that a large file does not stall its loop."""
+        info = inspect(path) if mime in IMAGES else None
+        image = (info.width, info.height, info.thumb) if info is not None else None
+        return chunk_file(path, path.name, mime, image, self.blobs.write_chunk, stored)
+
+    def keep_prepared(self, path: Path, manifest: Manifest) -> PreparedKey:
+        """`attach` takes this manifest for `path` instead of chunking it again, while
+        the file's size and mtime are what they were; the key for `discard_prepared`."""
+        key = _file_key(path)
+        self._prepared[key] = manifest
+        return key
+
+    def _prepared_for(self, path: Path, mime: str) -> Manifest | None:
+        manifest = self._prepared.get(_file_key(path))  # a file attached twice: both
+        return manifest if manifest is not None and manifest.ref.mime == mime else None
+
+    def discard_prepared(self, key: PreparedKey, manifest: Manifest) -> None:
+        """After the command: forget the prepared file; if it was not attached (the
+        command failed), its chunk files go, unless a blob holds them."""
+        if self._prepared.get(key) is manifest:
+            del self._prepared[key]
+        if self.blobs.blob(manifest.ref.root) is None:
+            # remove_blob deletes exactly the chunk files no other blob lists
+            self.blobs.add_blob(manifest, own=False, now_ms=self.service.clock())
+            self.blobs.remove_blob(manifest.ref.root)
 
     def check_paths(self, community: Community, paths: list[str]) -> list[tuple[Path, str]]:
         """Every file exists, is within the limit and has a bare name: (path, sniffed type)."""
@@ -217,6 +249,21 @@ class Files:
             "sending": root in self.progress.serving,
             "sent_chunks": self.progress.sent_chunks(root),
         }
+
+    def keep(self, ref: str, cid_text: str) -> dict[str, Any]:
+        """`attachment keep`: the member keeps this blob as it keeps what it posted (the
+        app calls it for an image that appeared on screen), so the quota never evicts
+        it; it still goes when no visible post attaches it any more."""
+        community = self.service.community(ref)
+        root = _root(cid_text)
+        if not self.visible_refs(community.id, root):
+            raise NotFound(f"no attachment {cid_text} in {community.state.name!r}")
+        row = self.blobs.blob(root)
+        if row is None:
+            raise NotFound(f"{cid_text} is not here yet: save or fetch it first")
+        manifest = parse_manifest(bytes(row.manifest), root)
+        self.blobs.add_blob(manifest, own=True, now_ms=self.service.clock())  # own = max(...)
+        return {"cid": cids.to_text(root), "kept": True}
 
     def storage(self) -> dict[str, Any]:
         used, count = self.blobs.usage()
@@ -442,6 +489,14 @@ class Files:
         if refused:
             log.warning("import: %d blobs refused (did not verify), %d imported", refused, imported)
         return {"blobs": imported, "blobs_refused": refused}
+
+
+def _file_key(path: Path) -> PreparedKey:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (str(path), -1, -1)
+    return (str(path), stat.st_size, stat.st_mtime_ns)
 
 
 def _root(cid_text: str) -> bytes:

@@ -98,6 +98,7 @@ def test_every_command_prints_escaped_human_output(make_cli: Any, tmp_path: Path
         assert saved.read_text(encoding="utf-8") == "bring gloves\n"
         human(alice, "attachment status", cid, root, expect="complete: 1/1 chunks, 13 B of 13 B")
         human(alice, "storage", expect="1 blobs")
+        human(alice, "attachment keep", cid, root, expect="kept")
         gone = alice.json("post", cid, "general", "oops")["post_id"]
         human(alice, "delete", cid, gone, expect="deleted")
         human(alice, "search", cid, "edited")  # the index may lag: "no posts" is fine

@@ -236,3 +236,15 @@ def test_page_history_sizes_and_diff_shapes(cli: Cli) -> None:
     missing = cli("--json", "page", "diff", community_id, "Guide", "abcdef00", check=False)
     assert missing.code == 1 and missing.error()["code"] == "not_found"
     assert _store_snapshot(cli.data_dir) == before
+
+
+def test_attachment_keep_shape_and_unknown_cid(cli: Cli, tmp_path: Path) -> None:
+    community_id = _setup(cli)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("bring gloves\n", encoding="utf-8")
+    cli("post", community_id, "general", "see file", "--attach", str(notes))
+    root = cli.json("read", community_id, "general")["posts"][-1]["attachments"][0]["cid"]
+    assert cli.json("attachment", "keep", community_id, root) == {"cid": root, "kept": True}
+    unknown = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"  # CID of b""
+    result = cli("--json", "attachment", "keep", community_id, unknown, check=False)
+    assert result.code == 1 and result.error()["code"] == "not_found"

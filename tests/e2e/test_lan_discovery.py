@@ -48,6 +48,10 @@ def scenario(tmp: str) -> None:
         wait_for(lambda: "found you on the LAN" in _texts(bob, community), timeout=40)
         bob("post", community, "general", "and back")
         wait_for(lambda: "and back" in _texts(alice, community), timeout=40)
+        # Bob reached Alice at an address mDNS gave him: `status` says "lan".
+        alice_id = alice.json("whoami")["peer_id"]
+        kinds = [c["kind"] for c in bob.json("status")["connections"] if c["peer_id"] == alice_id]
+        assert "lan" in kinds, bob.json("status")["connections"]
     finally:
         codes = [n.stop() for n in nodes]
     assert codes == [0, 0]

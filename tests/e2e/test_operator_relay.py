@@ -34,6 +34,13 @@ def test_a_no_listen_member_is_reached_through_the_relay(make_cli: Any) -> None:
         wait_for(lambda: "hello back" in _texts(dora, community), timeout=20)
         members = {m["name"]: m for m in alice.json("member", "list", community)["members"]}
         assert members["dora"]["status"] == "online"
+        # `status` connections (CLI.md "Reach"): N directly; Dora through N, unless she
+        # dialled Alice's own address herself (she can: only Alice cannot dial her).
+        conns = alice.json("status")["connections"]
+        assert {c["kind"] for c in conns if c["peer_id"] == relay_id} == {"direct"}, conns
+        for c in conns:
+            assert c["kind"] == ("relayed" if "/p2p-circuit" in c["addr"] else "direct"), conns
+        assert dora_id in {c["peer_id"] for c in conns}, conns
     finally:
         codes = [x.stop() for x in (a, n) if x is not None]
         if d is not None:

@@ -200,9 +200,11 @@ def chunk_file(
     mime: str,
     image: tuple[int, int, bytes | None] | None,
     put: Callable[[bytes, bytes], None],
+    stored: Callable[[int], None] | None = None,
 ) -> Manifest:
     """Cut `path` into chunks, handing each (cid, bytes) to `put` as it is read: the file
-    is never whole in memory. An empty file is one empty chunk."""
+    is never whole in memory. An empty file is one empty chunk. `stored(done)` is told
+    the bytes put so far after each chunk (the node's upload progress)."""
     chunks: list[bytes] = []
     size = 0
     with path.open("rb") as f:
@@ -214,6 +216,8 @@ def chunk_file(
             put(chunk_id, data)
             chunks.append(chunk_id)
             size += len(data)
+            if stored is not None:
+                stored(size)
             if len(data) < CHUNK_SIZE:
                 break
     width, height, thumb = image if image is not None else (None, None, None)
