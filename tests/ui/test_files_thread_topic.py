@@ -38,26 +38,34 @@ def click_replies_link(qtbot, app: App, row: int) -> None:
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=point)
 
 
-def test_a_thread_reply_carries_its_files_and_the_limit_holds_there_too(
-    qtbot, make_app, tmp_path, monkeypatch
-) -> None:
-    app, community = ready(qtbot, make_app)
+def open_thread(qtbot, app: App, community: str, text: str, reply: str) -> str:
+    """Post `text` and a `reply` to it, open its thread by its link; the root's id."""
     chat = app.chat
-    send(qtbot, app, "who has the topo?")
-    qtbot.waitUntil(lambda: "who has the topo?" in timeline_texts(app), timeout=MS)
+    send(qtbot, app, text)
+    qtbot.waitUntil(lambda: text in timeline_texts(app), timeout=MS)
     root = chat.timeline.rows()[-1]["id"]
     call(
         qtbot,
         app,
         "post",
-        {"community": community, "channel": "general", "text": "me", "reply_to": root},
+        {"community": community, "channel": "general", "text": reply, "reply_to": root},
     )
     chat.timeline.refresh()
-    qtbot.waitUntil(lambda: "me" in timeline_texts(app), timeout=MS)
+    qtbot.waitUntil(lambda: reply in timeline_texts(app), timeout=MS)
     row = next(i for i, r in enumerate(chat.timeline.rows()) if r["id"] == root)
     click_replies_link(qtbot, app, row)
     panel = chat.thread_panel
     qtbot.waitUntil(lambda: panel.isVisible() and panel.model.rowCount() == 2, timeout=MS)
+    return str(root)
+
+
+def test_a_thread_reply_carries_its_files_and_the_limit_holds_there_too(
+    qtbot, make_app, tmp_path, monkeypatch
+) -> None:
+    app, community = ready(qtbot, make_app)
+    chat = app.chat
+    root = open_thread(qtbot, app, community, "who has the topo?", "me")
+    panel = chat.thread_panel
 
     tray = chat.files.thread_tray
     assert tray.button.isVisible() and tray.button.accessibleName() == "Attach files"
@@ -173,21 +181,8 @@ def test_a_refused_thread_reply_says_why_and_keeps_its_files(
     app, community = ready(qtbot, make_app)
     chat = app.chat
     call(qtbot, app, "words add", {"community": community, "word": "scam", "action": "block"})
-    send(qtbot, app, "anyone selling ropes?")
-    qtbot.waitUntil(lambda: "anyone selling ropes?" in timeline_texts(app), timeout=MS)
-    root = chat.timeline.rows()[-1]["id"]
-    call(
-        qtbot,
-        app,
-        "post",
-        {"community": community, "channel": "general", "text": "ask Ana", "reply_to": root},
-    )
-    chat.timeline.refresh()
-    qtbot.waitUntil(lambda: "ask Ana" in timeline_texts(app), timeout=MS)
-    row = next(i for i, r in enumerate(chat.timeline.rows()) if r["id"] == root)
-    click_replies_link(qtbot, app, row)
+    root = open_thread(qtbot, app, community, "anyone selling ropes?", "ask Ana")
     panel = chat.thread_panel
-    qtbot.waitUntil(lambda: panel.isVisible() and panel.model.rowCount() == 2, timeout=MS)
 
     tray = chat.files.thread_tray
     pic = photo(tmp_path / "rope.png", 200, 100)
