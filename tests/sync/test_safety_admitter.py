@@ -93,3 +93,25 @@ def test_after_probation_or_for_a_moderator_the_admitters_entries_do_not_count(
     for who in (admin, bob):
         assert (newbie.me, 0) not in safety_of(who.community(cid).state).witnessed
         assert texts(who, cid) == [LINK]
+
+
+def test_an_admitters_witness_concurrent_with_a_policy_change_folds_alike_everywhere(
+    club: tuple,
+) -> None:
+    admin, mod, bob, newbie, cid, admin_clock = club
+    admin.role_set(cid, peer_of(mod), "admin")
+    for who in (mod, bob):
+        sync_log(admin, who, cid)
+    post = raw_post(newbie, cid, LINK, admin_clock.ms + YEAR_MS)
+    for who in (admin, mod, bob):
+        sync_docs(newbie, who, cid, newbie.me, ms=0)
+    assert admin.safety.witness(admin.community(cid)) is True
+    mod.safety.policy_set(cid, "probation", "2h")  # concurrent with the witness op
+    sync_log(admin, bob, cid)  # bob gets the witness first, newbie the policy change
+    sync_log(mod, bob, cid)
+    sync_log(mod, newbie, cid)
+    sync_log(admin, newbie, cid)
+    states = [safety_of(who.community(cid).state) for who in (bob, newbie)]
+    assert states[0].witnessed == states[1].witnessed != {}
+    judged = [who.safety.verdicts(who.community(cid)) for who in (bob, newbie)]
+    assert judged[0] == judged[1] and judged[0][post].rule == "probation"
