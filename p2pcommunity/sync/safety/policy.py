@@ -14,8 +14,9 @@ the time of the op that admitted them (the admitter's or the adding admin's
 clock, never the joiner's); its end compares the post's effective time, bounded
 also by the admitter's `witness` ops (`probation_ms`). Spacing (slow mode, rate)
 compares a member's own post times along the order of their document, which
-they cannot reorder: a post dated before the member's previous counted post breaks slow mode or
-the rate limit outright, so a member cannot backdate to make room.
+they cannot reorder: a post dated before the member's previous counted post
+breaks slow mode or the rate limit outright, so a member cannot backdate to
+make room.
 See docs/safety.md for what a member's clock can still do.
 """
 
