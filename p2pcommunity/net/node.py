@@ -66,7 +66,8 @@ READ_AHEAD = 16
 # at 100 posts/s over 10 nodes on 2 cores, 20 ms left the nodes CPU-bound
 # (p99 over 1 s), 100 ms brought p99 to ~0.4 s (benchmarks/RESULTS.md).
 PUSH_INTERVAL_S = 0.1
-# How long an always-on node gathers arrivals before it witnesses them (docs/safety.md).
+# How long an always-on node, or the admitter of a member on probation, gathers
+# arrivals before it witnesses them (docs/safety.md).
 WITNESS_DELAY_S = 5.0
 
 Clock = Callable[[], int]
@@ -323,7 +324,8 @@ class Node:
         self.nursery: trio.Nursery | None = None
         self._indexing = False  # an index_search task runs
         # An always-on node witnesses what it received (safety.part.witness) this
-        # long after the first arrival, so that a burst costs one log op.
+        # long after the first arrival, so that a burst costs one log op; so does
+        # any member's node for the members it admitted who are on probation.
         self.witness_delay_s = WITNESS_DELAY_S
         self._witnessing: set[bytes] = set()  # communities with a witness task waiting
         self.verifier = SignatureWorker(lambda: self.nursery)

@@ -8,6 +8,7 @@ import pytest
 import trio
 
 from p2pcommunity.datadir import now_ms
+from p2pcommunity.joining import join
 from p2pcommunity.sync.errors import Forbidden
 from p2pcommunity.sync.safety.policy import PolicyError, safety_of
 from tests.net.harness import HarnessNode, cluster, run, wait_all, wait_until
@@ -262,5 +263,32 @@ def test_held_posts_word_lists_appeals_and_the_modlog_across_nodes() -> None:
             assert logs[0] == logs[1] == logs[2]
             actions = {e["action"] for e in logs[0]}
             assert {"post_approve", "hide", "appeal_reverse", "unhide"} <= actions
+
+    run(body)
+
+
+def test_with_no_always_on_node_the_admitter_witnesses_its_invitee() -> None:
+    """No always-on node: alice invites bob (probation 1 h, no links), bob's app
+    skips its checks and dates a link a year ahead. Alice's node, his admitter,
+    witnesses it; carol, who syncs only with alice, ends with it hidden."""
+
+    async def body() -> None:
+        async with cluster(3) as (alice, bob, carol):
+            alice.node.witness_delay_s = 0
+            cid = alice.create_community(members=[carol])
+            ref = cid.hex()
+            set_policy(alice, cid, ("probation", "1h"))
+            code = alice.service.governance.invite_create(ref)["invite"]
+            await join(bob.node, code, alice.addrs, timeout=20)
+            await carol.connect(alice, cid)
+            year = 366 * 86_400_000
+            post = raw_post(bob.service, ref, "see https://x.example", now_ms() + year)
+            await wait_all((alice, carol), lambda n: post in stored_ids(n, cid, bob))
+            await wait_all((alice, bob, carol), lambda n: _has_witness(n, cid))
+            witness = next(o for o in _ops(carol, cid) if o.type == "witness")
+            assert witness.author == alice.pk
+            for n in (alice, bob, carol):
+                assert n.texts(cid) == []
+                assert n.service.safety.verdicts(n.community(cid))[post].rule == "probation"
 
     run(body)

@@ -213,7 +213,7 @@ def test_concurrent_policy_changes_and_posts_resolve_identically(
         ("witness", {"docs": [[bytes(32), 0, -1]]}),
         ("witness", {"docs": [[bytes(31), 0, 1]]}),
         ("witness", {"docs": [[bytes(32), 0, 1]] * 257}),
-        ("witness", {"docs": [[bytes(32), 0, 1]]}),  # well formed, but no node wrote it
+        ("witness", {"docs": [[bytes(32), 0, 1]]}),  # no node wrote it, nor its admitter
     ],
 )
 def test_malformed_safety_ops_are_refused(club: tuple, op_type: str, body: dict) -> None:

@@ -20,6 +20,13 @@
   segment, journal position], ...]}: at the op's time (the node's clock) it
   held that much of each segment's journal. The time rules judge a post at
   its author's date, but no later than that time (safety.policy.effective_ms).
+  Any other member may witness only the members it admitted (an `admit` or
+  `member_add` of theirs in the op's causal past names the owner): an op
+  naming anyone else is refused outright. Its entries count, in the fold,
+  only for owners still on probation at the op's time and then bound only
+  the end of their probation (safety.policy.probation_ms), so that with no
+  always-on node a newcomer cannot future-date their way out of probation.
+  Which kind an op is follows `state.nodes` at its place in the fold.
 
 All of it lives in `CommunityState.extra["safety"]`, an immutable
 `SafetyState` replaced on every change, so that copies of the fold share it.
@@ -30,7 +37,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from p2pcommunity.sync.log.ops import Op, Role, fields, is_key, is_op_id
+from p2pcommunity.sync.log.ops import OP_VERSION, Op, Role, fields, is_key, is_op_id
 from p2pcommunity.sync.log.state import (
     CHANNELS,
     OpRule,
@@ -143,17 +150,40 @@ def _witness_docs(v: Any) -> bool:
     )
 
 
+ADMISSIONS = ("admit", "member_add")
+
+
 def _check_witness(view: PastView, op: Op) -> None:
-    if not view.has_node(op.author):
-        raise reject("only an always-on node of the community witnesses")
+    if view.has_node(op.author):
+        return
+    admitted = {
+        o.body.get("member")
+        for o in view.past_ops_by(op.author)
+        if o.version == OP_VERSION and o.type in ADMISSIONS
+    }
+    if any(owner not in admitted for owner, _, _ in op.body["docs"]):
+        raise reject("a member witnesses only the members it admitted")
+
+
+def on_probation(state: StateBuilder, owner: bytes, ms: int) -> bool:
+    """Whether `owner` is a plain member still on probation at `ms` (the policy then)."""
+    member = state.active_member(owner)
+    if member is None or member.role is not Role.MEMBER:
+        return False
+    probation = safety_of(state).value_at("probation", None, ms)
+    return probation is not None and ms < member.joined_ms + probation * 1000
 
 
 def _apply_witness(state: StateBuilder, op: Op) -> None:
     safety = safety_of(state)
     witnessed = dict(safety.witnessed)
+    by_node = op.author in state.nodes
     for owner, segment, position in op.body["docs"]:
         key = (owner, segment)
-        witnessed[key] = witnessed.get(key, Witnessed()).add(position, op.ms)
+        if by_node:
+            witnessed[key] = witnessed.get(key, Witnessed()).add(position, op.ms)
+        elif on_probation(state, owner, op.ms):
+            witnessed[key] = witnessed.get(key, Witnessed()).add_admitter(position, op.ms)
     set_safety(state, replace(safety, witnessed=witnessed))
 
 
@@ -203,7 +233,7 @@ POLICY_RULES: dict[str, OpRule] = {
         validate=fields({"sealed": lambda v: isinstance(v, bytes) and 0 < len(v) <= MAX_SEALED}),
         apply=_apply_dismiss,
     ),
-    # Decisions on time, by a listed node: `_check_witness` refuses anyone else.
+    # Decisions on time, by a listed node or an admitter (`_check_witness`).
     "witness": OpRule(
         required=Role.MEMBER,
         validate=fields({"docs": _witness_docs}),

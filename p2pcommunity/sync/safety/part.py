@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from p2pcommunity.sync.docs.memberdoc import J_EDIT, DocRef
 from p2pcommunity.sync.errors import DomainError, Forbidden, Invalid, NotFound
 from p2pcommunity.sync.log.ops import Role
-from p2pcommunity.sync.log.policy_rules import MAX_WITNESS_DOCS
+from p2pcommunity.sync.log.policy_rules import ADMISSIONS, MAX_WITNESS_DOCS
 from p2pcommunity.sync.part import ServicePart
 from p2pcommunity.sync.safety.policy import (
     MAX_COUNT,
@@ -301,16 +301,26 @@ class Safety(ServicePart):
 
     def witness(self, community: Community) -> bool:
         """On an always-on node, while a time rule is on: append a `witness` op naming
-        how far it holds each segment that grew since it was last witnessed.
+        how far it holds each segment that grew since it was last witnessed. On any
+        other member's node, while probation is on: the same for the segments of the
+        members it admitted who are still on probation (log/policy_rules.py).
         True if an op was written."""
         state = community.state
         safety = safety_of(state)
         me = self.service.me
-        if me not in state.nodes or not state.is_member(me) or not safety.has_time_rule():
+        if not state.is_member(me) or not safety.has_time_rule():
+            return False
+        by_node = me in state.nodes
+        owners = None if by_node else self._on_probation_admitted(community)
+        if owners is not None and not owners:
             return False
         docs = []
         for row in self.service.store.docs_of(community.id):
+            if owners is not None and row.owner not in owners:
+                continue
             seen = safety.witnessed.get((row.owner, row.segment))
+            if seen is not None and not by_node:
+                seen = seen.admitter
             if row.journal_pos > (seen.positions[-1] if seen and seen.positions else 0):
                 docs.append([row.owner, row.segment, row.journal_pos])
         if not docs:
@@ -320,6 +330,29 @@ class Safety(ServicePart):
                 community, "witness", {"docs": docs[start : start + MAX_WITNESS_DOCS]}
             )
         return True
+
+    def _on_probation_admitted(self, community: Community) -> set[bytes]:
+        """The members we admitted who are still on probation now. The log is read
+        only when someone is on probation at all (usually no one is)."""
+        state = community.state
+        probation = safety_of(state).current("probation")
+        if not probation:
+            return set()
+        now = self.service.clock()
+        newcomers = {
+            key
+            for key, m in state.current_members().items()
+            if m.role is Role.MEMBER and now < m.joined_ms + probation * 1000
+        }
+        if not newcomers:
+            return set()
+        me = self.service.me
+        admitted = {
+            op.body.get("member")
+            for op in community.log.counted_ops()
+            if op.author == me and op.type in ADMISSIONS
+        }
+        return newcomers & admitted
 
     def hidden_and_held(self, community: Community) -> tuple[set[str], set[str]]:
         """The posts the policy hides from everyone, and those it holds."""

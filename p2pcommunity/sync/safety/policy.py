@@ -11,10 +11,12 @@ it would hide (`PolicyError`); a peer whose author skipped that check hides it.
 Time: a rule set by a `policy_set` op holds for posts dated at or after the
 op's time (the admin's clock); probation runs from the member's `joined_ms`,
 the time of the op that admitted them (the admitter's or the adding admin's
-clock, never the joiner's). Spacing (slow mode, rate) compares a member's own
-post times along the order of their document, which they cannot reorder: a
-post dated before the member's previous counted post breaks slow mode or
-the rate limit outright, so a member cannot backdate to make room.
+clock, never the joiner's); its end compares the post's effective time, bounded
+also by the admitter's `witness` ops (`probation_ms`). Spacing (slow mode, rate)
+compares a member's own post times along the order of their document, which
+they cannot reorder: a post dated before the member's previous counted post
+breaks slow mode or the rate limit outright, so a member cannot backdate to
+make room.
 See docs/safety.md for what a member's clock can still do.
 """
 
@@ -134,6 +136,9 @@ class Witnessed:
 
     positions: tuple[int, ...] = ()
     earliest_ms: tuple[int, ...] = ()  # non-decreasing: a suffix minimum
+    # The same from the `witness` ops of the member who admitted the owner, while
+    # the owner was on probation: they bound the end of probation only (`probation_ms`).
+    admitter: Witnessed | None = None
 
     def add(self, position: int, ms: int) -> Witnessed:
         pairs = sorted({*zip(self.positions, self.earliest_ms, strict=True), (position, ms)})
@@ -142,7 +147,10 @@ class Witnessed:
         for _, t in reversed(pairs):
             low = t if low is None else min(low, t)
             earliest.append(low)
-        return Witnessed(positions, tuple(reversed(earliest)))
+        return replace(self, positions=positions, earliest_ms=tuple(reversed(earliest)))
+
+    def add_admitter(self, position: int, ms: int) -> Witnessed:
+        return replace(self, admitter=(self.admitter or Witnessed()).add(position, ms))
 
     def bound(self, journal_index: int) -> int | None:
         """The earliest time a witness held the journal entry `journal_index`."""
@@ -191,6 +199,19 @@ def effective_ms(safety: SafetyState, post: PostFacts) -> int:
     if bound is None or post.author_ms <= bound + WITNESS_SKEW_MS:
         return post.author_ms
     return bound + WITNESS_SKEW_MS
+
+
+def probation_ms(safety: SafetyState, post: PostFacts) -> int:
+    """The time the end of probation compares: `post.author_ms` (already its
+    effective time), unless the member who admitted its author witnessed it
+    earlier (then that time plus WITNESS_SKEW_MS). The admitter's witness bounds
+    nothing else: at worst it keeps its own invitee inside probation."""
+    witnessed = safety.witnessed.get((post.author, post.segment))
+    by_admitter = witnessed.admitter if witnessed is not None else None
+    bound = by_admitter.bound(post.journal_index) if by_admitter is not None else None
+    if bound is None:
+        return post.author_ms
+    return min(post.author_ms, bound + WITNESS_SKEW_MS)
 
 
 @dataclass(frozen=True)
@@ -268,9 +289,14 @@ def _limits(safety: SafetyState, post: PostFacts, links: int, t: int) -> Verdict
 
 
 def _probation(
-    safety: SafetyState, role: Role | None, joined_ms: int, post: PostFacts, links: int, at: int
+    safety: SafetyState,
+    role: Role | None,
+    joined_ms: int,
+    post: PostFacts,
+    links: int,
+    at: int,
+    t: int,  # the end of probation compares the post's own time (`probation_ms`)
 ) -> Verdict | None:
-    t = post.author_ms  # the end of probation compares the post's own time
     probation = safety.value_at("probation", None, at)
     if not probation or role is not Role.MEMBER or t >= joined_ms + probation * 1000:
         return None
@@ -300,8 +326,10 @@ def judge(
     joined_ms: int,
     post: PostFacts,
     history: AuthorHistory,
+    probation_at: int | None = None,
 ) -> Verdict | None:
-    """The verdict on `post` before approvals and rejections (see `verdicts`).
+    """The verdict on `post` before approvals and rejections (see `verdicts`);
+    `probation_at`: the time the end of probation compares (default: the post's).
 
     Moderators and admins are held to blocked words (and flag words put their
     posts in the queue too); no other rule holds them back."""
@@ -315,7 +343,15 @@ def judge(
     found = (
         _spacing(safety, post, history, at)
         or _limits(safety, post, links, at)
-        or _probation(safety, role, joined_ms, post, links, at)
+        or _probation(
+            safety,
+            role,
+            joined_ms,
+            post,
+            links,
+            at,
+            post.author_ms if probation_at is None else probation_at,
+        )
     )
     if found is not None:
         return found
@@ -345,10 +381,13 @@ def verdicts(
         member = state.members.get(post.author)
         role = state.role_of(post.author)
         history = histories.setdefault(post.author, AuthorHistory())
+        probation_at = None
         if safety.witnessed:
             at = effective_ms(safety, post)
             post = post if at == post.author_ms else replace(post, author_ms=at)
-        found = judge(safety, matcher, role, member.joined_ms if member else 0, post, history)
+            probation_at = probation_ms(safety, post)
+        joined = member.joined_ms if member else 0
+        found = judge(safety, matcher, role, joined, post, history, probation_at)
         if found is None or found.action != "hide":
             history.add(post)
         history.saw(post)
