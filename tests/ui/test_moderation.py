@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMenu, QTreeWidgetItem
 
 from p2pcommunity.ui.app import App
@@ -123,6 +124,14 @@ def test_a_members_report_is_handled_from_the_queue(qtbot, make_app) -> None:
     for button in (queue.go_button, queue.hide_button, queue.timeout_button):
         assert not button.isEnabled()
     assert queue.dismiss_button.isEnabled()
+
+    # Enter on a report's row goes to its message too
+    queue.reports.setCurrentItem(report_item(queue, rude_id))
+    QTest.keyClick(queue.reports, Qt.Key.Key_Return)
+    qtbot.waitUntil(
+        lambda: (view.post_at(view.currentIndex()) or {}).get("id") == rude_id, timeout=10_000
+    )
+    assert alice.chat.centre.currentWidget() is alice.chat.knowledge
 
 
 def test_search_result_jumps_to_its_channel_and_pages_back(qtbot, make_app) -> None:

@@ -96,12 +96,13 @@ class ModerationQueue(SafetyPage):
                 view.setColumnWidth(column, width)
             view.currentItemChanged.connect(partial(self._on_current_changed, view))
             view.itemActivated.connect(self.go_to_post)
-        self.context = QTextBrowser()
-        self.context.setAccessibleName("Message in context")
-        self.context.setOpenLinks(False)
+        # Made before the context, which it sits above: the Tab order is the visual one.
         self.go_button = QPushButton("Go to message")
         self.go_button.setToolTip("Show the message in its channel (Enter)")
         self.go_button.clicked.connect(self.go_to_post)
+        self.context = QTextBrowser()
+        self.context.setAccessibleName("Message in context")
+        self.context.setOpenLinks(False)
         self.hide_button = QPushButton("Hide message…")
         self.hide_button.clicked.connect(self.hide_post)
         self.timeout_button = QPushButton("Time out author")
@@ -127,12 +128,17 @@ class ModerationQueue(SafetyPage):
         lists.setLayout(left)
         right = QVBoxLayout()
         right.setContentsMargins(0, 0, 0, 0)
-        right.addWidget(QLabel("<b>In context</b>"))
+        # Go to sits with the context it widens, not in the row of acts: that row
+        # already fills the centre of an 800-pixel-wide window.
+        context_header = QHBoxLayout()
+        context_header.addWidget(QLabel("<b>In context</b>"))
+        context_header.addStretch(1)
+        context_header.addWidget(self.go_button)
+        right.addLayout(context_header)
         right.addWidget(self.context, 1)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         for button in (
-            self.go_button,
             self.hide_button,
             self.timeout_button,
             self.dismiss_button,
