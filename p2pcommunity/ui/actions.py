@@ -59,7 +59,6 @@ class ActionHost(Protocol):
     info: dict[str, Any]
     invite_wanted: SignalInstance
     settings_wanted: SignalInstance
-    reports_wanted: SignalInstance
     status_message: SignalInstance
 
     @property
@@ -103,8 +102,6 @@ class ChatActions(QObject):
             invite.setStatusTip(ONLY_ADMINS_INVITE)
             menu.setToolTipsVisible(True)
         menu.addAction("Community settings…", lambda: page.settings_wanted.emit(page.community))
-        if page.my_role in MODERATORS:
-            menu.addAction("Reports…", lambda: page.reports_wanted.emit(page.community))
         self.safety.fill_community_menu(menu)
         menu.addAction(
             "Copy community id", lambda: QGuiApplication.clipboard().setText(page.community)

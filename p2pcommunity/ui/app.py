@@ -105,7 +105,7 @@ class App(QObject):
         self.chat.join_wanted.connect(self.open_join)
         self.chat.invite_wanted.connect(self.dialogs.open_invite)
         self.chat.settings_wanted.connect(self.dialogs.open_settings)
-        self.chat.reports_wanted.connect(self.dialogs.open_reports)
+        self.chat.safety_pages.queue.post_wanted.connect(self._on_queue_post_wanted)
         self.chat.profile_wanted.connect(lambda: self.dialogs.open_profile(self.name, self.peer_id))
         self.chat.communities_listed.connect(self._on_chat_communities_listed)
         self.chat.rules_pending.connect(self._on_chat_rules_pending)
@@ -212,6 +212,12 @@ class App(QObject):
 
     def _on_chat_rules_pending(self, rows: list[dict[str, Any]]) -> None:
         self.pending_rules = rows
+
+    def _on_queue_post_wanted(self, post: dict[str, Any]) -> None:
+        # Leave the queue first: the post may be in the channel shown before it, which
+        # jump_to_post would not switch to (and so would not bring back to the centre).
+        self.chat.safety_pages.back()
+        self.chat.jump_to_post(post)
 
     def _on_chat_communities_listed(self, count: int) -> None:
         self._acknowledged_seen.update(r["id"] for r in self.chat.communities.rows())

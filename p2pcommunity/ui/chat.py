@@ -67,7 +67,6 @@ class ChatPage(QWidget):
     join_wanted = Signal()
     invite_wanted = Signal(str, str)  # community id, name
     settings_wanted = Signal(str)  # community id
-    reports_wanted = Signal(str)  # community id
     profile_wanted = Signal()
 
     # built by chat_layout.build_chat_page

@@ -1,5 +1,5 @@
 """The dialogs a member opens from the chat page: create, new channel, invite,
-settings, reports, profile.
+settings, profile (reports are the moderation queue's page: ui/safety/queue.py).
 
 Each opens window-modal, deletes itself when closed, and reports back through
 the chat page or this object's signals; the app (app.py) decides what a new
@@ -22,7 +22,6 @@ from p2pcommunity.ui.dialogs import (
     ProfileDialog,
 )
 from p2pcommunity.ui.mainwindow import MainWindow
-from p2pcommunity.ui.reports import ReportsDialog
 from p2pcommunity.ui.settings import CommunitySettingsDialog
 
 D = TypeVar("D", bound=QDialog)
@@ -63,12 +62,6 @@ class CommunityDialogs(QObject):
     def open_settings(self, community_id: str) -> CommunitySettingsDialog:
         dialog = CommunitySettingsDialog(self.client, community_id, self.window)
         dialog.changed.connect(lambda: self.chat.on_community_changed(community_id, "settings"))
-        return show(dialog)
-
-    def open_reports(self, community_id: str) -> ReportsDialog:
-        dialog = ReportsDialog(self.client, community_id, self.window)
-        dialog.post_wanted.connect(self.chat.jump_to_post)
-        dialog.changed.connect(lambda: self.chat.on_community_changed(community_id, "moderation"))
         return show(dialog)
 
     def open_profile(self, name: str, peer_id: str) -> ProfileDialog:

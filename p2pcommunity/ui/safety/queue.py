@@ -6,10 +6,13 @@ dismissed: `dismissed`) are counted per category at the top and listed with the
 reported message; held and flagged posts (`pending`) are listed below. The
 selected message is shown in context on the right: its thread as `thread`
 answers it (with hidden posts: `include_hidden`), the message itself marked.
-From the queue a moderator hides, times out or dismisses a report, and approves
-or rejects a held post. Every act is one request; the queue reloads after it,
-and whenever the community changes (another moderator's dismissal or hide
-arrives as a sync event like any other).
+From the queue a moderator goes to the message in its channel (`post_wanted`:
+the button, or Enter or a double click on a row), hides it, times its author
+out or dismisses a report, and approves or rejects a held post. A reported
+message that is gone (`thread` answers `not_found`) says "(deleted)" and can only
+be dismissed; one already hidden says "(hidden)". Every act is one request; the
+queue reloads after it, and whenever the community changes (another moderator's
+dismissal or hide arrives as a sync event like any other).
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ def _key(kind: str, row: Row) -> str:
 
 class ModerationQueue(SafetyPage):
     counts_changed = Signal(dict)  # category -> open reports, and "held" -> awaiting approval
+    post_wanted = Signal(dict)  # {"id", "channel"}: show this message in its channel
 
     def __init__(self, client: ControlClient, parent: QWidget | None = None) -> None:
         super().__init__(
@@ -91,6 +95,11 @@ class ModerationQueue(SafetyPage):
             for column, width in enumerate((115, 230, 110, 90)):
                 view.setColumnWidth(column, width)
             view.currentItemChanged.connect(partial(self._on_current_changed, view))
+            view.itemActivated.connect(self.go_to_post)
+        # Made before the context, which it sits above: the Tab order is the visual one.
+        self.go_button = QPushButton("Go to message")
+        self.go_button.setToolTip("Show the message in its channel (Enter)")
+        self.go_button.clicked.connect(self.go_to_post)
         self.context = QTextBrowser()
         self.context.setAccessibleName("Message in context")
         self.context.setOpenLinks(False)
@@ -119,7 +128,13 @@ class ModerationQueue(SafetyPage):
         lists.setLayout(left)
         right = QVBoxLayout()
         right.setContentsMargins(0, 0, 0, 0)
-        right.addWidget(QLabel("<b>In context</b>"))
+        # Go to sits with the context it widens, not in the row of acts: that row
+        # already fills the centre of an 800-pixel-wide window.
+        context_header = QHBoxLayout()
+        context_header.addWidget(QLabel("<b>In context</b>"))
+        context_header.addStretch(1)
+        context_header.addWidget(self.go_button)
+        right.addLayout(context_header)
         right.addWidget(self.context, 1)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -185,7 +200,9 @@ class ModerationQueue(SafetyPage):
     def _report_texts(self, report: Row) -> list[str]:
         post = self.posts.get(report.get("post", ""))
         message = "…"
-        if post is not None:
+        if post is not None and post.get("gone"):
+            message = "(deleted)"
+        elif post is not None:
             message = f"{self.name(post.get('author'))}: {_excerpt(post.get('text', ''))}"
             if post.get("hidden"):
                 message = "(hidden) " + message
@@ -248,7 +265,10 @@ class ModerationQueue(SafetyPage):
                 self.posts[post["id"]] = post  # fresh: another moderator may have hidden it
             self._refresh_report_rows(post_id)
 
-        def gone(_message: str, code: str) -> None:
+        def gone(message: str, code: str) -> None:
+            if code != "not_found":
+                self.fail(message, code)  # the node could not say: it is not known to be gone
+                return
             self.posts[post_id] = {"id": post_id, "text": "(deleted)", "gone": True}
             self._refresh_report_rows(post_id)
 
@@ -322,6 +342,7 @@ class ModerationQueue(SafetyPage):
     def _update_buttons(self, *_args: object) -> None:
         kind, _row, post = self.current()
         live = bool(post) and not post.get("gone")
+        self.go_button.setEnabled(live and bool(post.get("channel")))
         self.hide_button.setEnabled(live and not post.get("hidden"))
         self.timeout_button.setEnabled(live and bool(post.get("author")))
         self.dismiss_button.setEnabled(kind == "report")
@@ -329,6 +350,11 @@ class ModerationQueue(SafetyPage):
         self.reject_button.setEnabled(kind == "pending")
 
     # ------------------------------------------------------------------ acts
+
+    def go_to_post(self, *_args: object) -> None:
+        _kind, _row, post = self.current()
+        if post and not post.get("gone") and post.get("channel"):
+            self.post_wanted.emit({"id": post["id"], "channel": post["channel"]})
 
     def hide_post(self) -> None:
         _kind, row, post = self.current()
