@@ -17,7 +17,7 @@ from automerge.core import ROOT, Document, ScalarType
 
 from p2pcommunity.datadir import now_ms
 from p2pcommunity.identity import DeviceIdentity
-from p2pcommunity.net import node as node_module
+from p2pcommunity.net import session_runner
 from p2pcommunity.net.framing import FrameReader
 from p2pcommunity.net.host import NodeHost, running_host
 from p2pcommunity.net.node import SYNC_PROTOCOL
@@ -82,7 +82,7 @@ def test_a_burst_of_posts_shares_pushes_and_all_of_it_arrives(
             # From now on the next push is "due" only in an hour, so what the burst
             # pokes must wait for it however slow this machine is, and we push it
             # ourselves below instead of waiting for a timer.
-            monkeypatch.setattr(node_module, "PUSH_INTERVAL_S", 3600.0)
+            monkeypatch.setattr(session_runner, "PUSH_INTERVAL_S", 3600.0)
             pushes_before = runner._last_push
             frames = frames_received(b)
             burst = []
