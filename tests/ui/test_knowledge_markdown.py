@@ -8,46 +8,23 @@ a request; the local one checks that a real PNG on disk is not loaded either
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
-from PySide6.QtCore import QObject, QPoint, Qt, QUrl, Slot
-from PySide6.QtGui import QColor, QDesktopServices, QImage, QTextCursor, QTextDocument
+from PySide6.QtCore import QPoint, Qt, QUrl
+from PySide6.QtGui import QColor, QImage, QTextCursor, QTextDocument
 from PySide6.QtWidgets import QToolTip
 
 from p2pcommunity.ui.knowledge.markdown import MarkdownView, render_markdown
 
-
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    seen: ClassVar[list[str]] = []
-
-    def do_GET(self) -> None:
-        self.seen.append(self.path)
-        self.send_response(200)
-        self.send_header("Content-Type", "image/png")
-        self.end_headers()
-
-    def log_message(self, *_args: object) -> None:
-        pass
+from .markdown_helpers import OpenedUrls, browser_replaced, recording_server
 
 
 @pytest.fixture
 def image_server() -> Iterator[tuple[str, list[str]]]:
-    seen: list[str] = []
-    handler = type("Handler", (_Recorder,), {"seen": seen})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with recording_server() as server:
+        yield server
 
 
 def shown(qtbot, text: str) -> MarkdownView:
@@ -113,16 +90,6 @@ def test_code_is_monospace_on_the_code_background(qtbot) -> None:
     assert words.background().style() == Qt.BrushStyle.NoBrush  # prose keeps the page's
 
 
-class _Opened(QObject):
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    @Slot(QUrl)
-    def open(self, url: QUrl) -> None:
-        self.urls.append(url.toString())
-
-
 def _link_point(view: MarkdownView, word: str) -> QPoint:
     cursor = view.document().find(word)
     middle = QTextCursor(view.document())
@@ -130,17 +97,14 @@ def _link_point(view: MarkdownView, word: str) -> QPoint:
     return view.cursorRect(middle).center()
 
 
+SCHEMES = ("https", "http", "mailto", "file", "javascript", "p2pcommunity")
+
+
 @pytest.fixture
-def opened() -> Iterator[_Opened]:
+def opened() -> Iterator[OpenedUrls]:
     """The system browser, replaced: what QDesktopServices would have opened, per scheme."""
-    sink = _Opened()
-    for scheme in ("https", "http", "mailto", "file", "javascript", "p2pcommunity"):
-        QDesktopServices.setUrlHandler(scheme, sink, "open")
-    try:
+    with browser_replaced(SCHEMES) as sink:
         yield sink
-    finally:
-        for scheme in ("https", "http", "mailto", "file", "javascript", "p2pcommunity"):
-            QDesktopServices.unsetUrlHandler(scheme)
 
 
 def test_links_show_their_target_and_open_only_web_and_mail(qtbot, opened) -> None:

@@ -9,15 +9,12 @@ handlers, so nothing leaves the process.
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
-from PySide6.QtCore import QObject, QPoint, QPointF, Qt, QUrl, Slot
-from PySide6.QtGui import QColor, QDesktopServices, QFont, QGuiApplication, QImage, QTextFormat
+from PySide6.QtCore import QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QTextFormat
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QToolTip
 
@@ -27,6 +24,8 @@ from p2pcommunity.ui.models import PostListModel
 from p2pcommunity.ui.post_body import MarkdownBody, keep_line_breaks, looks_like_markdown
 from p2pcommunity.ui.text_select import TextSelector
 from p2pcommunity.ui.widgets import PostListView
+
+from .markdown_helpers import OpenedUrls, browser_replaced, recording_server
 
 ALICE = "12D3KooW" + "A" * 44  # a peer id as the node writes it in a mention
 
@@ -146,31 +145,10 @@ def test_single_newlines_stay_line_breaks_without_breaking_blocks() -> None:
     assert keep_line_breaks("| a | b |\n|---|---|\n| 1 | 2 |").count("\u2028") == 0
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    seen: ClassVar[list[str]] = []
-
-    def do_GET(self) -> None:
-        self.seen.append(self.path)
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *_args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def image_server() -> Iterator[tuple[str, list[str]]]:
-    seen: list[str] = []
-    handler = type("Handler", (_Recorder,), {"seen": seen})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with recording_server() as server:
+        yield server
 
 
 def test_images_are_never_fetched_and_html_is_text(qtbot, image_server, tmp_path: Path) -> None:
@@ -196,30 +174,14 @@ def test_images_are_never_fetched_and_html_is_text(qtbot, image_server, tmp_path
     assert body.doc.find("bold?").charFormat().fontWeight() < QFont.Weight.Bold
 
 
-class _Opened(QObject):
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    @Slot(QUrl)
-    def open(self, url: QUrl) -> None:
-        self.urls.append(url.toString())
-
-
 SCHEMES = ("https", "http", "mailto", "file", "javascript")
 
 
 @pytest.fixture
-def opened() -> Iterator[_Opened]:
+def opened() -> Iterator[OpenedUrls]:
     """The system browser, replaced: what QDesktopServices.openUrl would have opened."""
-    sink = _Opened()
-    for scheme in SCHEMES:
-        QDesktopServices.setUrlHandler(scheme, sink, "open")
-    try:
+    with browser_replaced(SCHEMES) as sink:
         yield sink
-    finally:
-        for scheme in SCHEMES:
-            QDesktopServices.unsetUrlHandler(scheme)
 
 
 def test_links_show_their_target_and_only_web_links_open(qtbot, opened) -> None:
