@@ -10,6 +10,7 @@ What he wrote within the heads stays everywhere.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -25,7 +26,16 @@ def _receive(target: Service, cid: str, page: str, changes: list[SignedChange]) 
     target.pages.receive(target.community(cid), bytes.fromhex(page), changes, clock())
 
 
-def test_a_demoted_editors_edits_count_alike_on_every_peer(tmp_path: Path) -> None:
+class _Club(NamedTuple):
+    admin: Service
+    bob: Service  # a moderator, until a test demotes him
+    early: Service  # will apply Bob's edit before it learns of the demotion
+    late: Service  # will learn of the demotion first
+    cid: str
+    page: str  # a page only moderators edit, on all four
+
+
+def _moderators_page(tmp_path: Path) -> _Club:
     admin, bob, early, late = (new_service(tmp_path, n) for n in ("admin", "bob", "early", "late"))
     cid = admin.community_create("Club")["community_id"]
     for who in (bob, early, late):
@@ -36,10 +46,25 @@ def test_a_demoted_editors_edits_count_alike_on_every_peer(tmp_path: Path) -> No
     for who in (bob, early, late):
         sync_log(admin, who, cid)
         _receive(who, cid, page, _page_changes(admin, page_id))
-    bob.pages.edit(cid, page, append="two\n")  # as a moderator: allowed
-    (within,) = [c for c in _page_changes(bob, page_id) if c not in _page_changes(admin, page_id)]
+    return _Club(admin, bob, early, late, cid, page)
+
+
+def _edit_as_moderator(club: _Club) -> SignedChange:
+    """Bob appends "two", as a moderator; `early` and the admin apply it."""
+    admin, bob, early, _late, cid, page = club
+    page_id = bytes.fromhex(page)
+    bob.pages.edit(cid, page, append="two\n")
+    (edit,) = [c for c in _page_changes(bob, page_id) if c not in _page_changes(admin, page_id)]
     for who in (early, admin):
-        _receive(who, cid, page, [within])
+        _receive(who, cid, page, [edit])
+    return edit
+
+
+def test_a_demoted_editors_edits_count_alike_on_every_peer(tmp_path: Path) -> None:
+    club = _moderators_page(tmp_path)
+    admin, bob, early, late, cid, page = club
+    page_id = bytes.fromhex(page)
+    within = _edit_as_moderator(club)  # allowed
     admin.role_set(cid, peer_id_from_public_key(bob.me), "member")  # records Bob's heads
     bob.pages.edit(cid, page, append="three\n")  # before Bob learns of it
     beyond = _page_changes(bob, page_id)[-1]
@@ -65,22 +90,10 @@ def test_a_demotion_without_a_page_cut_judges_every_edit_by_the_role_now(tmp_pat
     edits came before the demotion (author times are the author's to choose), so each
     peer judges all of them by the role the member holds now: they go, alike on a peer
     that applied them first and on one that learns of the demotion first."""
-    admin, bob, early, late = (new_service(tmp_path, n) for n in ("admin", "bob", "early", "late"))
-    cid = admin.community_create("Club")["community_id"]
-    for who in (bob, early, late):
-        admin.member_add(cid, peer_id_from_public_key(who.me))
-    admin.role_set(cid, peer_id_from_public_key(bob.me), "moderator")
-    page = admin.pages.create(cid, "Rules", "one\n", editors="moderators")["page_id"]
+    club = _moderators_page(tmp_path)
+    admin, bob, early, late, cid, page = club
     page_id = bytes.fromhex(page)
-    for who in (bob, early, late):
-        sync_log(admin, who, cid)
-        _receive(who, cid, page, _page_changes(admin, page_id))
-    bob.pages.edit(cid, page, append="two\n")  # as a moderator
-    (restricted,) = [
-        c for c in _page_changes(bob, page_id) if c not in _page_changes(admin, page_id)
-    ]
-    for who in (early, admin):
-        _receive(who, cid, page, [restricted])
+    restricted = _edit_as_moderator(club)
     # The demotion as those builds wrote it: a role_set with no page_cut before it.
     body = {"member": bob.me, "role": "member"}
     admin.append_op(admin.community(cid), "role_set", body)
