@@ -36,8 +36,10 @@ node's trio thread would stall every session. `preparing_attachments`
 chunks the files in a worker thread before the command runs (the command
 then takes the prepared manifests, sync/files.py) and sends `blob_progress`
 events with "direction": "up", the path as given, the bytes done, the size
-and "state" "preparing" (first, then at most every PROGRESS_EVERY_S) or
-"stored" (last).
+and "state" "preparing" (first, then at most every PROGRESS_EVERY_S, and
+once more when the file is chunked), then "stored" once the command
+succeeded, or "failed" when it (or the preparing of a file) failed: its
+chunks are then removed.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -305,10 +308,14 @@ class BlobExchange:
 async def preparing_attachments(node: Node, args: dict[str, Any]) -> AsyncIterator[None]:
     """Around a command with `attach` files: chunk them first, in a worker thread, telling
     the app how far it got; what the command did not attach is removed afterwards.
-    Files the limits refuse are left to the command, which says why before storing."""
+    Files the limits refuse are left to the command, which says why before storing.
+
+    "stored" is said only once the command succeeded: until then the chunks are
+    prepared, not kept (a post refused after its files were read keeps none)."""
     files = node.service.files
     paths = [p for p in args.get("attach") or () if isinstance(p, str)]
     prepared: list[tuple[PreparedKey, Manifest]] = []
+    uploads: list[_Upload] = []  # every file a "preparing" event was sent for
     try:
         if paths and isinstance(args.get("community"), str):
             try:
@@ -317,41 +324,62 @@ async def preparing_attachments(node: Node, args: dict[str, Any]) -> AsyncIterat
             except DomainError:
                 checked = []
             for raw, (path, mime) in zip(paths, checked, strict=False):
-                manifest = await _prepare(node, community.id.hex(), raw, path, mime)
+                upload = _Upload(node, community.id.hex(), raw, path.stat().st_size)
+                uploads.append(upload)
+                manifest = await _prepare(node, upload, path, mime)
                 prepared.append((files.keep_prepared(path, manifest), manifest))
         yield
+    except Exception:
+        for upload in uploads:
+            upload.tell("failed")
+        raise
+    else:
+        for upload in uploads:
+            upload.tell("stored", upload.size)
     finally:
         for key, manifest in prepared:
             files.discard_prepared(key, manifest)
 
 
-async def _prepare(node: Node, community_id: str, raw: str, path: Path, mime: str) -> Manifest:
-    size = path.stat().st_size
+@dataclass
+class _Upload:
+    """One file of the command's `attach`, as its `blob_progress` "up" events name it."""
 
-    def tell(state: str, done: int) -> None:
-        node.notify(
+    node: Node
+    community_id: str
+    path: str  # as given
+    size: int
+    done: int = 0
+
+    def tell(self, state: str, done: int | None = None) -> None:
+        if done is not None:
+            self.done = done
+        self.node.notify(
             "blob_progress",
             {
-                "community_id": community_id,
+                "community_id": self.community_id,
                 "direction": "up",
-                "path": raw,
-                "done": done,
-                "size": size,
+                "path": self.path,
+                "done": self.done,
+                "size": self.size,
                 "state": state,
             },
         )
 
+
+async def _prepare(node: Node, upload: _Upload, path: Path, mime: str) -> Manifest:
     last = [time.monotonic()]
 
     def stored(done: int) -> None:  # in the worker thread
         now = time.monotonic()
-        if now - last[0] >= PROGRESS_EVERY_S and done < size:
+        if now - last[0] >= PROGRESS_EVERY_S and done < upload.size:
             last[0] = now
-            trio.from_thread.run_sync(tell, "preparing", done)
+            trio.from_thread.run_sync(upload.tell, "preparing", done)
 
-    tell("preparing", 0)
+    upload.tell("preparing", 0)
     manifest = await trio.to_thread.run_sync(node.service.files.chunk, path, mime, stored)
-    tell("stored", manifest.ref.size)
+    # Chunked, not yet kept: the command may still refuse the post (then "failed").
+    upload.tell("preparing", manifest.ref.size)
     return manifest
 
 

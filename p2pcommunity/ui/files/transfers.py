@@ -54,18 +54,32 @@ class Upload:
 def upload_of(method: str, params: dict[str, Any]) -> Upload | None:
     """The `blob_progress` event of a file being attached ("up" with a "path"), else None.
 
-    An "up" event with a "cid" instead is a peer fetching one of our blobs.
+    An "up" event with a "cid" instead is a peer fetching one of our blobs; a
+    "failed" one is `failed_upload_of`'s.
     """
+    event = _attach_event(method, params)
+    if event is None or event[3] not in ("preparing", "stored"):
+        return None
+    path, done, size, state = event
+    return Upload(path, done, size, state == "stored")
+
+
+def failed_upload_of(method: str, params: dict[str, Any]) -> str | None:
+    """The path of a file the node prepared and then removed, since the command that
+    attached it failed (state "failed"), else None."""
+    event = _attach_event(method, params)
+    return event[0] if event is not None and event[3] == "failed" else None
+
+
+def _attach_event(method: str, params: dict[str, Any]) -> tuple[str, int, int, str] | None:
     if method != "blob_progress" or params.get("direction") != "up":
         return None
     path, done, size, state = (params.get(k) for k in ("path", "done", "size", "state"))
-    if not isinstance(path, str) or not 0 < len(path) <= 4096:
-        return None
-    if state not in ("preparing", "stored"):
+    if not isinstance(path, str) or not 0 < len(path) <= 4096 or not isinstance(state, str):
         return None
     if not isinstance(done, int) or not isinstance(size, int) or done < 0 or size < 0:
         return None
-    return Upload(path, done, size, state == "stored")
+    return path, done, size, state
 
 
 class _Cache(OrderedDict[str, QImage | None]):
@@ -154,6 +168,10 @@ class Transfers(QObject):
         if upload is not None:
             self._on_upload(upload)
             return
+        failed = failed_upload_of(method, params)
+        if failed is not None:
+            self._on_upload_failed(failed)
+            return
         cid = params.get("cid")
         if not isinstance(cid, str) or len(cid) > 200:
             return
@@ -176,6 +194,14 @@ class Transfers(QObject):
         self.upload_changed.emit(upload.path)
         if self.running() != before:
             self.running_changed.emit(self.running())
+
+    def _on_upload_failed(self, path: str) -> None:
+        """The command failed (its own error says why): this file is not kept either."""
+        if self.uploads.pop(path, None) is None:
+            return
+        self.upload_changed.emit(path)
+        self.running_changed.emit(self.running())
+        self.failed.emit(f"the file {Path(path).name} was not stored: nothing was sent", "invalid")
 
     def ask_status(self, community: str, cid: str) -> None:
         def done(result: dict[str, Any]) -> None:
