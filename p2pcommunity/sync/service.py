@@ -430,7 +430,7 @@ class Service:
         row = self._own_post(community, post)
         self._require_not_timed_out(community)
         text = _clean_text(text)
-        self.safety.check_edit(community, text)
+        self.safety.check_edit(community, row.id, text)
         now = self.clock()
         community.write(self.key, now, lambda seg: seg.write_edit(row.id, text, now))
         self.on_local_change(community, "doc")

@@ -292,3 +292,39 @@ def test_with_no_always_on_node_the_admitter_witnesses_its_invitee() -> None:
                 assert n.service.safety.verdicts(n.community(cid))[post].rule == "probation"
 
     run(body)
+
+
+def test_the_always_on_node_never_forwards_an_edit_that_adds_a_forbidden_link() -> None:
+    """An edit is judged by the text rules too: the honest app refuses to add a link
+    where links are forbidden, the node refuses the check-skipping app's edit, and
+    bob, who syncs only through the node, keeps the post as it was."""
+
+    async def body() -> None:
+        async with cluster(4) as (admin, node, carol, bob):
+            cid = admin.create_community(members=[node, carol, bob])
+            make_always_on(admin, node, cid)
+            set_policy(admin, cid, ("max_links", "0"))
+            refused = events(node)
+            await node.connect(admin, cid)
+            await carol.connect(node, cid)  # carol and bob reach only the node
+            await wait_until(
+                lambda: safety_of(carol.community(cid).state).current("max_links") == 0,
+                what="the policy at carol",
+            )
+            fine = carol.post(cid, "the crag is dry today")
+            await wait_until(lambda: fine in stored_ids(node, cid, carol), what="carol's post")
+            with pytest.raises(PolicyError):
+                carol.service.edit(cid.hex(), fine, "the crag is dry: https://x.example")
+            raw_edit(carol.service, cid.hex(), fine, "dry! www.x.example", now_ms())
+            await wait_until(
+                lambda: (
+                    (carol.peer_id, "max_links")
+                    in {(p["owner"], p["rule"]) for m, p in refused if m == "changes_refused"}
+                ),
+                what="the refusal of the edit",
+            )
+            await bob.connect(node, cid)
+            await wait_until(lambda: fine in stored_ids(bob, cid, carol), what="the post at bob")
+            assert bob.texts(cid) == node.texts(cid) == ["the crag is dry today"]
+
+    run(body)

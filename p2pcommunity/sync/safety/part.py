@@ -8,6 +8,7 @@ node running the very verdict every other peer runs (safety/policy.py).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from p2pcommunity.sync.docs.memberdoc import J_EDIT, DocRef
@@ -23,6 +24,7 @@ from p2pcommunity.sync.safety.policy import (
     Verdict,
     judge_next,
     safety_of,
+    verdicts,
 )
 from p2pcommunity.sync.safety.words import (
     ACTIONS,
@@ -41,6 +43,9 @@ if TYPE_CHECKING:
 
 _COUNT_KEYS = {"rate.posts_per_minute": "posts_per_minute", "max_mentions": "max_mentions",
                "max_links": "max_links"}  # fmt: skip
+# The rules that judge a post's text, which an edit can break (slow mode and the
+# rate judge its time; a moderator's rejection is no rule an edit breaks).
+TEXT_RULES = ("blocked_word", "max_mentions", "max_links", "probation")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 
@@ -206,8 +211,9 @@ class Safety(ServicePart):
 
         A batch is refused when a post it adds is hidden (by a policy rule, which
         the author's own app would have refused to send, or by a moderator's
-        rejection the node already holds), or when an edit it brings puts a
-        blocked word in a post. Refusing a change refuses the author's later
+        rejection the node already holds), or when an edit it brings leaves its
+        post hidden by a text rule (a blocked word, too many links, a link on
+        probation). Refusing a change refuses the author's later
         changes of that segment too (a document is a chain); docs/safety.md says
         what that costs whom. A rejection that arrives after the post is
         `serve_limit`'s."""
@@ -229,29 +235,49 @@ class Safety(ServicePart):
         return rule
 
     def _edit_refused(self, community: Community, ref: DocRef, position: int) -> str | None:
-        """The rule `blocked_word` if an edit among the journal entries from
-        `position` on puts a blocked word in its post (the edited text against the
-        words, as every reader's verdict judges the current text); else None."""
-        safety = safety_of(community.state)
-        if not safety.words:
-            return None
-        segment = community.segment(ref)
-        matcher = safety.matcher(community.id)
-        for entry in segment.journal_since(position):
-            kind, _, post_id = entry.partition(":")
-            if kind != J_EDIT:
-                continue
-            edit = segment.read_edit(post_id)
-            if edit is not None and matcher.match(edit.text) == "block":
-                return "blocked_word"
-        return None
+        """The text rule (`TEXT_RULES`) that hides a post an edit among the journal
+        entries from `position` on brought, as every reader's verdict judges the
+        current text; else None.
 
-    def check_edit(self, community: Community, text: str) -> None:
+        Judged on the kept verdicts after the batch, so an edit of a post already
+        hidden by a text rule that keeps it hidden is refused too: the author's own
+        node refuses to send it (`check_edit`), and forwarding it changes nothing
+        any reader sees. An edit that takes the offending link out is taken."""
+        edited = [
+            post_id
+            for kind, _, post_id in (
+                entry.partition(":") for entry in community.segment(ref).journal_since(position)
+            )
+            if kind == J_EDIT
+        ]
+        if not edited:
+            return None
+        found = self.service.store.safety.verdicts(community.state)
+        hidden = (found.get(post_id) for post_id in edited)
+        return next(
+            (
+                v.rule
+                for v in hidden
+                if v is not None and v.action == "hide" and v.rule in TEXT_RULES
+            ),
+            None,
+        )
+
+    def check_edit(self, community: Community, post_id: str, text: str) -> None:
         """The author's own node refuses an edit that every always-on node would
-        refuse and every reader would hide: one that adds a blocked word."""
-        safety = safety_of(community.state)
-        if safety.words and safety.matcher(community.id).match(text) == "block":
-            raise PolicyError("the post contains a blocked word", "blocked_word")
+        refuse and every reader would hide: one whose text breaks a text rule (a
+        blocked word, the link limit, no links on probation; an edit keeps its
+        post's mentions). The post is judged where it stands among the author's
+        posts, with the new text, by the very verdict the readers run: O(the
+        author's posts), once per edit."""
+        state = community.state
+        if safety_of(state).inactive:
+            return
+        posts = self.service.store.safety.posts(community.id, self.service.me)
+        edited = [replace(p, text=text) if p.id == post_id else p for p in posts]
+        found = verdicts(state, edited).get(post_id)
+        if found is not None and found.action == "hide" and found.rule in TEXT_RULES:
+            raise PolicyError(found.message, found.rule)
 
     def serve_limit(self, community: Community, owner: bytes, segment: int, limit: int) -> int:
         """On an always-on node: serve a document only up to the change before its
