@@ -99,6 +99,7 @@ def test_a_held_post_is_invisible_to_a_plain_member_until_approved(club: tuple) 
     assert texts(bob, cid) == []
     pending = mod.safety.pending(cid)["posts"]
     assert [p["text"] for p in pending] == ["hello, new here"] and pending[0]["held"]
+    assert pending[0]["waiting"] == {"action": "hold", "rule": "probation"}  # why it waits
     with pytest.raises(Forbidden):
         bob.safety.approve(cid, result["post_id"])
     mod.safety.approve(cid, result["post_id"])

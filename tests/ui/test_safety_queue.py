@@ -184,7 +184,7 @@ def test_report_with_category_then_work_the_queue(qtbot, make_app) -> None:
     assert pages.queue_counts.text() == "1 held"
 
     held = queue.pending.topLevelItem(0)
-    assert held.text(0) == "Held for approval" and raffle in held.text(1)
+    assert held.text(0) == "Held: watched word" and raffle in held.text(1)
     queue.pending.setCurrentItem(queue.pending.topLevelItem(0))
     assert queue.approve_button.isEnabled() and queue.reject_button.isEnabled()
     qtbot.mouseClick(queue.approve_button, Qt.MouseButton.LeftButton)

@@ -398,7 +398,11 @@ class Safety(ServicePart):
         }
         rows = [self.service.store.read_model.post(p) for p in sorted(waiting)]
         found = sorted((r for r in rows if r is not None), key=lambda r: (r.author_ms, r.id))
-        return {"posts": self.service.reading.post_json(community, found)}
+        posts = self.service.reading.post_json(community, found)
+        for post in posts:  # why it waits: the moderator decides knowing it
+            verdict = waiting[post["id"]]
+            post["waiting"] = {"action": verdict.action, "rule": verdict.rule}
+        return {"posts": posts}
 
     def _waiting(self, community: Community, post: str) -> str:
         row = self.service.post_row(community, post)

@@ -63,6 +63,22 @@ def _key(kind: str, row: Row) -> str:
     return str(row.get("id", ""))
 
 
+_WAITING_WORDS = {
+    ("hold", "probation"): "Held: new member",
+    ("hold", "watched_word"): "Held: watched word",
+    ("flag", "watched_word"): "Flagged: watched word",
+}
+
+
+def _why_waiting(post: Row) -> str:
+    """The Why column of a post in `pending`: what holds or flags it."""
+    waiting = post.get("waiting") or {}
+    found = _WAITING_WORDS.get((waiting.get("action"), waiting.get("rule")))
+    if found is not None:
+        return found
+    return "Held for approval" if post.get("held") else "Flagged word"
+
+
 class ModerationQueue(SafetyPage):
     counts_changed = Signal(dict)  # category -> open reports, and "held" -> awaiting approval
     post_wanted = Signal(dict)  # {"id", "channel"}: show this message in its channel
@@ -224,7 +240,7 @@ class ModerationQueue(SafetyPage):
         posts = result.get("posts", [])
         for post in posts:
             self.posts[post["id"]] = post
-            why = "Held for approval" if post.get("held") else "Flagged word"
+            why = _why_waiting(post)
             add_row(
                 self.pending,
                 [
