@@ -73,7 +73,7 @@ _WAITING_WORDS = {
 def _why_waiting(post: Row) -> str:
     """The Why column of a post in `pending`: what holds or flags it."""
     waiting = post.get("waiting") or {}
-    found = _WAITING_WORDS.get((waiting.get("action"), waiting.get("rule")))
+    found = _WAITING_WORDS.get((str(waiting.get("action")), str(waiting.get("rule"))))
     if found is not None:
         return found
     return "Held for approval" if post.get("held") else "Flagged word"
