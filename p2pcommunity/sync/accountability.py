@@ -137,7 +137,21 @@ class Accountability:
             raise Invalid("--limit must be at least 1")
         counted = self._counted(community)
         ops = [op for op in reversed(counted) if op.type in MODLOG_TYPES][:limit]
-        return {"entries": [self._entry(counted, op) for op in ops]}
+        mine = self._my_appeals(counted)
+        entries = [self._entry(counted, op) | {"my_appeal": mine.get(op.hash)} for op in ops]
+        return {"entries": entries}
+
+    def _my_appeals(self, counted: list[Op]) -> dict[bytes, dict[str, Any]]:
+        """entry hash -> this member's appeal of it and its outcome (null while
+        open): read off the log, so it holds wherever the appeal was sent from."""
+        me, outcomes = self.service.me, self._outcomes(counted)
+        out: dict[bytes, dict[str, Any]] = {}
+        for hex_id, op in self._appeals(counted).items():
+            if op.author == me:
+                outcome = outcomes.get(op.hash)
+                found = outcome.body["outcome"] if outcome is not None else None
+                out[op.body["entry"]] = {"id": hex_id, "outcome": found}
+        return out
 
     def notes(self, community: Community) -> dict[str, str]:
         """post id -> its context note, the last note op per post in the fold order."""

@@ -119,6 +119,13 @@ def test_a_reversed_appeal_unhides_the_post_everywhere_and_only_admins_read_it(
     entry = mallory.accountability.modlog(cid)["entries"][0]["id"]
     appeal_id = mallory.accountability.appeal(cid, entry[:10], "I was quoting a film")["appeal_id"]
     _everyone_syncs([admin, mod, mallory, bob], cid)
+
+    def my_appeal(s: Service) -> dict | None:
+        hide = next(e for e in s.accountability.modlog(cid)["entries"] if e["id"] == entry)
+        return hide["my_appeal"]
+
+    assert my_appeal(mallory) == {"id": appeal_id, "outcome": None}  # from the log, not the app
+    assert my_appeal(admin) is None and my_appeal(bob) is None
     for outsider in (bob, mod, mallory):
         with pytest.raises(Forbidden):
             outsider.accountability.appeals(cid)
@@ -137,6 +144,7 @@ def test_a_reversed_appeal_unhides_the_post_everywhere_and_only_admins_read_it(
         assert top[0]["rule"] == f"appeal {appeal_id[:16]}"
         assert top[1]["target"] == peer_of(mallory) and top[1]["reason"] == "context makes it fine"
     assert admin.accountability.appeals(cid)["appeals"][0]["outcome"] == "reverse"
+    assert my_appeal(mallory) == {"id": appeal_id, "outcome": "reverse"}
     with pytest.raises(DomainError):
         admin.accountability.appeal_resolve(cid, appeal_id, "uphold")
 

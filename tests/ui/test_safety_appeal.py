@@ -120,3 +120,30 @@ def test_note_hide_appeal_and_reverse(qtbot, make_app) -> None:
     watcher.check(community)  # checked again: said once only
     qtbot.wait(500)
     assert len(watcher.notices) == 1
+
+
+def test_an_appeal_sent_from_the_cli_shows_on_the_log_page(qtbot, make_app) -> None:
+    """The Appeal column comes from the node (`modlog`'s `my_appeal`), not from the
+    app that sent the appeal: one sent through the command line shows too."""
+    alice, bob, community = two_apps(qtbot, make_app)
+    claim = "Chalk is bad for you"
+    send_and_see(qtbot, bob, alice, claim)
+    post = row(alice, claim)["id"]
+    call(qtbot, alice, "hide", {"community": community, "post": post, "reason": "unsourced"})
+    qtbot.waitUntil(lambda: row(bob, claim).get("hidden") is True, timeout=SYNC_MS)
+    entries = call(qtbot, bob, "modlog", {"community": community})["entries"]
+    hide = next(e for e in entries if e["action"] == "hide")
+    assert hide["my_appeal"] is None
+    call(qtbot, bob, "appeal", {"community": community, "entry": hide["id"], "text": "sourced"})
+
+    log = community_page(bob, "Moderation log")
+    assert isinstance(log, ModlogPage)
+
+    def appeal_column() -> str:
+        view = log.view
+        items = (view.topLevelItem(i) for i in range(view.topLevelItemCount()))
+        return next((item.text(6) for item in items if item.text(2) == "hid a message"), "")
+
+    qtbot.waitUntil(lambda: appeal_column() == "Sent", timeout=10_000)
+    log.view.setCurrentItem(log.view.topLevelItem(0))
+    assert not log.appeal_button.isEnabled()  # once

@@ -5,7 +5,7 @@ upholds or reverses it with a note (`appeal resolve`): reversing undoes the act
 on every peer. The member is told by `OutcomeWatcher`, which reads the
 moderation log when the community changes and announces each new
 `appeal_uphold` / `appeal_reverse` entry that names them, once per entry
-(remembered in the app's settings, so a restart does not repeat it).
+(the outcomes already shown are remembered in the app's settings, so a restart does not repeat them).
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ member (as the moderator or the one acted on), and shows the selected entry in
 full below. A member on whom an entry acted (a hide of their message, their
 timeout, their role change) appeals it once from here: the text is sealed to
 the admins by the node. The outcome comes back as an `appeal_uphold` /
-`appeal_reverse` entry naming the member and the appeal (not the entry), so
-this device remembers which entry each of its appeals was about, in the app's
-settings, to show the outcome on that entry too (appeals.py also turns it
+`appeal_reverse` entry naming the member and the appeal; the node also marks
+each entry this member appealed with the appeal and its outcome
+(`my_appeal`, read off the log), so the Appeal column holds wherever the
+appeal was sent from, the CLI included (appeals.py also turns an outcome
 into a notice).
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -46,8 +47,7 @@ from p2pcommunity.ui.safety.common import (
 APPEALABLE = ("hide", "timeout", "role_set")
 MAX_APPEAL = 2000
 HIGHLIGHT = QColor(255, 214, 102, 90)
-APPEALED_KEY = "safety/appealed"  # "appeal id:entry id", comma separated
-OUTCOME_WORDS = {"appeal_uphold": "Upheld", "appeal_reverse": "Reversed"}
+OUTCOME_WORDS = {None: "Sent", "uphold": "Upheld", "reverse": "Reversed"}
 # The action filter's choices, in the order a member looks for them.
 ACTION_FILTERS = (
     ("hide", "Hidden messages"),
@@ -68,14 +68,13 @@ COLUMNS = ["Time", "Moderator", "Action", "Concerns", "Reason", "Rule", "Appeal"
 
 
 class ModlogPage(SafetyPage):
-    def __init__(self, client: ControlClient, settings: QSettings, parent: QWidget | None = None):
+    def __init__(self, client: ControlClient, parent: QWidget | None = None):
         super().__init__(
             client,
             "Moderation log",
             "Every moderation act, newest first: everyone in the community sees the same log",
             parent,
         )
-        self.settings = settings
         self.entries: list[Row] = []
         self.mine: set[str] = set()  # hidden posts that are mine (from `thread`)
         self.authors: dict[str, str] = {}  # hidden post -> its author (from `thread`)
@@ -185,22 +184,13 @@ class ModlogPage(SafetyPage):
 
     # ------------------------------------------------------------------ what an entry says
 
-    def _appealed(self) -> dict[str, str]:
-        """appeal id -> entry id, for the appeals sent from this device."""
-        raw = str(self.settings.value(APPEALED_KEY, "") or "")
-        pairs = (p.split(":", 1) for p in raw.split(",") if ":" in p)
-        return {appeal: entry for appeal, entry in pairs}
-
     def _outcomes(self) -> dict[str, str]:
         """entry id -> "Sent", "Upheld" or "Reversed", for this member's appeals."""
-        appealed = self._appealed()
-        outcomes = dict.fromkeys(appealed.values(), "Sent")
-        for entry in self.entries:
-            word = OUTCOME_WORDS.get(str(entry.get("action")))
-            appeal = str(entry.get("detail") or "").removeprefix("appeal ")
-            if word and appeal in appealed:
-                outcomes[appealed[appeal]] = word
-        return outcomes
+        return {
+            str(entry.get("id")): OUTCOME_WORDS.get(entry["my_appeal"].get("outcome"), "Sent")
+            for entry in self.entries
+            if isinstance(entry.get("my_appeal"), dict)
+        }
 
     def _action_words(self, entry: Row) -> str:
         action = str(entry.get("action", ""))
@@ -309,9 +299,9 @@ class ModlogPage(SafetyPage):
         return dialog
 
     def _on_appeal_dialog_appealed(self, appeal: str, entry: Row) -> None:
-        appealed = self._appealed()
-        appealed[appeal] = str(entry.get("id", ""))
-        self.settings.setValue(APPEALED_KEY, ",".join(f"{a}:{e}" for a, e in appealed.items()))
+        for shown in self.entries:  # the next modlog says it too
+            if shown.get("id") == entry.get("id"):
+                shown["my_appeal"] = {"id": appeal, "outcome": None}
         self._show_entries()
         self.status.setText(
             "Appeal sent. Only the admins can read it; the outcome will appear here."

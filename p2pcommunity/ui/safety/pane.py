@@ -88,7 +88,7 @@ class SafetyPages(QObject):
         self.host = host
         self.centre = centre
         self.home = home
-        self.modlog = ModlogPage(host.client, host.settings)
+        self.modlog = ModlogPage(host.client)
         self.queue = ModerationQueue(host.client)
         for page in (self.modlog, self.queue):
             centre.addWidget(page)
