@@ -94,3 +94,17 @@ def test_an_always_on_node_refuses_an_edit_that_breaks_a_text_rule(
     sync_docs(mallory, admin, cid, mallory.me, ms=0)  # not a node: stores it, hides it
     assert texts(admin, cid) == []
     assert admin.safety.verdicts(admin.community(cid))[post].rule == rule
+
+
+def test_the_honest_app_holds_an_edit_to_the_rules_in_force_now(club: tuple) -> None:
+    """A post written before links were forbidden: the readers judge its text by the
+    policy of its own time (docs/safety.md, "Not done"), but the author's own app
+    refuses to put a link into it now."""
+    admin, _mod, mallory, bob, cid = club
+    post = mallory.post(cid, "general", "hello")["post_id"]
+    _set(admin, cid, (mallory, bob), max_links="0")
+    with pytest.raises(PolicyError) as refused:
+        mallory.edit(cid, post, "hello https://a.example")
+    assert refused.value.code == "max_links"
+    mallory.edit(cid, post, "hello again")
+    assert texts(mallory, cid) == ["hello again"]

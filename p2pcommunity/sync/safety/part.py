@@ -19,6 +19,7 @@ from p2pcommunity.sync.part import ServicePart
 from p2pcommunity.sync.safety.policy import (
     MAX_COUNT,
     MAX_SECONDS,
+    AuthorHistory,
     PolicyError,
     PostFacts,
     Verdict,
@@ -269,13 +270,22 @@ class Safety(ServicePart):
         blocked word, the link limit, no links on probation; an edit keeps its
         post's mentions). The post is judged where it stands among the author's
         posts, with the new text, by the very verdict the readers run: O(the
-        author's posts), once per edit."""
+        author's posts), once per edit.
+
+        The readers judge an edited post by the policy of the post's own time
+        (docs/safety.md, "Not done"); this app also holds the new text to the
+        rules in force now, so that an honest member cannot put a link into a
+        post written before links were forbidden."""
         state = community.state
         if safety_of(state).inactive:
             return
         posts = self.service.store.safety.posts(community.id, self.service.me)
         edited = [replace(p, text=text) if p.id == post_id else p for p in posts]
         found = verdicts(state, edited).get(post_id)
+        now = next((p for p in edited if p.id == post_id), None)
+        if now is not None and (found is None or found.action != "hide"):
+            now = replace(now, author_ms=self.service.clock())
+            found = judge_next(state, now, AuthorHistory())  # no earlier post: text rules only
         if found is not None and found.action == "hide" and found.rule in TEXT_RULES:
             raise PolicyError(found.message, found.rule)
 
