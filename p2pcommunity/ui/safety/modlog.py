@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
@@ -99,9 +100,14 @@ class ModlogPage(SafetyPage):
         filters.addWidget(self.member_filter)
         filters.addStretch(1)
         self.view = tree(COLUMNS, "Moderation log entries")
-        # Narrow enough that the last column shows beside the member list on a laptop.
-        for column, width in enumerate((125, 70, 165, 95, 115, 75)):
-            self.view.setColumnWidth(column, width)
+        # The Action column takes what is left, so that every column shows beside the
+        # member list on a laptop with no sideways scrolling; the detail below has it all.
+        header = self.view.header()
+        header.setStretchLastSection(False)
+        for column, width in enumerate((128, 70, 0, 95, 100, 75, 70)):
+            if width:
+                self.view.setColumnWidth(column, width)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.view.currentItemChanged.connect(self._on_current_changed)
         self.detail = QTextBrowser()
         self.detail.setAccessibleName("The selected entry")

@@ -112,6 +112,7 @@ class ModerationQueue(SafetyPage):
                 view.setColumnWidth(column, width)
             view.currentItemChanged.connect(partial(self._on_current_changed, view))
             view.itemActivated.connect(self.go_to_post)
+        self.pending.setColumnWidth(0, 145)  # "Flagged: watched word" in full
         # Made before the context, which it sits above: the Tab order is the visual one.
         self.go_button = QPushButton("Go to message")
         self.go_button.setToolTip("Show the message in its channel (Enter)")
