@@ -328,6 +328,7 @@ def modlog(result: Result, args: Args) -> str:
     if not result["entries"]:
         return "no moderation entries"
     lines = []
+    mine = {a["entry"]: a["outcome"] for a in result.get("my_appeals", [])}
     for e in result["entries"]:
         line = f"[{e['time']}] {e['id'][:12]}  {e['action']}  by {e['actor']}"
         if e["target"]:
@@ -338,6 +339,8 @@ def modlog(result: Result, args: Args) -> str:
             line += f"  rule: {e['rule']}"
         if e["reason"]:
             line += f"  reason: {e['reason']}"
+        if e["id"] in mine:
+            line += f"  your appeal: {mine[e['id']] or 'open'}"
         lines.append(line)
     return "\n".join(lines)
 

@@ -137,20 +137,20 @@ class Accountability:
             raise Invalid("--limit must be at least 1")
         counted = self._counted(community)
         ops = [op for op in reversed(counted) if op.type in MODLOG_TYPES][:limit]
-        mine = self._my_appeals(counted)
-        entries = [self._entry(counted, op) | {"my_appeal": mine.get(op.hash)} for op in ops]
-        return {"entries": entries}
+        entries = [self._entry(counted, op) for op in ops]
+        return {"entries": entries, "my_appeals": self._my_appeals(counted)}
 
-    def _my_appeals(self, counted: list[Op]) -> dict[bytes, dict[str, Any]]:
-        """entry hash -> this member's appeal of it and its outcome (null while
-        open): read off the log, so it holds wherever the appeal was sent from."""
+    def _my_appeals(self, counted: list[Op]) -> list[dict[str, Any]]:
+        """This member's appeals, each with its entry and outcome (null while open),
+        oldest first. Read off the log, so they hold wherever an appeal was sent
+        from; kept apart from the entries, which every member lists the same."""
         me, outcomes = self.service.me, self._outcomes(counted)
-        out: dict[bytes, dict[str, Any]] = {}
+        out = []
         for hex_id, op in self._appeals(counted).items():
             if op.author == me:
                 outcome = outcomes.get(op.hash)
                 found = outcome.body["outcome"] if outcome is not None else None
-                out[op.body["entry"]] = {"id": hex_id, "outcome": found}
+                out.append({"id": hex_id, "entry": op.body["entry"].hex(), "outcome": found})
         return out
 
     def notes(self, community: Community) -> dict[str, str]:

@@ -149,7 +149,7 @@ def test_every_command_prints_escaped_human_output(make_cli: Any, tmp_path: Path
         human(
             alice, "appeal", "resolve", cid, appeal, "reverse", "--note", HOSTILE, expect="resolved"
         )
-        human(alice, "modlog", cid, "--limit", "5", expect="appeal_reverse")
+        human(alice, "modlog", cid, "--limit", "5", expect="your appeal: reverse")
         human(alice, "note", cid, post, "Context: " + HOSTILE, expect="attached")
         human(alice, "note", "remove", cid, post, expect="removed")
         human(alice, "policy set", cid, "slow_mode.general", "1s", expect="one post per 1s")

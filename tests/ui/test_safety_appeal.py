@@ -123,7 +123,7 @@ def test_note_hide_appeal_and_reverse(qtbot, make_app) -> None:
 
 
 def test_an_appeal_sent_from_the_cli_shows_on_the_log_page(qtbot, make_app) -> None:
-    """The Appeal column comes from the node (`modlog`'s `my_appeal`), not from the
+    """The Appeal column comes from the node (`modlog`'s `my_appeals`), not from the
     app that sent the appeal: one sent through the command line shows too."""
     alice, bob, community = two_apps(qtbot, make_app)
     claim = "Chalk is bad for you"
@@ -131,9 +131,9 @@ def test_an_appeal_sent_from_the_cli_shows_on_the_log_page(qtbot, make_app) -> N
     post = row(alice, claim)["id"]
     call(qtbot, alice, "hide", {"community": community, "post": post, "reason": "unsourced"})
     qtbot.waitUntil(lambda: row(bob, claim).get("hidden") is True, timeout=SYNC_MS)
-    entries = call(qtbot, bob, "modlog", {"community": community})["entries"]
-    hide = next(e for e in entries if e["action"] == "hide")
-    assert hide["my_appeal"] is None
+    log = call(qtbot, bob, "modlog", {"community": community})
+    hide = next(e for e in log["entries"] if e["action"] == "hide")
+    assert log["my_appeals"] == []
     call(qtbot, bob, "appeal", {"community": community, "entry": hide["id"], "text": "sourced"})
 
     log = community_page(bob, "Moderation log")

@@ -6,9 +6,9 @@ member (as the moderator or the one acted on), and shows the selected entry in
 full below. A member on whom an entry acted (a hide of their message, their
 timeout, their role change) appeals it once from here: the text is sealed to
 the admins by the node. The outcome comes back as an `appeal_uphold` /
-`appeal_reverse` entry naming the member and the appeal; the node also marks
-each entry this member appealed with the appeal and its outcome
-(`my_appeal`, read off the log), so the Appeal column holds wherever the
+`appeal_reverse` entry naming the member and the appeal; the node also lists
+this member's appeals with their entries and outcomes (`my_appeals`, read
+off the log), so the Appeal column holds wherever the
 appeal was sent from, the CLI included (appeals.py also turns an outcome
 into a notice).
 """
@@ -77,6 +77,7 @@ class ModlogPage(SafetyPage):
             parent,
         )
         self.entries: list[Row] = []
+        self.my_appeals: list[Row] = []  # modlog's my_appeals: {"id", "entry", "outcome"}
         self.mine: set[str] = set()  # hidden posts that are mine (from `thread`)
         self.authors: dict[str, str] = {}  # hidden post -> its author (from `thread`)
         self.action_filter = QComboBox()
@@ -127,6 +128,7 @@ class ModlogPage(SafetyPage):
 
     def forget(self) -> None:
         self.entries = []
+        self.my_appeals = []
         self.mine.clear()
         self.authors.clear()
         self.view.clear()
@@ -138,6 +140,7 @@ class ModlogPage(SafetyPage):
 
     def _on_modlog(self, result: Row) -> None:
         self.entries = list(result.get("entries", []))
+        self.my_appeals = [a for a in result.get("my_appeals", []) if isinstance(a, dict)]
         for entry in self.entries:
             target = entry.get("target") or ""
             if entry.get("action") == "hide" and target and target not in self.authors:
@@ -193,9 +196,8 @@ class ModlogPage(SafetyPage):
     def _outcomes(self) -> dict[str, str]:
         """entry id -> "Sent", "Upheld" or "Reversed", for this member's appeals."""
         return {
-            str(entry.get("id")): OUTCOME_WORDS.get(entry["my_appeal"].get("outcome"), "Sent")
-            for entry in self.entries
-            if isinstance(entry.get("my_appeal"), dict)
+            str(a.get("entry")): OUTCOME_WORDS.get(a.get("outcome"), "Sent")
+            for a in self.my_appeals
         }
 
     def _action_words(self, entry: Row) -> str:
@@ -305,9 +307,8 @@ class ModlogPage(SafetyPage):
         return dialog
 
     def _on_appeal_dialog_appealed(self, appeal: str, entry: Row) -> None:
-        for shown in self.entries:  # the next modlog says it too
-            if shown.get("id") == entry.get("id"):
-                shown["my_appeal"] = {"id": appeal, "outcome": None}
+        # The next modlog says it too.
+        self.my_appeals.append({"id": appeal, "entry": entry.get("id"), "outcome": None})
         self._show_entries()
         self.status.setText(
             "Appeal sent. Only the admins can read it; the outcome will appear here."
