@@ -179,6 +179,10 @@ def posts(result: Result, args: Args) -> str:
         # The label carries a short id when the name is shared or looks like a role.
         name = post.get("author_label") or post["author_name"] or short(post["author"])
         marks = " (edited)" if post["edited"] else ""
+        waiting = post.get("waiting")  # `pending`: why the post waits
+        if waiting:
+            word = "held" if waiting["action"] == "hold" else "flagged"
+            marks += f" [{word}: {waiting['rule'].replace('_', ' ')}]"
         reacts = (
             "  " + " ".join(f"{emoji}{len(who)}" for emoji, who in post["reactions"].items())
             if post["reactions"]

@@ -159,7 +159,7 @@ def test_every_command_prints_escaped_human_output(make_cli: Any, tmp_path: Path
         human(alice, "words remove", cid, "gone", expect="no longer")
         human(alice, "words list", cid, expect="flag   w33ds")
         flagged = alice.json("post", cid, "general", "WEEDS " + HOSTILE)["post_id"]
-        human(alice, "pending", cid, expect="WEEDS")
+        human(alice, "pending", cid, expect="[flagged: watched word]")
         human(alice, "approve", cid, flagged, expect="approved")
         flagged = alice.json("post", cid, "general", "weeds again, later")["post_id"]
         human(alice, "reject", cid, flagged, "--reason", HOSTILE, expect="rejected")
