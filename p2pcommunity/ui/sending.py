@@ -89,11 +89,16 @@ class Sending(QObject):
             page.composer.accept_sent()
             page.timeline.refresh()
 
+        def failed(message: str, code: str) -> None:
+            # A refused edit stays in the box, and the composer says why, as for a post.
+            if not page.menus.safety.post_failed(message, code):
+                page.report_error(message, code)
+
         page.client.request(
             "edit",
             {"community": page.community, "post": post_id, "text": text},
             on_result=done,
-            on_error=page.report_error,
+            on_error=failed,
         )
 
     def _on_composer_edit_last_requested(self) -> None:
