@@ -214,10 +214,24 @@ class App(QObject):
         self.pending_rules = rows
 
     def _on_queue_post_wanted(self, post: dict[str, Any]) -> None:
-        # Leave the queue first: the post may be in the channel shown before it, which
-        # jump_to_post would not switch to (and so would not bring back to the centre).
-        self.chat.safety_pages.back()
-        self.chat.jump_to_post(post)
+        # The queue lists the posts of members this device blocked (a moderator still
+        # reviews them) but no timeline shows them: say so, and stay on the queue, which
+        # shows the message in context, instead of paging back to "too far back".
+        def go(result: dict[str, Any]) -> None:
+            blocked = {str(b.get("peer")) for b in result.get("blocked", [])}
+            if post.get("author") in blocked:
+                what = "held message" if post.get("held") else "message"
+                self.window.flash(
+                    f"You blocked its author, so this {what} is not in your timeline; "
+                    "the queue shows it in context."
+                )
+                return
+            # Leave the queue first: the post may be in the channel shown before it, which
+            # jump_to_post would not switch to (and so would not bring back to the centre).
+            self.chat.safety_pages.back()
+            self.chat.jump_to_post(post)
+
+        self.client.request("block list", {}, on_result=go, on_error=lambda _m, _c: go({}))
 
     def _on_chat_communities_listed(self, count: int) -> None:
         self._acknowledged_seen.update(r["id"] for r in self.chat.communities.rows())

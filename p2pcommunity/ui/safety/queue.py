@@ -81,7 +81,7 @@ def _why_waiting(post: Row) -> str:
 
 class ModerationQueue(SafetyPage):
     counts_changed = Signal(dict)  # category -> open reports, and "held" -> awaiting approval
-    post_wanted = Signal(dict)  # {"id", "channel"}: show this message in its channel
+    post_wanted = Signal(dict)  # {"id", "channel", "author", "held"}: show it in its channel
 
     def __init__(self, client: ControlClient, parent: QWidget | None = None) -> None:
         super().__init__(
@@ -371,7 +371,8 @@ class ModerationQueue(SafetyPage):
     def go_to_post(self, *_args: object) -> None:
         _kind, _row, post = self.current()
         if post and not post.get("gone") and post.get("channel"):
-            self.post_wanted.emit({"id": post["id"], "channel": post["channel"]})
+            wanted = {"id": post["id"], "channel": post["channel"], "author": post.get("author")}
+            self.post_wanted.emit(wanted | {"held": bool(post.get("held"))})
 
     def hide_post(self) -> None:
         _kind, row, post = self.current()
